@@ -1,0 +1,164 @@
+/*
+ * daemon/store.h - the encrypted hub: one LMDB environment, envelope-encrypted records.
+ *
+ * Layout and crypto (see README "The hub at rest"):
+ *  - A random 256-bit data key seals every record (XChaCha20-Poly1305, random nonce per
+ *    write, associated data binding the value to its slot). A random 256-bit index key
+ *    makes the look-up keys: keyed BLAKE2b hashes of protocol and name, so the file shows
+ *    no name. Both keys are stored only wrapped by a key-encryption key (KEK) derived from
+ *    a passphrase (Argon2id) or a keyfile (BLAKE2b of its content).
+ *  - Every write is one LMDB transaction, synced before the call returns.
+ *
+ * Threads: a store is used from one thread at a time. The store_kdf_* and store_keyfile_*
+ * functions touch no store and may run on a worker thread (the daemon runs Argon2id off
+ * its event loop that way).
+ *
+ * Returns: 0 or a negative SKR_E* code (sekrets/error.h). Out-parameters are written only
+ * on success. store_errmsg() gives a one-line detail for the last failure (never secret).
+ */
+#ifndef DAEMON_STORE_H
+#define DAEMON_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_KEY_BYTES   32
+#define STORE_SALT_BYTES  16
+#define STORE_ERRMSG_MAX  256
+
+typedef struct store store;
+
+typedef enum store_kdf_kind {
+    STORE_KDF_ARGON2ID = 1, /* secret = passphrase */
+    STORE_KDF_KEYFILE = 2,  /* secret = keyfile content */
+} store_kdf_kind;
+
+/* How the KEK is derived; stored in the hub in clear (it is not secret). */
+typedef struct store_kdf {
+    store_kdf_kind kind;
+    uint8_t salt[STORE_SALT_BYTES];
+    uint64_t opslimit;  /* Argon2id only */
+    uint64_t memlimit;  /* Argon2id only, bytes */
+} store_kdf;
+
+/* Default Argon2id limits: libsodium's MODERATE. */
+#define STORE_OPSLIMIT_DEFAULT 3ULL
+#define STORE_MEMLIMIT_DEFAULT (256ULL * 1024 * 1024)
+
+/* ---- KEK derivation: no store involved, thread-safe ---- */
+
+/* Fills *kdf with `kind`, a fresh random salt and the given limits (ignored for keyfiles;
+ * 0 = default). SKR_EINVAL for limits outside libsodium's range. */
+int store_kdf_new(store_kdf *kdf, store_kdf_kind kind, uint64_t opslimit, uint64_t memlimit);
+
+/* Derives the KEK from a passphrase or keyfile content into kek (caller's guarded memory).
+ * SKR_ENOMEM when Argon2id cannot get its memory, SKR_EINVAL for a keyfile under 32 bytes. */
+int store_kdf_derive(const store_kdf *kdf, const uint8_t *secret, size_t len,
+                     uint8_t kek[STORE_KEY_BYTES]);
+
+/*
+ * Reads a keyfile: a regular file of at least 32 bytes (at most 64 KiB) owned by this uid
+ * and readable by nobody else. *content is sodium_malloc'ed: free it with
+ * store_secret_free(*content, *len). SKR_EDENIED (mode/owner), SKR_EINVAL (size/type),
+ * SKR_ENOT_FOUND; err gets a one-line reason naming the file.
+ */
+int store_keyfile_read(const char *path, uint8_t **content, size_t *len,
+                       char err[STORE_ERRMSG_MAX]);
+void store_secret_free(uint8_t *p, size_t len);
+
+/* ---- Opening ---- */
+
+/*
+ * Opens the hub in folder `dir`, creating it (0700, parents too) and its files (0600) when
+ * absent. Refuses a folder owned by another user or open to group/others (SKR_EDENIED),
+ * with the reason in err. The hub starts locked (or uninitialised).
+ */
+int store_open(const char *dir, store **out, char err[STORE_ERRMSG_MAX]);
+/* Locks (wiping every key) and closes. NULL is fine. */
+void store_close(store *s);
+
+/* The default hub folder: $SEKRETS_HUB, else $XDG_DATA_HOME/sekrets/hub, else
+ * $HOME/.local/share/sekrets/hub. Writes into buf; SKR_EINVAL when nothing fits. */
+int store_default_dir(char *buf, size_t cap);
+
+const char *store_errmsg(const store *s);
+
+/* ---- Keys and state ---- */
+
+bool store_is_initialized(const store *s);
+bool store_is_unlocked(const store *s);
+
+/* The hub's KDF parameters. SKR_ELOCKED when the hub is not initialised. */
+int store_get_kdf(store *s, store_kdf *out);
+
+/* Initialises a new hub: new random data and index keys wrapped under kek; leaves it
+ * unlocked. SKR_EEXISTS when already initialised. */
+int store_init(store *s, const store_kdf *kdf, const uint8_t kek[STORE_KEY_BYTES]);
+
+/* Unwraps the keys with kek (the AEAD tag is the constant-time check).
+ * SKR_EBAD_PASSPHRASE when kek is wrong; SKR_ELOCKED when not initialised. */
+int store_unlock(store *s, const uint8_t kek[STORE_KEY_BYTES]);
+
+/* Wipes and frees every key. Idempotent. */
+void store_lock(store *s);
+
+/* Re-wraps the keys under new_kek/new_kdf after checking old_kek (SKR_EBAD_PASSPHRASE).
+ * Touches no record: same cost whatever the hub's size. Works locked or unlocked. */
+int store_rewrap(store *s, const uint8_t old_kek[STORE_KEY_BYTES], const store_kdf *new_kdf,
+                 const uint8_t new_kek[STORE_KEY_BYTES]);
+
+/* Re-encrypts every record under a new data key in one write transaction. *records gets
+ * how many. SKR_ELOCKED when locked. */
+int store_rotate(store *s, uint64_t *records);
+
+/* ---- Records (all need the hub unlocked: SKR_ELOCKED otherwise) ---- */
+
+typedef struct store_record {
+    const char *protocol;   /* NUL-terminated */
+    size_t protocol_len;
+    const char *name;       /* NUL-terminated */
+    size_t name_len;
+    const uint8_t *body;    /* one packed MessagePack object */
+    size_t body_len;
+    int64_t created;        /* unix seconds */
+    int64_t modified;
+} store_record;
+
+/*
+ * Finds a credential. protocol NULL: searches every protocol (SKR_EAMBIGUOUS when the name
+ * is in more than one). SKR_ENOT_FOUND, SKR_EINTEGRITY (that record failed authentication).
+ * The record's pointers are into the store's scratch memory: valid until the next call on
+ * the store; call store_release() as soon as they are no longer needed to wipe them.
+ */
+int store_get(store *s, const char *protocol, const char *name, store_record *out);
+void store_release(store *s);
+
+/*
+ * Listing: `begin` is called once with the number of items, then `item` once per item.
+ * A callback returning non-zero stops the listing and that value is returned.
+ * store_get_db: the names of a protocol in creation order (SKR_ENOT_FOUND: no such protocol).
+ * store_get_hub: every protocol with its count, sorted by name bytewise.
+ */
+typedef struct store_lister {
+    int (*begin)(void *ctx, uint64_t count);
+    int (*item)(void *ctx, const char *str, size_t len, uint64_t count);
+    void *ctx;
+} store_lister;
+int store_get_db(store *s, const char *protocol, const store_lister *l);
+int store_get_hub(store *s, const store_lister *l);
+
+/* Counts, available locked or unlocked (they are not secret). */
+int store_stats(store *s, uint64_t *protocols, uint64_t *credentials);
+
+/* post: SKR_EEXISTS when the name is already in that protocol. put: *created tells whether
+ * it was new (a replace keeps `created` and the creation-order place). delete: *deleted
+ * false when there was none; the protocol disappears with its last name. body is one packed
+ * MessagePack object of at most 64 KiB. Each call is one synced transaction. */
+int store_post(store *s, const char *protocol, const char *name, const uint8_t *body,
+               size_t body_len);
+int store_put(store *s, const char *protocol, const char *name, const uint8_t *body,
+              size_t body_len, bool *created);
+int store_delete(store *s, const char *protocol, const char *name, bool *deleted);
+
+#endif

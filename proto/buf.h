@@ -1,0 +1,32 @@
+/*
+ * proto/buf.h - a growable byte buffer that never leaves a secret behind.
+ *
+ * Frames carry passphrases and credential bodies, so every byte this buffer gives back to
+ * the allocator (on growth, reset or free) is wiped first.
+ */
+#ifndef PROTO_BUF_H
+#define PROTO_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct proto_buf {
+    uint8_t *data;
+    size_t len;
+    size_t cap;
+} proto_buf;
+
+#define PROTO_BUF_INIT { NULL, 0, 0 }
+
+/* Ensures room for `extra` more bytes. 0 or SKR_ENOMEM (buffer unchanged). */
+int proto_buf_reserve(proto_buf *b, size_t extra);
+/* Appends n bytes. 0 or SKR_ENOMEM. */
+int proto_buf_append(proto_buf *b, const void *p, size_t n);
+/* Wipes the content and empties the buffer; keeps the memory for reuse. */
+void proto_buf_reset(proto_buf *b);
+/* Wipes and frees the memory; the buffer is empty and reusable afterwards. NULL is fine. */
+void proto_buf_free(proto_buf *b);
+/* msgpack_packer write callback: `data` is a proto_buf. */
+int proto_buf_msgpack_write(void *data, const char *p, size_t n);
+
+#endif

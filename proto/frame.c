@@ -1,0 +1,155 @@
+#include "frame.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sekrets/error.h"
+
+void proto_reader_init(proto_reader *r, uint32_t max_frame)
+{
+    memset(r, 0, sizeof(*r));
+    r->max_frame = max_frame;
+}
+
+void proto_reader_free(proto_reader *r)
+{
+    if (r == NULL)
+        return;
+    if (r->buf != NULL) {
+        sodium_memzero(r->buf, r->cap);
+        free(r->buf);
+    }
+    r->buf = NULL;
+    r->cap = r->start = r->end = 0;
+}
+
+void proto_reader_compact(proto_reader *r)
+{
+    if (r->start == 0)
+        return;
+    size_t keep = r->end - r->start;
+    memmove(r->buf, r->buf + r->start, keep);
+    sodium_memzero(r->buf + keep, r->end - keep);
+    r->start = 0;
+    r->end = keep;
+}
+
+/* Bytes the frame at the front needs in total, or 0 if its header is not complete or bad. */
+static size_t front_frame_size(const proto_reader *r)
+{
+    if (r->end - r->start < PROTO_HEADER_LEN)
+        return 0;
+    uint32_t len = proto_be32(r->buf + r->start);
+    if (len == 0 || len > r->max_frame)
+        return 0;
+    return PROTO_HEADER_LEN + (size_t)len;
+}
+
+static int reader_grow(proto_reader *r, size_t cap)
+{
+    uint8_t *p = malloc(cap);
+    if (p == NULL)
+        return SKR_ENOMEM;
+    if (r->buf != NULL) {
+        memcpy(p, r->buf, r->end);
+        sodium_memzero(r->buf, r->cap);
+        free(r->buf);
+    }
+    r->buf = p;
+    r->cap = cap;
+    return 0;
+}
+
+int proto_reader_space(proto_reader *r, uint8_t **p, size_t *n)
+{
+    proto_reader_compact(r);
+    size_t want = front_frame_size(r);
+    if (want < PROTO_READ_CHUNK)
+        want = PROTO_READ_CHUNK;
+    /* Room for the whole frame, or a chunk to learn the next header. */
+    if (r->cap - r->end == 0 || r->cap < want) {
+        size_t cap = r->cap ? r->cap : PROTO_READ_CHUNK;
+        while (cap < want || cap - r->end == 0)
+            cap *= 2;
+        int rc = reader_grow(r, cap);
+        if (rc != 0)
+            return rc;
+    }
+    *p = r->buf + r->end;
+    *n = r->cap - r->end;
+    return 0;
+}
+
+void proto_reader_commit(proto_reader *r, size_t n)
+{
+    r->end += n;
+}
+
+int proto_reader_feed(proto_reader *r, const void *data, size_t n)
+{
+    const uint8_t *src = data;
+    while (n > 0) {
+        uint8_t *dst;
+        size_t room;
+        int rc = proto_reader_space(r, &dst, &room);
+        if (rc != 0)
+            return rc;
+        size_t k = n < room ? n : room;
+        memcpy(dst, src, k);
+        proto_reader_commit(r, k);
+        src += k;
+        n -= k;
+    }
+    return 0;
+}
+
+int proto_reader_next(proto_reader *r, const uint8_t **payload, size_t *len)
+{
+    if (r->failed)
+        return SKR_EBAD_FRAME;
+    size_t have = r->end - r->start;
+    if (have < PROTO_HEADER_LEN)
+        return 0;
+    uint32_t l = proto_be32(r->buf + r->start);
+    if (l == 0 || l > r->max_frame) {
+        r->failed = 1;
+        return SKR_EBAD_FRAME;
+    }
+    if (have - PROTO_HEADER_LEN < l)
+        return 0;
+    *payload = r->buf + r->start + PROTO_HEADER_LEN;
+    *len = l;
+    r->start += PROTO_HEADER_LEN + l;
+    return 1;
+}
+
+size_t proto_reader_pending(const proto_reader *r)
+{
+    return r->end - r->start;
+}
+
+int proto_frame_begin(proto_buf *out, size_t *mark)
+{
+    static const uint8_t zero[PROTO_HEADER_LEN];
+    size_t at = out->len;
+    int rc = proto_buf_append(out, zero, sizeof(zero));
+    if (rc != 0)
+        return rc;
+    *mark = at;
+    return 0;
+}
+
+int proto_frame_end(proto_buf *out, size_t mark, uint32_t max_frame)
+{
+    size_t len = out->len - mark - PROTO_HEADER_LEN;
+    if (len == 0)
+        return SKR_EINTERNAL;
+    if (len > max_frame) {
+        sodium_memzero(out->data + mark, out->len - mark);
+        out->len = mark;
+        return SKR_ETOO_LARGE;
+    }
+    proto_put_be32(out->data + mark, (uint32_t)len);
+    return 0;
+}

@@ -1,0 +1,360 @@
+#include "request.h"
+
+#include <msgpack.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "frame.h"
+#include "mp.h"
+#include "sekrets/error.h"
+
+static const char *const op_names[PROTO_OP_COUNT] = {
+    [PROTO_OP_PING] = "ping",     [PROTO_OP_STATUS] = "status", [PROTO_OP_GET] = "get",
+    [PROTO_OP_GETDB] = "getDb",   [PROTO_OP_GETHUB] = "getHub", [PROTO_OP_POST] = "post",
+    [PROTO_OP_PUT] = "put",       [PROTO_OP_DELETE] = "delete", [PROTO_OP_INIT] = "init",
+    [PROTO_OP_UNLOCK] = "unlock", [PROTO_OP_LOCK] = "lock",     [PROTO_OP_PASSWD] = "passwd",
+    [PROTO_OP_ROTATE] = "rotate",
+};
+
+/* Fields each op requires; PROTO_F_PROTOCOL on get is optional and not listed. */
+static const unsigned op_required[PROTO_OP_COUNT] = {
+    [PROTO_OP_GET] = PROTO_F_NAME,
+    [PROTO_OP_GETDB] = PROTO_F_PROTOCOL,
+    [PROTO_OP_POST] = PROTO_F_PROTOCOL | PROTO_F_NAME | PROTO_F_BODY,
+    [PROTO_OP_PUT] = PROTO_F_PROTOCOL | PROTO_F_NAME | PROTO_F_BODY,
+    [PROTO_OP_DELETE] = PROTO_F_PROTOCOL | PROTO_F_NAME,
+    [PROTO_OP_INIT] = PROTO_F_PASSPHRASE,
+    [PROTO_OP_UNLOCK] = PROTO_F_PASSPHRASE,
+    [PROTO_OP_PASSWD] = PROTO_F_OLD | PROTO_F_NEW,
+};
+
+const char *proto_op_name(proto_op op)
+{
+    return op > PROTO_OP_NONE && op < PROTO_OP_COUNT ? op_names[op] : NULL;
+}
+
+proto_op proto_op_from_name(const char *s, size_t len)
+{
+    for (int i = 1; i < PROTO_OP_COUNT; i++)
+        if (strlen(op_names[i]) == len && memcmp(op_names[i], s, len) == 0)
+            return (proto_op)i;
+    return PROTO_OP_NONE;
+}
+
+int proto_valid_protocol(const char *s, size_t len)
+{
+    if (len < 1 || len > PROTO_MAX_PROTOCOL)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        int alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
+            return 0;
+    }
+    return 1;
+}
+
+/* Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF) without C0, DEL
+ * or C1 control characters. */
+int proto_valid_name(const char *s, size_t len)
+{
+    if (len < 1 || len > PROTO_MAX_NAME)
+        return 0;
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    while (p < end) {
+        uint32_t cp;
+        int n;
+        if (p[0] < 0x80) { cp = p[0]; n = 1; }
+        else if ((p[0] & 0xe0) == 0xc0) { cp = p[0] & 0x1f; n = 2; }
+        else if ((p[0] & 0xf0) == 0xe0) { cp = p[0] & 0x0f; n = 3; }
+        else if ((p[0] & 0xf8) == 0xf0) { cp = p[0] & 0x07; n = 4; }
+        else return 0;
+        if (end - p < n)
+            return 0;
+        for (int i = 1; i < n; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return 0;
+            cp = cp << 6 | (p[i] & 0x3f);
+        }
+        static const uint32_t min_cp[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+        if (cp < min_cp[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+            return 0;
+        p += n;
+    }
+    return 1;
+}
+
+static int fail(char *msg, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *msg, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, PROTO_ERRMSG_MAX, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+typedef enum key_id {
+    K_UNKNOWN, K_ID, K_OP, K_V, K_PROTOCOL, K_NAME, K_BODY, K_PASSPHRASE, K_OLD, K_NEW,
+} key_id;
+
+static key_id key_lookup(const char *k, uint32_t n)
+{
+    static const struct { const char *s; key_id id; } keys[] = {
+        { "id", K_ID }, { "op", K_OP }, { "v", K_V }, { "protocol", K_PROTOCOL },
+        { "name", K_NAME }, { "body", K_BODY }, { "passphrase", K_PASSPHRASE },
+        { "old", K_OLD }, { "new", K_NEW },
+    };
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (strlen(keys[i].s) == n && memcmp(keys[i].s, k, n) == 0)
+            return keys[i].id;
+    return K_UNKNOWN;
+}
+
+static int read_secret(proto_cur *c, proto_span *out, const char *field, char *msg)
+{
+    const uint8_t *s;
+    uint32_t n;
+    if (proto_cur_str_or_bin(c, &s, &n, NULL) != 0)
+        return fail(msg, SKR_EBAD_REQUEST, "field '%s' must be a string or bin", field);
+    if (n == 0)
+        return fail(msg, SKR_EBAD_REQUEST, "field '%s' must not be empty", field);
+    if (n > PROTO_MAX_PASSPHRASE)
+        return fail(msg, SKR_EBAD_REQUEST, "field '%s' exceeds %d bytes", field, PROTO_MAX_PASSPHRASE);
+    out->ptr = s;
+    out->len = n;
+    return 0;
+}
+
+/* Reads the value of one known key into req. */
+static int read_field(proto_cur *c, key_id k, const char *kname, proto_request *req,
+                      uint64_t *version, const char **op, uint32_t *op_len, char *msg)
+{
+    const char *s;
+    uint32_t n;
+    uint64_t u;
+    switch (k) {
+    case K_ID:
+        if (proto_cur_uint(c, &u) != 0 || u > UINT32_MAX)
+            return fail(msg, SKR_EBAD_REQUEST, "field 'id' must be an unsigned integer below 2^32");
+        req->id = (uint32_t)u;
+        return 0;
+    case K_OP:
+        if (proto_cur_str(c, op, op_len) != 0)
+            return fail(msg, SKR_EBAD_REQUEST, "field 'op' must be a string");
+        return 0;
+    case K_V:
+        if (proto_cur_uint(c, version) != 0)
+            return fail(msg, SKR_EBAD_REQUEST, "field 'v' must be an unsigned integer");
+        return 0;
+    case K_PROTOCOL:
+        if (proto_cur_str(c, &s, &n) != 0)
+            return fail(msg, SKR_EBAD_REQUEST, "field 'protocol' must be a string");
+        if (!proto_valid_protocol(s, n))
+            return fail(msg, SKR_EBAD_REQUEST,
+                        "field 'protocol' must be 1..64 bytes of [A-Za-z0-9][A-Za-z0-9._-]*");
+        memcpy(req->protocol, s, n);
+        req->protocol[n] = '\0';
+        req->protocol_len = n;
+        req->fields |= PROTO_F_PROTOCOL;
+        return 0;
+    case K_NAME:
+        if (proto_cur_str(c, &s, &n) != 0)
+            return fail(msg, SKR_EBAD_REQUEST, "field 'name' must be a string");
+        if (!proto_valid_name(s, n))
+            return fail(msg, SKR_EBAD_REQUEST,
+                        "field 'name' must be 1..256 bytes of UTF-8 without control characters");
+        memcpy(req->name, s, n);
+        req->name[n] = '\0';
+        req->name_len = n;
+        req->fields |= PROTO_F_NAME;
+        return 0;
+    case K_BODY: {
+        const uint8_t *raw;
+        size_t len;
+        if (proto_cur_skip(c, &raw, &len) != 0)
+            return fail(msg, SKR_EBAD_REQUEST, "field 'body' is not valid MessagePack");
+        if (len > PROTO_MAX_BODY)
+            return fail(msg, SKR_EBAD_REQUEST, "field 'body' exceeds %u bytes packed", PROTO_MAX_BODY);
+        req->body.ptr = raw;
+        req->body.len = (uint32_t)len;
+        req->fields |= PROTO_F_BODY;
+        return 0;
+    }
+    case K_PASSPHRASE:
+        req->fields |= PROTO_F_PASSPHRASE;
+        return read_secret(c, &req->passphrase, kname, msg);
+    case K_OLD:
+        req->fields |= PROTO_F_OLD;
+        return read_secret(c, &req->old_pass, kname, msg);
+    case K_NEW:
+        req->fields |= PROTO_F_NEW;
+        return read_secret(c, &req->new_pass, kname, msg);
+    case K_UNKNOWN:
+        break;
+    }
+    return proto_cur_skip(c, NULL, NULL);
+}
+
+static const char *const field_names[] = { "protocol", "name", "body", "passphrase", "old", "new" };
+
+int proto_request_decode(const uint8_t *buf, size_t len, proto_request *req,
+                         char msg[PROTO_ERRMSG_MAX])
+{
+    size_t obj_len;
+    memset(req, 0, sizeof(*req));
+    msg[0] = '\0';
+
+    if (proto_mp_check(buf, len, &obj_len) != 0)
+        return fail(msg, SKR_EBAD_FRAME, "frame is not one well-formed MessagePack object "
+                    "(nested at most %d deep)", PROTO_MAX_DEPTH);
+    if (obj_len != len)
+        return fail(msg, SKR_EBAD_FRAME, "%zu bytes left over after the MessagePack object",
+                    len - obj_len);
+
+    proto_cur c = proto_cur_make(buf, len);
+    uint32_t pairs;
+    if (proto_cur_map(&c, &pairs) != 0)
+        return fail(msg, SKR_EBAD_REQUEST, "request must be a map");
+
+    /* First pass over the keys: find the id, so that any later error can carry it. */
+    proto_cur scan = c;
+    for (uint32_t i = 0; i < pairs; i++) {
+        const char *k;
+        uint32_t kn;
+        uint64_t u;
+        if (proto_cur_str(&scan, &k, &kn) != 0)
+            break;
+        if (key_lookup(k, kn) == K_ID && proto_cur_uint(&scan, &u) == 0) {
+            if (u <= UINT32_MAX)
+                req->id = (uint32_t)u;
+            break;
+        }
+        if (proto_cur_skip(&scan, NULL, NULL) != 0)
+            break;
+    }
+
+    uint64_t version = PROTO_VERSION;
+    const char *op = NULL;
+    uint32_t op_len = 0;
+    unsigned seen = 0;
+    for (uint32_t i = 0; i < pairs; i++) {
+        const char *k;
+        uint32_t kn;
+        if (proto_cur_str(&c, &k, &kn) != 0)
+            return fail(msg, SKR_EBAD_REQUEST, "request keys must be strings");
+        key_id id = key_lookup(k, kn);
+        if (id != K_UNKNOWN) {
+            if (seen & (1u << id))
+                return fail(msg, SKR_EBAD_REQUEST, "duplicate key '%.*s'", (int)kn, k);
+            seen |= 1u << id;
+        }
+        char kname[16];
+        snprintf(kname, sizeof(kname), "%.*s", (int)(kn < 15 ? kn : 15), k);
+        int rc = read_field(&c, id, kname, req, &version, &op, &op_len, msg);
+        if (rc != 0)
+            return rc;
+    }
+
+    if (!(seen & (1u << K_ID)))
+        return fail(msg, SKR_EBAD_REQUEST, "missing field 'id'");
+    if (version != PROTO_VERSION)
+        return fail(msg, SKR_EUNSUPPORTED, "protocol version %llu is not supported (this daemon speaks %d)",
+                    (unsigned long long)version, PROTO_VERSION);
+    if (op == NULL)
+        return fail(msg, SKR_EBAD_REQUEST, "missing field 'op'");
+    req->op = proto_op_from_name(op, op_len);
+    if (req->op == PROTO_OP_NONE)
+        return fail(msg, SKR_EUNKNOWN_OP, "unknown op '%.*s'", (int)(op_len < 32 ? op_len : 32), op);
+
+    unsigned missing = op_required[req->op] & ~req->fields;
+    for (unsigned b = 0; missing != 0; b++, missing >>= 1)
+        if (missing & 1)
+            return fail(msg, SKR_EBAD_REQUEST, "missing field '%s'", field_names[b]);
+    return 0;
+}
+
+static void pack_str(msgpack_packer *pk, const char *s, size_t n)
+{
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+static void pack_key(msgpack_packer *pk, const char *k)
+{
+    pack_str(pk, k, strlen(k));
+}
+
+int proto_request_encode(proto_buf *out, const proto_request *req, uint32_t max_frame)
+{
+    const char *op = proto_op_name(req->op);
+    if (op == NULL)
+        return SKR_EINVAL;
+    if ((req->fields & PROTO_F_PROTOCOL) && !proto_valid_protocol(req->protocol, req->protocol_len))
+        return SKR_EINVAL;
+    if ((req->fields & PROTO_F_NAME) && !proto_valid_name(req->name, req->name_len))
+        return SKR_EINVAL;
+    if (req->fields & PROTO_F_BODY) {
+        size_t n;
+        if (proto_mp_check(req->body.ptr, req->body.len, &n) != 0 || n != req->body.len)
+            return SKR_EINVAL;
+        if (n > PROTO_MAX_BODY)
+            return SKR_ETOO_LARGE;
+    }
+
+    static const struct { unsigned bit; const char *key; size_t off; } secrets[] = {
+        { PROTO_F_PASSPHRASE, "passphrase", offsetof(proto_request, passphrase) },
+        { PROTO_F_OLD, "old", offsetof(proto_request, old_pass) },
+        { PROTO_F_NEW, "new", offsetof(proto_request, new_pass) },
+    };
+    unsigned pairs = 2;
+    for (unsigned f = req->fields & 0x3f; f; f &= f - 1)
+        pairs++;
+
+    /* Reserve everything up front, so that packing below cannot fail half-way. */
+    size_t need = PROTO_HEADER_LEN + 64 + req->protocol_len + req->name_len;
+    for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
+        const proto_span *sp = (const proto_span *)((const char *)req + secrets[i].off);
+        if (req->fields & secrets[i].bit)
+            need += 16 + sp->len;
+    }
+    if (req->fields & PROTO_F_BODY)
+        need += req->body.len;
+    int rc = proto_buf_reserve(out, need);
+    if (rc != 0)
+        return rc;
+
+    size_t mark;
+    proto_frame_begin(out, &mark);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, proto_buf_msgpack_write);
+    msgpack_pack_map(&pk, pairs);
+    pack_key(&pk, "id");
+    msgpack_pack_uint32(&pk, req->id);
+    pack_key(&pk, "op");
+    pack_key(&pk, op);
+    if (req->fields & PROTO_F_PROTOCOL) {
+        pack_key(&pk, "protocol");
+        pack_str(&pk, req->protocol, req->protocol_len);
+    }
+    if (req->fields & PROTO_F_NAME) {
+        pack_key(&pk, "name");
+        pack_str(&pk, req->name, req->name_len);
+    }
+    if (req->fields & PROTO_F_BODY) {
+        pack_key(&pk, "body");
+        proto_buf_append(out, req->body.ptr, req->body.len);
+    }
+    for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
+        if (!(req->fields & secrets[i].bit))
+            continue;
+        const proto_span *sp = (const proto_span *)((const char *)req + secrets[i].off);
+        pack_key(&pk, secrets[i].key);
+        pack_str(&pk, (const char *)sp->ptr, sp->len);
+    }
+    return proto_frame_end(out, mark, max_frame);
+}

@@ -1,0 +1,86 @@
+/*
+ * proto/request.h - requests: the operations, field limits, decode (daemon) and encode
+ * (clients). PROTOCOL.md "Request", "Names" and "Operations".
+ */
+#ifndef PROTO_REQUEST_H
+#define PROTO_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define PROTO_VERSION          1
+#define PROTO_MAX_PROTOCOL     64
+#define PROTO_MAX_NAME         256
+#define PROTO_MAX_BODY         (64u * 1024u)
+#define PROTO_MAX_PASSPHRASE   4096
+#define PROTO_ERRMSG_MAX       160 /* room for a decode error message */
+
+typedef enum proto_op {
+    PROTO_OP_NONE = 0,
+    PROTO_OP_PING, PROTO_OP_STATUS, PROTO_OP_GET, PROTO_OP_GETDB, PROTO_OP_GETHUB,
+    PROTO_OP_POST, PROTO_OP_PUT, PROTO_OP_DELETE, PROTO_OP_INIT, PROTO_OP_UNLOCK,
+    PROTO_OP_LOCK, PROTO_OP_PASSWD, PROTO_OP_ROTATE,
+    PROTO_OP_COUNT
+} proto_op;
+
+/* Which optional fields a request carried (bits of proto_request.fields). */
+enum {
+    PROTO_F_PROTOCOL   = 1u << 0,
+    PROTO_F_NAME       = 1u << 1,
+    PROTO_F_BODY       = 1u << 2,
+    PROTO_F_PASSPHRASE = 1u << 3,
+    PROTO_F_OLD        = 1u << 4,
+    PROTO_F_NEW        = 1u << 5,
+};
+
+typedef struct proto_span {
+    const uint8_t *ptr;
+    uint32_t len;
+} proto_span;
+
+typedef struct proto_request {
+    uint32_t id;
+    proto_op op;
+    unsigned fields;                          /* PROTO_F_* present */
+    char protocol[PROTO_MAX_PROTOCOL + 1];    /* NUL-terminated, validated */
+    uint32_t protocol_len;
+    char name[PROTO_MAX_NAME + 1];            /* NUL-terminated, validated */
+    uint32_t name_len;
+    proto_span body;        /* one packed MessagePack object, inside the frame */
+    proto_span passphrase;  /* inside the frame (wipe the frame after use) */
+    proto_span old_pass;
+    proto_span new_pass;
+} proto_request;
+
+/* The wire name of an op ("getDb"), or NULL. */
+const char *proto_op_name(proto_op op);
+/* The op of a wire name, or PROTO_OP_NONE. */
+proto_op proto_op_from_name(const char *s, size_t len);
+
+/* 1 if s[0..len) is a valid protocol / name by PROTOCOL.md "Names", else 0. */
+int proto_valid_protocol(const char *s, size_t len);
+int proto_valid_name(const char *s, size_t len);
+
+/*
+ * Decodes one frame payload into *req, checking every rule of PROTOCOL.md, including the
+ * arguments the op requires. On failure returns the code to answer with (SKR_EBAD_FRAME
+ * when the payload is not exactly one well-formed MessagePack object; then SKR_EBAD_REQUEST,
+ * SKR_EUNSUPPORTED or SKR_EUNKNOWN_OP), writes a one-line reason naming the field into
+ * msg, and leaves in req->id the request's id when it could be read (else 0).
+ * Spans in *req point into buf: keep buf alive while using them.
+ */
+int proto_request_decode(const uint8_t *buf, size_t len, proto_request *req,
+                         char msg[PROTO_ERRMSG_MAX]);
+
+/*
+ * Appends one request frame to out, keys in this fixed order: id, op, protocol, name,
+ * body, passphrase, old, new (only those present in req->fields; passphrases as str).
+ * Every client packs this way, so the same call gives the same bytes from any client.
+ * 0, SKR_ENOMEM, SKR_EINVAL (an invalid field), or SKR_ETOO_LARGE.
+ */
+int proto_request_encode(proto_buf *out, const proto_request *req, uint32_t max_frame);
+
+#endif

@@ -1,0 +1,160 @@
+#include "response.h"
+
+#include <string.h>
+
+#include "frame.h"
+#include "mp.h"
+#include "sekrets/error.h"
+
+void proto_pack_str(msgpack_packer *pk, const char *s, size_t n)
+{
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+void proto_pack_cstr(msgpack_packer *pk, const char *s)
+{
+    proto_pack_str(pk, s, strlen(s));
+}
+
+int proto_response_begin_ok(proto_buf *out, msgpack_packer *pk, uint32_t id, size_t *mark)
+{
+    int rc = proto_buf_reserve(out, 64);
+    if (rc != 0)
+        return rc;
+    proto_frame_begin(out, mark);
+    msgpack_packer_init(pk, out, proto_buf_msgpack_write);
+    msgpack_pack_map(pk, 3);
+    proto_pack_cstr(pk, "id");
+    msgpack_pack_uint32(pk, id);
+    proto_pack_cstr(pk, "ok");
+    msgpack_pack_true(pk);
+    proto_pack_cstr(pk, "result");
+    return 0;
+}
+
+int proto_response_ok_empty(proto_buf *out, uint32_t id)
+{
+    msgpack_packer pk;
+    size_t mark;
+    int rc = proto_response_begin_ok(out, &pk, id, &mark);
+    if (rc != 0)
+        return rc;
+    msgpack_pack_map(&pk, 0);
+    return proto_frame_end(out, mark, UINT32_MAX);
+}
+
+int proto_response_error(proto_buf *out, uint32_t id, int code, const char *message)
+{
+    const char *name = skr_error_name(code);
+    if (name == NULL) {
+        code = SKR_EINTERNAL;
+        name = skr_error_name(code);
+    }
+    if (message == NULL)
+        message = skr_strerror(code);
+    size_t mlen = strnlen(message, 1024);
+    int rc = proto_buf_reserve(out, 64 + mlen);
+    if (rc != 0)
+        return rc;
+    size_t mark;
+    proto_frame_begin(out, &mark);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, proto_buf_msgpack_write);
+    msgpack_pack_map(&pk, 3);
+    proto_pack_cstr(&pk, "id");
+    msgpack_pack_uint32(&pk, id);
+    proto_pack_cstr(&pk, "ok");
+    msgpack_pack_false(&pk);
+    proto_pack_cstr(&pk, "error");
+    msgpack_pack_map(&pk, 2);
+    proto_pack_cstr(&pk, "code");
+    proto_pack_cstr(&pk, name);
+    proto_pack_cstr(&pk, "message");
+    proto_pack_str(&pk, message, mlen);
+    return proto_frame_end(out, mark, UINT32_MAX);
+}
+
+static int key_is(const char *k, uint32_t n, const char *want)
+{
+    return strlen(want) == n && memcmp(k, want, n) == 0;
+}
+
+static int decode_error(proto_cur *c, proto_response *r)
+{
+    uint32_t pairs;
+    bool have_code = false;
+    if (proto_cur_map(c, &pairs) != 0)
+        return SKR_EPROTOCOL;
+    for (uint32_t i = 0; i < pairs; i++) {
+        const char *k, *s;
+        uint32_t kn, sn;
+        if (proto_cur_str(c, &k, &kn) != 0)
+            return SKR_EPROTOCOL;
+        if (key_is(k, kn, "code")) {
+            if (proto_cur_str(c, &s, &sn) != 0)
+                return SKR_EPROTOCOL;
+            r->code = skr_error_from_name(s, sn);
+            have_code = true;
+        } else if (key_is(k, kn, "message")) {
+            if (proto_cur_str(c, &s, &sn) != 0)
+                return SKR_EPROTOCOL;
+            r->message.ptr = (const uint8_t *)s;
+            r->message.len = sn;
+        } else if (proto_cur_skip(c, NULL, NULL) != 0) {
+            return SKR_EPROTOCOL;
+        }
+    }
+    return have_code ? 0 : SKR_EPROTOCOL;
+}
+
+int proto_response_decode(const uint8_t *buf, size_t len, proto_response *r)
+{
+    size_t obj_len;
+    memset(r, 0, sizeof(*r));
+    if (proto_mp_check(buf, len, &obj_len) != 0 || obj_len != len)
+        return SKR_EPROTOCOL;
+    proto_cur c = proto_cur_make(buf, len);
+    uint32_t pairs;
+    if (proto_cur_map(&c, &pairs) != 0)
+        return SKR_EPROTOCOL;
+    bool have_id = false, have_ok = false, have_payload = false;
+    for (uint32_t i = 0; i < pairs; i++) {
+        const char *k;
+        uint32_t kn;
+        if (proto_cur_str(&c, &k, &kn) != 0)
+            return SKR_EPROTOCOL;
+        if (key_is(k, kn, "id")) {
+            uint64_t id;
+            if (proto_cur_uint(&c, &id) != 0 || id > UINT32_MAX)
+                return SKR_EPROTOCOL;
+            r->id = (uint32_t)id;
+            have_id = true;
+        } else if (key_is(k, kn, "ok")) {
+            if (proto_cur_bool(&c, &r->ok) != 0)
+                return SKR_EPROTOCOL;
+            have_ok = true;
+        } else if (key_is(k, kn, "result")) {
+            size_t n;
+            proto_cur_skip(&c, &r->result.ptr, &n);
+            r->result.len = (uint32_t)n;
+            have_payload = true;
+        } else if (key_is(k, kn, "error")) {
+            if (decode_error(&c, r) != 0)
+                return SKR_EPROTOCOL;
+            have_payload = true;
+        } else if (proto_cur_skip(&c, NULL, NULL) != 0) {
+            return SKR_EPROTOCOL;
+        }
+    }
+    if (!have_id || !have_ok || !have_payload)
+        return SKR_EPROTOCOL;
+    if (!r->ok && r->code == 0)
+        return SKR_EPROTOCOL;
+    if (r->ok) {
+        r->code = 0;
+        if (r->result.ptr == NULL)
+            return SKR_EPROTOCOL;
+    }
+    return 0;
+}

@@ -1,0 +1,49 @@
+/*
+ * proto/response.h - responses (PROTOCOL.md "Response"): encode (daemon), decode (clients).
+ *
+ * Keys are packed in the order id, ok, result|error, and an error map as code, message:
+ * the byte layout of PROTOCOL.md's example.
+ */
+#ifndef PROTO_RESPONSE_H
+#define PROTO_RESPONSE_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "request.h"
+
+/*
+ * Starts an ok response frame in out: the length prefix, the map header, id, ok=true and
+ * the "result" key. The caller packs exactly one result object with *pk, then calls
+ * proto_frame_end(out, *mark, max_frame). 0 or SKR_ENOMEM.
+ */
+int proto_response_begin_ok(proto_buf *out, msgpack_packer *pk, uint32_t id, size_t *mark);
+
+/* Appends a whole error response frame for `code` (a wire code) with a one-line message
+ * (NULL: skr_strerror(code)). 0 or SKR_ENOMEM. */
+int proto_response_error(proto_buf *out, uint32_t id, int code, const char *message);
+
+/* Appends an ok response whose result is an empty map ({}). */
+int proto_response_ok_empty(proto_buf *out, uint32_t id);
+
+typedef struct proto_response {
+    uint32_t id;
+    bool ok;
+    proto_span result;   /* ok: the raw packed result object */
+    int code;            /* !ok: the SKR_E* code of error.code */
+    proto_span message;  /* !ok: error.message (may be empty) */
+} proto_response;
+
+/*
+ * Decodes one response payload. Spans point into buf. 0, or SKR_EPROTOCOL when the payload
+ * is not a well-formed response of PROTOCOL.md (unknown keys are ignored).
+ */
+int proto_response_decode(const uint8_t *buf, size_t len, proto_response *r);
+
+/* Packs a str (msgpack_pack_str + body). */
+void proto_pack_str(msgpack_packer *pk, const char *s, size_t n);
+void proto_pack_cstr(msgpack_packer *pk, const char *s);
+
+#endif
