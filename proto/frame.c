@@ -67,11 +67,12 @@ int proto_reader_space(proto_reader *r, uint8_t **p, size_t *n)
     size_t want = front_frame_size(r);
     if (want < PROTO_READ_CHUNK)
         want = PROTO_READ_CHUNK;
-    /* Room for the whole frame, or a chunk to learn the next header. */
-    if (r->cap - r->end == 0 || r->cap < want) {
-        size_t cap = r->cap ? r->cap : PROTO_READ_CHUNK;
-        while (cap < want || cap - r->end == 0)
-            cap *= 2;
+    /* Room for the whole frame, exactly (at most max_frame + 4, checked): rounding up to a
+     * power of two would let a peer pin 2 * max_frame per connection. The buffer is only
+     * ever full with a whole frame in it, when the caller feeds without taking frames;
+     * then it doubles, so that feeding a long stream at once stays linear. */
+    if (r->cap < want || r->cap - r->end == 0) {
+        size_t cap = r->cap < want ? want : r->cap * 2;
         int rc = reader_grow(r, cap);
         if (rc != 0)
             return rc;

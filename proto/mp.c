@@ -32,7 +32,7 @@ static int mp_head_read(const uint8_t *p, const uint8_t *end, mp_head *h)
     memset(h, 0, sizeof(*h));
     h->size = 1;
     size_t n = 0;  /* extra header bytes */
-    size_t payload = 0;
+    uint64_t payload = 0; /* 64 bits: a 32-bit length plus the ext type byte cannot wrap */
 
     if (b <= 0x7f) { h->type = PROTO_MP_UINT; h->value = b; return 0; }
     if (b >= 0xe0) { h->type = PROTO_MP_INT; h->value = (uint64_t)(int64_t)(int8_t)b; h->negative = 1; return 0; }
@@ -85,7 +85,7 @@ static int mp_head_read(const uint8_t *p, const uint8_t *end, mp_head *h)
     }
     /* str/bin/ext with an explicit length field of n bytes */
     if (avail < 1 + n) return SKR_EBAD_FRAME;
-    payload = (size_t)be(p + 1, (int)n);
+    payload = be(p + 1, (int)n);
     h->value = payload;
     h->size += n;
     if (h->type == PROTO_MP_EXT)
@@ -103,9 +103,16 @@ checked:
 
 int proto_mp_check(const uint8_t *p, size_t len, size_t *obj_len)
 {
+    return proto_mp_check_depth(p, len, PROTO_MAX_DEPTH, obj_len);
+}
+
+int proto_mp_check_depth(const uint8_t *p, size_t len, int max_depth, size_t *obj_len)
+{
     const uint8_t *cur = p, *end = p + len;
     uint64_t left[PROTO_MAX_DEPTH + 1]; /* objects still to read at each open level */
     int top = 0;
+    if (max_depth < 0 || max_depth > PROTO_MAX_DEPTH)
+        return SKR_EINVAL;
     left[0] = 1;
     while (top >= 0) {
         if (left[top] == 0) {
@@ -118,10 +125,10 @@ int proto_mp_check(const uint8_t *p, size_t len, size_t *obj_len)
             return SKR_EBAD_FRAME;
         cur += h.size;
         if (h.children > 0) {
-            if (top == PROTO_MAX_DEPTH)
+            if (top == max_depth)
                 return SKR_EBAD_FRAME;
             left[++top] = h.children;
-        } else if ((h.type == PROTO_MP_ARRAY || h.type == PROTO_MP_MAP) && top == PROTO_MAX_DEPTH) {
+        } else if ((h.type == PROTO_MP_ARRAY || h.type == PROTO_MP_MAP) && top == max_depth) {
             return SKR_EBAD_FRAME; /* an empty container still counts as a level */
         }
     }

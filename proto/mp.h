@@ -40,6 +40,9 @@ static inline proto_cur proto_cur_make(const void *p, size_t len)
  * 0, or SKR_EBAD_FRAME (truncated, the never-used byte 0xc1, or too deep).
  */
 int proto_mp_check(const uint8_t *p, size_t len, size_t *obj_len);
+/* The same with a lower nesting limit, 0..PROTO_MAX_DEPTH (else SKR_EINVAL): a request's
+ * body sits inside the request map, so it may nest at most PROTO_MAX_DEPTH - 1 deep. */
+int proto_mp_check_depth(const uint8_t *p, size_t len, int max_depth, size_t *obj_len);
 
 /* Type of the next object (PROTO_MP_INVALID at the end or on 0xc1). */
 proto_mp_type proto_cur_peek(const proto_cur *c);

@@ -98,6 +98,28 @@ static int fail(char *msg, int code, const char *fmt, ...)
     return code;
 }
 
+/* Copies peer bytes for an error message: printable ASCII as is, anything else as \xNN,
+ * so that the message (packed as a MessagePack str) is always valid UTF-8 without control
+ * characters. At most 32 input bytes; "..." marks a cut. */
+static void quote_bytes(char *dst, size_t cap, const char *s, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && i < 32; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (o + 5 > cap)
+            break;
+        if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'')
+            dst[o++] = (char)c;
+        else
+            o += (size_t)snprintf(dst + o, cap - o, "\\x%02x", c);
+    }
+    if (n > 32 && o + 4 <= cap) {
+        memcpy(dst + o, "...", 3);
+        o += 3;
+    }
+    dst[o] = '\0';
+}
+
 typedef enum key_id {
     K_UNKNOWN, K_ID, K_OP, K_V, K_PROTOCOL, K_NAME, K_BODY, K_PASSPHRASE, K_OLD, K_NEW,
 } key_id;
@@ -197,7 +219,9 @@ static int read_field(proto_cur *c, key_id k, const char *kname, proto_request *
     case K_UNKNOWN:
         break;
     }
-    return proto_cur_skip(c, NULL, NULL);
+    if (proto_cur_skip(c, NULL, NULL) != 0) /* cannot happen: the frame was checked whole */
+        return fail(msg, SKR_EBAD_REQUEST, "value of an unknown key is not valid MessagePack");
+    return 0;
 }
 
 static const char *const field_names[] = { "protocol", "name", "body", "passphrase", "old", "new" };
@@ -221,7 +245,11 @@ int proto_request_decode(const uint8_t *buf, size_t len, proto_request *req,
     if (proto_cur_map(&c, &pairs) != 0)
         return fail(msg, SKR_EBAD_REQUEST, "request must be a map");
 
-    /* First pass over the keys: find the id, so that any later error can carry it. */
+    /* First pass over the keys: find the id, so that any later error can carry it, and the
+     * version, so that a request of another version gets `unsupported` before its fields
+     * are judged by this version's rules. The first occurrence of each counts. */
+    uint64_t version = PROTO_VERSION;
+    bool have_id = false, have_v = false;
     proto_cur scan = c;
     for (uint32_t i = 0; i < pairs; i++) {
         const char *k;
@@ -229,16 +257,28 @@ int proto_request_decode(const uint8_t *buf, size_t len, proto_request *req,
         uint64_t u;
         if (proto_cur_str(&scan, &k, &kn) != 0)
             break;
-        if (key_lookup(k, kn) == K_ID && proto_cur_uint(&scan, &u) == 0) {
-            if (u <= UINT32_MAX)
-                req->id = (uint32_t)u;
-            break;
+        key_id kid = key_lookup(k, kn);
+        if (kid == K_ID && !have_id) {
+            have_id = true;
+            if (proto_cur_uint(&scan, &u) == 0) {
+                if (u <= UINT32_MAX)
+                    req->id = (uint32_t)u;
+                continue;
+            }
+        } else if (kid == K_V && !have_v) {
+            have_v = true;
+            if (proto_cur_uint(&scan, &u) == 0) {
+                version = u;
+                continue;
+            }
         }
         if (proto_cur_skip(&scan, NULL, NULL) != 0)
             break;
     }
+    if (version != PROTO_VERSION)
+        return fail(msg, SKR_EUNSUPPORTED, "protocol version %llu is not supported (this daemon speaks %d)",
+                    (unsigned long long)version, PROTO_VERSION);
 
-    uint64_t version = PROTO_VERSION;
     const char *op = NULL;
     uint32_t op_len = 0;
     unsigned seen = 0;
@@ -268,8 +308,11 @@ int proto_request_decode(const uint8_t *buf, size_t len, proto_request *req,
     if (op == NULL)
         return fail(msg, SKR_EBAD_REQUEST, "missing field 'op'");
     req->op = proto_op_from_name(op, op_len);
-    if (req->op == PROTO_OP_NONE)
-        return fail(msg, SKR_EUNKNOWN_OP, "unknown op '%.*s'", (int)(op_len < 32 ? op_len : 32), op);
+    if (req->op == PROTO_OP_NONE) {
+        char shown[32 * 4 + 4];
+        quote_bytes(shown, sizeof(shown), op, op_len);
+        return fail(msg, SKR_EUNKNOWN_OP, "unknown op '%s'", shown);
+    }
 
     unsigned missing = op_required[req->op] & ~req->fields;
     for (unsigned b = 0; missing != 0; b++, missing >>= 1)
@@ -300,7 +343,9 @@ int proto_request_encode(proto_buf *out, const proto_request *req, uint32_t max_
         return SKR_EINVAL;
     if (req->fields & PROTO_F_BODY) {
         size_t n;
-        if (proto_mp_check(req->body.ptr, req->body.len, &n) != 0 || n != req->body.len)
+        /* The body sits one level down, inside the request map. */
+        if (proto_mp_check_depth(req->body.ptr, req->body.len, PROTO_MAX_DEPTH - 1, &n) != 0 ||
+            n != req->body.len)
             return SKR_EINVAL;
         if (n > PROTO_MAX_BODY)
             return SKR_ETOO_LARGE;
@@ -311,6 +356,15 @@ int proto_request_encode(proto_buf *out, const proto_request *req, uint32_t max_
         { PROTO_F_OLD, "old", offsetof(proto_request, old_pass) },
         { PROTO_F_NEW, "new", offsetof(proto_request, new_pass) },
     };
+    for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
+        const proto_span *sp = (const proto_span *)((const char *)req + secrets[i].off);
+        if (!(req->fields & secrets[i].bit))
+            continue;
+        if (sp->len == 0 || sp->ptr == NULL)
+            return SKR_EINVAL;        /* the daemon answers bad_request to an empty one */
+        if (sp->len > PROTO_MAX_PASSPHRASE)
+            return SKR_ETOO_LARGE;
+    }
     unsigned pairs = 2;
     for (unsigned f = req->fields & 0x3f; f; f &= f - 1)
         pairs++;

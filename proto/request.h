@@ -68,7 +68,8 @@ int proto_valid_name(const char *s, size_t len);
  * Decodes one frame payload into *req, checking every rule of PROTOCOL.md, including the
  * arguments the op requires. On failure returns the code to answer with (SKR_EBAD_FRAME
  * when the payload is not exactly one well-formed MessagePack object; then SKR_EBAD_REQUEST,
- * SKR_EUNSUPPORTED or SKR_EUNKNOWN_OP), writes a one-line reason naming the field into
+ * SKR_EUNSUPPORTED or SKR_EUNKNOWN_OP; a `v` other than 1 is answered SKR_EUNSUPPORTED
+ * before any other field is judged), writes a one-line reason naming the field into
  * msg, and leaves in req->id the request's id when it could be read (else 0).
  * Spans in *req point into buf: keep buf alive while using them.
  */
@@ -79,7 +80,10 @@ int proto_request_decode(const uint8_t *buf, size_t len, proto_request *req,
  * Appends one request frame to out, keys in this fixed order: id, op, protocol, name,
  * body, passphrase, old, new (only those present in req->fields; passphrases as str).
  * Every client packs this way, so the same call gives the same bytes from any client.
- * 0, SKR_ENOMEM, SKR_EINVAL (an invalid field), or SKR_ETOO_LARGE.
+ * 0, SKR_ENOMEM, SKR_EINVAL (an invalid field: bad protocol or name, a body that is not
+ * one MessagePack object nested at most PROTO_MAX_DEPTH - 1 deep, an empty passphrase),
+ * or SKR_ETOO_LARGE (body over PROTO_MAX_BODY, passphrase over PROTO_MAX_PASSPHRASE, frame
+ * over max_frame).
  */
 int proto_request_encode(proto_buf *out, const proto_request *req, uint32_t max_frame);
 

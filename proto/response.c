@@ -53,7 +53,11 @@ int proto_response_error(proto_buf *out, uint32_t id, int code, const char *mess
     }
     if (message == NULL)
         message = skr_strerror(code);
-    size_t mlen = strnlen(message, 1024);
+    size_t mlen = strnlen(message, PROTO_MAX_MESSAGE);
+    /* A cut message must stay valid UTF-8: do not end inside a multi-byte sequence. */
+    if (mlen == PROTO_MAX_MESSAGE && message[mlen] != '\0')
+        while (mlen > 0 && ((unsigned char)message[mlen] & 0xc0) == 0x80)
+            mlen--;
     int rc = proto_buf_reserve(out, 64 + mlen);
     if (rc != 0)
         return rc;
@@ -136,7 +140,8 @@ int proto_response_decode(const uint8_t *buf, size_t len, proto_response *r)
             have_ok = true;
         } else if (key_is(k, kn, "result")) {
             size_t n;
-            proto_cur_skip(&c, &r->result.ptr, &n);
+            if (proto_cur_skip(&c, &r->result.ptr, &n) != 0)
+                return SKR_EPROTOCOL;
             r->result.len = (uint32_t)n;
             have_payload = true;
         } else if (key_is(k, kn, "error")) {

@@ -21,8 +21,11 @@
  */
 int proto_response_begin_ok(proto_buf *out, msgpack_packer *pk, uint32_t id, size_t *mark);
 
-/* Appends a whole error response frame for `code` (a wire code) with a one-line message
- * (NULL: skr_strerror(code)). 0 or SKR_ENOMEM. */
+#define PROTO_MAX_MESSAGE 1024 /* an error message is cut to this many bytes */
+
+/* Appends a whole error response frame for `code` (a wire code; any other code is sent as
+ * "internal") with a one-line message (NULL: skr_strerror(code)), cut to
+ * PROTO_MAX_MESSAGE bytes at a UTF-8 character boundary. 0 or SKR_ENOMEM. */
 int proto_response_error(proto_buf *out, uint32_t id, int code, const char *message);
 
 /* Appends an ok response whose result is an empty map ({}). */
