@@ -226,55 +226,65 @@ static int read_field(proto_cur *c, key_id k, const char *kname, proto_request *
 
 static const char *const field_names[] = { "protocol", "name", "body", "passphrase", "old", "new" };
 
+/*
+ * First pass over the keys of the map at c (pairs read already): finds the id, so that any
+ * later error can carry it, and the version, so that a request of another version gets
+ * `unsupported` before its fields are judged by this version's rules. The first
+ * occurrence of each counts; a mistyped one is left for the second pass to report.
+ */
+static void prescan(proto_cur c, uint32_t pairs, uint32_t *id, uint64_t *version)
+{
+    bool have_id = false, have_v = false;
+    for (uint32_t i = 0; i < pairs; i++) {
+        const char *k;
+        uint32_t kn;
+        uint64_t u;
+        if (proto_cur_str(&c, &k, &kn) != 0)
+            return;
+        key_id kid = key_lookup(k, kn);
+        if (kid == K_ID && !have_id) {
+            have_id = true;
+            if (proto_cur_uint(&c, &u) == 0) {
+                if (u <= UINT32_MAX)
+                    *id = (uint32_t)u;
+                continue;
+            }
+        } else if (kid == K_V && !have_v) {
+            have_v = true;
+            if (proto_cur_uint(&c, &u) == 0) {
+                *version = u;
+                continue;
+            }
+        }
+        if (proto_cur_skip(&c, NULL, NULL) != 0)
+            return;
+    }
+}
+
 int proto_request_decode(const uint8_t *buf, size_t len, proto_request *req,
                          char msg[PROTO_ERRMSG_MAX])
 {
     size_t obj_len;
+    uint32_t pairs;
+    uint64_t version = PROTO_VERSION;
     memset(req, 0, sizeof(*req));
     msg[0] = '\0';
 
     if (proto_mp_check(buf, len, &obj_len) != 0)
         return fail(msg, SKR_EBAD_FRAME, "frame is not one well-formed MessagePack object "
                     "(nested at most %d deep)", PROTO_MAX_DEPTH);
-    if (obj_len != len)
+    proto_cur c = proto_cur_make(buf, obj_len);
+    if (obj_len != len) {
+        /* The object itself is readable: let the error carry its id if it has one. */
+        if (proto_cur_map(&c, &pairs) == 0)
+            prescan(c, pairs, &req->id, &version);
         return fail(msg, SKR_EBAD_FRAME, "%zu bytes left over after the MessagePack object",
                     len - obj_len);
-
-    proto_cur c = proto_cur_make(buf, len);
-    uint32_t pairs;
+    }
     if (proto_cur_map(&c, &pairs) != 0)
         return fail(msg, SKR_EBAD_REQUEST, "request must be a map");
 
-    /* First pass over the keys: find the id, so that any later error can carry it, and the
-     * version, so that a request of another version gets `unsupported` before its fields
-     * are judged by this version's rules. The first occurrence of each counts. */
-    uint64_t version = PROTO_VERSION;
-    bool have_id = false, have_v = false;
-    proto_cur scan = c;
-    for (uint32_t i = 0; i < pairs; i++) {
-        const char *k;
-        uint32_t kn;
-        uint64_t u;
-        if (proto_cur_str(&scan, &k, &kn) != 0)
-            break;
-        key_id kid = key_lookup(k, kn);
-        if (kid == K_ID && !have_id) {
-            have_id = true;
-            if (proto_cur_uint(&scan, &u) == 0) {
-                if (u <= UINT32_MAX)
-                    req->id = (uint32_t)u;
-                continue;
-            }
-        } else if (kid == K_V && !have_v) {
-            have_v = true;
-            if (proto_cur_uint(&scan, &u) == 0) {
-                version = u;
-                continue;
-            }
-        }
-        if (proto_cur_skip(&scan, NULL, NULL) != 0)
-            break;
-    }
+    prescan(c, pairs, &req->id, &version);
     if (version != PROTO_VERSION)
         return fail(msg, SKR_EUNSUPPORTED, "protocol version %llu is not supported (this daemon speaks %d)",
                     (unsigned long long)version, PROTO_VERSION);
