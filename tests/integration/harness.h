@@ -16,6 +16,8 @@
 #include <sys/types.h>
 
 #include "buf.h"
+#include "mp.h"
+#include <stdbool.h>
 
 enum {
     HARNESS_KEYFILE = 1 << 0,   /* create a keyfile and pass --keyfile (hub unlocked) */
@@ -55,4 +57,23 @@ int harness_closed(int fd);
 /* Contains the daemon's stderr so far this substring? 1/0. */
 int harness_log_contains(const harness *h, const char *needle);
 
+
+
+/* ---- request helpers for tests ---- */
+#include "request.h"
+#include "response.h"
+
+/* A request with id/op and optional protocol/name (NULL: absent). */
+proto_request harness_req(uint32_t id, proto_op op, const char *protocol, const char *name);
+/* Sends req on fd and reads one reply into *resp (spans into buf). 0 or -1. */
+int harness_call(int fd, const proto_request *req, proto_buf *buf, proto_response *resp);
+/* Sends raw bytes and reads one reply. 0 or -1. */
+int harness_call_raw(int fd, const void *bytes, size_t len, proto_buf *buf, proto_response *resp);
+/* In a packed map, positions *val at the value of key. 0, or -1 if absent / not a map. */
+int harness_map_find(proto_span map, const char *key, proto_cur *val);
+/* Convenience: the value of key in map as uint / bool / string (NUL-terminated copy into
+ * out). 0 or -1. */
+int harness_map_uint(proto_span map, const char *key, uint64_t *v);
+int harness_map_bool(proto_span map, const char *key, bool *v);
+int harness_map_str(proto_span map, const char *key, char *out, size_t cap);
 #endif

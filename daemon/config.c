@@ -1,0 +1,288 @@
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "store.h"
+#include "skr_config.h"
+
+#if SKR_HAVE_INIH
+#include <ini.h>
+#endif
+
+static const char usage[] =
+    "Usage: sekretsd [OPTION]...\n"
+    "Keep an encrypted credential hub unlocked in memory and serve it on a Unix socket.\n"
+    "\n"
+    "  -f, --foreground         stay in the foreground (the only mode; for systemd and scripts)\n"
+    "  -s, --socket PATH        socket path (default $SEKRETS_SOCKET, else\n"
+    "                           $XDG_RUNTIME_DIR/sekrets/sekretsd.sock)\n"
+    "  -H, --hub DIR            hub folder (default $SEKRETS_HUB, else\n"
+    "                           $XDG_DATA_HOME/sekrets/hub)\n"
+    "  -k, --keyfile FILE       create (if new) and unlock the hub with this keyfile\n"
+    "                           (>= 32 bytes, readable by its owner only)\n"
+    "  -c, --config FILE        ini file: [daemon] settings and [grant NAME] access rules\n"
+    "      --idle-lock SECONDS  lock after this long without a request (0 = never, default)\n"
+    "      --max-clients N      connections served at once (default 256); more get 'busy'\n"
+    "      --max-frame BYTES    largest frame accepted or sent (default 1048576)\n"
+    "      --frame-timeout MS   a started frame must arrive whole within this (default 10000)\n"
+    "      --log-level LEVEL    error, warn, info (default: one audit line per request), debug\n"
+    "      --kdf-limits LEVEL   Argon2id cost for init/passwd: min, interactive,\n"
+    "                           moderate (default), sensitive\n"
+    "  -h, --help               show this help and exit\n"
+    "  -V, --version            show the version and exit\n"
+    "\n"
+    "Exit codes: 0 stopped cleanly (SIGTERM/SIGINT), 1 runtime error, 2 usage or config\n"
+    "error, 3 hub or socket folder refused (owner/permissions), 4 already running on this\n"
+    "socket, 5 keyfile missing, refused or wrong for this hub, 6 cannot disable core dumps.\n";
+
+enum { OPT_IDLE = 256, OPT_MAX_CLIENTS, OPT_MAX_FRAME, OPT_FRAME_TIMEOUT, OPT_LOG_LEVEL, OPT_KDF };
+
+static const struct option long_opts[] = {
+    { "foreground", no_argument, NULL, 'f' },
+    { "socket", required_argument, NULL, 's' },
+    { "hub", required_argument, NULL, 'H' },
+    { "keyfile", required_argument, NULL, 'k' },
+    { "config", required_argument, NULL, 'c' },
+    { "idle-lock", required_argument, NULL, OPT_IDLE },
+    { "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+    { "max-frame", required_argument, NULL, OPT_MAX_FRAME },
+    { "frame-timeout", required_argument, NULL, OPT_FRAME_TIMEOUT },
+    { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+    { "kdf-limits", required_argument, NULL, OPT_KDF },
+    { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, 'V' },
+    { NULL, 0, NULL, 0 },
+};
+
+static int parse_u32(const char *v, uint32_t min, uint32_t max, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (errno != 0 || end == v || *end != '\0' || v[0] == '-' || n < min || n > max)
+        return -1;
+    *out = (uint32_t)n;
+    return 0;
+}
+
+static int set_path(char *dst, size_t cap, const char *v)
+{
+    if (v[0] == '\0' || strlen(v) >= cap)
+        return -1;
+    memcpy(dst, v, strlen(v) + 1);
+    return 0;
+}
+
+static int set_kdf(config *cfg, const char *v)
+{
+    static const struct { const char *name; uint64_t ops, mem; } levels[] = {
+        { "min", crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN },
+        { "interactive", crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE },
+        { "moderate", crypto_pwhash_OPSLIMIT_MODERATE, crypto_pwhash_MEMLIMIT_MODERATE },
+        { "sensitive", crypto_pwhash_OPSLIMIT_SENSITIVE, crypto_pwhash_MEMLIMIT_SENSITIVE },
+    };
+    for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+        if (strcmp(v, levels[i].name) == 0) {
+            cfg->kdf_opslimit = levels[i].ops;
+            cfg->kdf_memlimit = levels[i].mem;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Applies one setting by its long name; shared by the command line and [daemon]. */
+static int apply(config *cfg, const char *key, const char *v)
+{
+    if (strcmp(key, "socket") == 0)
+        return set_path(cfg->socket_path, sizeof(cfg->socket_path), v);
+    if (strcmp(key, "hub") == 0)
+        return set_path(cfg->hub_dir, sizeof(cfg->hub_dir), v);
+    if (strcmp(key, "keyfile") == 0)
+        return set_path(cfg->keyfile, sizeof(cfg->keyfile), v);
+    if (strcmp(key, "idle-lock") == 0)
+        return parse_u32(v, 0, 86400 * 365, &cfg->idle_lock_s);
+    if (strcmp(key, "max-clients") == 0)
+        return parse_u32(v, 1, 1000000, &cfg->max_clients);
+    if (strcmp(key, "max-frame") == 0)
+        return parse_u32(v, 1024, PROTO_MAX_FRAME_LIMIT, &cfg->max_frame);
+    if (strcmp(key, "frame-timeout") == 0)
+        return parse_u32(v, 10, 3600 * 1000, &cfg->frame_timeout_ms);
+    if (strcmp(key, "log-level") == 0)
+        return log_level_parse(v, &cfg->log_level);
+    if (strcmp(key, "kdf-limits") == 0)
+        return set_kdf(cfg, v);
+    return -2;
+}
+
+#if SKR_HAVE_INIH
+typedef struct ini_ctx {
+    config *cfg;
+    char err[256];
+    int line;
+} ini_ctx;
+
+static int on_ini_setting(void *user, const char *section, const char *key, const char *value)
+{
+    ini_ctx *c = user;
+    if (strcmp(section, "daemon") == 0) {
+        char name[64];
+        /* accept idle_lock as well as idle-lock */
+        snprintf(name, sizeof(name), "%s", key);
+        for (char *p = name; *p; p++)
+            if (*p == '_')
+                *p = '-';
+        int rc = apply(c->cfg, name, value);
+        if (rc == -2)
+            snprintf(c->err, sizeof(c->err), "[daemon] unknown key '%s'", key);
+        else if (rc != 0)
+            snprintf(c->err, sizeof(c->err), "[daemon] invalid %s '%s'", key, value);
+        return rc == 0;
+    }
+    if (strncmp(section, "grant ", 6) == 0 && section[6] != '\0')
+        return policy_grant_set(&c->cfg->policy, section + 6, key, value, c->err, sizeof(c->err)) == 0;
+    snprintf(c->err, sizeof(c->err), "unknown section [%s] (use [daemon] or [grant NAME])", section);
+    return 0;
+}
+#endif
+
+static int load_file(config *cfg, const char *path)
+{
+#if SKR_HAVE_INIH
+    ini_ctx c = { .cfg = cfg };
+    int rc = ini_parse(path, on_ini_setting, &c);
+    if (rc == -1) {
+        fprintf(stderr, "sekretsd: cannot open config file %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "sekretsd: %s:%d: %s\n", path, rc, c.err[0] ? c.err : "syntax error");
+        return -1;
+    }
+    if (policy_validate(&cfg->policy, c.err, sizeof(c.err)) != 0) {
+        fprintf(stderr, "sekretsd: %s: %s\n", path, c.err);
+        return -1;
+    }
+    return 0;
+#else
+    fprintf(stderr, "sekretsd: --config %s: built without inih, config files are unsupported\n", path);
+    return -1;
+#endif
+}
+
+static void set_defaults(config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->max_clients = 256;
+    cfg->max_frame = PROTO_MAX_FRAME_DEFAULT;
+    cfg->frame_timeout_ms = 10000;
+    cfg->log_level = LOG_INFO;
+    cfg->kdf_opslimit = STORE_OPSLIMIT_DEFAULT;
+    cfg->kdf_memlimit = STORE_MEMLIMIT_DEFAULT;
+    cfg->policy.owner = geteuid();
+}
+
+static int default_paths(config *cfg)
+{
+    if (cfg->socket_path[0] == '\0') {
+        const char *env = getenv("SEKRETS_SOCKET");
+        const char *run = getenv("XDG_RUNTIME_DIR");
+        int n;
+        if (env != NULL && env[0] != '\0')
+            n = snprintf(cfg->socket_path, sizeof(cfg->socket_path), "%s", env);
+        else if (run != NULL && run[0] == '/')
+            n = snprintf(cfg->socket_path, sizeof(cfg->socket_path), "%s/sekrets/sekretsd.sock", run);
+        else {
+            fprintf(stderr, "sekretsd: no socket path: set XDG_RUNTIME_DIR or SEKRETS_SOCKET, or pass --socket\n");
+            return -1;
+        }
+        if (n < 0 || (size_t)n >= sizeof(cfg->socket_path)) {
+            fprintf(stderr, "sekretsd: socket path too long (at most %zu bytes)\n", sizeof(cfg->socket_path) - 1);
+            return -1;
+        }
+    }
+    if (cfg->hub_dir[0] == '\0' && store_default_dir(cfg->hub_dir, sizeof(cfg->hub_dir)) != 0) {
+        fprintf(stderr, "sekretsd: no hub folder: set SEKRETS_HUB or XDG_DATA_HOME or HOME, or pass --hub\n");
+        return -1;
+    }
+    return 0;
+}
+
+int config_load(config *cfg, int argc, char **argv, int *exit_now)
+{
+    set_defaults(cfg);
+    *exit_now = -1;
+
+    /* First pass: only --config, --help and --version, so the file can be read before
+     * the command line overrides it. */
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "fs:H:k:c:hV", long_opts, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(usage, stdout);
+            *exit_now = 0;
+            return -1;
+        }
+        if (c == 'V') {
+            printf("sekretsd %s\n", SKR_VERSION);
+            *exit_now = 0;
+            return -1;
+        }
+        if (c == 'c' && set_path(cfg->config_file, sizeof(cfg->config_file), optarg) != 0) {
+            fprintf(stderr, "sekretsd: --config: path too long\n");
+            *exit_now = EXIT_USAGE;
+            return -1;
+        }
+    }
+    if (cfg->config_file[0] != '\0' && load_file(cfg, cfg->config_file) != 0) {
+        *exit_now = EXIT_USAGE;
+        return -1;
+    }
+
+    optind = 0;
+    opterr = 1;
+    while ((c = getopt_long(argc, argv, "fs:H:k:c:hV", long_opts, NULL)) != -1) {
+        const char *name = NULL;
+        for (const struct option *o = long_opts; o->name != NULL; o++)
+            if (o->val == c)
+                name = o->name;
+        if (c == '?' || name == NULL) {
+            fprintf(stderr, "Try 'sekretsd --help' for more information.\n");
+            *exit_now = EXIT_USAGE;
+            return -1;
+        }
+        if (c == 'f') {
+            cfg->foreground = true;
+            continue;
+        }
+        if (c == 'c')
+            continue;
+        if (apply(cfg, name, optarg) != 0) {
+            fprintf(stderr, "sekretsd: invalid --%s '%s' (see --help)\n", name, optarg);
+            *exit_now = EXIT_USAGE;
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "sekretsd: unexpected argument '%s' (see --help)\n", argv[optind]);
+        *exit_now = EXIT_USAGE;
+        return -1;
+    }
+    if (default_paths(cfg) != 0) {
+        *exit_now = EXIT_USAGE;
+        return -1;
+    }
+    return 0;
+}
+
+void config_free(config *cfg)
+{
+    policy_free(&cfg->policy);
+}

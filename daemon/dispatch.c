@@ -1,0 +1,393 @@
+/* Serving one decoded request: state gate, access policy, the op, its reply. */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "response.h"
+#include "server.h"
+#include "skr_config.h"
+
+void reply_error(session *s, uint32_t id, int code, const char *message)
+{
+    /* Out of memory: the connection cannot be answered in order any more; close it. */
+    if (proto_response_error(&s->out, id, code, message) != 0)
+        s->close_after_flush = true;
+}
+
+void audit(const session *s, const proto_request *req, int code)
+{
+    if (!log_enabled(LOG_INFO))
+        return;
+    const char *op = proto_op_name(req->op);
+    log_msg(LOG_INFO, "pid=%d uid=%u op=%s protocol=%s name=%s result=%s",
+            (int)s->pid, (unsigned)s->uid, op ? op : "-",
+            req->protocol_len ? req->protocol : "-", req->name_len ? req->name : "-",
+            code == 0 ? "ok" : skr_error_name(code));
+}
+
+/* ---- ok replies ---- */
+
+typedef struct reply {
+    session *s;
+    msgpack_packer pk;
+    size_t mark;
+} reply;
+
+static int reply_begin(reply *r, session *s, uint32_t id)
+{
+    r->s = s;
+    return proto_response_begin_ok(&s->out, &r->pk, id, &r->mark);
+}
+
+/* Seals the frame; a reply beyond max_frame is replaced by a too_large error. */
+static int reply_end(reply *r, uint32_t id)
+{
+    int rc = proto_frame_end(&r->s->out, r->mark, r->s->srv->cfg->max_frame);
+    if (rc == SKR_ETOO_LARGE)
+        reply_error(r->s, id, rc, "reply exceeds max_frame");
+    return rc;
+}
+
+/* Drops a half-packed reply (the store failed after packing began). */
+static void reply_abort(reply *r)
+{
+    proto_buf *out = &r->s->out;
+    sodium_memzero(out->data + r->mark, out->len - r->mark);
+    out->len = r->mark;
+}
+
+static void pack_kv_str(msgpack_packer *pk, const char *k, const char *v, size_t n)
+{
+    proto_pack_cstr(pk, k);
+    proto_pack_str(pk, v, n);
+}
+
+static int ok_empty(session *s, uint32_t id)
+{
+    if (proto_response_ok_empty(&s->out, id) != 0)
+        return SKR_ENOMEM;
+    return 0;
+}
+
+/* ---- the ops ---- */
+
+static int op_ping(session *s, const proto_request *req)
+{
+    reply r;
+    if (reply_begin(&r, s, req->id) != 0)
+        return SKR_ENOMEM;
+    proto_pack_cstr(&r.pk, "pong");
+    return reply_end(&r, req->id);
+}
+
+static int op_status(session *s, const proto_request *req)
+{
+    server *srv = s->srv;
+    uint64_t protocols = 0, credentials = 0;
+    if (store_is_initialized(srv->hub))
+        store_stats(srv->hub, &protocols, &credentials);
+    reply r;
+    if (reply_begin(&r, s, req->id) != 0)
+        return SKR_ENOMEM;
+    msgpack_pack_map(&r.pk, 7);
+    proto_pack_cstr(&r.pk, "initialized");
+    if (store_is_initialized(srv->hub))
+        msgpack_pack_true(&r.pk);
+    else
+        msgpack_pack_false(&r.pk);
+    proto_pack_cstr(&r.pk, "locked");
+    if (store_is_unlocked(srv->hub))
+        msgpack_pack_false(&r.pk);
+    else
+        msgpack_pack_true(&r.pk);
+    proto_pack_cstr(&r.pk, "version");
+    proto_pack_cstr(&r.pk, SKR_VERSION);
+    proto_pack_cstr(&r.pk, "protocols");
+    msgpack_pack_uint64(&r.pk, protocols);
+    proto_pack_cstr(&r.pk, "credentials");
+    msgpack_pack_uint64(&r.pk, credentials);
+    proto_pack_cstr(&r.pk, "uptime_s");
+    msgpack_pack_uint64(&r.pk, (uv_now(srv->loop) - srv->started_ms) / 1000);
+    proto_pack_cstr(&r.pk, "idle_lock_s");
+    msgpack_pack_uint32(&r.pk, srv->cfg->idle_lock_s);
+    return reply_end(&r, req->id);
+}
+
+static int pack_record(session *s, uint32_t id, const store_record *rec)
+{
+    reply r;
+    if (reply_begin(&r, s, id) != 0)
+        return SKR_ENOMEM;
+    msgpack_pack_map(&r.pk, 5);
+    pack_kv_str(&r.pk, "protocol", rec->protocol, rec->protocol_len);
+    pack_kv_str(&r.pk, "name", rec->name, rec->name_len);
+    proto_pack_cstr(&r.pk, "body");
+    proto_buf_append(&s->out, rec->body, rec->body_len);
+    proto_pack_cstr(&r.pk, "created");
+    msgpack_pack_int64(&r.pk, rec->created);
+    proto_pack_cstr(&r.pk, "modified");
+    msgpack_pack_int64(&r.pk, rec->modified);
+    return reply_end(&r, id);
+}
+
+/* get without a protocol for a peer under a grant: search its protocols only, so that
+ * nothing outside the grant can be found or even shown to exist. */
+static int get_granted(session *s, const proto_request *req, store_record *out)
+{
+    const policy_grant *g = s->grant;
+    size_t hit = 0;
+    int found = 0;
+    for (size_t i = 0; i < g->nprotocols; i++) {
+        store_record rec;
+        int rc = store_get(s->srv->hub, g->protocols[i], req->name, &rec);
+        store_release(s->srv->hub);
+        if (rc == SKR_ENOT_FOUND)
+            continue;
+        if (rc != 0)
+            return rc;
+        if (++found > 1)
+            return SKR_EAMBIGUOUS;
+        hit = i;
+    }
+    if (found == 0)
+        return SKR_ENOT_FOUND;
+    return store_get(s->srv->hub, g->protocols[hit], req->name, out);
+}
+
+static int op_get(session *s, const proto_request *req)
+{
+    store_record rec;
+    int rc;
+    if (s->grant != NULL && !(req->fields & PROTO_F_PROTOCOL))
+        rc = get_granted(s, req, &rec);
+    else
+        rc = store_get(s->srv->hub, req->fields & PROTO_F_PROTOCOL ? req->protocol : NULL,
+                       req->name, &rec);
+    if (rc == 0)
+        rc = pack_record(s, req->id, &rec);
+    store_release(s->srv->hub);
+    return rc;
+}
+
+static int list_begin(void *ctx, uint64_t count)
+{
+    reply *r = ctx;
+    msgpack_pack_array(&r->pk, (size_t)count);
+    return 0;
+}
+
+static int list_name(void *ctx, const char *str, size_t len, uint64_t count)
+{
+    reply *r = ctx;
+    (void)count;
+    proto_pack_str(&r->pk, str, len);
+    return 0;
+}
+
+static int op_getdb(session *s, const proto_request *req)
+{
+    reply r;
+    if (reply_begin(&r, s, req->id) != 0)
+        return SKR_ENOMEM;
+    msgpack_pack_map(&r.pk, 2);
+    pack_kv_str(&r.pk, "protocol", req->protocol, req->protocol_len);
+    proto_pack_cstr(&r.pk, "names");
+    store_lister l = { list_begin, list_name, &r };
+    int rc = store_get_db(s->srv->hub, req->protocol, &l);
+    if (rc != 0) {
+        reply_abort(&r);
+        return rc;
+    }
+    return reply_end(&r, req->id);
+}
+
+typedef struct hub_item {
+    char name[PROTO_MAX_PROTOCOL + 1];
+    uint64_t count;
+} hub_item;
+
+/* getHub: protocols are gathered first, so that a grant can filter them and the array
+ * length is known before packing. */
+typedef struct hub_list {
+    const policy_grant *grant; /* filter, or NULL for the owner */
+    hub_item *items;
+    size_t n, cap;
+} hub_list;
+
+static int hub_begin(void *ctx, uint64_t count)
+{
+    hub_list *h = ctx;
+    size_t cap = h->grant != NULL && h->grant->nprotocols < count ? h->grant->nprotocols : (size_t)count;
+    if (cap == 0)
+        return 0;
+    h->items = calloc(cap, sizeof(*h->items));
+    if (h->items == NULL)
+        return SKR_ENOMEM;
+    h->cap = cap;
+    return 0;
+}
+
+static int hub_item_add(void *ctx, const char *str, size_t len, uint64_t count)
+{
+    hub_list *h = ctx;
+    if (len > PROTO_MAX_PROTOCOL || h->n == h->cap)
+        return h->n == h->cap && h->grant == NULL ? SKR_EINTERNAL : 0;
+    hub_item *it = &h->items[h->n];
+    memcpy(it->name, str, len);
+    it->name[len] = '\0';
+    if (h->grant != NULL && !policy_allows_protocol(h->grant, it->name))
+        return 0;
+    it->count = count;
+    h->n++;
+    return 0;
+}
+
+static int op_gethub(session *s, const proto_request *req)
+{
+    hub_list h = { .grant = s->grant };
+    store_lister l = { hub_begin, hub_item_add, &h };
+    int rc = store_get_hub(s->srv->hub, &l);
+    if (rc == 0) {
+        reply r;
+        rc = reply_begin(&r, s, req->id);
+        if (rc == 0) {
+            msgpack_pack_map(&r.pk, 1);
+            proto_pack_cstr(&r.pk, "protocols");
+            msgpack_pack_array(&r.pk, h.n);
+            for (size_t i = 0; i < h.n; i++) {
+                msgpack_pack_map(&r.pk, 2);
+                pack_kv_str(&r.pk, "name", h.items[i].name, strlen(h.items[i].name));
+                proto_pack_cstr(&r.pk, "count");
+                msgpack_pack_uint64(&r.pk, h.items[i].count);
+            }
+            rc = reply_end(&r, req->id);
+        }
+    }
+    if (h.items != NULL)
+        sodium_memzero(h.items, h.cap * sizeof(*h.items));
+    free(h.items);
+    return rc;
+}
+
+static int op_post_put(session *s, const proto_request *req)
+{
+    bool created = true;
+    int rc = req->op == PROTO_OP_POST
+        ? store_post(s->srv->hub, req->protocol, req->name, req->body.ptr, req->body.len)
+        : store_put(s->srv->hub, req->protocol, req->name, req->body.ptr, req->body.len, &created);
+    if (rc != 0)
+        return rc;
+    reply r;
+    if (reply_begin(&r, s, req->id) != 0)
+        return SKR_ENOMEM;
+    msgpack_pack_map(&r.pk, 1);
+    proto_pack_cstr(&r.pk, "created");
+    if (created)
+        msgpack_pack_true(&r.pk);
+    else
+        msgpack_pack_false(&r.pk);
+    return reply_end(&r, req->id);
+}
+
+static int op_delete(session *s, const proto_request *req)
+{
+    bool deleted;
+    int rc = store_delete(s->srv->hub, req->protocol, req->name, &deleted);
+    if (rc != 0)
+        return rc;
+    reply r;
+    if (reply_begin(&r, s, req->id) != 0)
+        return SKR_ENOMEM;
+    msgpack_pack_map(&r.pk, 1);
+    proto_pack_cstr(&r.pk, "deleted");
+    if (deleted)
+        msgpack_pack_true(&r.pk);
+    else
+        msgpack_pack_false(&r.pk);
+    return reply_end(&r, req->id);
+}
+
+static int op_lock(session *s, const proto_request *req)
+{
+    store_lock(s->srv->hub);
+    log_info("hub locked by pid=%d uid=%u", (int)s->pid, (unsigned)s->uid);
+    return ok_empty(s, req->id);
+}
+
+static int op_rotate(session *s, const proto_request *req)
+{
+    uint64_t records;
+    int rc = store_rotate(s->srv->hub, &records);
+    if (rc != 0)
+        return rc;
+    reply r;
+    if (reply_begin(&r, s, req->id) != 0)
+        return SKR_ENOMEM;
+    msgpack_pack_map(&r.pk, 1);
+    proto_pack_cstr(&r.pk, "records");
+    msgpack_pack_uint64(&r.pk, records);
+    return reply_end(&r, req->id);
+}
+
+/* Which ops a hub state serves (PROTOCOL.md): anything else gets `locked`. */
+static bool state_allows(const server *srv, proto_op op)
+{
+    if (op == PROTO_OP_PING || op == PROTO_OP_STATUS)
+        return true;
+    if (!store_is_initialized(srv->hub))
+        return op == PROTO_OP_INIT;
+    if (!store_is_unlocked(srv->hub))
+        return op == PROTO_OP_UNLOCK || op == PROTO_OP_INIT;
+    return true;
+}
+
+/* What a peer under a grant may do: its read ops, on its protocols. */
+static bool grant_allows(const policy_grant *g, const proto_request *req)
+{
+    if (!policy_allows_op(g, req->op))
+        return false;
+    if ((req->fields & PROTO_F_PROTOCOL) && !policy_allows_protocol(g, req->protocol))
+        return false;
+    return true;
+}
+
+typedef int (*op_fn)(session *s, const proto_request *req);
+
+static const op_fn ops[PROTO_OP_COUNT] = {
+    [PROTO_OP_PING] = op_ping,       [PROTO_OP_STATUS] = op_status,
+    [PROTO_OP_GET] = op_get,         [PROTO_OP_GETDB] = op_getdb,
+    [PROTO_OP_GETHUB] = op_gethub,   [PROTO_OP_POST] = op_post_put,
+    [PROTO_OP_PUT] = op_post_put,    [PROTO_OP_DELETE] = op_delete,
+    [PROTO_OP_LOCK] = op_lock,       [PROTO_OP_ROTATE] = op_rotate,
+    [PROTO_OP_INIT] = unlock_submit, [PROTO_OP_UNLOCK] = unlock_submit,
+    [PROTO_OP_PASSWD] = unlock_submit,
+};
+
+int dispatch(session *s, const proto_request *req)
+{
+    server *srv = s->srv;
+    int rc;
+    srv->last_request_ms = uv_now(srv->loop);
+    if (s->grant != NULL && !grant_allows(s->grant, req)) {
+        rc = SKR_EDENIED;
+    } else if (req->op == PROTO_OP_INIT && store_is_initialized(srv->hub)) {
+        rc = SKR_EEXISTS;
+    } else if (!state_allows(srv, req->op)) {
+        rc = SKR_ELOCKED;
+    } else {
+        rc = ops[req->op](s, req);
+        if (rc == 1)
+            return 1; /* on the thread pool: unlock.c answers and audits */
+    }
+    audit(s, req, rc);
+    if (rc == SKR_ENOMEM) {
+        reply_error(s, req->id, SKR_EINTERNAL, "out of memory");
+    } else if (rc != 0 && rc != SKR_ETOO_LARGE) {
+        /* too_large was answered by reply_end already */
+        reply_error(s, req->id, rc, rc == SKR_EINTERNAL || rc == SKR_EINTEGRITY
+                                      ? store_errmsg(srv->hub) : NULL);
+    }
+    return 0;
+}

@@ -1,0 +1,139 @@
+/* sekretsd: start-up (hardening, config, hub, listener), the loop, and a clean stop. */
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "server.h"
+#include "skr_config.h"
+
+#if SKR_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+/* No core dumps, no ptrace by other processes of this user: fail closed. */
+static int harden(void)
+{
+    struct rlimit none = { 0, 0 };
+    if (setrlimit(RLIMIT_CORE, &none) != 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+        fprintf(stderr, "sekretsd: cannot disable core dumps and ptrace: %s\n", strerror(errno));
+        return EXIT_HARDENING;
+    }
+    umask(0077);
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+/* --keyfile: create the hub with it when new, else unlock with it. */
+static int unlock_with_keyfile(store *hub, const char *path)
+{
+    char err[STORE_ERRMSG_MAX];
+    uint8_t *content = NULL, *kek = NULL;
+    size_t len = 0;
+    store_kdf kdf;
+    int rc = store_keyfile_read(path, &content, &len, err);
+    if (rc != 0) {
+        log_error("%s", err);
+        return EXIT_KEYFILE;
+    }
+    kek = sodium_malloc(STORE_KEY_BYTES);
+    if (kek == NULL) {
+        rc = SKR_ENOMEM;
+        goto out;
+    }
+    if (!store_is_initialized(hub)) {
+        if ((rc = store_kdf_new(&kdf, STORE_KDF_KEYFILE, 0, 0)) != 0 ||
+            (rc = store_kdf_derive(&kdf, content, len, kek)) != 0 ||
+            (rc = store_init(hub, &kdf, kek)) != 0)
+            goto out;
+        log_info("new hub created and unlocked with keyfile %s", path);
+    } else {
+        if ((rc = store_get_kdf(hub, &kdf)) != 0)
+            goto out;
+        if (kdf.kind != STORE_KDF_KEYFILE) {
+            log_error("the hub is protected by a passphrase; --keyfile cannot unlock it");
+            rc = SKR_EBAD_PASSPHRASE;
+            goto out;
+        }
+        if ((rc = store_kdf_derive(&kdf, content, len, kek)) != 0 ||
+            (rc = store_unlock(hub, kek)) != 0)
+            goto out;
+        log_info("hub unlocked with keyfile %s", path);
+    }
+out:
+    store_secret_free(content, len);
+    if (kek != NULL)
+        sodium_free(kek);
+    if (rc == SKR_EBAD_PASSPHRASE) {
+        log_error("keyfile %s does not unlock this hub", path);
+        return EXIT_KEYFILE;
+    }
+    if (rc != 0) {
+        log_error("keyfile %s: %s (%s)", path, skr_strerror(rc), store_errmsg(hub));
+        return EXIT_RUNTIME;
+    }
+    return 0;
+}
+
+static int open_hub(const config *cfg, store **hub)
+{
+    char err[STORE_ERRMSG_MAX];
+    int rc = store_open(cfg->hub_dir, hub, err);
+    if (rc == SKR_EDENIED) {
+        log_error("%s", err);
+        return EXIT_REFUSED;
+    }
+    if (rc != 0) {
+        log_error("%s", err);
+        return EXIT_RUNTIME;
+    }
+    if (cfg->keyfile[0] != '\0')
+        return unlock_with_keyfile(*hub, cfg->keyfile);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static config cfg;
+    static server srv;
+    store *hub = NULL;
+    int exit_now, rc;
+
+    if (config_load(&cfg, argc, argv, &exit_now) != 0)
+        return exit_now;
+    log_set_level(cfg.log_level);
+    if ((rc = harden()) != 0)
+        goto out;
+    if (sodium_init() < 0) {
+        log_error("libsodium failed to initialise");
+        rc = EXIT_RUNTIME;
+        goto out;
+    }
+    if ((rc = open_hub(&cfg, &hub)) != 0)
+        goto out;
+
+    uv_loop_t *loop = uv_default_loop();
+    if ((rc = server_start(&srv, loop, &cfg, hub)) != 0)
+        goto out;
+    log_info("sekretsd %s listening on %s, hub %s (%s)", SKR_VERSION, cfg.socket_path, cfg.hub_dir,
+             !store_is_initialized(hub) ? "new: waiting for init"
+             : store_is_unlocked(hub) ? "unlocked" : "locked");
+#if SKR_HAVE_SYSTEMD
+    sd_notify(0, "READY=1");
+#endif
+    uv_run(loop, UV_RUN_DEFAULT);
+    if (srv.own_socket && unlink(cfg.socket_path) != 0 && errno != ENOENT)
+        log_warn("cannot remove socket %s: %s", cfg.socket_path, strerror(errno));
+    uv_loop_close(loop);
+    rc = srv.exit_code;
+    log_info("stopped");
+out:
+    store_close(hub); /* wipes the keys */
+    config_free(&cfg);
+    return rc;
+}

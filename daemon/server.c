@@ -1,0 +1,221 @@
+/* The listening socket (bound safely or inherited from systemd), signals, idle lock. */
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "server.h"
+#include "skr_config.h"
+
+#if SKR_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+/* Makes the socket's folder (0700, no chmod race: mkdir applies the mode) and refuses one
+ * that another user owns or that group/others can enter. */
+static int prepare_socket_dir(const char *socket_path)
+{
+    char copy[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    snprintf(copy, sizeof(copy), "%s", socket_path);
+    const char *dir = dirname(copy);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        log_error("cannot create socket folder %s: %s", dir, strerror(errno));
+        return EXIT_RUNTIME;
+    }
+    struct stat st;
+    if (lstat(dir, &st) != 0) {
+        log_error("cannot stat socket folder %s: %s", dir, strerror(errno));
+        return EXIT_RUNTIME;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        log_error("socket folder %s is not a directory", dir);
+        return EXIT_REFUSED;
+    }
+    if (st.st_uid != geteuid()) {
+        log_error("socket folder %s belongs to uid %u, not to this user (uid %u)", dir,
+                  (unsigned)st.st_uid, (unsigned)geteuid());
+        return EXIT_REFUSED;
+    }
+    if (st.st_mode & 077) {
+        log_error("socket folder %s is open to group/others (mode %03o): chmod 700 it",
+                  dir, (unsigned)(st.st_mode & 0777));
+        return EXIT_REFUSED;
+    }
+    return 0;
+}
+
+/* An existing socket file: refuse if a daemon answers on it, remove it if stale. */
+static int clear_stale_socket(const struct sockaddr_un *addr)
+{
+    struct stat st;
+    if (lstat(addr->sun_path, &st) != 0)
+        return errno == ENOENT ? 0 : EXIT_RUNTIME;
+    if (!S_ISSOCK(st.st_mode)) {
+        log_error("%s exists and is not a socket; not touching it", addr->sun_path);
+        return EXIT_REFUSED;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return EXIT_RUNTIME;
+    int rc = connect(fd, (const struct sockaddr *)addr, sizeof(*addr));
+    int err = errno;
+    close(fd);
+    if (rc == 0) {
+        log_error("already running: another sekretsd answers on %s", addr->sun_path);
+        return EXIT_RUNNING;
+    }
+    if (err != ECONNREFUSED) {
+        log_error("cannot check existing socket %s: %s", addr->sun_path, strerror(err));
+        return EXIT_RUNTIME;
+    }
+    log_info("removing stale socket %s", addr->sun_path);
+    if (unlink(addr->sun_path) != 0 && errno != ENOENT) {
+        log_error("cannot remove stale socket %s: %s", addr->sun_path, strerror(errno));
+        return EXIT_RUNTIME;
+    }
+    return 0;
+}
+
+static int bind_socket(const char *path, int *out_fd)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof(addr.sun_path)) {
+        log_error("socket path too long: %s", path);
+        return EXIT_USAGE;
+    }
+    strcpy(addr.sun_path, path);
+    int rc = prepare_socket_dir(path);
+    if (rc == 0)
+        rc = clear_stale_socket(&addr);
+    if (rc != 0)
+        return rc;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        log_error("socket: %s", strerror(errno));
+        return EXIT_RUNTIME;
+    }
+    /* The socket file is born 0600: no window where another user could connect. */
+    mode_t old = umask(0177);
+    rc = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
+    int err = errno;
+    umask(old);
+    if (rc != 0 || listen(fd, SOMAXCONN) != 0) {
+        log_error("cannot listen on %s: %s", path, strerror(rc != 0 ? err : errno));
+        close(fd);
+        return EXIT_RUNTIME;
+    }
+    *out_fd = fd;
+    return 0;
+}
+
+/* A listening socket passed by systemd (LISTEN_FDS), or -1. */
+static int inherited_socket(void)
+{
+#if SKR_HAVE_SYSTEMD
+    int n = sd_listen_fds(1);
+    if (n == 1 && sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) > 0)
+        return SD_LISTEN_FDS_START;
+    if (n > 1)
+        log_warn("systemd passed %d sockets; using none of them", n);
+#endif
+    return -1;
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    server *srv = listener->data;
+    if (status < 0) {
+        log_warn("accept: %s", uv_strerror(status));
+        return;
+    }
+    if (!srv->stopping)
+        session_accept(srv);
+}
+
+static void on_idle_timer(uv_timer_t *t)
+{
+    server *srv = t->data;
+    uint64_t idle_ms = (uint64_t)srv->cfg->idle_lock_s * 1000;
+    uint64_t quiet = uv_now(srv->loop) - srv->last_request_ms;
+    if (quiet >= idle_ms) {
+        if (store_is_unlocked(srv->hub)) {
+            store_lock(srv->hub);
+            log_info("hub locked after %u s without a request", srv->cfg->idle_lock_s);
+        }
+        uv_timer_start(t, on_idle_timer, idle_ms, 0);
+    } else {
+        uv_timer_start(t, on_idle_timer, idle_ms - quiet, 0);
+    }
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+    server *srv = sig->data;
+    log_info("received %s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    server_stop(srv);
+}
+
+int server_start(server *srv, uv_loop_t *loop, const config *cfg, store *hub)
+{
+    memset(srv, 0, sizeof(*srv));
+    srv->loop = loop;
+    srv->cfg = cfg;
+    srv->hub = hub;
+    srv->started_ms = srv->last_request_ms = uv_now(loop);
+
+    int fd = inherited_socket();
+    if (fd < 0) {
+        int rc = bind_socket(cfg->socket_path, &fd);
+        if (rc != 0)
+            return rc;
+        srv->own_socket = true;
+    } else {
+        log_info("using the socket passed by systemd");
+    }
+    uv_pipe_init(loop, &srv->listener, 0);
+    srv->listener.data = srv;
+    int rc = uv_pipe_open(&srv->listener, fd);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&srv->listener, SOMAXCONN, on_connection);
+    if (rc != 0) {
+        log_error("cannot listen: %s", uv_strerror(rc));
+        return EXIT_RUNTIME;
+    }
+
+    uv_signal_init(loop, &srv->sig_term);
+    uv_signal_init(loop, &srv->sig_int);
+    srv->sig_term.data = srv->sig_int.data = srv;
+    uv_signal_start(&srv->sig_term, on_signal, SIGTERM);
+    uv_signal_start(&srv->sig_int, on_signal, SIGINT);
+
+    uv_timer_init(loop, &srv->idle_timer);
+    srv->idle_timer.data = srv;
+    if (cfg->idle_lock_s > 0)
+        uv_timer_start(&srv->idle_timer, on_idle_timer, (uint64_t)cfg->idle_lock_s * 1000, 0);
+    return 0;
+}
+
+void server_stop(server *srv)
+{
+    if (srv->stopping)
+        return;
+    srv->stopping = true;
+#if SKR_HAVE_SYSTEMD
+    sd_notify(0, "STOPPING=1");
+#endif
+    uv_close((uv_handle_t *)&srv->listener, NULL);
+    uv_close((uv_handle_t *)&srv->sig_term, NULL);
+    uv_close((uv_handle_t *)&srv->sig_int, NULL);
+    uv_close((uv_handle_t *)&srv->idle_timer, NULL);
+    /* Every session finishes the replies it owes, then closes. */
+    for (session *s = srv->sessions, *next; s != NULL; s = next) {
+        next = s->next;
+        s->close_after_flush = true;
+        session_pump(s);
+    }
+}

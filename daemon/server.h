@@ -1,0 +1,95 @@
+/*
+ * daemon/server.h - the libuv server: listening socket, sessions, hub state machine.
+ *
+ * One thread runs the loop; only Argon2id runs on libuv's thread pool (see unlock.c), so
+ * an unlock never stalls other clients. Handle memory is freed only in close callbacks.
+ */
+#ifndef DAEMON_SERVER_H
+#define DAEMON_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "buf.h"
+#include "sekrets/error.h"
+#include "config.h"
+#include "frame.h"
+#include "policy.h"
+#include "request.h"
+#include "store.h"
+
+typedef struct session session;
+typedef struct server server;
+
+struct server {
+    uv_loop_t *loop;
+    uv_pipe_t listener;
+    uv_signal_t sig_term;
+    uv_signal_t sig_int;
+    uv_timer_t idle_timer;
+    const config *cfg;
+    store *hub;
+    bool own_socket;          /* we bound it (not inherited): remove it at exit */
+    bool stopping;
+    uint32_t nsessions;       /* sessions counted against max_clients */
+    session *sessions;        /* all open sessions (list, for shutdown) */
+    uint64_t started_ms;      /* uv_now at start */
+    uint64_t last_request_ms; /* for idle auto-lock */
+    /* failed-unlock rate limit */
+    uint32_t failed_unlocks;
+    uint64_t unlock_blocked_until_ms;
+    int exit_code;
+};
+
+struct session {
+    uv_pipe_t pipe;           /* first member: handles cast back to the session */
+    uv_timer_t frame_timer;   /* closes a connection stalled mid-frame */
+    uv_write_t write_req;
+    server *srv;
+    session *next, *prev;
+    proto_reader reader;
+    proto_buf out;            /* replies being gathered */
+    proto_buf writing;        /* replies handed to uv_write */
+    pid_t pid;
+    uid_t uid;
+    gid_t gid;
+    const policy_grant *grant; /* NULL: the owner */
+    bool counted;             /* holds one of max_clients' places */
+    bool reading;
+    bool write_busy;
+    bool close_after_flush;   /* answered a fatal error: close once written */
+    bool closing;
+    bool waiting;             /* a request is on the thread pool: answers wait for it */
+    int refs;                 /* open handles + jobs in flight; freed at 0 */
+};
+
+/* Sets up the listener (bound or inherited), signals and timers. 0 or an exit code. */
+int server_start(server *srv, uv_loop_t *loop, const config *cfg, store *hub);
+/* Begins a graceful stop: no new connections, replies in flight finished, then exit. */
+void server_stop(server *srv);
+
+/* session.c */
+void session_accept(server *srv);
+/* Serves frames that are waiting and flushes replies; resumes after an async request. */
+void session_pump(session *s);
+void session_close(session *s);
+/* References that keep a session's memory alive (its handles hold one each; a request on
+ * the thread pool holds one). */
+void session_ref(session *s);
+void session_unref(session *s);
+
+/* dispatch.c: serves one decoded request, appending its reply to s->out. Returns 0, or 1
+ * when the reply will come later (the request went to the thread pool; s->waiting set). */
+int dispatch(session *s, const proto_request *req);
+/* Appends an error reply; falls back to a fixed `internal` frame if memory runs out. */
+void reply_error(session *s, uint32_t id, int code, const char *message);
+/* One audit line for a served request (never a body or passphrase). */
+void audit(const session *s, const proto_request *req, int code);
+
+/* unlock.c: ops that derive a key (init, unlock, passwd) run Argon2id off the loop. */
+int unlock_submit(session *s, const proto_request *req);
+bool unlock_rate_limited(server *srv, uint64_t *wait_ms);
+
+#endif

@@ -1,0 +1,288 @@
+/* Per-connection work: peer check, incremental framing, ordered replies, backpressure. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "response.h"
+#include "server.h"
+
+/* Stop serving a client's frames while this much of its replies waits to be written. */
+#define OUT_HIGH_WATER (256u * 1024u)
+
+void session_ref(session *s)
+{
+    s->refs++;
+}
+
+void session_unref(session *s)
+{
+    if (--s->refs > 0)
+        return;
+    proto_reader_free(&s->reader);
+    proto_buf_free(&s->out);
+    proto_buf_free(&s->writing);
+    free(s);
+}
+
+static void session_freed(uv_handle_t *h)
+{
+    session_unref(h->data);
+}
+
+static void session_unlink(session *s)
+{
+    server *srv = s->srv;
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else if (srv->sessions == s)
+        srv->sessions = s->next;
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+    if (s->counted) {
+        srv->nsessions--;
+        s->counted = false;
+    }
+}
+
+void session_close(session *s)
+{
+    if (s->closing)
+        return;
+    s->closing = true;
+    session_unlink(s);
+    /* Wipe now: the close callbacks come a loop turn later. */
+    proto_reader_free(&s->reader);
+    proto_buf_free(&s->out);
+    uv_close((uv_handle_t *)&s->frame_timer, session_freed);
+    /* A pending uv_write is cancelled by uv_close and its callback still runs first. */
+    uv_close((uv_handle_t *)&s->pipe, session_freed);
+    log_debug("connection closed pid=%d uid=%u", (int)s->pid, (unsigned)s->uid);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    session *s = h->data;
+    uint8_t *p;
+    size_t n;
+    (void)suggested;
+    if (proto_reader_space(&s->reader, &p, &n) != 0) {
+        buf->base = NULL;
+        buf->len = 0;
+        return;
+    }
+    buf->base = (char *)p;
+    buf->len = n;
+}
+
+static void flush(session *s);
+static void update_reading(session *s);
+
+static void on_written(uv_write_t *req, int status)
+{
+    session *s = req->data;
+    s->write_busy = false;
+    proto_buf_reset(&s->writing); /* wipes: replies carry bodies */
+    if (status < 0 || s->closing) {
+        if (!s->closing)
+            session_close(s);
+        return;
+    }
+    session_pump(s);
+}
+
+static void flush(session *s)
+{
+    if (s->write_busy || s->out.len == 0 || s->closing)
+        return;
+    /* Swap: `out` keeps gathering replies while `writing` is on the wire. */
+    proto_buf t = s->writing;
+    s->writing = s->out;
+    s->out = t;
+    uv_buf_t b = uv_buf_init((char *)s->writing.data, (unsigned)s->writing.len);
+    s->write_req.data = s;
+    int rc = uv_write(&s->write_req, (uv_stream_t *)&s->pipe, &b, 1, on_written);
+    if (rc < 0) {
+        log_debug("write failed: %s", uv_strerror(rc));
+        session_close(s);
+        return;
+    }
+    s->write_busy = true;
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    session *s = stream->data;
+    (void)buf;
+    if (nread == UV_ENOBUFS) {
+        reply_error(s, 0, SKR_EINTERNAL, "out of memory");
+        s->close_after_flush = true;
+        session_pump(s);
+        return;
+    }
+    if (nread < 0) {
+        /* EOF or error: replies still owed are dropped, the peer is gone. */
+        session_close(s);
+        return;
+    }
+    proto_reader_commit(&s->reader, (size_t)nread);
+    session_pump(s);
+}
+
+static void on_frame_timeout(uv_timer_t *t)
+{
+    session *s = t->data;
+    log_warn("closing connection pid=%d uid=%u: frame incomplete after %u ms",
+             (int)s->pid, (unsigned)s->uid, s->srv->cfg->frame_timeout_ms);
+    session_close(s);
+}
+
+/* Reads only while replies are flowing and nothing waits on the thread pool. */
+static void update_reading(session *s)
+{
+    bool want = !s->closing && !s->close_after_flush && !s->waiting && s->out.len < OUT_HIGH_WATER
+                && !s->srv->stopping;
+    if (want && !s->reading) {
+        if (uv_read_start((uv_stream_t *)&s->pipe, on_alloc, on_read) == 0)
+            s->reading = true;
+    } else if (!want && s->reading) {
+        uv_read_stop((uv_stream_t *)&s->pipe);
+        s->reading = false;
+    }
+}
+
+/* Arms the frame timer while a frame is half received; disarms it otherwise. */
+static void update_frame_timer(session *s, bool progressed)
+{
+    if (s->closing)
+        return;
+    if (proto_reader_pending(&s->reader) == 0 || s->waiting) {
+        uv_timer_stop(&s->frame_timer);
+    } else if (progressed || !uv_is_active((uv_handle_t *)&s->frame_timer)) {
+        uv_timer_start(&s->frame_timer, on_frame_timeout, s->srv->cfg->frame_timeout_ms, 0);
+    }
+}
+
+static void serve_frame(session *s, const uint8_t *frame, size_t len)
+{
+    proto_request req;
+    char msg[PROTO_ERRMSG_MAX];
+    int rc = proto_request_decode(frame, len, &req, msg);
+    if (rc == SKR_EBAD_FRAME) {
+        log_warn("bad frame from pid=%d uid=%u: %s", (int)s->pid, (unsigned)s->uid, msg);
+        reply_error(s, req.id, rc, msg);
+        s->close_after_flush = true;
+        return;
+    }
+    if (rc != 0) {
+        audit(s, &req, rc);
+        reply_error(s, req.id, rc, msg);
+        return;
+    }
+    dispatch(s, &req);
+}
+
+void session_pump(session *s)
+{
+    bool progressed = false;
+    while (!s->closing && !s->close_after_flush && !s->waiting && s->out.len < OUT_HIGH_WATER) {
+        const uint8_t *frame;
+        size_t len;
+        int rc = proto_reader_next(&s->reader, &frame, &len);
+        if (rc == 0)
+            break;
+        progressed = true;
+        if (rc < 0) {
+            log_warn("bad frame from pid=%d uid=%u: length 0 or above %u",
+                     (int)s->pid, (unsigned)s->uid, s->srv->cfg->max_frame);
+            reply_error(s, 0, SKR_EBAD_FRAME, "frame length must be 1..max_frame");
+            s->close_after_flush = true;
+            break;
+        }
+        serve_frame(s, frame, len);
+    }
+    if (s->closing)
+        return;
+    /* Frames just served may have held a passphrase or body: wipe them now. */
+    proto_reader_compact(&s->reader);
+    flush(s);
+    if (s->close_after_flush && !s->write_busy && !s->waiting && s->out.len == 0) {
+        session_close(s);
+        return;
+    }
+    update_reading(s);
+    update_frame_timer(s, progressed);
+}
+
+/* SO_PEERCRED: who is on the other end. 0 or -1. */
+static int peer_credentials(session *s)
+{
+    uv_os_fd_t fd;
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (uv_fileno((uv_handle_t *)&s->pipe, &fd) != 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof(cred))
+        return -1;
+    s->pid = cred.pid;
+    s->uid = cred.uid;
+    s->gid = cred.gid;
+    return 0;
+}
+
+/* Answers one error frame with id 0 and closes: for refused peers and a full house. */
+static void refuse(session *s, int code, const char *msg)
+{
+    reply_error(s, 0, code, msg);
+    s->close_after_flush = true;
+    flush(s);
+}
+
+void session_accept(server *srv)
+{
+    session *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        log_error("out of memory accepting a connection");
+        return;
+    }
+    s->srv = srv;
+    proto_reader_init(&s->reader, srv->cfg->max_frame);
+    uv_pipe_init(srv->loop, &s->pipe, 0);
+    uv_timer_init(srv->loop, &s->frame_timer);
+    s->pipe.data = s->frame_timer.data = s;
+    s->refs = 2; /* pipe and timer, dropped by their close callbacks */
+    s->next = srv->sessions;
+    if (srv->sessions != NULL)
+        srv->sessions->prev = s;
+    srv->sessions = s;
+
+    if (uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)&s->pipe) != 0) {
+        session_close(s);
+        return;
+    }
+    if (peer_credentials(s) != 0) {
+        log_warn("closing a connection whose peer credentials cannot be read");
+        session_close(s);
+        return;
+    }
+    if (s->uid != srv->cfg->policy.owner) {
+        s->grant = policy_admit(&srv->cfg->policy, s->uid, s->gid);
+        if (s->grant == NULL) {
+            log_warn("denied connection from pid=%d uid=%u gid=%u: no grant",
+                     (int)s->pid, (unsigned)s->uid, (unsigned)s->gid);
+            refuse(s, SKR_EDENIED, "this uid may not use this daemon");
+            return;
+        }
+    }
+    if (srv->nsessions >= srv->cfg->max_clients) {
+        log_warn("refused connection from pid=%d uid=%u: %u clients already (max-clients)",
+                 (int)s->pid, (unsigned)s->uid, srv->nsessions);
+        refuse(s, SKR_EBUSY, "too many connections, try again later");
+        return;
+    }
+    s->counted = true;
+    srv->nsessions++;
+    log_debug("connection from pid=%d uid=%u", (int)s->pid, (unsigned)s->uid);
+    update_reading(s);
+}

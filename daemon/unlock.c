@@ -1,0 +1,192 @@
+/*
+ * init, unlock and passwd: the ops that derive a key from a passphrase.
+ *
+ * Argon2id takes most of a second at the default limits, so it runs on libuv's thread
+ * pool and the loop keeps serving everyone else. The session waits (its later requests
+ * queue behind this one, so replies stay in order) and holds a reference so it outlives
+ * a client that hangs up meanwhile. Failed attempts block further ones for a delay that
+ * doubles with each failure (1 s, 2 s, 4 s ... 60 s), answered with `rate_limited`.
+ */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "response.h"
+#include "server.h"
+
+#define RATE_LIMIT_BASE_MS 1000u
+#define RATE_LIMIT_MAX_MS  60000u
+
+typedef struct kdf_job {
+    uv_work_t work;
+    session *s;
+    proto_op op;
+    uint32_t id;
+    store_kdf kdf;        /* init: the new hub's; unlock/passwd: the hub's current one */
+    store_kdf new_kdf;    /* passwd: the new one */
+    uint8_t *secret;      /* guarded copies of the passphrases */
+    uint32_t secret_len;
+    uint8_t *secret2;
+    uint32_t secret2_len;
+    uint8_t *keks;        /* guarded: kek (and new kek for passwd), 2 x 32 bytes */
+    int rc;
+} kdf_job;
+
+static void job_free(kdf_job *j)
+{
+    if (j->secret != NULL)
+        sodium_free(j->secret);   /* sodium_free wipes */
+    if (j->secret2 != NULL)
+        sodium_free(j->secret2);
+    if (j->keks != NULL)
+        sodium_free(j->keks);
+    free(j);
+}
+
+static uint8_t *guarded_copy(const proto_span *sp)
+{
+    uint8_t *p = sodium_malloc(sp->len);
+    if (p != NULL)
+        memcpy(p, sp->ptr, sp->len);
+    return p;
+}
+
+bool unlock_rate_limited(server *srv, uint64_t *wait_ms)
+{
+    uint64_t now = uv_now(srv->loop);
+    if (now >= srv->unlock_blocked_until_ms)
+        return false;
+    *wait_ms = srv->unlock_blocked_until_ms - now;
+    return true;
+}
+
+static void note_attempt(server *srv, int rc)
+{
+    if (rc == 0) {
+        srv->failed_unlocks = 0;
+        return;
+    }
+    if (rc != SKR_EBAD_PASSPHRASE)
+        return;
+    uint32_t n = srv->failed_unlocks < 16 ? srv->failed_unlocks : 16;
+    uint64_t delay = (uint64_t)RATE_LIMIT_BASE_MS << n;
+    if (delay > RATE_LIMIT_MAX_MS)
+        delay = RATE_LIMIT_MAX_MS;
+    srv->failed_unlocks++;
+    srv->unlock_blocked_until_ms = uv_now(srv->loop) + delay;
+    log_warn("wrong passphrase (%u failed in a row): next attempt allowed in %llu ms",
+             srv->failed_unlocks, (unsigned long long)delay);
+}
+
+/* Worker thread: only derivation, touching no shared state. */
+static void kdf_work(uv_work_t *w)
+{
+    kdf_job *j = w->data;
+    j->rc = store_kdf_derive(&j->kdf, j->secret, j->secret_len, j->keks);
+    if (j->rc == 0 && j->op == PROTO_OP_PASSWD)
+        j->rc = store_kdf_derive(&j->new_kdf, j->secret2, j->secret2_len, j->keks + STORE_KEY_BYTES);
+}
+
+static int finish_on_loop(kdf_job *j, store *hub)
+{
+    if (j->rc != 0)
+        return j->rc;
+    switch (j->op) {
+    case PROTO_OP_INIT:
+        return store_init(hub, &j->kdf, j->keks);
+    case PROTO_OP_UNLOCK:
+        return store_is_unlocked(hub) ? 0 : store_unlock(hub, j->keks);
+    case PROTO_OP_PASSWD:
+        return store_rewrap(hub, j->keks, &j->new_kdf, j->keks + STORE_KEY_BYTES);
+    default:
+        return SKR_EINTERNAL;
+    }
+}
+
+static void kdf_done(uv_work_t *w, int status)
+{
+    kdf_job *j = w->data;
+    session *s = j->s;
+    server *srv = s->srv;
+    int rc = status == 0 ? finish_on_loop(j, srv->hub) : SKR_EINTERNAL;
+    if (j->op != PROTO_OP_INIT)
+        note_attempt(srv, rc);
+    if (rc == 0 && j->op != PROTO_OP_PASSWD)
+        log_info("hub %s by pid=%d uid=%u", j->op == PROTO_OP_INIT ? "initialised" : "unlocked",
+                 (int)s->pid, (unsigned)s->uid);
+    proto_request shown = { .id = j->id, .op = j->op };
+    if (!s->closing) {
+        audit(s, &shown, rc);
+        if (rc == 0) {
+            if (proto_response_ok_empty(&s->out, j->id) != 0)
+                s->close_after_flush = true;
+        } else {
+            reply_error(s, j->id, rc == SKR_ENOMEM ? SKR_EINTERNAL : rc,
+                        rc == SKR_ENOMEM ? "not enough memory for the key derivation" : NULL);
+        }
+        s->waiting = false;
+        session_pump(s);
+    }
+    job_free(j);
+    session_unref(s);
+}
+
+/* Prepares the KDF parameters the op derives with. */
+static int job_params(kdf_job *j, server *srv)
+{
+    const config *cfg = srv->cfg;
+    if (j->op == PROTO_OP_INIT)
+        return store_kdf_new(&j->kdf, STORE_KDF_ARGON2ID, cfg->kdf_opslimit, cfg->kdf_memlimit);
+    int rc = store_get_kdf(srv->hub, &j->kdf);
+    if (rc != 0)
+        return rc;
+    if (j->kdf.kind != STORE_KDF_ARGON2ID)
+        return SKR_EBAD_PASSPHRASE; /* a keyfile hub has no passphrase */
+    if (j->op == PROTO_OP_PASSWD)
+        return store_kdf_new(&j->new_kdf, STORE_KDF_ARGON2ID, cfg->kdf_opslimit, cfg->kdf_memlimit);
+    return 0;
+}
+
+int unlock_submit(session *s, const proto_request *req)
+{
+    server *srv = s->srv;
+    uint64_t wait_ms;
+    if (req->op == PROTO_OP_UNLOCK && store_is_unlocked(srv->hub))
+        return proto_response_ok_empty(&s->out, req->id) == 0 ? 0 : SKR_ENOMEM;
+    if (req->op != PROTO_OP_INIT && unlock_rate_limited(srv, &wait_ms))
+        return SKR_ERATE_LIMITED;
+
+    kdf_job *j = calloc(1, sizeof(*j));
+    if (j == NULL)
+        return SKR_ENOMEM;
+    j->s = s;
+    j->op = req->op;
+    j->id = req->id;
+    j->work.data = j;
+    int rc = job_params(j, srv);
+    if (rc != 0)
+        goto fail;
+    const proto_span *first = req->op == PROTO_OP_PASSWD ? &req->old_pass : &req->passphrase;
+    j->secret = guarded_copy(first);
+    j->secret_len = first->len;
+    j->keks = sodium_malloc(2 * STORE_KEY_BYTES);
+    if (req->op == PROTO_OP_PASSWD) {
+        j->secret2 = guarded_copy(&req->new_pass);
+        j->secret2_len = req->new_pass.len;
+    }
+    if (j->secret == NULL || j->keks == NULL || (req->op == PROTO_OP_PASSWD && j->secret2 == NULL)) {
+        rc = SKR_ENOMEM;
+        goto fail;
+    }
+    if (uv_queue_work(srv->loop, &j->work, kdf_work, kdf_done) != 0) {
+        rc = SKR_EINTERNAL;
+        goto fail;
+    }
+    s->waiting = true;
+    session_ref(s);
+    return 1;
+fail:
+    job_free(j);
+    return rc;
+}

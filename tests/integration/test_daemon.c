@@ -1,0 +1,733 @@
+/* sekretsd against the wire: every op and error code of PROTOCOL.md, framing abuse,
+ * concurrency, state machine, access policy, lifecycle. Each test starts its own daemon. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <msgpack.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "harness.h"
+#include "sekrets/error.h"
+
+static harness h;
+static proto_buf rbuf;   /* reply buffer shared by a test's calls */
+static proto_response resp;
+
+static void teardown(void)
+{
+    proto_buf_free(&rbuf);
+    harness_stop(&h);
+}
+
+static void start(unsigned flags, const char *const *extra)
+{
+    ck_assert_msg(harness_start(&h, flags, extra) == 0, "daemon did not start");
+}
+
+static int connect_ok(void)
+{
+    int fd = harness_connect(&h);
+    ck_assert_int_ge(fd, 0);
+    return fd;
+}
+
+/* A body {"password": pw, "n": n} packed into b. */
+static proto_span body_of(proto_buf *b, const char *pw, int n)
+{
+    msgpack_packer pk;
+    proto_buf_reset(b);
+    msgpack_packer_init(&pk, b, proto_buf_msgpack_write);
+    msgpack_pack_map(&pk, 2);
+    proto_pack_cstr(&pk, "password");
+    proto_pack_cstr(&pk, pw);
+    proto_pack_cstr(&pk, "n");
+    msgpack_pack_int(&pk, n);
+    return (proto_span){ b->data, (uint32_t)b->len };
+}
+
+/* One call; returns the reply's code (0 for ok). */
+static int call(int fd, proto_request req)
+{
+    ck_assert_int_eq(harness_call(fd, &req, &rbuf, &resp), 0);
+    ck_assert_uint_eq(resp.id, req.id);
+    return resp.ok ? 0 : resp.code;
+}
+
+static int call_write(int fd, uint32_t id, proto_op op, const char *p, const char *n, const char *pw)
+{
+    proto_buf b = PROTO_BUF_INIT;
+    proto_request r = harness_req(id, op, p, n);
+    r.body = body_of(&b, pw, (int)id);
+    r.fields |= PROTO_F_BODY;
+    int rc = call(fd, r);
+    proto_buf_free(&b);
+    return rc;
+}
+
+static int call_secret(int fd, uint32_t id, proto_op op, const char *a, const char *b)
+{
+    proto_request r = harness_req(id, op, NULL, NULL);
+    if (op == PROTO_OP_PASSWD) {
+        r.old_pass = (proto_span){ (const uint8_t *)a, (uint32_t)strlen(a) };
+        r.new_pass = (proto_span){ (const uint8_t *)b, (uint32_t)strlen(b) };
+        r.fields |= PROTO_F_OLD | PROTO_F_NEW;
+    } else {
+        r.passphrase = (proto_span){ (const uint8_t *)a, (uint32_t)strlen(a) };
+        r.fields |= PROTO_F_PASSPHRASE;
+    }
+    return call(fd, r);
+}
+
+static bool status_bool(int fd, const char *key)
+{
+    bool v;
+    ck_assert_int_eq(call(fd, harness_req(77, PROTO_OP_STATUS, NULL, NULL)), 0);
+    ck_assert_int_eq(harness_map_bool(resp.result, key, &v), 0);
+    return v;
+}
+
+/* The password field of the body of a get reply. */
+static void get_password(int fd, const char *p, const char *n, char *out, size_t cap)
+{
+    ck_assert_int_eq(call(fd, harness_req(5, PROTO_OP_GET, p, n)), 0);
+    proto_cur c;
+    ck_assert_int_eq(harness_map_find(resp.result, "body", &c), 0);
+    proto_span body = { c.p, (uint32_t)(c.end - c.p) };
+    ck_assert_int_eq(harness_map_str(body, "password", out, cap), 0);
+}
+
+START_TEST(test_new_hub_init)
+{
+    start(HARNESS_FAST_KDF, NULL);
+    int fd = connect_ok();
+    ck_assert_int_eq(call(fd, harness_req(1, PROTO_OP_PING, NULL, NULL)), 0);
+    ck_assert_int_eq(resp.result.len, 5); /* "pong" */
+    ck_assert_int_eq(memcmp(resp.result.ptr, "\xa4pong", 5), 0);
+    ck_assert(!status_bool(fd, "initialized"));
+    ck_assert(status_bool(fd, "locked"));
+    ck_assert_int_eq(call(fd, harness_req(2, PROTO_OP_GETHUB, NULL, NULL)), SKR_ELOCKED);
+    ck_assert_int_eq(call_secret(fd, 3, PROTO_OP_UNLOCK, "pw", NULL), SKR_ELOCKED);
+    ck_assert_int_eq(call(fd, harness_req(4, PROTO_OP_LOCK, NULL, NULL)), SKR_ELOCKED);
+    ck_assert_int_eq(call_secret(fd, 5, PROTO_OP_INIT, "correct horse", NULL), 0);
+    ck_assert(status_bool(fd, "initialized"));
+    ck_assert(!status_bool(fd, "locked"));
+    ck_assert_int_eq(call_secret(fd, 6, PROTO_OP_INIT, "again", NULL), SKR_EEXISTS);
+    ck_assert_int_eq(call(fd, harness_req(7, PROTO_OP_GETHUB, NULL, NULL)), 0);
+    close(fd);
+}
+END_TEST
+
+START_TEST(test_status_fields)
+{
+    start(HARNESS_KEYFILE, (const char *const[]){ "--idle-lock", "300", NULL });
+    int fd = connect_ok();
+    ck_assert_int_eq(call_write(fd, 1, PROTO_OP_POST, "s3", "alice", "a"), 0);
+    ck_assert_int_eq(call_write(fd, 2, PROTO_OP_POST, "smtp", "alice", "b"), 0);
+    ck_assert_int_eq(call_write(fd, 3, PROTO_OP_POST, "smtp", "bob", "c"), 0);
+    ck_assert_int_eq(call(fd, harness_req(4, PROTO_OP_STATUS, NULL, NULL)), 0);
+    uint64_t v;
+    char version[32];
+    ck_assert_int_eq(harness_map_uint(resp.result, "protocols", &v), 0);
+    ck_assert_uint_eq(v, 2);
+    ck_assert_int_eq(harness_map_uint(resp.result, "credentials", &v), 0);
+    ck_assert_uint_eq(v, 3);
+    ck_assert_int_eq(harness_map_uint(resp.result, "idle_lock_s", &v), 0);
+    ck_assert_uint_eq(v, 300);
+    ck_assert_int_eq(harness_map_uint(resp.result, "uptime_s", &v), 0);
+    ck_assert_uint_le(v, 5);
+    ck_assert_int_eq(harness_map_str(resp.result, "version", version, sizeof(version)), 0);
+    ck_assert_str_eq(version, "0.1.0");
+    close(fd);
+}
+END_TEST
+
+START_TEST(test_crud)
+{
+    start(HARNESS_KEYFILE, NULL);
+    int fd = connect_ok();
+    char pw[64];
+    bool b;
+    ck_assert_int_eq(call_write(fd, 1, PROTO_OP_POST, "gdrive2", "alice", "pw-a"), 0);
+    ck_assert_int_eq(harness_map_bool(resp.result, "created", &b), 0);
+    ck_assert(b);
+    ck_assert_int_eq(call_write(fd, 2, PROTO_OP_POST, "gdrive2", "alice", "pw-x"), SKR_EEXISTS);
+    ck_assert_int_eq(call_write(fd, 3, PROTO_OP_POST, "gdrive2", "bob", "pw-b"), 0);
+    ck_assert_int_eq(call_write(fd, 4, PROTO_OP_POST, "s3", "carol", "pw-c"), 0);
+    ck_assert_int_eq(call_write(fd, 5, PROTO_OP_POST, "s3", "alice", "pw-a3"), 0);
+
+    get_password(fd, "gdrive2", "alice", pw, sizeof(pw));
+    ck_assert_str_eq(pw, "pw-a");
+    get_password(fd, NULL, "carol", pw, sizeof(pw));
+    ck_assert_str_eq(pw, "pw-c");
+    char s[80];
+    ck_assert_int_eq(harness_map_str(resp.result, "protocol", s, sizeof(s)), 0);
+    ck_assert_str_eq(s, "s3");
+    ck_assert_int_eq(harness_map_str(resp.result, "name", s, sizeof(s)), 0);
+    ck_assert_str_eq(s, "carol");
+    uint64_t created, modified;
+    ck_assert_int_eq(harness_map_uint(resp.result, "created", &created), 0);
+    ck_assert_int_eq(harness_map_uint(resp.result, "modified", &modified), 0);
+    ck_assert_uint_le(created, modified);
+    ck_assert_uint_ge(created, 1700000000);
+
+    ck_assert_int_eq(call(fd, harness_req(6, PROTO_OP_GET, NULL, "alice")), SKR_EAMBIGUOUS);
+    ck_assert_int_eq(call(fd, harness_req(7, PROTO_OP_GET, NULL, "nobody")), SKR_ENOT_FOUND);
+    ck_assert_int_eq(call(fd, harness_req(8, PROTO_OP_GET, "gdrive2", "carol")), SKR_ENOT_FOUND);
+    ck_assert_int_eq(call(fd, harness_req(9, PROTO_OP_GET, "nope", "carol")), SKR_ENOT_FOUND);
+
+    /* put: replace keeps created and order */
+    ck_assert_int_eq(call_write(fd, 10, PROTO_OP_PUT, "gdrive2", "alice", "pw-a2"), 0);
+    ck_assert_int_eq(harness_map_bool(resp.result, "created", &b), 0);
+    ck_assert(!b);
+    get_password(fd, "gdrive2", "alice", pw, sizeof(pw));
+    ck_assert_str_eq(pw, "pw-a2");
+    ck_assert_int_eq(call_write(fd, 11, PROTO_OP_PUT, "gdrive2", "dave", "pw-d"), 0);
+    ck_assert_int_eq(harness_map_bool(resp.result, "created", &b), 0);
+    ck_assert(b);
+
+    ck_assert_int_eq(call(fd, harness_req(12, PROTO_OP_GETDB, "gdrive2", NULL)), 0);
+    proto_cur c;
+    uint32_t n;
+    ck_assert_int_eq(harness_map_find(resp.result, "names", &c), 0);
+    ck_assert_int_eq(proto_cur_array(&c, &n), 0);
+    ck_assert_uint_eq(n, 3);
+    const char *want[] = { "alice", "bob", "dave" };
+    for (uint32_t i = 0; i < n; i++) {
+        const char *str;
+        uint32_t len;
+        ck_assert_int_eq(proto_cur_str(&c, &str, &len), 0);
+        ck_assert_uint_eq(len, strlen(want[i]));
+        ck_assert_int_eq(memcmp(str, want[i], len), 0);
+    }
+    ck_assert_int_eq(call(fd, harness_req(13, PROTO_OP_GETDB, "missing", NULL)), SKR_ENOT_FOUND);
+
+    /* delete, then the protocol goes with its last name */
+    ck_assert_int_eq(call(fd, harness_req(14, PROTO_OP_DELETE, "s3", "carol")), 0);
+    ck_assert_int_eq(harness_map_bool(resp.result, "deleted", &b), 0);
+    ck_assert(b);
+    ck_assert_int_eq(call(fd, harness_req(15, PROTO_OP_DELETE, "s3", "carol")), 0);
+    ck_assert_int_eq(harness_map_bool(resp.result, "deleted", &b), 0);
+    ck_assert(!b);
+    ck_assert_int_eq(call(fd, harness_req(16, PROTO_OP_DELETE, "s3", "alice")), 0);
+    ck_assert_int_eq(call(fd, harness_req(17, PROTO_OP_GETDB, "s3", NULL)), SKR_ENOT_FOUND);
+    get_password(fd, NULL, "alice", pw, sizeof(pw)); /* no longer ambiguous */
+    ck_assert_str_eq(pw, "pw-a2");
+
+    /* getHub sorted bytewise with counts */
+    ck_assert_int_eq(call_write(fd, 18, PROTO_OP_POST, "Zeta", "z", "z"), 0);
+    ck_assert_int_eq(call_write(fd, 19, PROTO_OP_POST, "alpha", "a", "a"), 0);
+    ck_assert_int_eq(call(fd, harness_req(20, PROTO_OP_GETHUB, NULL, NULL)), 0);
+    ck_assert_int_eq(harness_map_find(resp.result, "protocols", &c), 0);
+    ck_assert_int_eq(proto_cur_array(&c, &n), 0);
+    ck_assert_uint_eq(n, 3);
+    const char *names[] = { "Zeta", "alpha", "gdrive2" };
+    const uint64_t counts[] = { 1, 1, 3 };
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *item = c.p;
+        ck_assert_int_eq(proto_cur_skip(&c, NULL, NULL), 0);
+        proto_span m = { item, (uint32_t)(c.p - item) };
+        uint64_t cnt;
+        ck_assert_int_eq(harness_map_str(m, "name", s, sizeof(s)), 0);
+        ck_assert_str_eq(s, names[i]);
+        ck_assert_int_eq(harness_map_uint(m, "count", &cnt), 0);
+        ck_assert_uint_eq(cnt, counts[i]);
+    }
+    close(fd);
+}
+END_TEST
+
+START_TEST(test_request_errors)
+{
+    start(HARNESS_KEYFILE, NULL);
+    int fd = connect_ok();
+    /* {"id":9,"op":"ping","v":2} */
+    static const uint8_t v2[] = { 0, 0, 0, 0x10, 0x83, 0xa2, 'i', 'd', 9, 0xa2, 'o', 'p',
+                                  0xa4, 'p', 'i', 'n', 'g', 0xa1, 'v', 2 };
+    ck_assert_int_eq(harness_call_raw(fd, v2, sizeof(v2), &rbuf, &resp), 0);
+    ck_assert_int_eq(resp.code, SKR_EUNSUPPORTED);
+    ck_assert_uint_eq(resp.id, 9);
+    /* {"id":3,"op":"fly"} */
+    static const uint8_t fly[] = { 0, 0, 0, 0x0c, 0x82, 0xa2, 'i', 'd', 3, 0xa2, 'o', 'p',
+                                   0xa3, 'f', 'l', 'y' };
+    ck_assert_int_eq(harness_call_raw(fd, fly, sizeof(fly), &rbuf, &resp), 0);
+    ck_assert_int_eq(resp.code, SKR_EUNKNOWN_OP);
+    ck_assert_uint_eq(resp.id, 3);
+    /* {"id":4,"op":"get"}: name missing */
+    static const uint8_t noname[] = { 0, 0, 0, 0x0c, 0x82, 0xa2, 'i', 'd', 4, 0xa2, 'o', 'p',
+                                      0xa3, 'g', 'e', 't' };
+    ck_assert_int_eq(harness_call_raw(fd, noname, sizeof(noname), &rbuf, &resp), 0);
+    ck_assert_int_eq(resp.code, SKR_EBAD_REQUEST);
+    ck_assert_ptr_nonnull(memmem(resp.message.ptr, resp.message.len, "name", 4));
+    /* the connection is still usable after request errors */
+    ck_assert_int_eq(call(fd, harness_req(5, PROTO_OP_PING, NULL, NULL)), 0);
+    close(fd);
+}
+END_TEST
+
+START_TEST(test_pipelining_1000)
+{
+    start(HARNESS_KEYFILE, NULL);
+    int fd = connect_ok();
+    ck_assert_int_eq(call_write(fd, 1, PROTO_OP_POST, "p", "n", "secret"), 0);
+    proto_buf out = PROTO_BUF_INIT;
+    for (uint32_t i = 1; i <= 1000; i++) {
+        proto_request r = harness_req(i, i % 2 ? PROTO_OP_GET : PROTO_OP_PING, "p", i % 2 ? "n" : NULL);
+        if (!(i % 2))
+            r.fields = 0;
+        ck_assert_int_eq(proto_request_encode(&out, &r, PROTO_MAX_FRAME_DEFAULT), 0);
+    }
+    ck_assert_int_eq(harness_send(fd, out.data, out.len), 0);
+    for (uint32_t i = 1; i <= 1000; i++) {
+        ck_assert_int_eq(harness_recv(fd, &rbuf), 0);
+        ck_assert_int_eq(proto_response_decode(rbuf.data, rbuf.len, &resp), 0);
+        ck_assert_uint_eq(resp.id, i);
+        ck_assert(resp.ok);
+    }
+    proto_buf_free(&out);
+    close(fd);
+}
+END_TEST
+
+/* Sends bytes that break framing: one bad_frame error (id 0 unless one could be read),
+ * then the close. */
+static void expect_bad_frame(const void *bytes, size_t len, uint32_t id)
+{
+    int fd = connect_ok();
+    ck_assert_int_eq(harness_send(fd, bytes, len), 0);
+    ck_assert_int_eq(harness_recv(fd, &rbuf), 0);
+    ck_assert_int_eq(proto_response_decode(rbuf.data, rbuf.len, &resp), 0);
+    ck_assert(!resp.ok);
+    ck_assert_int_eq(resp.code, SKR_EBAD_FRAME);
+    ck_assert_uint_eq(resp.id, id);
+    ck_assert(harness_closed(fd));
+    close(fd);
+    /* others are unaffected */
+    fd = connect_ok();
+    ck_assert_int_eq(call(fd, harness_req(1, PROTO_OP_PING, NULL, NULL)), 0);
+    close(fd);
+}
+
+START_TEST(test_bad_frames)
+{
+    start(HARNESS_KEYFILE, NULL);
+    static const uint8_t zero[] = { 0, 0, 0, 0 };
+    static const uint8_t huge[] = { 0xff, 0xff, 0xff, 0xff, 0x80 };
+    static const uint8_t two_mib[] = { 0x00, 0x20, 0x00, 0x00, 0x80 };
+    static const uint8_t garbage[] = { 0, 0, 0, 3, 0xc1, 0xc1, 0xc1 };
+    static const uint8_t trailing[] = { 0, 0, 0, 0x0e, 0x82, 0xa2, 'i', 'd', 0x01, 0xa2, 'o',
+                                        'p', 0xa4, 'p', 'i', 'n', 'g', 0xc0 };
+    static const uint8_t truncated[] = { 0, 0, 0, 5, 0x82, 0xa2, 'i', 'd', 0x01 };
+    expect_bad_frame(zero, sizeof(zero), 0);
+    expect_bad_frame(huge, sizeof(huge), 0);
+    expect_bad_frame(two_mib, sizeof(two_mib), 0);
+    expect_bad_frame(garbage, sizeof(garbage), 0);
+    expect_bad_frame(trailing, sizeof(trailing), 1);
+    expect_bad_frame(truncated, sizeof(truncated), 0);
+    /* 10,000-deep array */
+    size_t n = 4 + 10001;
+    uint8_t *deep = malloc(n);
+    proto_put_be32(deep, 10001);
+    memset(deep + 4, 0x91, 10000);
+    deep[n - 1] = 0xc0;
+    expect_bad_frame(deep, n, 0);
+    free(deep);
+}
+END_TEST
+
+START_TEST(test_half_frame_does_not_block)
+{
+    start(HARNESS_KEYFILE, (const char *const[]){ "--frame-timeout", "300", NULL });
+    int slow = connect_ok();
+    ck_assert_int_eq(harness_send(slow, "\x00\x00\x00\x0d\x82", 5), 0);
+    int fd = connect_ok();
+    for (uint32_t i = 1; i <= 50; i++)
+        ck_assert_int_eq(call(fd, harness_req(i, PROTO_OP_PING, NULL, NULL)), 0);
+    close(fd);
+    /* the stalled connection is closed after the frame timeout */
+    usleep(400000);
+    ck_assert(harness_closed(slow));
+    close(slow);
+}
+END_TEST
+
+START_TEST(test_500_connections)
+{
+    start(HARNESS_KEYFILE, (const char *const[]){ "--max-clients", "600", NULL });
+    enum { N = 500 };
+    static int fds[N];
+    static const uint8_t ping[] = { 0, 0, 0, 0x0d, 0x82, 0xa2, 'i', 'd', 0x07, 0xa2, 'o', 'p',
+                                    0xa4, 'p', 'i', 'n', 'g' };
+    for (int i = 0; i < N; i++)
+        fds[i] = connect_ok();
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(harness_send(fds[i], ping, sizeof(ping)), 0);
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(harness_recv(fds[i], &rbuf), 0);
+        ck_assert_int_eq(proto_response_decode(rbuf.data, rbuf.len, &resp), 0);
+        ck_assert(resp.ok);
+        ck_assert_uint_eq(resp.id, 7);
+        close(fds[i]);
+    }
+}
+END_TEST
+
+START_TEST(test_max_clients_busy)
+{
+    start(HARNESS_KEYFILE, (const char *const[]){ "--max-clients", "2", NULL });
+    int a = connect_ok(), b = connect_ok();
+    ck_assert_int_eq(call(a, harness_req(1, PROTO_OP_PING, NULL, NULL)), 0);
+    ck_assert_int_eq(call(b, harness_req(1, PROTO_OP_PING, NULL, NULL)), 0);
+    int c = connect_ok();
+    ck_assert_int_eq(harness_recv(c, &rbuf), 0);
+    ck_assert_int_eq(proto_response_decode(rbuf.data, rbuf.len, &resp), 0);
+    ck_assert_int_eq(resp.code, SKR_EBUSY);
+    ck_assert(harness_closed(c));
+    close(c);
+    close(a);
+    usleep(100000);
+    c = connect_ok();
+    ck_assert_int_eq(call(c, harness_req(2, PROTO_OP_PING, NULL, NULL)), 0);
+    close(b);
+    close(c);
+}
+END_TEST
+
+START_TEST(test_lock_unlock_passwd_rate_limit)
+{
+    start(HARNESS_FAST_KDF, NULL);
+    int fd = connect_ok();
+    ck_assert_int_eq(call_secret(fd, 1, PROTO_OP_INIT, "first pass", NULL), 0);
+    ck_assert_int_eq(call_write(fd, 2, PROTO_OP_POST, "p", "n", "body"), 0);
+    ck_assert_int_eq(call(fd, harness_req(3, PROTO_OP_LOCK, NULL, NULL)), 0);
+    ck_assert(status_bool(fd, "locked"));
+    ck_assert_int_eq(call(fd, harness_req(4, PROTO_OP_GET, "p", "n")), SKR_ELOCKED);
+    ck_assert_int_eq(call_write(fd, 5, PROTO_OP_PUT, "p", "n", "x"), SKR_ELOCKED);
+    ck_assert_int_eq(call(fd, harness_req(6, PROTO_OP_ROTATE, NULL, NULL)), SKR_ELOCKED);
+    ck_assert_int_eq(call_secret(fd, 7, PROTO_OP_UNLOCK, "wrong", NULL), SKR_EBAD_PASSPHRASE);
+    /* right away, even the right passphrase is refused */
+    ck_assert_int_eq(call_secret(fd, 8, PROTO_OP_UNLOCK, "first pass", NULL), SKR_ERATE_LIMITED);
+    usleep(1100000);
+    ck_assert_int_eq(call_secret(fd, 9, PROTO_OP_UNLOCK, "first pass", NULL), 0);
+    ck_assert(!status_bool(fd, "locked"));
+    char pw[32];
+    get_password(fd, "p", "n", pw, sizeof(pw));
+    ck_assert_str_eq(pw, "body");
+
+    ck_assert_int_eq(call_secret(fd, 10, PROTO_OP_PASSWD, "nope", "second pass"), SKR_EBAD_PASSPHRASE);
+    usleep(1100000);
+    ck_assert_int_eq(call_secret(fd, 11, PROTO_OP_PASSWD, "first pass", "second pass"), 0);
+    ck_assert_int_eq(call(fd, harness_req(12, PROTO_OP_LOCK, NULL, NULL)), 0);
+    ck_assert_int_eq(call_secret(fd, 13, PROTO_OP_UNLOCK, "first pass", NULL), SKR_EBAD_PASSPHRASE);
+    usleep(1100000);
+    ck_assert_int_eq(call_secret(fd, 14, PROTO_OP_UNLOCK, "second pass", NULL), 0);
+    get_password(fd, "p", "n", pw, sizeof(pw));
+    ck_assert_str_eq(pw, "body");
+
+    ck_assert_int_eq(call(fd, harness_req(15, PROTO_OP_ROTATE, NULL, NULL)), 0);
+    uint64_t records;
+    ck_assert_int_eq(harness_map_uint(resp.result, "records", &records), 0);
+    ck_assert_uint_eq(records, 1);
+    get_password(fd, "p", "n", pw, sizeof(pw));
+    ck_assert_str_eq(pw, "body");
+    close(fd);
+}
+END_TEST
+
+START_TEST(test_idle_lock)
+{
+    start(HARNESS_KEYFILE, (const char *const[]){ "--idle-lock", "1", NULL });
+    int fd = connect_ok();
+    ck_assert(!status_bool(fd, "locked"));
+    usleep(1600000);
+    ck_assert(status_bool(fd, "locked"));
+    close(fd);
+}
+END_TEST
+
+/* A forked child as uid 65534 connects and reports what came back. */
+static int other_uid_call(const proto_request *req, int *code_out)
+{
+    int pfd[2];
+    ck_assert_int_eq(pipe(pfd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(pfd[0]);
+        int result[2] = { -1, 0 };
+        if (setgid(65534) == 0 && setuid(65534) == 0) {
+            int fd = harness_connect(&h);
+            proto_buf b = PROTO_BUF_INIT;
+            proto_response r;
+            if (fd >= 0) {
+                int rc = req != NULL ? harness_call(fd, req, &b, &r)
+                                     : (harness_recv(fd, &b) == 0 && proto_response_decode(b.data, b.len, &r) == 0 ? 0 : -1);
+                result[0] = rc == 0 ? 0 : -2;
+                result[1] = rc == 0 ? (r.ok ? 0 : r.code) : 0;
+            }
+        }
+        if (write(pfd[1], result, sizeof(result)) != sizeof(result))
+            _exit(1);
+        _exit(0);
+    }
+    close(pfd[1]);
+    int result[2];
+    ck_assert_int_eq(read(pfd[0], result, sizeof(result)), sizeof(result));
+    close(pfd[0]);
+    waitpid(pid, NULL, 0);
+    *code_out = result[1];
+    return result[0];
+}
+
+static void loosen_socket(void)
+{
+    char dir[256];
+    snprintf(dir, sizeof(dir), "%s/run", h.dir);
+    ck_assert_int_eq(chmod(h.dir, 0755), 0);
+    ck_assert_int_eq(chmod(dir, 0755), 0);
+    ck_assert_int_eq(chmod(h.socket, 0666), 0);
+}
+
+START_TEST(test_other_uid_denied)
+{
+    ck_assert_msg(geteuid() == 0, "this test needs root to act as another uid");
+    start(HARNESS_KEYFILE, NULL);
+    loosen_socket();
+    int code;
+    ck_assert_int_eq(other_uid_call(NULL, &code), 0);
+    ck_assert_int_eq(code, SKR_EDENIED);
+    ck_assert(harness_log_contains(&h, "denied connection"));
+}
+END_TEST
+
+START_TEST(test_policy_grant)
+{
+    ck_assert_msg(geteuid() == 0, "this test needs root to act as another uid");
+    char conf[256];
+    /* the config lives outside the harness folder, which is made by harness_start */
+    snprintf(conf, sizeof(conf), "/tmp/skr-policy-%d.ini", (int)getpid());
+    FILE *f = fopen(conf, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("[grant nobody]\nuid = 65534\nops = get, getDb, ping, status\nprotocols = shared\n", f);
+    fclose(f);
+    start(HARNESS_KEYFILE, (const char *const[]){ "--config", conf, NULL });
+    unlink(conf);
+    loosen_socket();
+    int fd = connect_ok();
+    ck_assert_int_eq(call_write(fd, 1, PROTO_OP_POST, "shared", "svc", "ok"), 0);
+    ck_assert_int_eq(call_write(fd, 2, PROTO_OP_POST, "private", "svc2", "no"), 0);
+    ck_assert_int_eq(call_write(fd, 3, PROTO_OP_POST, "private", "svc", "no"), 0);
+    close(fd);
+
+    int code;
+    proto_request r = harness_req(1, PROTO_OP_GET, "shared", "svc");
+    ck_assert_int_eq(other_uid_call(&r, &code), 0);
+    ck_assert_int_eq(code, 0);
+    r = harness_req(1, PROTO_OP_GET, NULL, "svc"); /* only its protocols are searched */
+    ck_assert_int_eq(other_uid_call(&r, &code), 0);
+    ck_assert_int_eq(code, 0);
+    r = harness_req(1, PROTO_OP_GET, NULL, "svc2");
+    ck_assert_int_eq(other_uid_call(&r, &code), 0);
+    ck_assert_int_eq(code, SKR_ENOT_FOUND);
+    r = harness_req(1, PROTO_OP_GET, "private", "svc2");
+    ck_assert_int_eq(other_uid_call(&r, &code), 0);
+    ck_assert_int_eq(code, SKR_EDENIED);
+    r = harness_req(1, PROTO_OP_GETDB, "private", NULL);
+    ck_assert_int_eq(other_uid_call(&r, &code), 0);
+    ck_assert_int_eq(code, SKR_EDENIED);
+    r = harness_req(1, PROTO_OP_GETDB, "shared", NULL);
+    ck_assert_int_eq(other_uid_call(&r, &code), 0);
+    ck_assert_int_eq(code, 0);
+    r = harness_req(1, PROTO_OP_GETHUB, NULL, NULL); /* not in its ops */
+    ck_assert_int_eq(other_uid_call(&r, &code), 0);
+    ck_assert_int_eq(code, SKR_EDENIED);
+    r = harness_req(1, PROTO_OP_LOCK, NULL, NULL);
+    ck_assert_int_eq(other_uid_call(&r, &code), 0);
+    ck_assert_int_eq(code, SKR_EDENIED);
+    r = harness_req(1, PROTO_OP_DELETE, "shared", "svc");
+    ck_assert_int_eq(other_uid_call(&r, &code), 0);
+    ck_assert_int_eq(code, SKR_EDENIED);
+}
+END_TEST
+
+START_TEST(test_second_daemon_refused)
+{
+    start(HARNESS_KEYFILE, NULL);
+    const char *bin = getenv("SEKRETSD");
+    char other_hub[256];
+    snprintf(other_hub, sizeof(other_hub), "%s/hub2", h.dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 2);
+        execl(bin, bin, "--foreground", "--socket", h.socket, "--hub", other_hub,
+              "--keyfile", h.keyfile, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 4);
+    int fd = connect_ok();
+    ck_assert_int_eq(call(fd, harness_req(1, PROTO_OP_PING, NULL, NULL)), 0);
+    close(fd);
+}
+END_TEST
+
+START_TEST(test_sigkill_keeps_acknowledged_writes)
+{
+    start(HARNESS_KEYFILE, NULL);
+    int fd = connect_ok();
+    char name[32];
+    for (int i = 0; i < 200; i++) {
+        snprintf(name, sizeof(name), "user%d", i);
+        ck_assert_int_eq(call_write(fd, (uint32_t)i + 1, PROTO_OP_PUT, "burst", name, name), 0);
+    }
+    close(fd);
+    harness_kill(&h, SIGKILL);
+    ck_assert_int_eq(harness_restart(&h, HARNESS_KEYFILE, NULL), 0);
+    fd = connect_ok();
+    for (int i = 0; i < 200; i++) {
+        char pw[32];
+        snprintf(name, sizeof(name), "user%d", i);
+        get_password(fd, "burst", name, pw, sizeof(pw));
+        ck_assert_str_eq(pw, name);
+    }
+    close(fd);
+}
+END_TEST
+
+START_TEST(test_sigterm_clean_exit)
+{
+    start(HARNESS_KEYFILE, NULL);
+    harness_kill(&h, SIGTERM);
+    ck_assert(WIFEXITED(h.exit_status));
+    ck_assert_int_eq(WEXITSTATUS(h.exit_status), 0);
+    ck_assert_int_eq(access(h.socket, F_OK), -1);
+    ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
+START_TEST(test_reply_too_large)
+{
+    start(HARNESS_KEYFILE, (const char *const[]){ "--max-frame", "1024", NULL });
+    int fd = connect_ok();
+    char name[64];
+    for (int i = 0; i < 40; i++) {
+        snprintf(name, sizeof(name), "a-rather-long-user-name-number-%d", i);
+        ck_assert_int_eq(call_write(fd, (uint32_t)i + 1, PROTO_OP_POST, "big", name, "x"), 0);
+    }
+    ck_assert_int_eq(call(fd, harness_req(100, PROTO_OP_GETDB, "big", NULL)), SKR_ETOO_LARGE);
+    ck_assert_int_eq(call(fd, harness_req(101, PROTO_OP_PING, NULL, NULL)), 0);
+    close(fd);
+}
+END_TEST
+
+START_TEST(test_audit_log_has_no_body)
+{
+    start(HARNESS_KEYFILE, NULL);
+    int fd = connect_ok();
+    ck_assert_int_eq(call_write(fd, 1, PROTO_OP_POST, "mail", "erin", "MARKER-SECRET-4242"), 0);
+    char pw[64];
+    get_password(fd, "mail", "erin", pw, sizeof(pw));
+    close(fd);
+    harness_kill(&h, SIGTERM);
+    ck_assert(harness_log_contains(&h, "op=get protocol=mail name=erin result=ok"));
+    ck_assert(!harness_log_contains(&h, "MARKER-SECRET-4242"));
+}
+END_TEST
+
+START_TEST(test_bad_startup)
+{
+    /* a socket folder open to others is refused with exit code 3 */
+    char dir[] = "/tmp/skr-bad-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char sock[128], hub[128];
+    snprintf(sock, sizeof(sock), "%s/run/s.sock", dir);
+    snprintf(hub, sizeof(hub), "%s/hub", dir);
+    char run[128];
+    snprintf(run, sizeof(run), "%s/run", dir);
+    ck_assert_int_eq(mkdir(run, 0777), 0);
+    ck_assert_int_eq(chmod(run, 0777), 0);
+    const char *bin = getenv("SEKRETSD");
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 2);
+        execl(bin, bin, "--foreground", "--socket", sock, "--hub", hub, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 3);
+    /* an unknown option is a usage error, exit 2 */
+    pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 2);
+        execl(bin, bin, "--no-such-option", (char *)NULL);
+        _exit(127);
+    }
+    waitpid(pid, &status, 0);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 2);
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+static Suite *daemon_suite(void)
+{
+    Suite *s = suite_create("sekretsd");
+    struct { const char *name; const TTest *t; } tests[] = {
+        { "new_hub_init", test_new_hub_init },
+        { "status_fields", test_status_fields },
+        { "crud", test_crud },
+        { "request_errors", test_request_errors },
+        { "pipelining_1000", test_pipelining_1000 },
+        { "bad_frames", test_bad_frames },
+        { "half_frame", test_half_frame_does_not_block },
+        { "500_connections", test_500_connections },
+        { "max_clients_busy", test_max_clients_busy },
+        { "lock_unlock_passwd_rate_limit", test_lock_unlock_passwd_rate_limit },
+        { "idle_lock", test_idle_lock },
+        { "other_uid_denied", test_other_uid_denied },
+        { "policy_grant", test_policy_grant },
+        { "second_daemon_refused", test_second_daemon_refused },
+        { "sigkill_keeps_writes", test_sigkill_keeps_acknowledged_writes },
+        { "sigterm_clean_exit", test_sigterm_clean_exit },
+        { "reply_too_large", test_reply_too_large },
+        { "audit_log_has_no_body", test_audit_log_has_no_body },
+        { "bad_startup", test_bad_startup },
+    };
+    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+        TCase *tc = tcase_create(tests[i].name);
+        tcase_add_checked_fixture(tc, NULL, teardown);
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, tests[i].t);
+        suite_add_tcase(s, tc);
+    }
+    return s;
+}
+
+int main(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 2048) {
+        rl.rlim_cur = rl.rlim_max < 2048 ? rl.rlim_max : 2048;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    SRunner *sr = srunner_create(daemon_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
