@@ -1,9 +1,261 @@
 /*
  * sekrets/sekrets.h - libsekrets, the C client of sekretsd.
+ *
+ * A small blocking API over the daemon's Unix socket (PROTOCOL.md, version 1). The read
+ * calls mirror pyswark.sekrets: skr_get(name, protocol), skr_get_db(protocol),
+ * skr_get_hub().
+ *
+ * Conventions
+ *  - Every function returning int returns 0 (SKR_OK) or a negative SKR_E* code of
+ *    <sekrets/error.h>; skr_strerror() describes it. When the daemon answered with an
+ *    error, skr_client_errmsg() gives its message for the most recent call.
+ *  - Out-parameters are written only on success; on failure they are left untouched.
+ *  - Objects returned through `**out` belong to the caller and are released with the
+ *    matching *_free function; every free accepts NULL and wipes (sodium_memzero) any
+ *    memory that held a credential body, passphrase or reply.
+ *  - Strings returned by accessors (const char *) are NUL-terminated and owned by the
+ *    object they came from; they stay valid until that object is freed.
+ *
+ * Thread-safety: the library has no global state after skr_connect's first call. A
+ * skr_client is not thread-safe: use one client per thread (or serialise calls on it with
+ * your own lock). Credentials, lists and strings returned may be passed between threads;
+ * a skr_cred must not be used by two threads at once (its string accessors fill a cache).
  */
 #ifndef SEKRETS_SEKRETS_H
 #define SEKRETS_SEKRETS_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include <sekrets/error.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#  define SKR_WUR __attribute__((warn_unused_result))
+#else
+#  define SKR_WUR
+#endif
+
+#define SKR_VERSION_STRING "0.1.0"
+#define SKR_DEFAULT_TIMEOUT_MS 30000 /* per call, used when a timeout <= 0 is given */
+
+typedef struct skr_client skr_client;
+typedef struct skr_cred skr_cred;
+typedef struct skr_list skr_list;
+
+/* ---------------------------------------------------------------- connection ---- */
+
+/*
+ * Writes the default socket path into buf (size bytes, NUL-terminated): $SEKRETS_SOCKET
+ * when set and non-empty, else $XDG_RUNTIME_DIR/sekrets/sekretsd.sock.
+ * 0; SKR_ECONNECT when neither variable is set; SKR_EINVAL when it does not fit.
+ */
+SKR_EXPORT int skr_default_socket(char *buf, size_t size);
+
+/*
+ * Connects to the daemon at `path` (NULL: skr_default_socket). `timeout_ms` bounds the
+ * connect and then every later call on this client (<= 0: SKR_DEFAULT_TIMEOUT_MS).
+ * On success *out is a new client, released with skr_client_close.
+ * SKR_ECONNECT (no socket, refused, path too long), SKR_ETIMEOUT, SKR_ENOMEM.
+ */
+SKR_EXPORT SKR_WUR int skr_connect(const char *path, int timeout_ms, skr_client **out);
+
+/* Closes the connection and frees the client (wiping its buffers). NULL is fine. */
+SKR_EXPORT void skr_client_close(skr_client *c);
+
+/* Changes the per-call timeout (<= 0: SKR_DEFAULT_TIMEOUT_MS). */
+SKR_EXPORT void skr_client_set_timeout(skr_client *c, int timeout_ms);
+
+/* The socket path this client connected to (owned by the client). */
+SKR_EXPORT const char *skr_client_path(const skr_client *c);
+
+/*
+ * The message of the daemon's error answer to the most recent call on c, or "" when that
+ * call did not end in a daemon error. Owned by c, valid until the next call on c. It is
+ * the daemon's text as sent (at most 255 bytes, cut at a UTF-8 boundary): untrusted,
+ * escape it before showing it on a terminal.
+ */
+SKR_EXPORT const char *skr_client_errmsg(const skr_client *c);
+
+/* -------------------------------------------------------------- credentials ---- */
+
+/*
+ * get: the credential `name` in `protocol`; protocol NULL searches every protocol
+ * (SKR_EAMBIGUOUS when several hold the name). On success *out is a new credential,
+ * released with skr_cred_free. SKR_ENOT_FOUND, SKR_ELOCKED, SKR_EINVAL (bad name), ...
+ */
+SKR_EXPORT SKR_WUR int skr_get(skr_client *c, const char *name, const char *protocol,
+                                skr_cred **out);
+
+/* One look-up of a batch (see skr_get_batch). */
+typedef struct skr_get_req {
+    const char *name;
+    const char *protocol; /* may be NULL */
+} skr_get_req;
+
+/*
+ * Pipelines n gets on one connection: every request is sent without waiting, the answers
+ * are read as they come. For each i, codes[i] gets 0 and creds[i] a new credential, or
+ * codes[i] an error code and creds[i] NULL. Returns 0 when every answer arrived (whatever
+ * the per-item codes), else the transport error (SKR_EIO, SKR_ETIMEOUT, ...) and then
+ * creds[] holds nothing (all NULL). n may be 0. The caller frees each creds[i].
+ */
+SKR_EXPORT SKR_WUR int skr_get_batch(skr_client *c, const skr_get_req *reqs, size_t n,
+                                      skr_cred **creds, int *codes);
+
+/* Wipes and frees a credential (and every string handed out from it). NULL is fine. */
+SKR_EXPORT void skr_cred_free(skr_cred *cred);
+
+/* The protocol and name of the credential (owned by cred). */
+SKR_EXPORT const char *skr_cred_protocol(const skr_cred *cred);
+SKR_EXPORT const char *skr_cred_name(const skr_cred *cred);
+/* Creation and modification times, unix seconds (0 in a sub-credential). */
+SKR_EXPORT int64_t skr_cred_created(const skr_cred *cred);
+SKR_EXPORT int64_t skr_cred_modified(const skr_cred *cred);
+
+/* The raw MessagePack body: *body points into cred (valid until skr_cred_free). */
+SKR_EXPORT void skr_cred_body(const skr_cred *cred, const void **body, size_t *len);
+
+/* Kinds of a body field. */
+typedef enum skr_type {
+    SKR_TYPE_NONE = 0, /* no such field, or the body is not a map */
+    SKR_TYPE_NIL, SKR_TYPE_BOOL, SKR_TYPE_INT, SKR_TYPE_FLOAT, SKR_TYPE_STRING,
+    SKR_TYPE_BINARY, SKR_TYPE_ARRAY, SKR_TYPE_MAP, SKR_TYPE_EXT,
+} skr_type;
+
+/* The kind of the top-level field `field` of the body (a map with string keys). */
+SKR_EXPORT skr_type skr_cred_type(const skr_cred *cred, const char *field);
+
+/*
+ * A string (or binary) field as a NUL-terminated copy owned by cred, wiped by
+ * skr_cred_free; *len (may be NULL) gets its length (the value may hold NUL bytes).
+ * SKR_ENOT_FOUND (no such field), SKR_EINVAL (not a string or binary), SKR_ENOMEM.
+ */
+SKR_EXPORT SKR_WUR int skr_cred_string(skr_cred *cred, const char *field,
+                                        const char **value, size_t *len);
+
+/* An integer field. SKR_ENOT_FOUND, SKR_EINVAL (not an integer or beyond int64). */
+SKR_EXPORT SKR_WUR int skr_cred_int(const skr_cred *cred, const char *field, int64_t *value);
+
+/* Any field's raw MessagePack bytes, pointing into cred. SKR_ENOT_FOUND. */
+SKR_EXPORT SKR_WUR int skr_cred_raw(const skr_cred *cred, const char *field,
+                                     const void **value, size_t *len);
+
+/*
+ * A nested map field as a credential of its own (same accessors; protocol and name are
+ * those of cred, times 0). *out is new, freed with skr_cred_free.
+ * SKR_ENOT_FOUND, SKR_EINVAL (not a map), SKR_ENOMEM.
+ */
+SKR_EXPORT SKR_WUR int skr_cred_map(const skr_cred *cred, const char *field, skr_cred **out);
+
+/*
+ * The body rendered as JSON (see skr_msgpack_to_json). *json is new, NUL-terminated,
+ * released with skr_string_free (wiped).
+ */
+SKR_EXPORT SKR_WUR int skr_cred_json(const skr_cred *cred, int flags, char **json);
+
+/* ------------------------------------------------------------------- lists ---- */
+
+/*
+ * getDb: the names of `protocol` in creation order. *out is new (skr_list_free).
+ * SKR_ENOT_FOUND when there is no such protocol.
+ */
+SKR_EXPORT SKR_WUR int skr_get_db(skr_client *c, const char *protocol, skr_list **out);
+
+/* getHub: the protocols sorted by name, each with its number of credentials. */
+SKR_EXPORT SKR_WUR int skr_get_hub(skr_client *c, skr_list **out);
+
+/* Entries of a list: names (getDb) or protocols (getHub), owned by the list. */
+SKR_EXPORT size_t skr_list_size(const skr_list *l);
+SKR_EXPORT const char *skr_list_name(const skr_list *l, size_t i);   /* NULL if out of range */
+SKR_EXPORT uint64_t skr_list_count(const skr_list *l, size_t i);     /* getHub counts; 0 otherwise */
+SKR_EXPORT void skr_list_free(skr_list *l);
+
+/* ------------------------------------------------------------------ writes ---- */
+
+/*
+ * post: creates `name` in `protocol` with `body` (one MessagePack object, at most 64 KiB).
+ * SKR_EEXISTS when the name is already there. The body bytes are not kept.
+ */
+SKR_EXPORT SKR_WUR int skr_post(skr_client *c, const char *protocol, const char *name,
+                                 const void *body, size_t body_len);
+/* put: creates or replaces; *created (may be NULL) tells which. */
+SKR_EXPORT SKR_WUR int skr_put(skr_client *c, const char *protocol, const char *name,
+                                const void *body, size_t body_len, bool *created);
+/* delete: *deleted (may be NULL) is false when there was no such credential. */
+SKR_EXPORT SKR_WUR int skr_delete(skr_client *c, const char *protocol, const char *name,
+                                   bool *deleted);
+
+/* ------------------------------------------------------------ hub and keys ---- */
+
+typedef struct skr_status {
+    bool initialized;
+    bool locked;
+    char version[32];
+    uint64_t protocols;
+    uint64_t credentials;
+    uint64_t uptime_s;
+    uint64_t idle_lock_s; /* 0: never */
+} skr_status;
+
+SKR_EXPORT SKR_WUR int skr_ping(skr_client *c);
+SKR_EXPORT SKR_WUR int skr_get_status(skr_client *c, skr_status *out);
+
+/*
+ * Passphrase operations. The passphrase bytes (1..4096) are copied into a request buffer
+ * that is wiped as soon as it is sent; the caller wipes its own copy.
+ * init: SKR_EEXISTS when already initialised. unlock: SKR_EBAD_PASSPHRASE, SKR_ERATE_LIMITED.
+ */
+SKR_EXPORT SKR_WUR int skr_init(skr_client *c, const char *pass, size_t len);
+SKR_EXPORT SKR_WUR int skr_unlock(skr_client *c, const char *pass, size_t len);
+SKR_EXPORT SKR_WUR int skr_lock(skr_client *c);
+SKR_EXPORT SKR_WUR int skr_passwd(skr_client *c, const char *old_pass, size_t old_len,
+                                   const char *new_pass, size_t new_len);
+/* Re-encrypts every record under a new data key; *records (may be NULL) gets how many. */
+SKR_EXPORT SKR_WUR int skr_rotate(skr_client *c, uint64_t *records);
+
+/* ---------------------------------------------------------------- raw call ---- */
+
+/*
+ * Sends one request (`req`: exactly one packed MessagePack map, sent as is, id included)
+ * and reads one response frame. Returns 0 when a well-formed response came back, ok or
+ * not; then *reply (new, released with skr_buffer_free(*reply, *reply_len)) holds the whole
+ * packed response map, and *error (may be NULL) gets 0 for ok:true or the response's
+ * SKR_E* code (its message in skr_client_errmsg). Otherwise a transport error
+ * (SKR_EINVAL for a req that is not one map, SKR_EIO, SKR_ETIMEOUT, SKR_EPROTOCOL).
+ */
+SKR_EXPORT SKR_WUR int skr_call(skr_client *c, const void *req, size_t req_len,
+                                 void **reply, size_t *reply_len, int *error);
+
+/* -------------------------------------------------------------- utilities ---- */
+
+enum {
+    SKR_JSON_PRETTY = 1 << 0, /* indent by two spaces, one member a line */
+    SKR_JSON_ASCII  = 1 << 1, /* escape every non-ASCII character as \uXXXX */
+};
+
+/*
+ * Renders one MessagePack object as JSON text: maps as objects (a non-string key as its
+ * JSON text, quoted), bin as {"$bin": "<base64>"}, ext as {"$ext": [type, "<base64>"]},
+ * non-finite floats as null, invalid UTF-8 in strings as U+FFFD. *json is new (NUL-
+ * terminated, skr_string_free). SKR_EINVAL for bytes that are not one well-formed
+ * object (nesting deeper than 32 included), SKR_ENOMEM.
+ */
+SKR_EXPORT SKR_WUR int skr_msgpack_to_json(const void *mp, size_t len, int flags, char **json);
+
+/* Wipes and frees a string returned by the library. NULL is fine. */
+SKR_EXPORT void skr_string_free(char *s);
+/* Wipes and frees len bytes returned by the library. NULL is fine. */
+SKR_EXPORT void skr_buffer_free(void *p, size_t len);
+
+/* The library's version ("0.1.0"). */
+SKR_EXPORT const char *skr_version(void);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

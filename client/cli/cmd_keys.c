@@ -1,0 +1,148 @@
+/*
+ * client/cli/cmd_keys.c - init, unlock, lock, passwd, rotate.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "cli.h"
+
+enum { OPT_PFD = 1000, OPT_PFILE, OPT_NPFD, OPT_NPFILE };
+
+/* Parses --passphrase-fd/-file (and the --new- ones when `newp` is given). */
+static int pass_opts(cli_ctx *ctx, int argc, char **argv, pass_src *old, pass_src *newp)
+{
+    static const struct option opts[] = {
+        { "passphrase-fd", required_argument, NULL, OPT_PFD },
+        { "passphrase-file", required_argument, NULL, OPT_PFILE },
+        { "new-passphrase-fd", required_argument, NULL, OPT_NPFD },
+        { "new-passphrase-file", required_argument, NULL, OPT_NPFILE },
+        { NULL, 0, NULL, 0 },
+    };
+    long v;
+    int o;
+    old->fd = -1;
+    old->file = NULL;
+    if (newp != NULL) {
+        newp->fd = -1;
+        newp->file = NULL;
+    }
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        pass_src *s = (o == OPT_NPFD || o == OPT_NPFILE) ? newp : old;
+        if (s == NULL)
+            return cli_usage(ctx, "unknown option");
+        switch (o) {
+        case OPT_PFD:
+        case OPT_NPFD:
+            if (cli_parse_int(optarg, 0, 1 << 20, &v) != 0)
+                return cli_usage(ctx, "a passphrase fd is a number");
+            s->fd = (int)v;
+            break;
+        case OPT_PFILE:
+        case OPT_NPFILE:
+            s->file = optarg;
+            break;
+        default:
+            return cli_usage(ctx, "unknown option");
+        }
+    }
+    if (optind != argc)
+        return cli_usage(ctx, "takes no arguments");
+    if ((old->fd >= 0 && old->file != NULL) || (newp && newp->fd >= 0 && newp->file != NULL))
+        return cli_usage(ctx, "give a passphrase fd or a file, not both");
+    return 0;
+}
+
+static int pass_cmd(cli_ctx *ctx, int argc, char **argv, bool init)
+{
+    pass_src src;
+    skr_client *c = NULL;
+    char *pass = NULL;
+    size_t len = 0;
+    int r;
+    if ((r = pass_opts(ctx, argc, argv, &src, NULL)) != 0)
+        return r;
+    /* Connect first: no point asking for a passphrase when nobody will take it. */
+    if ((r = cli_connect(ctx, &c)) != 0)
+        return r;
+    if ((r = cli_passphrase(ctx, &src, init ? "New passphrase: " : "Passphrase: ", init,
+                            &pass, &len)) != 0)
+        goto out;
+    r = init ? skr_init(c, pass, len) : skr_unlock(c, pass, len);
+    if (r != 0)
+        r = cli_fail(ctx, c, r, NULL);
+out:
+    sodium_free(pass);
+    skr_client_close(c);
+    return r;
+}
+
+int cmd_init(cli_ctx *ctx, int argc, char **argv)
+{
+    return pass_cmd(ctx, argc, argv, true);
+}
+
+int cmd_unlock(cli_ctx *ctx, int argc, char **argv)
+{
+    return pass_cmd(ctx, argc, argv, false);
+}
+
+int cmd_passwd(cli_ctx *ctx, int argc, char **argv)
+{
+    pass_src o, n;
+    skr_client *c = NULL;
+    char *op = NULL, *np = NULL;
+    size_t ol = 0, nl = 0;
+    int r;
+    if ((r = pass_opts(ctx, argc, argv, &o, &n)) != 0)
+        return r;
+    if ((r = cli_connect(ctx, &c)) != 0)
+        return r;
+    if ((r = cli_passphrase(ctx, &o, "Current passphrase: ", false, &op, &ol)) != 0 ||
+        (r = cli_passphrase(ctx, &n, "New passphrase: ", true, &np, &nl)) != 0)
+        goto out;
+    if ((r = skr_passwd(c, op, ol, np, nl)) != 0)
+        r = cli_fail(ctx, c, r, NULL);
+out:
+    sodium_free(op);
+    sodium_free(np);
+    skr_client_close(c);
+    return r;
+}
+
+static int simple(cli_ctx *ctx, int argc, char **argv, skr_client **c)
+{
+    if (getopt_long(argc, argv, "", (const struct option[]){ { NULL, 0, NULL, 0 } }, NULL) != -1)
+        return cli_usage(ctx, "unknown option");
+    if (optind != argc)
+        return cli_usage(ctx, "takes no arguments");
+    return cli_connect(ctx, c);
+}
+
+int cmd_lock(cli_ctx *ctx, int argc, char **argv)
+{
+    skr_client *c;
+    int r = simple(ctx, argc, argv, &c);
+    if (r != 0)
+        return r;
+    if ((r = skr_lock(c)) != 0)
+        r = cli_fail(ctx, c, r, NULL);
+    skr_client_close(c);
+    return r;
+}
+
+int cmd_rotate(cli_ctx *ctx, int argc, char **argv)
+{
+    skr_client *c;
+    uint64_t n = 0;
+    int r = simple(ctx, argc, argv, &c);
+    if (r != 0)
+        return r;
+    if ((r = skr_rotate(c, &n)) != 0)
+        r = cli_fail(ctx, c, r, NULL);
+    else
+        printf("re-encrypted %" PRIu64 " records\n", n);
+    skr_client_close(c);
+    return r;
+}

@@ -1,0 +1,125 @@
+/*
+ * client/cli/gluedb.c - pyswark's .gluedb JSON files:
+ *   {"model": "pyswark.gluedb.db.Db", "contents": {"records": [
+ *     {"info": {"name": ..., "date_created": ..., "date_modified": ...},
+ *      "body": {"model": ..., "contents": {...} or "<JSON text of an object>"}}, ...]}}
+ * The stored body is the contents map. Every record is checked before anything is used,
+ * so an import can refuse a bad file as a whole.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "request.h"
+
+void gluedb_free(gluedb_rec *recs, size_t n)
+{
+    if (recs == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(recs[i].name);
+        proto_buf_free(&recs[i].body);
+    }
+    free(recs);
+}
+
+void gluedb_date(int64_t t, char buf[32])
+{
+    struct tm tm;
+    time_t tt = (time_t)t;
+    if (gmtime_r(&tt, &tm) == NULL || strftime(buf, 32, "%Y-%m-%dT%H:%M:%S+00:00", &tm) == 0)
+        snprintf(buf, 32, "%lld", (long long)t);
+}
+
+int gluedb_parse(const char *text, size_t len, gluedb_rec **out, size_t *out_n, char *err,
+                 size_t errlen)
+{
+    json_error_t je;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    gluedb_rec *recs = NULL;
+    size_t n = 0, i = 0;
+    int r = -1;
+
+    if (root == NULL) {
+        snprintf(err, errlen, "invalid JSON at line %d column %d: %s", je.line, je.column, je.text);
+        return -1;
+    }
+    json_t *model = json_object_get(root, "model");
+    json_t *records = json_object_get(json_object_get(root, "contents"), "records");
+    if (model != NULL && !json_is_string(model)) {
+        snprintf(err, errlen, "\"model\" is not a string");
+        goto out;
+    }
+    if (!json_is_array(records)) {
+        snprintf(err, errlen, "no contents.records array: not a .gluedb file");
+        goto out;
+    }
+    n = json_array_size(records);
+    recs = calloc(n ? n : 1, sizeof(*recs));
+    if (recs == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        json_t *rec = json_array_get(records, i);
+        json_t *name = json_object_get(json_object_get(rec, "info"), "name");
+        json_t *body = json_object_get(rec, "body");
+        json_t *contents = json_object_get(body, "contents");
+        json_t *parsed = NULL;
+        char why[200];
+
+        if (!json_is_object(rec) || !json_is_object(json_object_get(rec, "info"))) {
+            snprintf(err, errlen, "record %zu: no \"info\" object", i + 1);
+            goto out;
+        }
+        if (!json_is_string(name) ||
+            !proto_valid_name(json_string_value(name), json_string_length(name)) ||
+            strlen(json_string_value(name)) != json_string_length(name)) {
+            snprintf(err, errlen, "record %zu: info.name is missing or not a valid name", i + 1);
+            goto out;
+        }
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(recs[k].name, json_string_value(name)) == 0) {
+                snprintf(err, errlen, "record %zu: name repeats record %zu", i + 1, k + 1);
+                goto out;
+            }
+        if (!json_is_object(body)) {
+            snprintf(err, errlen, "record %zu: no \"body\" object", i + 1);
+            goto out;
+        }
+        if (json_is_string(contents)) {
+            /* pyswark may store the contents as a JSON string holding the object. */
+            parsed = json_loadb(json_string_value(contents), json_string_length(contents),
+                                JSON_REJECT_DUPLICATES, &je);
+            contents = parsed;
+        }
+        if (!json_is_object(contents)) {
+            json_decref(parsed);
+            snprintf(err, errlen, "record %zu: body.contents is not an object (or a JSON "
+                                  "string holding one)", i + 1);
+            goto out;
+        }
+        recs[i].name = strdup(json_string_value(name));
+        int pr = recs[i].name == NULL ? -1 : jsonmp_pack(contents, &recs[i].body, why, sizeof(why));
+        json_decref(parsed);
+        if (pr != 0) {
+            snprintf(err, errlen, "record %zu: body: %s", i + 1, recs[i].name ? why : "out of memory");
+            goto out;
+        }
+        if (recs[i].body.len > PROTO_MAX_BODY) {
+            snprintf(err, errlen, "record %zu: body larger than %u bytes packed", i + 1,
+                     PROTO_MAX_BODY);
+            goto out;
+        }
+    }
+    *out = recs;
+    *out_n = n;
+    recs = NULL;
+    r = 0;
+out:
+    if (recs != NULL)
+        gluedb_free(recs, i < n ? i + 1 : n);
+    json_decref(root);
+    return r;
+}

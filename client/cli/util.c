@@ -1,0 +1,221 @@
+/*
+ * client/cli/util.c - exit codes, messages, escaping, bounded reads.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+const char cli_exit_table[] =
+    "Exit status:\n"
+    "   0  success\n"
+    "   1  error (internal error, broken connection, invalid reply)\n"
+    "   2  usage (command line, invalid input, request refused as malformed or too large)\n"
+    "   3  not found (credential, protocol or field)\n"
+    "   4  locked (hub locked or not initialised)\n"
+    "   5  denied (access policy)\n"
+    "   6  cannot reach the daemon (no socket, timeout, daemon busy)\n"
+    "   7  already exists\n"
+    "   8  wrong passphrase\n"
+    "   9  rate limited (too many failed unlocks)\n"
+    "  10  ambiguous name (held by several protocols; give -p)\n"
+    "  11  integrity (a stored record failed authentication)\n"
+    "  exec: the command's own status (126: cannot run it, 127: not found)\n";
+
+int cli_exit_code(int err)
+{
+    switch (err) {
+    case SKR_OK: return EXIT_OK_;
+    case SKR_EBAD_FRAME:
+    case SKR_EBAD_REQUEST:
+    case SKR_EUNSUPPORTED:
+    case SKR_EUNKNOWN_OP:
+    case SKR_ETOO_LARGE:
+    case SKR_EINVAL: return EXIT_USAGE;
+    case SKR_ENOT_FOUND: return EXIT_NOT_FOUND;
+    case SKR_ELOCKED: return EXIT_LOCKED;
+    case SKR_EDENIED: return EXIT_DENIED;
+    case SKR_ECONNECT:
+    case SKR_ETIMEOUT:
+    case SKR_EBUSY: return EXIT_UNREACHABLE;
+    case SKR_EEXISTS: return EXIT_EXISTS;
+    case SKR_EBAD_PASSPHRASE: return EXIT_BAD_PASSPHRASE;
+    case SKR_ERATE_LIMITED: return EXIT_RATE_LIMITED;
+    case SKR_EAMBIGUOUS: return EXIT_AMBIGUOUS;
+    case SKR_EINTEGRITY: return EXIT_INTEGRITY;
+    default: return EXIT_ERROR;
+    }
+}
+
+static void vmsg(const cli_ctx *ctx, const char *fmt, va_list ap)
+{
+    fputs("sekrets-cli: ", stderr);
+    if (ctx != NULL && ctx->cmd != NULL)
+        fprintf(stderr, "%s: ", ctx->cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+void cli_err(const cli_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg(ctx, fmt, ap);
+    va_end(ap);
+}
+
+int cli_usage(const cli_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg(ctx, fmt, ap);
+    va_end(ap);
+    if (ctx != NULL && ctx->cmd != NULL && ctx->usage != NULL)
+        fprintf(stderr, "usage: sekrets-cli %s %s\n", ctx->cmd, ctx->usage);
+    else
+        fputs("usage: sekrets-cli [--socket PATH] [--timeout MS] COMMAND [ARGS]\n", stderr);
+    return EXIT_USAGE;
+}
+
+int cli_fail(const cli_ctx *ctx, skr_client *c, int err, const char *what)
+{
+    const char *msg = c != NULL ? skr_client_errmsg(c) : "";
+    fputs("sekrets-cli: ", stderr);
+    if (ctx->cmd != NULL)
+        fprintf(stderr, "%s: ", ctx->cmd);
+    if (what != NULL && *what != '\0') {
+        cli_put_escaped(stderr, what, strlen(what));
+        fputs(": ", stderr);
+    }
+    fputs(skr_strerror(err), stderr);
+    if (*msg != '\0' && strcmp(msg, skr_strerror(err)) != 0) {
+        fputs(" (", stderr);
+        cli_put_escaped(stderr, msg, strlen(msg));
+        fputc(')', stderr);
+    }
+    if (err == SKR_ELOCKED)
+        fputs("; unlock it with `sekrets-cli unlock` (or `sekrets-cli init` on a new hub)", stderr);
+    if ((err == SKR_EIO || err == SKR_ETIMEOUT) && c != NULL) {
+        fputs(" at ", stderr);
+        cli_put_escaped(stderr, skr_client_path(c), strlen(skr_client_path(c)));
+    }
+    fputc('\n', stderr);
+    return cli_exit_code(err);
+}
+
+int cli_connect(const cli_ctx *ctx, skr_client **out)
+{
+    char path[256];
+    int r;
+    if (ctx->socket != NULL) {
+        snprintf(path, sizeof(path), "%s", ctx->socket);
+    } else if ((r = skr_default_socket(path, sizeof(path))) != 0) {
+        cli_err(ctx, "cannot reach the daemon: no socket path (set SEKRETS_SOCKET or "
+                     "XDG_RUNTIME_DIR, or give --socket)");
+        return EXIT_UNREACHABLE;
+    }
+    r = skr_connect(path, ctx->timeout_ms, out);
+    if (r == 0)
+        return 0;
+    fputs("sekrets-cli: ", stderr);
+    if (ctx->cmd != NULL)
+        fprintf(stderr, "%s: ", ctx->cmd);
+    fputs("cannot reach the daemon at ", stderr);
+    cli_put_escaped(stderr, path, strlen(path));
+    fprintf(stderr, " (%s); start it with `sekretsd` or `systemctl --user start "
+                    "sekretsd.socket`\n", skr_strerror(r));
+    return cli_exit_code(r) == EXIT_ERROR ? EXIT_UNREACHABLE : cli_exit_code(r);
+}
+
+void cli_put_escaped(FILE *f, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        unsigned char b = p[i];
+        if (b == '\\') {
+            fputs("\\\\", f);
+            i++;
+        } else if (b < 0x20 || b == 0x7f) {
+            switch (b) {
+            case '\n': fputs("\\n", f); break;
+            case '\t': fputs("\\t", f); break;
+            case '\r': fputs("\\r", f); break;
+            default: fprintf(f, "\\x%02x", b);
+            }
+            i++;
+        } else if (b < 0x80) {
+            fputc(b, f);
+            i++;
+        } else {
+            /* A valid UTF-8 sequence passes unless it is a C1 control (U+0080..U+009F). */
+            size_t len = (b & 0xe0) == 0xc0 ? 2 : (b & 0xf0) == 0xe0 ? 3 : (b & 0xf8) == 0xf0 ? 4 : 0;
+            bool ok = len > 0 && i + len <= n;
+            for (size_t k = 1; ok && k < len; k++)
+                ok = (p[i + k] & 0xc0) == 0x80;
+            if (ok && len == 2) {
+                unsigned cp = (unsigned)(b & 0x1f) << 6 | (p[i + 1] & 0x3f);
+                ok = cp >= 0xa0;
+            }
+            if (ok && len == 3) {
+                unsigned cp = (unsigned)(b & 0x0f) << 12 | (unsigned)(p[i + 1] & 0x3f) << 6 | (p[i + 2] & 0x3f);
+                ok = cp >= 0x800 && (cp < 0xd800 || cp > 0xdfff);
+            }
+            if (ok && len == 4) {
+                unsigned cp = (unsigned)(b & 0x07) << 18 | (unsigned)(p[i + 1] & 0x3f) << 12 |
+                              (unsigned)(p[i + 2] & 0x3f) << 6 | (p[i + 3] & 0x3f);
+                ok = cp >= 0x10000 && cp <= 0x10ffff;
+            }
+            if (ok) {
+                fwrite(p + i, 1, len, f);
+                i += len;
+            } else {
+                fprintf(f, "\\x%02x", b);
+                i++;
+            }
+        }
+    }
+}
+
+int cli_parse_int(const char *s, long min, long max, long *v)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || x < min || x > max)
+        return -1;
+    *v = x;
+    return 0;
+}
+
+int cli_read_fd(int fd, size_t max, proto_buf *out)
+{
+    for (;;) {
+        if (proto_buf_reserve(out, 4096) != 0)
+            return SKR_ENOMEM;
+        ssize_t n = read(fd, out->data + out->len, out->cap - out->len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return SKR_EIO;
+        }
+        if (n == 0)
+            return 0;
+        out->len += (size_t)n;
+        if (out->len > max)
+            return SKR_ETOO_LARGE;
+    }
+}
+
+int cli_read_file(const char *path, size_t max, proto_buf *out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? SKR_ENOT_FOUND : SKR_EIO;
+    int r = cli_read_fd(fd, max, out);
+    close(fd);
+    return r;
+}
