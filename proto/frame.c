@@ -64,6 +64,19 @@ static int reader_grow(proto_reader *r, size_t cap)
 int proto_reader_space(proto_reader *r, uint8_t **p, size_t *n)
 {
     proto_reader_compact(r);
+    /* A bad length at the front ends the stream: keep its header (so that proto_reader_next
+     * reports it) and drop whatever came after, so the buffer never grows past one chunk
+     * for a peer that keeps sending after a bad length. */
+    if (!r->failed && r->end - r->start >= PROTO_HEADER_LEN) {
+        uint32_t len = proto_be32(r->buf + r->start);
+        if (len == 0 || len > r->max_frame)
+            r->failed = 1;
+    }
+    if (r->failed && r->end - r->start > PROTO_HEADER_LEN) {
+        size_t keep_end = r->start + PROTO_HEADER_LEN;
+        sodium_memzero(r->buf + keep_end, r->end - keep_end);
+        r->end = keep_end;
+    }
     size_t want = front_frame_size(r);
     if (want < PROTO_READ_CHUNK)
         want = PROTO_READ_CHUNK;

@@ -6,7 +6,9 @@
  * proto_reader_feed, or read straight into proto_reader_space + proto_reader_commit) and
  * whole frames come out of proto_reader_next. L is checked against max_frame before the
  * buffer ever grows for it, so a peer cannot make it allocate more than max_frame + 4
- * bytes (plus the spare room of one read).
+ * bytes (the buffer is sized to the frame exactly, at least PROTO_READ_CHUNK); after a bad
+ * length, bytes that follow are dropped and the buffer does not grow at all. Only a caller
+ * that feeds without taking the frames out can make it grow beyond that.
  */
 #ifndef PROTO_FRAME_H
 #define PROTO_FRAME_H
