@@ -27,6 +27,8 @@ static const char usage[] =
     "                           $XDG_DATA_HOME/sekrets/hub)\n"
     "  -k, --keyfile FILE       create (if new) and unlock the hub with this keyfile\n"
     "                           (>= 32 bytes, readable by its owner only)\n"
+    "      --keyfile-credential NAME  the keyfile is $CREDENTIALS_DIRECTORY/NAME (systemd\n"
+    "                           LoadCredential=, for a headless unlock)\n"
     "  -c, --config FILE        ini file: [daemon] settings and [grant NAME] access rules\n"
     "      --idle-lock SECONDS  lock after this long without a request (0 = never, default)\n"
     "      --max-clients N      connections served at once (default 256); more get 'busy'\n"
@@ -42,13 +44,14 @@ static const char usage[] =
     "error, 3 hub or socket folder refused (owner/permissions), 4 already running on this\n"
     "socket, 5 keyfile missing, refused or wrong for this hub, 6 cannot disable core dumps.\n";
 
-enum { OPT_IDLE = 256, OPT_MAX_CLIENTS, OPT_MAX_FRAME, OPT_FRAME_TIMEOUT, OPT_LOG_LEVEL, OPT_KDF };
+enum { OPT_KEYFILE_CRED = 255, OPT_IDLE = 256, OPT_MAX_CLIENTS, OPT_MAX_FRAME, OPT_FRAME_TIMEOUT, OPT_LOG_LEVEL, OPT_KDF };
 
 static const struct option long_opts[] = {
     { "foreground", no_argument, NULL, 'f' },
     { "socket", required_argument, NULL, 's' },
     { "hub", required_argument, NULL, 'H' },
     { "keyfile", required_argument, NULL, 'k' },
+    { "keyfile-credential", required_argument, NULL, OPT_KEYFILE_CRED },
     { "config", required_argument, NULL, 'c' },
     { "idle-lock", required_argument, NULL, OPT_IDLE },
     { "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
@@ -98,6 +101,17 @@ static int set_kdf(config *cfg, const char *v)
     return -1;
 }
 
+/* systemd's LoadCredential= puts the keyfile in $CREDENTIALS_DIRECTORY/NAME. */
+static int keyfile_credential(config *cfg, const char *name)
+{
+    const char *dir = getenv("CREDENTIALS_DIRECTORY");
+    if (dir == NULL || dir[0] != '/' || name[0] == '\0' || strchr(name, '/') != NULL ||
+        strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return -1;
+    int n = snprintf(cfg->keyfile, sizeof(cfg->keyfile), "%s/%s", dir, name);
+    return n > 0 && (size_t)n < sizeof(cfg->keyfile) ? 0 : -1;
+}
+
 /* Applies one setting by its long name; shared by the command line and [daemon]. */
 static int apply(config *cfg, const char *key, const char *v)
 {
@@ -107,6 +121,8 @@ static int apply(config *cfg, const char *key, const char *v)
         return set_path(cfg->hub_dir, sizeof(cfg->hub_dir), v);
     if (strcmp(key, "keyfile") == 0)
         return set_path(cfg->keyfile, sizeof(cfg->keyfile), v);
+    if (strcmp(key, "keyfile-credential") == 0)
+        return keyfile_credential(cfg, v);
     if (strcmp(key, "idle-lock") == 0)
         return parse_u32(v, 0, 86400 * 365, &cfg->idle_lock_s);
     if (strcmp(key, "max-clients") == 0)
