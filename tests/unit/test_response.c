@@ -1,0 +1,320 @@
+/*
+ * proto/response.c and proto/error.c: response encodings, decoding of good and malformed
+ * replies, too_large answers, and the error vocabulary for every code.
+ */
+#include <check.h>
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+#include "request.h"
+#include "response.h"
+#include "sekrets/error.h"
+
+/* ---- error vocabulary ------------------------------------------------------------------------ */
+
+static const struct { int code; const char *name; const char *text; } codes[] = {
+    { SKR_OK, NULL, "success" },
+    { SKR_EBAD_FRAME, "bad_frame", "malformed frame" },
+    { SKR_EBAD_REQUEST, "bad_request", "malformed request" },
+    { SKR_EUNSUPPORTED, "unsupported", "unsupported protocol version" },
+    { SKR_EUNKNOWN_OP, "unknown_op", "unknown operation" },
+    { SKR_ENOT_FOUND, "not_found", "not found" },
+    { SKR_EAMBIGUOUS, "ambiguous", "name is held by more than one protocol" },
+    { SKR_EEXISTS, "exists", "already exists" },
+    { SKR_ELOCKED, "locked", "hub is locked" },
+    { SKR_EDENIED, "denied", "permission denied" },
+    { SKR_EBAD_PASSPHRASE, "bad_passphrase", "wrong passphrase" },
+    { SKR_ERATE_LIMITED, "rate_limited", "too many failed attempts, try again later" },
+    { SKR_ETOO_LARGE, "too_large", "value too large" },
+    { SKR_EINTEGRITY, "integrity", "stored record failed authentication" },
+    { SKR_EBUSY, "busy", "daemon is at its connection limit" },
+    { SKR_EINTERNAL, "internal", "internal error" },
+    { SKR_ECONNECT, NULL, "cannot connect to the daemon" },
+    { SKR_EIO, NULL, "connection to the daemon failed" },
+    { SKR_ETIMEOUT, NULL, "timed out waiting for the daemon" },
+    { SKR_ENOMEM, NULL, "out of memory" },
+    { SKR_EPROTOCOL, NULL, "daemon sent an invalid reply" },
+    { SKR_EINVAL, NULL, "invalid argument" },
+};
+#define N_CODES (int)(sizeof(codes) / sizeof(codes[0]))
+
+START_TEST(error_vocabulary)
+{
+    const int code = codes[_i].code;
+    ck_assert_int_eq(code, -_i); /* the table covers every code, in order */
+    ck_assert_str_eq(skr_strerror(code), codes[_i].text);
+    if (codes[_i].name == NULL) {
+        ck_assert_ptr_null(skr_error_name(code));
+    } else {
+        ck_assert_str_eq(skr_error_name(code), codes[_i].name);
+        ck_assert_int_eq(skr_error_from_name(codes[_i].name, strlen(codes[_i].name)), code);
+    }
+}
+END_TEST
+
+START_TEST(error_vocabulary_edges)
+{
+    ck_assert_int_eq(N_CODES, 1 - SKR_ERR_MIN);
+    ck_assert_str_eq(skr_strerror(1), "unknown error");
+    ck_assert_str_eq(skr_strerror(SKR_ERR_MIN - 1), "unknown error");
+    ck_assert_str_eq(skr_strerror(-1000), "unknown error");
+    ck_assert_ptr_null(skr_error_name(1));
+    ck_assert_ptr_null(skr_error_name(SKR_ERR_MIN - 1));
+    ck_assert_int_eq(skr_error_from_name("nope", 4), SKR_EINTERNAL);
+    ck_assert_int_eq(skr_error_from_name("", 0), SKR_EINTERNAL);
+    ck_assert_int_eq(skr_error_from_name("not_foundx", 9), SKR_ENOT_FOUND); /* length counts */
+    ck_assert_int_eq(skr_error_from_name("not_foun", 8), SKR_EINTERNAL);
+    ck_assert_int_eq(skr_error_from_name("NOT_FOUND", 9), SKR_EINTERNAL);
+}
+END_TEST
+
+/* ---- encode ------------------------------------------------------------------------------------ */
+
+static void decode_frame(const proto_buf *out, size_t at, proto_response *r)
+{
+    ck_assert_uint_ge(out->len, at + 4);
+    uint32_t len = proto_be32(out->data + at);
+    ck_assert_uint_eq(at + 4 + len, out->len);
+    ck_assert_int_eq(proto_response_decode(out->data + at + 4, len, r), 0);
+}
+
+START_TEST(error_every_wire_code)
+{
+    for (int code = SKR_EBAD_FRAME; code >= SKR_EINTERNAL; code--) {
+        proto_buf out = PROTO_BUF_INIT;
+        ck_assert_int_eq(proto_response_error(&out, 77, code, NULL), 0);
+        proto_response r;
+        decode_frame(&out, 0, &r);
+        ck_assert_uint_eq(r.id, 77);
+        ck_assert(!r.ok);
+        ck_assert_int_eq(r.code, code);
+        ck_assert_uint_eq(r.message.len, strlen(skr_strerror(code)));
+        ck_assert_mem_eq(r.message.ptr, skr_strerror(code), r.message.len);
+        ck_assert_ptr_null(r.result.ptr);
+        proto_buf_free(&out);
+    }
+}
+END_TEST
+
+START_TEST(error_client_code_sent_as_internal)
+{
+    static const int client_only[] = { SKR_OK, SKR_ECONNECT, SKR_EIO, SKR_ETIMEOUT, SKR_ENOMEM,
+                                       SKR_EPROTOCOL, SKR_EINVAL, 5, -99 };
+    for (size_t i = 0; i < sizeof(client_only) / sizeof(client_only[0]); i++) {
+        proto_buf out = PROTO_BUF_INIT;
+        ck_assert_int_eq(proto_response_error(&out, 1, client_only[i], NULL), 0);
+        proto_response r;
+        decode_frame(&out, 0, &r);
+        ck_assert_int_eq(r.code, SKR_EINTERNAL);
+        ck_assert_uint_eq(r.message.len, strlen("internal error"));
+        proto_buf_free(&out);
+    }
+}
+END_TEST
+
+START_TEST(error_bytes_exact)
+{
+    proto_buf out = PROTO_BUF_INIT;
+    ck_assert_int_eq(proto_response_error(&out, 0x12345678u, SKR_ELOCKED, ""), 0);
+    static const uint8_t want[] =
+        "\x00\x00\x00\x29\x83\xa2id\xce\x12\x34\x56\x78\xa2ok\xc2\xa5" "error"
+        "\x82\xa4" "code\xa6locked\xa7message\xa0";
+    ck_assert_uint_eq(out.len, sizeof(want) - 1);
+    ck_assert_mem_eq(out.data, want, sizeof(want) - 1);
+    proto_response r;
+    decode_frame(&out, 0, &r);
+    ck_assert_uint_eq(r.id, 0x12345678u);
+    ck_assert_int_eq(r.code, SKR_ELOCKED);
+    ck_assert_uint_eq(r.message.len, 0);
+    proto_buf_free(&out);
+}
+END_TEST
+
+START_TEST(error_message_cut_at_char_boundary)
+{
+    /* 1023 ASCII bytes then a 2-byte character: the cut at 1024 would split it */
+    char msg[1100];
+    memset(msg, 'm', 1023);
+    memcpy(msg + 1023, "\xc3\xa9", 2);
+    memcpy(msg + 1025, "tail", 5);
+    proto_buf out = PROTO_BUF_INIT;
+    ck_assert_int_eq(proto_response_error(&out, 2, SKR_EINTERNAL, msg), 0);
+    proto_response r;
+    decode_frame(&out, 0, &r);
+    ck_assert_uint_eq(r.message.len, 1023);
+    ck_assert_mem_eq(r.message.ptr, msg, 1023);
+    proto_buf_reset(&out);
+    /* 1024 ASCII bytes and more: cut at exactly 1024 */
+    memset(msg, 'm', 1099);
+    msg[1099] = '\0';
+    ck_assert_int_eq(proto_response_error(&out, 2, SKR_EINTERNAL, msg), 0);
+    decode_frame(&out, 0, &r);
+    ck_assert_uint_eq(r.message.len, PROTO_MAX_MESSAGE);
+    proto_buf_reset(&out);
+    /* a 4-byte character straddling 1024 */
+    memset(msg, 'm', 1022);
+    memcpy(msg + 1022, "\xf0\x9f\x94\x91", 4);
+    msg[1026] = '\0';
+    ck_assert_int_eq(proto_response_error(&out, 2, SKR_EINTERNAL, msg), 0);
+    decode_frame(&out, 0, &r);
+    ck_assert_uint_eq(r.message.len, 1022);
+    proto_buf_free(&out);
+}
+END_TEST
+
+START_TEST(ok_result_and_too_large)
+{
+    proto_buf out = PROTO_BUF_INIT;
+    msgpack_packer pk;
+    size_t mark;
+    ck_assert_int_eq(proto_buf_append(&out, "\x00\x00\x00\x01\xc0", 5), 0); /* an earlier frame */
+    ck_assert_int_eq(proto_response_begin_ok(&out, &pk, 3, &mark), 0);
+    ck_assert_uint_eq(mark, 5);
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_uint8(&pk, 1);
+    proto_pack_str(&pk, "xyz", 2);
+    ck_assert_int_eq(proto_frame_end(&out, mark, PROTO_MAX_FRAME_DEFAULT), 0);
+    static const uint8_t want[] = "\x00\x00\x00\x15\x83\xa2id\x03\xa2ok\xc3\xa6result\x92\x01\xa2xy";
+    ck_assert_uint_eq(out.len, 5 + sizeof(want) - 1);
+    ck_assert_mem_eq(out.data + 5, want, sizeof(want) - 1);
+    proto_response r;
+    decode_frame(&out, 5, &r);
+    ck_assert(r.ok);
+    ck_assert_uint_eq(r.id, 3);
+    ck_assert_int_eq(r.code, 0);
+    ck_assert_uint_eq(r.result.len, 4);
+    ck_assert_mem_eq(r.result.ptr, "\x92\x01\xa2xy", 4);
+    ck_assert_uint_eq(r.message.len, 0);
+
+    /* a result past max_frame: too_large, the partial answer removed, then an error sent */
+    size_t before = out.len;
+    ck_assert_int_eq(proto_response_begin_ok(&out, &pk, 4, &mark), 0);
+    static char big[2000];
+    memset(big, 'b', sizeof(big));
+    proto_pack_str(&pk, big, sizeof(big));
+    ck_assert_int_eq(proto_frame_end(&out, mark, 1024), SKR_ETOO_LARGE);
+    ck_assert_uint_eq(out.len, before);
+    ck_assert_int_eq(proto_response_error(&out, 4, SKR_ETOO_LARGE, NULL), 0);
+    decode_frame(&out, before, &r);
+    ck_assert_int_eq(r.code, SKR_ETOO_LARGE);
+    ck_assert_uint_eq(r.id, 4);
+    proto_buf_free(&out);
+}
+END_TEST
+
+START_TEST(pack_cstr)
+{
+    proto_buf out = PROTO_BUF_INIT;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &out, proto_buf_msgpack_write);
+    proto_pack_cstr(&pk, "hi");
+    proto_pack_cstr(&pk, "");
+    ck_assert_uint_eq(out.len, 4);
+    ck_assert_mem_eq(out.data, "\xa2hi\xa0", 4);
+    proto_buf_free(&out);
+}
+END_TEST
+
+/* ---- decode ----------------------------------------------------------------------------------- */
+
+typedef struct reply {
+    const char *what;
+    const char *b;
+    size_t n;
+} reply;
+#define R(what, lit) { what, lit, sizeof(lit) - 1 }
+
+START_TEST(decode_good_variants)
+{
+    proto_response r;
+    /* other key order, unknown keys, an unknown code, no message */
+    static const char a[] = "\x84\xa6result\x90\xa1x\xc0\xa2ok\xc3\xa2id\x05";
+    ck_assert_int_eq(proto_response_decode((const uint8_t *)a, sizeof(a) - 1, &r), 0);
+    ck_assert(r.ok);
+    ck_assert_uint_eq(r.id, 5);
+    ck_assert_uint_eq(r.result.len, 1);
+    ck_assert_uint_eq(r.result.ptr[0], 0x90);
+    static const char b[] = "\x83\xa5" "error\x83\xa1z\x01\xa4" "code\xa9" "from_v999\xa7message\xa1m"
+                            "\xa2ok\xc2\xa2id\xcd\x01\x00";
+    ck_assert_int_eq(proto_response_decode((const uint8_t *)b, sizeof(b) - 1, &r), 0);
+    ck_assert(!r.ok);
+    ck_assert_uint_eq(r.id, 256);
+    ck_assert_int_eq(r.code, SKR_EINTERNAL);
+    ck_assert_uint_eq(r.message.len, 1);
+    static const char c[] = "\x83\xa2id\x00\xa2ok\xc2\xa5" "error\x81\xa4" "code\xa4" "busy";
+    ck_assert_int_eq(proto_response_decode((const uint8_t *)c, sizeof(c) - 1, &r), 0);
+    ck_assert_int_eq(r.code, SKR_EBUSY);
+    ck_assert_uint_eq(r.message.len, 0);
+    static const char d[] = "\x83\xa2id\xce\xff\xff\xff\xff\xa2ok\xc3\xa6result\xc0";
+    ck_assert_int_eq(proto_response_decode((const uint8_t *)d, sizeof(d) - 1, &r), 0);
+    ck_assert_uint_eq(r.id, UINT32_MAX);
+    ck_assert_uint_eq(r.result.len, 1);
+}
+END_TEST
+
+static const reply bad_replies[] = {
+    R("empty", ""),
+    R("not a map", "\x93\x01\xc3\xc0"),
+    R("truncated", "\x83\xa2id\x01\xa2ok"),
+    R("trailing byte", "\x83\xa2id\x01\xa2ok\xc3\xa6result\xc0\xc0"),
+    R("0xc1", "\x83\xa2id\xc1\xa2ok\xc3\xa6result\xc0"),
+    R("no id", "\x82\xa2ok\xc3\xa6result\xc0"),
+    R("no ok", "\x82\xa2id\x01\xa6result\xc0"),
+    R("ok without result", "\x82\xa2id\x01\xa2ok\xc3"),
+    R("ok with only error", "\x83\xa2id\x01\xa2ok\xc3\xa5" "error\x81\xa4" "code\xa4" "busy"),
+    R("error without error", "\x83\xa2id\x01\xa2ok\xc2\xa6result\xc0"),
+    R("error without code", "\x83\xa2id\x01\xa2ok\xc2\xa5" "error\x81\xa7message\xa1m"),
+    R("error not a map", "\x83\xa2id\x01\xa2ok\xc2\xa5" "error\xa4" "busy"),
+    R("code not a str", "\x83\xa2id\x01\xa2ok\xc2\xa5" "error\x81\xa4" "code\x05"),
+    R("message not a str", "\x83\xa2id\x01\xa2ok\xc2\xa5" "error\x82\xa4" "code\xa4" "busy\xa7message\x01"),
+    R("error key not a str", "\x83\xa2id\x01\xa2ok\xc2\xa5" "error\x82\xa4" "code\xa4" "busy\x01\x01"),
+    R("id negative", "\x83\xa2id\xff\xa2ok\xc3\xa6result\xc0"),
+    R("id 2^32", "\x83\xa2id\xcf\x00\x00\x00\x01\x00\x00\x00\x00\xa2ok\xc3\xa6result\xc0"),
+    R("id a str", "\x83\xa2id\xa1" "1\xa2ok\xc3\xa6result\xc0"),
+    R("ok not a bool", "\x83\xa2id\x01\xa2ok\x01\xa6result\xc0"),
+    R("key not a str", "\x84\xa2id\x01\xa2ok\xc3\xa6result\xc0\x01\x02"),
+    R("too deep", "\x83\xa2id\x01\xa2ok\xc3\xa6result"
+                  "\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91"
+                  "\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\xc0"),
+};
+
+START_TEST(decode_malformed)
+{
+    const reply *b = &bad_replies[_i];
+    proto_response r;
+    ck_assert_msg(proto_response_decode((const uint8_t *)b->b, b->n, &r) == SKR_EPROTOCOL, "%s", b->what);
+}
+END_TEST
+
+static Suite *response_suite(void)
+{
+    Suite *s = suite_create("response");
+    TCase *tc = tcase_create("errors");
+    tcase_add_loop_test(tc, error_vocabulary, 0, N_CODES);
+    tcase_add_test(tc, error_vocabulary_edges);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("encode");
+    tcase_add_test(tc, error_every_wire_code);
+    tcase_add_test(tc, error_client_code_sent_as_internal);
+    tcase_add_test(tc, error_bytes_exact);
+    tcase_add_test(tc, error_message_cut_at_char_boundary);
+    tcase_add_test(tc, ok_result_and_too_large);
+    tcase_add_test(tc, pack_cstr);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("decode");
+    tcase_add_test(tc, decode_good_variants);
+    tcase_add_loop_test(tc, decode_malformed, 0, (int)(sizeof(bad_replies) / sizeof(bad_replies[0])));
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(response_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
