@@ -184,8 +184,8 @@ START_TEST(ok_result_and_too_large)
     ck_assert(r.ok);
     ck_assert_uint_eq(r.id, 3);
     ck_assert_int_eq(r.code, 0);
-    ck_assert_uint_eq(r.result.len, 4);
-    ck_assert_mem_eq(r.result.ptr, "\x92\x01\xa2xy", 4);
+    ck_assert_uint_eq(r.result.len, 5);
+    ck_assert_mem_eq(r.result.ptr, "\x92\x01\xa2xy", 5);
     ck_assert_uint_eq(r.message.len, 0);
 
     /* a result past max_frame: too_large, the partial answer removed, then an error sent */
