@@ -1,0 +1,388 @@
+/*
+ * daemon/store/store.c - records: get, post, put, delete. Layout in store_int.h.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "store_int.h"
+#include "store_test.h"
+
+static int64_t store_fixed_now;
+
+void store_test_set_now(int64_t t)
+{
+    store_fixed_now = t;
+}
+
+int64_t store_now(void)
+{
+    return store_fixed_now != 0 ? store_fixed_now : (int64_t)time(NULL);
+}
+
+/* One (protocol, name) pair, its look-up hashes and the rec key Hp || Hn. */
+typedef struct store_slot {
+    const char *protocol, *name;
+    size_t plen, nlen;
+    uint8_t key[2 * STORE_HASH_BYTES]; /* Hp || Hn */
+} store_slot;
+
+/* A decrypted record in the scratch. */
+typedef struct store_pt {
+    int64_t created, modified;
+    const uint8_t *protocol, *name, *body;
+    size_t plen, nlen, blen;
+} store_pt;
+
+static int store_slot_make(store *s, store_slot *sl, const char *protocol, const char *name)
+{
+    sl->protocol = protocol;
+    sl->name = name;
+    sl->plen = protocol != NULL ? strnlen(protocol, STORE_MAX_PROTOCOL + 1) : 0;
+    sl->nlen = name != NULL ? strnlen(name, STORE_MAX_NAME + 1) : 0;
+    if ((protocol != NULL && (sl->plen == 0 || sl->plen > STORE_MAX_PROTOCOL)) ||
+        sl->nlen == 0 || sl->nlen > STORE_MAX_NAME)
+        return store_errf(s, SKR_EINVAL, "protocol must be 1..%d bytes, name 1..%d bytes",
+                          STORE_MAX_PROTOCOL, STORE_MAX_NAME);
+    if (s->keys == NULL)
+        return store_errf(s, SKR_ELOCKED, s->initialized ? "hub locked"
+                                                         : "hub not initialised");
+    if (protocol != NULL)
+        store_hash(s->keys + STORE_K_INDEX, "skr-proto", protocol, sl->plen, sl->key);
+    store_hash(s->keys + STORE_K_INDEX, "skr-name", name, sl->nlen, sl->key + STORE_HASH_BYTES);
+    return 0;
+}
+
+/* Decrypts rec value v of slot key k into the scratch. SKR_EINTEGRITY on any mismatch. */
+static int store_rec_open(store *s, const MDB_val *k, const MDB_val *v, store_pt *pt)
+{
+    uint8_t ad[STORE_AD_MAX];
+    const uint8_t *p = s->scratch;
+    size_t adlen, n;
+
+    if (v->mv_size < STORE_REC_CLEAR)
+        return store_errf(s, SKR_EINTEGRITY, "record failed authentication");
+    adlen = store_ad(ad, STORE_AD_REC, k, v->mv_data, STORE_REC_CLEAR);
+    if (store_unseal(s->keys + STORE_K_DATA, ad, adlen, (const uint8_t *)v->mv_data +
+                     STORE_REC_CLEAR, v->mv_size - STORE_REC_CLEAR, s->scratch,
+                     STORE_REC_PT_MAX, &n) != 0 || n < STORE_REC_HEAD)
+        return store_errf(s, SKR_EINTEGRITY, "record failed authentication");
+    if (n > s->scratch_used)
+        s->scratch_used = n;
+    pt->created = (int64_t)store_get_u64(p);
+    pt->modified = (int64_t)store_get_u64(p + 8);
+    pt->plen = p[16];
+    pt->nlen = (size_t)p[17] << 8 | p[18];
+    if (STORE_REC_HEAD + pt->plen + pt->nlen > n)
+        return store_errf(s, SKR_EINTEGRITY, "record is malformed");
+    pt->protocol = p + STORE_REC_HEAD;
+    pt->name = pt->protocol + pt->plen;
+    pt->body = pt->name + pt->nlen;
+    pt->blen = n - STORE_REC_HEAD - pt->plen - pt->nlen;
+    return 0;
+}
+
+void store_release(store *s)
+{
+    if (s == NULL || s->scratch_used == 0)
+        return;
+    sodium_memzero(s->scratch, s->scratch_used);
+    sodium_memzero(s->scratch + STORE_REC_PT_MAX, STORE_STR_AREA);
+    s->scratch_used = 0;
+}
+
+/* Without a protocol: the name's single holder (names DB), else not_found / ambiguous. */
+static int store_find_protocol(store *s, MDB_txn *txn, store_slot *sl)
+{
+    MDB_val k = { STORE_HASH_BYTES, sl->key + STORE_HASH_BYTES }, v;
+    MDB_cursor *c = NULL;
+    size_t count = 0;
+    int rc, r = 0;
+
+    if ((rc = mdb_cursor_open(txn, s->names, &c)) != 0)
+        return store_mdb_err(s, rc, "names cursor");
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
+    if (rc == 0)
+        rc = mdb_cursor_count(c, &count);
+    if (rc != 0)
+        r = store_mdb_err(s, rc, "names");
+    else if (count > 1)
+        r = store_errf(s, SKR_EAMBIGUOUS, "name held by %llu protocols",
+                       (unsigned long long)count);
+    else if (v.mv_size != STORE_HASH_BYTES)
+        r = store_errf(s, SKR_EINTEGRITY, "names index is corrupt");
+    else
+        memcpy(sl->key, v.mv_data, STORE_HASH_BYTES);
+    mdb_cursor_close(c);
+    return r;
+}
+
+static int store_get_txn(store *s, MDB_txn *txn, store_slot *sl, store_record *out)
+{
+    MDB_val k = { sizeof sl->key, sl->key }, v;
+    char *str = (char *)s->scratch + STORE_REC_PT_MAX;
+    store_pt pt;
+    int rc, r;
+
+    if (sl->protocol == NULL && (r = store_find_protocol(s, txn, sl)) != 0)
+        return r;
+    if ((rc = mdb_get(txn, s->rec, &k, &v)) != 0) {
+        /* A name the index knows must have its record. */
+        if (rc == MDB_NOTFOUND && sl->protocol == NULL)
+            return store_errf(s, SKR_EINTEGRITY, "names index points to no record");
+        return store_mdb_err(s, rc, "get");
+    }
+    if ((r = store_rec_open(s, &k, &v, &pt)) != 0)
+        return r;
+    /* The AD binds the value to Hp || Hn; the names guard against a hash collision. */
+    if (pt.nlen != sl->nlen || memcmp(pt.name, sl->name, sl->nlen) != 0 ||
+        (sl->protocol != NULL &&
+         (pt.plen != sl->plen || memcmp(pt.protocol, sl->protocol, sl->plen) != 0)))
+        return store_errf(s, SKR_EINTEGRITY, "record does not hold the name looked up");
+    memcpy(str, pt.protocol, pt.plen);
+    str[pt.plen] = '\0';
+    memcpy(str + pt.plen + 1, pt.name, pt.nlen);
+    str[pt.plen + 1 + pt.nlen] = '\0';
+    *out = (store_record){ .protocol = str, .protocol_len = pt.plen,
+                           .name = str + pt.plen + 1, .name_len = pt.nlen,
+                           .body = pt.body, .body_len = pt.blen,
+                           .created = pt.created, .modified = pt.modified };
+    return 0;
+}
+
+int store_get(store *s, const char *protocol, const char *name, store_record *out)
+{
+    store_slot sl;
+    MDB_txn *txn;
+    int r;
+
+    store_release(s);
+    if ((r = store_slot_make(s, &sl, protocol, name)) != 0)
+        return r;
+    if ((r = store_read_begin(s, &txn)) != 0)
+        return r;
+    r = store_get_txn(s, txn, &sl, out);
+    store_read_end(s);
+    if (r != 0)
+        store_release(s);
+    return r;
+}
+
+/* ---- writes ---- */
+
+typedef struct store_wr {
+    store_slot sl;
+    const uint8_t *body;
+    size_t blen;
+    bool post;
+    bool done;     /* out: created (post/put) or deleted (delete) */
+} store_wr;
+
+/* Seals (count, protocol) for protos, or deletes the entry when count reaches 0. */
+static int store_proto_add(store *s, MDB_txn *txn, const store_slot *sl, int delta)
+{
+    uint8_t pt[8 + STORE_MAX_PROTOCOL], ad[STORE_AD_MAX];
+    MDB_val k = { STORE_HASH_BYTES, (void *)sl->key }, v;
+    uint64_t count = 0;
+    size_t n, adlen = store_ad(ad, STORE_AD_PROTO, &k, NULL, 0);
+    int rc;
+
+    rc = mdb_get(txn, s->protos, &k, &v);
+    if (rc == 0) {
+        if (store_unseal(s->keys + STORE_K_DATA, ad, adlen, v.mv_data, v.mv_size, pt,
+                         sizeof pt, &n) != 0 || n < 8)
+            return store_errf(s, SKR_EINTEGRITY, "protocol entry failed authentication");
+        count = store_get_u64(pt);
+    } else if (rc != MDB_NOTFOUND) {
+        return store_mdb_err(s, rc, "protocol");
+    }
+    count += (uint64_t)(int64_t)delta;
+    if (count == 0 || (delta < 0 && rc == MDB_NOTFOUND))
+        return rc == 0 && (rc = mdb_del(txn, s->protos, &k, NULL)) != 0
+                   ? store_mdb_err(s, rc, "delete protocol") : 0;
+    store_put_u64(pt, count);
+    memcpy(pt + 8, sl->protocol, sl->plen);
+    v.mv_size = STORE_SEAL_OVERHEAD + 8 + sl->plen;
+    if ((rc = mdb_put(txn, s->protos, &k, &v, MDB_RESERVE)) != 0)
+        return store_mdb_err(s, rc, "write protocol");
+    store_seal(s->keys + STORE_K_DATA, ad, adlen, pt, 8 + sl->plen, v.mv_data);
+    return 0;
+}
+
+/* Next creation-order number, hub-wide: a re-posted name goes last. */
+static int store_next_seq(store *s, MDB_txn *txn, uint8_t seq_be[8])
+{
+    MDB_val k = { 3, (void *)"seq" }, v;
+    uint8_t next[8];
+    int rc;
+
+    if ((rc = mdb_get(txn, s->meta, &k, &v)) != 0)
+        return store_mdb_err(s, rc, "read seq");
+    if (v.mv_size != 8)
+        return store_errf(s, SKR_EINTEGRITY, "seq counter is corrupt");
+    memcpy(seq_be, v.mv_data, 8);
+    store_put_u64(next, store_get_u64(seq_be) + 1);
+    v.mv_size = 8;
+    v.mv_data = next;
+    if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) != 0)
+        return store_mdb_err(s, rc, "write seq");
+    return 0;
+}
+
+static int store_rec_write(store *s, MDB_txn *txn, const store_wr *w, const uint8_t seq_be[8],
+                           int64_t created, int64_t modified)
+{
+    const store_slot *sl = &w->sl;
+    size_t n = STORE_REC_HEAD + sl->plen + sl->nlen + w->blen, adlen;
+    MDB_val k = { sizeof sl->key, (void *)sl->key }, v;
+    uint8_t ad[STORE_AD_MAX], *p = s->scratch;
+    int rc;
+
+    store_put_u64(p, (uint64_t)created);
+    store_put_u64(p + 8, (uint64_t)modified);
+    p[16] = (uint8_t)sl->plen;
+    p[17] = (uint8_t)(sl->nlen >> 8);
+    p[18] = (uint8_t)sl->nlen;
+    memcpy(p + STORE_REC_HEAD, sl->protocol, sl->plen);
+    memcpy(p + STORE_REC_HEAD + sl->plen, sl->name, sl->nlen);
+    memcpy(p + STORE_REC_HEAD + sl->plen + sl->nlen, w->body, w->blen);
+    if (n > s->scratch_used)
+        s->scratch_used = n;
+    v.mv_size = STORE_REC_CLEAR + STORE_SEAL_OVERHEAD + n;
+    /* MDB_RESERVE: seal straight into the page, no ciphertext buffer. */
+    if ((rc = mdb_put(txn, s->rec, &k, &v, MDB_RESERVE)) != 0)
+        return store_mdb_err(s, rc, "write record");
+    memcpy(v.mv_data, seq_be, 8);
+    adlen = store_ad(ad, STORE_AD_REC, &k, seq_be, 8);
+    store_seal(s->keys + STORE_K_DATA, ad, adlen, p, n, (uint8_t *)v.mv_data + 8);
+    return 0;
+}
+
+/* The new name's entries in ord (creation order), names (get without protocol), protos. */
+static int store_index_add(store *s, MDB_txn *txn, const store_slot *sl, const uint8_t seq[8])
+{
+    uint8_t ok[STORE_HASH_BYTES + 8], ad[STORE_AD_MAX];
+    MDB_val k = { sizeof ok, ok }, v = { sl->nlen + STORE_SEAL_OVERHEAD, NULL };
+    MDB_val nk = { STORE_HASH_BYTES, (void *)(sl->key + STORE_HASH_BYTES) };
+    MDB_val nv = { STORE_HASH_BYTES, (void *)sl->key };
+    size_t adlen;
+    int rc;
+
+    memcpy(ok, sl->key, STORE_HASH_BYTES);
+    memcpy(ok + STORE_HASH_BYTES, seq, 8);
+    if ((rc = mdb_put(txn, s->ord, &k, &v, MDB_RESERVE)) != 0)
+        return store_mdb_err(s, rc, "write order");
+    adlen = store_ad(ad, STORE_AD_ORD, &k, NULL, 0);
+    store_seal(s->keys + STORE_K_DATA, ad, adlen, (const uint8_t *)sl->name, sl->nlen,
+               v.mv_data);
+    if ((rc = mdb_put(txn, s->names, &nk, &nv, MDB_NODUPDATA)) != 0 && rc != MDB_KEYEXIST)
+        return store_mdb_err(s, rc, "write name index");
+    return store_proto_add(s, txn, sl, 1);
+}
+
+static int store_put_txn(store *s, MDB_txn *txn, void *ctx)
+{
+    store_wr *w = ctx;
+    MDB_val k = { sizeof w->sl.key, w->sl.key }, v;
+    int64_t now = store_now();
+    uint8_t seq[8];
+    store_pt old;
+    int rc, r;
+
+    rc = mdb_get(txn, s->rec, &k, &v);
+    if (rc == 0) {
+        if (w->post)
+            return store_errf(s, SKR_EEXISTS, "name already in that protocol");
+        /* A replace keeps created and seq (so its place in the order): only rec changes.
+         * A corrupt record is not silently replaced: delete it first. */
+        if ((r = store_rec_open(s, &k, &v, &old)) != 0)
+            return r;
+        memcpy(seq, v.mv_data, 8);
+        w->done = false;
+        return store_rec_write(s, txn, w, seq, old.created, now);
+    }
+    if (rc != MDB_NOTFOUND)
+        return store_mdb_err(s, rc, "get");
+    if ((r = store_next_seq(s, txn, seq)) != 0 ||
+        (r = store_rec_write(s, txn, w, seq, now, now)) != 0 ||
+        (r = store_index_add(s, txn, &w->sl, seq)) != 0)
+        return r;
+    w->done = true;
+    return 0;
+}
+
+static int store_write_rec(store *s, const char *protocol, const char *name,
+                           const uint8_t *body, size_t body_len, bool post, bool *created)
+{
+    store_wr w = { .body = body, .blen = body_len, .post = post };
+    int r;
+
+    store_release(s);
+    if (protocol == NULL)
+        return store_errf(s, SKR_EINVAL, "protocol missing");
+    if (body == NULL || body_len == 0)
+        return store_errf(s, SKR_EINVAL, "body missing");
+    if (body_len > STORE_MAX_BODY)
+        return store_errf(s, SKR_ETOO_LARGE, "body over %u bytes", STORE_MAX_BODY);
+    if ((r = store_slot_make(s, &w.sl, protocol, name)) != 0)
+        return r;
+    r = store_write(s, store_put_txn, &w);
+    store_release(s); /* the scratch held the plaintext body */
+    if (r == 0 && created != NULL)
+        *created = w.done;
+    return r;
+}
+
+int store_post(store *s, const char *protocol, const char *name, const uint8_t *body,
+               size_t body_len)
+{
+    return store_write_rec(s, protocol, name, body, body_len, true, NULL);
+}
+
+int store_put(store *s, const char *protocol, const char *name, const uint8_t *body,
+              size_t body_len, bool *created)
+{
+    return store_write_rec(s, protocol, name, body, body_len, false, created);
+}
+
+/* Works on a corrupt record too (seq is in clear): delete is how a user clears one. */
+static int store_delete_txn(store *s, MDB_txn *txn, void *ctx)
+{
+    store_wr *w = ctx;
+    MDB_val k = { sizeof w->sl.key, w->sl.key }, v;
+    uint8_t ok[STORE_HASH_BYTES + 8];
+    MDB_val okv = { sizeof ok, ok };
+    MDB_val nk = { STORE_HASH_BYTES, w->sl.key + STORE_HASH_BYTES };
+    MDB_val nv = { STORE_HASH_BYTES, w->sl.key };
+    int rc;
+
+    w->done = false;
+    if ((rc = mdb_get(txn, s->rec, &k, &v)) != 0)
+        return rc == MDB_NOTFOUND ? 0 : store_mdb_err(s, rc, "get");
+    memcpy(ok, w->sl.key, STORE_HASH_BYTES);
+    memset(ok + STORE_HASH_BYTES, 0, 8);
+    if (v.mv_size >= 8)
+        memcpy(ok + STORE_HASH_BYTES, v.mv_data, 8);
+    if ((rc = mdb_del(txn, s->rec, &k, NULL)) != 0 ||
+        ((rc = mdb_del(txn, s->ord, &okv, NULL)) != 0 && rc != MDB_NOTFOUND) ||
+        ((rc = mdb_del(txn, s->names, &nk, &nv)) != 0 && rc != MDB_NOTFOUND))
+        return store_mdb_err(s, rc, "delete");
+    w->done = true;
+    return store_proto_add(s, txn, &w->sl, -1);
+}
+
+int store_delete(store *s, const char *protocol, const char *name, bool *deleted)
+{
+    store_wr w = { 0 };
+    int r;
+
+    store_release(s);
+    if (protocol == NULL)
+        return store_errf(s, SKR_EINVAL, "protocol missing");
+    if ((r = store_slot_make(s, &w.sl, protocol, name)) != 0)
+        return r;
+    if ((r = store_write(s, store_delete_txn, &w)) != 0)
+        return r;
+    if (deleted != NULL)
+        *deleted = w.done;
+    return 0;
+}

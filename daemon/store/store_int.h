@@ -1,0 +1,112 @@
+/*
+ * daemon/store/store_int.h - what the store's files share; not for the daemon.
+ *
+ * The hub is one LMDB environment with five named databases:
+ *
+ *   meta    "version" -> u32 BE; "kdf" -> packed store_kdf (clear, not secret);
+ *           "wrap" -> nonce || AEAD_kek(data key || index key), AD = "skr-wrap-v1" || kdf;
+ *           "seq" -> u64 BE, the next creation-order number (hub-wide).
+ *   rec     Hp || Hn -> seq BE || nonce || AEAD_data(created, modified, plen, nlen,
+ *           protocol, name, body), AD = "skr-rec-v1" || Hp || Hn || seq BE.
+ *           seq stays in clear (authenticated by the AD) so that a corrupt record can
+ *           still be deleted: the delete needs seq to find its `ord` entry.
+ *   ord     Hp || seq BE -> nonce || AEAD_data(name), AD = "skr-ord-v1" || key.
+ *           A protocol's names in creation order without decrypting any body.
+ *   names   Hn -> Hp, MDB_DUPSORT|MDB_DUPFIXED: get without a protocol.
+ *   protos  Hp -> nonce || AEAD_data(count BE || protocol), AD = "skr-proto-v1" || Hp.
+ *
+ * Hp = BLAKE2b-128(protocol; key = index key, personal "skr-proto"), Hn likewise with
+ * "skr-name". Records of a protocol are contiguous in `rec` and `ord`.
+ */
+#ifndef DAEMON_STORE_INT_H
+#define DAEMON_STORE_INT_H
+
+#include <lmdb.h>
+#include <sodium.h>
+
+#include "store.h"
+#include "sekrets/error.h"
+
+#define STORE_MAX_PROTOCOL 64
+#define STORE_MAX_NAME     256
+#define STORE_MAX_BODY     (64u * 1024u)
+#define STORE_HASH_BYTES   16
+#define STORE_NONCE_BYTES  crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define STORE_SEAL_OVERHEAD (STORE_NONCE_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES)
+#define STORE_KDF_PACKED   (1 + STORE_SALT_BYTES + 8 + 8)
+#define STORE_WRAP_BYTES   (STORE_SEAL_OVERHEAD + 2 * STORE_KEY_BYTES)
+#define STORE_FORMAT_VERSION 1u
+
+/* Record plaintext: created(8) modified(8) plen(1) nlen(2) protocol name body. */
+#define STORE_REC_HEAD     19
+#define STORE_REC_PT_MAX   (STORE_REC_HEAD + STORE_MAX_PROTOCOL + STORE_MAX_NAME + STORE_MAX_BODY)
+/* The scratch: a record plaintext, then protocol NUL name NUL for store_record. */
+#define STORE_STR_AREA     (STORE_MAX_PROTOCOL + 1 + STORE_MAX_NAME + 1)
+#define STORE_SCRATCH_BYTES (STORE_REC_PT_MAX + STORE_STR_AREA)
+
+/* Key buffer layout (sodium_malloc, read-only between writes). */
+#define STORE_K_DATA  0
+#define STORE_K_INDEX STORE_KEY_BYTES
+#define STORE_K_KEK   (2 * STORE_KEY_BYTES)
+#define STORE_K_TOTAL (3 * STORE_KEY_BYTES)
+
+/* Internal codes outside the SKR_E* range: LMDB asks for a bigger map or a remap. */
+#define STORE_EGROW  1001
+#define STORE_EREMAP 1002
+
+#define STORE_DEFAULT_MAPSIZE ((size_t)64 << 20)
+#define STORE_MAX_MAPSIZE     ((size_t)1 << 40)
+
+struct store {
+    MDB_env *env;
+    MDB_dbi meta, rec, ord, names, protos;
+    MDB_txn *rtxn;          /* reused read txn: reset between calls, renewed on use */
+    size_t mapsize;
+    uint8_t *keys;          /* NULL when locked; STORE_K_TOTAL bytes */
+    uint8_t *scratch;       /* STORE_SCRATCH_BYTES, holds the last decrypted record */
+    size_t scratch_used;    /* bytes of plaintext to wipe on release */
+    bool initialized;
+    store_kdf kdf;          /* valid when initialized */
+    char errmsg[STORE_ERRMSG_MAX];
+};
+
+/* store_lmdb.c */
+int store_mdb_err(store *s, int rc, const char *what);
+int store_read_begin(store *s, MDB_txn **txn);
+void store_read_end(store *s);
+typedef int (*store_txn_fn)(store *s, MDB_txn *txn, void *ctx);
+int store_write(store *s, store_txn_fn fn, void *ctx);
+int store_errf(store *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Associated data: label || LMDB key || the value's clear prefix (rec: seq BE). */
+#define STORE_AD_REC   "skr-rec-v1"
+#define STORE_AD_ORD   "skr-ord-v1"
+#define STORE_AD_PROTO "skr-proto-v1"
+#define STORE_AD_MAX   64
+#define STORE_REC_CLEAR 8 /* seq BE in clear at the start of a rec value */
+
+/* store_crypto.c */
+size_t store_ad(uint8_t ad[STORE_AD_MAX], const char *label, const MDB_val *key,
+                const uint8_t *clear, size_t clear_len);
+void store_kdf_pack(const store_kdf *kdf, uint8_t out[STORE_KDF_PACKED]);
+int store_kdf_unpack(const uint8_t *in, size_t len, store_kdf *kdf);
+void store_hash(const uint8_t *index_key, const char *personal, const char *str, size_t len,
+                uint8_t out[STORE_HASH_BYTES]);
+void store_seal(const uint8_t *key, const uint8_t *ad, size_t adlen, const uint8_t *pt,
+                size_t len, uint8_t *out);
+int store_unseal(const uint8_t *key, const uint8_t *ad, size_t adlen, const uint8_t *in,
+                 size_t inlen, uint8_t *pt, size_t cap, size_t *ptlen);
+uint8_t *store_keys_alloc(void);
+void store_keys_free(uint8_t *keys);
+void store_put_u64(uint8_t *p, uint64_t v);
+uint64_t store_get_u64(const uint8_t *p);
+
+/* store_keys.c */
+int store_meta_load(store *s, MDB_txn *txn);
+int store_rotate_wrap(store *s, MDB_txn *txn, const uint8_t *keys);
+
+/* store.c */
+int64_t store_now(void);
+
+
+#endif

@@ -1,0 +1,339 @@
+/*
+ * daemon/store/store_lmdb.c - the LMDB side: folder checks, environment, transactions,
+ * map growth, and the one function that turns LMDB codes into SKR_E* codes.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store_int.h"
+#include "store_test.h"
+
+static size_t store_initial_mapsize = STORE_DEFAULT_MAPSIZE;
+
+void store_test_set_mapsize(size_t bytes)
+{
+    store_initial_mapsize = bytes ? bytes : STORE_DEFAULT_MAPSIZE;
+}
+
+size_t store_test_mapsize(const store *s)
+{
+    return s->mapsize;
+}
+
+int store_errf(store *s, int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(s->errmsg, sizeof s->errmsg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+const char *store_errmsg(const store *s)
+{
+    return s != NULL ? s->errmsg : "no store";
+}
+
+/* Every LMDB (and errno, which LMDB passes through) code goes through here, once. */
+int store_mdb_err(store *s, int rc, const char *what)
+{
+    int code;
+
+    switch (rc) {
+    case MDB_SUCCESS:          return 0;
+    case MDB_MAP_FULL:         return STORE_EGROW;  /* not an error: grow and retry */
+    case MDB_MAP_RESIZED:      return STORE_EREMAP; /* another process grew the map */
+    case MDB_NOTFOUND:         code = SKR_ENOT_FOUND; break;
+    case MDB_KEYEXIST:         code = SKR_EEXISTS; break;
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:          code = SKR_EINTEGRITY; break;
+    case MDB_READERS_FULL:     code = SKR_EBUSY; break;
+    case ENOMEM:               code = SKR_ENOMEM; break;
+    case EACCES:
+    case EPERM:                code = SKR_EDENIED; break;
+    case MDB_BAD_VALSIZE:      code = SKR_ETOO_LARGE; break;
+    default:                   code = SKR_EINTERNAL; break;
+    }
+    snprintf(s->errmsg, sizeof s->errmsg, "%s: %s", what, mdb_strerror(rc));
+    return code;
+}
+
+static void store_rtxn_drop(store *s)
+{
+    if (s->rtxn != NULL) {
+        mdb_txn_abort(s->rtxn);
+        s->rtxn = NULL;
+    }
+}
+
+/* Adopts the current map size; new_size 0 = the size another process set. No txn open. */
+static int store_remap(store *s, size_t new_size)
+{
+    MDB_envinfo info;
+    int rc;
+
+    store_rtxn_drop(s);
+    if ((rc = mdb_env_set_mapsize(s->env, new_size)) != 0)
+        return store_mdb_err(s, rc, "set map size");
+    if ((rc = mdb_env_info(s->env, &info)) != 0)
+        return store_mdb_err(s, rc, "env info");
+    s->mapsize = info.me_mapsize;
+    return 0;
+}
+
+static int store_grow(store *s)
+{
+    if (s->mapsize >= STORE_MAX_MAPSIZE)
+        return store_errf(s, SKR_EINTERNAL, "hub map reached its limit of %zu bytes",
+                          (size_t)STORE_MAX_MAPSIZE);
+    return store_remap(s, s->mapsize * 2);
+}
+
+/* The read txn is kept across calls (reset, then renewed): no malloc or reader-slot search
+ * per get. It is reset after each call so that it pins no old snapshot. */
+int store_read_begin(store *s, MDB_txn **txn)
+{
+    int rc, r;
+
+    for (int tries = 0; tries < 4; tries++) {
+        rc = s->rtxn == NULL ? mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->rtxn)
+                             : mdb_txn_renew(s->rtxn);
+        if (rc == 0) {
+            *txn = s->rtxn;
+            return 0;
+        }
+        store_rtxn_drop(s);
+        r = store_mdb_err(s, rc, "begin read");
+        if (r != STORE_EREMAP)
+            return r;
+        if ((r = store_remap(s, 0)) != 0)
+            return r;
+    }
+    return store_errf(s, SKR_EINTERNAL, "begin read: the map keeps changing size");
+}
+
+void store_read_end(store *s)
+{
+    if (s->rtxn != NULL)
+        mdb_txn_reset(s->rtxn);
+}
+
+/* One write = one txn, committed (and synced: the env has no NOSYNC flag) before return.
+ * A full map is never the caller's problem: abort, double the map, run fn again. */
+int store_write(store *s, store_txn_fn fn, void *ctx)
+{
+    MDB_txn *txn;
+    int rc, r;
+
+    for (;;) {
+        if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0) {
+            r = store_mdb_err(s, rc, "begin write");
+        } else if ((r = fn(s, txn, ctx)) != 0) {
+            mdb_txn_abort(txn);
+        } else if ((rc = mdb_txn_commit(txn)) != 0) {
+            r = store_mdb_err(s, rc, "commit");
+        }
+        if (r == STORE_EGROW)
+            r = store_grow(s);
+        else if (r == STORE_EREMAP)
+            r = store_remap(s, 0);
+        else
+            return r;
+        if (r != 0)
+            return r;
+    }
+}
+
+/* mkdir -p with 0700 for every folder it creates. */
+static int store_mkdirs(const char *dir, char err[STORE_ERRMSG_MAX])
+{
+    char path[PATH_MAX];
+    size_t len = strlen(dir);
+
+    if (len == 0 || len >= sizeof path) {
+        snprintf(err, STORE_ERRMSG_MAX, "hub folder: path empty or too long");
+        return SKR_EINVAL;
+    }
+    memcpy(path, dir, len + 1);
+    for (char *p = path + 1; ; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+            snprintf(err, STORE_ERRMSG_MAX, "hub folder %s: %s", path, strerror(errno));
+            return errno == EACCES ? SKR_EDENIED : SKR_EINTERNAL;
+        }
+        *p = c;
+        if (c == '\0')
+            return 0;
+    }
+}
+
+/* Owned by us, nothing for group or others: the folder and any hub file already there. */
+static int store_check_path(const char *path, bool dir, char err[STORE_ERRMSG_MAX])
+{
+    struct stat st;
+
+    if (stat(path, &st) != 0) {
+        if (!dir && errno == ENOENT)
+            return 0;
+        snprintf(err, STORE_ERRMSG_MAX, "%s: %s", path, strerror(errno));
+        return SKR_EDENIED;
+    }
+    if (dir && !S_ISDIR(st.st_mode)) {
+        snprintf(err, STORE_ERRMSG_MAX, "hub folder %s: not a folder", path);
+        return SKR_EINVAL;
+    }
+    if (st.st_uid != geteuid()) {
+        snprintf(err, STORE_ERRMSG_MAX, "%s: owned by uid %u, not by uid %u", path,
+                 (unsigned)st.st_uid, (unsigned)geteuid());
+        return SKR_EDENIED;
+    }
+    if ((st.st_mode & 077) != 0) {
+        snprintf(err, STORE_ERRMSG_MAX, "%s: mode %04o is open to group or others (want %s)",
+                 path, (unsigned)(st.st_mode & 0777), dir ? "0700" : "0600");
+        return SKR_EDENIED;
+    }
+    return 0;
+}
+
+static int store_check_layout(const char *dir, char err[STORE_ERRMSG_MAX])
+{
+    static const char *const files[] = { "data.mdb", "lock.mdb" };
+    char path[PATH_MAX];
+    int r;
+
+    if ((r = store_check_path(dir, true, err)) != 0)
+        return r;
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, files[i]) >= sizeof path) {
+            snprintf(err, STORE_ERRMSG_MAX, "hub folder: path too long");
+            return SKR_EINVAL;
+        }
+        if ((r = store_check_path(path, false, err)) != 0)
+            return r;
+    }
+    return 0;
+}
+
+static int store_open_dbs(store *s, MDB_txn *txn, void *ctx)
+{
+    uint8_t v[4] = { 0, 0, 0, STORE_FORMAT_VERSION };
+    MDB_val k = { 7, (void *)"version" }, d;
+    int rc;
+
+    (void)ctx;
+    if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0 ||
+        (rc = mdb_dbi_open(txn, "rec", MDB_CREATE, &s->rec)) != 0 ||
+        (rc = mdb_dbi_open(txn, "ord", MDB_CREATE, &s->ord)) != 0 ||
+        (rc = mdb_dbi_open(txn, "names", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED,
+                           &s->names)) != 0 ||
+        (rc = mdb_dbi_open(txn, "protos", MDB_CREATE, &s->protos)) != 0)
+        return store_mdb_err(s, rc, "open databases");
+    rc = mdb_get(txn, s->meta, &k, &d);
+    if (rc == MDB_NOTFOUND) {
+        d.mv_size = sizeof v;
+        d.mv_data = v;
+        if ((rc = mdb_put(txn, s->meta, &k, &d, 0)) != 0)
+            return store_mdb_err(s, rc, "write version");
+    } else if (rc != 0) {
+        return store_mdb_err(s, rc, "read version");
+    } else if (d.mv_size != sizeof v || memcmp(d.mv_data, v, sizeof v) != 0) {
+        return store_errf(s, SKR_EINTERNAL, "hub format version not supported");
+    }
+    return store_meta_load(s, txn);
+}
+
+static int store_env_open(store *s, const char *dir)
+{
+    MDB_envinfo info;
+    int rc;
+
+    if ((rc = mdb_env_create(&s->env)) != 0)
+        return store_mdb_err(s, rc, "create env");
+    /* MDB_NOTLS: the reader slot belongs to our reused read txn, not to the thread, so
+     * the store may be handed between threads (one at a time) and a reset read txn
+     * never collides with the thread's other txns. No NOSYNC/NOMETASYNC: commit syncs. */
+    if ((rc = mdb_env_set_maxdbs(s->env, 5)) != 0 ||
+        (rc = mdb_env_set_mapsize(s->env, store_initial_mapsize)) != 0 ||
+        (rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600)) != 0)
+        return store_mdb_err(s, rc, "open env");
+    if ((rc = mdb_env_info(s->env, &info)) != 0)
+        return store_mdb_err(s, rc, "env info");
+    s->mapsize = info.me_mapsize;
+    return store_write(s, store_open_dbs, NULL);
+}
+
+int store_open(const char *dir, store **out, char err[STORE_ERRMSG_MAX])
+{
+    store *s = NULL;
+    int r;
+
+    err[0] = '\0';
+    if (dir == NULL || out == NULL)
+        return SKR_EINVAL;
+    if (sodium_init() < 0) {
+        snprintf(err, STORE_ERRMSG_MAX, "libsodium failed to initialise");
+        return SKR_EINTERNAL;
+    }
+    if ((r = store_mkdirs(dir, err)) != 0 || (r = store_check_layout(dir, err)) != 0)
+        return r;
+    if ((s = calloc(1, sizeof *s)) == NULL ||
+        (s->scratch = sodium_malloc(STORE_SCRATCH_BYTES)) == NULL) {
+        r = SKR_ENOMEM;
+        goto out;
+    }
+    if ((r = store_env_open(s, dir)) != 0) {
+        snprintf(err, STORE_ERRMSG_MAX, "hub %.100s: %.140s", dir, s->errmsg);
+        goto out;
+    }
+    *out = s;
+    s = NULL;
+out:
+    store_close(s);
+    return r;
+}
+
+void store_close(store *s)
+{
+    if (s == NULL)
+        return;
+    store_lock(s);
+    store_rtxn_drop(s);
+    if (s->env != NULL)
+        mdb_env_close(s->env);
+    if (s->scratch != NULL)
+        sodium_free(s->scratch); /* sodium_free wipes the region */
+    free(s);
+}
+
+static int store_dir_join(char *buf, size_t cap, const char *base, const char *tail)
+{
+    int n = snprintf(buf, cap, "%s%s", base, tail);
+    return n < 0 || (size_t)n >= cap ? SKR_EINVAL : 0;
+}
+
+int store_default_dir(char *buf, size_t cap)
+{
+    const char *v;
+
+    if (buf == NULL)
+        return SKR_EINVAL;
+    if ((v = getenv("SEKRETS_HUB")) != NULL && v[0] != '\0')
+        return store_dir_join(buf, cap, v, "");
+    /* XDG: a relative XDG_DATA_HOME is invalid and must be ignored. */
+    if ((v = getenv("XDG_DATA_HOME")) != NULL && v[0] == '/')
+        return store_dir_join(buf, cap, v, "/sekrets/hub");
+    if ((v = getenv("HOME")) != NULL && v[0] == '/')
+        return store_dir_join(buf, cap, v, "/.local/share/sekrets/hub");
+    return SKR_EINVAL;
+}

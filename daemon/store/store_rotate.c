@@ -1,0 +1,121 @@
+/*
+ * daemon/store/store_rotate.c - a new data key for every sealed value, in one write txn.
+ *
+ * Why the index key stays: it only makes look-up hashes (a keyed PRF of the names); it
+ * seals nothing, so there is no ciphertext for an old key to open. Rotating the data key
+ * is what makes a leaked old data key useless against the current file. A leaked index
+ * key lets its holder test guessed names against the file, never read a body or list
+ * names; replacing it would move every key of every database (rec, ord, names, protos)
+ * for that small gain, and a hub whose keys leaked wants a new hub (export, init), not a
+ * rotation. So rotate re-seals values under a new data key and keeps every LMDB key.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_int.h"
+
+#define STORE_CT_MAX (STORE_REC_CLEAR + STORE_SEAL_OVERHEAD + STORE_REC_PT_MAX)
+
+typedef struct store_rot {
+    uint8_t *keys;   /* new key buffer: new data key, same index key and KEK */
+    uint8_t *ct;     /* one re-sealed value */
+    uint64_t records;
+} store_rot;
+
+/* Re-seals every value of dbi: clear prefix kept (and in the AD), the rest opened with the
+ * old data key and sealed with the new one, in place (same size). */
+static int store_reseal_db(store *s, MDB_txn *txn, MDB_dbi dbi, const char *label,
+                           size_t clear, store_rot *rot, uint64_t *count)
+{
+    uint8_t ad[STORE_AD_MAX], kcopy[2 * STORE_HASH_BYTES];
+    MDB_cursor *c = NULL;
+    MDB_val k, v, nv, kc;
+    size_t n, adlen;
+    int rc, r = 0;
+
+    if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
+        return store_mdb_err(s, rc, "rotate cursor");
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (v.mv_size < clear || v.mv_size > STORE_CT_MAX || k.mv_size > sizeof kcopy) {
+            r = store_errf(s, SKR_EINTEGRITY, "rotate: a stored value is malformed");
+            goto out;
+        }
+        adlen = store_ad(ad, label, &k, v.mv_data, clear);
+        if (store_unseal(s->keys + STORE_K_DATA, ad, adlen, (uint8_t *)v.mv_data + clear,
+                         v.mv_size - clear, s->scratch, STORE_REC_PT_MAX, &n) != 0) {
+            /* Re-sealing it would launder a tampered value: the user deletes it first. */
+            r = store_errf(s, SKR_EINTEGRITY, "rotate: a stored value failed authentication"
+                           " (delete that record, then rotate)");
+            goto out;
+        }
+        if (n > s->scratch_used)
+            s->scratch_used = n;
+        memcpy(rot->ct, v.mv_data, clear);
+        store_seal(rot->keys + STORE_K_DATA, ad, adlen, s->scratch, n, rot->ct + clear);
+        nv.mv_size = v.mv_size;
+        nv.mv_data = rot->ct;
+        /* The key must not point into the page being rewritten (a big value's node is
+         * deleted and re-added there): hand LMDB a copy. */
+        memcpy(kcopy, k.mv_data, k.mv_size);
+        kc.mv_size = k.mv_size;
+        kc.mv_data = kcopy;
+        if ((rc = mdb_cursor_put(c, &kc, &nv, MDB_CURRENT)) != 0) {
+            r = store_mdb_err(s, rc, "rotate write");
+            goto out;
+        }
+        (*count)++;
+    }
+    if (rc != MDB_NOTFOUND)
+        r = store_mdb_err(s, rc, "rotate read");
+out:
+    mdb_cursor_close(c);
+    return r;
+}
+
+static int store_rotate_txn(store *s, MDB_txn *txn, void *ctx)
+{
+    store_rot *rot = ctx;
+    uint64_t recs = 0, other = 0;
+    int r;
+
+    /* A retry after map growth starts from a fresh key: nothing of the aborted try stays. */
+    randombytes_buf(rot->keys + STORE_K_DATA, STORE_KEY_BYTES);
+    if ((r = store_reseal_db(s, txn, s->rec, STORE_AD_REC, STORE_REC_CLEAR, rot, &recs)) ||
+        (r = store_reseal_db(s, txn, s->ord, STORE_AD_ORD, 0, rot, &other)) ||
+        (r = store_reseal_db(s, txn, s->protos, STORE_AD_PROTO, 0, rot, &other)))
+        return r;
+    if ((r = store_rotate_wrap(s, txn, rot->keys)) != 0)
+        return r;
+    rot->records = recs;
+    return 0;
+}
+
+int store_rotate(store *s, uint64_t *records)
+{
+    store_rot rot = { 0 };
+    int r;
+
+    store_release(s);
+    if (s->keys == NULL)
+        return store_errf(s, SKR_ELOCKED, s->initialized ? "hub locked"
+                                                         : "hub not initialised");
+    if ((rot.keys = store_keys_alloc()) == NULL || (rot.ct = malloc(STORE_CT_MAX)) == NULL) {
+        r = store_errf(s, SKR_ENOMEM, "no memory to rotate");
+        goto out;
+    }
+    memcpy(rot.keys, s->keys, STORE_K_TOTAL); /* index key and KEK carry over */
+    if ((r = store_write(s, store_rotate_txn, &rot)) != 0)
+        goto out;
+    store_keys_free(s->keys);
+    sodium_mprotect_readonly(rot.keys);
+    s->keys = rot.keys;
+    rot.keys = NULL;
+    if (records != NULL)
+        *records = rot.records;
+out:
+    store_release(s);
+    store_keys_free(rot.keys);
+    free(rot.ct);
+    return r;
+}

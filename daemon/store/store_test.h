@@ -1,0 +1,27 @@
+/*
+ * daemon/store/store_test.h - hooks for tests/unit/test_store.c and bench/bench_store.c.
+ * The daemon never calls these.
+ */
+#ifndef DAEMON_STORE_TEST_H
+#define DAEMON_STORE_TEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+/* Initial LMDB map size for the next store_open (0 = the default, 64 MiB). A small one
+ * makes the tests exercise map growth. */
+void store_test_set_mapsize(size_t bytes);
+/* The store's current map size. */
+size_t store_test_mapsize(const store *s);
+
+/* Clock for created/modified (0 = the real clock). */
+void store_test_set_now(int64_t t);
+
+/* Writes key XOR mask into out, so that the caller never holds the key itself (a test
+ * that scans memory for the key must not find its own copy). which: 0 = data key,
+ * 1 = index key. SKR_ELOCKED when locked. */
+int store_test_key_masked(const store *s, int which, const uint8_t mask[32], uint8_t out[32]);
+
+#endif

@@ -1,0 +1,1186 @@
+/*
+ * tests/unit/test_store.c - the encrypted hub (daemon/store).
+ *
+ * White-box where it must be: the tamper and rotate tests edit LMDB values through their
+ * own environment handle (with the store closed: LMDB forbids two handles on one env in
+ * a process) and read the value layout from store_int.h.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "store.h"
+#include "store_int.h"
+#include "store_test.h"
+
+static char g_tmp[256];
+static char g_hub[300];
+static store_kdf g_kdf;
+static uint8_t g_kek[STORE_KEY_BYTES];
+
+static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st; (void)flag; (void)f;
+    return remove(p);
+}
+
+/* A fresh folder for each test (Check forks each test: globals are per test). */
+static void setup_in(const char *base)
+{
+    snprintf(g_tmp, sizeof g_tmp, "%s/skr-store-XXXXXX", base);
+    ck_assert_ptr_nonnull(mkdtemp(g_tmp));
+    snprintf(g_hub, sizeof g_hub, "%s/a/b/hub", g_tmp);
+    store_test_set_mapsize(0);
+    store_test_set_now(0);
+}
+
+static void setup_disk(void) { setup_in("/tmp"); }
+static void setup_shm(void) { setup_in("/dev/shm"); }
+
+static void teardown(void)
+{
+    nftw(g_tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void fast_kek(const char *pass, store_kdf *kdf, uint8_t kek[STORE_KEY_BYTES])
+{
+    ck_assert_int_eq(store_kdf_new(kdf, STORE_KDF_ARGON2ID, crypto_pwhash_OPSLIMIT_MIN,
+                                   crypto_pwhash_MEMLIMIT_MIN), 0);
+    ck_assert_int_eq(store_kdf_derive(kdf, (const uint8_t *)pass, strlen(pass), kek), 0);
+}
+
+static store *open_hub(void)
+{
+    char err[STORE_ERRMSG_MAX];
+    store *s = NULL;
+
+    ck_assert_msg(store_open(g_hub, &s, err) == 0, "open: %s", err);
+    return s;
+}
+
+static store *new_hub(void)
+{
+    store *s = open_hub();
+
+    fast_kek("correct horse", &g_kdf, g_kek);
+    ck_assert_int_eq(store_init(s, &g_kdf, g_kek), 0);
+    return s;
+}
+
+static store *reopen(store *s)
+{
+    store_close(s);
+    s = open_hub();
+    ck_assert_int_eq(store_unlock(s, g_kek), 0);
+    return s;
+}
+
+static void post_str(store *s, const char *p, const char *n, const char *body)
+{
+    int r = store_post(s, p, n, (const uint8_t *)body, strlen(body));
+    ck_assert_msg(r == 0, "post %s/%s: %d %s", p, n, r, store_errmsg(s));
+}
+
+static void expect_body(store *s, const char *p, const char *n, const char *body)
+{
+    store_record rec;
+    int r = store_get(s, p, n, &rec);
+
+    ck_assert_msg(r == 0, "get %s/%s: %d %s", p ? p : "*", n, r, store_errmsg(s));
+    ck_assert_uint_eq(rec.body_len, strlen(body));
+    ck_assert_mem_eq(rec.body, body, rec.body_len);
+    ck_assert_str_eq(rec.name, n);
+    ck_assert_uint_eq(rec.name_len, strlen(n));
+    if (p != NULL)
+        ck_assert_str_eq(rec.protocol, p);
+    store_release(s);
+}
+
+/* ---- a lister that keeps everything ---- */
+
+typedef struct coll {
+    uint64_t begun;
+    size_t n, cap;
+    char **str;
+    uint64_t *count;
+} coll;
+
+static int coll_begin(void *ctx, uint64_t count)
+{
+    coll *c = ctx;
+    c->begun = count;
+    return 0;
+}
+
+static int coll_item(void *ctx, const char *str, size_t len, uint64_t count)
+{
+    coll *c = ctx;
+
+    ck_assert_uint_eq(strlen(str), len);
+    if (c->n == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 64;
+        c->str = realloc(c->str, c->cap * sizeof *c->str);
+        c->count = realloc(c->count, c->cap * sizeof *c->count);
+    }
+    c->str[c->n] = strndup(str, len);
+    c->count[c->n++] = count;
+    return 0;
+}
+
+static void coll_free(coll *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        free(c->str[i]);
+    free(c->str);
+    free(c->count);
+    memset(c, 0, sizeof *c);
+}
+
+static int list_db(store *s, const char *p, coll *c)
+{
+    store_lister l = { coll_begin, coll_item, c };
+    coll_free(c);
+    return store_get_db(s, p, &l);
+}
+
+static int list_hub(store *s, coll *c)
+{
+    store_lister l = { coll_begin, coll_item, c };
+    coll_free(c);
+    return store_get_hub(s, &l);
+}
+
+/* ---- raw LMDB access (store closed) ---- */
+
+typedef struct raw {
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+} raw;
+
+static void raw_open(raw *r, const char *db)
+{
+    ck_assert_int_eq(mdb_env_create(&r->env), 0);
+    ck_assert_int_eq(mdb_env_set_maxdbs(r->env, 8), 0);
+    ck_assert_int_eq(mdb_env_open(r->env, g_hub, 0, 0600), 0);
+    ck_assert_int_eq(mdb_txn_begin(r->env, NULL, 0, &r->txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(r->txn, db, 0, &r->dbi), 0);
+}
+
+static void raw_close(raw *r)
+{
+    ck_assert_int_eq(mdb_txn_commit(r->txn), 0);
+    mdb_env_close(r->env);
+}
+
+/* Copies of every (key, value) of a database, in key order. */
+typedef struct kv {
+    size_t n;
+    MDB_val k[64], v[64];
+} kv;
+
+static void raw_dump(raw *r, kv *out)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+
+    out->n = 0;
+    ck_assert_int_eq(mdb_cursor_open(r->txn, r->dbi, &c), 0);
+    while (mdb_cursor_get(c, &k, &v, out->n ? MDB_NEXT : MDB_FIRST) == 0) {
+        ck_assert_uint_lt(out->n, 64);
+        out->k[out->n].mv_size = k.mv_size;
+        out->k[out->n].mv_data = malloc(k.mv_size);
+        memcpy(out->k[out->n].mv_data, k.mv_data, k.mv_size);
+        out->v[out->n].mv_size = v.mv_size;
+        out->v[out->n].mv_data = malloc(v.mv_size);
+        memcpy(out->v[out->n].mv_data, v.mv_data, v.mv_size);
+        out->n++;
+    }
+    mdb_cursor_close(c);
+}
+
+static void kv_free(kv *d)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        free(d->k[i].mv_data);
+        free(d->v[i].mv_data);
+    }
+    d->n = 0;
+}
+
+static void raw_put(raw *r, const MDB_val *k, const MDB_val *v)
+{
+    MDB_val kk = *k, vv = *v;
+    ck_assert_int_eq(mdb_put(r->txn, r->dbi, &kk, &vv, 0), 0);
+}
+
+static void get_key(store *s, int which, uint8_t key[32])
+{
+    uint8_t mask[32] = { 0 };
+    ck_assert_int_eq(store_test_key_masked(s, which, mask, key), 0);
+}
+
+/* The rec key (Hp || Hn) of a pair, computed with the store's index key. */
+static void rec_key(store *s, const char *p, const char *n, uint8_t key[32])
+{
+    uint8_t ik[32];
+
+    get_key(s, 1, ik);
+    store_hash(ik, "skr-proto", p, strlen(p), key);
+    store_hash(ik, "skr-name", n, strlen(n), key + 16);
+    sodium_memzero(ik, sizeof ik);
+}
+
+/* ================= tests ================= */
+
+START_TEST(test_kdf)
+{
+    store_kdf k, k2;
+    uint8_t a[32], b[32];
+
+    ck_assert_int_eq(store_kdf_new(&k, STORE_KDF_ARGON2ID, 0, 0), 0);
+    ck_assert_uint_eq(k.opslimit, STORE_OPSLIMIT_DEFAULT);
+    ck_assert_uint_eq(k.memlimit, STORE_MEMLIMIT_DEFAULT);
+    ck_assert_int_eq(store_kdf_new(&k2, STORE_KDF_ARGON2ID, 0, 0), 0);
+    ck_assert_mem_ne(k.salt, k2.salt, STORE_SALT_BYTES);
+    ck_assert_int_eq(store_kdf_new(&k, STORE_KDF_ARGON2ID,
+                                   (uint64_t)crypto_pwhash_OPSLIMIT_MAX + 1, 0), SKR_EINVAL);
+    ck_assert_int_eq(store_kdf_new(&k, STORE_KDF_ARGON2ID, 1, 1024), SKR_EINVAL);
+    ck_assert_int_eq(store_kdf_new(&k, (store_kdf_kind)7, 0, 0), SKR_EINVAL);
+    ck_assert_int_eq(store_kdf_new(&k, STORE_KDF_KEYFILE, 0, 0), 0);
+    ck_assert_int_eq(store_kdf_derive(&k, (const uint8_t *)"short", 5, a), SKR_EINVAL);
+    memset(b, 7, sizeof b);
+    ck_assert_int_eq(store_kdf_derive(&k, b, 32, a), 0);
+    k2 = k;
+    k2.salt[0] ^= 1; /* the salt personalises the keyfile hash */
+    ck_assert_int_eq(store_kdf_derive(&k2, b, 32, b), 0);
+    ck_assert_mem_ne(a, b, 32);
+    fast_kek("x", &k, a);
+    ck_assert_int_eq(store_kdf_derive(&k, (const uint8_t *)"x", 1, b), 0);
+    ck_assert_mem_eq(a, b, 32);
+    ck_assert_int_eq(store_kdf_derive(&k, (const uint8_t *)"y", 1, b), 0);
+    ck_assert_mem_ne(a, b, 32);
+}
+END_TEST
+
+START_TEST(test_open_layout)
+{
+    char path[400];
+    struct stat st;
+    store *s;
+
+    umask(0); /* the modes must not depend on the caller's umask */
+    s = open_hub();
+    ck_assert_int_eq(stat(g_hub, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0700);
+    snprintf(path, sizeof path, "%s/a", g_tmp);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0700);
+    snprintf(path, sizeof path, "%s/data.mdb", g_hub);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0600);
+    snprintf(path, sizeof path, "%s/lock.mdb", g_hub);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0600);
+    ck_assert(!store_is_initialized(s));
+    ck_assert(!store_is_unlocked(s));
+    store_close(s);
+    store_close(NULL);
+}
+END_TEST
+
+START_TEST(test_open_denied)
+{
+    char err[STORE_ERRMSG_MAX], path[400];
+    store *s = NULL;
+
+    store_close(open_hub());
+    ck_assert_int_eq(chmod(g_hub, 0755), 0);
+    ck_assert_int_eq(store_open(g_hub, &s, err), SKR_EDENIED);
+    ck_assert_ptr_null(s);
+    ck_assert_ptr_nonnull(strstr(err, "0755"));
+    ck_assert_ptr_null(strchr(err, '\n'));
+    ck_assert_int_eq(chmod(g_hub, 0700), 0);
+    snprintf(path, sizeof path, "%s/data.mdb", g_hub);
+    ck_assert_int_eq(chmod(path, 0644), 0);
+    ck_assert_int_eq(store_open(g_hub, &s, err), SKR_EDENIED);
+    ck_assert_ptr_nonnull(strstr(err, "data.mdb"));
+    ck_assert_int_eq(chmod(path, 0600), 0);
+    ck_assert_int_eq(store_open(g_hub, &s, err), 0);
+    store_close(s);
+    /* A file where the folder should be. */
+    snprintf(path, sizeof path, "%s/plain", g_tmp);
+    close(open(path, O_CREAT | O_WRONLY, 0600));
+    s = NULL;
+    ck_assert_int_eq(store_open(path, &s, err), SKR_EINVAL);
+    ck_assert_ptr_null(s);
+}
+END_TEST
+
+static void write_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+    int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
+    ck_assert_int_eq(fchmod(fd, mode), 0);
+    close(fd);
+}
+
+START_TEST(test_keyfile)
+{
+    char path[400], err[STORE_ERRMSG_MAX];
+    uint8_t data[40], *content = NULL, kek[32];
+    store_kdf kdf;
+    size_t len = 0;
+    store *s;
+
+    randombytes_buf(data, sizeof data);
+    snprintf(path, sizeof path, "%s/key", g_tmp);
+    write_file(path, data, sizeof data, 0644);
+    ck_assert_int_eq(store_keyfile_read(path, &content, &len, err), SKR_EDENIED);
+    ck_assert_ptr_null(content);
+    ck_assert_ptr_nonnull(strstr(err, path));
+    write_file(path, data, 31, 0600);
+    ck_assert_int_eq(store_keyfile_read(path, &content, &len, err), SKR_EINVAL);
+    ck_assert_ptr_null(content);
+    snprintf(path, sizeof path, "%s/none", g_tmp);
+    ck_assert_int_eq(store_keyfile_read(path, &content, &len, err), SKR_ENOT_FOUND);
+    ck_assert_int_eq(store_keyfile_read(g_tmp, &content, &len, err), SKR_EINVAL);
+    snprintf(path, sizeof path, "%s/key", g_tmp);
+    write_file(path, data, sizeof data, 0400);
+    ck_assert_int_eq(store_keyfile_read(path, &content, &len, err), 0);
+    ck_assert_uint_eq(len, sizeof data);
+    ck_assert_mem_eq(content, data, len);
+    /* A hub opened with the keyfile. */
+    ck_assert_int_eq(store_kdf_new(&kdf, STORE_KDF_KEYFILE, 0, 0), 0);
+    ck_assert_int_eq(store_kdf_derive(&kdf, content, len, kek), 0);
+    store_secret_free(content, len);
+    s = open_hub();
+    ck_assert_int_eq(store_init(s, &kdf, kek), 0);
+    post_str(s, "ftp", "bob", "b");
+    store_close(s);
+    s = open_hub();
+    ck_assert_int_eq(store_unlock(s, kek), 0);
+    expect_body(s, "ftp", "bob", "b");
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_init_unlock)
+{
+    store_record rec;
+    uint8_t bad[32];
+    store_kdf got;
+    store *s = open_hub();
+    uint64_t np = 9, nc = 9;
+    bool b;
+
+    fast_kek("pw", &g_kdf, g_kek);
+    ck_assert_int_eq(store_get_kdf(s, &got), SKR_ELOCKED);
+    ck_assert_int_eq(store_unlock(s, g_kek), SKR_ELOCKED);
+    ck_assert_int_eq(store_get(s, "p", "n", &rec), SKR_ELOCKED);
+    ck_assert_int_eq(store_post(s, "p", "n", (const uint8_t *)"x", 1), SKR_ELOCKED);
+    ck_assert_int_eq(store_stats(s, &np, &nc), 0);
+    ck_assert_uint_eq(np, 0);
+    ck_assert_uint_eq(nc, 0);
+    ck_assert_int_eq(store_init(s, &g_kdf, g_kek), 0);
+    ck_assert(store_is_initialized(s) && store_is_unlocked(s));
+    ck_assert_int_eq(store_init(s, &g_kdf, g_kek), SKR_EEXISTS);
+    post_str(s, "p", "n", "body");
+    store_lock(s);
+    store_lock(s);
+    ck_assert(!store_is_unlocked(s));
+    ck_assert_int_eq(store_get(s, "p", "n", &rec), SKR_ELOCKED);
+    ck_assert_int_eq(store_delete(s, "p", "n", &b), SKR_ELOCKED);
+    ck_assert_int_eq(store_rotate(s, NULL), SKR_ELOCKED);
+    ck_assert_int_eq(store_stats(s, &np, &nc), 0); /* counts stay available */
+    ck_assert_uint_eq(np, 1);
+    ck_assert_uint_eq(nc, 1);
+    memcpy(bad, g_kek, 32);
+    bad[31] ^= 1;
+    ck_assert_int_eq(store_unlock(s, bad), SKR_EBAD_PASSPHRASE);
+    ck_assert(!store_is_unlocked(s));
+    ck_assert_int_eq(store_unlock(s, g_kek), 0);
+    expect_body(s, "p", "n", "body");
+    store_close(s);
+    s = open_hub();
+    ck_assert(store_is_initialized(s) && !store_is_unlocked(s));
+    ck_assert_int_eq(store_get_kdf(s, &got), 0);
+    ck_assert_int_eq(got.kind, STORE_KDF_ARGON2ID);
+    ck_assert_mem_eq(got.salt, g_kdf.salt, STORE_SALT_BYTES);
+    ck_assert_uint_eq(got.opslimit, crypto_pwhash_OPSLIMIT_MIN);
+    ck_assert_uint_eq(got.memlimit, crypto_pwhash_MEMLIMIT_MIN);
+    ck_assert_int_eq(store_init(s, &g_kdf, g_kek), SKR_EEXISTS);
+    ck_assert_int_eq(store_unlock(s, bad), SKR_EBAD_PASSPHRASE);
+    ck_assert_int_eq(store_unlock(s, g_kek), 0);
+    expect_body(s, "p", "n", "body");
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_ops)
+{
+    static uint8_t big[STORE_MAX_BODY + 1];
+    store *s = new_hub();
+    store_record rec;
+    coll c = { 0 };
+    bool b = false;
+
+    store_test_set_now(1000);
+    post_str(s, "smtp", "alice", "A1");
+    ck_assert_int_eq(store_post(s, "smtp", "alice", (const uint8_t *)"A2", 2), SKR_EEXISTS);
+    store_test_set_now(2000);
+    ck_assert_int_eq(store_put(s, "smtp", "alice", (const uint8_t *)"A3", 2, &b), 0);
+    ck_assert(!b);
+    ck_assert_int_eq(store_get(s, "smtp", "alice", &rec), 0);
+    ck_assert_int_eq(rec.created, 1000);
+    ck_assert_int_eq(rec.modified, 2000);
+    ck_assert_uint_eq(rec.protocol_len, 4);
+    ck_assert_str_eq(rec.protocol, "smtp");
+    ck_assert_mem_eq(rec.body, "A3", 2);
+    ck_assert_int_eq(store_put(s, "s3", "alice", (const uint8_t *)"S", 1, &b), 0);
+    ck_assert(b);
+    ck_assert_int_eq(store_get(s, "s3", "alice", &rec), 0);
+    ck_assert_int_eq(rec.created, 2000);
+    ck_assert_int_eq(rec.modified, 2000);
+    /* Without a protocol. */
+    ck_assert_int_eq(store_get(s, NULL, "alice", &rec), SKR_EAMBIGUOUS);
+    ck_assert_int_eq(store_get(s, NULL, "nobody", &rec), SKR_ENOT_FOUND);
+    ck_assert_int_eq(store_get(s, "smtp", "nobody", &rec), SKR_ENOT_FOUND);
+    ck_assert_int_eq(store_get(s, "none", "alice", &rec), SKR_ENOT_FOUND);
+    post_str(s, "s3", "carol", "C");
+    expect_body(s, NULL, "carol", "C");
+    ck_assert_int_eq(store_get(s, NULL, "carol", &rec), 0);
+    ck_assert_str_eq(rec.protocol, "s3");
+    store_release(s);
+    ck_assert_int_eq(store_delete(s, "s3", "alice", &b), 0);
+    ck_assert(b);
+    ck_assert_int_eq(store_delete(s, "s3", "alice", &b), 0);
+    ck_assert(!b);
+    ck_assert_int_eq(store_delete(s, "nope", "alice", &b), 0);
+    ck_assert(!b);
+    expect_body(s, NULL, "alice", "A3"); /* no longer ambiguous */
+    /* Hub listing and a protocol disappearing with its last name. */
+    ck_assert_int_eq(list_hub(s, &c), 0);
+    ck_assert_uint_eq(c.begun, 2);
+    ck_assert_uint_eq(c.n, 2);
+    ck_assert_str_eq(c.str[0], "s3");
+    ck_assert_uint_eq(c.count[0], 1);
+    ck_assert_str_eq(c.str[1], "smtp");
+    ck_assert_uint_eq(c.count[1], 1);
+    ck_assert_int_eq(store_delete(s, "s3", "carol", &b), 0);
+    ck_assert(b);
+    ck_assert_int_eq(list_db(s, "s3", &c), SKR_ENOT_FOUND);
+    ck_assert_uint_eq(c.n, 0);
+    ck_assert_int_eq(list_hub(s, &c), 0);
+    ck_assert_uint_eq(c.n, 1);
+    ck_assert_str_eq(c.str[0], "smtp");
+    /* Limits and arguments. */
+    memset(big, 0xa5, sizeof big);
+    ck_assert_int_eq(store_post(s, "p", "big", big, sizeof big), SKR_ETOO_LARGE);
+    ck_assert_int_eq(store_post(s, "p", "big", big, sizeof big - 1), 0);
+    ck_assert_int_eq(store_get(s, "p", "big", &rec), 0);
+    ck_assert_uint_eq(rec.body_len, STORE_MAX_BODY);
+    ck_assert_mem_eq(rec.body, big, STORE_MAX_BODY);
+    store_release(s);
+    ck_assert_int_eq(store_post(s, "p", "e", big, 0), SKR_EINVAL);
+    ck_assert_int_eq(store_post(s, "", "e", big, 1), SKR_EINVAL);
+    ck_assert_int_eq(store_post(s, "p", "", big, 1), SKR_EINVAL);
+    ck_assert_int_eq(store_post(s, NULL, "e", big, 1), SKR_EINVAL);
+    {
+        char p65[66], n257[258];
+        memset(p65, 'p', 65); p65[65] = '\0';
+        memset(n257, 'n', 257); n257[257] = '\0';
+        ck_assert_int_eq(store_post(s, p65, "e", big, 1), SKR_EINVAL);
+        ck_assert_int_eq(store_post(s, "p", n257, big, 1), SKR_EINVAL);
+        p65[64] = '\0';
+        n257[256] = '\0';
+        ck_assert_int_eq(store_post(s, p65, n257, big, 1), 0);
+        expect_body(s, p65, n257, "\xa5");
+    }
+    coll_free(&c);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_order)
+{
+    uint64_t np, nc;
+    store *s = new_hub();
+    coll c = { 0 };
+    bool b;
+
+    post_str(s, "x", "a", "1");
+    post_str(s, "x", "b", "2");
+    post_str(s, "y", "other", "o");
+    post_str(s, "x", "c", "3");
+    post_str(s, "x", "d", "4");
+    ck_assert_int_eq(store_delete(s, "x", "b", &b), 0);
+    post_str(s, "x", "b", "2'"); /* re-posted: goes last */
+    ck_assert_int_eq(store_delete(s, "x", "a", &b), 0);
+    ck_assert_int_eq(store_put(s, "x", "e", (const uint8_t *)"5", 1, &b), 0);
+    ck_assert_int_eq(store_put(s, "x", "a", (const uint8_t *)"1'", 2, &b), 0);
+    ck_assert(b);
+    ck_assert_int_eq(store_put(s, "x", "d", (const uint8_t *)"4'", 2, &b), 0);
+    ck_assert(!b); /* replaced: keeps its place */
+    ck_assert_int_eq(store_delete(s, "x", "d", &b), 0);
+    post_str(s, "x", "d", "4''");
+    /* seq: a0 b1 other2 c3 d4, b re-posted 5, e 6, a re-put 7, d re-posted 8. */
+    ck_assert_int_eq(list_db(s, "x", &c), 0);
+    ck_assert_uint_eq(c.begun, 5);
+    ck_assert_uint_eq(c.n, 5);
+    ck_assert_str_eq(c.str[0], "c");
+    ck_assert_str_eq(c.str[1], "b");
+    ck_assert_str_eq(c.str[2], "e");
+    ck_assert_str_eq(c.str[3], "a");
+    ck_assert_str_eq(c.str[4], "d");
+    /* A put that replaces keeps the place; reopen and check it survives. */
+    ck_assert_int_eq(store_put(s, "x", "c", (const uint8_t *)"3'", 2, &b), 0);
+    s = reopen(s);
+    ck_assert_int_eq(list_db(s, "x", &c), 0);
+    ck_assert_uint_eq(c.n, 5);
+    ck_assert_str_eq(c.str[0], "c");
+    ck_assert_str_eq(c.str[4], "d");
+    expect_body(s, "x", "c", "3'");
+    expect_body(s, "x", "d", "4''");
+    ck_assert_int_eq(list_db(s, "y", &c), 0);
+    ck_assert_uint_eq(c.n, 1);
+    ck_assert_str_eq(c.str[0], "other");
+    ck_assert_int_eq(store_stats(s, &np, &nc), 0);
+    ck_assert_uint_eq(np, 2);
+    ck_assert_uint_eq(nc, 6);
+    coll_free(&c);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_100k)
+{
+    enum { N = 100000, P = 7 };
+    char name[32], body[48], proto[16];
+    uint64_t np, nc;
+    store_record rec;
+    coll c = { 0 };
+    size_t map0;
+    store *s;
+
+    store_test_set_mapsize(1 << 20); /* 1 MiB: the run must grow the map several times */
+    s = new_hub();
+    map0 = store_test_mapsize(s);
+    for (int i = 0; i < N; i++) {
+        snprintf(proto, sizeof proto, "proto%d", i % P);
+        snprintf(name, sizeof name, "user-%07d@example.org", i);
+        snprintf(body, sizeof body, "\x82\xa1u%07d\xa1p\xa9secret%03d", i, i % 1000);
+        post_str(s, proto, name, body);
+    }
+    ck_assert_uint_gt(store_test_mapsize(s), 8 * map0);
+    s = reopen(s);
+    for (int i = 0; i < N; i++) {
+        snprintf(proto, sizeof proto, "proto%d", i % P);
+        snprintf(name, sizeof name, "user-%07d@example.org", i);
+        snprintf(body, sizeof body, "\x82\xa1u%07d\xa1p\xa9secret%03d", i, i % 1000);
+        ck_assert_int_eq(store_get(s, i % 2 ? proto : NULL, name, &rec), 0);
+        ck_assert_uint_eq(rec.body_len, strlen(body));
+        ck_assert_mem_eq(rec.body, body, rec.body_len);
+        ck_assert_str_eq(rec.protocol, proto);
+    }
+    store_release(s);
+    ck_assert_int_eq(store_stats(s, &np, &nc), 0);
+    ck_assert_uint_eq(np, P);
+    ck_assert_uint_eq(nc, N);
+    ck_assert_int_eq(list_db(s, "proto3", &c), 0);
+    ck_assert_uint_eq(c.n, N / P + (3 < N % P));
+    for (size_t j = 0; j < c.n; j++) {
+        snprintf(name, sizeof name, "user-%07zu@example.org", j * P + 3);
+        ck_assert_str_eq(c.str[j], name);
+    }
+    ck_assert_int_eq(list_hub(s, &c), 0);
+    ck_assert_uint_eq(c.n, P);
+    for (int j = 0; j < P; j++)
+        ck_assert_uint_eq(c.count[j], N / P + (j < N % P));
+    coll_free(&c);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_2000_protocols)
+{
+    enum { P = 2000 };
+    char proto[32], prev[32] = "";
+    store *s = new_hub();
+    coll c = { 0 };
+    bool b;
+
+    for (int i = 0; i < P; i++) {
+        snprintf(proto, sizeof proto, "p%d", (i * 7919) % P);
+        for (int j = 0; j <= i % 3; j++) {
+            char name[8] = { 'n', (char)('0' + j), 0 };
+            post_str(s, proto, name, "b");
+        }
+    }
+    ck_assert_int_eq(store_delete(s, "p0", "n0", &b), 0); /* p0 had 1 name: gone */
+    ck_assert(b);
+    ck_assert_int_eq(list_hub(s, &c), 0);
+    ck_assert_uint_eq(c.begun, P - 1);
+    ck_assert_uint_eq(c.n, P - 1);
+    for (size_t k = 0; k < c.n; k++) {
+        int num = atoi(c.str[k] + 1), i;
+        ck_assert_int_lt(strcmp(prev, c.str[k]), 0); /* bytewise: p1 p10 p100 ... */
+        snprintf(prev, sizeof prev, "%s", c.str[k]);
+        for (i = 0; i < P && (i * 7919) % P != num; i++)
+            ;
+        ck_assert_uint_eq(c.count[k], (uint64_t)(i % 3 + 1));
+    }
+    ck_assert_str_eq(c.str[0], "p1");
+    ck_assert_str_eq(c.str[1], "p10");
+    coll_free(&c);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_tamper_swap)
+{
+    uint8_t ka[32], kb[32];
+    store_record rec;
+    MDB_val k, v;
+    kv d = { 0 };
+    raw r;
+    store *s = new_hub();
+    coll c = { 0 };
+
+    post_str(s, "x", "a", "body-a");
+    post_str(s, "x", "b", "body-b");
+    post_str(s, "x", "c", "body-c");
+    rec_key(s, "x", "a", ka);
+    rec_key(s, "x", "b", kb);
+    store_close(s);
+    /* Swap the values of a and b: each is a valid ciphertext, in the wrong slot. */
+    raw_open(&r, "rec");
+    raw_dump(&r, &d);
+    ck_assert_uint_eq(d.n, 3);
+    MDB_val va = { 0 }, vb = { 0 };
+    for (size_t i = 0; i < d.n; i++) {
+        if (memcmp(d.k[i].mv_data, ka, 32) == 0) va = d.v[i];
+        if (memcmp(d.k[i].mv_data, kb, 32) == 0) vb = d.v[i];
+    }
+    ck_assert_ptr_nonnull(va.mv_data);
+    ck_assert_ptr_nonnull(vb.mv_data);
+    k = (MDB_val){ 32, ka };
+    raw_put(&r, &k, &vb);
+    k = (MDB_val){ 32, kb };
+    raw_put(&r, &k, &va);
+    raw_close(&r);
+    kv_free(&d);
+    s = open_hub();
+    ck_assert_int_eq(store_unlock(s, g_kek), 0);
+    ck_assert_int_eq(store_get(s, "x", "a", &rec), SKR_EINTEGRITY);
+    ck_assert_int_eq(store_get(s, NULL, "b", &rec), SKR_EINTEGRITY);
+    expect_body(s, "x", "c", "body-c");
+    ck_assert_int_eq(list_db(s, "x", &c), 0); /* the listing never opens a body */
+    ck_assert_uint_eq(c.n, 3);
+    /* Swap two ord values too: the listing refuses instead of lying. */
+    store_close(s);
+    raw_open(&r, "ord");
+    raw_dump(&r, &d);
+    ck_assert_uint_eq(d.n, 3);
+    raw_put(&r, &d.k[0], &d.v[1]);
+    raw_close(&r);
+    kv_free(&d);
+    s = open_hub();
+    ck_assert_int_eq(store_unlock(s, g_kek), 0);
+    ck_assert_int_eq(list_db(s, "x", &c), SKR_EINTEGRITY);
+    ck_assert_uint_eq(c.begun, 0);
+    expect_body(s, "x", "c", "body-c");
+    (void)v;
+    coll_free(&c);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_tamper_flip)
+{
+    enum { N = 20 };
+    char name[16], body[16];
+    uint8_t kt[32];
+    store_record rec;
+    kv d = { 0 };
+    raw r;
+    store *s = new_hub();
+    coll c = { 0 };
+    bool b;
+    int hit = 0;
+
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "n%d", i);
+        snprintf(body, sizeof body, "body%d", i);
+        post_str(s, "x", name, body);
+    }
+    rec_key(s, "x", "n7", kt);
+    store_close(s);
+    raw_open(&r, "rec");
+    raw_dump(&r, &d);
+    ck_assert_uint_eq(d.n, N);
+    for (size_t i = 0; i < d.n; i++) {
+        if (memcmp(d.k[i].mv_data, kt, 32) != 0)
+            continue;
+        ((uint8_t *)d.v[i].mv_data)[d.v[i].mv_size / 2] ^= 0x01;
+        raw_put(&r, &d.k[i], &d.v[i]);
+        hit++;
+    }
+    ck_assert_int_eq(hit, 1);
+    raw_close(&r);
+    kv_free(&d);
+    s = open_hub();
+    ck_assert_int_eq(store_unlock(s, g_kek), 0);
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "n%d", i);
+        snprintf(body, sizeof body, "body%d", i);
+        if (i == 7) {
+            ck_assert_int_eq(store_get(s, "x", name, &rec), SKR_EINTEGRITY);
+            ck_assert_int_eq(store_get(s, NULL, name, &rec), SKR_EINTEGRITY);
+        } else {
+            expect_body(s, "x", name, body);
+        }
+    }
+    ck_assert_int_eq(list_db(s, "x", &c), 0);
+    ck_assert_uint_eq(c.n, N);
+    ck_assert_int_eq(store_put(s, "x", "n7", (const uint8_t *)"z", 1, &b), SKR_EINTEGRITY);
+    ck_assert_int_eq(store_rotate(s, NULL), SKR_EINTEGRITY);
+    expect_body(s, "x", "n8", "body8");
+    /* Delete clears the corrupt record; the name can then be posted again. */
+    ck_assert_int_eq(store_delete(s, "x", "n7", &b), 0);
+    ck_assert(b);
+    post_str(s, "x", "n7", "fresh");
+    expect_body(s, "x", "n7", "fresh");
+    ck_assert_int_eq(list_db(s, "x", &c), 0);
+    ck_assert_uint_eq(c.n, N);
+    ck_assert_str_eq(c.str[N - 1], "n7");
+    coll_free(&c);
+    store_close(s);
+}
+END_TEST
+
+static bool mem_has(const uint8_t *hay, size_t n, const char *needle)
+{
+    size_t m = strlen(needle);
+    return n >= m && memmem(hay, n, needle, m) != NULL;
+}
+
+/* How many (marker or its hex) occurrences in the hub folder's files. */
+static int count_markers(const char *dir, const char *const *markers, size_t nm)
+{
+    static uint8_t buf[64 << 20];
+    const char *files[] = { "data.mdb", "lock.mdb" };
+    char path[400], hex[256], HEX[256];
+    int hits = 0;
+
+    for (size_t f = 0; f < 2; f++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[f]);
+        int fd = open(path, O_RDONLY);
+        ck_assert_int_ge(fd, 0);
+        ssize_t n = read(fd, buf, sizeof buf);
+        ck_assert_int_gt(n, 0);
+        ck_assert_int_lt(n, (ssize_t)sizeof buf);
+        close(fd);
+        for (size_t i = 0; i < nm; i++) {
+            sodium_bin2hex(hex, sizeof hex, (const uint8_t *)markers[i], strlen(markers[i]));
+            for (size_t j = 0; hex[j]; j++)
+                HEX[j] = (char)(hex[j] >= 'a' ? hex[j] - 32 : hex[j]);
+            HEX[strlen(hex)] = '\0';
+            hits += mem_has(buf, (size_t)n, markers[i]) + mem_has(buf, (size_t)n, hex) +
+                    mem_has(buf, (size_t)n, HEX);
+        }
+    }
+    return hits;
+}
+
+START_TEST(test_no_plaintext)
+{
+    const char *markers[] = { "MkProtoQz81", "mk-name-Jw27", "MK-BODY-vX93", "MkProtoGone",
+                              "mk-name-gone", "MK-BODY-OLD" };
+    char dummy[40];
+    store *s = new_hub();
+    bool b;
+
+    post_str(s, markers[0], markers[1], markers[2]);
+    post_str(s, markers[3], markers[4], "x");
+    post_str(s, markers[0], "n2", markers[5]);
+    ck_assert_int_eq(store_put(s, markers[0], "n2", (const uint8_t *)"new", 3, &b), 0);
+    ck_assert_int_eq(store_delete(s, markers[3], markers[4], &b), 0);
+    for (int i = 0; i < 200; i++) { /* pages get reused and freed */
+        snprintf(dummy, sizeof dummy, "filler-%d", i);
+        post_str(s, "fill", dummy, dummy);
+    }
+    store_close(s);
+    ck_assert_int_eq(count_markers(g_hub, markers, 6), 0);
+    /* Positive control: the same scan finds a marker planted in clear, and its hex. */
+    {
+        char path[400];
+        snprintf(path, sizeof path, "%s/extra", g_tmp);
+        mkdir(path, 0700);
+        snprintf(path, sizeof path, "%s/extra/data.mdb", g_tmp);
+        write_file(path, "..MK-BODY-vX93..4d6b50726f746f517a3831", 39, 0600);
+        snprintf(path, sizeof path, "%s/extra/lock.mdb", g_tmp);
+        write_file(path, "x", 1, 0600);
+        snprintf(path, sizeof path, "%s/extra", g_tmp);
+        ck_assert_int_eq(count_markers(path, markers, 6), 2);
+    }
+}
+END_TEST
+
+START_TEST(test_rewrap)
+{
+    uint8_t kek2[32], kek3[32], bad[32];
+    store_kdf kdf2, kdf3, got;
+    store *s = new_hub();
+
+    post_str(s, "p", "n", "body");
+    fast_kek("new passphrase", &kdf2, kek2);
+    memcpy(bad, g_kek, 32);
+    bad[0] ^= 0x80;
+    ck_assert_int_eq(store_rewrap(s, bad, &kdf2, kek2), SKR_EBAD_PASSPHRASE);
+    ck_assert_int_eq(store_rewrap(s, g_kek, &kdf2, kek2), 0);
+    ck_assert(store_is_unlocked(s));
+    expect_body(s, "p", "n", "body");
+    ck_assert_int_eq(store_get_kdf(s, &got), 0);
+    ck_assert_mem_eq(got.salt, kdf2.salt, STORE_SALT_BYTES);
+    store_close(s);
+    s = open_hub();
+    ck_assert_int_eq(store_unlock(s, g_kek), SKR_EBAD_PASSPHRASE);
+    ck_assert_int_eq(store_unlock(s, kek2), 0);
+    expect_body(s, "p", "n", "body");
+    /* Locked rewrap to a keyfile KDF. */
+    store_lock(s);
+    ck_assert_int_eq(store_kdf_new(&kdf3, STORE_KDF_KEYFILE, 0, 0), 0);
+    memset(bad, 0x33, 32);
+    ck_assert_int_eq(store_kdf_derive(&kdf3, bad, 32, kek3), 0);
+    ck_assert_int_eq(store_rewrap(s, kek2, &kdf3, kek3), 0);
+    ck_assert(!store_is_unlocked(s));
+    ck_assert_int_eq(store_unlock(s, kek2), SKR_EBAD_PASSPHRASE);
+    ck_assert_int_eq(store_unlock(s, kek3), 0);
+    expect_body(s, "p", "n", "body");
+    /* Rotate after a rewrap uses the new KEK: the hub still opens with it. */
+    ck_assert_int_eq(store_rotate(s, NULL), 0);
+    store_close(s);
+    s = open_hub();
+    ck_assert_int_eq(store_get_kdf(s, &got), 0);
+    ck_assert_int_eq(got.kind, STORE_KDF_KEYFILE);
+    ck_assert_int_eq(store_unlock(s, kek3), 0);
+    expect_body(s, "p", "n", "body");
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_rotate)
+{
+    enum { N = 50 };
+    uint8_t old_dk[32], new_dk[32], ad[STORE_AD_MAX], pt[256];
+    char name[16], body[32];
+    kv before = { 0 }, after = { 0 };
+    uint64_t n = 0;
+    size_t adlen, ptlen;
+    raw r;
+    store *s = new_hub();
+
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "n%d", i);
+        snprintf(body, sizeof body, "rotate-body-%d", i);
+        post_str(s, i % 3 ? "a" : "b", name, body);
+    }
+    get_key(s, 0, old_dk);
+    store_close(s);
+    raw_open(&r, "rec");
+    raw_dump(&r, &before);
+    raw_close(&r);
+    s = open_hub();
+    ck_assert_int_eq(store_unlock(s, g_kek), 0);
+    ck_assert_int_eq(store_rotate(s, &n), 0);
+    ck_assert_uint_eq(n, N);
+    get_key(s, 0, new_dk);
+    ck_assert_mem_ne(old_dk, new_dk, 32);
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "n%d", i);
+        snprintf(body, sizeof body, "rotate-body-%d", i);
+        expect_body(s, i % 3 ? "a" : "b", name, body);
+    }
+    s = reopen(s); /* the new data key was wrapped under the same KEK */
+    expect_body(s, "a", "n1", "rotate-body-1");
+    store_close(s);
+    raw_open(&r, "rec");
+    raw_dump(&r, &after);
+    raw_close(&r);
+    ck_assert_uint_eq(after.n, N);
+    for (size_t i = 0; i < N; i++) {
+        MDB_val *v = &after.v[i];
+        ck_assert_mem_eq(before.k[i].mv_data, after.k[i].mv_data, 32);
+        ck_assert_uint_eq(before.v[i].mv_size, v->mv_size);
+        ck_assert_mem_ne(before.v[i].mv_data, v->mv_data, v->mv_size);
+        adlen = store_ad(ad, STORE_AD_REC, &after.k[i], v->mv_data, 8);
+        ck_assert_int_eq(store_unseal(old_dk, ad, adlen, (uint8_t *)v->mv_data + 8,
+                                      v->mv_size - 8, pt, sizeof pt, &ptlen), SKR_EINTEGRITY);
+        ck_assert_int_eq(store_unseal(new_dk, ad, adlen, (uint8_t *)v->mv_data + 8,
+                                      v->mv_size - 8, pt, sizeof pt, &ptlen), 0);
+        /* and the old ciphertext opened with the old key (the control) */
+        v = &before.v[i];
+        ck_assert_int_eq(store_unseal(old_dk, ad, adlen, (uint8_t *)v->mv_data + 8,
+                                      v->mv_size - 8, pt, sizeof pt, &ptlen), 0);
+    }
+    kv_free(&before);
+    kv_free(&after);
+}
+END_TEST
+
+static void crash_round(int round, uint64_t *acked_total)
+{
+    uint64_t acked[4096], i, np, nc, base = (uint64_t)round * 100000;
+    size_t n = 0, want = 20 + randombytes_uniform(150);
+    char name[32], body[32];
+    int fds[2], st;
+    store *s;
+    pid_t pid;
+
+    ck_assert_int_eq(pipe(fds), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        char err[STORE_ERRMSG_MAX];
+        close(fds[0]);
+        if (store_open(g_hub, &s, err) != 0 || store_unlock(s, g_kek) != 0)
+            _exit(3);
+        for (i = base; i < base + 100000; i++) {
+            snprintf(name, sizeof name, "crash-%" PRIu64, i);
+            snprintf(body, sizeof body, "body-%" PRIu64, i);
+            if (store_post(s, "crash", name, (const uint8_t *)body, strlen(body)) != 0)
+                _exit(4);
+            if (write(fds[1], &i, sizeof i) != sizeof i) /* acknowledged */
+                _exit(5);
+        }
+        _exit(6);
+    }
+    close(fds[1]);
+    while (n < sizeof acked / sizeof acked[0] && read(fds[0], &acked[n], 8) == 8) {
+        if (++n == want)
+            ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    }
+    close(fds[0]);
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "child status %d", st);
+    ck_assert_uint_ge(n, want);
+    s = open_hub();
+    ck_assert_int_eq(store_unlock(s, g_kek), 0);
+    for (size_t j = 0; j < n; j++) {
+        ck_assert_uint_eq(acked[j], base + j);
+        snprintf(name, sizeof name, "crash-%" PRIu64, acked[j]);
+        snprintf(body, sizeof body, "body-%" PRIu64, acked[j]);
+        expect_body(s, "crash", name, body);
+    }
+    /* At most one write committed but not yet acknowledged when the child died. */
+    ck_assert_int_eq(store_stats(s, &np, &nc), 0);
+    ck_assert_uint_ge(nc, *acked_total + n);
+    ck_assert_uint_le(nc, *acked_total + n + 1);
+    *acked_total = nc;
+    store_close(s);
+}
+
+START_TEST(test_crash)
+{
+    uint64_t total = 0;
+    store *s = new_hub();
+
+    store_close(s);
+    for (int round = 0; round < 6; round++)
+        crash_round(round, &total);
+    ck_assert_uint_ge(total, 6 * 20);
+}
+END_TEST
+
+/*
+ * Scans every readable mapping of this process (/proc/self/mem) for key ^ mask ^ mask,
+ * computed byte by byte so that the pattern itself is never in memory.
+ */
+static bool memory_holds_key(const uint8_t masked[32], const uint8_t mask[32])
+{
+    const size_t chunk = 1 << 20;
+    uint8_t *buf = mmap(NULL, chunk + 32, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    FILE *maps = fopen("/proc/self/maps", "r");
+    int fd = open("/proc/self/mem", O_RDONLY);
+    unsigned long lo, hi;
+    char perms[8], line[512];
+    bool found = false;
+
+    ck_assert(buf != MAP_FAILED && maps != NULL && fd >= 0);
+    while (!found && fgets(line, sizeof line, maps) != NULL) {
+        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 || perms[0] != 'r' ||
+            strstr(line, "[vvar]") || strstr(line, "[vsyscall]") || hi - lo > (256ul << 20) ||
+            (lo <= (unsigned long)buf && (unsigned long)buf < hi))
+            continue;
+        for (unsigned long at = lo; !found && at < hi; at += chunk) {
+            size_t want = hi - at < chunk + 31 ? hi - at : chunk + 31;
+            ssize_t n = pread(fd, buf, want, (off_t)at);
+            for (ssize_t i = 0; i + 32 <= n && !found; i++) {
+                int j = 0;
+                while (j < 32 && buf[i + j] == (uint8_t)(masked[j] ^ mask[j]))
+                    j++;
+                found = j == 32;
+            }
+        }
+    }
+    sodium_memzero(buf, chunk + 32); /* it may hold the key after a positive scan */
+    munmap(buf, chunk + 32);
+    fclose(maps);
+    close(fd);
+    return found;
+}
+
+START_TEST(test_lock_wipes)
+{
+    uint8_t mask[32], mdata[32], mindex[32];
+    store_record rec;
+    store *s = new_hub();
+
+    post_str(s, "p", "n", "body");
+    expect_body(s, "p", "n", "body");
+    randombytes_buf(mask, sizeof mask);
+    ck_assert_int_eq(store_test_key_masked(s, 0, mask, mdata), 0);
+    ck_assert_int_eq(store_test_key_masked(s, 1, mask, mindex), 0);
+    /* Control: while unlocked the scan finds both keys. */
+    ck_assert(memory_holds_key(mdata, mask));
+    ck_assert(memory_holds_key(mindex, mask));
+    store_lock(s);
+    ck_assert_int_eq(store_test_key_masked(s, 0, mask, mdata), SKR_ELOCKED);
+    ck_assert(!memory_holds_key(mdata, mask));
+    ck_assert(!memory_holds_key(mindex, mask));
+    ck_assert_int_eq(store_get(s, "p", "n", &rec), SKR_ELOCKED);
+    /* Unlock, rotate, close: no key of either generation stays. */
+    ck_assert_int_eq(store_unlock(s, g_kek), 0);
+    ck_assert_int_eq(store_rotate(s, NULL), 0);
+    store_close(s);
+    ck_assert(!memory_holds_key(mdata, mask));
+    ck_assert(!memory_holds_key(mindex, mask));
+}
+END_TEST
+
+START_TEST(test_map_growth)
+{
+    static uint8_t body[STORE_MAX_BODY];
+    char name[16];
+    store_record rec;
+    size_t m0;
+    store *s;
+
+    store_test_set_mapsize(64 << 10); /* 64 KiB: the first big write already overflows */
+    s = new_hub();
+    m0 = store_test_mapsize(s);
+    for (int i = 0; i < 64; i++) {
+        snprintf(name, sizeof name, "big%d", i);
+        memset(body, i, sizeof body);
+        ck_assert_int_eq(store_post(s, "p", name, body, sizeof body), 0);
+    }
+    ck_assert_uint_ge(store_test_mapsize(s), 64 * sizeof body);
+    ck_assert_uint_gt(store_test_mapsize(s), m0);
+    for (int i = 0; i < 64; i++) {
+        snprintf(name, sizeof name, "big%d", i);
+        ck_assert_msg(store_get(s, "p", name, &rec) == 0, "before rotate %d", i);
+    }
+    ck_assert_int_eq(store_rotate(s, NULL), 0);
+    for (int i = 0; i < 64; i++) {
+        snprintf(name, sizeof name, "big%d", i);
+        ck_assert_msg(store_get(s, "p", name, &rec) == 0, "after rotate %d", i);
+    } /* rotate copies every page: grows again */
+    s = reopen(s);
+    for (int i = 0; i < 64; i++) {
+        snprintf(name, sizeof name, "big%d", i);
+        memset(body, i, sizeof body);
+        ck_assert_int_eq(store_get(s, "p", name, &rec), 0);
+        ck_assert_uint_eq(rec.body_len, sizeof body);
+        ck_assert_mem_eq(rec.body, body, sizeof body);
+    }
+    store_release(s);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_default_dir)
+{
+    char buf[256];
+
+    setenv("SEKRETS_HUB", "/x/hub", 1);
+    ck_assert_int_eq(store_default_dir(buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, "/x/hub");
+    ck_assert_int_eq(store_default_dir(buf, 4), SKR_EINVAL);
+    unsetenv("SEKRETS_HUB");
+    setenv("XDG_DATA_HOME", "/d", 1);
+    ck_assert_int_eq(store_default_dir(buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, "/d/sekrets/hub");
+    setenv("XDG_DATA_HOME", "relative", 1);
+    setenv("HOME", "/home/u", 1);
+    ck_assert_int_eq(store_default_dir(buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, "/home/u/.local/share/sekrets/hub");
+    unsetenv("XDG_DATA_HOME");
+    unsetenv("HOME");
+    ck_assert_int_eq(store_default_dir(buf, sizeof buf), SKR_EINVAL);
+}
+END_TEST
+
+static TCase *tcase(const char *name, void (*setup)(void), int timeout)
+{
+    TCase *tc = tcase_create(name);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, timeout);
+    return tc;
+}
+
+int main(void)
+{
+    Suite *su = suite_create("store");
+    TCase *tc;
+    SRunner *sr;
+    int failed;
+
+    if (sodium_init() < 0)
+        return EXIT_FAILURE;
+    tc = tcase("api", setup_disk, 30);
+    tcase_add_test(tc, test_kdf);
+    tcase_add_test(tc, test_open_layout);
+    tcase_add_test(tc, test_open_denied);
+    tcase_add_test(tc, test_keyfile);
+    tcase_add_test(tc, test_init_unlock);
+    tcase_add_test(tc, test_ops);
+    tcase_add_test(tc, test_order);
+    tcase_add_test(tc, test_default_dir);
+    suite_add_tcase(su, tc);
+    tc = tcase("tamper", setup_disk, 30);
+    tcase_add_test(tc, test_tamper_swap);
+    tcase_add_test(tc, test_tamper_flip);
+    tcase_add_test(tc, test_no_plaintext);
+    suite_add_tcase(su, tc);
+    tc = tcase("keys", setup_disk, 30);
+    tcase_add_test(tc, test_rewrap);
+    tcase_add_test(tc, test_rotate);
+    tcase_add_test(tc, test_lock_wipes);
+    suite_add_tcase(su, tc);
+    tc = tcase("durability", setup_disk, 60);
+    tcase_add_test(tc, test_crash);
+    suite_add_tcase(su, tc);
+    tc = tcase("scale", setup_shm, 120);
+    tcase_add_test(tc, test_100k);
+    tcase_add_test(tc, test_2000_protocols);
+    tcase_add_test(tc, test_map_growth);
+    suite_add_tcase(su, tc);
+    sr = srunner_create(su);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
