@@ -2,15 +2,17 @@
 # Starts sekretsd in the foreground on a demo hub in a throwaway folder: keyfile-unlocked,
 # with a few demo credentials, and prints the socket path and queries to paste.
 # Ctrl-C (or SIGTERM) stops it and removes the folder.
+# It first installs the build dependencies if missing (needs root then) and builds.
 # Usage: daemon/demo.sh [BUILD_DIR]   (default: build)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-build=$(cd "${1:-$top/build}" && pwd)
+build=${1:-$top/build}
+"$top/.ci/deps"
+[ -f "$build/build.ninja" ] || meson setup "$build" "$top" >/dev/null
+meson compile -C "$build" >/dev/null
+build=$(cd "$build" && pwd)
 daemon=$build/daemon/sekretsd
 cli=$build/client/cli/sekrets-cli
-for bin in "$daemon" "$cli"; do
-  [ -x "$bin" ] || { echo "demo: $bin is missing: build first (meson compile -C ${1:-build})" >&2; exit 1; }
-done
 
 demo=$(mktemp -d /tmp/sekrets-demo.XXXXXX)
 chmod 700 "$demo"
