@@ -132,19 +132,21 @@ expect 127 "" -- CLI exec -e PW=s3/bob/password -- /nonexistent/cmd
 mkfifo "$T/fifo"
 CLI unlock --passphrase-file "$T/fifo" >/dev/null 2>&1 &
 UPID=$!
-CLI exec -e PW=s3/bob/password -- sh -c 'sleep 0.7' &
+CLI exec -e PW=s3/bob/password -- sleep 7.5 &
 EPID=$!
 sleep 0.3
-# The patterns live in a file, so that no grep of ours carries them in its own argv.
+# Patterns in files, so that no grep of ours carries them in its own argv.
 printf 'hunter3\ncorrect horse\nbattery staple\n' > "$T/secrets"
-for f in /proc/[0-9]*/cmdline; do cat "$f" 2>/dev/null; echo; done | tr '\0' ' ' > "$T/cmdlines"
-grep -c . "$T/cmdlines" >/dev/null || fail "could not read /proc/*/cmdline"
-grep -q -- "sleep 0.7" "$T/cmdlines" || fail "the exec child was not seen in /proc"
-grep -q -- "$SEKRETS_CLI unlock --passphrase-file" "$T/cmdlines" || fail "the CLI run was not seen in /proc"
-if grep -q -F -f "$T/secrets" "$T/cmdlines"; then
+printf 'sleep\0007.5' > "$T/p_exec"; printf 'unlock\000--passphrase-file' > "$T/p_unlock"
+seen() { grep -a -l -F -f "$1" /proc/[0-9]*/cmdline 2>/dev/null | grep -q .; }
+for _ in $(seq 50); do seen "$T/p_exec" && seen "$T/p_unlock" && break; sleep 0.1; done
+seen "$T/p_exec" || fail "the exec child was not seen in /proc"
+seen "$T/p_unlock" || fail "the CLI run was not seen in /proc"
+if seen "$T/secrets"; then
     fail "a secret appears in /proc/*/cmdline"
 fi
 printf 'correct horse' > "$T/fifo"
+kill $EPID 2>/dev/null
 wait $EPID $UPID
 
 # --- import / export of .gluedb
