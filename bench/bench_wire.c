@@ -1,0 +1,470 @@
+/*
+ * bench_wire: a pipelined load client for sekretsd, and the floor it is measured against.
+ *
+ *   bench_wire --socket PATH [--op get|getdb|put|ping] [--clients N] [--depth D]
+ *              [--seconds S] [--protocols P] [--names N] [--label TEXT] [--csv FILE]
+ *   bench_wire --echo [--clients N] [--depth D] [--seconds S]
+ *   bench_wire --socket PATH --populate N [--protocols P] [--body-bytes B]
+ *
+ * Each client is a thread with one connection keeping D requests in flight; every
+ * request's latency is taken from its send to its reply. --echo starts, in this process,
+ * a single-threaded epoll server that answers each frame with a reply of the size of a
+ * get reply for a 64-byte body: the cost of the Unix socket alone (the floor).
+ * Gets pick random names among "user<i>" in protocol "p<i % P>" (as --populate writes).
+ * Prints one line: label, requests/s, p50 and p99 in microseconds.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <msgpack.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "frame.h"
+#include "request.h"
+#include "response.h"
+#include "sekrets/error.h"
+
+#define MAX_DEPTH 1024
+
+typedef struct opts {
+    const char *socket;
+    const char *op;
+    const char *label;
+    const char *csv;
+    int clients, depth;
+    double seconds;
+    unsigned protocols;
+    unsigned long names;
+    unsigned long populate;
+    unsigned body_bytes;
+    int echo;
+    size_t reply_bytes; /* echo: reply size */
+} opts;
+
+typedef struct client {
+    pthread_t thread;
+    const opts *o;
+    unsigned seed;
+    double *lat;        /* latencies in us */
+    size_t nlat, cap;
+    unsigned long done, errors;
+} client;
+
+static double now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int dial(const char *path)
+{
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        fprintf(stderr, "bench_wire: cannot connect to %s: %s\n", path, strerror(errno));
+        exit(1);
+    }
+    return fd;
+}
+
+static void write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w <= 0) {
+            if (w < 0 && errno == EINTR)
+                continue;
+            perror("bench_wire: write");
+            exit(1);
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static void pack_body(proto_buf *b, unsigned bytes, unsigned long i)
+{
+    msgpack_packer pk;
+    char val[1024];
+    if (bytes >= sizeof(val))
+        bytes = sizeof(val) - 1;
+    /* {"password": <str>}: 11 bytes of map/key overhead, the rest value */
+    unsigned vlen = bytes > 14 ? bytes - 14 : 1;
+    for (unsigned k = 0; k < vlen; k++)
+        val[k] = (char)('a' + (i + k) % 26);
+    proto_buf_reset(b);
+    msgpack_packer_init(&pk, b, proto_buf_msgpack_write);
+    msgpack_pack_map(&pk, 1);
+    proto_pack_cstr(&pk, "password");
+    proto_pack_str(&pk, val, vlen);
+}
+
+/* Appends one request of the benchmark's op to out. */
+static void add_request(client *c, proto_buf *out, uint32_t id, proto_buf *body)
+{
+    const opts *o = c->o;
+    proto_request r;
+    memset(&r, 0, sizeof(r));
+    r.id = id;
+    unsigned long i = (unsigned long)rand_r(&c->seed) % o->names;
+    if (strcmp(o->op, "ping") == 0) {
+        r.op = PROTO_OP_PING;
+    } else if (strcmp(o->op, "getdb") == 0) {
+        r.op = PROTO_OP_GETDB;
+        r.protocol_len = (uint32_t)snprintf(r.protocol, sizeof(r.protocol), "db1000");
+        r.fields = PROTO_F_PROTOCOL;
+    } else {
+        r.op = strcmp(o->op, "put") == 0 ? PROTO_OP_PUT : PROTO_OP_GET;
+        r.protocol_len = (uint32_t)snprintf(r.protocol, sizeof(r.protocol), "p%lu", i % o->protocols);
+        r.name_len = (uint32_t)snprintf(r.name, sizeof(r.name), "user%lu", i);
+        r.fields = PROTO_F_PROTOCOL | PROTO_F_NAME;
+        if (r.op == PROTO_OP_PUT) {
+            pack_body(body, o->body_bytes, i + id);
+            r.body = (proto_span){ body->data, (uint32_t)body->len };
+            r.fields |= PROTO_F_BODY;
+        }
+    }
+    if (proto_request_encode(out, &r, PROTO_MAX_FRAME_LIMIT) != 0) {
+        fprintf(stderr, "bench_wire: encode failed\n");
+        exit(1);
+    }
+}
+
+static void record(client *c, double us)
+{
+    if (c->nlat == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 65536;
+        c->lat = realloc(c->lat, c->cap * sizeof(double));
+        if (c->lat == NULL)
+            exit(1);
+    }
+    c->lat[c->nlat++] = us;
+}
+
+static void *client_main(void *arg)
+{
+    client *c = arg;
+    const opts *o = c->o;
+    int fd = dial(o->socket);
+    proto_buf out = PROTO_BUF_INIT, body = PROTO_BUF_INIT;
+    proto_reader rd;
+    proto_reader_init(&rd, PROTO_MAX_FRAME_LIMIT);
+    double sent_at[MAX_DEPTH];
+    uint32_t next_id = 0, in_flight = 0;
+    double end = now_us() + o->seconds * 1e6;
+    int stopping = 0;
+
+    for (;;) {
+        proto_buf_reset(&out);
+        uint32_t first = next_id;
+        while (!stopping && in_flight < (uint32_t)o->depth) {
+            add_request(c, &out, next_id, &body);
+            next_id++;
+            in_flight++;
+        }
+        if (out.len > 0) {
+            double t = now_us();
+            for (uint32_t id = first; id != next_id; id++)
+                sent_at[id % MAX_DEPTH] = t;
+            write_all(fd, out.data, out.len);
+        }
+        if (in_flight == 0)
+            break;
+        uint8_t *p;
+        size_t room;
+        proto_reader_space(&rd, &p, &room);
+        ssize_t n = read(fd, p, room);
+        if (n <= 0) {
+            fprintf(stderr, "bench_wire: connection closed by the daemon\n");
+            exit(1);
+        }
+        proto_reader_commit(&rd, (size_t)n);
+        const uint8_t *frame;
+        size_t len;
+        double t = now_us();
+        while (proto_reader_next(&rd, &frame, &len) == 1) {
+            proto_response resp;
+            if (o->echo) {
+                resp.ok = true;
+                resp.id = (uint32_t)(next_id - in_flight);
+            } else if (proto_response_decode(frame, len, &resp) != 0) {
+                fprintf(stderr, "bench_wire: invalid reply\n");
+                exit(1);
+            }
+            if (!resp.ok)
+                c->errors++;
+            record(c, t - sent_at[resp.id % MAX_DEPTH]);
+            c->done++;
+            in_flight--;
+        }
+        if (t >= end)
+            stopping = 1;
+    }
+    close(fd);
+    proto_reader_free(&rd);
+    proto_buf_free(&out);
+    proto_buf_free(&body);
+    return NULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* ---- the floor: a single-threaded epoll echo of reply-sized frames ---- */
+
+typedef struct echo_conn {
+    int fd;
+    proto_reader rd;
+} echo_conn;
+
+static int echo_listen_fd;
+static pid_t echo_pid;
+static size_t echo_reply_bytes;
+
+static void *echo_main(void *arg)
+{
+    (void)arg;
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+    epoll_ctl(ep, EPOLL_CTL_ADD, echo_listen_fd, &ev);
+    uint8_t *reply = calloc(1, echo_reply_bytes);
+    proto_put_be32(reply, (uint32_t)(echo_reply_bytes - 4));
+    proto_buf out = PROTO_BUF_INIT;
+    for (;;) {
+        struct epoll_event evs[64];
+        int n = epoll_wait(ep, evs, 64, -1);
+        for (int i = 0; i < n; i++) {
+            if (evs[i].data.ptr == NULL) {
+                int fd = accept4(echo_listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (fd < 0)
+                    continue;
+                echo_conn *ec = calloc(1, sizeof(*ec));
+                ec->fd = fd;
+                proto_reader_init(&ec->rd, PROTO_MAX_FRAME_LIMIT);
+                struct epoll_event e2 = { .events = EPOLLIN, .data.ptr = ec };
+                epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e2);
+                continue;
+            }
+            echo_conn *ec = evs[i].data.ptr;
+            uint8_t *p;
+            size_t room;
+            proto_reader_space(&ec->rd, &p, &room);
+            ssize_t r = read(ec->fd, p, room);
+            if (r <= 0) {
+                epoll_ctl(ep, EPOLL_CTL_DEL, ec->fd, NULL);
+                close(ec->fd);
+                proto_reader_free(&ec->rd);
+                free(ec);
+                continue;
+            }
+            proto_reader_commit(&ec->rd, (size_t)r);
+            const uint8_t *f;
+            size_t len;
+            proto_buf_reset(&out);
+            while (proto_reader_next(&ec->rd, &f, &len) == 1)
+                proto_buf_append(&out, reply, echo_reply_bytes);
+            if (out.len > 0)
+                write_all(ec->fd, out.data, out.len); /* replies are small: fits the socket */
+        }
+    }
+    return NULL;
+}
+
+static const char *start_echo(size_t reply_bytes)
+{
+    static char path[64];
+    snprintf(path, sizeof(path), "/tmp/skr-echo-%d.sock", (int)getpid());
+    unlink(path);
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+    echo_listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (bind(echo_listen_fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(echo_listen_fd, 1024) != 0) {
+        perror("bench_wire: echo");
+        exit(1);
+    }
+    echo_reply_bytes = reply_bytes;
+    /* A separate process, like sekretsd: a thread would switch more cheaply than the
+     * daemon can and flatter the floor. */
+    pid_t pid = fork();
+    if (pid == 0) {
+        echo_main(NULL);
+        _exit(0);
+    }
+    echo_pid = pid;
+    close(echo_listen_fd);
+    return path;
+}
+
+/* ---- populate ---- */
+
+static void populate(const opts *o)
+{
+    int fd = dial(o->socket);
+    proto_buf out = PROTO_BUF_INIT, body = PROTO_BUF_INIT, in = PROTO_BUF_INIT;
+    proto_reader rd;
+    proto_reader_init(&rd, PROTO_MAX_FRAME_LIMIT);
+    unsigned long sent = 0, got = 0;
+    const unsigned long window = 256;
+    double t0 = now_us();
+    while (got < o->populate) {
+        proto_buf_reset(&out);
+        while (sent < o->populate && sent - got < window) {
+            proto_request r;
+            memset(&r, 0, sizeof(r));
+            r.id = (uint32_t)sent;
+            r.op = PROTO_OP_PUT;
+            r.protocol_len = (uint32_t)snprintf(r.protocol, sizeof(r.protocol), "p%lu", sent % o->protocols);
+            r.name_len = (uint32_t)snprintf(r.name, sizeof(r.name), "user%lu", sent);
+            pack_body(&body, o->body_bytes, sent);
+            r.body = (proto_span){ body.data, (uint32_t)body.len };
+            r.fields = PROTO_F_PROTOCOL | PROTO_F_NAME | PROTO_F_BODY;
+            proto_request_encode(&out, &r, PROTO_MAX_FRAME_LIMIT);
+            sent++;
+        }
+        if (out.len > 0)
+            write_all(fd, out.data, out.len);
+        uint8_t *p;
+        size_t room;
+        proto_reader_space(&rd, &p, &room);
+        ssize_t n = read(fd, p, room);
+        if (n <= 0) {
+            fprintf(stderr, "bench_wire: connection closed while populating\n");
+            exit(1);
+        }
+        proto_reader_commit(&rd, (size_t)n);
+        const uint8_t *f;
+        size_t len;
+        while (proto_reader_next(&rd, &f, &len) == 1) {
+            proto_response resp;
+            if (proto_response_decode(f, len, &resp) != 0 || !resp.ok) {
+                fprintf(stderr, "bench_wire: populate: put failed (%s)\n", skr_strerror(resp.code));
+                exit(1);
+            }
+            got++;
+        }
+        if (isatty(2) && got % 10000 == 0)
+            fprintf(stderr, "\rpopulated %lu/%lu", got, o->populate);
+    }
+    if (isatty(2))
+        fprintf(stderr, "\r");
+    printf("populated %lu credentials over %u protocols in %.1f s\n", o->populate, o->protocols,
+           (now_us() - t0) / 1e6);
+    close(fd);
+    proto_reader_free(&rd);
+    proto_buf_free(&out);
+    proto_buf_free(&body);
+    proto_buf_free(&in);
+}
+
+static void usage(void)
+{
+    fputs("usage: bench_wire (--socket PATH | --echo) [--op get|getdb|put|ping] [--clients N]\n"
+          "       [--depth D] [--seconds S] [--protocols P] [--names N] [--label TEXT]\n"
+          "       [--csv FILE]  |  --socket PATH --populate N [--protocols P]\n", stderr);
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    opts o = { .op = "get", .clients = 1, .depth = 1, .seconds = 3, .protocols = 100,
+               .names = 1000, .body_bytes = 64, .reply_bytes = 0 };
+    static const struct option lo[] = {
+        { "socket", 1, NULL, 's' }, { "op", 1, NULL, 'o' }, { "clients", 1, NULL, 'c' },
+        { "depth", 1, NULL, 'd' }, { "seconds", 1, NULL, 't' }, { "protocols", 1, NULL, 'P' },
+        { "names", 1, NULL, 'n' }, { "populate", 1, NULL, 'p' }, { "echo", 0, NULL, 'e' },
+        { "label", 1, NULL, 'l' }, { "csv", 1, NULL, 'C' }, { "body-bytes", 1, NULL, 'b' },
+        { "reply-bytes", 1, NULL, 'r' }, { NULL, 0, NULL, 0 },
+    };
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        switch (ch) {
+        case 's': o.socket = optarg; break;
+        case 'o': o.op = optarg; break;
+        case 'c': o.clients = atoi(optarg); break;
+        case 'd': o.depth = atoi(optarg); break;
+        case 't': o.seconds = atof(optarg); break;
+        case 'P': o.protocols = (unsigned)atoi(optarg); break;
+        case 'n': o.names = strtoul(optarg, NULL, 10); break;
+        case 'p': o.populate = strtoul(optarg, NULL, 10); break;
+        case 'e': o.echo = 1; break;
+        case 'l': o.label = optarg; break;
+        case 'C': o.csv = optarg; break;
+        case 'b': o.body_bytes = (unsigned)atoi(optarg); break;
+        case 'r': o.reply_bytes = strtoul(optarg, NULL, 10); break;
+        default: usage();
+        }
+    }
+    if (o.clients < 1 || o.depth < 1 || o.depth > MAX_DEPTH || o.protocols < 1 || o.names < 1)
+        usage();
+    if (o.echo) {
+        /* a get reply for a 64-byte body: 4 + map(id, ok, result{protocol, name, body,
+         * created, modified}) is about 150 bytes */
+        o.socket = start_echo(o.reply_bytes ? o.reply_bytes : 150);
+    }
+    if (o.socket == NULL)
+        usage();
+    if (o.populate > 0) {
+        populate(&o);
+        return 0;
+    }
+    client *cs = calloc((size_t)o.clients, sizeof(*cs));
+    double t0 = now_us();
+    for (int i = 0; i < o.clients; i++) {
+        cs[i].o = &o;
+        cs[i].seed = (unsigned)(i * 7919 + 17);
+        pthread_create(&cs[i].thread, NULL, client_main, &cs[i]);
+    }
+    size_t total = 0;
+    unsigned long errors = 0;
+    for (int i = 0; i < o.clients; i++) {
+        pthread_join(cs[i].thread, NULL);
+        total += cs[i].nlat;
+        errors += cs[i].errors;
+    }
+    double secs = (now_us() - t0) / 1e6;
+    double *all = malloc((total ? total : 1) * sizeof(double));
+    size_t k = 0;
+    for (int i = 0; i < o.clients; i++) {
+        memcpy(all + k, cs[i].lat, cs[i].nlat * sizeof(double));
+        k += cs[i].nlat;
+        free(cs[i].lat);
+    }
+    qsort(all, total, sizeof(double), cmp_double);
+    double p50 = total ? all[total / 2] : 0, p99 = total ? all[(size_t)((double)total * 0.99)] : 0;
+    char label[128];
+    snprintf(label, sizeof(label), "%s", o.label ? o.label : (o.echo ? "echo" : o.op));
+    printf("%-28s clients=%-3d depth=%-3d %10.0f req/s  p50 %7.1f us  p99 %7.1f us  errors %lu\n",
+           label, o.clients, o.depth, (double)total / secs, p50, p99, errors);
+    if (o.csv != NULL) {
+        FILE *f = fopen(o.csv, "a");
+        if (f != NULL) {
+            fprintf(f, "%s,%d,%d,%.0f,%.2f,%.2f,%lu\n", label, o.clients, o.depth,
+                    (double)total / secs, p50, p99, errors);
+            fclose(f);
+        }
+    }
+    free(all);
+    free(cs);
+    if (echo_pid > 0) {
+        kill(echo_pid, SIGTERM);
+        waitpid(echo_pid, NULL, 0);
+        unlink(o.socket);
+    }
+    return errors == 0 ? 0 : 1;
+}
