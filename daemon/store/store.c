@@ -19,6 +19,21 @@ int64_t store_now(void)
     return store_fixed_now != 0 ? store_fixed_now : (int64_t)time(NULL);
 }
 
+void store_proto_hash(store *s, const char *protocol, size_t plen,
+                      uint8_t hp[STORE_HASH_BYTES])
+{
+    /* Not a hash table worth the name: a protocol lands in one slot and evicts it. */
+    store_pcache *c = &s->pcache[(plen + (uint8_t)protocol[0] * 7u +
+                                  (uint8_t)protocol[plen - 1] * 13u) % STORE_PCACHE];
+
+    if (c->len != plen || memcmp(c->name, protocol, plen) != 0) {
+        store_hash(s->keys + STORE_K_INDEX, "skr-proto", protocol, plen, c->hp);
+        memcpy(c->name, protocol, plen);
+        c->len = (uint8_t)plen;
+    }
+    memcpy(hp, c->hp, STORE_HASH_BYTES);
+}
+
 /* One (protocol, name) pair, its look-up hashes and the rec key Hp || Hn. */
 typedef struct store_slot {
     const char *protocol, *name;
@@ -47,7 +62,7 @@ static int store_slot_make(store *s, store_slot *sl, const char *protocol, const
         return store_errf(s, SKR_ELOCKED, s->initialized ? "hub locked"
                                                          : "hub not initialised");
     if (protocol != NULL)
-        store_hash(s->keys + STORE_K_INDEX, "skr-proto", protocol, sl->plen, sl->key);
+        store_proto_hash(s, protocol, sl->plen, sl->key);
     store_hash(s->keys + STORE_K_INDEX, "skr-name", name, sl->nlen, sl->key + STORE_HASH_BYTES);
     return 0;
 }
@@ -94,12 +109,15 @@ void store_release(store *s)
 static int store_find_protocol(store *s, MDB_txn *txn, store_slot *sl)
 {
     MDB_val k = { STORE_HASH_BYTES, sl->key + STORE_HASH_BYTES }, v;
-    MDB_cursor *c = NULL;
     size_t count = 0;
+    MDB_cursor *c;
     int rc, r = 0;
 
-    if ((rc = mdb_cursor_open(txn, s->names, &c)) != 0)
+    rc = s->ncur != NULL ? mdb_cursor_renew(txn, s->ncur)
+                         : mdb_cursor_open(txn, s->names, &s->ncur);
+    if (rc != 0)
         return store_mdb_err(s, rc, "names cursor");
+    c = s->ncur;
     rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
     if (rc == 0)
         rc = mdb_cursor_count(c, &count);
@@ -112,7 +130,6 @@ static int store_find_protocol(store *s, MDB_txn *txn, store_slot *sl)
         r = store_errf(s, SKR_EINTEGRITY, "names index is corrupt");
     else
         memcpy(sl->key, v.mv_data, STORE_HASH_BYTES);
-    mdb_cursor_close(c);
     return r;
 }
 

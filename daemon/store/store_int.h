@@ -57,16 +57,27 @@
 #define STORE_DEFAULT_MAPSIZE ((size_t)64 << 20)
 #define STORE_MAX_MAPSIZE     ((size_t)1 << 40)
 
+/* Recently used protocols and their Hp: a get then costs one BLAKE2b instead of two.
+ * Hp is a PRF output, not key material; still wiped on lock with the keys. */
+#define STORE_PCACHE 16
+typedef struct store_pcache {
+    uint8_t len;                        /* 0 = empty */
+    char name[STORE_MAX_PROTOCOL];
+    uint8_t hp[STORE_HASH_BYTES];
+} store_pcache;
+
 struct store {
     MDB_env *env;
     MDB_dbi meta, rec, ord, names, protos;
     MDB_txn *rtxn;          /* reused read txn: reset between calls, renewed on use */
+    MDB_cursor *ncur;       /* names cursor of rtxn, renewed with it (no malloc per get) */
     size_t mapsize;
     uint8_t *keys;          /* NULL when locked; STORE_K_TOTAL bytes */
     uint8_t *scratch;       /* STORE_SCRATCH_BYTES, holds the last decrypted record */
     size_t scratch_used;    /* bytes of plaintext to wipe on release */
     bool initialized;
     store_kdf kdf;          /* valid when initialized */
+    store_pcache pcache[STORE_PCACHE];
     char errmsg[STORE_ERRMSG_MAX];
 };
 
@@ -107,6 +118,8 @@ int store_rotate_wrap(store *s, MDB_txn *txn, const uint8_t *keys);
 
 /* store.c */
 int64_t store_now(void);
+void store_proto_hash(store *s, const char *protocol, size_t plen,
+                      uint8_t hp[STORE_HASH_BYTES]);
 
 
 #endif

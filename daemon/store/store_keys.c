@@ -206,6 +206,7 @@ void store_lock(store *s)
     store_release(s);
     store_keys_free(s->keys); /* read-write, wipe, free */
     s->keys = NULL;
+    sodium_memzero(s->pcache, sizeof s->pcache);
 }
 
 struct store_rewrap_ctx {

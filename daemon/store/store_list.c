@@ -153,7 +153,7 @@ int store_get_db(store *s, const char *protocol, const store_lister *l)
     plen = protocol != NULL ? strnlen(protocol, STORE_MAX_PROTOCOL + 1) : 0;
     if (plen == 0 || plen > STORE_MAX_PROTOCOL)
         return store_errf(s, SKR_EINVAL, "protocol must be 1..%d bytes", STORE_MAX_PROTOCOL);
-    store_hash(s->keys + STORE_K_INDEX, "skr-proto", protocol, plen, hp);
+    store_proto_hash(s, protocol, plen, hp);
     if ((r = store_read_begin(s, &txn)) != 0)
         return r;
     r = store_db_collect(s, txn, hp, &names);

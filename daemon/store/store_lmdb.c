@@ -308,6 +308,8 @@ void store_close(store *s)
     if (s == NULL)
         return;
     store_lock(s);
+    if (s->ncur != NULL)
+        mdb_cursor_close(s->ncur);
     store_rtxn_drop(s);
     if (s->env != NULL)
         mdb_env_close(s->env);
