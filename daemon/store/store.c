@@ -113,11 +113,13 @@ static int store_find_protocol(store *s, MDB_txn *txn, store_slot *sl)
     MDB_cursor *c;
     int rc, r = 0;
 
-    rc = s->ncur != NULL ? mdb_cursor_renew(txn, s->ncur)
-                         : mdb_cursor_open(txn, s->names, &s->ncur);
+    if (txn != s->rtxn) /* the batch's write txn: a cursor of its own */
+        rc = mdb_cursor_open(txn, s->names, &c);
+    else if ((rc = s->ncur != NULL ? mdb_cursor_renew(txn, s->ncur)
+                                   : mdb_cursor_open(txn, s->names, &s->ncur)) == 0)
+        c = s->ncur;
     if (rc != 0)
         return store_mdb_err(s, rc, "names cursor");
-    c = s->ncur;
     rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
     if (rc == 0)
         rc = mdb_cursor_count(c, &count);
@@ -130,6 +132,8 @@ static int store_find_protocol(store *s, MDB_txn *txn, store_slot *sl)
         r = store_errf(s, SKR_EINTEGRITY, "names index is corrupt");
     else
         memcpy(sl->key, v.mv_data, STORE_HASH_BYTES);
+    if (c != s->ncur)
+        mdb_cursor_close(c);
     return r;
 }
 
@@ -342,7 +346,7 @@ static int store_write_rec(store *s, const char *protocol, const char *name,
         return store_errf(s, SKR_ETOO_LARGE, "body over %u bytes", STORE_MAX_BODY);
     if ((r = store_slot_make(s, &w.sl, protocol, name)) != 0)
         return r;
-    r = store_write(s, store_put_txn, &w);
+    r = store_write_rec_txn(s, store_put_txn, &w);
     store_release(s); /* the scratch held the plaintext body */
     if (r == 0 && created != NULL)
         *created = w.done;
@@ -397,7 +401,7 @@ int store_delete(store *s, const char *protocol, const char *name, bool *deleted
         return store_errf(s, SKR_EINVAL, "protocol missing");
     if ((r = store_slot_make(s, &w.sl, protocol, name)) != 0)
         return r;
-    if ((r = store_write(s, store_delete_txn, &w)) != 0)
+    if ((r = store_write_rec_txn(s, store_delete_txn, &w)) != 0)
         return r;
     if (deleted != NULL)
         *deleted = w.done;

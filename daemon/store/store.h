@@ -161,4 +161,21 @@ int store_put(store *s, const char *protocol, const char *name, const uint8_t *b
               size_t body_len, bool *created);
 int store_delete(store *s, const char *protocol, const char *name, bool *deleted);
 
+/*
+ * Group commit (optional; without it every write is its own synced transaction).
+ * store_batch_begin: until store_batch_commit, post/put/delete write into one open
+ * transaction, each in a nested one (a failed write leaves no trace; the others stay),
+ * and return before anything is durable: the caller holds their replies until
+ * store_batch_commit returns 0 (one synced commit for all). When it fails, none of the
+ * batch's writes is guaranteed (SKR_E* code, store_errmsg says why). A full map during a
+ * batch commits the batch so far, grows the map and goes on. Idempotent; commit without
+ * a batch is 0. While a batch is open, init, rewrap and rotate get SKR_EBUSY (commit
+ * first); store_close aborts an open batch (none of it was acknowledged).
+ * store_batch_reads(s, true): reads see the open batch (a client reads its own writes);
+ * false (the default): reads see the last committed state.
+ */
+int store_batch_begin(store *s);
+int store_batch_commit(store *s);
+void store_batch_reads(store *s, bool on);
+
 #endif

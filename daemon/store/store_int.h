@@ -71,6 +71,10 @@ struct store {
     MDB_dbi meta, rec, ord, names, protos;
     MDB_txn *rtxn;          /* reused read txn: reset between calls, renewed on use */
     MDB_cursor *ncur;       /* names cursor of rtxn, renewed with it (no malloc per get) */
+    MDB_txn *batch;         /* open group-commit txn, or NULL */
+    bool batching;          /* between store_batch_begin and store_batch_commit */
+    bool batch_reads;       /* reads go to the batch txn (read your own writes) */
+    int batch_err;          /* the batch already failed: its writes are lost */
     size_t mapsize;
     uint8_t *keys;          /* NULL when locked; STORE_K_TOTAL bytes */
     uint8_t *scratch;       /* STORE_SCRATCH_BYTES, holds the last decrypted record */
@@ -86,7 +90,9 @@ int store_mdb_err(store *s, int rc, const char *what);
 int store_read_begin(store *s, MDB_txn **txn);
 void store_read_end(store *s);
 typedef int (*store_txn_fn)(store *s, MDB_txn *txn, void *ctx);
+/* A record write joins an open batch; any other write refuses one (SKR_EBUSY). */
 int store_write(store *s, store_txn_fn fn, void *ctx);
+int store_write_rec_txn(store *s, store_txn_fn fn, void *ctx);
 int store_errf(store *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Associated data: label || LMDB key || the value's clear prefix (rec: seq BE). */

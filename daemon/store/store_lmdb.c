@@ -103,6 +103,10 @@ int store_read_begin(store *s, MDB_txn **txn)
 {
     int rc, r;
 
+    if (s->batch_reads && s->batch != NULL) {
+        *txn = s->batch;
+        return 0;
+    }
     for (int tries = 0; tries < 4; tries++) {
         rc = s->rtxn == NULL ? mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->rtxn)
                              : mdb_txn_renew(s->rtxn);
@@ -122,6 +126,8 @@ int store_read_begin(store *s, MDB_txn **txn)
 
 void store_read_end(store *s)
 {
+    if (s->batch_reads && s->batch != NULL)
+        return; /* the batch txn lives on until store_batch_commit */
     if (s->rtxn != NULL)
         mdb_txn_reset(s->rtxn);
 }
@@ -133,6 +139,8 @@ int store_write(store *s, store_txn_fn fn, void *ctx)
     MDB_txn *txn;
     int rc, r;
 
+    if (s->batching)
+        return store_errf(s, SKR_EBUSY, "a write batch is open: commit it first");
     for (;;) {
         if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0) {
             r = store_mdb_err(s, rc, "begin write");
@@ -148,6 +156,112 @@ int store_write(store *s, store_txn_fn fn, void *ctx)
         else
             return r;
         if (r != 0)
+            return r;
+    }
+}
+
+/* ---- group commit ---- */
+
+int store_batch_begin(store *s)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    int rc;
+
+    if (s->batching)
+        return 0;
+    /* Grow before the batch while no txn is open: inside it, a full map costs an early
+     * commit (see store_write_rec_txn). */
+    if ((rc = mdb_env_info(s->env, &info)) != 0 || (rc = mdb_env_stat(s->env, &st)) != 0)
+        return store_mdb_err(s, rc, "env info");
+    if ((info.me_last_pgno + 1) * (size_t)st.ms_psize > s->mapsize / 2) {
+        int r = store_grow(s);
+        if (r != 0)
+            return r;
+    }
+    s->batching = true;
+    s->batch_err = 0;
+    return 0; /* the txn itself is begun by the first write */
+}
+
+int store_batch_commit(store *s)
+{
+    int rc, r = s->batch_err;
+
+    if (!s->batching)
+        return 0;
+    if (s->batch != NULL) {
+        rc = mdb_txn_commit(s->batch); /* synced: the env has no NOSYNC */
+        s->batch = NULL;
+        if (rc != 0 && r == 0) {
+            r = store_mdb_err(s, rc, "commit batch");
+            if (r == STORE_EGROW || r == STORE_EREMAP)
+                r = store_errf(s, SKR_EINTERNAL, "commit batch: map full");
+        }
+    }
+    s->batching = false;
+    s->batch_err = 0;
+    return r;
+}
+
+void store_batch_reads(store *s, bool on)
+{
+    s->batch_reads = on;
+}
+
+/* Drops an open batch: nothing of it was acknowledged (replies wait for the commit). */
+static void store_batch_abort(store *s)
+{
+    if (s->batch != NULL)
+        mdb_txn_abort(s->batch);
+    s->batch = NULL;
+    s->batching = false;
+}
+
+/* Commits what the batch holds so far, so that the map can grow (no txn may be open). */
+static int store_batch_flush(store *s)
+{
+    int rc = mdb_txn_commit(s->batch);
+
+    s->batch = NULL;
+    if (rc != 0) {
+        s->batch_err = store_mdb_err(s, rc, "commit batch");
+        if (s->batch_err == STORE_EGROW || s->batch_err == STORE_EREMAP)
+            s->batch_err = store_errf(s, SKR_EINTERNAL, "commit batch: map full");
+        return s->batch_err;
+    }
+    return store_grow(s);
+}
+
+/* A record write: alone, one synced txn (store_write); in a batch, a nested txn of the
+ * batch, so a failed write leaves no trace in it and the others stay. */
+int store_write_rec_txn(store *s, store_txn_fn fn, void *ctx)
+{
+    MDB_txn *txn;
+    int rc, r;
+
+    if (!s->batching)
+        return store_write(s, fn, ctx);
+    for (;;) {
+        if (s->batch_err != 0)
+            return store_errf(s, s->batch_err, "this write batch already failed");
+        if (s->batch == NULL && (rc = mdb_txn_begin(s->env, NULL, 0, &s->batch)) != 0) {
+            s->batch = NULL;
+            if ((r = store_mdb_err(s, rc, "begin batch")) != STORE_EREMAP)
+                return r;
+            if ((r = store_remap(s, 0)) != 0)
+                return r;
+            continue;
+        }
+        if ((rc = mdb_txn_begin(s->env, s->batch, 0, &txn)) != 0)
+            r = store_mdb_err(s, rc, "begin nested");
+        else if ((r = fn(s, txn, ctx)) != 0)
+            mdb_txn_abort(txn);
+        else if ((rc = mdb_txn_commit(txn)) != 0)
+            r = store_mdb_err(s, rc, "commit nested");
+        if (r != STORE_EGROW)
+            return r;
+        if ((r = store_batch_flush(s)) != 0)
             return r;
     }
 }
@@ -307,6 +421,7 @@ void store_close(store *s)
 {
     if (s == NULL)
         return;
+    store_batch_abort(s);
     store_lock(s);
     if (s->ncur != NULL)
         mdb_cursor_close(s->ncur);
@@ -339,3 +454,4 @@ int store_default_dir(char *buf, size_t cap)
         return store_dir_join(buf, cap, v, "/.local/share/sekrets/hub");
     return SKR_EINVAL;
 }
+

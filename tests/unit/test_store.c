@@ -1111,6 +1111,91 @@ START_TEST(test_map_growth)
 }
 END_TEST
 
+START_TEST(test_batch)
+{
+    uint8_t kek2[32];
+    store_kdf kdf2;
+    store_record rec;
+    coll c = { 0 };
+    store *s = new_hub();
+    bool b = false;
+
+    post_str(s, "x", "a", "A");
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    post_str(s, "x", "b", "B");
+    ck_assert_int_eq(store_post(s, "x", "a", (const uint8_t *)"A2", 2), SKR_EEXISTS);
+    ck_assert_int_eq(store_put(s, "x", "c", (const uint8_t *)"C", 1, &b), 0);
+    ck_assert(b);
+    ck_assert_int_eq(store_delete(s, "x", "a", &b), 0);
+    ck_assert(b);
+    /* Others read the committed state... */
+    ck_assert_int_eq(store_get(s, "x", "b", &rec), SKR_ENOT_FOUND);
+    expect_body(s, "x", "a", "A");
+    /* ...the writer its own writes. */
+    store_batch_reads(s, true);
+    expect_body(s, "x", "b", "B");
+    expect_body(s, NULL, "c", "C");
+    ck_assert_int_eq(store_get(s, "x", "a", &rec), SKR_ENOT_FOUND);
+    ck_assert_int_eq(list_db(s, "x", &c), 0);
+    ck_assert_uint_eq(c.n, 2);
+    ck_assert_str_eq(c.str[0], "b");
+    ck_assert_str_eq(c.str[1], "c");
+    ck_assert_int_eq(list_hub(s, &c), 0);
+    ck_assert_uint_eq(c.n, 1);
+    ck_assert_uint_eq(c.count[0], 2);
+    store_batch_reads(s, false);
+    fast_kek("other", &kdf2, kek2);
+    ck_assert_int_eq(store_rotate(s, NULL), SKR_EBUSY);
+    ck_assert_int_eq(store_rewrap(s, g_kek, &kdf2, kek2), SKR_EBUSY);
+    ck_assert_int_eq(store_batch_commit(s), 0);
+    ck_assert_int_eq(store_batch_commit(s), 0);
+    expect_body(s, "x", "b", "B");
+    ck_assert_int_eq(store_get(s, "x", "a", &rec), SKR_ENOT_FOUND);
+    s = reopen(s);
+    expect_body(s, "x", "b", "B");
+    expect_body(s, "x", "c", "C");
+    ck_assert_int_eq(store_get(s, "x", "a", &rec), SKR_ENOT_FOUND);
+    /* A batch never committed is not in the hub. */
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    post_str(s, "x", "z", "Z");
+    s = reopen(s);
+    ck_assert_int_eq(store_get(s, "x", "z", &rec), SKR_ENOT_FOUND);
+    ck_assert_int_eq(store_rotate(s, NULL), 0);
+    coll_free(&c);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_batch_growth)
+{
+    static uint8_t body[STORE_MAX_BODY];
+    char name[16];
+    store_record rec;
+    store *s;
+
+    store_test_set_mapsize(64 << 10);
+    s = new_hub();
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    for (int i = 0; i < 40; i++) {
+        snprintf(name, sizeof name, "big%d", i);
+        memset(body, i, sizeof body);
+        ck_assert_int_eq(store_post(s, "p", name, body, sizeof body), 0);
+    }
+    ck_assert_int_eq(store_batch_commit(s), 0);
+    ck_assert_uint_ge(store_test_mapsize(s), 40 * sizeof body);
+    s = reopen(s);
+    for (int i = 0; i < 40; i++) {
+        snprintf(name, sizeof name, "big%d", i);
+        memset(body, i, sizeof body);
+        ck_assert_int_eq(store_get(s, "p", name, &rec), 0);
+        ck_assert_mem_eq(rec.body, body, sizeof body);
+    }
+    store_release(s);
+    store_close(s);
+}
+END_TEST
+
 START_TEST(test_default_dir)
 {
     char buf[256];
@@ -1172,6 +1257,8 @@ int main(void)
     suite_add_tcase(su, tc);
     tc = tcase("durability", setup_disk, 60);
     tcase_add_test(tc, test_crash);
+    tcase_add_test(tc, test_batch);
+    tcase_add_test(tc, test_batch_growth);
     suite_add_tcase(su, tc);
     tc = tcase("scale", setup_shm, 120);
     tcase_add_test(tc, test_100k);
