@@ -365,9 +365,37 @@ static const op_fn ops[PROTO_OP_COUNT] = {
     [PROTO_OP_PASSWD] = unlock_submit,
 };
 
+static bool is_write(proto_op op)
+{
+    return op == PROTO_OP_POST || op == PROTO_OP_PUT || op == PROTO_OP_DELETE;
+}
+
+/* Runs the op, inside the group-commit batch for writes. Ops that change keys or rewrite
+ * the hub commit the open batch first: they run in transactions of their own. */
+static int run_op(session *s, const proto_request *req)
+{
+    server *srv = s->srv;
+    int rc;
+    if (is_write(req->op)) {
+        if ((rc = server_batch_open(srv)) != 0)
+            return rc;
+    } else if (req->op == PROTO_OP_LOCK || req->op == PROTO_OP_ROTATE ||
+               req->op == PROTO_OP_INIT || req->op == PROTO_OP_UNLOCK ||
+               req->op == PROTO_OP_PASSWD) {
+        server_batch_commit(srv);
+    }
+    /* A client reads its own writes, even before they are committed; others read the
+     * last committed state. */
+    store_batch_reads(srv->hub, s->in_batch);
+    rc = ops[req->op](s, req);
+    store_batch_reads(srv->hub, false);
+    return rc;
+}
+
 int dispatch(session *s, const proto_request *req)
 {
     server *srv = s->srv;
+    size_t mark = s->out.len;
     int rc;
     srv->last_request_ms = uv_now(srv->loop);
     if (s->grant != NULL && !grant_allows(s->grant, req)) {
@@ -377,7 +405,7 @@ int dispatch(session *s, const proto_request *req)
     } else if (!state_allows(srv, req->op)) {
         rc = SKR_ELOCKED;
     } else {
-        rc = ops[req->op](s, req);
+        rc = run_op(s, req);
         if (rc == 1)
             return 1; /* on the thread pool: unlock.c answers and audits */
     }
@@ -389,5 +417,9 @@ int dispatch(session *s, const proto_request *req)
         reply_error(s, req->id, rc, rc == SKR_EINTERNAL || rc == SKR_EINTEGRITY
                                       ? store_errmsg(srv->hub) : NULL);
     }
+    /* A successful write, and everything after it on this connection, waits for the
+     * batch to be committed. */
+    if ((s->in_batch || (rc == 0 && is_write(req->op))) && session_hold(s, req->id, mark) != 0)
+        s->close_after_flush = true;
     return 0;
 }

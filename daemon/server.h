@@ -29,6 +29,8 @@ struct server {
     uv_signal_t sig_term;
     uv_signal_t sig_int;
     uv_timer_t idle_timer;
+    uv_check_t commit_check;  /* group commit: runs after each loop turn's I/O */
+    bool batch_open;          /* writes are waiting in the store's open transaction */
     const config *cfg;
     store *hub;
     bool own_socket;          /* we bound it (not inherited): remove it at exit */
@@ -62,6 +64,11 @@ struct session {
     bool close_after_flush;   /* answered a fatal error: close once written */
     bool closing;
     bool waiting;             /* a request is on the thread pool: answers wait for it */
+    bool in_batch;            /* wrote into the open batch: replies held until commit */
+    size_t batch_mark;        /* where in `out` the held replies start */
+    uint32_t *batch_ids;      /* ids of the held replies, to fail them if commit fails */
+    size_t nbatch_ids;
+    size_t batch_ids_cap;
     int refs;                 /* open handles + jobs in flight; freed at 0 */
 };
 
@@ -69,12 +76,21 @@ struct session {
 int server_start(server *srv, uv_loop_t *loop, const config *cfg, store *hub);
 /* Begins a graceful stop: no new connections, replies in flight finished, then exit. */
 void server_stop(server *srv);
+/* Group commit: opens the batch for a write (once per loop turn). 0 or an SKR_E* code. */
+int server_batch_open(server *srv);
+/* Commits the open batch (one synced transaction), then releases every held reply, or
+ * replaces them with errors if the commit failed. Needed before lock/rotate/passwd/init. */
+void server_batch_commit(server *srv);
 
 /* session.c */
 void session_accept(server *srv);
 /* Serves frames that are waiting and flushes replies; resumes after an async request. */
 void session_pump(session *s);
 void session_close(session *s);
+/* Records that the reply just appended (starting at `mark`) belongs to the open batch. */
+int session_hold(session *s, uint32_t id, size_t mark);
+/* After the batch commit: releases the held replies, or turns them into `code` errors. */
+void session_release(session *s, int code, const char *message);
 /* References that keep a session's memory alive (its handles hold one each; a request on
  * the thread pool holds one). */
 void session_ref(session *s);

@@ -1,5 +1,6 @@
 /* Per-connection work: peer check, incremental framing, ordered replies, backpressure. */
 #include <errno.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -23,6 +24,7 @@ void session_unref(session *s)
     proto_reader_free(&s->reader);
     proto_buf_free(&s->out);
     proto_buf_free(&s->writing);
+    free(s->batch_ids);
     free(s);
 }
 
@@ -62,6 +64,42 @@ void session_close(session *s)
     log_debug("connection closed pid=%d uid=%u", (int)s->pid, (unsigned)s->uid);
 }
 
+int session_hold(session *s, uint32_t id, size_t mark)
+{
+    if (!s->in_batch) {
+        s->in_batch = true;
+        s->batch_mark = mark;
+        s->nbatch_ids = 0;
+    }
+    if (s->nbatch_ids == s->batch_ids_cap) {
+        size_t cap = s->batch_ids_cap ? 2 * s->batch_ids_cap : 64;
+        uint32_t *ids = realloc(s->batch_ids, cap * sizeof(*ids));
+        if (ids == NULL)
+            return SKR_ENOMEM;
+        s->batch_ids = ids;
+        s->batch_ids_cap = cap;
+    }
+    s->batch_ids[s->nbatch_ids++] = id;
+    return 0;
+}
+
+void session_release(session *s, int code, const char *message)
+{
+    if (!s->in_batch)
+        return;
+    s->in_batch = false;
+    if (code != 0 && !s->closing) {
+        /* None of the held replies may be sent: their writes were not saved. */
+        sodium_memzero(s->out.data + s->batch_mark, s->out.len - s->batch_mark);
+        s->out.len = s->batch_mark;
+        for (size_t i = 0; i < s->nbatch_ids; i++)
+            reply_error(s, s->batch_ids[i], code, message);
+    }
+    s->nbatch_ids = 0;
+    if (!s->closing)
+        session_pump(s);
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     session *s = h->data;
@@ -95,7 +133,8 @@ static void on_written(uv_write_t *req, int status)
 
 static void flush(session *s)
 {
-    if (s->write_busy || s->out.len == 0 || s->closing)
+    /* Held replies are acknowledgements of writes not yet durable: they wait. */
+    if (s->write_busy || s->out.len == 0 || s->closing || s->in_batch)
         return;
     /* Most replies fit the socket buffer: write them now, without queuing a uv_write_t
      * (which costs libuv an extra epoll_ctl and a loop turn per reply). */
@@ -250,7 +289,7 @@ static void refuse(session *s, int code, const char *msg)
 {
     reply_error(s, 0, code, msg);
     s->close_after_flush = true;
-    flush(s);
+    session_pump(s); /* writes it, then closes once it is out */
 }
 
 void session_accept(server *srv)

@@ -109,6 +109,7 @@ static void kdf_done(uv_work_t *w, int status)
     kdf_job *j = w->data;
     session *s = j->s;
     server *srv = s->srv;
+    server_batch_commit(srv); /* key changes run in transactions of their own */
     int rc = status == 0 ? finish_on_loop(j, srv->hub) : SKR_EINTERNAL;
     if (j->op != PROTO_OP_INIT)
         note_attempt(srv, rc);
