@@ -603,6 +603,67 @@ START_TEST(test_sigkill_keeps_acknowledged_writes)
 }
 END_TEST
 
+/* Group commit: pipelined writes and reads on one connection see their own writes in
+ * order, and several connections writing at once all land, durably. */
+START_TEST(test_group_commit)
+{
+    start(HARNESS_KEYFILE, NULL);
+    enum { CONNS = 4, EACH = 100 };
+    int fds[CONNS];
+    proto_buf out = PROTO_BUF_INIT, body = PROTO_BUF_INIT;
+    for (int c = 0; c < CONNS; c++) {
+        fds[c] = connect_ok();
+        proto_buf_reset(&out);
+        for (int i = 0; i < EACH; i++) {
+            char name[32], pw[32];
+            snprintf(name, sizeof(name), "c%d-u%d", c, i);
+            snprintf(pw, sizeof(pw), "pw-%d-%d", c, i);
+            proto_request put = harness_req((uint32_t)(2 * i), PROTO_OP_PUT, "gc", name);
+            put.body = body_of(&body, pw, i);
+            put.fields |= PROTO_F_BODY;
+            ck_assert_int_eq(proto_request_encode(&out, &put, PROTO_MAX_FRAME_DEFAULT), 0);
+            proto_request get = harness_req((uint32_t)(2 * i + 1), PROTO_OP_GET, "gc", name);
+            ck_assert_int_eq(proto_request_encode(&out, &get, PROTO_MAX_FRAME_DEFAULT), 0);
+        }
+        ck_assert_int_eq(harness_send(fds[c], out.data, out.len), 0);
+    }
+    for (int c = 0; c < CONNS; c++) {
+        for (int i = 0; i < 2 * EACH; i++) {
+            ck_assert_int_eq(harness_recv(fds[c], &rbuf), 0);
+            ck_assert_int_eq(proto_response_decode(rbuf.data, rbuf.len, &resp), 0);
+            ck_assert_uint_eq(resp.id, (uint32_t)i);
+            ck_assert_msg(resp.ok, "request %d of connection %d failed", i, c);
+            if (i % 2 == 1) { /* the get right after its put sees it */
+                char want[32], got[32];
+                proto_cur cur;
+                snprintf(want, sizeof(want), "pw-%d-%d", c, i / 2);
+                ck_assert_int_eq(harness_map_find(resp.result, "body", &cur), 0);
+                proto_span b = { cur.p, (uint32_t)(cur.end - cur.p) };
+                ck_assert_int_eq(harness_map_str(b, "password", got, sizeof(got)), 0);
+                ck_assert_str_eq(got, want);
+            }
+        }
+        close(fds[c]);
+    }
+    proto_buf_free(&out);
+    proto_buf_free(&body);
+    /* acknowledged means durable: a SIGKILL loses none of them */
+    harness_kill(&h, SIGKILL);
+    ck_assert_int_eq(harness_restart(&h, HARNESS_KEYFILE, NULL), 0);
+    int fd = connect_ok();
+    ck_assert_int_eq(call(fd, harness_req(1, PROTO_OP_GETDB, "gc", NULL)), 0);
+    proto_cur cur;
+    uint32_t n;
+    ck_assert_int_eq(harness_map_find(resp.result, "names", &cur), 0);
+    ck_assert_int_eq(proto_cur_array(&cur, &n), 0);
+    ck_assert_uint_eq(n, CONNS * EACH);
+    char pw[32];
+    get_password(fd, "gc", "c3-u99", pw, sizeof(pw));
+    ck_assert_str_eq(pw, "pw-3-99");
+    close(fd);
+}
+END_TEST
+
 START_TEST(test_sigterm_clean_exit)
 {
     start(HARNESS_KEYFILE, NULL);
@@ -703,6 +764,7 @@ static Suite *daemon_suite(void)
         { "policy_grant", test_policy_grant },
         { "second_daemon_refused", test_second_daemon_refused },
         { "sigkill_keeps_writes", test_sigkill_keeps_acknowledged_writes },
+        { "group_commit", test_group_commit },
         { "sigterm_clean_exit", test_sigterm_clean_exit },
         { "reply_too_large", test_reply_too_large },
         { "audit_log_has_no_body", test_audit_log_has_no_body },
