@@ -46,7 +46,7 @@ static double now_s(void)
 /* Polls with ping until the daemon answers; 0, or -1 if it died or 10 s passed. */
 static int wait_ready(harness *h)
 {
-    double deadline = now_s() + 10.0;
+    double deadline = now_s() + (harness_valgrind() ? 120.0 : 10.0);
     while (now_s() < deadline) {
         int status;
         if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
@@ -77,8 +77,19 @@ static int spawn(harness *h, unsigned flags, const char *const *extra)
         fprintf(stderr, "harness: SEKRETSD is not set (run through meson test)\n");
         return -1;
     }
-    const char *argv[64];
+    const char *argv[72];
+    char vg_log[256];
     int n = 0;
+    if (harness_valgrind()) {
+        /* Errors and definite leaks make the daemon exit 99; harness_stop checks it. */
+        snprintf(vg_log, sizeof(vg_log), "--log-file=%s/valgrind.%%p.log", h->dir);
+        argv[n++] = "valgrind";
+        argv[n++] = "--leak-check=full";
+        argv[n++] = "--errors-for-leak-kinds=definite";
+        argv[n++] = "--show-leak-kinds=definite";
+        argv[n++] = "--error-exitcode=99";
+        argv[n++] = vg_log;
+    }
     argv[n++] = bin;
     argv[n++] = "--foreground";
     argv[n++] = "--socket";
@@ -93,7 +104,7 @@ static int spawn(harness *h, unsigned flags, const char *const *extra)
         argv[n++] = "--kdf-limits";
         argv[n++] = "min";
     }
-    for (int i = 0; extra != NULL && extra[i] != NULL && n < 62; i++)
+    for (int i = 0; extra != NULL && extra[i] != NULL && n < 70; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
 
@@ -104,7 +115,10 @@ static int spawn(harness *h, unsigned flags, const char *const *extra)
         int log = open(h->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         if (log >= 0)
             dup2(log, STDERR_FILENO);
-        execv(bin, (char *const *)argv);
+        if (harness_valgrind())
+            execvp("valgrind", (char *const *)argv);
+        else
+            execv(bin, (char *const *)argv);
         _exit(127);
     }
     h->pid = pid;
@@ -116,6 +130,13 @@ static int spawn(harness *h, unsigned flags, const char *const *extra)
 }
 
 int harness_start(harness *h, unsigned flags, const char *const *extra_args)
+{
+    if (harness_prepare(h, flags) != 0)
+        return -1;
+    return spawn(h, flags, extra_args);
+}
+
+int harness_prepare(harness *h, unsigned flags)
 {
     memset(h, 0, sizeof(*h));
     snprintf(h->dir, sizeof(h->dir), "/tmp/skr-test-XXXXXX");
@@ -131,7 +152,7 @@ int harness_start(harness *h, unsigned flags, const char *const *extra_args)
         perror("harness: keyfile");
         return -1;
     }
-    return spawn(h, flags, extra_args);
+    return 0;
 }
 
 int harness_restart(harness *h, unsigned flags, const char *const *extra_args)
@@ -144,7 +165,9 @@ static void reap(harness *h, int sig)
     if (h->pid <= 0)
         return;
     kill(h->pid, sig);
-    for (int i = 0; i < 500; i++) {
+    /* valgrind's leak check at exit takes a while */
+    int tries = harness_valgrind() ? 6000 : 500;
+    for (int i = 0; i < tries; i++) {
         if (waitpid(h->pid, &h->exit_status, WNOHANG) == h->pid) {
             h->pid = 0;
             return;
@@ -161,9 +184,38 @@ void harness_kill(harness *h, int sig)
     reap(h, sig);
 }
 
+int harness_valgrind(void)
+{
+    const char *v = getenv("HARNESS_VALGRIND");
+    return v != NULL && v[0] != '\0' && strcmp(v, "0") != 0;
+}
+
+int harness_valgrind_report(const harness *h)
+{
+    if (!harness_valgrind() || h->dir[0] == '\0')
+        return 0;
+    char cmd[512];
+    /* Every valgrind log of this folder (one per daemon start): errors or definite leaks. */
+    snprintf(cmd, sizeof(cmd),
+             "cat '%s'/valgrind.*.log 2>/dev/null | grep -E "
+             "'ERROR SUMMARY: [1-9]|definitely lost: [1-9]' >/dev/null", h->dir);
+    if (system(cmd) != 0)
+        return 0;
+    fprintf(stderr, "harness: valgrind reported errors or definite leaks:\n");
+    snprintf(cmd, sizeof(cmd), "cat '%s'/valgrind.*.log >&2", h->dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "harness: cannot show the valgrind logs\n");
+    return -1;
+}
+
 void harness_stop(harness *h)
 {
     reap(h, SIGTERM);
+    int vg_failed = harness_valgrind() && h->dir[0] != '\0' &&
+                    ((WIFEXITED(h->exit_status) && WEXITSTATUS(h->exit_status) == 99) ||
+                     harness_valgrind_report(h) != 0);
+    if (vg_failed)
+        harness_valgrind_report(h);
     if (h->dir[0] != '\0') {
         if (getenv("HARNESS_KEEP") == NULL) {
             char cmd[256];
@@ -172,6 +224,11 @@ void harness_stop(harness *h)
                 fprintf(stderr, "harness: could not remove %s\n", h->dir);
         }
         h->dir[0] = '\0';
+    }
+    if (vg_failed) {
+        /* Fails the (forked) test that owns this daemon. */
+        fprintf(stderr, "harness: failing the test: valgrind found errors in sekretsd\n");
+        exit(1);
     }
 }
 

@@ -37,6 +37,9 @@ typedef struct harness {
 /* Makes the folder and starts the daemon with `flags` and extra argv (NULL-terminated,
  * may be NULL). 0 on success, -1 (with a line on stderr) otherwise. */
 int harness_start(harness *h, unsigned flags, const char *const *extra_args);
+/* Makes the folder (and keyfile) only; start with harness_restart. Lets a test mount or
+ * prepare things (h->hub may be pointed elsewhere) first. 0 or -1. */
+int harness_prepare(harness *h, unsigned flags);
 /* Starts the daemon again on the same folder (after a kill); same return. */
 int harness_restart(harness *h, unsigned flags, const char *const *extra_args);
 /* SIGTERM, reap, remove the folder. Safe to call twice. */
@@ -53,6 +56,15 @@ int harness_send(int fd, const void *buf, size_t len);
 int harness_recv(int fd, proto_buf *out);
 /* 1 if the peer has closed the connection (EOF within 2 s), else 0. */
 int harness_closed(int fd);
+
+/* HARNESS_VALGRIND=1 in the environment: the daemon runs under valgrind
+ * (--leak-check=full, definite leaks count as errors, log in <dir>/valgrind.<pid>.log),
+ * readiness waits up to 120 s, and harness_stop fails the test (exit 1, logs on stderr)
+ * when valgrind reported an error or a definite leak. */
+int harness_valgrind(void);
+/* 0 if no valgrind log of this daemon's folder shows errors or definite leaks (or not
+ * under valgrind); -1 (logs copied to stderr) otherwise. */
+int harness_valgrind_report(const harness *h);
 
 /* Contains the daemon's stderr so far this substring? 1/0. */
 int harness_log_contains(const harness *h, const char *needle);
