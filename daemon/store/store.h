@@ -7,7 +7,8 @@
  *    makes the look-up keys: keyed BLAKE2b hashes of protocol and name, so the file shows
  *    no name. Both keys are stored only wrapped by a key-encryption key (KEK) derived from
  *    a passphrase (Argon2id) or a keyfile (BLAKE2b of its content).
- *  - Every write is one LMDB transaction, synced before the call returns.
+ *  - Every write is one LMDB transaction, synced before the call returns (unless the
+ *    caller opened a group-commit batch: see store_batch_begin at the end).
  *
  * Threads: a store is used from one thread at a time. The store_kdf_* and store_keyfile_*
  * functions touch no store and may run on a worker thread (the daemon runs Argon2id off
