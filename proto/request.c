@@ -153,7 +153,7 @@ static int read_secret(proto_cur *c, proto_span *out, const char *field, char *m
 }
 
 /* Reads the value of one known key into req. */
-static int read_field(proto_cur *c, key_id k, const char *kname, proto_request *req,
+static int read_field(proto_cur *c, key_id k, proto_request *req,
                       uint64_t *version, const char **op, uint32_t *op_len, char *msg)
 {
     const char *s;
@@ -209,13 +209,13 @@ static int read_field(proto_cur *c, key_id k, const char *kname, proto_request *
     }
     case K_PASSPHRASE:
         req->fields |= PROTO_F_PASSPHRASE;
-        return read_secret(c, &req->passphrase, kname, msg);
+        return read_secret(c, &req->passphrase, "passphrase", msg);
     case K_OLD:
         req->fields |= PROTO_F_OLD;
-        return read_secret(c, &req->old_pass, kname, msg);
+        return read_secret(c, &req->old_pass, "old", msg);
     case K_NEW:
         req->fields |= PROTO_F_NEW;
-        return read_secret(c, &req->new_pass, kname, msg);
+        return read_secret(c, &req->new_pass, "new", msg);
     case K_UNKNOWN:
         break;
     }
@@ -303,9 +303,7 @@ int proto_request_decode(const uint8_t *buf, size_t len, proto_request *req,
                 return fail(msg, SKR_EBAD_REQUEST, "duplicate key '%.*s'", (int)kn, k);
             seen |= 1u << id;
         }
-        char kname[16];
-        snprintf(kname, sizeof(kname), "%.*s", (int)(kn < 15 ? kn : 15), k);
-        int rc = read_field(&c, id, kname, req, &version, &op, &op_len, msg);
+        int rc = read_field(&c, id, req, &version, &op, &op_len, msg);
         if (rc != 0)
             return rc;
     }
@@ -361,13 +359,13 @@ int proto_request_encode(proto_buf *out, const proto_request *req, uint32_t max_
             return SKR_ETOO_LARGE;
     }
 
-    static const struct { unsigned bit; const char *key; size_t off; } secrets[] = {
-        { PROTO_F_PASSPHRASE, "passphrase", offsetof(proto_request, passphrase) },
-        { PROTO_F_OLD, "old", offsetof(proto_request, old_pass) },
-        { PROTO_F_NEW, "new", offsetof(proto_request, new_pass) },
+    const struct { unsigned bit; const char *key; const proto_span *span; } secrets[] = {
+        { PROTO_F_PASSPHRASE, "passphrase", &req->passphrase },
+        { PROTO_F_OLD, "old", &req->old_pass },
+        { PROTO_F_NEW, "new", &req->new_pass },
     };
     for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
-        const proto_span *sp = (const proto_span *)((const char *)req + secrets[i].off);
+        const proto_span *sp = secrets[i].span;
         if (!(req->fields & secrets[i].bit))
             continue;
         if (sp->len == 0 || sp->ptr == NULL)
@@ -382,7 +380,7 @@ int proto_request_encode(proto_buf *out, const proto_request *req, uint32_t max_
     /* Reserve everything up front, so that packing below cannot fail half-way. */
     size_t need = PROTO_HEADER_LEN + 64 + req->protocol_len + req->name_len;
     for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
-        const proto_span *sp = (const proto_span *)((const char *)req + secrets[i].off);
+        const proto_span *sp = secrets[i].span;
         if (req->fields & secrets[i].bit)
             need += 16 + sp->len;
     }
@@ -416,7 +414,7 @@ int proto_request_encode(proto_buf *out, const proto_request *req, uint32_t max_
     for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
         if (!(req->fields & secrets[i].bit))
             continue;
-        const proto_span *sp = (const proto_span *)((const char *)req + secrets[i].off);
+        const proto_span *sp = secrets[i].span;
         pack_key(&pk, secrets[i].key);
         pack_str(&pk, (const char *)sp->ptr, sp->len);
     }
