@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "store_int.h"
@@ -41,12 +42,34 @@ const char *store_errmsg(const store *s)
     return s != NULL ? s->errmsg : "no store";
 }
 
+/* True when the hub's file system has (almost) no room left. LMDB reports a short write
+ * (disk full) as EIO, which would leave the user guessing. */
+static bool store_fs_full(store *s)
+{
+    struct statvfs vfs;
+    int fd;
+
+    if (s->env == NULL || mdb_env_get_fd(s->env, &fd) != 0 || fstatvfs(fd, &vfs) != 0)
+        return false;
+    return (uint64_t)vfs.f_bavail * vfs.f_frsize < 64 * 1024;
+}
+
 /* Every LMDB (and errno, which LMDB passes through) code goes through here, once. */
 int store_mdb_err(store *s, int rc, const char *what)
 {
     int code;
 
     switch (rc) {
+    case EIO:
+    case ENOSPC:
+    case EDQUOT:
+        if (store_fs_full(s)) {
+            snprintf(s->errmsg, sizeof s->errmsg,
+                     "%s: No space left on device (the hub's file system is full)", what);
+            return SKR_EINTERNAL;
+        }
+        code = SKR_EINTERNAL;
+        break;
     case MDB_SUCCESS:          return 0;
     case MDB_MAP_FULL:         return STORE_EGROW;  /* not an error: grow and retry */
     case MDB_MAP_RESIZED:      return STORE_EREMAP; /* another process grew the map */
@@ -134,6 +157,19 @@ void store_read_end(store *s)
 
 /* One write = one txn, committed (and synced: the env has no NOSYNC flag) before return.
  * A full map is never the caller's problem: abort, double the map, run fn again. */
+/* A write into a data file that was deleted (or replaced) under the daemon would be
+ * acknowledged and lost: refuse it. One fstat per transaction. */
+static int store_check_file(store *s)
+{
+    struct stat st;
+    int fd;
+
+    if (mdb_env_get_fd(s->env, &fd) == 0 && fstat(fd, &st) == 0 && st.st_nlink == 0)
+        return store_errf(s, SKR_EINTERNAL, "the hub file was deleted while sekretsd ran: "
+                          "writes are refused (restart sekretsd)");
+    return 0;
+}
+
 int store_write(store *s, store_txn_fn fn, void *ctx)
 {
     MDB_txn *txn;
@@ -141,6 +177,8 @@ int store_write(store *s, store_txn_fn fn, void *ctx)
 
     if (s->batching)
         return store_errf(s, SKR_EBUSY, "a write batch is open: commit it first");
+    if ((r = store_check_file(s)) != 0)
+        return r;
     for (;;) {
         if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0) {
             r = store_mdb_err(s, rc, "begin write");
@@ -170,6 +208,8 @@ int store_batch_begin(store *s)
 
     if (s->batching)
         return 0;
+    if ((rc = store_check_file(s)) != 0)
+        return rc;
     /* Grow before the batch while no txn is open: inside it, a full map costs an early
      * commit (see store_write_rec_txn). */
     if ((rc = mdb_env_info(s->env, &info)) != 0 || (rc = mdb_env_stat(s->env, &st)) != 0)
