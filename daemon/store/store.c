@@ -27,7 +27,7 @@ void store_proto_hash(store *s, const char *protocol, size_t plen,
                                   (uint8_t)protocol[plen - 1] * 13u) % STORE_PCACHE];
 
     if (c->len != plen || memcmp(c->name, protocol, plen) != 0) {
-        store_hash(s->keys + STORE_K_INDEX, "skr-proto", protocol, plen, c->hp);
+        store_hash_s(s->suite, s->keys + STORE_K_INDEX, "skr-proto", protocol, plen, c->hp);
         memcpy(c->name, protocol, plen);
         c->len = (uint8_t)plen;
     }
@@ -63,7 +63,7 @@ static int store_slot_make(store *s, store_slot *sl, const char *protocol, const
                                                          : "hub not initialised");
     if (protocol != NULL)
         store_proto_hash(s, protocol, sl->plen, sl->key);
-    store_hash(s->keys + STORE_K_INDEX, "skr-name", name, sl->nlen, sl->key + STORE_HASH_BYTES);
+    store_hash_s(s->suite, s->keys + STORE_K_INDEX, "skr-name", name, sl->nlen, sl->key + STORE_HASH_BYTES);
     return 0;
 }
 
@@ -77,7 +77,7 @@ static int store_rec_open(store *s, const MDB_val *k, const MDB_val *v, store_pt
     if (v->mv_size < STORE_REC_CLEAR)
         return store_errf(s, SKR_EINTEGRITY, "record failed authentication");
     adlen = store_ad(ad, STORE_AD_REC, k, v->mv_data, STORE_REC_CLEAR);
-    if (store_unseal(s->keys + STORE_K_DATA, ad, adlen, (const uint8_t *)v->mv_data +
+    if (store_unseal_s(s->suite, s->keys + STORE_K_DATA, ad, adlen, (const uint8_t *)v->mv_data +
                      STORE_REC_CLEAR, v->mv_size - STORE_REC_CLEAR, s->scratch,
                      STORE_REC_PT_MAX, &n) != 0 || n < STORE_REC_HEAD)
         return store_errf(s, SKR_EINTEGRITY, "record failed authentication");
@@ -209,7 +209,7 @@ static int store_proto_add(store *s, MDB_txn *txn, const store_slot *sl, int del
 
     rc = mdb_get(txn, s->protos, &k, &v);
     if (rc == 0) {
-        if (store_unseal(s->keys + STORE_K_DATA, ad, adlen, v.mv_data, v.mv_size, pt,
+        if (store_unseal_s(s->suite, s->keys + STORE_K_DATA, ad, adlen, v.mv_data, v.mv_size, pt,
                          sizeof pt, &n) != 0 || n < 8)
             return store_errf(s, SKR_EINTEGRITY, "protocol entry failed authentication");
         count = store_get_u64(pt);
@@ -222,10 +222,10 @@ static int store_proto_add(store *s, MDB_txn *txn, const store_slot *sl, int del
                    ? store_mdb_err(s, rc, "delete protocol") : 0;
     store_put_u64(pt, count);
     memcpy(pt + 8, sl->protocol, sl->plen);
-    v.mv_size = STORE_SEAL_OVERHEAD + 8 + sl->plen;
+    v.mv_size = store_seal_overhead(s->suite) + 8 + sl->plen;
     if ((rc = mdb_put(txn, s->protos, &k, &v, MDB_RESERVE)) != 0)
         return store_mdb_err(s, rc, "write protocol");
-    store_seal(s->keys + STORE_K_DATA, ad, adlen, pt, 8 + sl->plen, v.mv_data);
+    store_seal_s(s->suite, s->keys + STORE_K_DATA, ad, adlen, pt, 8 + sl->plen, v.mv_data);
     return 0;
 }
 
@@ -268,13 +268,13 @@ static int store_rec_write(store *s, MDB_txn *txn, const store_wr *w, const uint
     memcpy(p + STORE_REC_HEAD + sl->plen + sl->nlen, w->body, w->blen);
     if (n > s->scratch_used)
         s->scratch_used = n;
-    v.mv_size = STORE_REC_CLEAR + STORE_SEAL_OVERHEAD + n;
+    v.mv_size = STORE_REC_CLEAR + store_seal_overhead(s->suite) + n;
     /* MDB_RESERVE: seal straight into the page, no ciphertext buffer. */
     if ((rc = mdb_put(txn, s->rec, &k, &v, MDB_RESERVE)) != 0)
         return store_mdb_err(s, rc, "write record");
     memcpy(v.mv_data, seq_be, 8);
     adlen = store_ad(ad, STORE_AD_REC, &k, seq_be, 8);
-    store_seal(s->keys + STORE_K_DATA, ad, adlen, p, n, (uint8_t *)v.mv_data + 8);
+    store_seal_s(s->suite, s->keys + STORE_K_DATA, ad, adlen, p, n, (uint8_t *)v.mv_data + 8);
     return 0;
 }
 
@@ -282,7 +282,7 @@ static int store_rec_write(store *s, MDB_txn *txn, const store_wr *w, const uint
 static int store_index_add(store *s, MDB_txn *txn, const store_slot *sl, const uint8_t seq[8])
 {
     uint8_t ok[STORE_HASH_BYTES + 8], ad[STORE_AD_MAX];
-    MDB_val k = { sizeof ok, ok }, v = { sl->nlen + STORE_SEAL_OVERHEAD, NULL };
+    MDB_val k = { sizeof ok, ok }, v = { sl->nlen + store_seal_overhead(s->suite), NULL };
     MDB_val nk = { STORE_HASH_BYTES, (void *)(sl->key + STORE_HASH_BYTES) };
     MDB_val nv = { STORE_HASH_BYTES, (void *)sl->key };
     size_t adlen;
@@ -293,7 +293,7 @@ static int store_index_add(store *s, MDB_txn *txn, const store_slot *sl, const u
     if ((rc = mdb_put(txn, s->ord, &k, &v, MDB_RESERVE)) != 0)
         return store_mdb_err(s, rc, "write order");
     adlen = store_ad(ad, STORE_AD_ORD, &k, NULL, 0);
-    store_seal(s->keys + STORE_K_DATA, ad, adlen, (const uint8_t *)sl->name, sl->nlen,
+    store_seal_s(s->suite, s->keys + STORE_K_DATA, ad, adlen, (const uint8_t *)sl->name, sl->nlen,
                v.mv_data);
     if ((rc = mdb_put(txn, s->names, &nk, &nv, MDB_NODUPDATA)) != 0 && rc != MDB_KEYEXIST)
         return store_mdb_err(s, rc, "write name index");

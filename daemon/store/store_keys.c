@@ -18,6 +18,7 @@
 static const MDB_val store_k_kdf = { 3, (void *)"kdf" };
 static const MDB_val store_k_wrap = { 4, (void *)"wrap" };
 static const MDB_val store_k_seq = { 3, (void *)"seq" };
+static const MDB_val store_k_suite = { 5, (void *)"suite" };
 
 static void store_wrap_ad(const store_kdf *kdf, uint8_t ad[STORE_WRAP_AD])
 {
@@ -53,6 +54,18 @@ int store_meta_load(store *s, MDB_txn *txn)
         return store_mdb_err(s, rc, "read kdf");
     if ((r = store_kdf_unpack(d.mv_data, d.mv_size, &kdf)) != 0)
         return store_errf(s, r, "hub KDF parameters are corrupt");
+    k = store_k_suite;
+    rc = mdb_get(txn, s->meta, &k, &d);
+    if (rc == MDB_NOTFOUND) {
+        s->suite = STORE_SUITE_XCHACHA; /* hubs made before suites were recorded */
+    } else if (rc != 0) {
+        return store_mdb_err(s, rc, "read suite");
+    } else if (d.mv_size != 1 || (((uint8_t *)d.mv_data)[0] != STORE_SUITE_XCHACHA &&
+                                  ((uint8_t *)d.mv_data)[0] != STORE_SUITE_AESGCM)) {
+        return store_errf(s, SKR_EINTEGRITY, "hub cipher suite is unknown or corrupt");
+    } else {
+        s->suite = ((uint8_t *)d.mv_data)[0];
+    }
     s->kdf = kdf;
     s->initialized = true;
     return 0;
@@ -125,6 +138,7 @@ int store_rotate_wrap(store *s, MDB_txn *txn, const uint8_t *keys)
 struct store_init_ctx {
     const store_kdf *kdf;
     const uint8_t *keys;
+    int suite;
 };
 
 static int store_init_txn(store *s, MDB_txn *txn, void *ctx)
@@ -142,12 +156,18 @@ static int store_init_txn(store *s, MDB_txn *txn, void *ctx)
     d.mv_data = zero;
     if ((rc = mdb_put(txn, s->meta, &k, &d, MDB_NOOVERWRITE)) != 0 && rc != MDB_KEYEXIST)
         return store_mdb_err(s, rc, "write seq");
+    uint8_t suite = (uint8_t)c->suite;
+    k = store_k_suite;
+    d.mv_size = 1;
+    d.mv_data = &suite;
+    if ((rc = mdb_put(txn, s->meta, &k, &d, 0)) != 0)
+        return store_mdb_err(s, rc, "write suite");
     return store_put_wrap(s, txn, c->kdf, c->keys, c->keys + STORE_K_KEK);
 }
 
 int store_init(store *s, const store_kdf *kdf, const uint8_t kek[STORE_KEY_BYTES])
 {
-    struct store_init_ctx c = { kdf, NULL };
+    struct store_init_ctx c = { kdf, NULL, store_suite_default() };
     uint8_t *keys = NULL;
     int r;
 
@@ -167,6 +187,7 @@ int store_init(store *s, const store_kdf *kdf, const uint8_t kek[STORE_KEY_BYTES
     s->keys = keys;
     keys = NULL;
     s->kdf = *kdf;
+    s->suite = (uint8_t)c.suite;
     s->initialized = true;
 out:
     store_keys_free(keys);
@@ -181,6 +202,9 @@ int store_unlock(store *s, const uint8_t kek[STORE_KEY_BYTES])
 
     if (!s->initialized)
         return store_errf(s, SKR_ELOCKED, "hub not initialised");
+    if (s->suite == STORE_SUITE_AESGCM && !crypto_aead_aes256gcm_is_available())
+        return store_errf(s, SKR_EINTERNAL, "this hub is sealed with AES-256-GCM, which needs "
+                          "a CPU with AES-NI");
     if ((keys = store_keys_alloc()) == NULL)
         return store_errf(s, SKR_ENOMEM, "no guarded memory for keys");
     if ((r = store_read_begin(s, &txn)) != 0)
@@ -278,4 +302,9 @@ int store_test_key_masked(const store *s, int which, const uint8_t mask[32], uin
     for (int i = 0; i < 32; i++)
         out[i] = k[i] ^ mask[i];
     return 0;
+}
+
+int store_test_suite(const store *s)
+{
+    return s->suite;
 }

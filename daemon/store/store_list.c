@@ -102,17 +102,17 @@ static int store_db_collect(store *s, MDB_txn *txn, const uint8_t hp[STORE_HASH_
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         if (k.mv_size != sizeof start || memcmp(k.mv_data, hp, STORE_HASH_BYTES) != 0)
             break;
-        if (v.mv_size < STORE_SEAL_OVERHEAD + 1 ||
-            v.mv_size - STORE_SEAL_OVERHEAD > STORE_MAX_NAME) {
+        if (v.mv_size < store_seal_overhead(s->suite) + 1 ||
+            v.mv_size - store_seal_overhead(s->suite) > STORE_MAX_NAME) {
             r = store_errf(s, SKR_EINTEGRITY, "order entry is malformed");
             goto out;
         }
-        if ((dst = store_strs_add(out, v.mv_size - STORE_SEAL_OVERHEAD, 0)) == NULL) {
+        if ((dst = store_strs_add(out, v.mv_size - store_seal_overhead(s->suite), 0)) == NULL) {
             r = store_errf(s, SKR_ENOMEM, "no memory for the listing");
             goto out;
         }
         adlen = store_ad(ad, STORE_AD_ORD, &k, NULL, 0);
-        if (store_unseal(s->keys + STORE_K_DATA, ad, adlen, v.mv_data, v.mv_size, dst,
+        if (store_unseal_s(s->suite, s->keys + STORE_K_DATA, ad, adlen, v.mv_data, v.mv_size, dst,
                          STORE_MAX_NAME, &n) != 0) {
             r = store_errf(s, SKR_EINTEGRITY, "order entry failed authentication");
             goto out;
@@ -184,7 +184,7 @@ static int store_hub_collect(store *s, MDB_txn *txn, store_strs *out)
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         adlen = store_ad(ad, STORE_AD_PROTO, &k, NULL, 0);
-        if (store_unseal(s->keys + STORE_K_DATA, ad, adlen, v.mv_data, v.mv_size, pt,
+        if (store_unseal_s(s->suite, s->keys + STORE_K_DATA, ad, adlen, v.mv_data, v.mv_size, pt,
                          sizeof pt, &n) != 0 || n <= 8) {
             r = store_errf(s, SKR_EINTEGRITY, "protocol entry failed authentication");
             goto out;

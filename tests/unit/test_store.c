@@ -236,8 +236,8 @@ static void rec_key(store *s, const char *p, const char *n, uint8_t key[32])
     uint8_t ik[32];
 
     get_key(s, 1, ik);
-    store_hash(ik, "skr-proto", p, strlen(p), key);
-    store_hash(ik, "skr-name", n, strlen(n), key + 16);
+    store_hash_s(store_test_suite(s), ik, "skr-proto", p, strlen(p), key);
+    store_hash_s(store_test_suite(s), ik, "skr-name", n, strlen(n), key + 16);
     sodium_memzero(ik, sizeof ik);
 }
 
@@ -891,6 +891,7 @@ START_TEST(test_rotate)
     size_t adlen, ptlen;
     raw r;
     store *s = new_hub();
+    int suite = store_test_suite(s);
 
     for (int i = 0; i < N; i++) {
         snprintf(name, sizeof name, "n%d", i);
@@ -926,14 +927,14 @@ START_TEST(test_rotate)
         ck_assert_uint_eq(before.v[i].mv_size, v->mv_size);
         ck_assert_mem_ne(before.v[i].mv_data, v->mv_data, v->mv_size);
         adlen = store_ad(ad, STORE_AD_REC, &after.k[i], v->mv_data, 8);
-        ck_assert_int_eq(store_unseal(old_dk, ad, adlen, (uint8_t *)v->mv_data + 8,
-                                      v->mv_size - 8, pt, sizeof pt, &ptlen), SKR_EINTEGRITY);
-        ck_assert_int_eq(store_unseal(new_dk, ad, adlen, (uint8_t *)v->mv_data + 8,
-                                      v->mv_size - 8, pt, sizeof pt, &ptlen), 0);
+        ck_assert_int_eq(store_unseal_s(suite, old_dk, ad, adlen, (uint8_t *)v->mv_data + 8,
+                                        v->mv_size - 8, pt, sizeof pt, &ptlen), SKR_EINTEGRITY);
+        ck_assert_int_eq(store_unseal_s(suite, new_dk, ad, adlen, (uint8_t *)v->mv_data + 8,
+                                        v->mv_size - 8, pt, sizeof pt, &ptlen), 0);
         /* and the old ciphertext opened with the old key (the control) */
         v = &before.v[i];
-        ck_assert_int_eq(store_unseal(old_dk, ad, adlen, (uint8_t *)v->mv_data + 8,
-                                      v->mv_size - 8, pt, sizeof pt, &ptlen), 0);
+        ck_assert_int_eq(store_unseal_s(suite, old_dk, ad, adlen, (uint8_t *)v->mv_data + 8,
+                                        v->mv_size - 8, pt, sizeof pt, &ptlen), 0);
     }
     kv_free(&before);
     kv_free(&after);
