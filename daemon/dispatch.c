@@ -58,11 +58,12 @@ static void reply_abort(reply *r)
     out->len = r->mark;
 }
 
-static void pack_kv_str(msgpack_packer *pk, const char *k, const char *v, size_t n)
-{
-    proto_pack_cstr(pk, k);
-    proto_pack_str(pk, v, n);
-}
+/* A literal key and its string value. */
+#define pack_kv_str(pk, k, v, n) \
+    do {                         \
+        PROTO_PACK_LIT(pk, k);   \
+        proto_pack_str(pk, v, n); \
+    } while (0)
 
 static int ok_empty(session *s, uint32_t id)
 {
@@ -78,7 +79,7 @@ static int op_ping(session *s, const proto_request *req)
     reply r;
     if (reply_begin(&r, s, req->id) != 0)
         return SKR_ENOMEM;
-    proto_pack_cstr(&r.pk, "pong");
+    PROTO_PACK_LIT(&r.pk, "pong");
     return reply_end(&r, req->id);
 }
 
@@ -92,25 +93,25 @@ static int op_status(session *s, const proto_request *req)
     if (reply_begin(&r, s, req->id) != 0)
         return SKR_ENOMEM;
     msgpack_pack_map(&r.pk, 7);
-    proto_pack_cstr(&r.pk, "initialized");
+    PROTO_PACK_LIT(&r.pk, "initialized");
     if (store_is_initialized(srv->hub))
         msgpack_pack_true(&r.pk);
     else
         msgpack_pack_false(&r.pk);
-    proto_pack_cstr(&r.pk, "locked");
+    PROTO_PACK_LIT(&r.pk, "locked");
     if (store_is_unlocked(srv->hub))
         msgpack_pack_false(&r.pk);
     else
         msgpack_pack_true(&r.pk);
-    proto_pack_cstr(&r.pk, "version");
+    PROTO_PACK_LIT(&r.pk, "version");
     proto_pack_cstr(&r.pk, SKR_VERSION);
-    proto_pack_cstr(&r.pk, "protocols");
+    PROTO_PACK_LIT(&r.pk, "protocols");
     msgpack_pack_uint64(&r.pk, protocols);
-    proto_pack_cstr(&r.pk, "credentials");
+    PROTO_PACK_LIT(&r.pk, "credentials");
     msgpack_pack_uint64(&r.pk, credentials);
-    proto_pack_cstr(&r.pk, "uptime_s");
+    PROTO_PACK_LIT(&r.pk, "uptime_s");
     msgpack_pack_uint64(&r.pk, (uv_now(srv->loop) - srv->started_ms) / 1000);
-    proto_pack_cstr(&r.pk, "idle_lock_s");
+    PROTO_PACK_LIT(&r.pk, "idle_lock_s");
     msgpack_pack_uint32(&r.pk, srv->cfg->idle_lock_s);
     return reply_end(&r, req->id);
 }
@@ -123,11 +124,11 @@ static int pack_record(session *s, uint32_t id, const store_record *rec)
     msgpack_pack_map(&r.pk, 5);
     pack_kv_str(&r.pk, "protocol", rec->protocol, rec->protocol_len);
     pack_kv_str(&r.pk, "name", rec->name, rec->name_len);
-    proto_pack_cstr(&r.pk, "body");
+    PROTO_PACK_LIT(&r.pk, "body");
     proto_buf_append(&s->out, rec->body, rec->body_len);
-    proto_pack_cstr(&r.pk, "created");
+    PROTO_PACK_LIT(&r.pk, "created");
     msgpack_pack_int64(&r.pk, rec->created);
-    proto_pack_cstr(&r.pk, "modified");
+    PROTO_PACK_LIT(&r.pk, "modified");
     msgpack_pack_int64(&r.pk, rec->modified);
     return reply_end(&r, id);
 }
@@ -193,7 +194,7 @@ static int op_getdb(session *s, const proto_request *req)
         return SKR_ENOMEM;
     msgpack_pack_map(&r.pk, 2);
     pack_kv_str(&r.pk, "protocol", req->protocol, req->protocol_len);
-    proto_pack_cstr(&r.pk, "names");
+    PROTO_PACK_LIT(&r.pk, "names");
     store_lister l = { list_begin, list_name, &r };
     int rc = store_get_db(s->srv->hub, req->protocol, &l);
     if (rc != 0) {
@@ -254,12 +255,12 @@ static int op_gethub(session *s, const proto_request *req)
         rc = reply_begin(&r, s, req->id);
         if (rc == 0) {
             msgpack_pack_map(&r.pk, 1);
-            proto_pack_cstr(&r.pk, "protocols");
+            PROTO_PACK_LIT(&r.pk, "protocols");
             msgpack_pack_array(&r.pk, h.n);
             for (size_t i = 0; i < h.n; i++) {
                 msgpack_pack_map(&r.pk, 2);
                 pack_kv_str(&r.pk, "name", h.items[i].name, strlen(h.items[i].name));
-                proto_pack_cstr(&r.pk, "count");
+                PROTO_PACK_LIT(&r.pk, "count");
                 msgpack_pack_uint64(&r.pk, h.items[i].count);
             }
             rc = reply_end(&r, req->id);
@@ -283,7 +284,7 @@ static int op_post_put(session *s, const proto_request *req)
     if (reply_begin(&r, s, req->id) != 0)
         return SKR_ENOMEM;
     msgpack_pack_map(&r.pk, 1);
-    proto_pack_cstr(&r.pk, "created");
+    PROTO_PACK_LIT(&r.pk, "created");
     if (created)
         msgpack_pack_true(&r.pk);
     else
@@ -301,7 +302,7 @@ static int op_delete(session *s, const proto_request *req)
     if (reply_begin(&r, s, req->id) != 0)
         return SKR_ENOMEM;
     msgpack_pack_map(&r.pk, 1);
-    proto_pack_cstr(&r.pk, "deleted");
+    PROTO_PACK_LIT(&r.pk, "deleted");
     if (deleted)
         msgpack_pack_true(&r.pk);
     else
@@ -326,7 +327,7 @@ static int op_rotate(session *s, const proto_request *req)
     if (reply_begin(&r, s, req->id) != 0)
         return SKR_ENOMEM;
     msgpack_pack_map(&r.pk, 1);
-    proto_pack_cstr(&r.pk, "records");
+    PROTO_PACK_LIT(&r.pk, "records");
     msgpack_pack_uint64(&r.pk, records);
     return reply_end(&r, req->id);
 }

@@ -30,7 +30,7 @@ int proto_buf_reserve(proto_buf *b, size_t extra)
     return 0;
 }
 
-int proto_buf_append(proto_buf *b, const void *p, size_t n)
+int proto_buf_append_slow(proto_buf *b, const void *p, size_t n)
 {
     int r = proto_buf_reserve(b, n);
     if (r != 0)

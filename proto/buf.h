@@ -21,7 +21,17 @@ typedef struct proto_buf {
 /* Ensures room for `extra` more bytes. 0 or SKR_ENOMEM (buffer unchanged). */
 int proto_buf_reserve(proto_buf *b, size_t extra);
 /* Appends n bytes. 0 or SKR_ENOMEM. */
-int proto_buf_append(proto_buf *b, const void *p, size_t n);
+int proto_buf_append_slow(proto_buf *b, const void *p, size_t n);
+static inline int proto_buf_append(proto_buf *b, const void *p, size_t n)
+{
+    /* The common case inline: replies are packed a few bytes at a time. */
+    if (n <= b->cap - b->len && n > 0) {
+        __builtin_memcpy(b->data + b->len, p, n);
+        b->len += n;
+        return 0;
+    }
+    return proto_buf_append_slow(b, p, n);
+}
 /* Wipes the content and empties the buffer; keeps the memory for reuse. */
 void proto_buf_reset(proto_buf *b);
 /* Wipes and frees the memory; the buffer is empty and reusable afterwards. NULL is fine. */

@@ -25,11 +25,11 @@ int proto_response_begin_ok(proto_buf *out, msgpack_packer *pk, uint32_t id, siz
     proto_frame_begin(out, mark);
     msgpack_packer_init(pk, out, proto_buf_msgpack_write);
     msgpack_pack_map(pk, 3);
-    proto_pack_cstr(pk, "id");
+    PROTO_PACK_LIT(pk, "id");
     msgpack_pack_uint32(pk, id);
-    proto_pack_cstr(pk, "ok");
+    PROTO_PACK_LIT(pk, "ok");
     msgpack_pack_true(pk);
-    proto_pack_cstr(pk, "result");
+    PROTO_PACK_LIT(pk, "result");
     return 0;
 }
 
@@ -66,15 +66,15 @@ int proto_response_error(proto_buf *out, uint32_t id, int code, const char *mess
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, proto_buf_msgpack_write);
     msgpack_pack_map(&pk, 3);
-    proto_pack_cstr(&pk, "id");
+    PROTO_PACK_LIT(&pk, "id");
     msgpack_pack_uint32(&pk, id);
-    proto_pack_cstr(&pk, "ok");
+    PROTO_PACK_LIT(&pk, "ok");
     msgpack_pack_false(&pk);
-    proto_pack_cstr(&pk, "error");
+    PROTO_PACK_LIT(&pk, "error");
     msgpack_pack_map(&pk, 2);
-    proto_pack_cstr(&pk, "code");
+    PROTO_PACK_LIT(&pk, "code");
     proto_pack_cstr(&pk, name);
-    proto_pack_cstr(&pk, "message");
+    PROTO_PACK_LIT(&pk, "message");
     proto_pack_str(&pk, message, mlen);
     return proto_frame_end(out, mark, UINT32_MAX);
 }

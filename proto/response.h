@@ -48,5 +48,7 @@ int proto_response_decode(const uint8_t *buf, size_t len, proto_response *r);
 /* Packs a str (msgpack_pack_str + body). */
 void proto_pack_str(msgpack_packer *pk, const char *s, size_t n);
 void proto_pack_cstr(msgpack_packer *pk, const char *s);
+/* Packs a string literal (its length known at compile time). */
+#define PROTO_PACK_LIT(pk, lit) proto_pack_str((pk), "" lit, sizeof(lit) - 1)
 
 #endif
