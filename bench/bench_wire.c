@@ -6,8 +6,9 @@
  *   bench_wire --echo [--clients N] [--depth D] [--seconds S]
  *   bench_wire --socket PATH --populate N [--protocols P] [--body-bytes B]
  *
- * Each client is a thread with one connection keeping D requests in flight; every
- * request's latency is taken from its send to its reply. --echo starts, in this process,
+ * Each client is one connection keeping D requests in flight, all driven by one epoll
+ * thread (as redis-benchmark drives its clients); every request's latency is taken from
+ * its send to its reply. --echo starts, in this process,
  * a single-threaded epoll server that answers each frame with a reply of the size of a
  * get reply for a 64-byte body: the cost of the Unix socket alone (the floor).
  * Gets pick random names among "user<i>" in protocol "p<i % P>" (as --populate writes).
@@ -17,7 +18,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <msgpack.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,14 +52,22 @@ typedef struct opts {
     size_t reply_bytes; /* echo: reply size */
 } opts;
 
-typedef struct client {
-    pthread_t thread;
-    const opts *o;
+/* One connection of the load: its own id space and requests in flight. */
+typedef struct conn {
+    int fd;
     unsigned seed;
-    double *lat;        /* latencies in us */
-    size_t nlat, cap;
-    unsigned long done, errors;
-} client;
+    proto_reader rd;
+    proto_buf out;
+    uint32_t next_id, in_flight;
+    double sent_at[MAX_DEPTH];
+} conn;
+
+/* Latencies of every request, in microseconds. */
+typedef struct lats {
+    double *v;
+    size_t n, cap;
+    unsigned long errors;
+} lats;
 
 static double now_us(void)
 {
@@ -113,9 +121,8 @@ static void pack_body(proto_buf *b, unsigned bytes, unsigned long i)
 }
 
 /* Appends one request of the benchmark's op to out. */
-static void add_request(client *c, proto_buf *out, uint32_t id, proto_buf *body)
+static void add_request(const opts *o, conn *c, proto_buf *out, uint32_t id, proto_buf *body)
 {
-    const opts *o = c->o;
     proto_request r;
     memset(&r, 0, sizeof(r));
     r.id = id;
@@ -143,81 +150,107 @@ static void add_request(client *c, proto_buf *out, uint32_t id, proto_buf *body)
     }
 }
 
-static void record(client *c, double us)
+static void record(lats *l, double us)
 {
-    if (c->nlat == c->cap) {
-        c->cap = c->cap ? c->cap * 2 : 65536;
-        c->lat = realloc(c->lat, c->cap * sizeof(double));
-        if (c->lat == NULL)
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 65536;
+        l->v = realloc(l->v, l->cap * sizeof(double));
+        if (l->v == NULL)
             exit(1);
     }
-    c->lat[c->nlat++] = us;
+    l->v[l->n++] = us;
 }
 
-static void *client_main(void *arg)
+/* Tops the connection up to `depth` requests in flight and sends them in one write. */
+static void refill(const opts *o, conn *c, proto_buf *body)
 {
-    client *c = arg;
-    const opts *o = c->o;
-    int fd = dial(o->socket);
-    proto_buf out = PROTO_BUF_INIT, body = PROTO_BUF_INIT;
-    proto_reader rd;
-    proto_reader_init(&rd, PROTO_MAX_FRAME_LIMIT);
-    double sent_at[MAX_DEPTH];
-    uint32_t next_id = 0, in_flight = 0;
-    double end = now_us() + o->seconds * 1e6;
-    int stopping = 0;
+    proto_buf_reset(&c->out);
+    uint32_t first = c->next_id;
+    while (c->in_flight < (uint32_t)o->depth) {
+        add_request(o, c, &c->out, c->next_id, body);
+        c->next_id++;
+        c->in_flight++;
+    }
+    if (c->out.len == 0)
+        return;
+    double t = now_us();
+    for (uint32_t id = first; id != c->next_id; id++)
+        c->sent_at[id % MAX_DEPTH] = t;
+    write_all(c->fd, c->out.data, c->out.len);
+}
 
-    for (;;) {
-        proto_buf_reset(&out);
-        uint32_t first = next_id;
-        while (!stopping && in_flight < (uint32_t)o->depth) {
-            add_request(c, &out, next_id, &body);
-            next_id++;
-            in_flight++;
-        }
-        if (out.len > 0) {
-            double t = now_us();
-            for (uint32_t id = first; id != next_id; id++)
-                sent_at[id % MAX_DEPTH] = t;
-            write_all(fd, out.data, out.len);
-        }
-        if (in_flight == 0)
-            break;
-        uint8_t *p;
-        size_t room;
-        proto_reader_space(&rd, &p, &room);
-        ssize_t n = read(fd, p, room);
-        if (n <= 0) {
-            fprintf(stderr, "bench_wire: connection closed by the daemon\n");
+/* Reads what the connection has, takes every whole reply; 1 while it owes replies. */
+static int drain(const opts *o, conn *c, lats *l, int stopping, proto_buf *body)
+{
+    uint8_t *p;
+    size_t room;
+    proto_reader_space(&c->rd, &p, &room);
+    ssize_t n = read(c->fd, p, room);
+    if (n <= 0) {
+        fprintf(stderr, "bench_wire: connection closed by the server\n");
+        exit(1);
+    }
+    proto_reader_commit(&c->rd, (size_t)n);
+    const uint8_t *frame;
+    size_t len;
+    double t = now_us();
+    while (proto_reader_next(&c->rd, &frame, &len) == 1) {
+        proto_response resp;
+        if (o->echo) {
+            resp.ok = true;
+            resp.id = c->next_id - c->in_flight;
+        } else if (proto_response_decode(frame, len, &resp) != 0) {
+            fprintf(stderr, "bench_wire: invalid reply\n");
             exit(1);
         }
-        proto_reader_commit(&rd, (size_t)n);
-        const uint8_t *frame;
-        size_t len;
-        double t = now_us();
-        while (proto_reader_next(&rd, &frame, &len) == 1) {
-            proto_response resp;
-            if (o->echo) {
-                resp.ok = true;
-                resp.id = (uint32_t)(next_id - in_flight);
-            } else if (proto_response_decode(frame, len, &resp) != 0) {
-                fprintf(stderr, "bench_wire: invalid reply\n");
-                exit(1);
-            }
-            if (!resp.ok)
-                c->errors++;
-            record(c, t - sent_at[resp.id % MAX_DEPTH]);
-            c->done++;
-            in_flight--;
-        }
-        if (t >= end)
-            stopping = 1;
+        if (!resp.ok)
+            l->errors++;
+        record(l, t - c->sent_at[resp.id % MAX_DEPTH]);
+        c->in_flight--;
     }
-    close(fd);
-    proto_reader_free(&rd);
-    proto_buf_free(&out);
+    if (!stopping)
+        refill(o, c, body);
+    return c->in_flight > 0;
+}
+
+/* The load: one thread drives every connection through epoll, as redis-benchmark does,
+ * so that client threads do not compete with the server for the cores. */
+static void run_load(const opts *o, lats *l)
+{
+    conn *cs = calloc((size_t)o->clients, sizeof(*cs));
+    proto_buf body = PROTO_BUF_INIT;
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    for (int i = 0; i < o->clients; i++) {
+        cs[i].fd = dial(o->socket);
+        cs[i].seed = (unsigned)(i * 7919 + 17);
+        proto_reader_init(&cs[i].rd, PROTO_MAX_FRAME_LIMIT);
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &cs[i] };
+        epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev);
+    }
+    double end = now_us() + o->seconds * 1e6;
+    for (int i = 0; i < o->clients; i++)
+        refill(o, &cs[i], &body);
+    int owing = o->clients, stopping = 0;
+    while (owing > 0) {
+        struct epoll_event evs[256];
+        int n = epoll_wait(ep, evs, 256, 1000);
+        stopping = stopping || now_us() >= end;
+        for (int i = 0; i < n; i++) {
+            conn *c = evs[i].data.ptr;
+            if (!drain(o, c, l, stopping, &body)) {
+                epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+                owing--;
+            }
+        }
+    }
+    for (int i = 0; i < o->clients; i++) {
+        close(cs[i].fd);
+        proto_reader_free(&cs[i].rd);
+        proto_buf_free(&cs[i].out);
+    }
+    close(ep);
     proto_buf_free(&body);
-    return NULL;
+    free(cs);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -423,28 +456,15 @@ int main(int argc, char **argv)
         populate(&o);
         return 0;
     }
-    client *cs = calloc((size_t)o.clients, sizeof(*cs));
+    lats l = { 0 };
     double t0 = now_us();
-    for (int i = 0; i < o.clients; i++) {
-        cs[i].o = &o;
-        cs[i].seed = (unsigned)(i * 7919 + 17);
-        pthread_create(&cs[i].thread, NULL, client_main, &cs[i]);
-    }
-    size_t total = 0;
-    unsigned long errors = 0;
-    for (int i = 0; i < o.clients; i++) {
-        pthread_join(cs[i].thread, NULL);
-        total += cs[i].nlat;
-        errors += cs[i].errors;
-    }
+    run_load(&o, &l);
     double secs = (now_us() - t0) / 1e6;
-    double *all = malloc((total ? total : 1) * sizeof(double));
-    size_t k = 0;
-    for (int i = 0; i < o.clients; i++) {
-        memcpy(all + k, cs[i].lat, cs[i].nlat * sizeof(double));
-        k += cs[i].nlat;
-        free(cs[i].lat);
-    }
+    size_t total = l.n;
+    unsigned long errors = l.errors;
+    double *all = l.v;
+    if (all == NULL)
+        all = calloc(1, sizeof(double));
     qsort(all, total, sizeof(double), cmp_double);
     double p50 = total ? all[total / 2] : 0, p99 = total ? all[(size_t)((double)total * 0.99)] : 0;
     char label[128];
@@ -460,7 +480,6 @@ int main(int argc, char **argv)
         }
     }
     free(all);
-    free(cs);
     if (echo_pid > 0) {
         kill(echo_pid, SIGTERM);
         waitpid(echo_pid, NULL, 0);
