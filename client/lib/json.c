@@ -148,8 +148,14 @@ static uint64_t be_n(const uint8_t *p, size_t n)
     return v;
 }
 
+/* A key that is not a str is rendered as JSON and that text escaped once more, so each
+ * level of keys inside keys doubles the backslashes of the levels within: a few dozen
+ * bytes nested 31 levels would make gigabytes. Key levels are counted in the depth
+ * (level L renders from depth L * PROTO_MAX_DEPTH) and refused past JSON_KEY_LEVELS. */
+#define JSON_KEY_LEVELS 4
+
 /* Renders the key of a map pair as a JSON string: a str as is, anything else as its JSON. */
-static int json_key(proto_buf *out, proto_cur *c, int flags)
+static int json_key(proto_buf *out, proto_cur *c, int flags, int depth)
 {
     const uint8_t *s;
     uint32_t n;
@@ -159,8 +165,13 @@ static int json_key(proto_buf *out, proto_cur *c, int flags)
             return SKR_EINVAL;
         return json_string(out, s, n, flags);
     }
+    int kdepth = (depth / PROTO_MAX_DEPTH + 1) * PROTO_MAX_DEPTH;
+    if (kdepth > JSON_KEY_LEVELS * PROTO_MAX_DEPTH)
+        return SKR_EINVAL;
+    /* Plain UTF-8 inside: json_string below applies SKR_JSON_ASCII once, to the whole key
+     * (escaping twice would make the key's value differ with the flag). */
     proto_buf tmp = PROTO_BUF_INIT;
-    int r = json_render(&tmp, c, flags & ~SKR_JSON_PRETTY, PROTO_MAX_DEPTH);
+    int r = json_render(&tmp, c, flags & ~(SKR_JSON_PRETTY | SKR_JSON_ASCII), kdepth);
     if (r == 0)
         r = json_string(out, tmp.data, tmp.len, flags);
     proto_buf_free(&tmp);
@@ -178,7 +189,7 @@ int json_render(proto_buf *out, proto_cur *c, int flags, int depth)
     bool b, is_bin;
     int r;
 
-    if (depth > 2 * PROTO_MAX_DEPTH + 2)
+    if (depth >= (JSON_KEY_LEVELS + 1) * PROTO_MAX_DEPTH)
         return SKR_EINVAL;
     switch (proto_cur_peek(c)) {
     case PROTO_MP_NIL:
@@ -281,7 +292,7 @@ int json_render(proto_buf *out, proto_cur *c, int flags, int depth)
         for (uint32_t i = 0; i < n; i++) {
             if (i > 0)
                 OUTS(",");
-            if ((r = indent(out, flags, depth + 1)) != 0 || (r = json_key(out, c, flags)) != 0)
+            if ((r = indent(out, flags, depth + 1)) != 0 || (r = json_key(out, c, flags, depth)) != 0)
                 return r;
             OUTS(":");
             if (flags & SKR_JSON_PRETTY)

@@ -243,7 +243,8 @@ enum {
  * JSON text, quoted), bin as {"$bin": "<base64>"}, ext as {"$ext": [type, "<base64>"]},
  * non-finite floats as null, invalid UTF-8 in strings as U+FFFD. *json is new (NUL-
  * terminated, skr_string_free). SKR_EINVAL for bytes that are not one well-formed
- * object (nesting deeper than 32 included), SKR_ENOMEM.
+ * object (nesting deeper than 32 included) or that nest map keys that are not strings
+ * more than 4 levels inside each other (each level doubles the escaping), SKR_ENOMEM.
  */
 SKR_EXPORT SKR_WUR int skr_msgpack_to_json(const void *mp, size_t len, int flags, char **json);
 
