@@ -107,6 +107,13 @@ int gluedb_parse(const char *text, size_t len, gluedb_rec **out, size_t *out_n, 
             snprintf(err, errlen, "record %zu: body: %s", i + 1, recs[i].name ? why : "out of memory");
             goto out;
         }
+        /* {"$bin": ...} or {"$ext": [...]} packs as bin/ext: the body would not be a map. */
+        uint8_t b0 = recs[i].body.data[0];
+        if (!((b0 >= 0x80 && b0 <= 0x8f) || b0 == 0xde || b0 == 0xdf)) {
+            snprintf(err, errlen, "record %zu: body.contents is a $bin/$ext value, not an "
+                                  "object", i + 1);
+            goto out;
+        }
         if (recs[i].body.len > PROTO_MAX_BODY) {
             snprintf(err, errlen, "record %zu: body larger than %u bytes packed", i + 1,
                      PROTO_MAX_BODY);
