@@ -43,6 +43,10 @@ int gluedb_parse(const char *text, size_t len, gluedb_rec **out, size_t *out_n, 
 
     if (root == NULL) {
         snprintf(err, errlen, "invalid JSON at line %d column %d: %s", je.line, je.column, je.text);
+        /* jansson quotes the file's bytes ("near '...'"): keep the reason one plain line */
+        for (char *p = err; *p != '\0'; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                *p = '?';
         return -1;
     }
     json_t *model = json_object_get(root, "model");
