@@ -1,0 +1,66 @@
+/*
+ * Fuzz target for the .gluedb importer's parser (client/cli/gluedb.c): the input is a
+ * whole .gluedb file. gluedb_parse either refuses it with a one-line reason, or gives
+ * records of the shape cli.h documents: each name a valid credential name (no NUL inside)
+ * and unlike every other, each body one packed MessagePack map of at most PROTO_MAX_BODY
+ * bytes that the CLI's renderer can show. jansson runs with the CLI's wiping allocator.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "mp.h"
+#include "request.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define MUST(cond) do { if (!(cond)) { \
+    fprintf(stderr, "fuzz_gluedb: %s:%d: %s\n", __FILE__, __LINE__, #cond); abort(); } } while (0)
+
+static bool is_map(uint8_t b)
+{
+    return (b >= 0x80 && b <= 0x8f) || b == 0xde || b == 0xdf;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static bool ready;
+    if (!ready) {
+        jsonmp_init();
+        ready = true;
+    }
+    gluedb_rec *recs = NULL;
+    size_t n = (size_t)-1;
+    char err[300];
+    memset(err, 0x55, sizeof(err));
+    if (gluedb_parse((const char *)data, size, &recs, &n, err, sizeof(err)) != 0) {
+        MUST(recs == NULL && n == (size_t)-1); /* outputs untouched on failure */
+        size_t elen = strnlen(err, sizeof(err));
+        MUST(elen > 0 && elen < sizeof(err));
+        MUST(memchr(err, '\n', elen) == NULL);
+        return 0;
+    }
+    MUST(recs != NULL);
+    MUST(n <= size / 8); /* a record takes more than 8 bytes of text */
+    for (size_t i = 0; i < n; i++) {
+        const gluedb_rec *r = &recs[i];
+        MUST(r->name != NULL);
+        size_t nl = strlen(r->name);
+        MUST(proto_valid_name(r->name, nl));
+        for (size_t k = 0; k < i; k++)
+            MUST(strcmp(recs[k].name, r->name) != 0);
+        size_t obj;
+        MUST(r->body.len >= 1 && r->body.len <= PROTO_MAX_BODY);
+        MUST(proto_mp_check(r->body.data, r->body.len, &obj) == 0 && obj == r->body.len);
+        MUST(is_map(r->body.data[0]));
+        /* the body is accepted in a post request as is */
+        char *text = NULL;
+        MUST(skr_msgpack_to_json(r->body.data, r->body.len, 0, &text) == 0);
+        skr_string_free(text);
+    }
+    gluedb_free(recs, n);
+    return 0;
+}
