@@ -17,6 +17,7 @@ daemon=$build/daemon/sekretsd
 cli=$build/client/cli/sekrets-cli
 wire=$build/bench/bench_wire
 minimal=$build/bench/bench_minimal
+spawn=$build/bench/bench_spawn
 out=$build/bench-out
 csv=$out/results.csv
 
@@ -29,7 +30,7 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 meson compile -C "$build" >/dev/null
-for b in "$daemon" "$cli" "$wire" "$minimal"; do [ -x "$b" ] || { echo "missing $b" >&2; exit 1; }; done
+for b in "$daemon" "$cli" "$wire" "$minimal" "$spawn"; do [ -x "$b" ] || { echo "missing $b" >&2; exit 1; }; done
 
 tmp=$(mktemp -d /tmp/sekrets-bench.XXXXXX)
 chmod 700 "$tmp"
@@ -63,6 +64,18 @@ redis_run() {
   P99[$key]=$(awk -v v="$p99" 'BEGIN {printf "%.1f", v * 1000}')
   echo "$key,$c,$p,${R[$key]},${P50[$key]},${P99[$key]},0" >> "$csv"
 }
+# median of the values given
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+# best-of-rounds: run a measurement ROUNDS times, interleaved with its peers, keep the median
+rounds=${BENCH_ROUNDS:-3}
+declare -A RS P50S P99S
+keep() { RS[$1]+="${R[$1]} "; P50S[$1]+="${P50[$1]} "; P99S[$1]+="${P99[$1]} "; }
+settle() { # replace each kept key's figures by their medians
+  local k
+  for k in "${!RS[@]}"; do
+    R[$k]=$(median ${RS[$k]}); P50[$k]=$(median ${P50S[$k]}); P99[$k]=$(median ${P99S[$k]})
+  done
+}
 wait_ping() { for _ in $(seq 400); do SEKRETS_SOCKET=$1 "$cli" ping >/dev/null 2>&1 && return 0; sleep 0.05; done; return 1; }
 ms_now() { date +%s%N; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -70,59 +83,40 @@ anon_kb() { awk '/^RssAnon/ {print $2}' "/proc/$1/status"; }
 
 head -c 32 /dev/urandom > "$tmp/keyfile"
 chmod 600 "$tmp/keyfile"
-sd_sock=$tmp/run/sekretsd.sock
-start_sekretsd() { # HUBDIR
-  local t0
+mkdir -m 700 "$tmp/run"
+declare -A SD_PID SD_SOCK RSS ANON START BYTES
+start_sekretsd() { # NAME HUBDIR: a daemon per hub, each on its own socket
+  local t0 sock=$tmp/run/$1.sock
   t0=$(ms_now)
-  "$daemon" --foreground --socket "$sd_sock" --hub "$1" --keyfile "$tmp/keyfile" --log-level warn &
-  sd_pid=$!
-  pids+=("$sd_pid")
-  wait_ping "$sd_sock"
+  "$daemon" --foreground --socket "$sock" --hub "$2" --keyfile "$tmp/keyfile" --log-level warn &
+  SD_PID[$1]=$!
+  SD_SOCK[$1]=$sock
+  pids+=("$!")
+  wait_ping "$sock"
   start_ms=$(( ($(ms_now) - t0) / 1000000 ))
 }
-stop_sekretsd() { kill "$sd_pid"; wait "$sd_pid" 2>/dev/null || true; }
+stop_sekretsd() { kill "${SD_PID[$1]}"; wait "${SD_PID[$1]}" 2>/dev/null || true; }
 
-echo "sekrets benchmark: $secs s per run, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "sekrets benchmark: $secs s per run, median of $rounds interleaved rounds, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
 
-# ---- 1. the floor ----
-echo "floor: raw Unix-socket echo ..."
-wire_run floor_1 --echo
-wire_run floor_d64 --echo --depth 64
-wire_run floor_c8 --echo --clients 8
-wire_run floor_c64 --echo --clients 64
-
-# ---- 2. sekretsd ----
-declare -A RSS ANON START BYTES
+# ---- hubs: 1k / 100k / 1M credentials over 100 protocols, one daemon each ----
+s1=$(echo "$sizes" | awk '{print $1}')
+big=$(echo "$sizes" | awk '{print $NF}')
 for n in $sizes; do
-  echo "sekretsd: hub of $n credentials over 100 protocols ..."
-  hub=$tmp/hub-$n
-  start_sekretsd "$hub"
-  "$wire" --socket "$sd_sock" --populate "$n" --protocols 100 >/dev/null
-  stop_sekretsd
-  start_sekretsd "$hub"          # a restart: start time on a populated hub
+  echo "populating a hub of $n credentials ..."
+  start_sekretsd "h$n" "$tmp/hub-$n"
+  "$wire" --socket "${SD_SOCK[h$n]}" --populate "$n" --protocols 100 >/dev/null
+  stop_sekretsd "h$n"
+  start_sekretsd "h$n" "$tmp/hub-$n"     # restarted: start time on a populated hub
   START[$n]=$start_ms
-  wire_run "get_${n}_1" --socket "$sd_sock" --names "$n"
-  wire_run "get_${n}_d64" --socket "$sd_sock" --names "$n" --depth 64
-  wire_run "get_${n}_c8" --socket "$sd_sock" --names "$n" --clients 8
-  wire_run "get_${n}_c64" --socket "$sd_sock" --names "$n" --clients 64
-  RSS[$n]=$(rss_kb "$sd_pid")
-  ANON[$n]=$(anon_kb "$sd_pid")
-  BYTES[$n]=$(stat -c %s "$hub/data.mdb")
-  if [ "$n" = "$(echo "$sizes" | awk '{print $1}')" ]; then
-    # getDb of a 1,000-name protocol, and writes, on the smallest hub
-    for i in $(seq 0 999); do printf '{"id": %d, "op": "put", "protocol": "db1000", "name": "user%d", "body": {"password": "x"}}\n' "$i" "$i"; done \
-      | while read -r req; do SEKRETS_SOCKET=$sd_sock "$cli" call "$req" >/dev/null; done
-    wire_run getdb_1000 --socket "$sd_sock" --op getdb
-    wire_run put_1 --socket "$sd_sock" --op put --names "$n"
-    wire_run put_d64 --socket "$sd_sock" --op put --names "$n" --depth 64
-    wire_run put_c8 --socket "$sd_sock" --op put --names "$n" --clients 8
-  fi
-  stop_sekretsd
-  rm -rf "$hub"
+  BYTES[$n]=$(stat -c %s "$tmp/hub-$n/data.mdb")
 done
+# getDb of a 1,000-name protocol on the smallest hub
+for i in $(seq 0 999); do
+  printf '{"id": %d, "op": "put", "protocol": "db1000", "name": "user%d", "body": {"password": "x"}}\n' "$i" "$i"
+done | while read -r req; do SEKRETS_SOCKET=${SD_SOCK[h$s1]} "$cli" call "$req" >/dev/null; done
 
-# ---- 3. Redis 7 on a Unix socket ----
-echo "redis: GET (no persistence) and SET (appendfsync always) ..."
+# ---- Redis 7 on a Unix socket: no persistence for GET, appendfsync always for SET ----
 mkdir -p "$tmp/redis" "$tmp/redis-aof"
 redis-server --port 0 --unixsocket "$tmp/redis.sock" --unixsocketperm 700 --save '' \
   --appendonly no --dir "$tmp/redis" --daemonize no >/dev/null &
@@ -132,15 +126,46 @@ redis-server --port 0 --unixsocket "$tmp/redis-aof.sock" --unixsocketperm 700 --
 pids+=($!)
 for _ in $(seq 100); do redis-cli -s "$tmp/redis.sock" ping >/dev/null 2>&1 && redis-cli -s "$tmp/redis-aof.sock" ping >/dev/null 2>&1 && break; sleep 0.05; done
 redis-benchmark -s "$tmp/redis.sock" -t set -d 64 -n 200000 -r 100000 -P 64 -q >/dev/null
-redis_run redis_get_1 "$tmp/redis.sock" get 1 1 60000
-redis_run redis_get_d64 "$tmp/redis.sock" get 1 64 2000000
-redis_run redis_get_c8 "$tmp/redis.sock" get 8 1 200000
-redis_run redis_get_c64 "$tmp/redis.sock" get 64 1 300000
-redis_run redis_set_1 "$tmp/redis-aof.sock" set 1 1 2000
-redis_run redis_set_d64 "$tmp/redis-aof.sock" set 1 64 100000
-redis_run redis_set_c8 "$tmp/redis-aof.sock" set 8 1 20000
-# memory for the same data as the largest hub: that many 64-byte values
-big=$(echo "$sizes" | awk '{print $NF}')
+
+# ---- the rounds: floor, sekretsd and redis interleaved, shape by shape ----
+sock1=${SD_SOCK[h$s1]}
+for round in $(seq "$rounds"); do
+  echo "round $round/$rounds ..."
+  wire_run floor_1 --echo;                      keep floor_1
+  wire_run "get_${s1}_1" --socket "$sock1" --names "$s1"; keep "get_${s1}_1"
+  redis_run redis_get_1 "$tmp/redis.sock" get 1 1 60000; keep redis_get_1
+  wire_run floor_d64 --echo --depth 64;         keep floor_d64
+  wire_run "get_${s1}_d64" --socket "$sock1" --names "$s1" --depth 64; keep "get_${s1}_d64"
+  redis_run redis_get_d64 "$tmp/redis.sock" get 1 64 2000000; keep redis_get_d64
+  wire_run floor_c8 --echo --clients 8;         keep floor_c8
+  wire_run "get_${s1}_c8" --socket "$sock1" --names "$s1" --clients 8; keep "get_${s1}_c8"
+  redis_run redis_get_c8 "$tmp/redis.sock" get 8 1 200000; keep redis_get_c8
+  wire_run floor_c64 --echo --clients 64;       keep floor_c64
+  wire_run "get_${s1}_c64" --socket "$sock1" --names "$s1" --clients 64; keep "get_${s1}_c64"
+  redis_run redis_get_c64 "$tmp/redis.sock" get 64 1 300000; keep redis_get_c64
+  wire_run put_1 --socket "$sock1" --op put --names "$s1"; keep put_1
+  redis_run redis_set_1 "$tmp/redis-aof.sock" set 1 1 2000; keep redis_set_1
+  wire_run put_d64 --socket "$sock1" --op put --names "$s1" --depth 64; keep put_d64
+  redis_run redis_set_d64 "$tmp/redis-aof.sock" set 1 64 100000; keep redis_set_d64
+  wire_run put_c8 --socket "$sock1" --op put --names "$s1" --clients 8; keep put_c8
+  redis_run redis_set_c8 "$tmp/redis-aof.sock" set 8 1 20000; keep redis_set_c8
+  wire_run getdb_1000 --socket "$sock1" --op getdb; keep getdb_1000
+  for n in $sizes; do
+    [ "$n" = "$s1" ] && continue
+    for shape in 1 d64 c8 c64; do
+      case $shape in 1) a=() ;; d64) a=(--depth 64) ;; c8) a=(--clients 8) ;; c64) a=(--clients 64) ;; esac
+      wire_run "get_${n}_$shape" --socket "${SD_SOCK[h$n]}" --names "$n" "${a[@]}"; keep "get_${n}_$shape"
+    done
+  done
+done
+settle
+for n in $sizes; do
+  RSS[$n]=$(rss_kb "${SD_PID[h$n]}")
+  ANON[$n]=$(anon_kb "${SD_PID[h$n]}")
+  stop_sekretsd "h$n"
+done
+
+# redis memory for the same data as the largest hub: that many 64-byte values
 redis-cli -s "$tmp/redis.sock" flushall >/dev/null
 awk -v n="$big" 'BEGIN { v = sprintf("%64s", ""); gsub(/ /, "x", v);
   for (i = 0; i < n; i++) { k = "p" (i % 100) ":user" i;
@@ -151,38 +176,29 @@ redis_rss=$(( $(redis-cli -s "$tmp/redis.sock" info memory | awk -F: '/^used_mem
 # ---- 4. per-process look-ups (200 runs each, minus /bin/true) ----
 echo "per-process look-ups ..."
 runs=200
-per_call() { # prints microseconds per call of "$@"
-  local t0 t1
-  t0=$(ms_now)
-  for _ in $(seq $runs); do "$@" >/dev/null 2>&1 || true; done
-  t1=$(ms_now)
-  echo $(( (t1 - t0) / runs / 1000 ))
-}
-hub=$tmp/hub-cli
-start_sekretsd "$hub"
-echo '{"password": "s3cret-cli"}' | SEKRETS_SOCKET=$sd_sock "$cli" put https bob >/dev/null
-export SEKRETS_SOCKET=$sd_sock
-true_us=$(per_call /bin/true)
-cli_us=$(per_call "$cli" get bob -p https -f password)
-min_us=$(per_call "$minimal" https bob)
+# per_call STDIN COMMAND...: median wall time of one whole process, in microseconds
+per_call() { local in=$1; shift; "$spawn" "$runs" "$in" "$@" | awk '{print $1}'; }
+true_us=$(per_call - /bin/true)
+cli_us=$(per_call - "$cli" get bob -p https -f password)
+min_us=$(per_call - "$minimal" https bob)
 export HOME=$tmp/home GNUPGHOME=$tmp/home/.gnupg PASSWORD_STORE_DIR=$tmp/home/.password-store
 mkdir -p "$GNUPGHOME" && chmod 700 "$HOME" "$GNUPGHOME"
 git config --global credential.helper 'cache --timeout 600 --socket '"$tmp/home/git-cache"
 printf 'protocol=https\nhost=example.com\nusername=bob\npassword=s3cret-git\n\n' | git credential approve
-git_fill() { printf 'protocol=https\nhost=example.com\n\n' | git credential fill; }
-git_us=$(per_call git_fill)
+printf 'protocol=https\nhost=example.com\n\n' > "$tmp/git-query"
+git_us=$(per_call "$tmp/git-query" git credential fill)
 gpg --batch --pinentry-mode loopback --passphrase '' --quick-gen-key bench@sekrets.invalid default default never >/dev/null 2>&1
 pass init bench@sekrets.invalid >/dev/null
 printf 's3cret-pass\n' | pass insert -e bench/bob >/dev/null
-pass_us=$(per_call pass show bench/bob)
+pass_us=$(runs=40 per_call - pass show bench/bob)
 eval "$(ssh-agent -s -a "$tmp/ssh-agent.sock")" >/dev/null
-ssh_us=$(per_call ssh-add -l)
+ssh_us=$(per_call - ssh-add -l)
 unset SEKRETS_SOCKET
-stop_sekretsd
+stop_sekretsd cli
 
 # ---- 5. unlock time at the default KDF limits ----
-hub=$tmp/hub-pass
-"$daemon" --foreground --socket "$sd_sock" --hub "$hub" --log-level warn &
+sd_sock=$tmp/run/pass.sock
+"$daemon" --foreground --socket "$sd_sock" --hub "$tmp/hub-pass" --log-level warn &
 sd_pid=$!
 pids+=("$sd_pid")
 wait_ping "$sd_sock"
@@ -192,7 +208,7 @@ SEKRETS_SOCKET=$sd_sock "$cli" lock >/dev/null
 t0=$(ms_now)
 SEKRETS_SOCKET=$sd_sock "$cli" unlock --passphrase-file "$tmp/pass" >/dev/null
 unlock_ms=$(( ($(ms_now) - t0) / 1000000 ))
-stop_sekretsd
+kill "$sd_pid"; wait "$sd_pid" 2>/dev/null || true
 
 # ---- the table ----
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
@@ -227,7 +243,7 @@ fi
 r=$(ratio "${RSS[$big]}" "$redis_rss"); row "RSS serving $big: sekretsd / redis (KiB)" "${RSS[$big]}/$redis_rss" "$r" "<1.0" "$(verdict "$r" 0.999 le)"
 row "  sekretsd anonymous memory at $big (KiB)" "${ANON[$big]}" "$(ratio "${ANON[$big]}" "$redis_rss")" "" "(the rest is the mmapped hub file)"
 cli_net=$((cli_us - true_us)) pass_net=$((pass_us - true_us)) git_net=$((git_us - true_us)) min_net=$((min_us - true_us))
-row "per process, above /bin/true ($true_us us):" "" "" "" ""
+row "per process (median of $runs), above /bin/true ($true_us us):" "" "" "" ""
 row "  sekrets-cli get -f password (us)" "$cli_net" "" "" ""
 row "  minimal C client process (us)" "$min_net" "" "" ""
 row "  git credential fill, cache (us)" "$git_net" "" "" ""
