@@ -323,8 +323,9 @@ static int store_mkdirs(const char *dir, char err[STORE_ERRMSG_MAX])
         char c = *p;
         *p = '\0';
         if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-            snprintf(err, STORE_ERRMSG_MAX, "hub folder %s: %s", path, strerror(errno));
-            return errno == EACCES ? SKR_EDENIED : SKR_EINTERNAL;
+            int e = errno; /* snprintf may change errno */
+            snprintf(err, STORE_ERRMSG_MAX, "hub folder %.200s: %s", path, strerror(e));
+            return e == EACCES ? SKR_EDENIED : SKR_EINTERNAL;
         }
         *p = c;
         if (c == '\0')

@@ -49,6 +49,10 @@ static int scan_memory(pid_t pid, const char *const *markers, const size_t *lens
         if (sscanf(line, "%lx-%lx", &start, &end) != 2 || strstr(line, "[vvar") ||
             strstr(line, "[vsyscall]"))
             continue;
+        /* AddressSanitizer's shadow and allocator reserve terabytes, never anything a
+         * normal build maps (its largest mapping is LMDB's map): skip those only */
+        if (end - start > (1ul << 32))
+            continue;
         size_t carry = 0;
         for (unsigned long a = start; a < end; a += CHUNK) {
             size_t want = end - a < CHUNK ? end - a : CHUNK;
