@@ -295,8 +295,17 @@ static int exchange(skr_client *c, uint32_t id, proto_response *resp)
         r = SKR_EIO;
         goto out;
     }
-    if ((r = send_some(c, &sent, deadline, false)) != 0)
+    if ((r = send_some(c, &sent, deadline, false)) != 0) {
+        /* A daemon that refuses a peer (denied, busy) answers once with id 0 and closes,
+         * maybe before our request went out: its answer is still ours to read. */
+        if (r == SKR_EIO && recv_frame(c, deadline) == 0 &&
+            proto_response_decode(c->reply.data, c->reply.len, resp) == 0 &&
+            resp->id == 0 && !resp->ok) {
+            note_error(c, resp);
+            r = resp->code;
+        }
         goto fail;
+    }
     proto_buf_reset(&c->out); /* wipes passphrases and bodies now */
     if ((r = recv_frame(c, deadline)) != 0)
         goto fail;

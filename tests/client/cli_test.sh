@@ -179,5 +179,28 @@ expect 3 "" -- CLI import "$T/none.gluedb" -p fresh
 expect 3 "" -- CLI export -p fresh
 
 stop
+
+# --- integrity: two records' ciphertexts swapped in the file -> exit 11 for both, others fine
+TAMPER=${1:?tamper_swap path}
+expect 0 "" -- "$TAMPER" "$T/hub2"
+start "$SEKRETS_SOCKET" "$T/hub2" --keyfile "$T/key"
+integrity=0
+for p in $(CLI hub | awk '{print $1}'); do
+    for n in $(CLI db "$p"); do
+        CLI get "$n" -p "$p" >/dev/null 2>"$T/err"; rc=$?
+        case $rc in 0) ;; 11) integrity=$((integrity + 1)) ;; *) fail "get $p/$n -> exit $rc" ;; esac
+    done
+done
+[ "$integrity" = 2 ] || fail "swapped records: $integrity gave exit 11, want 2"
+
+# --- denied: another uid (root only: needs to switch uid), with the socket opened up
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+    chmod 755 "$T" "$T/run"; chmod 666 "$SEKRETS_SOCKET"
+    expect 5 "" -- setpriv --reuid=65534 --regid=65534 --clear-groups "$SEKRETS_CLI" ping
+    grep -q "denied" "$T/err" || fail "denied message: $(cat "$T/err")"
+else
+    fail "exit 5 (denied) needs root and setpriv to act as another uid"
+fi
+stop
 [ "$FAILS" = 0 ] || { echo "$FAILS failures" >&2; exit 1; }
 echo "all CLI tests passed"
