@@ -47,8 +47,13 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    if (err != NULL && errlen > 0)
+    if (err != NULL && errlen > 0) {
         vsnprintf(err, errlen, fmt, ap);
+        /* jansson quotes the input near the error: keep the reason one plain line */
+        for (char *p = err; *p != '\0'; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                *p = '?';
+    }
     va_end(ap);
     return -1;
 }
