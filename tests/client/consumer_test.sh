@@ -13,7 +13,8 @@ meson install -C "$BUILD" --destdir "$T/dest" --no-rebuild --quiet >/dev/null
 PC=$(find "$T/dest" -name sekrets.pc | head -1)
 [ -n "$PC" ] || { echo "sekrets.pc not installed"; exit 1; }
 export PKG_CONFIG_PATH=$(dirname "$PC") PKG_CONFIG_SYSROOT_DIR="$T/dest"
-cc -std=c11 -Wall -Werror -o "$T/consumer" "$SRC" $(pkg-config --cflags --libs sekrets)
+# ${CONSUMER_CFLAGS}: the build's sanitizer flags, so a sanitized libsekrets links
+cc -std=c11 -Wall -Werror ${CONSUMER_CFLAGS:-} -o "$T/consumer" "$SRC" $(pkg-config --cflags --libs sekrets)
 SO=$(find "$T/dest" -name 'libsekrets.so.0' | head -1)
 [ "$(readelf -d "$SO" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')" = libsekrets.so.0 ] || { echo "bad soname"; exit 1; }
 BAD=$(nm -D --defined-only "$SO" | awk '{print $3}' | grep -v '^skr_' || true)

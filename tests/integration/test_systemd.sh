@@ -127,7 +127,8 @@ int main(void)
 }
 C
 flags=$(PKG_CONFIG_PATH=$lib/pkgconfig pkg-config --define-variable=prefix="$root" --cflags --libs sekrets)
-if cc -std=c11 -Wall -Werror -o "$tmp/consumer" "$tmp/consumer.c" $flags 2> "$tmp/cc.log"; then
+# ${CONSUMER_CFLAGS}: the build's sanitizer flags, so a sanitized libsekrets links
+if cc -std=c11 -Wall -Werror ${CONSUMER_CFLAGS:-} -o "$tmp/consumer" "$tmp/consumer.c" $flags 2> "$tmp/cc.log"; then
   ok "consumer compiles and links against the installed sekrets.pc"
   got=$(SEKRETS_SOCKET=$tmp/run/activated.sock LD_LIBRARY_PATH=$lib "$tmp/consumer" 2>&1 || true)
   check "consumer talks to the daemon" test "$got" = "svc activated-pw"
