@@ -101,9 +101,10 @@ static int json_string(proto_buf *out, const uint8_t *s, size_t n, int flags)
 static int json_base64(proto_buf *out, const uint8_t *p, size_t n)
 {
     size_t b64 = sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL);
+    OUTS("\"");
+    /* reserved after the quote: the room must be there for the encoder's b64 bytes */
     if (proto_buf_reserve(out, b64) != 0)
         return SKR_ENOMEM;
-    OUTS("\"");
     sodium_bin2base64((char *)out->data + out->len, b64, p, n, sodium_base64_VARIANT_ORIGINAL);
     out->len += b64 - 1; /* without the NUL */
     OUTS("\"");
