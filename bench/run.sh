@@ -178,6 +178,9 @@ echo "per-process look-ups ..."
 runs=200
 # per_call STDIN COMMAND...: median wall time of one whole process, in microseconds
 per_call() { local in=$1; shift; "$spawn" "$runs" "$in" "$@" | awk '{print $1}'; }
+start_sekretsd cli "$tmp/hub-cli"
+echo '{"password": "s3cret-cli"}' | SEKRETS_SOCKET=${SD_SOCK[cli]} "$cli" put https bob >/dev/null
+export SEKRETS_SOCKET=${SD_SOCK[cli]}
 true_us=$(per_call - /bin/true)
 cli_us=$(per_call - "$cli" get bob -p https -f password)
 min_us=$(per_call - "$minimal" https bob)
