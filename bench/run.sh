@@ -268,21 +268,9 @@ row "unlock at default Argon2id limits (ms)" "$unlock_ms" "" "" "MODERATE: 256 M
   echo "unlock_ms,$unlock_ms"
 } >> "$out/extra.txt"
 
-# latency plot: p50 and p99 per run
+# latency plot: p50 and p99 per shape, medians of the rounds
 if command -v gnuplot >/dev/null; then
-  grep -v '^what' "$csv" | awk -F, '{printf "%d \"%s\" %s %s\n", NR, $1, $5, $6}' > "$tmp/plot.dat"
-  gnuplot <<GP
-set terminal pngcairo size 1200,600 font ",9"
-set output "$out/latency.png"
-set title "sekrets benchmark: latency per run (us, log scale)"
-set style data histogram
-set style histogram clustered gap 1
-set style fill solid 0.8
-set logscale y
-set xtics rotate by -45
-set ylabel "microseconds"
-plot "$tmp/plot.dat" using 3:xtic(2) title "p50", "" using 4 title "p99"
-GP
+  "$top/bench/plot.sh" "$csv" "$out/latency.png"
   echo "plot: $out/latency.png"
 fi
 echo "csv: $csv"
