@@ -272,42 +272,35 @@ static int op_gethub(session *s, const proto_request *req)
     return rc;
 }
 
+/* A one-key map result: {key: true|false}. */
+static int reply_bool(session *s, uint32_t id, const char *key, size_t key_len, bool value)
+{
+    reply r;
+    if (reply_begin(&r, s, id) != 0)
+        return SKR_ENOMEM;
+    msgpack_pack_map(&r.pk, 1);
+    proto_pack_str(&r.pk, key, key_len);
+    if (value)
+        msgpack_pack_true(&r.pk);
+    else
+        msgpack_pack_false(&r.pk);
+    return reply_end(&r, id);
+}
+
 static int op_post_put(session *s, const proto_request *req)
 {
     bool created = true;
     int rc = req->op == PROTO_OP_POST
         ? store_post(s->srv->hub, req->protocol, req->name, req->body.ptr, req->body.len)
         : store_put(s->srv->hub, req->protocol, req->name, req->body.ptr, req->body.len, &created);
-    if (rc != 0)
-        return rc;
-    reply r;
-    if (reply_begin(&r, s, req->id) != 0)
-        return SKR_ENOMEM;
-    msgpack_pack_map(&r.pk, 1);
-    PROTO_PACK_LIT(&r.pk, "created");
-    if (created)
-        msgpack_pack_true(&r.pk);
-    else
-        msgpack_pack_false(&r.pk);
-    return reply_end(&r, req->id);
+    return rc != 0 ? rc : reply_bool(s, req->id, "created", 7, created);
 }
 
 static int op_delete(session *s, const proto_request *req)
 {
     bool deleted;
     int rc = store_delete(s->srv->hub, req->protocol, req->name, &deleted);
-    if (rc != 0)
-        return rc;
-    reply r;
-    if (reply_begin(&r, s, req->id) != 0)
-        return SKR_ENOMEM;
-    msgpack_pack_map(&r.pk, 1);
-    PROTO_PACK_LIT(&r.pk, "deleted");
-    if (deleted)
-        msgpack_pack_true(&r.pk);
-    else
-        msgpack_pack_false(&r.pk);
-    return reply_end(&r, req->id);
+    return rc != 0 ? rc : reply_bool(s, req->id, "deleted", 7, deleted);
 }
 
 static int op_lock(session *s, const proto_request *req)
