@@ -202,5 +202,25 @@ else
     fail "exit 5 (denied) needs root and setpriv to act as another uid"
 fi
 stop
+
+# --- prompts on a terminal (script(1) gives the CLI a pty): asked twice, never echoed
+if command -v script >/dev/null; then
+    mkdir -m 700 "$T/run3" "$T/hub3"
+    export SEKRETS_SOCKET="$T/run3/s.sock"
+    start "$SEKRETS_SOCKET" "$T/hub3"
+    (sleep 1; printf 'pty pass phrase\n'; sleep 1; printf 'pty pass phrase\n'; sleep 1) |
+        script -qec "$SEKRETS_CLI init" /dev/null > "$T/tty1" 2>&1
+    expect 0 "initialized: yes" -- sh -c "\"$SEKRETS_CLI\" status | head -1"
+    grep -q "Repeat it" "$T/tty1" || fail "init did not ask twice: $(cat "$T/tty1")"
+    ! grep -q "pty pass phrase" "$T/tty1" || fail "the passphrase was echoed on the terminal"
+    (sleep 1; printf 'password\n'; sleep 1; printf 'pty-field-secret\n'; sleep 1; printf '\n'; sleep 1) |
+        script -qec "$SEKRETS_CLI put smtp carol" /dev/null > "$T/tty2" 2>&1
+    expect 0 "pty-field-secret" -- CLI get carol -p smtp -f password
+    grep -q "Field name" "$T/tty2" || fail "no field prompt: $(cat "$T/tty2")"
+    ! grep -q "pty-field-secret" "$T/tty2" || fail "a prompted field value was echoed"
+    stop
+else
+    fail "script(1) is missing: the terminal prompts are untested"
+fi
 [ "$FAILS" = 0 ] || { echo "$FAILS failures" >&2; exit 1; }
 echo "all CLI tests passed"
