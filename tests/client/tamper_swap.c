@@ -43,5 +43,9 @@ int main(int argc, char **argv)
         return 1;
     }
     mdb_env_close(env);
+    for (int i = 0; i < 2; i++) {
+        free(key[i].mv_data);
+        free(copy[i].mv_data);
+    }
     return 0;
 }
