@@ -84,6 +84,9 @@ static void kdf_work(uv_work_t *w)
 {
     kdf_job *j = w->data;
     j->rc = store_kdf_derive(&j->kdf, j->secret, j->secret_len, j->keks);
+    /* too short to be the hub's keyfile: just a wrong secret */
+    if (j->rc == SKR_EINVAL && j->kdf.kind == STORE_KDF_KEYFILE)
+        j->rc = SKR_EBAD_PASSPHRASE;
     if (j->rc == 0 && j->op == PROTO_OP_PASSWD)
         j->rc = store_kdf_derive(&j->new_kdf, j->secret2, j->secret2_len, j->keks + STORE_KEY_BYTES);
 }
@@ -142,8 +145,8 @@ static int job_params(kdf_job *j, server *srv)
     int rc = store_get_kdf(srv->hub, &j->kdf);
     if (rc != 0)
         return rc;
-    if (j->kdf.kind != STORE_KDF_ARGON2ID)
-        return SKR_EBAD_PASSPHRASE; /* a keyfile hub has no passphrase */
+    /* On a keyfile hub the "passphrase" is the keyfile's content: a locked keyfile hub
+     * unlocks with those bytes, and passwd turns it into a passphrase hub. */
     if (j->op == PROTO_OP_PASSWD)
         return store_kdf_new(&j->new_kdf, STORE_KDF_ARGON2ID, cfg->kdf_opslimit, cfg->kdf_memlimit);
     return 0;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <msgpack.h>
+#include <sodium.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -441,6 +442,42 @@ START_TEST(test_lock_unlock_passwd_rate_limit)
 }
 END_TEST
 
+/* A keyfile hub that was locked unlocks with the keyfile's bytes; passwd turns it into a
+ * passphrase hub. */
+START_TEST(test_keyfile_hub_lock_unlock)
+{
+    start(HARNESS_KEYFILE | HARNESS_FAST_KDF, NULL);
+    uint8_t key[32];
+    FILE *f = fopen(h.keyfile, "rb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fread(key, 1, sizeof(key), f), sizeof(key));
+    fclose(f);
+    int fd = connect_ok();
+    ck_assert_int_eq(call_write(fd, 1, PROTO_OP_POST, "p", "n", "kept"), 0);
+    ck_assert_int_eq(call(fd, harness_req(2, PROTO_OP_LOCK, NULL, NULL)), 0);
+    ck_assert_int_eq(call_secret(fd, 3, PROTO_OP_UNLOCK, "too short", NULL), SKR_EBAD_PASSPHRASE);
+    usleep(1100000);
+    proto_request r = harness_req(4, PROTO_OP_UNLOCK, NULL, NULL);
+    r.passphrase = (proto_span){ key, sizeof(key) };
+    r.fields |= PROTO_F_PASSPHRASE;
+    ck_assert_int_eq(call(fd, r), 0);
+    char pw[32];
+    get_password(fd, "p", "n", pw, sizeof(pw));
+    ck_assert_str_eq(pw, "kept");
+    r = harness_req(5, PROTO_OP_PASSWD, NULL, NULL);
+    r.old_pass = (proto_span){ key, sizeof(key) };
+    r.new_pass = (proto_span){ (const uint8_t *)"now a passphrase", 16 };
+    r.fields |= PROTO_F_OLD | PROTO_F_NEW;
+    ck_assert_int_eq(call(fd, r), 0);
+    ck_assert_int_eq(call(fd, harness_req(6, PROTO_OP_LOCK, NULL, NULL)), 0);
+    ck_assert_int_eq(call_secret(fd, 7, PROTO_OP_UNLOCK, "now a passphrase", NULL), 0);
+    get_password(fd, "p", "n", pw, sizeof(pw));
+    ck_assert_str_eq(pw, "kept");
+    sodium_memzero(key, sizeof(key));
+    close(fd);
+}
+END_TEST
+
 START_TEST(test_idle_lock)
 {
     start(HARNESS_KEYFILE, (const char *const[]){ "--idle-lock", "1", NULL });
@@ -759,6 +796,7 @@ static Suite *daemon_suite(void)
         { "500_connections", test_500_connections },
         { "max_clients_busy", test_max_clients_busy },
         { "lock_unlock_passwd_rate_limit", test_lock_unlock_passwd_rate_limit },
+        { "keyfile_hub_lock_unlock", test_keyfile_hub_lock_unlock },
         { "idle_lock", test_idle_lock },
         { "other_uid_denied", test_other_uid_denied },
         { "policy_grant", test_policy_grant },
