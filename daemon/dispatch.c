@@ -378,12 +378,7 @@ static int run_op(session *s, const proto_request *req)
                req->op == PROTO_OP_PASSWD) {
         server_batch_commit(srv);
     }
-    /* A client reads its own writes, even before they are committed; others read the
-     * last committed state. */
-    store_batch_reads(srv->hub, s->in_batch);
-    rc = ops[req->op](s, req);
-    store_batch_reads(srv->hub, false);
-    return rc;
+    return ops[req->op](s, req);
 }
 
 int dispatch(session *s, const proto_request *req)
@@ -411,9 +406,9 @@ int dispatch(session *s, const proto_request *req)
         reply_error(s, req->id, rc, rc == SKR_EINTERNAL || rc == SKR_EINTEGRITY
                                       ? store_errmsg(srv->hub) : NULL);
     }
-    /* A successful write, and everything after it on this connection, waits for the
-     * batch to be committed. */
-    if ((s->in_batch || (rc == 0 && is_write(req->op))) && session_hold(s, req->id, mark) != 0)
+    /* While a batch is open, every reply waits for its commit: a write's, and a read's,
+     * which sees the batch's writes (no client learns of a write that may yet be lost). */
+    if ((s->in_batch || srv->batch_open) && session_hold(s, req->id, mark) != 0)
         s->close_after_flush = true;
     return 0;
 }

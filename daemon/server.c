@@ -165,6 +165,18 @@ static void on_commit_check(uv_check_t *check)
     server_batch_commit(check->data);
 }
 
+/* Journaled batches reach the data file at a checkpoint (store.h); the store makes one
+ * itself every 4 MiB of journal, the daemon one a second after a write. */
+#define CHECKPOINT_DELAY_MS 1000
+
+static void on_ckpt_timer(uv_timer_t *t)
+{
+    server *srv = t->data;
+    if (store_checkpoint(srv->hub) != 0)
+        log_error("checkpoint failed (the journal keeps every write): %s",
+                  store_errmsg(srv->hub));
+}
+
 int server_batch_open(server *srv)
 {
     if (srv->batch_open)
@@ -189,6 +201,9 @@ void server_batch_commit(server *srv)
         snprintf(msg, sizeof(msg), "write not saved: %s", store_errmsg(srv->hub));
         log_error("%s", msg);
     }
+    if (store_checkpoint_pending(srv->hub) && !uv_is_active((uv_handle_t *)&srv->ckpt_timer) &&
+        !srv->stopping)
+        uv_timer_start(&srv->ckpt_timer, on_ckpt_timer, CHECKPOINT_DELAY_MS, 0);
     for (session *s = srv->sessions, *next; s != NULL; s = next) {
         next = s->next;
         session_release(s, rc, msg);
@@ -237,6 +252,8 @@ int server_start(server *srv, uv_loop_t *loop, const config *cfg, store *hub)
 
     uv_check_init(loop, &srv->commit_check);
     srv->commit_check.data = srv;
+    uv_timer_init(loop, &srv->ckpt_timer);
+    srv->ckpt_timer.data = srv;
     uv_timer_init(loop, &srv->idle_timer);
     srv->idle_timer.data = srv;
     if (cfg->idle_lock_s > 0)
@@ -258,6 +275,7 @@ void server_stop(server *srv)
     uv_close((uv_handle_t *)&srv->sig_int, NULL);
     uv_close((uv_handle_t *)&srv->idle_timer, NULL);
     uv_close((uv_handle_t *)&srv->commit_check, NULL);
+    uv_close((uv_handle_t *)&srv->ckpt_timer, NULL); /* store_close checkpoints */
     /* Every session finishes the replies it owes, then closes. */
     for (session *s = srv->sessions, *next; s != NULL; s = next) {
         next = s->next;

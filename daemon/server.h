@@ -30,6 +30,7 @@ struct server {
     uv_signal_t sig_int;
     uv_timer_t idle_timer;
     uv_check_t commit_check;  /* group commit: runs after each loop turn's I/O */
+    uv_timer_t ckpt_timer;    /* checkpoints the journal a while after the first write */
     bool batch_open;          /* writes are waiting in the store's open transaction */
     const config *cfg;
     store *hub;
@@ -78,7 +79,7 @@ int server_start(server *srv, uv_loop_t *loop, const config *cfg, store *hub);
 void server_stop(server *srv);
 /* Group commit: opens the batch for a write (once per loop turn). 0 or an SKR_E* code. */
 int server_batch_open(server *srv);
-/* Commits the open batch (one synced transaction), then releases every held reply, or
+/* Commits the open batch (one synced journal record), then releases every held reply, or
  * replaces them with errors if the commit failed. Needed before lock/rotate/passwd/init. */
 void server_batch_commit(server *srv);
 

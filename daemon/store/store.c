@@ -202,6 +202,7 @@ typedef struct store_wr {
 static int store_proto_add(store *s, MDB_txn *txn, const store_slot *sl, int delta)
 {
     uint8_t pt[8 + STORE_MAX_PROTOCOL], ad[STORE_AD_MAX];
+    uint8_t sealed[STORE_SEAL_OVERHEAD + 8 + STORE_MAX_PROTOCOL];
     MDB_val k = { STORE_HASH_BYTES, (void *)sl->key }, v;
     uint64_t count = 0;
     size_t n, adlen = store_ad(ad, STORE_AD_PROTO, &k, NULL, 0);
@@ -218,14 +219,16 @@ static int store_proto_add(store *s, MDB_txn *txn, const store_slot *sl, int del
     }
     count += (uint64_t)(int64_t)delta;
     if (count == 0 || (delta < 0 && rc == MDB_NOTFOUND))
-        return rc == 0 && (rc = mdb_del(txn, s->protos, &k, NULL)) != 0
+        return rc == 0 && (rc = store_db_del(s, txn, s->protos, &k, NULL)) != 0
                    ? store_mdb_err(s, rc, "delete protocol") : 0;
     store_put_u64(pt, count);
     memcpy(pt + 8, sl->protocol, sl->plen);
     v.mv_size = store_seal_overhead(s->suite) + 8 + sl->plen;
-    if ((rc = mdb_put(txn, s->protos, &k, &v, MDB_RESERVE)) != 0)
+    v.mv_data = sealed;
+    store_seal_s(s->suite, s->keys + STORE_K_DATA, ad, adlen, pt, 8 + sl->plen, sealed);
+    sodium_memzero(pt, sizeof pt);
+    if ((rc = store_db_put(s, txn, s->protos, &k, &v, 0)) != 0)
         return store_mdb_err(s, rc, "write protocol");
-    store_seal_s(s->suite, s->keys + STORE_K_DATA, ad, adlen, pt, 8 + sl->plen, v.mv_data);
     return 0;
 }
 
@@ -244,7 +247,7 @@ static int store_next_seq(store *s, MDB_txn *txn, uint8_t seq_be[8])
     store_put_u64(next, store_get_u64(seq_be) + 1);
     v.mv_size = 8;
     v.mv_data = next;
-    if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) != 0)
+    if ((rc = store_db_put(s, txn, s->meta, &k, &v, 0)) != 0)
         return store_mdb_err(s, rc, "write seq");
     return 0;
 }
@@ -269,12 +272,12 @@ static int store_rec_write(store *s, MDB_txn *txn, const store_wr *w, const uint
     if (n > s->scratch_used)
         s->scratch_used = n;
     v.mv_size = STORE_REC_CLEAR + store_seal_overhead(s->suite) + n;
-    /* MDB_RESERVE: seal straight into the page, no ciphertext buffer. */
-    if ((rc = mdb_put(txn, s->rec, &k, &v, MDB_RESERVE)) != 0)
-        return store_mdb_err(s, rc, "write record");
-    memcpy(v.mv_data, seq_be, 8);
+    v.mv_data = s->sealbuf;
+    memcpy(s->sealbuf, seq_be, 8);
     adlen = store_ad(ad, STORE_AD_REC, &k, seq_be, 8);
-    store_seal_s(s->suite, s->keys + STORE_K_DATA, ad, adlen, p, n, (uint8_t *)v.mv_data + 8);
+    store_seal_s(s->suite, s->keys + STORE_K_DATA, ad, adlen, p, n, s->sealbuf + 8);
+    if ((rc = store_db_put(s, txn, s->rec, &k, &v, 0)) != 0)
+        return store_mdb_err(s, rc, "write record");
     return 0;
 }
 
@@ -282,7 +285,8 @@ static int store_rec_write(store *s, MDB_txn *txn, const store_wr *w, const uint
 static int store_index_add(store *s, MDB_txn *txn, const store_slot *sl, const uint8_t seq[8])
 {
     uint8_t ok[STORE_HASH_BYTES + 8], ad[STORE_AD_MAX];
-    MDB_val k = { sizeof ok, ok }, v = { sl->nlen + store_seal_overhead(s->suite), NULL };
+    uint8_t sealed[STORE_SEAL_OVERHEAD + STORE_MAX_NAME];
+    MDB_val k = { sizeof ok, ok }, v = { sl->nlen + store_seal_overhead(s->suite), sealed };
     MDB_val nk = { STORE_HASH_BYTES, (void *)(sl->key + STORE_HASH_BYTES) };
     MDB_val nv = { STORE_HASH_BYTES, (void *)sl->key };
     size_t adlen;
@@ -290,12 +294,13 @@ static int store_index_add(store *s, MDB_txn *txn, const store_slot *sl, const u
 
     memcpy(ok, sl->key, STORE_HASH_BYTES);
     memcpy(ok + STORE_HASH_BYTES, seq, 8);
-    if ((rc = mdb_put(txn, s->ord, &k, &v, MDB_RESERVE)) != 0)
-        return store_mdb_err(s, rc, "write order");
     adlen = store_ad(ad, STORE_AD_ORD, &k, NULL, 0);
     store_seal_s(s->suite, s->keys + STORE_K_DATA, ad, adlen, (const uint8_t *)sl->name, sl->nlen,
-               v.mv_data);
-    if ((rc = mdb_put(txn, s->names, &nk, &nv, MDB_NODUPDATA)) != 0 && rc != MDB_KEYEXIST)
+               sealed);
+    if ((rc = store_db_put(s, txn, s->ord, &k, &v, 0)) != 0)
+        return store_mdb_err(s, rc, "write order");
+    if ((rc = store_db_put(s, txn, s->names, &nk, &nv, MDB_NODUPDATA)) != 0 &&
+        rc != MDB_KEYEXIST)
         return store_mdb_err(s, rc, "write name index");
     return store_proto_add(s, txn, sl, 1);
 }
@@ -383,9 +388,9 @@ static int store_delete_txn(store *s, MDB_txn *txn, void *ctx)
     memset(ok + STORE_HASH_BYTES, 0, 8);
     if (v.mv_size >= 8)
         memcpy(ok + STORE_HASH_BYTES, v.mv_data, 8);
-    if ((rc = mdb_del(txn, s->rec, &k, NULL)) != 0 ||
-        ((rc = mdb_del(txn, s->ord, &okv, NULL)) != 0 && rc != MDB_NOTFOUND) ||
-        ((rc = mdb_del(txn, s->names, &nk, &nv)) != 0 && rc != MDB_NOTFOUND))
+    if ((rc = store_db_del(s, txn, s->rec, &k, NULL)) != 0 ||
+        ((rc = store_db_del(s, txn, s->ord, &okv, NULL)) != 0 && rc != MDB_NOTFOUND) ||
+        ((rc = store_db_del(s, txn, s->names, &nk, &nv)) != 0 && rc != MDB_NOTFOUND))
         return store_mdb_err(s, rc, "delete");
     w->done = true;
     return store_proto_add(s, txn, &w->sl, -1);

@@ -7,8 +7,9 @@
  *    makes the look-up keys: keyed BLAKE2b hashes of protocol and name, so the file shows
  *    no name. Both keys are stored only wrapped by a key-encryption key (KEK) derived from
  *    a passphrase (Argon2id) or a keyfile (BLAKE2b of its content).
- *  - Every write is one LMDB transaction, synced before the call returns (unless the
- *    caller opened a group-commit batch: see store_batch_begin at the end).
+ *  - Every write is one LMDB transaction, synced before the call returns, unless the
+ *    caller opened a group-commit batch: then the batch is one synced journal record
+ *    (see store_batch_begin at the end).
  *
  * Threads: a store is used from one thread at a time. The store_kdf_* and store_keyfile_*
  * functions touch no store and may run on a worker thread (the daemon runs Argon2id off
@@ -73,10 +74,11 @@ void store_secret_free(uint8_t *p, size_t len);
 /*
  * Opens the hub in folder `dir`, creating it (0700, parents too) and its files (0600) when
  * absent. Refuses a folder owned by another user or open to group/others (SKR_EDENIED),
- * with the reason in err. The hub starts locked (or uninitialised).
+ * with the reason in err, and a hub that another process has open (SKR_EBUSY). Replays
+ * the journal of a process that died. The hub starts locked (or uninitialised).
  */
 int store_open(const char *dir, store **out, char err[STORE_ERRMSG_MAX]);
-/* Locks (wiping every key) and closes. NULL is fine. */
+/* Checkpoints, locks (wiping every key) and closes. NULL is fine. */
 void store_close(store *s);
 
 /* The default hub folder: $SEKRETS_HUB, else $XDG_DATA_HOME/sekrets/hub, else
@@ -163,20 +165,28 @@ int store_put(store *s, const char *protocol, const char *name, const uint8_t *b
 int store_delete(store *s, const char *protocol, const char *name, bool *deleted);
 
 /*
- * Group commit (optional; without it every write is its own synced transaction).
+ * Group commit (optional; without it every write is its own synced LMDB transaction).
  * store_batch_begin: until store_batch_commit, post/put/delete write into one open
  * transaction, each in a nested one (a failed write leaves no trace; the others stay),
- * and return before anything is durable: the caller holds their replies until
- * store_batch_commit returns 0 (one synced commit for all). When it fails, none of the
- * batch's writes is guaranteed (SKR_E* code, store_errmsg says why). A full map during a
- * batch commits the batch so far, grows the map and goes on. Idempotent; commit without
- * a batch is 0. While a batch is open, init, rewrap and rotate get SKR_EBUSY (commit
- * first); store_close aborts an open batch (none of it was acknowledged).
- * store_batch_reads(s, true): reads see the open batch (a client reads its own writes);
- * false (the default): reads see the last committed state.
+ * and return before anything is durable. Reads made meanwhile see the batch's writes, so
+ * the caller holds every reply given while the batch is open until store_batch_commit
+ * returns 0. That commit appends the batch to the hub's journal and syncs it once (one
+ * small fdatasync, however many writes); when it fails, none of the batch's writes was
+ * kept (SKR_E* code, store_errmsg says why). Idempotent; commit without a batch is 0.
+ * While a batch is open, init, rewrap and rotate get SKR_EBUSY (commit first);
+ * store_close aborts an open batch (none of it was acknowledged).
+ *
+ * Journaled batches reach the data file at a checkpoint: one synced LMDB commit of all of
+ * them, after which the journal starts again empty. It happens by itself once the journal
+ * holds STORE_JOURNAL_CKPT_BYTES (4 MiB), before any write that is not in a batch, at
+ * store_close, and whenever the caller calls store_checkpoint (the daemon does when it
+ * goes quiet). A crash at any point loses no committed batch: store_open replays the
+ * journal. A failed checkpoint keeps everything (the journal still has it): SKR_E* code.
+ * store_checkpoint_pending: there is something to checkpoint.
  */
 int store_batch_begin(store *s);
 int store_batch_commit(store *s);
-void store_batch_reads(store *s, bool on);
+int store_checkpoint(store *s);
+bool store_checkpoint_pending(const store *s);
 
 #endif

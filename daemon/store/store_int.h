@@ -17,6 +17,9 @@
  *
  * Hp = BLAKE2b-128(protocol; key = index key, personal "skr-proto"), Hn likewise with
  * "skr-name". Records of a protocol are contiguous in `rec` and `ord`.
+ *
+ * Beside data.mdb and lock.mdb, the file `journal` holds the group-commit batches written
+ * since the last checkpoint (store_journal.c).
  */
 #ifndef DAEMON_STORE_INT_H
 #define DAEMON_STORE_INT_H
@@ -79,10 +82,17 @@ struct store {
     MDB_dbi meta, rec, ord, names, protos;
     MDB_txn *rtxn;          /* reused read txn: reset between calls, renewed on use */
     MDB_cursor *ncur;       /* names cursor of rtxn, renewed with it (no malloc per get) */
-    MDB_txn *batch;         /* open group-commit txn, or NULL */
+    MDB_txn *ckpt;          /* journaled batches not yet checkpointed, or NULL */
+    MDB_txn *batch;         /* open group-commit txn (a child of ckpt), or NULL */
     bool batching;          /* between store_batch_begin and store_batch_commit */
-    bool batch_reads;       /* reads go to the batch txn (read your own writes) */
     int batch_err;          /* the batch already failed: its writes are lost */
+    bool broken;            /* the journal could not be applied: every call fails */
+    int jfd;                /* the journal (store_journal.c), flock'ed while open */
+    uint64_t jepoch, jseq;  /* the header's epoch; records written since it */
+    uint64_t jend;          /* where the next record goes */
+    uint8_t *jbuf;          /* the open batch's ops: the next record */
+    size_t jlen, jcap;
+    uint8_t *sealbuf;       /* a sealed record value on its way to LMDB (not secret) */
     size_t mapsize;
     uint8_t *keys;          /* NULL when locked; STORE_K_TOTAL bytes */
     uint8_t *scratch;       /* STORE_SCRATCH_BYTES, holds the last decrypted record */
@@ -96,6 +106,7 @@ struct store {
 
 /* store_lmdb.c */
 int store_mdb_err(store *s, int rc, const char *what);
+int store_remap(store *s, size_t new_size);
 int store_read_begin(store *s, MDB_txn **txn);
 void store_read_end(store *s);
 typedef int (*store_txn_fn)(store *s, MDB_txn *txn, void *ctx);
@@ -110,6 +121,17 @@ int store_errf(store *s, int code, const char *fmt, ...) __attribute__((format(p
 #define STORE_AD_PROTO "skr-proto-v1"
 #define STORE_AD_MAX   64
 #define STORE_REC_CLEAR 8 /* seq BE in clear at the start of a rec value */
+
+/* store_journal.c. Record writes go through store_db_put/del: inside a batch each op is
+ * also added to the batch's journal record. They return LMDB codes (or SKR_E* < 0). */
+int store_db_put(store *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v, unsigned flags);
+int store_db_del(store *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v);
+int store_journal_open(store *s, const char *dir, char err[STORE_ERRMSG_MAX]);
+int store_journal_sync(store *s);
+int store_journal_reload(store *s);
+void store_journal_close(store *s);
+/* Checkpoint once the journal holds this much. */
+#define STORE_JOURNAL_CKPT_BYTES ((uint64_t)4 << 20)
 
 /* store_crypto.c */
 size_t store_ad(uint8_t ad[STORE_AD_MAX], const char *label, const MDB_val *key,

@@ -59,6 +59,8 @@ int store_mdb_err(store *s, int rc, const char *what)
 {
     int code;
 
+    if (rc < 0 && rc >= SKR_ERR_MIN)
+        return rc; /* already ours (store_db_put's journal), errmsg already set */
     switch (rc) {
     case EIO:
     case ENOSPC:
@@ -97,8 +99,9 @@ static void store_rtxn_drop(store *s)
     }
 }
 
-/* Adopts the current map size; new_size 0 = the size another process set. No txn open. */
-static int store_remap(store *s, size_t new_size)
+/* Adopts the current map size; new_size 0 = the size another process set. No write txn
+ * may be open. */
+int store_remap(store *s, size_t new_size)
 {
     MDB_envinfo info;
     int rc;
@@ -126,8 +129,13 @@ int store_read_begin(store *s, MDB_txn **txn)
 {
     int rc, r;
 
-    if (s->batch_reads && s->batch != NULL) {
-        *txn = s->batch;
+    if (s->broken)
+        return store_errf(s, SKR_EINTERNAL, "the hub journal could not be applied: "
+                          "restart sekretsd");
+    /* Journaled writes live in the open write txns until a checkpoint: reads go there. An
+     * open batch is not durable yet: the caller holds replies until store_batch_commit. */
+    if (s->batch != NULL || s->ckpt != NULL) {
+        *txn = s->batch != NULL ? s->batch : s->ckpt;
         return 0;
     }
     for (int tries = 0; tries < 4; tries++) {
@@ -149,26 +157,32 @@ int store_read_begin(store *s, MDB_txn **txn)
 
 void store_read_end(store *s)
 {
-    if (s->batch_reads && s->batch != NULL)
-        return; /* the batch txn lives on until store_batch_commit */
+    if (s->batch != NULL || s->ckpt != NULL)
+        return; /* write txns live on until the commit or checkpoint */
     if (s->rtxn != NULL)
         mdb_txn_reset(s->rtxn);
 }
 
-/* One write = one txn, committed (and synced: the env has no NOSYNC flag) before return.
- * A full map is never the caller's problem: abort, double the map, run fn again. */
-/* A write into a data file that was deleted (or replaced) under the daemon would be
- * acknowledged and lost: refuse it. One fstat per transaction. */
+/* A write into a data file (or journal) that was deleted under the daemon would be
+ * acknowledged and lost: refuse it. Two fstats per transaction. */
 static int store_check_file(store *s)
 {
     struct stat st;
     int fd;
 
-    if (mdb_env_get_fd(s->env, &fd) == 0 && fstat(fd, &st) == 0 && st.st_nlink == 0)
+    if ((mdb_env_get_fd(s->env, &fd) == 0 && fstat(fd, &st) == 0 && st.st_nlink == 0) ||
+        (s->jfd >= 0 && fstat(s->jfd, &st) == 0 && st.st_nlink == 0))
         return store_errf(s, SKR_EINTERNAL, "the hub file was deleted while sekretsd ran: "
                           "writes are refused (restart sekretsd)");
+    if (s->broken)
+        return store_errf(s, SKR_EINTERNAL, "the hub journal could not be applied: "
+                          "restart sekretsd");
     return 0;
 }
+
+/* One write = one txn, committed (and synced: the env has no NOSYNC flag) before return.
+ * Journaled batches are checkpointed first: the data file then holds everything, in order.
+ * A full map is never the caller's problem: abort, double the map, run fn again. */
 
 int store_write(store *s, store_txn_fn fn, void *ctx)
 {
@@ -177,7 +191,7 @@ int store_write(store *s, store_txn_fn fn, void *ctx)
 
     if (s->batching)
         return store_errf(s, SKR_EBUSY, "a write batch is open: commit it first");
-    if ((r = store_check_file(s)) != 0)
+    if ((r = store_check_file(s)) != 0 || (r = store_checkpoint(s)) != 0)
         return r;
     for (;;) {
         if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0) {
@@ -198,7 +212,10 @@ int store_write(store *s, store_txn_fn fn, void *ctx)
     }
 }
 
-/* ---- group commit ---- */
+/* ---- group commit ----
+ * A batch is a child txn (s->batch) of the long-lived s->ckpt; each write in it is a
+ * grandchild. store_batch_commit makes the batch durable with one journal record and one
+ * fdatasync (store_journal.c), then merges it into s->ckpt. */
 
 int store_batch_begin(store *s)
 {
@@ -210,43 +227,65 @@ int store_batch_begin(store *s)
         return 0;
     if ((rc = store_check_file(s)) != 0)
         return rc;
-    /* Grow before the batch while no txn is open: inside it, a full map costs an early
-     * commit (see store_write_rec_txn). */
+    /* Grow before the batch: the map can only grow while no write txn is open, so that
+     * costs a checkpoint; inside the batch, a full map costs an early commit. */
     if ((rc = mdb_env_info(s->env, &info)) != 0 || (rc = mdb_env_stat(s->env, &st)) != 0)
         return store_mdb_err(s, rc, "env info");
     if ((info.me_last_pgno + 1) * (size_t)st.ms_psize > s->mapsize / 2) {
-        int r = store_grow(s);
-        if (r != 0)
+        int r;
+        if ((r = store_checkpoint(s)) != 0 || (r = store_grow(s)) != 0)
             return r;
     }
     s->batching = true;
     s->batch_err = 0;
-    return 0; /* the txn itself is begun by the first write */
+    s->jlen = 0;
+    return 0; /* the txns themselves are begun by the first write */
+}
+
+/* Journals the batch so far and merges it into s->ckpt. After a journal failure the
+ * batch is dropped (none of it was acknowledged). */
+static int store_batch_settle(store *s)
+{
+    int rc, r;
+
+    if (s->batch == NULL)
+        return 0;
+    if ((r = store_journal_sync(s)) != 0) {
+        mdb_txn_abort(s->batch);
+        s->batch = NULL;
+        s->jlen = 0;
+        return r;
+    }
+    rc = mdb_txn_commit(s->batch);
+    s->batch = NULL;
+    if (rc != 0) {
+        /* Durable in the journal but not in memory: rebuild memory from the journal. */
+        r = store_mdb_err(s, rc, "commit batch");
+        return store_journal_reload(s) == 0 ? 0 : r;
+    }
+    return 0;
 }
 
 int store_batch_commit(store *s)
 {
-    int rc, r = s->batch_err;
+    int r = s->batch_err;
 
     if (!s->batching)
         return 0;
-    if (s->batch != NULL) {
-        rc = mdb_txn_commit(s->batch); /* synced: the env has no NOSYNC */
+    if (r != 0) {
+        if (s->batch != NULL)
+            mdb_txn_abort(s->batch);
         s->batch = NULL;
-        if (rc != 0 && r == 0) {
-            r = store_mdb_err(s, rc, "commit batch");
-            if (r == STORE_EGROW || r == STORE_EREMAP)
-                r = store_errf(s, SKR_EINTERNAL, "commit batch: map full");
-        }
+    } else {
+        r = store_batch_settle(s);
     }
     s->batching = false;
     s->batch_err = 0;
+    s->jlen = 0;
+    /* The batch is durable; a failed checkpoint is retried later (the journal has it). */
+    if (r == 0 && s->jend >= STORE_JOURNAL_CKPT_BYTES)
+        (void)store_checkpoint(s);
     return r;
-}
-
-void store_batch_reads(store *s, bool on)
-{
-    s->batch_reads = on;
 }
 
 /* Drops an open batch: nothing of it was acknowledged (replies wait for the commit). */
@@ -256,28 +295,50 @@ static void store_batch_abort(store *s)
         mdb_txn_abort(s->batch);
     s->batch = NULL;
     s->batching = false;
+    s->jlen = 0;
 }
 
-/* Commits what the batch holds so far, so that the map can grow (no txn may be open). */
+/* Makes what the batch holds so far durable and checkpoints it, so that the map can grow
+ * (no write txn may be open for that). */
 static int store_batch_flush(store *s)
 {
-    int rc = mdb_txn_commit(s->batch);
+    int r;
 
-    s->batch = NULL;
-    if (rc != 0) {
-        s->batch_err = store_mdb_err(s, rc, "commit batch");
-        if (s->batch_err == STORE_EGROW || s->batch_err == STORE_EREMAP)
-            s->batch_err = store_errf(s, SKR_EINTERNAL, "commit batch: map full");
-        return s->batch_err;
+    if ((r = store_batch_settle(s)) != 0 || (r = store_checkpoint(s)) != 0 ||
+        (r = store_grow(s)) != 0) {
+        s->batch_err = r;
+        return r;
     }
-    return store_grow(s);
+    return 0;
+}
+
+static int store_batch_txn(store *s)
+{
+    int rc, r;
+
+    for (;;) {
+        if (s->ckpt == NULL && (rc = mdb_txn_begin(s->env, NULL, 0, &s->ckpt)) != 0) {
+            s->ckpt = NULL;
+            if ((r = store_mdb_err(s, rc, "begin batch")) != STORE_EREMAP)
+                return r;
+            if ((r = store_remap(s, 0)) != 0)
+                return r;
+            continue;
+        }
+        if ((rc = mdb_txn_begin(s->env, s->ckpt, 0, &s->batch)) != 0) {
+            s->batch = NULL;
+            return store_mdb_err(s, rc, "begin batch");
+        }
+        return 0;
+    }
 }
 
 /* A record write: alone, one synced txn (store_write); in a batch, a nested txn of the
- * batch, so a failed write leaves no trace in it and the others stay. */
+ * batch, so a failed write leaves no trace in it (nor in its journal record). */
 int store_write_rec_txn(store *s, store_txn_fn fn, void *ctx)
 {
     MDB_txn *txn;
+    size_t mark;
     int rc, r;
 
     if (!s->batching)
@@ -285,20 +346,17 @@ int store_write_rec_txn(store *s, store_txn_fn fn, void *ctx)
     for (;;) {
         if (s->batch_err != 0)
             return store_errf(s, s->batch_err, "this write batch already failed");
-        if (s->batch == NULL && (rc = mdb_txn_begin(s->env, NULL, 0, &s->batch)) != 0) {
-            s->batch = NULL;
-            if ((r = store_mdb_err(s, rc, "begin batch")) != STORE_EREMAP)
-                return r;
-            if ((r = store_remap(s, 0)) != 0)
-                return r;
-            continue;
-        }
+        if (s->batch == NULL && (r = store_batch_txn(s)) != 0)
+            return r;
+        mark = s->jlen;
         if ((rc = mdb_txn_begin(s->env, s->batch, 0, &txn)) != 0)
             r = store_mdb_err(s, rc, "begin nested");
         else if ((r = fn(s, txn, ctx)) != 0)
             mdb_txn_abort(txn);
         else if ((rc = mdb_txn_commit(txn)) != 0)
             r = store_mdb_err(s, rc, "commit nested");
+        if (r != 0)
+            s->jlen = mark;
         if (r != STORE_EGROW)
             return r;
         if ((r = store_batch_flush(s)) != 0)
@@ -363,7 +421,7 @@ static int store_check_path(const char *path, bool dir, char err[STORE_ERRMSG_MA
 
 static int store_check_layout(const char *dir, char err[STORE_ERRMSG_MAX])
 {
-    static const char *const files[] = { "data.mdb", "lock.mdb" };
+    static const char *const files[] = { "data.mdb", "lock.mdb", "journal" };
     char path[PATH_MAX];
     int r;
 
@@ -442,8 +500,11 @@ int store_open(const char *dir, store **out, char err[STORE_ERRMSG_MAX])
     }
     if ((r = store_mkdirs(dir, err)) != 0 || (r = store_check_layout(dir, err)) != 0)
         return r;
-    if ((s = calloc(1, sizeof *s)) == NULL ||
-        (s->scratch = sodium_malloc(STORE_SCRATCH_BYTES)) == NULL) {
+    if ((s = calloc(1, sizeof *s)) == NULL)
+        return SKR_ENOMEM;
+    s->jfd = -1;
+    if ((s->scratch = sodium_malloc(STORE_SCRATCH_BYTES)) == NULL ||
+        (s->sealbuf = malloc(STORE_REC_CLEAR + STORE_SEAL_OVERHEAD + STORE_REC_PT_MAX)) == NULL) {
         r = SKR_ENOMEM;
         goto out;
     }
@@ -451,6 +512,8 @@ int store_open(const char *dir, store **out, char err[STORE_ERRMSG_MAX])
         snprintf(err, STORE_ERRMSG_MAX, "hub %.100s: %.140s", dir, s->errmsg);
         goto out;
     }
+    if ((r = store_journal_open(s, dir, err)) != 0)
+        goto out;
     *out = s;
     s = NULL;
 out:
@@ -463,10 +526,12 @@ void store_close(store *s)
     if (s == NULL)
         return;
     store_batch_abort(s);
+    store_journal_close(s); /* checkpoints */
     store_lock(s);
     if (s->ncur != NULL)
         mdb_cursor_close(s->ncur);
     store_rtxn_drop(s);
+    free(s->sealbuf);
     if (s->env != NULL)
         mdb_env_close(s->env);
     if (s->scratch != NULL)

@@ -468,7 +468,6 @@ static void run(hub_state *h, const proto_request *req)
         MUST(store_batch_begin(s) == 0);
     else if (req->op == PROTO_OP_LOCK || req->op == PROTO_OP_ROTATE)
         MUST(store_batch_commit(s) == 0);
-    store_batch_reads(s, true);
 
     mrec *m = (req->fields & PROTO_F_PROTOCOL) && (req->fields & PROTO_F_NAME)
         ? model_find(h, req->protocol, req->name) : NULL;
@@ -526,17 +525,14 @@ static void run(hub_state *h, const proto_request *req)
     default:
         abort();
     }
-    store_batch_reads(s, false);
 
     /* A get after a successful put returns exactly the body put. */
     if (write && rc == 0 && req->op != PROTO_OP_DELETE) {
-        store_batch_reads(s, true);
         proto_request q = *req;
         q.fields |= PROTO_F_PROTOCOL;
         MUST(store_get(s, req->protocol, req->name, &rec) == 0);
         check_get(h, &q, 0, &rec);
         store_release(s);
-        store_batch_reads(s, false);
     }
     /* The daemon commits at the end of a loop turn: here, after every fourth request. */
     if (write && req->id % 4 == 0)

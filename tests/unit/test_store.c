@@ -941,12 +941,42 @@ START_TEST(test_rotate)
 }
 END_TEST
 
+/* Reads the numbers the child acknowledged until `want` of them, SIGKILLs it, reads what
+ * was already on the way, and reaps it. Returns how many were acknowledged. */
+static size_t read_acks_then_kill(int fd, pid_t pid, uint64_t *acked, size_t cap, size_t want)
+{
+    size_t n = 0;
+    int st;
+
+    while (n < cap && read(fd, &acked[n], 8) == 8) {
+        if (++n == want)
+            ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    }
+    close(fd);
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "child status %d", st);
+    ck_assert_uint_ge(n, want);
+    return n;
+}
+
+/* Every acknowledged post of the crash tests is in the hub, with its body. */
+static void expect_acked(store *s, const uint64_t *acked, size_t n)
+{
+    char name[32], body[32];
+
+    for (size_t j = 0; j < n; j++) {
+        snprintf(name, sizeof name, "crash-%" PRIu64, acked[j]);
+        snprintf(body, sizeof body, "body-%" PRIu64, acked[j]);
+        expect_body(s, "crash", name, body);
+    }
+}
+
 static void crash_round(int round, uint64_t *acked_total)
 {
     uint64_t acked[4096], i, np, nc, base = (uint64_t)round * 100000;
-    size_t n = 0, want = 20 + randombytes_uniform(150);
+    size_t n, want = 20 + randombytes_uniform(150);
     char name[32], body[32];
-    int fds[2], st;
+    int fds[2];
     store *s;
     pid_t pid;
 
@@ -969,22 +999,12 @@ static void crash_round(int round, uint64_t *acked_total)
         _exit(6);
     }
     close(fds[1]);
-    while (n < sizeof acked / sizeof acked[0] && read(fds[0], &acked[n], 8) == 8) {
-        if (++n == want)
-            ck_assert_int_eq(kill(pid, SIGKILL), 0);
-    }
-    close(fds[0]);
-    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-    ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "child status %d", st);
-    ck_assert_uint_ge(n, want);
+    n = read_acks_then_kill(fds[0], pid, acked, sizeof acked / sizeof acked[0], want);
     s = open_hub();
     ck_assert_int_eq(store_unlock(s, g_kek), 0);
-    for (size_t j = 0; j < n; j++) {
+    for (size_t j = 0; j < n; j++)
         ck_assert_uint_eq(acked[j], base + j);
-        snprintf(name, sizeof name, "crash-%" PRIu64, acked[j]);
-        snprintf(body, sizeof body, "body-%" PRIu64, acked[j]);
-        expect_body(s, "crash", name, body);
-    }
+    expect_acked(s, acked, n);
     /* At most one write committed but not yet acknowledged when the child died. */
     ck_assert_int_eq(store_stats(s, &np, &nc), 0);
     ck_assert_uint_ge(nc, *acked_total + n);
@@ -1130,11 +1150,7 @@ START_TEST(test_batch)
     ck_assert(b);
     ck_assert_int_eq(store_delete(s, "x", "a", &b), 0);
     ck_assert(b);
-    /* Others read the committed state... */
-    ck_assert_int_eq(store_get(s, "x", "b", &rec), SKR_ENOT_FOUND);
-    expect_body(s, "x", "a", "A");
-    /* ...the writer its own writes. */
-    store_batch_reads(s, true);
+    /* Reads see the open batch (the daemon holds their replies until it is committed). */
     expect_body(s, "x", "b", "B");
     expect_body(s, NULL, "c", "C");
     ck_assert_int_eq(store_get(s, "x", "a", &rec), SKR_ENOT_FOUND);
@@ -1145,7 +1161,6 @@ START_TEST(test_batch)
     ck_assert_int_eq(list_hub(s, &c), 0);
     ck_assert_uint_eq(c.n, 1);
     ck_assert_uint_eq(c.count[0], 2);
-    store_batch_reads(s, false);
     fast_kek("other", &kdf2, kek2);
     ck_assert_int_eq(store_rotate(s, NULL), SKR_EBUSY);
     ck_assert_int_eq(store_rewrap(s, g_kek, &kdf2, kek2), SKR_EBUSY);
@@ -1219,6 +1234,312 @@ START_TEST(test_default_dir)
 }
 END_TEST
 
+/* ---- the journal: group-commit batches are durable before any checkpoint ---- */
+
+static void journal_path(char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/journal", g_hub);
+}
+
+/* The batches the journal tests write: five of ten posts each; batch 2 also deletes
+ * j0-1 and replaces j0-2, batch 3 posts j0-1 again (it goes last in creation order). */
+static void journal_batch(store *s, int b)
+{
+    char name[16], body[32];
+    bool flag;
+
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    for (int i = 0; i < 10; i++) {
+        snprintf(name, sizeof name, "j%d-%d", b, i);
+        snprintf(body, sizeof body, "body %d-%d", b, i);
+        post_str(s, "jp", name, body);
+    }
+    if (b == 2) {
+        ck_assert_int_eq(store_delete(s, "jp", "j0-1", &flag), 0);
+        ck_assert(flag);
+        ck_assert_int_eq(store_put(s, "jp", "j0-2", (const uint8_t *)"replaced", 8, &flag), 0);
+        ck_assert(!flag);
+    }
+    if (b == 3)
+        post_str(s, "jp", "j0-1", "again");
+    ck_assert_int_eq(store_batch_commit(s), 0);
+}
+
+/* In a child: writes batches 0..n-1 and dies without closing (no checkpoint), as a crash
+ * would. ends[b] gets the journal's size after batch b (records append on a new hub). */
+static void journal_child(int n, bool checkpoint_after_first, off_t ends[5])
+{
+    char path[400];
+    int fds[2], st;
+    pid_t pid;
+
+    journal_path(path, sizeof path);
+    ck_assert_int_eq(pipe(fds), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        store *s = open_hub();
+        struct stat js;
+        close(fds[0]);
+        if (store_unlock(s, g_kek) != 0)
+            _exit(3);
+        for (int b = 0; b < n; b++) {
+            journal_batch(s, b);
+            if (b == 0 && checkpoint_after_first && store_checkpoint(s) != 0)
+                _exit(4);
+            if (stat(path, &js) != 0 || write(fds[1], &js.st_size, sizeof js.st_size) < 0)
+                _exit(5);
+        }
+        _exit(0); /* no store_close: nothing checkpointed */
+    }
+    close(fds[1]);
+    for (int b = 0; b < n; b++)
+        ck_assert_int_eq(read(fds[0], &ends[b], sizeof ends[b]), (ssize_t)sizeof ends[b]);
+    close(fds[0]);
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
+}
+
+/* Checks that exactly batches 0..n-1 are in the hub, with batch 2's and 3's changes. */
+static void expect_batches(store *s, int n)
+{
+    char name[16], body[32];
+    store_record rec;
+    coll c = { 0 };
+
+    for (int b = 0; b < 5; b++) {
+        for (int i = 0; i < 10; i++) {
+            snprintf(name, sizeof name, "j%d-%d", b, i);
+            snprintf(body, sizeof body, "body %d-%d", b, i);
+            if (b >= n)
+                ck_assert_int_eq(store_get(s, "jp", name, &rec), SKR_ENOT_FOUND);
+            else if (b == 0 && i == 1 && n == 3)
+                ck_assert_int_eq(store_get(s, "jp", name, &rec), SKR_ENOT_FOUND);
+            else if (b == 0 && i == 1 && n > 3)
+                expect_body(s, "jp", name, "again");
+            else if (b == 0 && i == 2 && n > 2)
+                expect_body(s, "jp", name, "replaced");
+            else
+                expect_body(s, "jp", name, body);
+        }
+    }
+    if (n == 0) {
+        ck_assert_int_eq(list_db(s, "jp", &c), SKR_ENOT_FOUND);
+        return;
+    }
+    ck_assert_int_eq(list_db(s, "jp", &c), 0);
+    ck_assert_uint_eq(c.n, (size_t)(10 * n - (n == 3 ? 1 : 0)));
+    if (n >= 4) /* the re-posted name went last at batch 3: after j3-0..j3-9 */
+        ck_assert_str_eq(c.str[39], "j0-1");
+    ck_assert_int_eq(list_hub(s, &c), 0);
+    ck_assert_uint_eq(c.n, 1);
+    ck_assert_uint_eq(c.count[0], (uint64_t)(10 * n - (n == 3 ? 1 : 0)));
+    coll_free(&c);
+}
+
+/* A new hub that a child then wrote n batches into before dying; path gets the journal. */
+static void journal_fresh(int n, bool checkpoint_after_first, off_t ends[5], char path[400])
+{
+    store_close(new_hub());
+    journal_child(n, checkpoint_after_first, ends);
+    journal_path(path, 400);
+}
+
+START_TEST(test_journal_replay)
+{
+    char path[400];
+    off_t ends[5];
+    store *s;
+
+    journal_fresh(5, false, ends, path);
+    /* Before the replay, the batches are only in the journal. */
+    ck_assert_int_gt(ends[4], ends[0]);
+    s = open_hub();
+    ck_assert(!store_checkpoint_pending(s)); /* replayed and checkpointed at open */
+    ck_assert_int_eq(store_unlock(s, g_kek), 0);
+    expect_batches(s, 5);
+    store_close(s);
+    /* Still there once the journal is gone: the open checkpointed them. */
+    ck_assert_int_eq(truncate(path, 0), 0);
+    s = reopen(open_hub());
+    expect_batches(s, 5);
+    store_close(s);
+}
+END_TEST
+
+/* A torn or corrupt record ends the replay there: it (and what follows) was never
+ * acknowledged, or the journal is damaged; what comes before is kept. */
+START_TEST(test_journal_torn)
+{
+    static const struct { int rec; int at; int expect; bool flip; } cases[] = {
+        { 4, 10, 4, false },   /* batch 4 cut short: 0..3 */
+        { 4, -1, 4, true },    /* a byte of batch 4 flipped: 0..3 */
+        { 1, -1, 1, true },    /* a byte of batch 1 flipped: only batch 0 */
+        { 0, 3, 0, false },    /* cut inside the first record's length: nothing */
+    };
+    char path[400], base[300];
+    off_t ends[5];
+
+    snprintf(base, sizeof base, "%s", g_hub);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        snprintf(g_hub, sizeof g_hub, "%.280s-%zu", base, k);
+        journal_fresh(5, false, ends, path);
+        off_t start = cases[k].rec == 0 ? 4096 : ends[cases[k].rec - 1];
+        if (cases[k].flip) {
+            int fd = open(path, O_RDWR);
+            uint8_t byte;
+            off_t at = start + (ends[cases[k].rec] - start) / 2;
+            ck_assert_int_eq(pread(fd, &byte, 1, at), 1);
+            byte ^= 0x20;
+            ck_assert_int_eq(pwrite(fd, &byte, 1, at), 1);
+            close(fd);
+        } else {
+            ck_assert_int_eq(truncate(path, start + cases[k].at), 0);
+        }
+        store *s = reopen(open_hub());
+        expect_batches(s, cases[k].expect);
+        /* Writes go on after the damaged record: a new journal epoch. */
+        post_str(s, "after", "x", "y");
+        store_close(s);
+        s = reopen(open_hub());
+        expect_body(s, "after", "x", "y");
+        store_close(s);
+    }
+}
+END_TEST
+
+static uint8_t *slurp(const char *path, size_t *len)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY);
+    uint8_t *buf;
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    buf = malloc((size_t)st.st_size + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_int_eq(read(fd, buf, (size_t)st.st_size), st.st_size);
+    close(fd);
+    *len = (size_t)st.st_size;
+    return buf;
+}
+
+/* A crash between a checkpoint's LMDB commit and its journal reset replays the journal
+ * over a hub that already holds it: the result must be the same state. */
+START_TEST(test_journal_replay_twice)
+{
+    char path[400];
+    off_t ends[5];
+    size_t len;
+    uint8_t *old;
+    store *s;
+
+    journal_fresh(5, false, ends, path);
+    old = slurp(path, &len);
+    s = reopen(open_hub()); /* replay 1, checkpoint, reset */
+    expect_batches(s, 5);
+    store_close(s);
+    write_file(path, old, len, 0600); /* the reset undone: the old records are back */
+    free(old);
+    s = reopen(open_hub()); /* replay 2, over a hub that has it all */
+    expect_batches(s, 5);
+    store_close(s);
+}
+END_TEST
+
+/* After a checkpoint the data file holds the batches: losing the journal then costs only
+ * what came after it. */
+START_TEST(test_journal_checkpoint)
+{
+    char path[400];
+    off_t ends[5];
+    store *s;
+
+    journal_fresh(2, true, ends, path);
+    ck_assert_int_eq(truncate(path, 0), 0); /* batch 1 was only in the journal */
+    s = reopen(open_hub());
+    expect_batches(s, 1);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_journal_exclusive)
+{
+    char err[STORE_ERRMSG_MAX], path[400];
+    struct stat st;
+    store *s = open_hub(), *t = NULL;
+
+    ck_assert_int_eq(store_open(g_hub, &t, err), SKR_EBUSY);
+    ck_assert_ptr_null(t);
+    ck_assert_ptr_nonnull(strstr(err, "in use by another process"));
+    store_close(s);
+    journal_path(path, sizeof path);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0600);
+    ck_assert_int_eq(chmod(path, 0640), 0);
+    ck_assert_int_eq(store_open(g_hub, &t, err), SKR_EDENIED);
+    ck_assert_ptr_nonnull(strstr(err, "journal"));
+    ck_assert_int_eq(chmod(path, 0600), 0);
+    ck_assert_int_eq(store_open(g_hub, &t, err), 0);
+    store_close(t);
+}
+END_TEST
+
+/* SIGKILL in the middle of a stream of batches: every batch whose commit returned is in
+ * the hub, and at most the one in flight besides. */
+START_TEST(test_journal_crash)
+{
+    store *s = new_hub();
+    uint64_t total = 0, np, nc;
+
+    store_close(s);
+    for (int round = 0; round < 6; round++) {
+        uint64_t acked[8192];
+        size_t n, want = 5 + randombytes_uniform(60);
+        char name[32], body[32];
+        int fds[2];
+        pid_t pid;
+
+        ck_assert_int_eq(pipe(fds), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            uint64_t i = (uint64_t)round * 1000000;
+            close(fds[0]);
+            s = open_hub();
+            if (store_unlock(s, g_kek) != 0)
+                _exit(3);
+            for (;;) {
+                uint64_t first = i, size = 1 + randombytes_uniform(40);
+                if (store_batch_begin(s) != 0)
+                    _exit(4);
+                for (; i < first + size; i++) {
+                    snprintf(name, sizeof name, "crash-%" PRIu64, i);
+                    snprintf(body, sizeof body, "body-%" PRIu64, i);
+                    if (store_post(s, "crash", name, (const uint8_t *)body, strlen(body)) != 0)
+                        _exit(5);
+                }
+                if (store_batch_commit(s) != 0)
+                    _exit(6);
+                for (uint64_t j = first; j < i; j++) /* acknowledged */
+                    if (write(fds[1], &j, sizeof j) != sizeof j)
+                        _exit(7);
+            }
+        }
+        close(fds[1]);
+        n = read_acks_then_kill(fds[0], pid, acked, sizeof acked / sizeof acked[0], want);
+        s = reopen(open_hub());
+        expect_acked(s, acked, n);
+        /* At most one batch (40 posts) synced but not yet acknowledged. */
+        ck_assert_int_eq(store_stats(s, &np, &nc), 0);
+        ck_assert_uint_ge(nc, total + n);
+        ck_assert_uint_le(nc, total + n + 40);
+        total = nc;
+        store_close(s);
+    }
+}
+END_TEST
+
 static TCase *tcase(const char *name, void (*setup)(void), int timeout)
 {
     TCase *tc = tcase_create(name);
@@ -1260,6 +1581,14 @@ int main(void)
     tcase_add_test(tc, test_crash);
     tcase_add_test(tc, test_batch);
     tcase_add_test(tc, test_batch_growth);
+    suite_add_tcase(su, tc);
+    tc = tcase("journal", setup_disk, 60);
+    tcase_add_test(tc, test_journal_replay);
+    tcase_add_test(tc, test_journal_torn);
+    tcase_add_test(tc, test_journal_replay_twice);
+    tcase_add_test(tc, test_journal_checkpoint);
+    tcase_add_test(tc, test_journal_exclusive);
+    tcase_add_test(tc, test_journal_crash);
     suite_add_tcase(su, tc);
     tc = tcase("scale", setup_shm, 120);
     tcase_add_test(tc, test_100k);

@@ -1,0 +1,477 @@
+/*
+ * daemon/store/store_journal.c - the write-ahead journal behind group commit.
+ *
+ * Why: an LMDB commit is two ordered fdatasyncs over every B-tree page the batch dirtied
+ * (data pages, then the meta page). A batch of small puts instead becomes one record
+ * appended to `journal` and one fdatasync; its replies go out after that. The LMDB side of
+ * those batches stays in one open write transaction (`s->ckpt`), which a checkpoint
+ * commits (synced) every STORE_JOURNAL_CKPT_BYTES of journal, when the daemon goes quiet
+ * and before any other kind of write. The data file therefore only ever changes by fully
+ * synced LMDB commits; the journal holds what came after the last one.
+ *
+ * What is logged is physical: "put key -> value into db d" and "delete key (value) from
+ * db d", with the keys and values exactly as LMDB stores them (keyed hashes and sealed
+ * values), so the journal shows nothing the data file does not, and replay needs no key:
+ * a locked hub recovers at open. Applying a record twice gives the same state as once
+ * (each op sets or removes one entry), which is what makes a crash between a checkpoint's
+ * LMDB commit and its journal reset harmless.
+ *
+ * File layout: a 4 KiB header block, then records.
+ *   header: "SKRJRNL1" | epoch u64 BE | 32 zero bytes | BLAKE2b-128 of the 48 bytes before
+ *   record: len u32 BE (whole record) | 0 u32 | epoch u64 BE | seq u64 BE | ops ... |
+ *           BLAKE2b-128 of everything before it
+ *   op:     kind u8 (1 put, 2 del) | db u8 | klen u16 BE | vlen u32 BE | key | value
+ * A checkpoint bumps the header's epoch; records of another epoch, a bad checksum or a
+ * gap in seq end the replay (a torn last record was never acknowledged). The file keeps
+ * its size, so the next records overwrite old ones in place: no size change to sync.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store_int.h"
+
+#define J_MAGIC      "SKRJRNL1"
+#define J_HEAD_BYTES 4096u
+#define J_HEAD_USED  48u
+#define J_SUM        16u
+#define J_REC_HEAD   24u
+#define J_OP_HEAD    8u
+#define J_OP_PUT     1
+#define J_OP_DEL     2
+#define J_DBS        5
+/* A record larger than this is corrupt: no batch gets near it (a batch is one loop turn). */
+#define J_REC_MAX    ((uint64_t)1 << 30)
+
+static uint32_t j_get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void j_put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static void j_sum(const uint8_t *p, size_t len, uint8_t out[J_SUM])
+{
+    crypto_generichash(out, J_SUM, p, len, NULL, 0);
+}
+
+static MDB_dbi j_dbi(const store *s, unsigned db)
+{
+    const MDB_dbi dbis[J_DBS] = { s->meta, s->rec, s->ord, s->names, s->protos };
+    return dbis[db];
+}
+
+static int j_db_index(const store *s, MDB_dbi dbi)
+{
+    for (unsigned i = 0; i < J_DBS; i++)
+        if (j_dbi(s, i) == dbi)
+            return (int)i;
+    return -1;
+}
+
+/* ---- logging the batch's ops ---- */
+
+static int j_reserve(store *s, size_t more)
+{
+    if (more > J_REC_MAX - s->jlen)
+        return store_errf(s, SKR_ETOO_LARGE, "write batch over %llu bytes",
+                          (unsigned long long)J_REC_MAX);
+    if (s->jlen + more > s->jcap) {
+        size_t cap = s->jcap ? s->jcap : 64 * 1024;
+        while (cap < s->jlen + more)
+            cap *= 2;
+        uint8_t *p = realloc(s->jbuf, cap);
+        if (p == NULL)
+            return store_errf(s, SKR_ENOMEM, "no memory for the write batch");
+        s->jbuf = p;
+        s->jcap = cap;
+    }
+    return 0;
+}
+
+static int j_log(store *s, int kind, MDB_dbi dbi, const MDB_val *k, const MDB_val *v)
+{
+    size_t vlen = v != NULL ? v->mv_size : 0;
+    int db = j_db_index(s, dbi), r;
+
+    if (db < 0 || k->mv_size > UINT16_MAX || vlen > UINT32_MAX)
+        return store_errf(s, SKR_EINTERNAL, "journal: op out of range");
+    if (s->jlen == 0 && (r = j_reserve(s, J_REC_HEAD)) != 0)
+        return r;
+    if (s->jlen == 0)
+        s->jlen = J_REC_HEAD; /* filled in by j_append */
+    if ((r = j_reserve(s, J_OP_HEAD + k->mv_size + vlen + J_SUM)) != 0)
+        return r;
+    uint8_t *p = s->jbuf + s->jlen;
+    p[0] = (uint8_t)kind;
+    p[1] = (uint8_t)db;
+    p[2] = (uint8_t)(k->mv_size >> 8);
+    p[3] = (uint8_t)k->mv_size;
+    j_put32(p + 4, (uint32_t)vlen);
+    memcpy(p + J_OP_HEAD, k->mv_data, k->mv_size);
+    if (vlen)
+        memcpy(p + J_OP_HEAD + k->mv_size, v->mv_data, vlen);
+    s->jlen += J_OP_HEAD + k->mv_size + vlen;
+    return 0;
+}
+
+/* Returns the LMDB code; a logging failure is SKR_E* (negative, never an LMDB code). */
+int store_db_put(store *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v, unsigned flags)
+{
+    int rc = mdb_put(txn, dbi, k, v, flags);
+
+    if (rc == 0 && s->batching)
+        rc = j_log(s, J_OP_PUT, dbi, k, v);
+    return rc;
+}
+
+int store_db_del(store *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v)
+{
+    int rc = mdb_del(txn, dbi, k, v);
+
+    if (rc == 0 && s->batching)
+        rc = j_log(s, J_OP_DEL, dbi, k, v);
+    return rc;
+}
+
+/* ---- the file ---- */
+
+static int j_errno(store *s, const char *what)
+{
+    int e = errno ? errno : EIO;
+    return store_mdb_err(s, e, what); /* ENOSPC gets the disk-full message */
+}
+
+static int j_pwrite(store *s, const uint8_t *p, size_t len, uint64_t off, const char *what)
+{
+    while (len > 0) {
+        ssize_t n = pwrite(s->jfd, p, len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return j_errno(s, what);
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+static int j_pread(int fd, uint8_t *p, size_t len, uint64_t off)
+{
+    while (len > 0) {
+        ssize_t n = pread(fd, p, len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+static int j_fsync(store *s, const char *what)
+{
+    while (fdatasync(s->jfd) != 0) {
+        if (errno != EINTR)
+            return j_errno(s, what);
+    }
+    return 0;
+}
+
+static int j_write_head(store *s, uint64_t epoch)
+{
+    uint8_t h[J_HEAD_USED + J_SUM] = { 0 };
+
+    memcpy(h, J_MAGIC, 8);
+    store_put_u64(h + 8, epoch);
+    j_sum(h, J_HEAD_USED, h + J_HEAD_USED);
+    return j_pwrite(s, h, sizeof h, 0, "journal header");
+}
+
+/* The header's epoch, or 0 when there is no valid header (a new or torn one: either way
+ * every record in the file is already in the data file). */
+static uint64_t j_read_head(int fd)
+{
+    uint8_t h[J_HEAD_USED + J_SUM], sum[J_SUM];
+
+    if (j_pread(fd, h, sizeof h, 0) != 0 || memcmp(h, J_MAGIC, 8) != 0)
+        return 0;
+    j_sum(h, J_HEAD_USED, sum);
+    return sodium_memcmp(sum, h + J_HEAD_USED, J_SUM) == 0 ? store_get_u64(h + 8) : 0;
+}
+
+/* Writes the open batch's ops as the next record and syncs it: after this the batch is
+ * durable. An empty batch writes nothing. */
+int store_journal_sync(store *s)
+{
+    uint8_t *p = s->jbuf;
+    size_t len;
+    int r;
+
+    if (s->jlen == 0)
+        return 0;
+    len = s->jlen + J_SUM; /* room reserved by j_log */
+    j_put32(p, (uint32_t)len);
+    j_put32(p + 4, 0);
+    store_put_u64(p + 8, s->jepoch);
+    store_put_u64(p + 16, s->jseq + 1);
+    j_sum(p, s->jlen, p + s->jlen);
+    if ((r = j_pwrite(s, p, len, s->jend, "journal write")) != 0 ||
+        (r = j_fsync(s, "journal sync")) != 0)
+        return r;
+    s->jseq++;
+    s->jend += len;
+    s->jlen = 0;
+    return 0;
+}
+
+/* ---- replay ---- */
+
+static int j_apply_ops(store *s, MDB_txn *txn, const uint8_t *p, size_t len)
+{
+    while (len > 0) {
+        if (len < J_OP_HEAD)
+            return store_errf(s, SKR_EINTEGRITY, "journal record is malformed");
+        unsigned kind = p[0], db = p[1];
+        size_t klen = (size_t)p[2] << 8 | p[3], vlen = j_get32(p + 4);
+        if ((kind != J_OP_PUT && kind != J_OP_DEL) || db >= J_DBS || klen == 0 ||
+            klen > len - J_OP_HEAD || vlen > len - J_OP_HEAD - klen)
+            return store_errf(s, SKR_EINTEGRITY, "journal record is malformed");
+        MDB_val k = { klen, (void *)(p + J_OP_HEAD) }, v = { vlen, (void *)(p + J_OP_HEAD + klen) };
+        MDB_dbi dbi = j_dbi(s, db);
+        int rc;
+        if (kind == J_OP_PUT) {
+            rc = mdb_put(txn, dbi, &k, &v, dbi == s->names ? MDB_NODUPDATA : 0);
+            if (rc == MDB_KEYEXIST)
+                rc = 0;
+        } else {
+            rc = mdb_del(txn, dbi, &k, dbi == s->names && vlen ? &v : NULL);
+            if (rc == MDB_NOTFOUND)
+                rc = 0;
+        }
+        if (rc != 0)
+            return store_mdb_err(s, rc, "journal replay");
+        p += J_OP_HEAD + klen + vlen;
+        len -= J_OP_HEAD + klen + vlen;
+    }
+    return 0;
+}
+
+/* Reads the record at off into *buf (grown as needed). 1 = a valid record of this epoch
+ * and seq, 0 = the end of the journal. */
+static int j_read_record(store *s, uint64_t off, uint64_t size, uint64_t seq, uint8_t **buf,
+                         size_t *cap, size_t *len)
+{
+    uint8_t h[J_REC_HEAD], sum[J_SUM];
+    uint32_t n;
+
+    if (size - off < J_REC_HEAD + J_SUM || j_pread(s->jfd, h, sizeof h, off) != 0)
+        return 0;
+    n = j_get32(h);
+    if (n < J_REC_HEAD + J_SUM || n > size - off || n > J_REC_MAX ||
+        store_get_u64(h + 8) != s->jepoch || store_get_u64(h + 16) != seq)
+        return 0;
+    if (n > *cap) {
+        uint8_t *p = realloc(*buf, n);
+        if (p == NULL)
+            return store_errf(s, SKR_ENOMEM, "no memory to replay the journal");
+        *buf = p;
+        *cap = n;
+    }
+    if (j_pread(s->jfd, *buf, n, off) != 0)
+        return 0;
+    j_sum(*buf, n - J_SUM, sum);
+    if (sodium_memcmp(sum, *buf + n - J_SUM, J_SUM) != 0)
+        return 0;
+    *len = n;
+    return 1;
+}
+
+/* Applies every valid record of the current epoch to txn; sets jend and jseq to the end. */
+static int j_replay(store *s, MDB_txn *txn)
+{
+    uint8_t *buf = NULL;
+    size_t cap = 0, len = 0;
+    uint64_t off = J_HEAD_BYTES, seq = 0;
+    struct stat st;
+    int r = 0;
+
+    if (fstat(s->jfd, &st) != 0)
+        return j_errno(s, "journal");
+    while ((r = j_read_record(s, off, (uint64_t)st.st_size, seq + 1, &buf, &cap, &len)) == 1) {
+        if ((r = j_apply_ops(s, txn, buf + J_REC_HEAD, len - J_REC_HEAD - J_SUM)) != 0)
+            break;
+        off += len;
+        seq++;
+    }
+    free(buf);
+    if (r == 0) {
+        s->jend = off;
+        s->jseq = seq;
+    }
+    return r;
+}
+
+/* Rebuilds s->ckpt from the journal: the state every acknowledged batch left. Used at
+ * open and whenever the in-memory transaction was lost (a failed checkpoint). */
+int store_journal_reload(store *s)
+{
+    int rc, r;
+
+    if (s->ckpt != NULL)
+        mdb_txn_abort(s->ckpt);
+    s->ckpt = NULL;
+    for (;;) {
+        if ((rc = mdb_txn_begin(s->env, NULL, 0, &s->ckpt)) != 0) {
+            s->ckpt = NULL;
+            r = store_mdb_err(s, rc, "begin journal replay");
+        } else if ((r = j_replay(s, s->ckpt)) != 0) {
+            mdb_txn_abort(s->ckpt);
+            s->ckpt = NULL;
+        }
+        if (r != STORE_EGROW && r != STORE_EREMAP)
+            break;
+        if ((r = store_remap(s, r == STORE_EGROW ? 2 * s->mapsize : 0)) != 0)
+            break;
+    }
+    if (r != 0) {
+        s->broken = true;
+        return r;
+    }
+    if (s->jseq == 0) { /* nothing to replay */
+        mdb_txn_abort(s->ckpt);
+        s->ckpt = NULL;
+    }
+    return 0;
+}
+
+/* ---- checkpoint ---- */
+
+/* Starts a new, empty journal: only once the data file holds everything in the old one. */
+static int j_reset(store *s)
+{
+    int r;
+
+    if ((r = j_write_head(s, s->jepoch + 1)) != 0 || (r = j_fsync(s, "journal sync")) != 0)
+        return r;
+    s->jepoch++;
+    s->jseq = 0;
+    s->jend = J_HEAD_BYTES;
+    return 0;
+}
+
+int store_checkpoint(store *s)
+{
+    int rc, r;
+
+    if (s->broken)
+        return store_errf(s, SKR_EINTERNAL, "the hub journal could not be applied: "
+                          "restart sekretsd");
+    if (s->batch != NULL)
+        return store_errf(s, SKR_EBUSY, "a write batch is open: commit it first");
+    if (s->ckpt != NULL) {
+        rc = mdb_txn_commit(s->ckpt); /* synced: the env has no NOSYNC */
+        s->ckpt = NULL;
+        if (rc != 0) {
+            r = store_mdb_err(s, rc, "checkpoint");
+            if (r == STORE_EGROW || r == STORE_EREMAP)
+                r = store_errf(s, SKR_EINTERNAL, "checkpoint: map full");
+            char msg[STORE_ERRMSG_MAX];
+            memcpy(msg, s->errmsg, sizeof msg);
+            /* The journal still has every batch: serve them from memory again. */
+            if (store_journal_reload(s) == 0)
+                memcpy(s->errmsg, msg, sizeof msg);
+            return r;
+        }
+    }
+    return s->jend > J_HEAD_BYTES ? j_reset(s) : 0;
+}
+
+bool store_checkpoint_pending(const store *s)
+{
+    return s->ckpt != NULL || s->jend > J_HEAD_BYTES;
+}
+
+/* ---- open and close ---- */
+
+int store_journal_open(store *s, const char *dir, char err[STORE_ERRMSG_MAX])
+{
+    char path[PATH_MAX];
+    struct stat st;
+    int r = 0;
+
+    if ((size_t)snprintf(path, sizeof path, "%s/journal", dir) >= sizeof path) {
+        snprintf(err, STORE_ERRMSG_MAX, "hub folder: path too long");
+        return SKR_EINVAL;
+    }
+    s->jfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (s->jfd < 0) {
+        int e = errno;
+        snprintf(err, STORE_ERRMSG_MAX, "%.200s: %s", path, strerror(e));
+        return e == EACCES ? SKR_EDENIED : SKR_EINTERNAL;
+    }
+    /* One process per hub: the journal's open transaction holds LMDB's writer lock. */
+    if (flock(s->jfd, LOCK_EX | LOCK_NB) != 0) {
+        snprintf(err, STORE_ERRMSG_MAX, "hub %.200s is in use by another process", dir);
+        return SKR_EBUSY;
+    }
+    if (fstat(s->jfd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, STORE_ERRMSG_MAX, "%.200s: not a regular file", path);
+        return SKR_EINVAL;
+    }
+    s->jepoch = j_read_head(s->jfd);
+    s->jend = J_HEAD_BYTES;
+    if (s->jepoch == 0) {
+        /* New, or a header torn by a crash during a reset: its records are all in the
+         * data file already (a reset only follows a synced checkpoint). Old records are
+         * dropped and the epoch starts at a random number, so that no stale record can
+         * ever pass for a new one. */
+        randombytes_buf(&s->jepoch, sizeof s->jepoch);
+        s->jepoch >>= 1;
+        if (ftruncate(s->jfd, J_HEAD_BYTES) != 0 || (r = j_reset(s)) != 0) {
+            if (r == 0)
+                r = j_errno(s, "journal");
+            snprintf(err, STORE_ERRMSG_MAX, "journal: %.200s", s->errmsg);
+            return r;
+        }
+        return 0;
+    }
+    if ((r = store_journal_reload(s)) != 0 || (r = store_checkpoint(s)) != 0) {
+        /* A checkpoint that fails (disk full) keeps the replayed batches in memory. */
+        if (s->broken) {
+            snprintf(err, STORE_ERRMSG_MAX, "journal: %.200s", s->errmsg);
+            return r;
+        }
+    }
+    return 0;
+}
+
+void store_journal_close(store *s)
+{
+    if (s->ckpt != NULL)
+        (void)store_checkpoint(s); /* on failure the journal keeps it for the next open */
+    if (s->ckpt != NULL)
+        mdb_txn_abort(s->ckpt);
+    s->ckpt = NULL;
+    if (s->jfd >= 0)
+        close(s->jfd);
+    s->jfd = -1;
+    free(s->jbuf);
+    s->jbuf = NULL;
+    s->jlen = s->jcap = 0;
+}
