@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,11 +199,46 @@ void store_hash(const uint8_t *index_key, const char *personal, const char *str,
                                              index_key, STORE_KEY_BYTES, NULL, p);
 }
 
+/*
+ * Nonces come from a small per-thread pool of random bytes: libsodium's generator costs a
+ * getrandom system call per draw, a third of a small write's CPU time. A nonce is public
+ * (it is stored beside its ciphertext), so holding the next ones costs no secrecy; what
+ * matters is that none repeats, so a forked child drops the pool it inherited.
+ */
+static __thread uint8_t nonce_pool[1024];
+static __thread size_t nonce_left;
+static pthread_once_t nonce_once = PTHREAD_ONCE_INIT;
+
+static void nonce_pool_drop(void)
+{
+    nonce_left = 0;
+}
+
+static void nonce_atfork(void)
+{
+    pthread_atfork(NULL, NULL, nonce_pool_drop);
+}
+
+static void store_nonce(uint8_t *out, size_t len)
+{
+    pthread_once(&nonce_once, nonce_atfork);
+    if (len > sizeof nonce_pool) {
+        randombytes_buf(out, len);
+        return;
+    }
+    if (nonce_left < len) {
+        randombytes_buf(nonce_pool, sizeof nonce_pool);
+        nonce_left = sizeof nonce_pool;
+    }
+    memcpy(out, nonce_pool + sizeof nonce_pool - nonce_left, len);
+    nonce_left -= len;
+}
+
 /* out = nonce || ciphertext || tag: a fresh random nonce per write (192 bits, no budget). */
 void store_seal(const uint8_t *key, const uint8_t *ad, size_t adlen, const uint8_t *pt,
                 size_t len, uint8_t *out)
 {
-    randombytes_buf(out, STORE_NONCE_BYTES);
+    store_nonce(out, STORE_NONCE_BYTES);
     crypto_aead_xchacha20poly1305_ietf_encrypt(out + STORE_NONCE_BYTES, NULL, pt, len, ad,
                                                adlen, NULL, out, key);
 }
@@ -289,7 +325,7 @@ void store_seal_s(int suite, const uint8_t *key, const uint8_t *ad, size_t adlen
         store_seal(key, ad, adlen, pt, len, out);
         return;
     }
-    randombytes_buf(out, STORE_GCM_NONCE);
+    store_nonce(out, STORE_GCM_NONCE);
     crypto_aead_aes256gcm_encrypt(out + STORE_GCM_NONCE, NULL, pt, len, ad, adlen, NULL, out,
                                   key);
 }

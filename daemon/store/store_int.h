@@ -129,6 +129,7 @@ int store_db_del(store *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v);
 int store_journal_open(store *s, const char *dir, char err[STORE_ERRMSG_MAX]);
 int store_journal_sync(store *s);
 int store_journal_reload(store *s);
+int store_journal_apply_batch(store *s);
 void store_journal_close(store *s);
 /* Checkpoint once the journal holds this much. */
 #define STORE_JOURNAL_CKPT_BYTES ((uint64_t)4 << 20)

@@ -333,13 +333,28 @@ static int store_batch_txn(store *s)
     }
 }
 
-/* A record write: alone, one synced txn (store_write); in a batch, a nested txn of the
- * batch, so a failed write leaves no trace in it (nor in its journal record). */
+/* Undoes a failed write inside the batch: LMDB cannot undo part of a txn, so the batch
+ * txn is begun again and the batch's journal ops so far (the writes that succeeded) are
+ * applied to it. Costs nothing on success, unlike a nested txn per write. */
+static int store_batch_redo(store *s)
+{
+    int r;
+
+    mdb_txn_abort(s->batch);
+    s->batch = NULL;
+    if ((r = store_batch_txn(s)) != 0 || (r = store_journal_apply_batch(s)) != 0) {
+        s->batch_err = r;
+        return r;
+    }
+    return 0;
+}
+
+/* A record write: alone, one synced txn (store_write); in a batch, straight into the
+ * batch txn, undone by store_batch_redo if it fails. */
 int store_write_rec_txn(store *s, store_txn_fn fn, void *ctx)
 {
-    MDB_txn *txn;
     size_t mark;
-    int rc, r;
+    int r, r2;
 
     if (!s->batching)
         return store_write(s, fn, ctx);
@@ -349,14 +364,16 @@ int store_write_rec_txn(store *s, store_txn_fn fn, void *ctx)
         if (s->batch == NULL && (r = store_batch_txn(s)) != 0)
             return r;
         mark = s->jlen;
-        if ((rc = mdb_txn_begin(s->env, s->batch, 0, &txn)) != 0)
-            r = store_mdb_err(s, rc, "begin nested");
-        else if ((r = fn(s, txn, ctx)) != 0)
-            mdb_txn_abort(txn);
-        else if ((rc = mdb_txn_commit(txn)) != 0)
-            r = store_mdb_err(s, rc, "commit nested");
-        if (r != 0)
-            s->jlen = mark;
+        if ((r = fn(s, s->batch, ctx)) == 0)
+            return 0;
+        /* A refusal found before anything was written (a post of a name that exists...)
+         * leaves the txn as it was: no redo. */
+        if (s->jlen == mark && (r == SKR_EEXISTS || r == SKR_ENOT_FOUND || r == SKR_EINVAL ||
+                                r == SKR_ELOCKED))
+            return r;
+        s->jlen = mark;
+        if ((r2 = store_batch_redo(s)) != 0)
+            return r2;
         if (r != STORE_EGROW)
             return r;
         if ((r = store_batch_flush(s)) != 0)
