@@ -77,7 +77,7 @@ static int store_rec_open(store *s, const MDB_val *k, const MDB_val *v, store_pt
     if (v->mv_size < STORE_REC_CLEAR)
         return store_errf(s, SKR_EINTEGRITY, "record failed authentication");
     adlen = store_ad(ad, STORE_AD_REC, k, v->mv_data, STORE_REC_CLEAR);
-    if (store_unseal_s(s->suite, s->keys + STORE_K_DATA, ad, adlen, (const uint8_t *)v->mv_data +
+    if (store_unseal_s(s->suite, s->keys, ad, adlen, (const uint8_t *)v->mv_data +
                      STORE_REC_CLEAR, v->mv_size - STORE_REC_CLEAR, s->scratch,
                      STORE_REC_PT_MAX, &n) != 0 || n < STORE_REC_HEAD)
         return store_errf(s, SKR_EINTEGRITY, "record failed authentication");
@@ -210,7 +210,7 @@ static int store_proto_add(store *s, MDB_txn *txn, const store_slot *sl, int del
 
     rc = mdb_get(txn, s->protos, &k, &v);
     if (rc == 0) {
-        if (store_unseal_s(s->suite, s->keys + STORE_K_DATA, ad, adlen, v.mv_data, v.mv_size, pt,
+        if (store_unseal_s(s->suite, s->keys, ad, adlen, v.mv_data, v.mv_size, pt,
                          sizeof pt, &n) != 0 || n < 8)
             return store_errf(s, SKR_EINTEGRITY, "protocol entry failed authentication");
         count = store_get_u64(pt);
@@ -225,7 +225,7 @@ static int store_proto_add(store *s, MDB_txn *txn, const store_slot *sl, int del
     memcpy(pt + 8, sl->protocol, sl->plen);
     v.mv_size = store_seal_overhead(s->suite) + 8 + sl->plen;
     v.mv_data = sealed;
-    store_seal_s(s->suite, s->keys + STORE_K_DATA, ad, adlen, pt, 8 + sl->plen, sealed);
+    store_seal_s(s->suite, s->keys, ad, adlen, pt, 8 + sl->plen, sealed);
     sodium_memzero(pt, sizeof pt);
     if ((rc = store_db_put(s, txn, s->protos, &k, &v, 0)) != 0)
         return store_mdb_err(s, rc, "write protocol");
@@ -275,7 +275,7 @@ static int store_rec_write(store *s, MDB_txn *txn, const store_wr *w, const uint
     v.mv_data = s->sealbuf;
     memcpy(s->sealbuf, seq_be, 8);
     adlen = store_ad(ad, STORE_AD_REC, &k, seq_be, 8);
-    store_seal_s(s->suite, s->keys + STORE_K_DATA, ad, adlen, p, n, s->sealbuf + 8);
+    store_seal_s(s->suite, s->keys, ad, adlen, p, n, s->sealbuf + 8);
     if ((rc = store_db_put(s, txn, s->rec, &k, &v, 0)) != 0)
         return store_mdb_err(s, rc, "write record");
     return 0;
@@ -295,7 +295,7 @@ static int store_index_add(store *s, MDB_txn *txn, const store_slot *sl, const u
     memcpy(ok, sl->key, STORE_HASH_BYTES);
     memcpy(ok + STORE_HASH_BYTES, seq, 8);
     adlen = store_ad(ad, STORE_AD_ORD, &k, NULL, 0);
-    store_seal_s(s->suite, s->keys + STORE_K_DATA, ad, adlen, (const uint8_t *)sl->name, sl->nlen,
+    store_seal_s(s->suite, s->keys, ad, adlen, (const uint8_t *)sl->name, sl->nlen,
                sealed);
     if ((rc = store_db_put(s, txn, s->ord, &k, &v, 0)) != 0)
         return store_mdb_err(s, rc, "write order");

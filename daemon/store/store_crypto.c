@@ -318,29 +318,42 @@ void store_hash_s(int suite, const uint8_t *index_key, const char *personal, con
     crypto_shorthash_siphashx24(out, (const uint8_t *)str, len, k);
 }
 
-void store_seal_s(int suite, const uint8_t *key, const uint8_t *ad, size_t adlen,
+void store_keys_derive(uint8_t *keys, int suite)
+{
+    if (suite == STORE_SUITE_AESGCM)
+        crypto_aead_aes256gcm_beforenm((crypto_aead_aes256gcm_state *)(void *)(keys + STORE_K_GCM),
+                                       keys + STORE_K_DATA);
+}
+
+static const crypto_aead_aes256gcm_state *store_gcm(const uint8_t *keys)
+{
+    return (const crypto_aead_aes256gcm_state *)(const void *)(keys + STORE_K_GCM);
+}
+
+void store_seal_s(int suite, const uint8_t *keys, const uint8_t *ad, size_t adlen,
                   const uint8_t *pt, size_t len, uint8_t *out)
 {
     if (suite != STORE_SUITE_AESGCM) {
-        store_seal(key, ad, adlen, pt, len, out);
+        store_seal(keys + STORE_K_DATA, ad, adlen, pt, len, out);
         return;
     }
     store_nonce(out, STORE_GCM_NONCE);
-    crypto_aead_aes256gcm_encrypt(out + STORE_GCM_NONCE, NULL, pt, len, ad, adlen, NULL, out,
-                                  key);
+    crypto_aead_aes256gcm_encrypt_afternm(out + STORE_GCM_NONCE, NULL, pt, len, ad, adlen, NULL,
+                                          out, store_gcm(keys));
 }
 
-int store_unseal_s(int suite, const uint8_t *key, const uint8_t *ad, size_t adlen,
+int store_unseal_s(int suite, const uint8_t *keys, const uint8_t *ad, size_t adlen,
                    const uint8_t *in, size_t inlen, uint8_t *pt, size_t cap, size_t *ptlen)
 {
     unsigned long long n;
 
     if (suite != STORE_SUITE_AESGCM)
-        return store_unseal(key, ad, adlen, in, inlen, pt, cap, ptlen);
+        return store_unseal(keys + STORE_K_DATA, ad, adlen, in, inlen, pt, cap, ptlen);
     if (inlen < store_seal_overhead(suite) || inlen - store_seal_overhead(suite) > cap)
         return SKR_EINTEGRITY;
-    if (crypto_aead_aes256gcm_decrypt(pt, &n, NULL, in + STORE_GCM_NONCE, inlen - STORE_GCM_NONCE,
-                                      ad, adlen, in, key) != 0)
+    if (crypto_aead_aes256gcm_decrypt_afternm(pt, &n, NULL, in + STORE_GCM_NONCE,
+                                              inlen - STORE_GCM_NONCE, ad, adlen, in,
+                                              store_gcm(keys)) != 0)
         return SKR_EINTEGRITY;
     *ptlen = (size_t)n;
     return 0;

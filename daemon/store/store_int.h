@@ -55,11 +55,16 @@
 #define STORE_STR_AREA     (STORE_MAX_PROTOCOL + 1 + STORE_MAX_NAME + 1)
 #define STORE_SCRATCH_BYTES (STORE_REC_PT_MAX + STORE_STR_AREA)
 
-/* Key buffer layout (sodium_malloc, read-only between writes). */
+/* Key buffer layout (sodium_malloc, read-only between writes): the three keys, then for
+ * suite 2 the data key's AES-GCM precomputation (key schedule and GHASH powers, as secret
+ * as the key), made once per key by store_keys_derive instead of once per record. The
+ * buffer size is a multiple of 16, so sodium_malloc aligns the state. */
 #define STORE_K_DATA  0
 #define STORE_K_INDEX STORE_KEY_BYTES
 #define STORE_K_KEK   (2 * STORE_KEY_BYTES)
-#define STORE_K_TOTAL (3 * STORE_KEY_BYTES)
+#define STORE_K_GCM   (3 * STORE_KEY_BYTES)
+#define STORE_K_TOTAL (STORE_K_GCM + sizeof(crypto_aead_aes256gcm_state))
+_Static_assert(STORE_K_GCM % 16 == 0 && STORE_K_TOTAL % 16 == 0, "GCM state alignment");
 
 /* Internal codes outside the SKR_E* range: LMDB asks for a bigger map or a remap. */
 #define STORE_EGROW  1001
@@ -141,13 +146,16 @@ void store_kdf_pack(const store_kdf *kdf, uint8_t out[STORE_KDF_PACKED]);
 int store_kdf_unpack(const uint8_t *in, size_t len, store_kdf *kdf);
 void store_hash(const uint8_t *index_key, const char *personal, const char *str, size_t len,
                 uint8_t out[STORE_HASH_BYTES]);
-/* Suite-aware sealing and hashing for records and look-up keys (see STORE_SUITE_*). */
+/* Suite-aware sealing and hashing for records and look-up keys (see STORE_SUITE_*).
+ * store_seal_s and store_unseal_s take a whole key buffer (STORE_K_*) and use its data
+ * key; store_keys_derive must have run on it since its data key last changed. */
+void store_keys_derive(uint8_t *keys, int suite);
 size_t store_seal_overhead(int suite);
 void store_hash_s(int suite, const uint8_t *index_key, const char *personal, const char *str,
                   size_t len, uint8_t out[STORE_HASH_BYTES]);
-void store_seal_s(int suite, const uint8_t *key, const uint8_t *ad, size_t adlen,
+void store_seal_s(int suite, const uint8_t *keys, const uint8_t *ad, size_t adlen,
                   const uint8_t *pt, size_t len, uint8_t *out);
-int store_unseal_s(int suite, const uint8_t *key, const uint8_t *ad, size_t adlen,
+int store_unseal_s(int suite, const uint8_t *keys, const uint8_t *ad, size_t adlen,
                    const uint8_t *in, size_t inlen, uint8_t *pt, size_t cap, size_t *ptlen);
 /* The suite a new hub gets on this machine. */
 int store_suite_default(void);

@@ -178,6 +178,7 @@ int store_init(store *s, const store_kdf *kdf, const uint8_t kek[STORE_KEY_BYTES
     if ((keys = store_keys_alloc()) == NULL)
         return store_errf(s, SKR_ENOMEM, "no guarded memory for keys");
     randombytes_buf(keys + STORE_K_DATA, 2 * STORE_KEY_BYTES);
+    store_keys_derive(keys, c.suite);
     memcpy(keys + STORE_K_KEK, kek, STORE_KEY_BYTES);
     c.keys = keys;
     if ((r = store_write(s, store_init_txn, &c)) != 0)
@@ -213,6 +214,7 @@ int store_unlock(store *s, const uint8_t kek[STORE_KEY_BYTES])
     store_read_end(s);
     if (r != 0)
         goto out;
+    store_keys_derive(keys, s->suite);
     memcpy(keys + STORE_K_KEK, kek, STORE_KEY_BYTES);
     store_lock(s);
     sodium_mprotect_readonly(keys);

@@ -112,7 +112,7 @@ static int store_db_collect(store *s, MDB_txn *txn, const uint8_t hp[STORE_HASH_
             goto out;
         }
         adlen = store_ad(ad, STORE_AD_ORD, &k, NULL, 0);
-        if (store_unseal_s(s->suite, s->keys + STORE_K_DATA, ad, adlen, v.mv_data, v.mv_size, dst,
+        if (store_unseal_s(s->suite, s->keys, ad, adlen, v.mv_data, v.mv_size, dst,
                          STORE_MAX_NAME, &n) != 0) {
             r = store_errf(s, SKR_EINTEGRITY, "order entry failed authentication");
             goto out;
@@ -184,7 +184,7 @@ static int store_hub_collect(store *s, MDB_txn *txn, store_strs *out)
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         adlen = store_ad(ad, STORE_AD_PROTO, &k, NULL, 0);
-        if (store_unseal_s(s->suite, s->keys + STORE_K_DATA, ad, adlen, v.mv_data, v.mv_size, pt,
+        if (store_unseal_s(s->suite, s->keys, ad, adlen, v.mv_data, v.mv_size, pt,
                          sizeof pt, &n) != 0 || n <= 8) {
             r = store_errf(s, SKR_EINTEGRITY, "protocol entry failed authentication");
             goto out;

@@ -42,7 +42,7 @@ static int store_reseal_db(store *s, MDB_txn *txn, MDB_dbi dbi, const char *labe
             goto out;
         }
         adlen = store_ad(ad, label, &k, v.mv_data, clear);
-        if (store_unseal_s(s->suite, s->keys + STORE_K_DATA, ad, adlen, (uint8_t *)v.mv_data + clear,
+        if (store_unseal_s(s->suite, s->keys, ad, adlen, (uint8_t *)v.mv_data + clear,
                          v.mv_size - clear, s->scratch, STORE_REC_PT_MAX, &n) != 0) {
             /* Re-sealing it would launder a tampered value: the user deletes it first. */
             r = store_errf(s, SKR_EINTEGRITY, "rotate: a stored value failed authentication"
@@ -52,7 +52,7 @@ static int store_reseal_db(store *s, MDB_txn *txn, MDB_dbi dbi, const char *labe
         if (n > s->scratch_used)
             s->scratch_used = n;
         memcpy(rot->ct, v.mv_data, clear);
-        store_seal_s(s->suite, rot->keys + STORE_K_DATA, ad, adlen, s->scratch, n, rot->ct + clear);
+        store_seal_s(s->suite, rot->keys, ad, adlen, s->scratch, n, rot->ct + clear);
         nv.mv_size = v.mv_size;
         nv.mv_data = rot->ct;
         /* The key must not point into the page being rewritten (a big value's node is
@@ -81,6 +81,7 @@ static int store_rotate_txn(store *s, MDB_txn *txn, void *ctx)
 
     /* A retry after map growth starts from a fresh key: nothing of the aborted try stays. */
     randombytes_buf(rot->keys + STORE_K_DATA, STORE_KEY_BYTES);
+    store_keys_derive(rot->keys, s->suite);
     if ((r = store_reseal_db(s, txn, s->rec, STORE_AD_REC, STORE_REC_CLEAR, rot, &recs)) ||
         (r = store_reseal_db(s, txn, s->ord, STORE_AD_ORD, 0, rot, &other)) ||
         (r = store_reseal_db(s, txn, s->protos, STORE_AD_PROTO, 0, rot, &other)))

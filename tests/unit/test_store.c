@@ -885,6 +885,7 @@ START_TEST(test_rotate)
 {
     enum { N = 50 };
     uint8_t old_dk[32], new_dk[32], ad[STORE_AD_MAX], pt[256];
+    _Alignas(16) uint8_t old_keys[STORE_K_TOTAL], new_keys[STORE_K_TOTAL];
     char name[16], body[32];
     kv before = { 0 }, after = { 0 };
     uint64_t n = 0;
@@ -921,23 +922,30 @@ START_TEST(test_rotate)
     raw_dump(&r, &after);
     raw_close(&r);
     ck_assert_uint_eq(after.n, N);
+    /* Key buffers as the store uses them: the data key, then what the suite derives. */
+    memcpy(old_keys + STORE_K_DATA, old_dk, 32);
+    store_keys_derive(old_keys, suite);
+    memcpy(new_keys + STORE_K_DATA, new_dk, 32);
+    store_keys_derive(new_keys, suite);
     for (size_t i = 0; i < N; i++) {
         MDB_val *v = &after.v[i];
         ck_assert_mem_eq(before.k[i].mv_data, after.k[i].mv_data, 32);
         ck_assert_uint_eq(before.v[i].mv_size, v->mv_size);
         ck_assert_mem_ne(before.v[i].mv_data, v->mv_data, v->mv_size);
         adlen = store_ad(ad, STORE_AD_REC, &after.k[i], v->mv_data, 8);
-        ck_assert_int_eq(store_unseal_s(suite, old_dk, ad, adlen, (uint8_t *)v->mv_data + 8,
+        ck_assert_int_eq(store_unseal_s(suite, old_keys, ad, adlen, (uint8_t *)v->mv_data + 8,
                                         v->mv_size - 8, pt, sizeof pt, &ptlen), SKR_EINTEGRITY);
-        ck_assert_int_eq(store_unseal_s(suite, new_dk, ad, adlen, (uint8_t *)v->mv_data + 8,
+        ck_assert_int_eq(store_unseal_s(suite, new_keys, ad, adlen, (uint8_t *)v->mv_data + 8,
                                         v->mv_size - 8, pt, sizeof pt, &ptlen), 0);
         /* and the old ciphertext opened with the old key (the control) */
         v = &before.v[i];
-        ck_assert_int_eq(store_unseal_s(suite, old_dk, ad, adlen, (uint8_t *)v->mv_data + 8,
+        ck_assert_int_eq(store_unseal_s(suite, old_keys, ad, adlen, (uint8_t *)v->mv_data + 8,
                                         v->mv_size - 8, pt, sizeof pt, &ptlen), 0);
     }
     kv_free(&before);
     kv_free(&after);
+    sodium_memzero(old_keys, sizeof old_keys);
+    sodium_memzero(new_keys, sizeof new_keys);
 }
 END_TEST
 
