@@ -97,6 +97,8 @@ struct store {
     uint64_t jend;          /* where the next record goes */
     uint8_t *jbuf;          /* the open batch's ops: the next record */
     size_t jlen, jcap;
+    uint64_t ckpt_ops;      /* LMDB puts and deletes since the checkpoint: a bound on the
+                             * dirty pages of s->ckpt (a dropped batch's count too) */
     uint8_t *sealbuf;       /* a sealed record value on its way to LMDB (not secret) */
     size_t mapsize;
     uint8_t *keys;          /* NULL when locked; STORE_K_TOTAL bytes */
@@ -135,9 +137,14 @@ int store_journal_open(store *s, const char *dir, char err[STORE_ERRMSG_MAX]);
 int store_journal_sync(store *s);
 int store_journal_reload(store *s);
 int store_journal_apply_batch(store *s);
+bool store_checkpoint_due(store *s);
 void store_journal_close(store *s);
-/* Checkpoint once the journal holds this much. */
+/* Checkpoint once the journal holds this much, or once the open txn may hold this many
+ * dirty pages (each op dirties at most about one page; a small hub has fewer pages than
+ * that in all). The dirty pages are heap memory that LMDB keeps for reuse: this bounds
+ * the daemon's memory to about 32 MiB on a big hub under a burst of writes. */
 #define STORE_JOURNAL_CKPT_BYTES ((uint64_t)4 << 20)
+#define STORE_CKPT_MAX_PAGES     8192u
 
 /* store_crypto.c */
 size_t store_ad(uint8_t ad[STORE_AD_MAX], const char *label, const MDB_val *key,

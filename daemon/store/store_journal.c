@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "store_int.h"
+#include "store_test.h"
 
 #define J_MAGIC      "SKRJRNL1"
 #define J_HEAD_BYTES 4096u
@@ -124,6 +125,7 @@ static int j_log(store *s, int kind, MDB_dbi dbi, const MDB_val *k, const MDB_va
     if (vlen)
         memcpy(p + J_OP_HEAD + k->mv_size, v->mv_data, vlen);
     s->jlen += J_OP_HEAD + k->mv_size + vlen;
+    s->ckpt_ops++;
     return 0;
 }
 
@@ -265,6 +267,7 @@ static int j_apply_ops(store *s, MDB_txn *txn, const uint8_t *p, size_t len)
         }
         if (rc != 0)
             return store_mdb_err(s, rc, "journal replay");
+        s->ckpt_ops++;
         p += J_OP_HEAD + klen + vlen;
         len -= J_OP_HEAD + klen + vlen;
     }
@@ -346,6 +349,7 @@ int store_journal_reload(store *s)
         mdb_txn_abort(s->ckpt);
     s->ckpt = NULL;
     for (;;) {
+        s->ckpt_ops = 0;
         if ((rc = mdb_txn_begin(s->env, NULL, 0, &s->ckpt)) != 0) {
             s->ckpt = NULL;
             r = store_mdb_err(s, rc, "begin journal replay");
@@ -396,6 +400,7 @@ int store_checkpoint(store *s)
     if (s->ckpt != NULL) {
         rc = mdb_txn_commit(s->ckpt); /* synced: the env has no NOSYNC */
         s->ckpt = NULL;
+        s->ckpt_ops = 0;
         if (rc != 0) {
             r = store_mdb_err(s, rc, "checkpoint");
             if (r == STORE_EGROW || r == STORE_EREMAP)
@@ -409,6 +414,27 @@ int store_checkpoint(store *s)
         }
     }
     return s->jend > J_HEAD_BYTES ? j_reset(s) : 0;
+}
+
+static uint64_t ckpt_max_pages = STORE_CKPT_MAX_PAGES;
+
+void store_test_set_ckpt_pages(uint64_t pages)
+{
+    ckpt_max_pages = pages ? pages : STORE_CKPT_MAX_PAGES;
+}
+
+/* Due once the journal is long or the open txn may hold many dirty pages. */
+bool store_checkpoint_due(store *s)
+{
+    MDB_envinfo info;
+    uint64_t pages;
+
+    if (s->jend >= STORE_JOURNAL_CKPT_BYTES)
+        return true;
+    if (s->ckpt_ops < ckpt_max_pages || mdb_env_info(s->env, &info) != 0)
+        return false;
+    pages = (uint64_t)info.me_last_pgno + 1; /* no more distinct pages than the hub has */
+    return pages >= ckpt_max_pages;
 }
 
 bool store_checkpoint_pending(const store *s)

@@ -283,7 +283,7 @@ int store_batch_commit(store *s)
     s->batch_err = 0;
     s->jlen = 0;
     /* The batch is durable; a failed checkpoint is retried later (the journal has it). */
-    if (r == 0 && s->jend >= STORE_JOURNAL_CKPT_BYTES)
+    if (r == 0 && store_checkpoint_due(s))
         (void)store_checkpoint(s);
     return r;
 }

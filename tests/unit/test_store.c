@@ -1514,6 +1514,52 @@ START_TEST(test_journal_checkpoint)
 }
 END_TEST
 
+/* The store checkpoints by itself once the open txn may hold many dirty pages (a bound
+ * on the daemon's memory), and not before on a hub smaller than that bound. */
+static int journal_auto_checkpoints(store *s, int batches, int per)
+{
+    static int round;
+    char name[32], body[200];
+    int ckpts = 0;
+
+    round++;
+
+    memset(body, 'b', sizeof body - 1);
+    body[sizeof body - 1] = '\0';
+    for (int b = 0; b < batches; b++) {
+        ck_assert_int_eq(store_batch_begin(s), 0);
+        for (int i = 0; i < per; i++) {
+            snprintf(name, sizeof name, "auto-%d-%d-%d", round, b, i);
+            post_str(s, "auto", name, body);
+        }
+        ck_assert_int_eq(store_batch_commit(s), 0);
+        if (!store_checkpoint_pending(s))
+            ckpts++;
+    }
+    return ckpts;
+}
+
+START_TEST(test_journal_bounded)
+{
+    store *s;
+
+    store_test_set_ckpt_pages(64);
+    s = new_hub();
+    /* 20 batches of 50 posts of 200 bytes make a hub of over 64 pages... */
+    journal_auto_checkpoints(s, 20, 50);
+    ck_assert_int_eq(store_checkpoint(s), 0);
+    /* ...on which every 64 ops may dirty 64 pages: the batches now checkpoint. */
+    ck_assert_int_ge(journal_auto_checkpoints(s, 20, 50), 10);
+    store_close(s);
+    store_test_set_ckpt_pages(0);
+    s = reopen(open_hub());
+    ck_assert_int_eq(journal_auto_checkpoints(s, 20, 10), 0);
+    ck_assert_int_eq(store_checkpoint(s), 0);
+    ck_assert(!store_checkpoint_pending(s));
+    store_close(s);
+}
+END_TEST
+
 START_TEST(test_journal_exclusive)
 {
     char err[STORE_ERRMSG_MAX], path[400];
@@ -1640,6 +1686,7 @@ int main(void)
     tcase_add_test(tc, test_journal_replay_twice);
     tcase_add_test(tc, test_journal_checkpoint);
     tcase_add_test(tc, test_journal_exclusive);
+    tcase_add_test(tc, test_journal_bounded);
     tcase_add_test(tc, test_journal_crash);
     suite_add_tcase(su, tc);
     tc = tcase("scale", setup_shm, 120);
