@@ -41,8 +41,9 @@ static const char usage[] =
     "  -V, --version            show the version and exit\n"
     "\n"
     "Exit codes: 0 stopped cleanly (SIGTERM/SIGINT), 1 runtime error, 2 usage or config\n"
-    "error, 3 hub or socket folder refused (owner/permissions), 4 already running on this\n"
-    "socket, 5 keyfile missing, refused or wrong for this hub, 6 cannot disable core dumps.\n";
+    "error, 3 hub or socket folder refused (owner/permissions), 4 already running (on this\n"
+    "socket or hub), 5 keyfile missing, refused or wrong for this hub, 6 cannot disable\n"
+    "core dumps.\n";
 
 enum { OPT_KEYFILE_CRED = 255, OPT_IDLE = 256, OPT_MAX_CLIENTS, OPT_MAX_FRAME, OPT_FRAME_TIMEOUT, OPT_LOG_LEVEL, OPT_KDF };
 

@@ -36,7 +36,7 @@ enum {
     EXIT_RUNTIME = 1,     /* failed while running, or could not start the loop */
     EXIT_USAGE = 2,       /* bad command line or config file */
     EXIT_REFUSED = 3,     /* hub or socket folder refused (owner/permissions) */
-    EXIT_RUNNING = 4,     /* another sekretsd answers on the socket */
+    EXIT_RUNNING = 4,     /* another sekretsd answers on the socket, or has the hub open */
     EXIT_KEYFILE = 5,     /* keyfile missing, refused or wrong for this hub */
     EXIT_HARDENING = 6,   /* could not disable core dumps / ptrace */
 };

@@ -89,6 +89,10 @@ static int open_hub(const config *cfg, store **hub)
         log_error("%s", err);
         return EXIT_REFUSED;
     }
+    if (rc == SKR_EBUSY) {
+        log_error("already running: %s", err);
+        return EXIT_RUNNING;
+    }
     if (rc != 0) {
         log_error("%s", err);
         return EXIT_RUNTIME;

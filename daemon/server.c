@@ -165,6 +165,11 @@ static void on_commit_check(uv_check_t *check)
     server_batch_commit(check->data);
 }
 
+static void on_commit_idle(uv_idle_t *idle)
+{
+    (void)idle; /* its being active is the point: poll does not block */
+}
+
 /* Journaled batches reach the data file at a checkpoint (store.h); the store makes one
  * itself every 4 MiB of journal, the daemon one a second after a write. */
 #define CHECKPOINT_DELAY_MS 1000
@@ -172,6 +177,10 @@ static void on_commit_check(uv_check_t *check)
 static void on_ckpt_timer(uv_timer_t *t)
 {
     server *srv = t->data;
+    if (srv->batch_open) { /* commits at the end of this turn; try again just after */
+        uv_timer_start(t, on_ckpt_timer, 1, 0);
+        return;
+    }
     if (store_checkpoint(srv->hub) != 0)
         log_error("checkpoint failed (the journal keeps every write): %s",
                   store_errmsg(srv->hub));
@@ -186,6 +195,10 @@ int server_batch_open(server *srv)
         return rc;
     srv->batch_open = true;
     uv_check_start(&srv->commit_check, on_commit_check);
+    /* A batch opened from the check callback itself (a released session serving its
+     * next buffered request) is committed by the next turn's check: keep the loop from
+     * blocking in poll until then. */
+    uv_idle_start(&srv->commit_idle, on_commit_idle);
     return 0;
 }
 
@@ -195,6 +208,7 @@ void server_batch_commit(server *srv)
         return;
     srv->batch_open = false;
     uv_check_stop(&srv->commit_check);
+    uv_idle_stop(&srv->commit_idle);
     int rc = store_batch_commit(srv->hub);
     char msg[STORE_ERRMSG_MAX + 32] = "";
     if (rc != 0) {
@@ -252,6 +266,7 @@ int server_start(server *srv, uv_loop_t *loop, const config *cfg, store *hub)
 
     uv_check_init(loop, &srv->commit_check);
     srv->commit_check.data = srv;
+    uv_idle_init(loop, &srv->commit_idle);
     uv_timer_init(loop, &srv->ckpt_timer);
     srv->ckpt_timer.data = srv;
     uv_timer_init(loop, &srv->idle_timer);
@@ -275,6 +290,7 @@ void server_stop(server *srv)
     uv_close((uv_handle_t *)&srv->sig_int, NULL);
     uv_close((uv_handle_t *)&srv->idle_timer, NULL);
     uv_close((uv_handle_t *)&srv->commit_check, NULL);
+    uv_close((uv_handle_t *)&srv->commit_idle, NULL);
     uv_close((uv_handle_t *)&srv->ckpt_timer, NULL); /* store_close checkpoints */
     /* Every session finishes the replies it owes, then closes. */
     for (session *s = srv->sessions, *next; s != NULL; s = next) {

@@ -30,6 +30,7 @@ struct server {
     uv_signal_t sig_int;
     uv_timer_t idle_timer;
     uv_check_t commit_check;  /* group commit: runs after each loop turn's I/O */
+    uv_idle_t commit_idle;    /* active while a batch is open: the loop must not sleep */
     uv_timer_t ckpt_timer;    /* checkpoints the journal a while after the first write */
     bool batch_open;          /* writes are waiting in the store's open transaction */
     const config *cfg;

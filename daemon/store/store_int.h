@@ -95,6 +95,7 @@ struct store {
     int jfd;                /* the journal (store_journal.c), flock'ed while open */
     uint64_t jepoch, jseq;  /* the header's epoch; records written since it */
     uint64_t jend;          /* where the next record goes */
+    bool jreset_owed;       /* a journal reset failed: no record until one succeeds */
     uint8_t *jbuf;          /* the open batch's ops: the next record */
     size_t jlen, jcap;
     uint64_t ckpt_ops;      /* LMDB puts and deletes since the checkpoint: a bound on the
@@ -133,7 +134,9 @@ int store_errf(store *s, int code, const char *fmt, ...) __attribute__((format(p
  * also added to the batch's journal record. They return LMDB codes (or SKR_E* < 0). */
 int store_db_put(store *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v, unsigned flags);
 int store_db_del(store *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v);
-int store_journal_open(store *s, const char *dir, char err[STORE_ERRMSG_MAX]);
+int store_journal_lock(store *s, const char *dir, char err[STORE_ERRMSG_MAX]);
+int store_journal_open(store *s, char err[STORE_ERRMSG_MAX]);
+int store_journal_truncate(store *s);
 int store_journal_sync(store *s);
 int store_journal_reload(store *s);
 int store_journal_apply_batch(store *s);

@@ -171,14 +171,18 @@ static int j_pwrite(store *s, const uint8_t *p, size_t len, uint64_t off, const 
     return 0;
 }
 
+/* 0 = read it all, 1 = the file ends first, -1 = a read error (errno). A read error is
+ * never taken for the end of the journal: that would drop acknowledged batches. */
 static int j_pread(int fd, uint8_t *p, size_t len, uint64_t off)
 {
     while (len > 0) {
         ssize_t n = pread(fd, p, len, (off_t)off);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
+        if (n < 0)
             return -1;
+        if (n == 0)
+            return 1;
         p += n;
         len -= (size_t)n;
         off += (uint64_t)n;
@@ -205,17 +209,25 @@ static int j_write_head(store *s, uint64_t epoch)
     return j_pwrite(s, h, sizeof h, 0, "journal header");
 }
 
-/* The header's epoch, or 0 when there is no valid header (a new or torn one: either way
- * every record in the file is already in the data file). */
-static uint64_t j_read_head(int fd)
+/* Sets *epoch to the header's, or 0 when there is no valid header (a new or torn one:
+ * either way every record in the file is already in the data file). -1 on a read error. */
+static int j_read_head(int fd, uint64_t *epoch)
 {
     uint8_t h[J_HEAD_USED + J_SUM], sum[J_SUM];
+    int r = j_pread(fd, h, sizeof h, 0);
 
-    if (j_pread(fd, h, sizeof h, 0) != 0 || memcmp(h, J_MAGIC, 8) != 0)
+    *epoch = 0;
+    if (r < 0)
+        return -1;
+    if (r > 0 || memcmp(h, J_MAGIC, 8) != 0)
         return 0;
     j_sum(h, J_HEAD_USED, sum);
-    return sodium_memcmp(sum, h + J_HEAD_USED, J_SUM) == 0 ? store_get_u64(h + 8) : 0;
+    if (sodium_memcmp(sum, h + J_HEAD_USED, J_SUM) == 0)
+        *epoch = store_get_u64(h + 8);
+    return 0;
 }
+
+static int j_reset(store *s);
 
 /* Writes the open batch's ops as the next record and syncs it: after this the batch is
  * durable. An empty batch writes nothing. */
@@ -227,6 +239,8 @@ int store_journal_sync(store *s)
 
     if (s->jlen == 0)
         return 0;
+    if (s->jreset_owed && (r = j_reset(s)) != 0)
+        return r;
     len = s->jlen + J_SUM; /* room reserved by j_log */
     j_put32(p, (uint32_t)len);
     j_put32(p + 4, 0);
@@ -291,9 +305,12 @@ static int j_read_record(store *s, uint64_t off, uint64_t size, uint64_t seq, ui
 {
     uint8_t h[J_REC_HEAD], sum[J_SUM];
     uint32_t n;
+    int r;
 
-    if (size - off < J_REC_HEAD + J_SUM || j_pread(s->jfd, h, sizeof h, off) != 0)
+    if (size - off < J_REC_HEAD + J_SUM)
         return 0;
+    if ((r = j_pread(s->jfd, h, sizeof h, off)) != 0)
+        return r < 0 ? j_errno(s, "journal read") : 0;
     n = j_get32(h);
     if (n < J_REC_HEAD + J_SUM || n > size - off || n > J_REC_MAX ||
         store_get_u64(h + 8) != s->jepoch || store_get_u64(h + 16) != seq)
@@ -305,8 +322,8 @@ static int j_read_record(store *s, uint64_t off, uint64_t size, uint64_t seq, ui
         *buf = p;
         *cap = n;
     }
-    if (j_pread(s->jfd, *buf, n, off) != 0)
-        return 0;
+    if ((r = j_pread(s->jfd, *buf, n, off)) != 0)
+        return r < 0 ? j_errno(s, "journal read") : 0;
     j_sum(*buf, n - J_SUM, sum);
     if (sodium_memcmp(sum, *buf + n - J_SUM, J_SUM) != 0)
         return 0;
@@ -375,16 +392,20 @@ int store_journal_reload(store *s)
 
 /* ---- checkpoint ---- */
 
-/* Starts a new, empty journal: only once the data file holds everything in the old one. */
+/* Starts a new, empty journal: only once the data file holds everything in the old one.
+ * Until it succeeds no record may be written: a header that reached the disk although
+ * its write reported an error would disown the records that follow (jreset_owed). */
 static int j_reset(store *s)
 {
     int r;
 
+    s->jreset_owed = true;
     if ((r = j_write_head(s, s->jepoch + 1)) != 0 || (r = j_fsync(s, "journal sync")) != 0)
         return r;
     s->jepoch++;
     s->jseq = 0;
     s->jend = J_HEAD_BYTES;
+    s->jreset_owed = false;
     return 0;
 }
 
@@ -397,23 +418,41 @@ int store_checkpoint(store *s)
                           "restart sekretsd");
     if (s->batch != NULL)
         return store_errf(s, SKR_EBUSY, "a write batch is open: commit it first");
-    if (s->ckpt != NULL) {
+    for (int tries = 0; s->ckpt != NULL; tries++) {
         rc = mdb_txn_commit(s->ckpt); /* synced: the env has no NOSYNC */
         s->ckpt = NULL;
         s->ckpt_ops = 0;
-        if (rc != 0) {
-            r = store_mdb_err(s, rc, "checkpoint");
-            if (r == STORE_EGROW || r == STORE_EREMAP)
-                r = store_errf(s, SKR_EINTERNAL, "checkpoint: map full");
-            char msg[STORE_ERRMSG_MAX];
-            memcpy(msg, s->errmsg, sizeof msg);
-            /* The journal still has every batch: serve them from memory again. */
-            if (store_journal_reload(s) == 0)
-                memcpy(s->errmsg, msg, sizeof msg);
-            return r;
+        if (rc == 0)
+            break;
+        r = store_mdb_err(s, rc, "checkpoint");
+        /* The commit freed the txn; the journal still has every batch. A full map (the
+         * freelist needs pages too) grows, and the batches are applied again. */
+        if ((r == STORE_EGROW || r == STORE_EREMAP) && tries < 8) {
+            if ((r = store_remap(s, r == STORE_EGROW ? 2 * s->mapsize : 0)) == 0 &&
+                (r = store_journal_reload(s)) == 0)
+                continue;
         }
+        if (r == STORE_EGROW || r == STORE_EREMAP)
+            r = store_errf(s, SKR_EINTERNAL, "checkpoint: map full");
+        char msg[STORE_ERRMSG_MAX];
+        memcpy(msg, s->errmsg, sizeof msg);
+        /* Serve the batches from memory again until a checkpoint succeeds. */
+        if (store_journal_reload(s) == 0)
+            memcpy(s->errmsg, msg, sizeof msg);
+        return r;
     }
-    return s->jend > J_HEAD_BYTES ? j_reset(s) : 0;
+    return s->jend > J_HEAD_BYTES || s->jreset_owed ? j_reset(s) : 0;
+}
+
+/* Empties the journal file (after a checkpoint): old records hold values sealed under a
+ * data key that `rotate` just retired, and names since deleted. */
+int store_journal_truncate(store *s)
+{
+    if (s->jfd < 0 || s->jend > J_HEAD_BYTES)
+        return 0;
+    if (ftruncate(s->jfd, J_HEAD_USED + J_SUM) != 0)
+        return j_errno(s, "journal truncate");
+    return j_fsync(s, "journal sync");
 }
 
 static uint64_t ckpt_max_pages = STORE_CKPT_MAX_PAGES;
@@ -439,28 +478,47 @@ bool store_checkpoint_due(store *s)
 
 bool store_checkpoint_pending(const store *s)
 {
-    return s->ckpt != NULL || s->jend > J_HEAD_BYTES;
+    return s->ckpt != NULL || s->jend > J_HEAD_BYTES || s->jreset_owed;
 }
 
 /* ---- open and close ---- */
 
-int store_journal_open(store *s, const char *dir, char err[STORE_ERRMSG_MAX])
+/* A new journal's name must be durable before a batch in it is acknowledged. */
+static int j_sync_dir(const char *dir)
 {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
+
+    if (fd < 0)
+        return -1;
+    r = fsync(fd);
+    close(fd);
+    return r;
+}
+
+/* Opens (or creates) the journal and locks it: one process per hub, since the journal's
+ * open write txn holds LMDB's writer lock. Runs before LMDB is opened, so a second
+ * process is refused before it can touch the environment. */
+int store_journal_lock(store *s, const char *dir, char err[STORE_ERRMSG_MAX])
+{
+    const int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_DSYNC;
     char path[PATH_MAX];
     struct stat st;
-    int r = 0;
+    bool created = false;
 
     if ((size_t)snprintf(path, sizeof path, "%s/journal", dir) >= sizeof path) {
         snprintf(err, STORE_ERRMSG_MAX, "hub folder: path too long");
         return SKR_EINVAL;
     }
-    s->jfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_DSYNC, 0600);
+    s->jfd = open(path, flags);
+    if (s->jfd < 0 && errno == ENOENT) {
+        s->jfd = open(path, flags | O_CREAT | O_EXCL, 0600);
+        created = s->jfd >= 0;
+    }
     if (s->jfd < 0) {
         int e = errno;
         snprintf(err, STORE_ERRMSG_MAX, "%.200s: %s", path, strerror(e));
         return e == EACCES ? SKR_EDENIED : SKR_EINTERNAL;
     }
-    /* One process per hub: the journal's open transaction holds LMDB's writer lock. */
     if (flock(s->jfd, LOCK_EX | LOCK_NB) != 0) {
         snprintf(err, STORE_ERRMSG_MAX, "hub %.200s is in use by another process", dir);
         return SKR_EBUSY;
@@ -469,7 +527,23 @@ int store_journal_open(store *s, const char *dir, char err[STORE_ERRMSG_MAX])
         snprintf(err, STORE_ERRMSG_MAX, "%.200s: not a regular file", path);
         return SKR_EINVAL;
     }
-    s->jepoch = j_read_head(s->jfd);
+    if (created && j_sync_dir(dir) != 0) {
+        snprintf(err, STORE_ERRMSG_MAX, "hub folder %.200s: sync: %s", dir, strerror(errno));
+        return SKR_EINTERNAL;
+    }
+    return 0;
+}
+
+/* Replays the journal of a process that died (then checkpoints), or starts one. */
+int store_journal_open(store *s, char err[STORE_ERRMSG_MAX])
+{
+    int r = 0;
+
+    if (j_read_head(s->jfd, &s->jepoch) != 0) {
+        r = j_errno(s, "journal read");
+        snprintf(err, STORE_ERRMSG_MAX, "journal: %.200s", s->errmsg);
+        return r;
+    }
     s->jend = J_HEAD_BYTES;
     if (s->jepoch == 0) {
         /* New, or a header torn by a crash during a reset: its records are all in the
@@ -478,7 +552,7 @@ int store_journal_open(store *s, const char *dir, char err[STORE_ERRMSG_MAX])
          * ever pass for a new one. */
         randombytes_buf(&s->jepoch, sizeof s->jepoch);
         s->jepoch >>= 1;
-        if (ftruncate(s->jfd, J_HEAD_BYTES) != 0 || (r = j_reset(s)) != 0) {
+        if (ftruncate(s->jfd, 0) != 0 || (r = j_reset(s)) != 0) {
             if (r == 0)
                 r = j_errno(s, "journal");
             snprintf(err, STORE_ERRMSG_MAX, "journal: %.200s", s->errmsg);

@@ -231,7 +231,8 @@ int store_batch_begin(store *s)
      * costs a checkpoint; inside the batch, a full map costs an early commit. */
     if ((rc = mdb_env_info(s->env, &info)) != 0 || (rc = mdb_env_stat(s->env, &st)) != 0)
         return store_mdb_err(s, rc, "env info");
-    if ((info.me_last_pgno + 1) * (size_t)st.ms_psize > s->mapsize / 2) {
+    /* The open checkpoint txn may have taken up to about one new page per op. */
+    if ((info.me_last_pgno + 1 + s->ckpt_ops) * (size_t)st.ms_psize > s->mapsize / 2) {
         int r;
         if ((r = store_checkpoint(s)) != 0 || (r = store_grow(s)) != 0)
             return r;
@@ -304,11 +305,13 @@ static int store_batch_flush(store *s)
 {
     int r;
 
-    if ((r = store_batch_settle(s)) != 0 || (r = store_checkpoint(s)) != 0 ||
-        (r = store_grow(s)) != 0) {
-        s->batch_err = r;
+    if ((r = store_batch_settle(s)) != 0) {
+        s->batch_err = r; /* the batch so far is lost: none of its replies may go out */
         return r;
     }
+    /* The batch so far is durable: a failure from here on fails this write only. */
+    if ((r = store_checkpoint(s)) != 0 || (r = store_grow(s)) != 0)
+        return r;
     return 0;
 }
 
@@ -343,6 +346,8 @@ static int store_batch_redo(store *s)
     mdb_txn_abort(s->batch);
     s->batch = NULL;
     if ((r = store_batch_txn(s)) != 0 || (r = store_journal_apply_batch(s)) != 0) {
+        if (r == STORE_EGROW || r == STORE_EREMAP)
+            r = store_errf(s, SKR_EINTERNAL, "write batch: map full");
         s->batch_err = r;
         return r;
     }
@@ -525,11 +530,13 @@ int store_open(const char *dir, store **out, char err[STORE_ERRMSG_MAX])
         r = SKR_ENOMEM;
         goto out;
     }
+    if ((r = store_journal_lock(s, dir, err)) != 0)
+        goto out;
     if ((r = store_env_open(s, dir)) != 0) {
         snprintf(err, STORE_ERRMSG_MAX, "hub %.100s: %.140s", dir, s->errmsg);
         goto out;
     }
-    if ((r = store_journal_open(s, dir, err)) != 0)
+    if ((r = store_journal_open(s, err)) != 0)
         goto out;
     *out = s;
     s = NULL;

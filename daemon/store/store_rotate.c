@@ -108,6 +108,8 @@ int store_rotate(store *s, uint64_t *records)
     memcpy(rot.keys, s->keys, STORE_K_TOTAL); /* index key and KEK carry over */
     if ((r = store_write(s, store_rotate_txn, &rot)) != 0)
         goto out;
+    /* Old journal records hold values sealed under the retired key: drop them. */
+    (void)store_journal_truncate(s);
     store_keys_free(s->keys);
     sodium_mprotect_readonly(rot.keys);
     s->keys = rot.keys;

@@ -593,24 +593,34 @@ START_TEST(test_policy_grant)
 }
 END_TEST
 
-START_TEST(test_second_daemon_refused)
+/* Runs a second sekretsd on socket/hub and returns its exit status. */
+static int second_daemon(const char *socket, const char *hub)
 {
-    start(HARNESS_KEYFILE, NULL);
     const char *bin = getenv("SEKRETSD");
-    char other_hub[256];
-    snprintf(other_hub, sizeof(other_hub), "%s/hub2", h.dir);
     pid_t pid = fork();
     if (pid == 0) {
         int devnull = open("/dev/null", O_WRONLY);
         dup2(devnull, 2);
-        execl(bin, bin, "--foreground", "--socket", h.socket, "--hub", other_hub,
+        execl(bin, bin, "--foreground", "--socket", socket, "--hub", hub,
               "--keyfile", h.keyfile, (char *)NULL);
         _exit(127);
     }
     int status;
-    waitpid(pid, &status, 0);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert(WIFEXITED(status));
-    ck_assert_int_eq(WEXITSTATUS(status), 4);
+    return WEXITSTATUS(status);
+}
+
+START_TEST(test_second_daemon_refused)
+{
+    start(HARNESS_KEYFILE, NULL);
+    char other_hub[256], other_socket[256];
+    snprintf(other_hub, sizeof(other_hub), "%s/hub2", h.dir);
+    snprintf(other_socket, sizeof(other_socket), "%s/run/other.sock", h.dir);
+    /* the same socket, another hub; then another socket, the same hub */
+    ck_assert_int_eq(second_daemon(h.socket, other_hub), 4);
+    ck_assert_int_eq(second_daemon(other_socket, h.hub), 4);
+    ck_assert_int_ne(access(other_socket, F_OK), 0);
     int fd = connect_ok();
     ck_assert_int_eq(call(fd, harness_req(1, PROTO_OP_PING, NULL, NULL)), 0);
     close(fd);

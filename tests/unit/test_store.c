@@ -821,6 +821,18 @@ START_TEST(test_no_plaintext)
         snprintf(dummy, sizeof dummy, "filler-%d", i);
         post_str(s, "fill", dummy, dummy);
     }
+    /* The same through the journal: a batch is in no other file until a checkpoint. */
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    post_str(s, markers[0], "in-journal", markers[2]);
+    ck_assert_int_eq(store_batch_commit(s), 0);
+    {
+        char path[400];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/journal", g_hub);
+        ck_assert_int_eq(stat(path, &st), 0);
+        ck_assert_int_gt(st.st_size, 4096); /* the scan below covers a real record */
+    }
+    ck_assert_int_eq(count_markers(g_hub, markers, 6), 0);
     store_close(s);
     ck_assert_int_eq(count_markers(g_hub, markers, 6), 0);
     /* Positive control: the same scan finds a marker planted in clear, and its hex. */
@@ -906,8 +918,20 @@ START_TEST(test_rotate)
     raw_close(&r);
     s = open_hub();
     ck_assert_int_eq(store_unlock(s, g_kek), 0);
+    /* A batch leaves a record sealed under the old key in the journal... */
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    post_str(s, "b", "in-journal", "old-key-body");
+    ck_assert_int_eq(store_batch_commit(s), 0);
+    ck_assert_int_eq(store_delete(s, "b", "in-journal", NULL), 0);
     ck_assert_int_eq(store_rotate(s, &n), 0);
     ck_assert_uint_eq(n, N);
+    { /* ...which rotate drops: only the header is left */
+        char path[400];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/journal", g_hub);
+        ck_assert_int_eq(stat(path, &st), 0);
+        ck_assert_int_lt(st.st_size, 4096);
+    }
     get_key(s, 0, new_dk);
     ck_assert_mem_ne(old_dk, new_dk, 32);
     for (int i = 0; i < N; i++) {
