@@ -3,16 +3,17 @@
  *
  * Why: an LMDB commit is two ordered fdatasyncs over every B-tree page the batch dirtied
  * (data pages, then the meta page). A batch of small puts instead becomes one record
- * appended to `journal` and one fdatasync; its replies go out after that. The LMDB side of
- * those batches stays in one open write transaction (`s->ckpt`), which a checkpoint
- * commits (synced) every STORE_JOURNAL_CKPT_BYTES of journal, when the daemon goes quiet
- * and before any other kind of write. The data file therefore only ever changes by fully
- * synced LMDB commits; the journal holds what came after the last one.
+ * written to `journal` with one O_DSYNC pwrite; its replies go out after that. The LMDB
+ * side of those batches stays in one open write transaction (`s->ckpt`), which a
+ * checkpoint commits (synced) every STORE_JOURNAL_CKPT_BYTES of journal, once it may hold
+ * STORE_CKPT_MAX_PAGES dirty pages, when the daemon goes quiet, and before any other kind
+ * of write. The data file therefore only ever changes by fully synced LMDB commits; the
+ * journal holds what came after the last one.
  *
  * What is logged is physical: "put key -> value into db d" and "delete key (value) from
  * db d", with the keys and values exactly as LMDB stores them (keyed hashes and sealed
- * values), so the journal shows nothing the data file does not, and replay needs no key:
- * a locked hub recovers at open. Applying a record twice gives the same state as once
+ * values), so the journal holds nothing in clear, and replay needs no key: a locked hub
+ * recovers at open. Applying a record twice gives the same state as once
  * (each op sets or removes one entry), which is what makes a crash between a checkpoint's
  * LMDB commit and its journal reset harmless.
  *
