@@ -34,7 +34,7 @@ static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
     return remove(p);
 }
 
-static void die(const char *what, int r)
+__attribute__((noreturn)) static void die(const char *what, int r)
 {
     fprintf(stderr, "bench_store: %s failed: %d\n", what, r);
     exit(1);
