@@ -145,9 +145,11 @@ void store_journal_close(store *s);
 /* Checkpoint once the journal holds this much, or once the open txn may hold this many
  * dirty pages (each op dirties at most about one page; a small hub has fewer pages than
  * that in all). The dirty pages are heap memory that LMDB keeps for reuse: this bounds
- * the daemon's memory to about 32 MiB on a big hub under a burst of writes. */
+ * the daemon's memory to 128 MiB on a big hub under a burst of writes (45 MiB measured
+ * after 300k puts). A smaller bound costs more than it saves: at 8192 pages, 300k puts
+ * took 11.4 s instead of 7.7 s, and a reader beside them got 127 gets/s, not 3.7k. */
 #define STORE_JOURNAL_CKPT_BYTES ((uint64_t)4 << 20)
-#define STORE_CKPT_MAX_PAGES     8192u
+#define STORE_CKPT_MAX_PAGES     32768u
 
 /* store_crypto.c */
 size_t store_ad(uint8_t ad[STORE_AD_MAX], const char *label, const MDB_val *key,

@@ -24,7 +24,7 @@ void store_test_set_now(int64_t t);
  * 1 = index key. SKR_ELOCKED when locked. */
 int store_test_key_masked(const store *s, int which, const uint8_t mask[32], uint8_t out[32]);
 
-/* The dirty-page bound that makes a batch commit checkpoint (0 = the default, 8192). */
+/* The dirty-page bound that makes a batch commit checkpoint (0 = the default, STORE_CKPT_MAX_PAGES). */
 void store_test_set_ckpt_pages(uint64_t pages);
 
 /* The hub's cipher suite (STORE_SUITE_* in store_int.h). */
