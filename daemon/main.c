@@ -1,5 +1,4 @@
 /* sekretsd: start-up (hardening, config, hub, listener), the loop, and a clean stop. */
-#include <malloc.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -102,15 +101,6 @@ static int open_hub(const config *cfg, store **hub)
     return 0;
 }
 
-/* Every write runs in an LMDB nested transaction, whose begin mallocs a 2 MiB and a 1 MiB
- * table (mostly never touched). glibc would serve them with mmap, or trim them off the
- * heap top after each free: a page-table round trip per write. Keep them in the heap. */
-static void tune_malloc(void)
-{
-    mallopt(M_MMAP_THRESHOLD, 16 << 20);
-    mallopt(M_TRIM_THRESHOLD, 64 << 20);
-}
-
 int main(int argc, char **argv)
 {
     static config cfg;
@@ -123,7 +113,6 @@ int main(int argc, char **argv)
     log_set_level(cfg.log_level);
     if ((rc = harden()) != 0)
         goto out;
-    tune_malloc();
     if (sodium_init() < 0) {
         log_error("libsodium failed to initialise");
         rc = EXIT_RUNTIME;

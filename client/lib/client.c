@@ -681,6 +681,19 @@ static int list_new(uint32_t n, skr_list **out)
     return 0;
 }
 
+/* The array under `key` in a reply (cur left on its first item, *n items) and an empty
+ * list with room for them. */
+static int result_list(const proto_response *resp, const char *key, proto_cur *cur,
+                       uint32_t *n, skr_list **l)
+{
+    int r;
+    if ((r = result_key(resp, key, cur)) != 0)
+        return r;
+    if (proto_cur_array(cur, n) != 0)
+        return SKR_EPROTOCOL;
+    return list_new(*n, l);
+}
+
 static int list_add(skr_list *l, const char *s, uint32_t len, uint64_t count)
 {
     char *d = malloc((size_t)len + 1);
@@ -712,13 +725,7 @@ int skr_get_db(skr_client *c, const char *protocol, skr_list **out)
     req.fields = PROTO_F_PROTOCOL;
     if ((r = call(c, &req, &resp)) != 0)
         return r;
-    if ((r = result_key(&resp, "names", &cur)) != 0)
-        goto out;
-    if (proto_cur_array(&cur, &n) != 0) {
-        r = SKR_EPROTOCOL;
-        goto out;
-    }
-    if ((r = list_new(n, &l)) != 0)
+    if ((r = result_list(&resp, "names", &cur, &n, &l)) != 0)
         goto out;
     for (uint32_t i = 0; i < n; i++) {
         const char *s;
@@ -752,13 +759,7 @@ int skr_get_hub(skr_client *c, skr_list **out)
     req.op = PROTO_OP_GETHUB;
     if ((r = call(c, &req, &resp)) != 0)
         return r;
-    if ((r = result_key(&resp, "protocols", &cur)) != 0)
-        goto out;
-    if (proto_cur_array(&cur, &n) != 0) {
-        r = SKR_EPROTOCOL;
-        goto out;
-    }
-    if ((r = list_new(n, &l)) != 0)
+    if ((r = result_list(&resp, "protocols", &cur, &n, &l)) != 0)
         goto out;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t m;

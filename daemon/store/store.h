@@ -167,11 +167,11 @@ int store_delete(store *s, const char *protocol, const char *name, bool *deleted
 /*
  * Group commit (optional; without it every write is its own synced LMDB transaction).
  * store_batch_begin: until store_batch_commit, post/put/delete write into one open
- * transaction, each in a nested one (a failed write leaves no trace; the others stay),
- * and return before anything is durable. Reads made meanwhile see the batch's writes, so
- * the caller holds every reply given while the batch is open until store_batch_commit
- * returns 0. That commit appends the batch to the hub's journal and syncs it once (one
- * small fdatasync, however many writes); when it fails, none of the batch's writes was
+ * transaction (each atomic: a failed write leaves no trace; the others stay) and return
+ * before anything is durable. Reads made meanwhile see the batch's writes, so the caller
+ * holds every reply given while the batch is open until store_batch_commit returns 0.
+ * That commit writes the batch to the hub's journal as one record with one O_DSYNC
+ * write, however many writes it holds; when it fails, none of the batch's writes was
  * kept (SKR_E* code, store_errmsg says why). Idempotent; commit without a batch is 0.
  * While a batch is open, init, rewrap and rotate get SKR_EBUSY (commit first);
  * store_close aborts an open batch (none of it was acknowledged).

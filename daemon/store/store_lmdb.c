@@ -213,9 +213,9 @@ int store_write(store *s, store_txn_fn fn, void *ctx)
 }
 
 /* ---- group commit ----
- * A batch is a child txn (s->batch) of the long-lived s->ckpt; each write in it is a
- * grandchild. store_batch_commit makes the batch durable with one journal record and one
- * fdatasync (store_journal.c), then merges it into s->ckpt. */
+ * A batch is a child txn (s->batch) of the long-lived s->ckpt; its writes go straight
+ * into it (store_batch_redo undoes a failed one). store_batch_commit makes the batch
+ * durable with one journal record (store_journal.c), then merges it into s->ckpt. */
 
 int store_batch_begin(store *s)
 {

@@ -318,6 +318,20 @@ int harness_log_contains(const harness *h, const char *needle)
     return found;
 }
 
+proto_request harness_secret_req(uint32_t id, proto_op op, const char *a, const char *b)
+{
+    proto_request r = harness_req(id, op, NULL, NULL);
+    if (op == PROTO_OP_PASSWD) {
+        r.old_pass = (proto_span){ (const uint8_t *)a, (uint32_t)strlen(a) };
+        r.new_pass = (proto_span){ (const uint8_t *)b, (uint32_t)strlen(b) };
+        r.fields |= PROTO_F_OLD | PROTO_F_NEW;
+    } else {
+        r.passphrase = (proto_span){ (const uint8_t *)a, (uint32_t)strlen(a) };
+        r.fields |= PROTO_F_PASSPHRASE;
+    }
+    return r;
+}
+
 proto_request harness_req(uint32_t id, proto_op op, const char *protocol, const char *name)
 {
     proto_request r;

@@ -77,6 +77,8 @@ int harness_log_contains(const harness *h, const char *needle);
 
 /* A request with id/op and optional protocol/name (NULL: absent). */
 proto_request harness_req(uint32_t id, proto_op op, const char *protocol, const char *name);
+/* init/unlock with passphrase a, or passwd from a to b. The spans point into a and b. */
+proto_request harness_secret_req(uint32_t id, proto_op op, const char *a, const char *b);
 /* Sends req on fd and reads one reply into *resp (spans into buf). 0 or -1. */
 int harness_call(int fd, const proto_request *req, proto_buf *buf, proto_response *resp);
 /* Sends raw bytes and reads one reply. 0 or -1. */

@@ -75,16 +75,7 @@ static int call_write(int fd, uint32_t id, proto_op op, const char *p, const cha
 
 static int call_secret(int fd, uint32_t id, proto_op op, const char *a, const char *b)
 {
-    proto_request r = harness_req(id, op, NULL, NULL);
-    if (op == PROTO_OP_PASSWD) {
-        r.old_pass = (proto_span){ (const uint8_t *)a, (uint32_t)strlen(a) };
-        r.new_pass = (proto_span){ (const uint8_t *)b, (uint32_t)strlen(b) };
-        r.fields |= PROTO_F_OLD | PROTO_F_NEW;
-    } else {
-        r.passphrase = (proto_span){ (const uint8_t *)a, (uint32_t)strlen(a) };
-        r.fields |= PROTO_F_PASSPHRASE;
-    }
-    return call(fd, r);
+    return call(fd, harness_secret_req(id, op, a, b));
 }
 
 static bool status_bool(int fd, const char *key)

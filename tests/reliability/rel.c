@@ -64,15 +64,7 @@ int rel_call(int fd, uint32_t id, proto_op op, const char *protocol, const char 
 
 int rel_call_secret(int fd, uint32_t id, proto_op op, const char *a, const char *b)
 {
-    proto_request r = harness_req(id, op, NULL, NULL);
-    if (op == PROTO_OP_PASSWD) {
-        r.old_pass = (proto_span){ (const uint8_t *)a, (uint32_t)strlen(a) };
-        r.new_pass = (proto_span){ (const uint8_t *)b, (uint32_t)strlen(b) };
-        r.fields |= PROTO_F_OLD | PROTO_F_NEW;
-    } else {
-        r.passphrase = (proto_span){ (const uint8_t *)a, (uint32_t)strlen(a) };
-        r.fields |= PROTO_F_PASSPHRASE;
-    }
+    proto_request r = harness_secret_req(id, op, a, b);
     proto_buf in = PROTO_BUF_INIT;
     proto_response resp;
     int rc = harness_call(fd, &r, &in, &resp) == 0 ? (resp.ok ? 0 : resp.code) : -100;
