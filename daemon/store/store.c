@@ -137,22 +137,15 @@ static int store_find_protocol(store *s, MDB_txn *txn, store_slot *sl)
     return r;
 }
 
-static int store_get_txn(store *s, MDB_txn *txn, store_slot *sl, store_record *out)
+/* Opens rec value v of slot sl into the scratch and points *out at it. */
+static int store_rec_result(store *s, store_slot *sl, const MDB_val *v, store_record *out)
 {
-    MDB_val k = { sizeof sl->key, sl->key }, v;
+    MDB_val k = { sizeof sl->key, sl->key };
     char *str = (char *)s->scratch + STORE_REC_PT_MAX;
     store_pt pt;
-    int rc, r;
+    int r;
 
-    if (sl->protocol == NULL && (r = store_find_protocol(s, txn, sl)) != 0)
-        return r;
-    if ((rc = mdb_get(txn, s->rec, &k, &v)) != 0) {
-        /* A name the index knows must have its record. */
-        if (rc == MDB_NOTFOUND && sl->protocol == NULL)
-            return store_errf(s, SKR_EINTEGRITY, "names index points to no record");
-        return store_mdb_err(s, rc, "get");
-    }
-    if ((r = store_rec_open(s, &k, &v, &pt)) != 0)
+    if ((r = store_rec_open(s, &k, v, &pt)) != 0)
         return r;
     /* The AD binds the value to Hp || Hn; the names guard against a hash collision. */
     if (pt.nlen != sl->nlen || memcmp(pt.name, sl->name, sl->nlen) != 0 ||
@@ -170,6 +163,40 @@ static int store_get_txn(store *s, MDB_txn *txn, store_slot *sl, store_record *o
     return 0;
 }
 
+static int store_get_txn(store *s, MDB_txn *txn, store_slot *sl, store_record *out)
+{
+    MDB_val k = { sizeof sl->key, sl->key }, v;
+    int rc, r;
+
+    if (sl->protocol == NULL && (r = store_find_protocol(s, txn, sl)) != 0)
+        return r;
+    if ((rc = mdb_get(txn, s->rec, &k, &v)) != 0) {
+        /* A name the index knows must have its record. */
+        if (rc == MDB_NOTFOUND && sl->protocol == NULL)
+            return store_errf(s, SKR_EINTEGRITY, "names index points to no record");
+        return store_mdb_err(s, rc, "get");
+    }
+    if ((r = store_rec_result(s, sl, &v, out)) != 0)
+        return r;
+    if (txn != s->batch) /* durable: the mirror may serve it from now on */
+        store_mirror_fill(s, sl->key, &v);
+    return 0;
+}
+
+/* A get the mirror answers: its value opened with this slot's key. Anything else (no
+ * entry, another key's value under the same tag, a corrupt value) asks LMDB. */
+static bool store_get_mirrored(store *s, store_slot *sl, store_record *out)
+{
+    MDB_val v;
+
+    if (sl->protocol == NULL || s->broken || !store_mirror_get(s, sl->key, &v))
+        return false;
+    if (store_rec_result(s, sl, &v, out) == 0)
+        return true;
+    store_release(s);
+    return false;
+}
+
 int store_get(store *s, const char *protocol, const char *name, store_record *out)
 {
     store_slot sl;
@@ -179,6 +206,8 @@ int store_get(store *s, const char *protocol, const char *name, store_record *ou
     store_release(s);
     if ((r = store_slot_make(s, &sl, protocol, name)) != 0)
         return r;
+    if (store_get_mirrored(s, &sl, out))
+        return 0;
     if ((r = store_read_begin(s, &txn)) != 0)
         return r;
     r = store_get_txn(s, txn, &sl, out);

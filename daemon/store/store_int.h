@@ -82,6 +82,15 @@ typedef struct store_pcache {
     uint8_t hp[STORE_HASH_BYTES];
 } store_pcache;
 
+/* The rec values in memory (store_mirror.c). nslots 0: none (locked). */
+typedef struct store_mirror {
+    uint64_t *slots;    /* tag << 32 | arena offset of the value; 0 = empty */
+    size_t nslots, count;
+    uint8_t *arena;     /* LEB128 length || rec value, back to back; offset 0 unused */
+    size_t used, cap;   /* bytes written / mapped */
+    size_t dead;        /* bytes of values since replaced or dropped */
+} store_mirror;
+
 struct store {
     MDB_env *env;
     MDB_dbi meta, rec, ord, names, protos;
@@ -109,6 +118,7 @@ struct store {
     uint8_t suite;          /* STORE_SUITE_*: how records and look-up keys are made */
     store_kdf kdf;          /* valid when initialized */
     store_pcache pcache[STORE_PCACHE];
+    store_mirror mir;
     char errmsg[STORE_ERRMSG_MAX];
 };
 
@@ -142,6 +152,9 @@ int store_journal_reload(store *s);
 int store_journal_apply_batch(store *s);
 bool store_checkpoint_due(store *s);
 void store_journal_close(store *s);
+/* Walks the open batch's rec ops: add (once the batch is durable) puts them into the
+ * mirror and drops what they delete; otherwise drops every key they touch. */
+void store_journal_mirror(store *s, bool add);
 /* Checkpoint once the journal holds this much, or once the open txn may hold this many
  * dirty pages (each op dirties at most about one page; a small hub has fewer pages than
  * that in all). The dirty pages are heap memory that LMDB keeps for reuse: this bounds
@@ -150,6 +163,17 @@ void store_journal_close(store *s);
  * took 11.4 s instead of 7.7 s, and a reader beside them got 127 gets/s, not 3.7k. */
 #define STORE_JOURNAL_CKPT_BYTES ((uint64_t)4 << 20)
 #define STORE_CKPT_MAX_PAGES     32768u
+
+/* store_mirror.c: see there for why gets may trust it. Built at unlock (from the current
+ * view, then LMDB's map pages are dropped), freed at lock; keys are rec keys Hp || Hn. */
+int store_mirror_build(store *s);
+void store_mirror_free(store *s);
+bool store_mirror_get(store *s, const uint8_t key[2 * STORE_HASH_BYTES], MDB_val *v);
+void store_mirror_put(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const uint8_t *val,
+                      size_t len);
+void store_mirror_drop(store *s, const uint8_t key[2 * STORE_HASH_BYTES]);
+/* Puts v unless the key's tag already has an entry (a get that read LMDB). */
+void store_mirror_fill(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v);
 
 /* store_crypto.c */
 size_t store_ad(uint8_t ad[STORE_AD_MAX], const char *label, const MDB_val *key,

@@ -190,6 +190,7 @@ int store_init(store *s, const store_kdf *kdf, const uint8_t kek[STORE_KEY_BYTES
     s->kdf = *kdf;
     s->suite = (uint8_t)c.suite;
     s->initialized = true;
+    (void)store_mirror_build(s); /* empty; without it gets read LMDB */
 out:
     store_keys_free(keys);
     return r;
@@ -220,6 +221,8 @@ int store_unlock(store *s, const uint8_t kek[STORE_KEY_BYTES])
     sodium_mprotect_readonly(keys);
     s->keys = keys;
     keys = NULL;
+    /* Without a mirror (no memory) every get reads LMDB: slower, still right. */
+    (void)store_mirror_build(s);
 out:
     store_keys_free(keys);
     return r;
@@ -233,6 +236,7 @@ void store_lock(store *s)
     store_keys_free(s->keys); /* read-write, wipe, free */
     s->keys = NULL;
     sodium_memzero(s->pcache, sizeof s->pcache);
+    store_mirror_free(s); /* derived from the index key: gone with it */
 }
 
 struct store_rewrap_ctx {

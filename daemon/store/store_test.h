@@ -30,4 +30,10 @@ void store_test_set_ckpt_pages(uint64_t pages);
 /* The hub's cipher suite (STORE_SUITE_* in store_int.h). */
 int store_test_suite(const store *s);
 
+/* The record mirror (store_mirror.c): how many values it holds; a mask on its 32-bit tags
+ * (UINT32_MAX = the default; a narrow one makes keys share entries, as a tag collision
+ * would). */
+size_t store_test_mirror_count(const store *s);
+void store_test_set_mirror_tag_mask(uint32_t mask);
+
 #endif

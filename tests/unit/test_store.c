@@ -1661,6 +1661,216 @@ START_TEST(test_journal_crash)
 }
 END_TEST
 
+/* ---- the record mirror (store_mirror.c) ---- */
+
+#define MIR_NAMES 48
+
+/* What the hub should hold: body[i] of name i, "" when absent. */
+typedef struct mir_model {
+    char body[MIR_NAMES][24];
+} mir_model;
+
+static void mir_name(int i, char p[8], char n[16])
+{
+    snprintf(p, 8, "p%d", i % 3);
+    snprintf(n, 16, "n%d", i);
+}
+
+/* Every name, with and without its protocol, against the model; returns the live count. */
+static size_t mir_check(store *s, const mir_model *m)
+{
+    char p[8], n[16];
+    store_record rec;
+    size_t live = 0;
+
+    for (int i = 0; i < MIR_NAMES; i++) {
+        mir_name(i, p, n);
+        if (m->body[i][0] != '\0') {
+            expect_body(s, p, n, m->body[i]);
+            expect_body(s, NULL, n, m->body[i]);
+            live++;
+        } else {
+            ck_assert_int_eq(store_get(s, p, n, &rec), SKR_ENOT_FOUND);
+            ck_assert_int_eq(store_get(s, NULL, n, &rec), SKR_ENOT_FOUND);
+        }
+    }
+    return live;
+}
+
+/* Random puts and deletes, in batches and alone, with a lock, a rotate and a reopen on
+ * the way: after every step each get must give the model's answer. The loop runs with
+ * 32-bit tags, with 2-bit tags and with one tag for all keys (as if every key collided):
+ * gets must stay right when keys share mirror entries. */
+START_TEST(test_mirror_model)
+{
+    static const uint32_t masks[] = { UINT32_MAX, 3, 0 };
+    uint32_t mask = masks[_i];
+    char p[8], n[16], body[24];
+    unsigned seed = 7;
+    mir_model m = { 0 };
+    store *s;
+    bool b;
+
+    store_test_set_mirror_tag_mask(mask);
+    s = new_hub();
+    for (int step = 0; step < 45; step++) {
+        bool batch = step % 3 != 0;
+        if (batch)
+            ck_assert_int_eq(store_batch_begin(s), 0);
+        for (int j = 0; j < 8; j++) {
+            int i = rand_r(&seed) % MIR_NAMES;
+            mir_name(i, p, n);
+            if (rand_r(&seed) % 4 == 0) {
+                ck_assert_int_eq(store_delete(s, p, n, &b), 0);
+                ck_assert(b == (m.body[i][0] != '\0'));
+                m.body[i][0] = '\0';
+            } else {
+                snprintf(body, sizeof body, "b%d-%d", step, j);
+                ck_assert_int_eq(store_put(s, p, n, (const uint8_t *)body, strlen(body), &b), 0);
+                snprintf(m.body[i], sizeof m.body[i], "%s", body);
+            }
+            if (batch && j == 4) /* reads inside a batch see it */
+                mir_check(s, &m);
+        }
+        if (batch)
+            ck_assert_int_eq(store_batch_commit(s), 0);
+        size_t live = mir_check(s, &m);
+        /* Durable values all in memory: batches add theirs, gets fill the rest. */
+        if (mask == UINT32_MAX)
+            ck_assert_uint_eq(store_test_mirror_count(s), live);
+        else
+            ck_assert_uint_le(store_test_mirror_count(s), (size_t)mask + 1);
+        if (step == 15) {
+            store_lock(s);
+            ck_assert_uint_eq(store_test_mirror_count(s), 0);
+            ck_assert_int_eq(store_unlock(s, g_kek), 0);
+            mir_check(s, &m);
+        }
+        if (step == 30)
+            ck_assert_int_eq(store_rotate(s, NULL), 0);
+    }
+    s = reopen(s);
+    size_t live = 0;
+    for (int i = 0; i < MIR_NAMES; i++)
+        live += m.body[i][0] != '\0';
+    if (mask == UINT32_MAX) /* built whole at unlock */
+        ck_assert_uint_eq(store_test_mirror_count(s), live);
+    ck_assert_uint_eq(mir_check(s, &m), live);
+    store_close(s);
+}
+END_TEST
+
+/* A batch whose journal write fails leaves the mirror with the old values: the failed
+ * writes were dropped from it when made and never added back. */
+START_TEST(test_mirror_failed_batch)
+{
+    store_record rec;
+    store *s = new_hub();
+    int full, saved;
+    bool b;
+
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    post_str(s, "x", "a", "old-a");
+    post_str(s, "x", "b", "old-b");
+    ck_assert_int_eq(store_batch_commit(s), 0);
+    ck_assert_uint_eq(store_test_mirror_count(s), 2);
+    /* The journal becomes /dev/full: the next batch cannot be made durable. */
+    ck_assert_int_ge(saved = dup(s->jfd), 0);
+    ck_assert_int_ge(full = open("/dev/full", O_WRONLY | O_CLOEXEC), 0);
+    ck_assert_int_ge(dup2(full, s->jfd), 0);
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    ck_assert_int_eq(store_put(s, "x", "a", (const uint8_t *)"new-a", 5, &b), 0);
+    ck_assert_int_eq(store_delete(s, "x", "b", &b), 0);
+    post_str(s, "x", "c", "new-c");
+    expect_body(s, "x", "a", "new-a"); /* inside the batch */
+    ck_assert_int_eq(store_get(s, "x", "b", &rec), SKR_ENOT_FOUND);
+    ck_assert_int_eq(store_batch_commit(s), SKR_EINTERNAL);
+    ck_assert_int_ge(dup2(saved, s->jfd), 0);
+    close(saved);
+    close(full);
+    expect_body(s, "x", "a", "old-a");
+    expect_body(s, "x", "b", "old-b");
+    ck_assert_int_eq(store_get(s, "x", "c", &rec), SKR_ENOT_FOUND);
+    ck_assert_uint_eq(store_test_mirror_count(s), 2);
+    s = reopen(s);
+    expect_body(s, "x", "a", "old-a");
+    ck_assert_int_eq(store_get(s, "x", "c", &rec), SKR_ENOT_FOUND);
+    store_close(s);
+}
+END_TEST
+
+/* Resident kilobytes of this process's map of the hub's data.mdb (0 when not mapped). */
+static long data_map_rss_kb(void)
+{
+    char line[512];
+    unsigned long start, end;
+    bool in = false;
+    long kb = 0, v;
+    FILE *f = fopen("/proc/self/smaps", "r");
+
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (sscanf(line, "%lx-%lx ", &start, &end) == 2) /* a mapping's first line */
+            in = strstr(line, "/data.mdb") != NULL;
+        else if (in && sscanf(line, "Rss: %ld kB", &v) == 1)
+            kb += v;
+    }
+    fclose(f);
+    return kb;
+}
+
+/* Gets are served from memory: after unlock (and after rotate) the store holds none of
+ * the data file's pages, and reading every record maps none again. Replacing each value five times
+ * makes the arena compact itself and the table grow. */
+START_TEST(test_mirror_memory)
+{
+    enum { N = 3000, ROUNDS = 5 };
+    char name[16], body[240];
+    store_record rec;
+    store *s = new_hub();
+    bool b;
+
+    for (int round = 0; round < ROUNDS; round++) {
+        ck_assert_int_eq(store_batch_begin(s), 0);
+        for (int i = 0; i < N; i++) {
+            snprintf(name, sizeof name, "u%d", i);
+            memset(body, 'a' + round, sizeof body);
+            snprintf(body, sizeof body, "r%d-%d", round, i);
+            body[strlen(body)] = '.';
+            ck_assert_int_eq(store_put(s, "p", name, (const uint8_t *)body, sizeof body, &b), 0);
+        }
+        ck_assert_int_eq(store_batch_commit(s), 0);
+    }
+    ck_assert_uint_eq(store_test_mirror_count(s), N);
+    /* About 300 bytes a value: 4.5 MB written, well under that kept. */
+    ck_assert_uint_lt(s->mir.used, (size_t)2 * N * 300);
+    s = reopen(s);
+    ck_assert_uint_eq(store_test_mirror_count(s), N);
+    ck_assert_int_le(data_map_rss_kb(), 64);
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "u%d", i);
+        memset(body, 'a' + ROUNDS - 1, sizeof body);
+        snprintf(body, sizeof body, "r%d-%d", ROUNDS - 1, i);
+        body[strlen(body)] = '.';
+        ck_assert_int_eq(store_get(s, "p", name, &rec), 0);
+        ck_assert_uint_eq(rec.body_len, sizeof body);
+        ck_assert_mem_eq(rec.body, body, sizeof body);
+    }
+    store_release(s);
+    ck_assert_int_le(data_map_rss_kb(), 64);
+    /* Rotate seals every value again: the mirror is rebuilt, gets still need no page. */
+    ck_assert_int_eq(store_rotate(s, NULL), 0);
+    ck_assert_uint_eq(store_test_mirror_count(s), N);
+    for (int i = 0; i < N; i += 7) {
+        snprintf(name, sizeof name, "u%d", i);
+        ck_assert_int_eq(store_get(s, "p", name, &rec), 0);
+    }
+    store_release(s);
+    ck_assert_int_le(data_map_rss_kb(), 64);
+    store_close(s);
+}
+END_TEST
+
 static TCase *tcase(const char *name, void (*setup)(void), int timeout)
 {
     TCase *tc = tcase_create(name);
@@ -1703,6 +1913,11 @@ int main(void)
     tcase_add_test(tc, test_batch);
     tcase_add_test(tc, test_batch_growth);
     tcase_add_test(tc, test_batch_failed_write);
+    suite_add_tcase(su, tc);
+    tc = tcase("mirror", setup_disk, 60);
+    tcase_add_loop_test(tc, test_mirror_model, 0, 3);
+    tcase_add_test(tc, test_mirror_failed_batch);
+    tcase_add_test(tc, test_mirror_memory);
     suite_add_tcase(su, tc);
     tc = tcase("journal", setup_disk, 60);
     tcase_add_test(tc, test_journal_replay);

@@ -1,0 +1,359 @@
+/*
+ * daemon/store/store_mirror.c - the sealed records in memory, where a get finds them.
+ *
+ * Why: LMDB serves reads from its map of the data file, so every page a get touches stays
+ * in the daemon's resident memory, and the kernel maps up to 16 cached neighbours with
+ * each fault (fault-around; MADV_RANDOM does not stop it). Gets spread over a hub of
+ * 1,000,000 credentials kept about 400 MiB resident that way: the record B-tree at about
+ * 70% page fill plus the order and name indexes beside it. The mirror holds each `rec`
+ * value exactly as LMDB stores it (seq || nonce || ciphertext: nothing in clear) back to
+ * back in one arena, found through an open-addressing table: about 145 bytes per
+ * credential with a 64-byte body, and one or two memory accesses per get instead of a
+ * B-tree descent. Once it is built, the daemon drops its mapping of the data file's pages
+ * (they stay in the page cache, which the kernel may reclaim).
+ *
+ * Identity: a slot holds a 32-bit tag (from Hp XOR Hn) and the arena offset of the value;
+ * one entry per tag. Keys that share a tag share the entry (the last one written wins).
+ * A get opens the value with its own Hp || Hn as associated data, so another key's value
+ * fails authentication and the get falls back to LMDB. The mirror is never trusted for
+ * absence or authenticity, only for freshness, which holds because:
+ *  - every LMDB put or delete of a rec entry first drops the entry of its tag
+ *    (store_db_put/store_db_del), so a write that is later undone leaves at most a
+ *    missing entry;
+ *  - a batch's rec puts are added once the batch is durable (its journal record written);
+ *  - a get that had to read LMDB adds what it read, when that is durable (not from an
+ *    open batch) and the tag has no entry;
+ *  - rotate rebuilds the mirror; lock frees it.
+ * A missing entry costs one LMDB read. The mirror is best effort: when memory runs out
+ * or the arena reaches 4 GiB it stops growing and gets read LMDB.
+ *
+ * The arena and the table are private anonymous mappings: pages never written are never
+ * resident, and growing them (mremap) copies no data.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "store_int.h"
+#include "store_test.h"
+
+#define MIR_MIN_SLOTS   64u
+#define MIR_MIN_ARENA   ((size_t)1 << 20)
+#define MIR_MAX_ARENA   ((size_t)UINT32_MAX) /* offsets are 32-bit */
+#define MIR_LEN_MAX     3u                   /* LEB128 bytes of a length < 2^21 */
+_Static_assert(STORE_REC_CLEAR + STORE_SEAL_OVERHEAD + STORE_REC_PT_MAX < (1u << 21),
+               "a rec value's length fits three LEB128 bytes");
+
+static uint32_t mir_tag_mask = UINT32_MAX;
+
+void store_test_set_mirror_tag_mask(uint32_t mask)
+{
+    mir_tag_mask = mask;
+}
+
+static uint32_t mir_tag(const uint8_t key[2 * STORE_HASH_BYTES])
+{
+    uint32_t a, b;
+
+    memcpy(&a, key, 4);
+    memcpy(&b, key + STORE_HASH_BYTES, 4);
+    return (a ^ b) & mir_tag_mask;
+}
+
+/* The tag's first slot: the tag scaled to the table (no power-of-two size needed). */
+static size_t mir_home(const store_mirror *m, uint32_t tag)
+{
+    return (size_t)(((uint64_t)tag * m->nslots) >> 32);
+}
+
+static uint32_t mir_slot_tag(uint64_t e) { return (uint32_t)(e >> 32); }
+static uint32_t mir_slot_off(uint64_t e) { return (uint32_t)e; }
+
+/* The slot holding tag, or the empty slot where it would go. The table is never full. */
+static size_t mir_find(const store_mirror *m, uint32_t tag)
+{
+    size_t i = mir_home(m, tag);
+
+    for (;;) {
+        uint64_t e = m->slots[i];
+        if (e == 0 || mir_slot_tag(e) == tag)
+            return i;
+        if (++i == m->nslots)
+            i = 0;
+    }
+}
+
+static size_t mir_len_put(uint8_t *p, size_t len)
+{
+    size_t n = 0;
+
+    do {
+        p[n++] = (uint8_t)((len & 0x7f) | (len > 0x7f ? 0x80 : 0));
+        len >>= 7;
+    } while (len != 0);
+    return n;
+}
+
+/* The value at off; returns the bytes of its length prefix plus value. */
+static size_t mir_blob(const store_mirror *m, uint32_t off, const uint8_t **val, size_t *len)
+{
+    const uint8_t *p = m->arena + off;
+    size_t n = 0, v = 0;
+
+    do {
+        v |= (size_t)(p[n] & 0x7f) << (7 * n);
+    } while (p[n++] & 0x80);
+    *val = p + n;
+    *len = v;
+    return n + v;
+}
+
+static void *mir_map(size_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void mir_unmap(void *p, size_t bytes)
+{
+    if (p != NULL)
+        munmap(p, bytes);
+}
+
+/* A table of n slots holding every entry of m. */
+static int mir_rehash(store_mirror *m, size_t n)
+{
+    store_mirror t = { .nslots = n };
+
+    if ((t.slots = mir_map(n * sizeof *t.slots)) == NULL)
+        return -1;
+    for (size_t i = 0; i < m->nslots; i++)
+        if (m->slots[i] != 0)
+            t.slots[mir_find(&t, mir_slot_tag(m->slots[i]))] = m->slots[i];
+    mir_unmap(m->slots, m->nslots * sizeof *m->slots);
+    m->slots = t.slots;
+    m->nslots = n;
+    return 0;
+}
+
+static int mir_arena_reserve(store_mirror *m, size_t more)
+{
+    size_t cap;
+    void *p;
+
+    if (m->used + more <= m->cap)
+        return 0;
+    if (more > MIR_MAX_ARENA - m->used)
+        return -1;
+    cap = m->cap > MIR_MIN_ARENA ? m->cap : MIR_MIN_ARENA;
+    while (cap < m->used + more)
+        cap = cap > MIR_MAX_ARENA / 2 ? MIR_MAX_ARENA : cap * 2;
+    p = m->arena == NULL ? mir_map(cap) : mremap(m->arena, m->cap, cap, MREMAP_MAYMOVE);
+    if (p == NULL || p == MAP_FAILED)
+        return -1;
+    m->arena = p;
+    m->cap = cap;
+    return 0;
+}
+
+/* Copies the live values into a fresh arena, dropping the space of replaced ones. */
+static int mir_compact(store_mirror *m)
+{
+    store_mirror t = { .used = 1 };
+    const uint8_t *val;
+    size_t len, n;
+
+    if (mir_arena_reserve(&t, m->used - m->dead) != 0)
+        return -1;
+    for (size_t i = 0; i < m->nslots; i++) {
+        if (m->slots[i] == 0)
+            continue;
+        n = mir_blob(m, mir_slot_off(m->slots[i]), &val, &len);
+        memcpy(t.arena + t.used, val - (n - len), n);
+        m->slots[i] = (uint64_t)mir_slot_tag(m->slots[i]) << 32 | t.used;
+        t.used += n;
+    }
+    mir_unmap(m->arena, m->cap);
+    m->arena = t.arena;
+    m->cap = t.cap;
+    m->used = t.used;
+    m->dead = 0;
+    return 0;
+}
+
+/* Empties slot i (backward-shift deletion: no tombstones, probes stay short). */
+static void mir_unlink(store_mirror *m, size_t i)
+{
+    const uint8_t *val;
+    size_t len, j = i;
+
+    m->dead += mir_blob(m, mir_slot_off(m->slots[i]), &val, &len);
+    m->count--;
+    for (;;) {
+        if (++j == m->nslots)
+            j = 0;
+        uint64_t e = m->slots[j];
+        if (e == 0)
+            break;
+        size_t h = mir_home(m, mir_slot_tag(e));
+        /* e may fill the hole unless its home lies cyclically in (i, j]. */
+        bool stays = i <= j ? (i < h && h <= j) : (i < h || h <= j);
+        if (!stays) {
+            m->slots[i] = e;
+            i = j;
+        }
+    }
+    m->slots[i] = 0;
+}
+
+void store_mirror_drop(store *s, const uint8_t key[2 * STORE_HASH_BYTES])
+{
+    store_mirror *m = &s->mir;
+    size_t i;
+
+    if (m->nslots == 0)
+        return;
+    i = mir_find(m, mir_tag(key));
+    if (m->slots[i] != 0)
+        mir_unlink(m, i);
+}
+
+void store_mirror_put(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const uint8_t *val,
+                      size_t len)
+{
+    store_mirror *m = &s->mir;
+    uint32_t tag = mir_tag(key);
+    size_t i, need = MIR_LEN_MAX + len;
+
+    if (m->nslots == 0)
+        return;
+    if (m->dead > MIR_MIN_ARENA && m->dead > m->used / 2)
+        (void)mir_compact(m); /* on failure the arena just grows */
+    if ((m->count + 1) * 5 > m->nslots * 4 && mir_rehash(m, (m->count + 1) * 3 / 2 + MIR_MIN_SLOTS) != 0)
+        goto drop;
+    if (mir_arena_reserve(m, need) != 0)
+        goto drop;
+    i = mir_find(m, tag);
+    if (m->slots[i] != 0) {
+        const uint8_t *old;
+        size_t olen;
+        m->dead += mir_blob(m, mir_slot_off(m->slots[i]), &old, &olen);
+    } else {
+        m->count++;
+    }
+    m->slots[i] = (uint64_t)tag << 32 | m->used;
+    m->used += mir_len_put(m->arena + m->used, len);
+    memcpy(m->arena + m->used, val, len);
+    m->used += len;
+    return;
+drop: /* no room: the key's old value must not stay */
+    store_mirror_drop(s, key);
+}
+
+bool store_mirror_get(store *s, const uint8_t key[2 * STORE_HASH_BYTES], MDB_val *v)
+{
+    store_mirror *m = &s->mir;
+    const uint8_t *val;
+    size_t i, len;
+
+    if (m->nslots == 0)
+        return false;
+    i = mir_find(m, mir_tag(key));
+    if (m->slots[i] == 0)
+        return false;
+    mir_blob(m, mir_slot_off(m->slots[i]), &val, &len);
+    v->mv_data = (void *)val;
+    v->mv_size = len;
+    return true;
+}
+
+void store_mirror_fill(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v)
+{
+    MDB_val have;
+
+    if (s->mir.nslots != 0 && !store_mirror_get(s, key, &have))
+        store_mirror_put(s, key, v->mv_data, v->mv_size);
+}
+
+void store_mirror_free(store *s)
+{
+    store_mirror *m = &s->mir;
+
+    mir_unmap(m->slots, m->nslots * sizeof *m->slots);
+    mir_unmap(m->arena, m->cap);
+    memset(m, 0, sizeof *m);
+}
+
+/* LMDB's map of the data file: after a full scan, gets need none of it. LMDB does not
+ * give the map's address (mdb_env_info's me_mapaddr is only set with MDB_FIXEDMAP), so
+ * it is found in /proc/self/maps by the data file's inode. */
+static void mir_drop_map_pages(store *s)
+{
+    unsigned long long start, end, off, ino;
+    unsigned flags;
+    struct stat st;
+    char line[512];
+    FILE *f;
+    int fd;
+
+    /* Without MDB_WRITEMAP the map is read-only and shared: dropping its pages loses
+     * nothing (they are the page cache's); the next access maps them again. */
+    if (mdb_env_get_flags(s->env, &flags) != 0 || (flags & MDB_WRITEMAP) ||
+        mdb_env_get_fd(s->env, &fd) != 0 || fstat(fd, &st) != 0 ||
+        (f = fopen("/proc/self/maps", "re")) == NULL)
+        return;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "%llx-%llx %*s %llx %*s %llu", &start, &end, &off, &ino) == 4 &&
+            ino == (unsigned long long)st.st_ino && off == 0 && end > start)
+            (void)madvise((void *)(uintptr_t)start, (size_t)(end - start), MADV_DONTNEED);
+    fclose(f);
+}
+
+int store_mirror_build(store *s)
+{
+    store_mirror *m = &s->mir;
+    MDB_cursor *c = NULL;
+    MDB_txn *txn;
+    MDB_stat st;
+    MDB_val k, v;
+    int rc, r;
+
+    store_mirror_free(s);
+    if ((r = store_read_begin(s, &txn)) != 0)
+        return r;
+    if ((rc = mdb_stat(txn, s->rec, &st)) != 0 || (rc = mdb_cursor_open(txn, s->rec, &c)) != 0) {
+        r = store_mdb_err(s, rc, "mirror");
+        goto out;
+    }
+    m->nslots = st.ms_entries * 3 / 2 + MIR_MIN_SLOTS;
+    m->used = 1; /* offset 0 is never a value: a slot of 0 is empty */
+    if ((m->slots = mir_map(m->nslots * sizeof *m->slots)) == NULL ||
+        mir_arena_reserve(m, (size_t)st.ms_psize * (st.ms_leaf_pages + st.ms_overflow_pages)) != 0) {
+        r = store_errf(s, SKR_ENOMEM, "no memory for the record mirror");
+        goto out;
+    }
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+        if (k.mv_size == 2 * STORE_HASH_BYTES)
+            store_mirror_put(s, k.mv_data, v.mv_data, v.mv_size);
+    if (rc != MDB_NOTFOUND)
+        r = store_mdb_err(s, rc, "mirror read");
+out:
+    if (c != NULL)
+        mdb_cursor_close(c);
+    store_read_end(s);
+    if (r != 0) {
+        store_mirror_free(s);
+        return r;
+    }
+    /* An open batch's writes are not durable yet: their keys read LMDB until it is. */
+    store_journal_mirror(s, false);
+    mir_drop_map_pages(s);
+    return 0;
+}
+
+size_t store_test_mirror_count(const store *s)
+{
+    return s->mir.count;
+}
