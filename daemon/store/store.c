@@ -189,11 +189,14 @@ static bool store_get_mirrored(store *s, store_slot *sl, store_record *out)
 {
     MDB_val v;
 
-    if (sl->protocol == NULL || s->broken || !store_mirror_get(s, sl->key, &v))
+    if (sl->protocol == NULL || s->broken)
         return false;
-    if (store_rec_result(s, sl, &v, out) == 0)
-        return true;
-    store_release(s);
+    if (store_mirror_get(s, sl->key, &v)) {
+        if (store_rec_result(s, sl, &v, out) == 0)
+            return true;
+        store_release(s);
+    }
+    s->mir.misses++;
     return false;
 }
 

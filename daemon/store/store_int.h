@@ -86,9 +86,10 @@ typedef struct store_pcache {
 typedef struct store_mirror {
     uint64_t *slots;    /* tag << 32 | arena offset of the value; 0 = empty */
     size_t nslots, count;
-    uint8_t *arena;     /* LEB128 length || rec value, back to back; offset 0 unused */
+    uint8_t *arena;     /* tag || LEB128 length || rec value, back to back; 0 unused */
     size_t used, cap;   /* bytes written / mapped */
     size_t dead;        /* bytes of values since replaced or dropped */
+    uint64_t misses;    /* gets with a protocol that had to read LMDB */
 } store_mirror;
 
 struct store {

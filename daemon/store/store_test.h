@@ -34,6 +34,8 @@ int store_test_suite(const store *s);
  * (UINT32_MAX = the default; a narrow one makes keys share entries, as a tag collision
  * would). */
 size_t store_test_mirror_count(const store *s);
+/* Gets with a protocol that the mirror could not answer (they read LMDB), since unlock. */
+uint64_t store_test_mirror_misses(const store *s);
 void store_test_set_mirror_tag_mask(uint32_t mask);
 
 #endif
