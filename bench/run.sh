@@ -244,7 +244,7 @@ if [ "$big" != "$s1" ]; then
   r=$(ratio "${P50[get_${big}_1]}" "${P50[get_${s1}_1]}"); row "get p50 at $big / at $s1" "" "$r" "<=1.3" "$(verdict "$r" 1.3 le)"
 fi
 r=$(ratio "${RSS[$big]}" "$redis_rss"); row "RSS serving $big: sekretsd / redis (KiB)" "${RSS[$big]}/$redis_rss" "$r" "<1.0" "$(verdict "$r" 0.999 le)"
-row "  sekretsd anonymous memory at $big (KiB)" "${ANON[$big]}" "$(ratio "${ANON[$big]}" "$redis_rss")" "" "(the rest is the mmapped hub file)"
+row "  sekretsd anonymous memory at $big (KiB)" "${ANON[$big]}" "$(ratio "${ANON[$big]}" "$redis_rss")" "" "(the record mirror; the rest is mapped hub file)"
 cli_net=$((cli_us - true_us)) pass_net=$((pass_us - true_us)) git_net=$((git_us - true_us)) min_net=$((min_us - true_us))
 row "per process (median of $runs), above /bin/true ($true_us us):" "" "" "" ""
 row "  sekrets-cli get -f password (us)" "$cli_net" "" "" ""
