@@ -84,11 +84,11 @@ typedef struct store_pcache {
 
 /* The rec values in memory (store_mirror.c). nslots 0: none (locked). */
 typedef struct store_mirror {
-    uint64_t *slots;    /* tag << 32 | arena offset of the value; 0 = empty */
+    uint64_t *slots;    /* tag << 32 | arena offset of the entry; 0 = empty */
     size_t nslots, count;
     uint8_t *arena;     /* tag || LEB128 length || rec value, back to back; 0 unused */
     size_t used, cap;   /* bytes written / mapped */
-    size_t dead;        /* bytes of values since replaced or dropped */
+    size_t dead;        /* bytes of entries since replaced or dropped */
     uint64_t misses;    /* gets with a protocol that had to read LMDB */
 } store_mirror;
 
@@ -166,8 +166,9 @@ void store_journal_mirror(store *s, bool add);
 #define STORE_CKPT_MAX_PAGES     32768u
 
 /* store_mirror.c: see there for why gets may trust it. Built at unlock (from the current
- * view, then LMDB's map pages are dropped), freed at lock; keys are rec keys Hp || Hn. */
-int store_mirror_build(store *s);
+ * view, then LMDB's map pages are dropped; best effort: without it gets read LMDB), freed
+ * at lock; keys are rec keys Hp || Hn. */
+void store_mirror_build(store *s);
 void store_mirror_free(store *s);
 bool store_mirror_get(store *s, const uint8_t key[2 * STORE_HASH_BYTES], MDB_val *v);
 void store_mirror_put(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const uint8_t *val,

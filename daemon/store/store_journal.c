@@ -165,8 +165,28 @@ static int j_errno(store *s, const char *what)
     return store_mdb_err(s, e, what); /* ENOSPC gets the disk-full message */
 }
 
+static const char *j_fault_plan = "";
+
+void store_test_journal_faults(const char *plan)
+{
+    j_fault_plan = plan != NULL ? plan : "";
+}
+
 static int j_pwrite(store *s, const uint8_t *p, size_t len, uint64_t off, const char *what)
 {
+    char fault = *j_fault_plan;
+
+    if (fault != '\0') { /* tests only */
+        j_fault_plan++;
+        if (fault == 'l') {
+            ssize_t n = pwrite(s->jfd, p, len, (off_t)off);
+            (void)n;
+        }
+        if (fault != 'o') {
+            errno = EIO;
+            return j_errno(s, what);
+        }
+    }
     while (len > 0) {
         ssize_t n = pwrite(s->jfd, p, len, (off_t)off);
         if (n < 0 && errno == EINTR)
@@ -238,6 +258,17 @@ static int j_read_head(int fd, uint64_t *epoch)
 
 static int j_reset(store *s);
 
+/* After a failed record write: the bytes may have reached the disk all the same (an error
+ * from the O_DSYNC flush), and the batch was reported lost, so the record must never be
+ * replayed. Its header is zeroed (best effort: the next record goes to the same place
+ * and overwrites it anyway), and in-process reloads stop at s->jseq. */
+static void j_disown(store *s)
+{
+    static const uint8_t zero[J_REC_HEAD];
+
+    (void)j_pwrite(s, zero, sizeof zero, s->jend, "journal write");
+}
+
 /* Writes the open batch's ops as the next record and syncs it: after this the batch is
  * durable. An empty batch writes nothing. */
 int store_journal_sync(store *s)
@@ -256,8 +287,10 @@ int store_journal_sync(store *s)
     store_put_u64(p + 8, s->jepoch);
     store_put_u64(p + 16, s->jseq + 1);
     j_sum(p, s->jlen, p + s->jlen);
-    if ((r = j_pwrite(s, p, len, s->jend, "journal write")) != 0)
+    if ((r = j_pwrite(s, p, len, s->jend, "journal write")) != 0) {
+        j_disown(s);
         return r;
+    }
     store_journal_mirror(s, true); /* durable: gets may read these values from memory */
     s->jseq++;
     s->jend += len;
@@ -267,11 +300,13 @@ int store_journal_sync(store *s)
 
 void store_journal_mirror(store *s, bool add)
 {
-    const uint8_t *p = s->jbuf + J_REC_HEAD, *end = s->jbuf + s->jlen;
+    const uint8_t *p, *end;
     int rec = j_db_index(s, s->rec);
 
     if (s->jlen <= J_REC_HEAD || s->mir.nslots == 0)
-        return;
+        return; /* jbuf may be NULL then */
+    p = s->jbuf + J_REC_HEAD;
+    end = s->jbuf + s->jlen;
     while (end - p >= J_OP_HEAD) { /* ops j_log wrote: well formed */
         size_t klen = (size_t)p[2] << 8 | p[3], vlen = j_get32(p + 4);
         const uint8_t *key = p + J_OP_HEAD;
@@ -361,8 +396,9 @@ static int j_read_record(store *s, uint64_t off, uint64_t size, uint64_t seq, ui
     return 1;
 }
 
-/* Applies every valid record of the current epoch to txn; sets jend and jseq to the end. */
-static int j_replay(store *s, MDB_txn *txn)
+/* Applies the valid records of the current epoch, at most max_seq of them, to txn; sets
+ * jend and jseq to the end. */
+static int j_replay(store *s, MDB_txn *txn, uint64_t max_seq)
 {
     uint8_t *buf = NULL;
     size_t cap = 0, len = 0;
@@ -372,7 +408,8 @@ static int j_replay(store *s, MDB_txn *txn)
 
     if (fstat(s->jfd, &st) != 0)
         return j_errno(s, "journal");
-    while ((r = j_read_record(s, off, (uint64_t)st.st_size, seq + 1, &buf, &cap, &len)) == 1) {
+    while (seq < max_seq &&
+           (r = j_read_record(s, off, (uint64_t)st.st_size, seq + 1, &buf, &cap, &len)) == 1) {
         if ((r = j_apply_ops(s, txn, buf + J_REC_HEAD, len - J_REC_HEAD - J_SUM)) != 0)
             break;
         off += len;
@@ -386,9 +423,8 @@ static int j_replay(store *s, MDB_txn *txn)
     return r;
 }
 
-/* Rebuilds s->ckpt from the journal: the state every acknowledged batch left. Used at
- * open and whenever the in-memory transaction was lost (a failed checkpoint). */
-int store_journal_reload(store *s)
+/* Rebuilds s->ckpt from the journal's first max_seq records. */
+static int j_reload(store *s, uint64_t max_seq)
 {
     int rc, r;
 
@@ -400,7 +436,7 @@ int store_journal_reload(store *s)
         if ((rc = mdb_txn_begin(s->env, NULL, 0, &s->ckpt)) != 0) {
             s->ckpt = NULL;
             r = store_mdb_err(s, rc, "begin journal replay");
-        } else if ((r = j_replay(s, s->ckpt)) != 0) {
+        } else if ((r = j_replay(s, s->ckpt, max_seq)) != 0) {
             mdb_txn_abort(s->ckpt);
             s->ckpt = NULL;
         }
@@ -418,6 +454,14 @@ int store_journal_reload(store *s)
         s->ckpt = NULL;
     }
     return 0;
+}
+
+/* Rebuilds s->ckpt from the journal when the in-memory transaction was lost (a failed
+ * checkpoint or batch commit): the state every acknowledged batch left, and nothing of a
+ * record whose write reported an error (j_disown). */
+int store_journal_reload(store *s)
+{
+    return j_reload(s, s->jseq);
 }
 
 /* ---- checkpoint ---- */
@@ -590,7 +634,7 @@ int store_journal_open(store *s, char err[STORE_ERRMSG_MAX])
         }
         return 0;
     }
-    if ((r = store_journal_reload(s)) != 0 || (r = store_checkpoint(s)) != 0) {
+    if ((r = j_reload(s, UINT64_MAX)) != 0 || (r = store_checkpoint(s)) != 0) {
         /* A checkpoint that fails (disk full) keeps the replayed batches in memory. */
         if (s->broken) {
             snprintf(err, STORE_ERRMSG_MAX, "journal: %.200s", s->errmsg);

@@ -190,7 +190,7 @@ int store_init(store *s, const store_kdf *kdf, const uint8_t kek[STORE_KEY_BYTES
     s->kdf = *kdf;
     s->suite = (uint8_t)c.suite;
     s->initialized = true;
-    (void)store_mirror_build(s); /* empty; without it gets read LMDB */
+    store_mirror_build(s); /* empty; without it gets read LMDB */
 out:
     store_keys_free(keys);
     return r;
@@ -222,7 +222,7 @@ int store_unlock(store *s, const uint8_t kek[STORE_KEY_BYTES])
     s->keys = keys;
     keys = NULL;
     /* Without a mirror (no memory) every get reads LMDB: slower, still right. */
-    (void)store_mirror_build(s);
+    store_mirror_build(s);
 out:
     store_keys_free(keys);
     return r;

@@ -7,35 +7,42 @@
  * 1,000,000 credentials kept about 400 MiB resident that way: the record B-tree at about
  * 70% page fill plus the order and name indexes beside it. The mirror holds each `rec`
  * value exactly as LMDB stores it (seq || nonce || ciphertext: nothing in clear) back to
- * back in one arena, found through an open-addressing table: about 145 bytes per
- * credential with a 64-byte body, and one or two memory accesses per get instead of a
- * B-tree descent. Once it is built, the daemon drops its mapping of the data file's pages
- * (they stay in the page cache, which the kernel may reclaim).
+ * back in one arena, found through an open-addressing table: about 150 bytes per
+ * credential with a 64-byte body, and two memory accesses per get instead of a B-tree
+ * descent. Once it is built, the store drops its mapping of the data file's pages (they
+ * stay in the page cache, which the kernel may reclaim); only gets without a protocol,
+ * listings and writes map some again.
  *
- * Identity: a slot holds a 32-bit tag (from Hp XOR Hn) and the arena offset of the value;
- * one entry per tag. Keys that share a tag share the entry (the last one written wins).
- * A get opens the value with its own Hp || Hn as associated data, so another key's value
- * fails authentication and the get falls back to LMDB. The mirror is never trusted for
- * absence or authenticity, only for freshness, which holds because:
- *  - every LMDB put or delete of a rec entry first drops the entry of its tag
- *    (store_db_put/store_db_del), so a write that is later undone leaves at most a
- *    missing entry;
+ * Identity: a slot holds a 32-bit tag (from Hp XOR Hn) and the arena offset of the entry
+ * (tag || LEB128 length || value); one entry per tag. Keys that share a tag share the
+ * entry: a write puts its own value there, a get that read LMDB leaves an existing entry
+ * alone. A get opens the value with its own Hp || Hn as associated data, so another key's
+ * value fails authentication and the get falls back to LMDB. The mirror is therefore
+ * never trusted for absence or authenticity, only for freshness, which holds because:
+ *  - every record write (store_db_put/store_db_del) first drops the entry of its key's
+ *    tag, so a write that is later undone leaves at most a missing entry;
  *  - a batch's rec puts are added once the batch is durable (its journal record written);
  *  - a get that had to read LMDB adds what it read, when that is durable (not from an
  *    open batch) and the tag has no entry;
- *  - rotate rebuilds the mirror; lock frees it.
- * A missing entry costs one LMDB read. The mirror is best effort: when memory runs out
- * or the arena reaches 4 GiB it stops growing and gets read LMDB.
+ *  - the writes that bypass store_db_put leave nothing stale: rotate rebuilds the mirror;
+ *    journal replay (store_batch_redo, store_journal_reload) only writes again what the
+ *    mirror already has or has dropped;
+ *  - lock frees it.
+ * A missing entry costs one LMDB read. The mirror is best effort: when memory runs out or
+ * the arena would pass 4 GiB (32-bit offsets, about 28 million credentials) it stops
+ * taking values, and gets of the rest read LMDB.
  *
  * The arena and the table are private anonymous mappings: pages never written are never
- * resident, and growing them (mremap) copies no data. Replaced values are reclaimed in
- * place (mir_compact), so that an arena under steady writes stops taking new pages: a
- * page fault costs several microseconds on these VMs, and fresh arenas cost puts 25%.
+ * resident, and the arena grows with mremap, which copies no data (the table grows by
+ * rehashing into a new mapping). Replaced values are reclaimed in place (mir_compact),
+ * so that an arena under steady writes stops taking new pages: a page fault costs
+ * several microseconds on these VMs, and a fresh arena per compaction cost puts 25%.
  */
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "store_int.h"
 #include "store_test.h"
@@ -46,8 +53,8 @@
 #define MIR_TAG_BYTES   4u
 #define MIR_MAX_ARENA   ((size_t)UINT32_MAX) /* offsets are 32-bit */
 #define MIR_LEN_MAX     3u                   /* LEB128 bytes of a length < 2^21 */
-_Static_assert(STORE_REC_CLEAR + STORE_SEAL_OVERHEAD + STORE_REC_PT_MAX < (1u << 21),
-               "a rec value's length fits three LEB128 bytes");
+#define MIR_VALUE_MAX   (STORE_REC_CLEAR + STORE_SEAL_OVERHEAD + STORE_REC_PT_MAX)
+_Static_assert(MIR_VALUE_MAX < (1u << 21), "a rec value's length fits three LEB128 bytes");
 
 static uint32_t mir_tag_mask = UINT32_MAX;
 
@@ -230,6 +237,8 @@ void store_mirror_put(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const u
 
     if (m->nslots == 0)
         return;
+    if (len > MIR_VALUE_MAX) /* not a value the store writes (a corrupt hub): LMDB's job */
+        goto drop;
     if (m->dead > MIR_COMPACT_MIN && m->dead > m->used / 4)
         mir_compact(m);
     if ((m->count + 1) * 5 > m->nslots * 4 && mir_rehash(m, (m->count + 1) * 3 / 2 + MIR_MIN_SLOTS) != 0)
@@ -291,13 +300,14 @@ void store_mirror_free(store *s)
 
 /* LMDB's map of the data file: after a full scan, gets need none of it. LMDB does not
  * give the map's address (mdb_env_info's me_mapaddr is only set with MDB_FIXEDMAP), so
- * it is found in /proc/self/maps by the data file's inode. */
+ * it is found in /proc/self/maps: the shared mapping of the data file's device and inode. */
 static void mir_drop_map_pages(store *s)
 {
     unsigned long long start, end, off, ino;
+    unsigned dev_major, dev_minor;
+    char perms[8], line[512];
     unsigned flags;
     struct stat st;
-    char line[512];
     FILE *f;
     int fd;
 
@@ -308,16 +318,19 @@ static void mir_drop_map_pages(store *s)
         (f = fopen("/proc/self/maps", "re")) == NULL)
         return;
     while (fgets(line, sizeof line, f) != NULL)
-        if (sscanf(line, "%llx-%llx %*s %llx %*s %llu", &start, &end, &off, &ino) == 4 &&
-            ino == (unsigned long long)st.st_ino && off == 0 && end > start)
+        if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu", &start, &end, perms, &off,
+                   &dev_major, &dev_minor, &ino) == 7 &&
+            ino == (unsigned long long)st.st_ino && dev_major == major(st.st_dev) &&
+            dev_minor == minor(st.st_dev) && perms[3] == 's' && off == 0 && end > start)
             (void)madvise((void *)(uintptr_t)start, (size_t)(end - start), MADV_DONTNEED);
     fclose(f);
 }
 
-int store_mirror_build(store *s)
+static int mir_build(store *s)
 {
     store_mirror *m = &s->mir;
     MDB_cursor *c = NULL;
+    size_t leaf_bytes;
     MDB_txn *txn;
     MDB_stat st;
     MDB_val k, v;
@@ -330,10 +343,13 @@ int store_mirror_build(store *s)
         r = store_mdb_err(s, rc, "mirror");
         goto out;
     }
+    leaf_bytes = (size_t)st.ms_psize * (st.ms_leaf_pages + st.ms_overflow_pages);
     m->nslots = st.ms_entries * 3 / 2 + MIR_MIN_SLOTS;
     m->used = 1; /* offset 0 is never a value: a slot of 0 is empty */
+    /* The tree's leaf bytes bound what the values take; the arena grows past a guess. */
     if ((m->slots = mir_map(m->nslots * sizeof *m->slots)) == NULL ||
-        mir_arena_reserve(m, (size_t)st.ms_psize * (st.ms_leaf_pages + st.ms_overflow_pages)) != 0) {
+        mir_arena_reserve(m, leaf_bytes < MIR_MAX_ARENA / 2 ? leaf_bytes
+                                                             : MIR_MAX_ARENA / 2) != 0) {
         r = store_errf(s, SKR_ENOMEM, "no memory for the record mirror");
         goto out;
     }
@@ -355,6 +371,15 @@ out:
     store_journal_mirror(s, false);
     mir_drop_map_pages(s);
     return 0;
+}
+
+void store_mirror_build(store *s)
+{
+    char msg[STORE_ERRMSG_MAX];
+
+    memcpy(msg, s->errmsg, sizeof msg);
+    if (mir_build(s) != 0) /* no mirror: gets read LMDB; the caller's call succeeded */
+        memcpy(s->errmsg, msg, sizeof msg);
 }
 
 size_t store_test_mirror_count(const store *s)

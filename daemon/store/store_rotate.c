@@ -116,7 +116,7 @@ int store_rotate(store *s, uint64_t *records)
     rot.keys = NULL;
     if (records != NULL)
         *records = rot.records;
-    (void)store_mirror_build(s); /* every value was sealed again */
+    store_mirror_build(s); /* every value was sealed again */
 out:
     store_release(s);
     store_keys_free(rot.keys);

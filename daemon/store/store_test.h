@@ -27,6 +27,12 @@ int store_test_key_masked(const store *s, int which, const uint8_t mask[32], uin
 /* The dirty-page bound that makes a batch commit checkpoint (0 = the default, STORE_CKPT_MAX_PAGES). */
 void store_test_set_ckpt_pages(uint64_t pages);
 
+/* Journal write faults, one character of plan per journal write from now on (until its
+ * end): 'o' works, 'l' lands on disk but reports EIO (as a failed O_DSYNC flush may),
+ * 'f' fails with EIO, nothing written. NULL or "" = no faults. The string must outlive
+ * its use. */
+void store_test_journal_faults(const char *plan);
+
 /* The hub's cipher suite (STORE_SUITE_* in store_int.h). */
 int store_test_suite(const store *s);
 

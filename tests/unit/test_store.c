@@ -770,6 +770,35 @@ START_TEST(test_tamper_flip)
 }
 END_TEST
 
+/* A record value far larger than any the store writes (a crafted hub): unlock copies the
+ * hub into memory and must neither overrun nor keep it; the get reports integrity. */
+START_TEST(test_tamper_huge)
+{
+    const size_t huge = (size_t)3 << 20; /* needs four LEB128 bytes */
+    uint8_t ka[32];
+    store_record rec;
+    raw r;
+    store *s = new_hub();
+
+    post_str(s, "x", "a", "body-a");
+    post_str(s, "x", "b", "body-b");
+    rec_key(s, "x", "a", ka);
+    store_close(s);
+    raw_open(&r, "rec");
+    MDB_val k = { 32, ka }, v = { huge, calloc(1, huge) };
+    ck_assert_ptr_nonnull(v.mv_data);
+    raw_put(&r, &k, &v);
+    raw_close(&r);
+    free(v.mv_data);
+    s = open_hub();
+    ck_assert_int_eq(store_unlock(s, g_kek), 0);
+    ck_assert_uint_eq(store_test_mirror_count(s), 1); /* b only */
+    ck_assert_int_eq(store_get(s, "x", "a", &rec), SKR_EINTEGRITY);
+    expect_body(s, "x", "b", "body-b");
+    store_close(s);
+}
+END_TEST
+
 static bool mem_has(const uint8_t *hay, size_t n, const char *needle)
 {
     size_t m = strlen(needle);
@@ -1905,6 +1934,60 @@ START_TEST(test_mirror_memory)
 }
 END_TEST
 
+/* A journal write that reports an error although its bytes reached the disk (a failed
+ * O_DSYNC flush can): its batch was reported lost, so it must not come back, neither when
+ * the store rebuilds its write txn from the journal (a failed checkpoint does that) nor
+ * at the next open after a crash. */
+START_TEST(test_journal_write_error)
+{
+    store_record rec;
+    store *s = new_hub();
+    int st;
+    bool b;
+
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    post_str(s, "x", "kept", "v1");
+    ck_assert_int_eq(store_batch_commit(s), 0);
+    /* In process: the record lands and its disowning fails; a reload stops before it. */
+    store_test_journal_faults("lf");
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    ck_assert_int_eq(store_put(s, "x", "kept", (const uint8_t *)"v2", 2, &b), 0);
+    post_str(s, "x", "lost", "v3");
+    ck_assert_int_eq(store_batch_commit(s), SKR_EINTERNAL);
+    store_test_journal_faults(NULL);
+    ck_assert_int_eq(store_journal_reload(s), 0);
+    expect_body(s, "x", "kept", "v1");
+    ck_assert_int_eq(store_get(s, "x", "lost", &rec), SKR_ENOT_FOUND);
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    post_str(s, "x", "after", "v4"); /* goes where the disowned record was */
+    ck_assert_int_eq(store_batch_commit(s), 0);
+    store_close(s);
+    /* A crash right after the failed write: the next open replays up to it, not past. */
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        s = open_hub();
+        if (store_unlock(s, g_kek) != 0 || store_batch_begin(s) != 0 ||
+            store_post(s, "y", "a", (const uint8_t *)"A", 1) != 0 || store_batch_commit(s) != 0)
+            _exit(3);
+        store_test_journal_faults("l");
+        if (store_batch_begin(s) != 0 || store_post(s, "y", "b", (const uint8_t *)"B", 1) != 0 ||
+            store_batch_commit(s) != SKR_EINTERNAL)
+            _exit(4);
+        _exit(0); /* no store_close: nothing checkpointed */
+    }
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
+    s = reopen(open_hub());
+    expect_body(s, "x", "kept", "v1");
+    expect_body(s, "x", "after", "v4");
+    ck_assert_int_eq(store_get(s, "x", "lost", &rec), SKR_ENOT_FOUND);
+    expect_body(s, "y", "a", "A");
+    ck_assert_int_eq(store_get(s, "y", "b", &rec), SKR_ENOT_FOUND);
+    store_close(s);
+}
+END_TEST
+
 static TCase *tcase(const char *name, void (*setup)(void), int timeout)
 {
     TCase *tc = tcase_create(name);
@@ -1935,6 +2018,7 @@ int main(void)
     tc = tcase("tamper", setup_disk, 30);
     tcase_add_test(tc, test_tamper_swap);
     tcase_add_test(tc, test_tamper_flip);
+    tcase_add_test(tc, test_tamper_huge);
     tcase_add_test(tc, test_no_plaintext);
     suite_add_tcase(su, tc);
     tc = tcase("keys", setup_disk, 30);
@@ -1961,6 +2045,7 @@ int main(void)
     tcase_add_test(tc, test_journal_exclusive);
     tcase_add_test(tc, test_journal_bounded);
     tcase_add_test(tc, test_journal_crash);
+    tcase_add_test(tc, test_journal_write_error);
     suite_add_tcase(su, tc);
     tc = tcase("scale", setup_shm, 120);
     tcase_add_test(tc, test_100k);
