@@ -120,6 +120,14 @@ static size_t mir_blob(const store_mirror *m, size_t off, const uint8_t **val, s
     return MIR_TAG_BYTES + n + v;
 }
 
+static size_t mir_entry_bytes(const store_mirror *m, size_t off)
+{
+    const uint8_t *val;
+    size_t len;
+
+    return mir_blob(m, off, &val, &len);
+}
+
 static void *mir_map(size_t bytes)
 {
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -148,6 +156,14 @@ static int mir_rehash(store_mirror *m, size_t n)
     return 0;
 }
 
+/* Room for one more entry: the table grows (to 2/3 full) before it is 4/5 full. */
+static int mir_make_room(store_mirror *m)
+{
+    if ((m->count + 1) * 5 <= m->nslots * 4)
+        return 0;
+    return mir_rehash(m, (m->count + 1) * 3 / 2 + MIR_MIN_SLOTS);
+}
+
 static int mir_arena_reserve(store_mirror *m, size_t more)
 {
     size_t cap;
@@ -172,13 +188,12 @@ static int mir_arena_reserve(store_mirror *m, size_t more)
  * is live when the slot of its tag points at it. The arena keeps its pages. */
 static void mir_compact(store_mirror *m)
 {
-    const uint8_t *val;
-    size_t r = 1, w = 1, len, n, i;
+    size_t r = 1, w = 1, n, i;
     uint32_t tag;
 
     while (r < m->used) {
         memcpy(&tag, m->arena + r, MIR_TAG_BYTES);
-        n = mir_blob(m, r, &val, &len);
+        n = mir_entry_bytes(m, r);
         i = mir_find(m, tag);
         if (m->slots[i] != 0 && mir_slot_off(m->slots[i]) == r) {
             memmove(m->arena + w, m->arena + r, n);
@@ -194,10 +209,9 @@ static void mir_compact(store_mirror *m)
 /* Empties slot i (backward-shift deletion: no tombstones, probes stay short). */
 static void mir_unlink(store_mirror *m, size_t i)
 {
-    const uint8_t *val;
-    size_t len, j = i;
+    size_t j = i;
 
-    m->dead += mir_blob(m, mir_slot_off(m->slots[i]), &val, &len);
+    m->dead += mir_entry_bytes(m, mir_slot_off(m->slots[i]));
     m->count--;
     for (;;) {
         if (++j == m->nslots)
@@ -241,18 +255,13 @@ void store_mirror_put(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const u
         goto drop;
     if (m->dead > MIR_COMPACT_MIN && m->dead > m->used / 4)
         mir_compact(m);
-    if ((m->count + 1) * 5 > m->nslots * 4 && mir_rehash(m, (m->count + 1) * 3 / 2 + MIR_MIN_SLOTS) != 0)
-        goto drop;
-    if (mir_arena_reserve(m, need) != 0)
+    if (mir_make_room(m) != 0 || mir_arena_reserve(m, need) != 0)
         goto drop;
     i = mir_find(m, tag);
-    if (m->slots[i] != 0) {
-        const uint8_t *old;
-        size_t olen;
-        m->dead += mir_blob(m, mir_slot_off(m->slots[i]), &old, &olen);
-    } else {
+    if (m->slots[i] != 0)
+        m->dead += mir_entry_bytes(m, mir_slot_off(m->slots[i]));
+    else
         m->count++;
-    }
     m->slots[i] = (uint64_t)tag << 32 | m->used;
     memcpy(m->arena + m->used, &tag, MIR_TAG_BYTES);
     m->used += MIR_TAG_BYTES;

@@ -299,6 +299,21 @@ START_TEST(test_open_layout)
 }
 END_TEST
 
+/* A hub file opened to others is refused, naming the file; put back to 0600 it opens. */
+static void expect_file_mode_refused(const char *path, mode_t mode, const char *named)
+{
+    char err[STORE_ERRMSG_MAX];
+    store *s = NULL;
+
+    ck_assert_int_eq(chmod(path, mode), 0);
+    ck_assert_int_eq(store_open(g_hub, &s, err), SKR_EDENIED);
+    ck_assert_ptr_null(s);
+    ck_assert_ptr_nonnull(strstr(err, named));
+    ck_assert_int_eq(chmod(path, 0600), 0);
+    ck_assert_int_eq(store_open(g_hub, &s, err), 0);
+    store_close(s);
+}
+
 START_TEST(test_open_denied)
 {
     char err[STORE_ERRMSG_MAX], path[400];
@@ -312,12 +327,7 @@ START_TEST(test_open_denied)
     ck_assert_ptr_null(strchr(err, '\n'));
     ck_assert_int_eq(chmod(g_hub, 0700), 0);
     snprintf(path, sizeof path, "%s/data.mdb", g_hub);
-    ck_assert_int_eq(chmod(path, 0644), 0);
-    ck_assert_int_eq(store_open(g_hub, &s, err), SKR_EDENIED);
-    ck_assert_ptr_nonnull(strstr(err, "data.mdb"));
-    ck_assert_int_eq(chmod(path, 0600), 0);
-    ck_assert_int_eq(store_open(g_hub, &s, err), 0);
-    store_close(s);
+    expect_file_mode_refused(path, 0644, "data.mdb");
     /* A file where the folder should be. */
     snprintf(path, sizeof path, "%s/plain", g_tmp);
     close(open(path, O_CREAT | O_WRONLY, 0600));
@@ -1626,12 +1636,7 @@ START_TEST(test_journal_exclusive)
     journal_path(path, sizeof path);
     ck_assert_int_eq(stat(path, &st), 0);
     ck_assert_uint_eq(st.st_mode & 0777, 0600);
-    ck_assert_int_eq(chmod(path, 0640), 0);
-    ck_assert_int_eq(store_open(g_hub, &t, err), SKR_EDENIED);
-    ck_assert_ptr_nonnull(strstr(err, "journal"));
-    ck_assert_int_eq(chmod(path, 0600), 0);
-    ck_assert_int_eq(store_open(g_hub, &t, err), 0);
-    store_close(t);
+    expect_file_mode_refused(path, 0640, "journal");
 }
 END_TEST
 
