@@ -3,6 +3,7 @@ path resolution, and every error class (wire codes from the daemon where it can 
 them, else from a scripted fake daemon)."""
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -318,7 +319,15 @@ class TestDenied(unittest.TestCase):
             os.chmod(d.dir, 0o755)
             os.chmod(os.path.dirname(d.socket), 0o755)
             os.chmod(d.socket, 0o666)
-            pkg = os.path.dirname(os.path.dirname(os.path.abspath(sekrets.__file__)))
+            # A copy of the package where uid 65534 can read it: the checkout may sit in
+            # a folder closed to other users.
+            pkg = os.path.join(d.dir, "py")
+            shutil.copytree(os.path.dirname(os.path.abspath(sekrets.__file__)),
+                            os.path.join(pkg, "sekrets"))
+            for root, dirs, files in os.walk(pkg):
+                os.chmod(root, 0o755)
+                for f in files:
+                    os.chmod(os.path.join(root, f), 0o644)
             env = dict(os.environ, PYTHONPATH=pkg)
             out = subprocess.run([sys.executable, "-c", DENIED_CHILD, d.socket], user=65534,
                                  group=65534, env=env, capture_output=True, text=True,

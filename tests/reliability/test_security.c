@@ -174,11 +174,29 @@ static void case_memscan(void)
 
 /* ---- ptrace and core dumps ---- */
 
+/* Copies file src to dst with mode 0755: uid 65534 may not reach the build tree (a
+ * checkout in a 0700 folder), but it can run a copy in its own folder. */
+static void copy_executable(const char *src, const char *dst)
+{
+    char buf[65536];
+    ssize_t n;
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+
+    CHECK(in >= 0 && out >= 0, "copy sekretsd");
+    while ((n = read(in, buf, sizeof(buf))) > 0)
+        CHECK(write(out, buf, (size_t)n) == n, "copy sekretsd");
+    CHECK(n == 0 && close(out) == 0, "copy sekretsd");
+    close(in);
+}
+
 static void case_ptrace(void)
 {
-    char dir[] = "/tmp/skr-ptrace-XXXXXX";
+    char dir[] = "/tmp/skr-ptrace-XXXXXX", bin[64];
     CHECK(mkdtemp(dir) != NULL, "mkdtemp");
     CHECK(chown(dir, 65534, 65534) == 0, "chown");
+    snprintf(bin, sizeof(bin), "%s/sekretsd", dir);
+    copy_executable(getenv("SEKRETSD"), bin);
     int pfd[2];
     CHECK(pipe(pfd) == 0, "pipe");
     pid_t attacker = fork();
@@ -193,7 +211,6 @@ static void case_ptrace(void)
         snprintf(sock, sizeof(sock), "%s/run/s.sock", dir);
         snprintf(hub, sizeof(hub), "%s/hub", dir);
         snprintf(log, sizeof(log), "%s/log", dir);
-        const char *bin = getenv("SEKRETSD");
         pid_t d = fork();
         if (d == 0) {
             int lf = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
