@@ -150,7 +150,14 @@ int main(int argc, char **argv)
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &cs[i] };
         CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev) == 0, "epoll_ctl");
     }
-    int fd_busy = rel_fd_count(h.pid);
+    /* connect() returns once the kernel queues the connection; the daemon accepts it
+     * later, so poll (up to 10 s) until it holds them all */
+    int fd_busy = -1;
+    for (int i = 0; i < 1000 && fd_busy < fd_base + nconn; i++) {
+        fd_busy = rel_fd_count(h.pid);
+        if (fd_busy < fd_base + nconn)
+            usleep(10000);
+    }
     unsigned seed = 12345;
     for (int i = 0; i < nconn; i++) {
         seed = seed * 1103515245u + 12345u;
