@@ -3,6 +3,7 @@
  * map growth, and the one function that turns LMDB codes into SKR_E* codes.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -163,15 +164,25 @@ void store_read_end(store *s)
         mdb_txn_reset(s->rtxn);
 }
 
+/* True when the open file has no name left. Asks statx for the link count alone: an
+ * fstat also reads the times, and since Linux 6.13 a read ctime makes the next write
+ * take a fine-grained timestamp, which dirties the inode on every write, so each O_DSYNC
+ * journal write would also write the inode block (measured: 250 vs 185 us per write). */
+static bool fd_unlinked(int fd)
+{
+    struct statx sx;
+
+    return statx(fd, "", AT_EMPTY_PATH, STATX_NLINK, &sx) == 0 && (sx.stx_mask & STATX_NLINK) &&
+           sx.stx_nlink == 0;
+}
+
 /* A write into a data file (or journal) that was deleted under the daemon would be
- * acknowledged and lost: refuse it. Two fstats per transaction. */
+ * acknowledged and lost: refuse it. Two statx calls per transaction. */
 static int store_check_file(store *s)
 {
-    struct stat st;
     int fd;
 
-    if ((mdb_env_get_fd(s->env, &fd) == 0 && fstat(fd, &st) == 0 && st.st_nlink == 0) ||
-        (s->jfd >= 0 && fstat(s->jfd, &st) == 0 && st.st_nlink == 0))
+    if ((mdb_env_get_fd(s->env, &fd) == 0 && fd_unlinked(fd)) || (s->jfd >= 0 && fd_unlinked(s->jfd)))
         return store_errf(s, SKR_EINTERNAL, "the hub file was deleted while sekretsd ran: "
                           "writes are refused (restart sekretsd)");
     if (s->broken)
