@@ -182,7 +182,8 @@ static int store_check_file(store *s)
 {
     int fd;
 
-    if ((mdb_env_get_fd(s->env, &fd) == 0 && fd_unlinked(fd)) || (s->jfd >= 0 && fd_unlinked(s->jfd)))
+    if ((mdb_env_get_fd(s->env, &fd) == 0 && fd_unlinked(fd)) ||
+        (s->jfd >= 0 && fd_unlinked(s->jfd)))
         return store_errf(s, SKR_EINTERNAL, "the hub file was deleted while sekretsd ran: "
                           "writes are refused (restart sekretsd)");
     if (s->broken)
