@@ -5,9 +5,12 @@
  * for names the file would collide with, then the records are posted in the file's order;
  * if a post fails, the records already written are deleted again.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -114,6 +117,24 @@ out:
     return r;
 }
 
+/* The export holds every secret of a protocol in clear: the file is made (or truncated)
+ * owner-only, whatever the umask or its old mode. */
+static FILE *open_private(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f;
+
+    if (fd < 0)
+        return NULL;
+    if (fchmod(fd, 0600) != 0 || (f = fdopen(fd, "w")) == NULL) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return NULL;
+    }
+    return f;
+}
+
 int cmd_export(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -195,13 +216,10 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
             goto out;
         }
     }
-    if (output != NULL) {
-        f = fopen(output, "we");
-        if (f == NULL) {
-            cli_err(ctx, "cannot write %s", output);
-            r = EXIT_ERROR;
-            goto out;
-        }
+    if (output != NULL && (f = open_private(output)) == NULL) {
+        cli_err(ctx, "cannot write %s: %s", output, strerror(errno));
+        r = EXIT_ERROR;
+        goto out;
     }
     if (json_dumpf(root, f ? f : stdout, JSON_INDENT(2)) != 0 || fputc('\n', f ? f : stdout) == EOF) {
         cli_err(ctx, "cannot write the output");

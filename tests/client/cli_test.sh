@@ -162,7 +162,13 @@ expect 0 "imported 3 records into gdrive2" -- CLI import "$T/in.gluedb" -p gdriv
 expect 0 "$(printf 'zoë@example.com\nsecond\n日本語')" -- CLI db gdrive2
 expect 0 "cs1" -- CLI get 'zoë@example.com' -p gdrive2 -f client_secret
 expect 0 "t0k" -- CLI get second -p gdrive2 -f token
-expect 0 "" -- CLI export -p gdrive2 -o "$T/out.gluedb"
+expect 0 "" -- sh -c "umask 022; \"$SEKRETS_CLI\" export -p gdrive2 -o '$T/out.gluedb'"
+expect 0 "600" -- stat -c %a "$T/out.gluedb"                       # secrets in clear: owner-only
+echo old > "$T/wide.gluedb"; chmod 644 "$T/wide.gluedb"
+expect 0 "" -- CLI export -p gdrive2 -o "$T/wide.gluedb"
+expect 0 "600" -- stat -c %a "$T/wide.gluedb"                      # an old file is narrowed too
+expect 0 "" -- cmp "$T/out.gluedb" "$T/wide.gluedb"
+expect 1 "" -- CLI export -p gdrive2 -o "$T/no/such/dir/x.gluedb"
 expect 0 "imported 3 records into copy" -- CLI import "$T/out.gluedb" -p copy
 expect 0 "" -- cmp <(CLI export -p gdrive2 | grep -v date_) <(CLI export -p copy | grep -v date_)
 expect 0 '{"client_id":"id1","client_secret":"cs1","nested":{"a":{"b":[1,"x",null]}}}' -- sh -c "\"$SEKRETS_CLI\" get 'zoë@example.com' -p copy --json | sed 's/.*\"body\"://; s/}\$//'"
