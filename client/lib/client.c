@@ -79,6 +79,7 @@ int skr_connect(const char *path, int timeout_ms, skr_client **out)
 
     if (out == NULL)
         return SKR_EINVAL;
+    *out = NULL;
     if (sodium_init() < 0)
         return SKR_EINTERNAL;
     c = calloc(1, sizeof(*c));

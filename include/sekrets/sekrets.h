@@ -59,7 +59,8 @@ SKR_EXPORT int skr_default_socket(char *buf, size_t size);
 /*
  * Connects to the daemon at `path` (NULL: skr_default_socket). `timeout_ms` bounds the
  * connect and then every later call on this client (<= 0: SKR_DEFAULT_TIMEOUT_MS).
- * On success *out is a new client, released with skr_client_close.
+ * On success *out is a new client, released with skr_client_close; on failure *out is
+ * NULL (which skr_client_close accepts).
  * SKR_ECONNECT (no socket, refused, path too long), SKR_ETIMEOUT, SKR_ENOMEM.
  */
 SKR_EXPORT SKR_WUR int skr_connect(const char *path, int timeout_ms, skr_client **out);
