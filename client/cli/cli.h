@@ -72,6 +72,7 @@ int cli_read_file(const char *path, size_t max, proto_buf *out);
 typedef struct pass_src {
     int fd;
     const char *file;
+    bool raw; /* a keyfile: its bytes exactly (a passphrase file loses one trailing \n) */
 } pass_src;
 /* Reads one passphrase into sodium_malloc memory (*out, *len; release with sodium_free).
  * `confirm` asks twice on a terminal. Returns 0 or an exit code (after a message). */

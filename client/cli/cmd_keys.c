@@ -8,26 +8,26 @@
 
 #include "cli.h"
 
-enum { OPT_PFD = 1000, OPT_PFILE, OPT_NPFD, OPT_NPFILE };
+enum { OPT_PFD = 1000, OPT_PFILE, OPT_KEYFILE, OPT_NPFD, OPT_NPFILE };
 
-/* Parses --passphrase-fd/-file (and the --new- ones when `newp` is given). */
-static int pass_opts(cli_ctx *ctx, int argc, char **argv, pass_src *old, pass_src *newp)
+/* Parses --passphrase-fd/-file, --keyfile when `keyfile` (the current secret of a keyfile
+ * hub), and the --new- ones when `newp` is given. */
+static int pass_opts(cli_ctx *ctx, int argc, char **argv, bool keyfile, pass_src *old,
+                     pass_src *newp)
 {
     static const struct option opts[] = {
         { "passphrase-fd", required_argument, NULL, OPT_PFD },
         { "passphrase-file", required_argument, NULL, OPT_PFILE },
+        { "keyfile", required_argument, NULL, OPT_KEYFILE },
         { "new-passphrase-fd", required_argument, NULL, OPT_NPFD },
         { "new-passphrase-file", required_argument, NULL, OPT_NPFILE },
         { NULL, 0, NULL, 0 },
     };
     long v;
     int o;
-    old->fd = -1;
-    old->file = NULL;
-    if (newp != NULL) {
-        newp->fd = -1;
-        newp->file = NULL;
-    }
+    *old = (pass_src){ .fd = -1 };
+    if (newp != NULL)
+        *newp = (pass_src){ .fd = -1 };
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         pass_src *s = (o == OPT_NPFD || o == OPT_NPFILE) ? newp : old;
         if (s == NULL)
@@ -39,8 +39,15 @@ static int pass_opts(cli_ctx *ctx, int argc, char **argv, pass_src *old, pass_sr
                 return cli_usage(ctx, "a passphrase fd is a number");
             s->fd = (int)v;
             break;
+        case OPT_KEYFILE:
+            if (!keyfile)
+                return cli_usage(ctx, "unknown option");
+            s->raw = true;
+            /* fall through */
         case OPT_PFILE:
         case OPT_NPFILE:
+            if (s->file != NULL)
+                return cli_usage(ctx, "give one passphrase file or keyfile");
             s->file = optarg;
             break;
         default:
@@ -61,7 +68,7 @@ static int pass_cmd(cli_ctx *ctx, int argc, char **argv, bool init)
     char *pass = NULL;
     size_t len = 0;
     int r;
-    if ((r = pass_opts(ctx, argc, argv, &src, NULL)) != 0)
+    if ((r = pass_opts(ctx, argc, argv, !init, &src, NULL)) != 0)
         return r;
     /* Connect first: no point asking for a passphrase when nobody will take it. */
     if ((r = cli_connect(ctx, &c)) != 0)
@@ -95,7 +102,7 @@ int cmd_passwd(cli_ctx *ctx, int argc, char **argv)
     char *op = NULL, *np = NULL;
     size_t ol = 0, nl = 0;
     int r;
-    if ((r = pass_opts(ctx, argc, argv, &o, &n)) != 0)
+    if ((r = pass_opts(ctx, argc, argv, true, &o, &n)) != 0)
         return r;
     if ((r = cli_connect(ctx, &c)) != 0)
         return r;

@@ -102,15 +102,17 @@ int cli_passphrase(const cli_ctx *ctx, const pass_src *src, const char *prompt, 
                                   : cli_read_fd(src->fd, PROTO_MAX_PASSPHRASE + 1, &a);
         if (e != 0) {
             if (e == SKR_ETOO_LARGE)
-                r = cli_usage(ctx, "passphrase longer than %d bytes", PROTO_MAX_PASSPHRASE);
+                r = cli_usage(ctx, "%s longer than %d bytes", src->raw ? "keyfile" : "passphrase",
+                              PROTO_MAX_PASSPHRASE);
             else if (src->file != NULL)
-                r = cli_usage(ctx, "cannot read the passphrase file");
+                r = cli_usage(ctx, "cannot read the %s %s", src->raw ? "keyfile" : "passphrase file",
+                              src->file);
             else
                 r = cli_usage(ctx, "cannot read the passphrase from fd %d", src->fd);
             goto out;
         }
-        /* A file's content without one trailing newline. */
-        if (a.len > 0 && a.data[a.len - 1] == '\n')
+        /* A file's content without one trailing newline; a keyfile's exactly. */
+        if (!src->raw && a.len > 0 && a.data[a.len - 1] == '\n')
             a.data[--a.len] = 0;
     } else {
         if (cli_tty_line(prompt, false, &a) != 0) {

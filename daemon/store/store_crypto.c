@@ -13,8 +13,6 @@
 
 #include "store_int.h"
 
-#define STORE_KEYFILE_MIN 32
-#define STORE_KEYFILE_MAX (64u * 1024u)
 
 static const uint8_t store_keyfile_personal[crypto_generichash_blake2b_PERSONALBYTES] =
     "skr-keyfile-v1";

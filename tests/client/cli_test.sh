@@ -186,6 +186,26 @@ expect 3 "" -- CLI export -p fresh
 
 stop
 
+# --- a locked keyfile hub unlocks with --keyfile: the bytes exactly, a trailing \n kept
+{ head -c 40 /dev/urandom; printf '\n'; } > "$T/nlkey"; chmod 600 "$T/nlkey"
+start "$SEKRETS_SOCKET" "$T/hub-nl" --keyfile "$T/nlkey"
+expect 0 "" -- CLI put ftp bob -F password=kept
+expect 0 "" -- CLI lock
+expect 0 "" -- CLI unlock --keyfile "$T/nlkey"
+expect 0 "kept" -- CLI get bob -p ftp -f password
+expect 2 "" -- CLI init --keyfile "$T/nlkey"                    # init takes a passphrase only
+expect 2 "" -- CLI unlock --keyfile "$T/nlkey" --passphrase-file "$T/pass1"
+expect 2 "" -- CLI unlock --keyfile "$T/no-such-key"
+grep -q "cannot read the keyfile $T/no-such-key" "$T/err" || fail "keyfile message: $(cat "$T/err")"
+expect 0 "" -- CLI passwd --keyfile "$T/nlkey" --new-passphrase-file "$T/pass2"
+expect 0 "" -- CLI lock
+expect 0 "" -- CLI unlock --passphrase-file "$T/pass2"
+expect 0 "kept" -- CLI get bob -p ftp -f password
+stop
+head -c 4097 /dev/urandom > "$T/bigkey"; chmod 600 "$T/bigkey"
+expect 5 "" -- "$SEKRETSD" --foreground --socket "$T/run/big.sock" --hub "$T/hub-big" --keyfile "$T/bigkey"
+grep -q "4097 bytes, need 32 to 4096" "$T/err" || fail "big keyfile message: $(cat "$T/err")"
+
 # --- integrity: two records' ciphertexts swapped in the file -> exit 11 for both, others fine
 TAMPER=${1:?tamper_swap path}
 expect 0 "" -- "$TAMPER" "$T/hub2"

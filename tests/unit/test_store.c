@@ -363,6 +363,17 @@ START_TEST(test_keyfile)
     write_file(path, data, 31, 0600);
     ck_assert_int_eq(store_keyfile_read(path, &content, &len, err), SKR_EINVAL);
     ck_assert_ptr_null(content);
+    {
+        static uint8_t big[STORE_KEYFILE_MAX + 1];
+        write_file(path, big, sizeof big, 0600); /* more than an unlock request can carry */
+        ck_assert_int_eq(store_keyfile_read(path, &content, &len, err), SKR_EINVAL);
+        ck_assert_ptr_null(content);
+        write_file(path, big, STORE_KEYFILE_MAX, 0600);
+        ck_assert_int_eq(store_keyfile_read(path, &content, &len, err), 0);
+        ck_assert_uint_eq(len, STORE_KEYFILE_MAX);
+        store_secret_free(content, len);
+        content = NULL;
+    }
     snprintf(path, sizeof path, "%s/none", g_tmp);
     ck_assert_int_eq(store_keyfile_read(path, &content, &len, err), SKR_ENOT_FOUND);
     ck_assert_int_eq(store_keyfile_read(g_tmp, &content, &len, err), SKR_EINVAL);
