@@ -43,7 +43,7 @@ static const char usage[] =
     "Exit codes: 0 stopped cleanly (SIGTERM/SIGINT), 1 runtime error, 2 usage or config\n"
     "error, 3 hub or socket folder refused (owner/permissions), 4 already running (on this\n"
     "socket or hub), 5 keyfile missing, refused or wrong for this hub, 6 cannot disable\n"
-    "core dumps.\n";
+    "core dumps/ptrace.\n";
 
 enum { OPT_KEYFILE_CRED = 255, OPT_IDLE = 256, OPT_MAX_CLIENTS, OPT_MAX_FRAME, OPT_FRAME_TIMEOUT, OPT_LOG_LEVEL, OPT_KDF };
 

@@ -8,7 +8,8 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build}
 "$top/.ci/deps"
-[ -f "$build/build.ninja" ] || meson setup "$build" "$top" >/dev/null
+# the same options as tests/run, which reuses this build folder
+[ -f "$build/build.ninja" ] || meson setup "$build" "$top" -Dwerror=true >/dev/null
 meson compile -C "$build" >/dev/null
 build=$(cd "$build" && pwd)
 daemon=$build/daemon/sekretsd
