@@ -16,14 +16,23 @@
 #include <systemd/sd-daemon.h>
 #endif
 
-/* Makes the socket's folder (0700, no chmod race: mkdir applies the mode) and refuses one
- * that another user owns or that group/others can enter. */
-static int prepare_socket_dir(const char *socket_path)
+/* Makes the socket's folder and refuses one that another user owns or that group/others
+ * can enter. With access grants (`shared`), granted users must reach the socket: the
+ * folder may then let them traverse it (0711), never list or write it. mkdir applies the
+ * mode, so there is no window with a wider one (the umask can only narrow it; a narrowed
+ * shared folder gets its x bits with chmod, which widens nothing else). */
+static int prepare_socket_dir(const char *socket_path, bool shared)
 {
     char copy[sizeof(((struct sockaddr_un *)0)->sun_path)];
     snprintf(copy, sizeof(copy), "%s", socket_path);
     const char *dir = dirname(copy);
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+    const mode_t mode = shared ? 0711 : 0700, forbidden = shared ? 066 : 077;
+    if (mkdir(dir, mode) == 0) {
+        if (shared && chmod(dir, mode) != 0) {
+            log_error("cannot chmod socket folder %s: %s", dir, strerror(errno));
+            return EXIT_RUNTIME;
+        }
+    } else if (errno != EEXIST) {
         log_error("cannot create socket folder %s: %s", dir, strerror(errno));
         return EXIT_RUNTIME;
     }
@@ -41,11 +50,14 @@ static int prepare_socket_dir(const char *socket_path)
                   (unsigned)st.st_uid, (unsigned)geteuid());
         return EXIT_REFUSED;
     }
-    if (st.st_mode & 077) {
-        log_error("socket folder %s is open to group/others (mode %03o): chmod 700 it",
-                  dir, (unsigned)(st.st_mode & 0777));
+    if (st.st_mode & forbidden) {
+        log_error("socket folder %s is open to group/others (mode %03o): chmod %o it", dir,
+                  (unsigned)(st.st_mode & 0777), (unsigned)mode);
         return EXIT_REFUSED;
     }
+    if (shared && (st.st_mode & 011) != 011)
+        log_warn("access grants are configured but other users cannot enter socket folder "
+                 "%s (mode %03o): chmod 711 it", dir, (unsigned)(st.st_mode & 0777));
     return 0;
 }
 
@@ -81,7 +93,7 @@ static int clear_stale_socket(const struct sockaddr_un *addr)
     return 0;
 }
 
-static int bind_socket(const char *path, int *out_fd)
+static int bind_socket(const char *path, bool shared, int *out_fd)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     if (strlen(path) >= sizeof(addr.sun_path)) {
@@ -89,7 +101,7 @@ static int bind_socket(const char *path, int *out_fd)
         return EXIT_USAGE;
     }
     strcpy(addr.sun_path, path);
-    int rc = prepare_socket_dir(path);
+    int rc = prepare_socket_dir(path, shared);
     if (rc == 0)
         rc = clear_stale_socket(&addr);
     if (rc != 0)
@@ -99,8 +111,9 @@ static int bind_socket(const char *path, int *out_fd)
         log_error("socket: %s", strerror(errno));
         return EXIT_RUNTIME;
     }
-    /* The socket file is born 0600: no window where another user could connect. */
-    mode_t old = umask(0177);
+    /* The socket file is born 0600: no window where another user could connect. With
+     * grants it is born 0666, and SO_PEERCRED against the grants decides each peer. */
+    mode_t old = umask(shared ? 0111 : 0177);
     rc = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
     int err = errno;
     umask(old);
@@ -241,10 +254,13 @@ int server_start(server *srv, uv_loop_t *loop, const config *cfg, store *hub)
 
     int fd = inherited_socket();
     if (fd < 0) {
-        int rc = bind_socket(cfg->socket_path, &fd);
+        int rc = bind_socket(cfg->socket_path, cfg->policy.ngrants > 0, &fd);
         if (rc != 0)
             return rc;
         srv->own_socket = true;
+        if (cfg->policy.ngrants > 0)
+            log_info("access grants: socket %s is open to other users (0666, folder 0711); "
+                     "each peer is checked against the grants", cfg->socket_path);
     } else {
         log_info("using the socket passed by systemd");
     }

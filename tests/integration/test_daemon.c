@@ -558,7 +558,17 @@ START_TEST(test_policy_grant)
     fclose(f);
     start(HARNESS_KEYFILE, (const char *const[]){ "--config", conf, NULL });
     unlink(conf);
-    loosen_socket();
+    /* with grants the daemon opens the way itself: a folder others may only traverse, a
+     * socket anyone may connect to (SO_PEERCRED and the grants decide); the test makes
+     * only the harness's own folder traversable, as a user would their home */
+    char run[256];
+    struct stat st;
+    snprintf(run, sizeof(run), "%s/run", h.dir);
+    ck_assert_int_eq(stat(run, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0711);
+    ck_assert_int_eq(stat(h.socket, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0666);
+    ck_assert_int_eq(chmod(h.dir, 0711), 0);
     int fd = connect_ok();
     ck_assert_int_eq(call_write(fd, 1, PROTO_OP_POST, "shared", "svc", "ok"), 0);
     ck_assert_int_eq(call_write(fd, 2, PROTO_OP_POST, "private", "svc2", "no"), 0);
@@ -795,6 +805,61 @@ START_TEST(test_bad_startup)
 }
 END_TEST
 
+/* Runs sekretsd on DIR/run/s.sock with a throwaway hub (and an optional config) and
+ * returns its exit code, or -1 when it is still running after 10 s (it started: killed). */
+static int refused_start(const char *dir, const char *conf)
+{
+    char sock[160], hub[160];
+    snprintf(sock, sizeof(sock), "%s/run/s.sock", dir);
+    snprintf(hub, sizeof(hub), "%s/hub", dir);
+    const char *bin = getenv("SEKRETSD");
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 2);
+        if (conf != NULL)
+            execl(bin, bin, "--foreground", "--socket", sock, "--hub", hub, "--config", conf,
+                  (char *)NULL);
+        else
+            execl(bin, bin, "--foreground", "--socket", sock, "--hub", hub, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    for (int i = 0; i < 1000 && waitpid(pid, &status, WNOHANG) == 0; i++)
+        usleep(10000);
+    if (kill(pid, 0) == 0 && waitpid(pid, &status, WNOHANG) == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        return -1;
+    }
+    ck_assert(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+/* The socket folder: 0700 without grants; with grants others may traverse it, no more. */
+START_TEST(test_socket_folder_modes)
+{
+    char dir[] = "/tmp/skr-mode-XXXXXX", run[160], conf[160];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(run, sizeof(run), "%s/run", dir);
+    snprintf(conf, sizeof(conf), "%s/grants.ini", dir);
+    FILE *f = fopen(conf, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("[grant nobody]\nuid = 65534\nprotocols = shared\n", f);
+    fclose(f);
+    ck_assert_int_eq(mkdir(run, 0700), 0);
+    ck_assert_int_eq(chmod(run, 0711), 0);
+    ck_assert_int_eq(refused_start(dir, NULL), 3);  /* traversable, and no grant needs it */
+    ck_assert_int_eq(chmod(run, 0755), 0);
+    ck_assert_int_eq(refused_start(dir, conf), 3);  /* listable: refused even with grants */
+    ck_assert_int_eq(chmod(run, 0731), 0);
+    ck_assert_int_eq(refused_start(dir, conf), 3);  /* writable by the group */
+    char cmd[200];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static Suite *daemon_suite(void)
 {
     Suite *s = suite_create("sekretsd");
@@ -820,6 +885,7 @@ static Suite *daemon_suite(void)
         { "reply_too_large", test_reply_too_large },
         { "audit_log_has_no_body", test_audit_log_has_no_body },
         { "bad_startup", test_bad_startup },
+        { "socket_folder_modes", test_socket_folder_modes },
     };
     for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
         TCase *tc = tcase_create(tests[i].name);
