@@ -29,18 +29,25 @@ static int harden(void)
     return 0;
 }
 
-/* --keyfile: create the hub with it when new, else unlock with it. */
-static int unlock_with_keyfile(store *hub, const char *path)
+/* --keyfile: read and checked before anything is created, so a refused keyfile leaves no
+ * hub folder behind. *content is guarded memory (store_secret_free). */
+static int keyfile_load(const char *path, uint8_t **content, size_t *len)
 {
     char err[STORE_ERRMSG_MAX];
-    uint8_t *content = NULL, *kek = NULL;
-    size_t len = 0;
-    store_kdf kdf;
-    int rc = store_keyfile_read(path, &content, &len, err);
-    if (rc != 0) {
+    if (store_keyfile_read(path, content, len, err) != 0) {
         log_error("%s", err);
         return EXIT_KEYFILE;
     }
+    return 0;
+}
+
+/* Creates the hub with the keyfile's content when new, else unlocks it with it. */
+static int unlock_with_keyfile(store *hub, const char *path, const uint8_t *content, size_t len)
+{
+    uint8_t *kek = NULL;
+    store_kdf kdf;
+    int rc;
+
     kek = sodium_malloc(STORE_KEY_BYTES);
     if (kek == NULL) {
         rc = SKR_ENOMEM;
@@ -66,7 +73,6 @@ static int unlock_with_keyfile(store *hub, const char *path)
         log_info("hub unlocked with keyfile %s", path);
     }
 out:
-    store_secret_free(content, len);
     if (kek != NULL)
         sodium_free(kek);
     if (rc == SKR_EBAD_PASSPHRASE) {
@@ -96,9 +102,18 @@ static int open_hub(const config *cfg, store **hub)
         log_error("%s", err);
         return EXIT_RUNTIME;
     }
-    if (cfg->keyfile[0] != '\0')
-        return unlock_with_keyfile(*hub, cfg->keyfile);
     return 0;
+}
+
+/* After server_start: closes every handle (uv_run returns once they are) and removes the
+ * socket the daemon made. */
+static void server_finish(server *srv, uv_loop_t *loop, const config *cfg)
+{
+    server_stop(srv);
+    uv_run(loop, UV_RUN_DEFAULT);
+    if (srv->own_socket && unlink(cfg->socket_path) != 0 && errno != ENOENT)
+        log_warn("cannot remove socket %s: %s", cfg->socket_path, strerror(errno));
+    uv_loop_close(loop);
 }
 
 int main(int argc, char **argv)
@@ -106,6 +121,8 @@ int main(int argc, char **argv)
     static config cfg;
     static server srv;
     store *hub = NULL;
+    uint8_t *key = NULL; /* --keyfile content, until it has unlocked the hub */
+    size_t key_len = 0;
     int exit_now, rc;
 
     if (config_load(&cfg, argc, argv, &exit_now) != 0)
@@ -118,12 +135,25 @@ int main(int argc, char **argv)
         rc = EXIT_RUNTIME;
         goto out;
     }
+    if (cfg.keyfile[0] != '\0' && (rc = keyfile_load(cfg.keyfile, &key, &key_len)) != 0)
+        goto out;
     if ((rc = open_hub(&cfg, &hub)) != 0)
         goto out;
 
     uv_loop_t *loop = uv_default_loop();
     if ((rc = server_start(&srv, loop, &cfg, hub)) != 0)
         goto out;
+    /* The keyfile creates or unlocks the hub once the socket is ours, so a start refused
+     * for its socket leaves no hub keyed behind. Clients wait in the listen backlog. */
+    if (key != NULL) {
+        rc = unlock_with_keyfile(hub, cfg.keyfile, key, key_len);
+        store_secret_free(key, key_len);
+        key = NULL;
+        if (rc != 0) {
+            server_finish(&srv, loop, &cfg);
+            goto out;
+        }
+    }
     log_info("sekretsd %s listening on %s, hub %s (%s)", SKR_VERSION, cfg.socket_path, cfg.hub_dir,
              !store_is_initialized(hub) ? "new: waiting for init"
              : store_is_unlocked(hub) ? "unlocked" : "locked");
@@ -131,12 +161,11 @@ int main(int argc, char **argv)
     sd_notify(0, "READY=1");
 #endif
     uv_run(loop, UV_RUN_DEFAULT);
-    if (srv.own_socket && unlink(cfg.socket_path) != 0 && errno != ENOENT)
-        log_warn("cannot remove socket %s: %s", cfg.socket_path, strerror(errno));
-    uv_loop_close(loop);
+    server_finish(&srv, loop, &cfg); /* the loop ended in server_stop: nothing left to do */
     rc = srv.exit_code;
     log_info("stopped");
 out:
+    store_secret_free(key, key_len);
     store_close(hub); /* wipes the keys */
     config_free(&cfg);
     return rc;

@@ -205,6 +205,14 @@ stop
 head -c 4097 /dev/urandom > "$T/bigkey"; chmod 600 "$T/bigkey"
 expect 5 "" -- "$SEKRETSD" --foreground --socket "$T/run/big.sock" --hub "$T/hub-big" --keyfile "$T/bigkey"
 grep -q "4097 bytes, need 32 to 4096" "$T/err" || fail "big keyfile message: $(cat "$T/err")"
+[ -e "$T/hub-big" ] && fail "a refused keyfile left the hub folder $T/hub-big"
+# a start refused for its socket (another daemon answers there) keys no new hub
+head -c 32 /dev/urandom > "$T/key-y"; chmod 600 "$T/key-y"
+start "$SEKRETS_SOCKET" "$T/hub2" --keyfile "$T/key"
+expect 4 "" -- "$SEKRETSD" --foreground --socket "$SEKRETS_SOCKET" --hub "$T/hub-y" --keyfile "$T/key-y"
+grep -q "already running" "$T/err" || fail "busy socket message: $(cat "$T/err")"
+grep -q "new hub created" "$T/err" && fail "a start refused for its socket keyed a new hub"
+stop
 
 # --- integrity: two records' ciphertexts swapped in the file -> exit 11 for both, others fine
 TAMPER=${1:?tamper_swap path}
