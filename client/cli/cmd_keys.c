@@ -77,8 +77,13 @@ static int pass_cmd(cli_ctx *ctx, int argc, char **argv, bool init)
                             &pass, &len)) != 0)
         goto out;
     r = init ? skr_init(c, pass, len) : skr_unlock(c, pass, len);
-    if (r != 0)
+    if (r == SKR_EEXISTS && init) {
+        cli_err(ctx, "the hub is already initialised: `sekrets-cli unlock` opens it, "
+                     "`sekrets-cli passwd` changes its passphrase");
+        r = EXIT_EXISTS;
+    } else if (r != 0) {
         r = cli_fail(ctx, c, r, NULL);
+    }
 out:
     sodium_free(pass);
     skr_client_close(c);

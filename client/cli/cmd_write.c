@@ -13,6 +13,15 @@
 #define MAX_FIELDS 256
 #define STDIN_MAX (1024u * 1024u)
 
+/* True for input holding nothing but spaces, tabs and line ends (or nothing). */
+static bool all_blank(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
+            return false;
+    return true;
+}
+
 static bool valid_utf8(const uint8_t *s, size_t n)
 {
     for (size_t i = 0; i < n;) {
@@ -158,8 +167,12 @@ static int write_cmd(cli_ctx *ctx, int argc, char **argv, bool put)
         if (r != 0)
             r = cli_usage(ctx, "cannot read the body from stdin%s",
                           r == SKR_ETOO_LARGE ? ": too large" : "");
-        else if (jsonmp_from_text((const char *)in.data, in.len, &body, why, sizeof(why)) != 0)
-            r = cli_usage(ctx, "body on stdin: %s", why);
+        else if (all_blank(in.data, in.len))
+            r = cli_usage(ctx, "no body on stdin: give it as JSON, or use -F KEY=VALUE");
+        else if (jsonmp_from_text((const char *)in.data, in.len, &body, why, sizeof(why)) != 0) {
+            cli_err(ctx, "body on stdin: %s", why); /* the data is wrong, not the usage */
+            r = EXIT_USAGE;
+        }
     } else {
         r = body_from_prompts(ctx, &body);
     }

@@ -60,6 +60,14 @@ expect 0 "initialized: no" -- sh -c "\"$SEKRETS_CLI\" status | head -1"
 expect 2 "" -- CLI init </dev/null                        # no terminal, no fd: usage
 expect 0 "" -- CLI init --passphrase-file "$T/pass1"
 expect 7 "" -- CLI init --passphrase-file "$T/pass1"       # exists
+grep -q "already initialised: .sekrets-cli unlock. opens it" "$T/err" || fail "init exists message: $(cat "$T/err")"
+expect 2 "" -- sh -c "printf ' \n' | \"$SEKRETS_CLI\" post p n"   # nothing on stdin
+grep -q "no body on stdin" "$T/err" || fail "empty stdin message: $(cat "$T/err")"
+expect 2 "" -- sh -c "echo '{bad' | \"$SEKRETS_CLI\" post p n"
+[ "$(wc -l < "$T/err")" = 1 ] && grep -q "body on stdin: invalid JSON at line 1" "$T/err" ||
+    fail "bad JSON: want one line, got: $(cat "$T/err")"
+expect 3 "" -- CLI import "$T/no-such.gluedb" -p x
+grep -q "cannot read $T/no-such.gluedb: no such file" "$T/err" || fail "import message: $(cat "$T/err")"
 expect 0 '{"initialized":true,"locked":false}' -- sh -c "\"$SEKRETS_CLI\" status --json | sed 's/,\"version.*/}/'"
 expect 0 "" -- CLI lock
 expect 4 "" -- CLI get x
