@@ -54,6 +54,9 @@ typedef struct cli_cmd {
 void cli_err(const cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Usage error: message + the command's usage line; returns EXIT_USAGE. */
 int cli_usage(const cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* After getopt returned '?' (it has printed what is wrong): the usage line, and a hint when
+ * a global option came after the command. Returns EXIT_USAGE. */
+int cli_bad_option(const cli_ctx *ctx, char *const argv[]);
 /* Reports a library error (with the daemon's message when there is one); returns the exit code. */
 int cli_fail(const cli_ctx *ctx, skr_client *c, int err, const char *what);
 /* Connects (reporting failures with the socket path and how to start the daemon). */

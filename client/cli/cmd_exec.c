@@ -65,7 +65,7 @@ int cmd_exec(cli_ctx *ctx, int argc, char **argv)
 
     while ((o = getopt_long(argc, argv, "+e:", opts, NULL)) != -1) {
         if (o != 'e')
-            return cli_usage(ctx, "unknown option");
+            return cli_bad_option(ctx, argv);
         if (n == MAX_VARS)
             return cli_usage(ctx, "at most %d variables", MAX_VARS);
         if (parse_spec(optarg, &specs[n]) != 0)

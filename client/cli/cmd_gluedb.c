@@ -34,7 +34,7 @@ int cmd_import(cli_ctx *ctx, int argc, char **argv)
 
     while ((o = getopt_long(argc, argv, "p:", opts, NULL)) != -1) {
         if (o != 'p')
-            return cli_usage(ctx, "unknown option");
+            return cli_bad_option(ctx, argv);
         protocol = optarg;
     }
     if (argc - optind != 1 || protocol == NULL)
@@ -161,7 +161,7 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
         else if (o == 'o')
             output = optarg;
         else
-            return cli_usage(ctx, "unknown option");
+            return cli_bad_option(ctx, argv);
     }
     if (optind != argc || protocol == NULL)
         return cli_usage(ctx, "wants -p PROTOCOL");

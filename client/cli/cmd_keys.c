@@ -31,7 +31,7 @@ static int pass_opts(cli_ctx *ctx, int argc, char **argv, bool keyfile, pass_src
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         pass_src *s = (o == OPT_NPFD || o == OPT_NPFILE) ? newp : old;
         if (s == NULL)
-            return cli_usage(ctx, "unknown option");
+            return cli_usage(ctx, "no new passphrase here: `sekrets-cli passwd` changes it");
         switch (o) {
         case OPT_PFD:
         case OPT_NPFD:
@@ -41,7 +41,8 @@ static int pass_opts(cli_ctx *ctx, int argc, char **argv, bool keyfile, pass_src
             break;
         case OPT_KEYFILE:
             if (!keyfile)
-                return cli_usage(ctx, "unknown option");
+                return cli_usage(ctx, "init takes a passphrase; `sekretsd --keyfile` makes a "
+                                      "keyfile hub");
             s->raw = true;
             /* fall through */
         case OPT_PFILE:
@@ -51,7 +52,7 @@ static int pass_opts(cli_ctx *ctx, int argc, char **argv, bool keyfile, pass_src
             s->file = optarg;
             break;
         default:
-            return cli_usage(ctx, "unknown option");
+            return cli_bad_option(ctx, argv);
         }
     }
     if (optind != argc)
@@ -126,7 +127,7 @@ out:
 static int simple(cli_ctx *ctx, int argc, char **argv, skr_client **c)
 {
     if (getopt_long(argc, argv, "", (const struct option[]){ { NULL, 0, NULL, 0 } }, NULL) != -1)
-        return cli_usage(ctx, "unknown option");
+        return cli_bad_option(ctx, argv);
     if (optind != argc)
         return cli_usage(ctx, "takes no arguments");
     return cli_connect(ctx, c);

@@ -38,7 +38,7 @@ static int json_only(cli_ctx *ctx, int argc, char **argv, bool *json, int min_ar
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (o != OPT_JSON)
-            return cli_usage(ctx, "unknown option");
+            return cli_bad_option(ctx, argv);
         *json = true;
     }
     int n = argc - optind;
@@ -221,7 +221,7 @@ int cmd_get(cli_ctx *ctx, int argc, char **argv)
         case 'p': protocol = optarg; break;
         case 'f': field = optarg; break;
         case OPT_JSON: json = true; break;
-        default: return cli_usage(ctx, "unknown option");
+        default: return cli_bad_option(ctx, argv);
         }
     }
     if (argc - optind != 1)

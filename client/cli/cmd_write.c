@@ -147,7 +147,7 @@ static int write_cmd(cli_ctx *ctx, int argc, char **argv, bool put)
 
     while ((o = getopt_long(argc, argv, "F:", opts, NULL)) != -1) {
         if (o != 'F')
-            return cli_usage(ctx, "unknown option");
+            return cli_bad_option(ctx, argv);
         if (nspecs == MAX_FIELDS)
             return cli_usage(ctx, "at most %d fields", MAX_FIELDS);
         specs[nspecs++] = optarg;
@@ -211,7 +211,7 @@ int cmd_rm(cli_ctx *ctx, int argc, char **argv)
     bool deleted = false;
     int r;
     if (getopt_long(argc, argv, "", (const struct option[]){ { NULL, 0, NULL, 0 } }, NULL) != -1)
-        return cli_usage(ctx, "unknown option");
+        return cli_bad_option(ctx, argv);
     if (argc - optind != 2)
         return cli_usage(ctx, "wants PROTOCOL NAME");
     const char *protocol = argv[optind], *name = argv[optind + 1];

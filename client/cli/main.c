@@ -70,6 +70,7 @@ int main(int argc, char **argv)
         return EXIT_ERROR;
     }
     jsonmp_init();
+    argv[0] = (char *)"sekrets-cli"; /* getopt's messages name it, not the path it ran from */
     while ((o = getopt_long(argc, argv, "+s:t:hV", opts, NULL)) != -1) {
         switch (o) {
         case 's':
@@ -86,8 +87,8 @@ int main(int argc, char **argv)
         case 'V':
             printf("sekrets-cli %s (libsekrets %s)\n", SKR_VERSION_STRING, skr_version());
             return 0;
-        default:
-            return cli_usage(&ctx, "unknown option");
+        default: /* getopt said which option */
+            return cli_bad_option(&ctx, argv);
         }
     }
     if (optind >= argc) {
@@ -102,6 +103,10 @@ int main(int argc, char **argv)
     argc -= optind;
     argv += optind;
     optind = 0; /* the subcommand parses its own options from argv[1] */
+    /* getopt names its errors after argv[0]: "sekrets-cli: get: unrecognized option ..." */
+    static char prog[64];
+    snprintf(prog, sizeof(prog), "sekrets-cli: %s", cmd->name);
+    argv[0] = prog;
     /* exec's command has its own options: only look before it. */
     int scan = cmd->fn == cmd_exec ? (argc > 1 ? 2 : 1) : argc;
     for (int i = 1; i < scan && strcmp(argv[i], "--") != 0; i++)

@@ -68,16 +68,30 @@ void cli_err(const cli_ctx *ctx, const char *fmt, ...)
     va_end(ap);
 }
 
+static void usage_line(const cli_ctx *ctx)
+{
+    if (ctx != NULL && ctx->cmd != NULL && ctx->usage != NULL)
+        fprintf(stderr, "usage: sekrets-cli %s %s\n", ctx->cmd, ctx->usage);
+    else
+        fputs("usage: sekrets-cli [--socket PATH] [--timeout MS] COMMAND [ARGS]\n", stderr);
+}
+
 int cli_usage(const cli_ctx *ctx, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     vmsg(ctx, fmt, ap);
     va_end(ap);
-    if (ctx != NULL && ctx->cmd != NULL && ctx->usage != NULL)
-        fprintf(stderr, "usage: sekrets-cli %s %s\n", ctx->cmd, ctx->usage);
-    else
-        fputs("usage: sekrets-cli [--socket PATH] [--timeout MS] COMMAND [ARGS]\n", stderr);
+    usage_line(ctx);
+    return EXIT_USAGE;
+}
+
+int cli_bad_option(const cli_ctx *ctx, char *const argv[])
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : "";
+    if (ctx->cmd != NULL && (strncmp(arg, "--socket", 8) == 0 || strncmp(arg, "--timeout", 9) == 0))
+        fprintf(stderr, "sekrets-cli: %.9s is a global option: put it before the command\n", arg);
+    usage_line(ctx);
     return EXIT_USAGE;
 }
 

@@ -46,6 +46,12 @@ expect 2 "" -- CLI
 expect 2 "" -- CLI frobnicate
 expect 2 "" -- CLI get
 expect 2 "" -- CLI get a b
+expect 2 "" -- CLI get a -Z          # getopt names the option once, then the usage line
+[ "$(cat "$T/err")" = "sekrets-cli: get: invalid option -- 'Z'
+usage: sekrets-cli get NAME [-p PROTOCOL] [-f FIELD] [--json]" ] || fail "bad option message: $(cat "$T/err")"
+expect 2 "" -- CLI get a --socket /x   # a global option after the command
+grep -q "^sekrets-cli: --socket is a global option: put it before the command$" "$T/err" ||
+    fail "global option hint: $(cat "$T/err")"
 expect 2 "" -- CLI db
 expect 2 "" -- CLI --timeout x ping
 expect 0 "" -- sh -c "\"$SEKRETS_CLI\" --help | grep -q '  11  integrity'"
