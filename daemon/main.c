@@ -48,6 +48,12 @@ static int unlock_with_keyfile(store *hub, const char *path, const uint8_t *cont
     store_kdf kdf;
     int rc;
 
+    if (!store_is_initialized(hub) && len > STORE_KEYFILE_NEW_MAX) {
+        log_error("keyfile %s: %zu bytes; a new hub takes %d to %u (what `sekrets-cli "
+                  "unlock --keyfile` can send)", path, len, STORE_KEYFILE_MIN,
+                  STORE_KEYFILE_NEW_MAX);
+        return EXIT_KEYFILE;
+    }
     kek = sodium_malloc(STORE_KEY_BYTES);
     if (kek == NULL) {
         rc = SKR_ENOMEM;
@@ -71,6 +77,10 @@ static int unlock_with_keyfile(store *hub, const char *path, const uint8_t *cont
             (rc = store_unlock(hub, kek)) != 0)
             goto out;
         log_info("hub unlocked with keyfile %s", path);
+        if (len > STORE_KEYFILE_NEW_MAX)
+            log_warn("keyfile %s has %zu bytes: once locked, this hub unlocks only by "
+                     "restarting sekretsd with it (an unlock request carries at most %u)",
+                     path, len, STORE_KEYFILE_NEW_MAX);
     }
 out:
     if (kek != NULL)

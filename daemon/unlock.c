@@ -15,8 +15,8 @@
 #include "response.h"
 #include "server.h"
 
-_Static_assert(STORE_KEYFILE_MAX <= PROTO_MAX_PASSPHRASE,
-               "every keyfile must fit in an unlock request");
+_Static_assert(STORE_KEYFILE_NEW_MAX <= PROTO_MAX_PASSPHRASE,
+               "a new hub's keyfile must fit in an unlock request");
 
 #define RATE_LIMIT_BASE_MS 1000u
 #define RATE_LIMIT_MAX_MS  60000u

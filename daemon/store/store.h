@@ -47,10 +47,12 @@ typedef struct store_kdf {
     uint64_t memlimit;  /* Argon2id only, bytes */
 } store_kdf;
 
-/* Keyfile sizes. At most what a passphrase may be on the wire (PROTO_MAX_PASSPHRASE, checked
- * in daemon/unlock.c): a locked keyfile hub unlocks with the file's bytes as the passphrase. */
-#define STORE_KEYFILE_MIN 32
-#define STORE_KEYFILE_MAX 4096u
+/* Keyfile sizes. A new hub takes at most what a passphrase may be on the wire
+ * (PROTO_MAX_PASSPHRASE, checked in daemon/unlock.c): a locked keyfile hub unlocks with the
+ * file's bytes sent as the passphrase. Hubs made before that cap (up to 64 KiB) still open. */
+#define STORE_KEYFILE_MIN     32
+#define STORE_KEYFILE_NEW_MAX 4096u
+#define STORE_KEYFILE_MAX     (64u * 1024u)
 
 /* Default Argon2id limits: libsodium's MODERATE. */
 #define STORE_OPSLIMIT_DEFAULT 3ULL
@@ -68,7 +70,7 @@ int store_kdf_derive(const store_kdf *kdf, const uint8_t *secret, size_t len,
                      uint8_t kek[STORE_KEY_BYTES]);
 
 /*
- * Reads a keyfile: a regular file of 32 to 4096 bytes owned by this uid
+ * Reads a keyfile: a regular file of 32 bytes to 64 KiB (a new hub: 4096) owned by this uid
  * and readable by nobody else. *content is sodium_malloc'ed: free it with
  * store_secret_free(*content, *len). SKR_EDENIED (mode/owner), SKR_EINVAL (size/type),
  * SKR_ENOT_FOUND; err gets a one-line reason naming the file.

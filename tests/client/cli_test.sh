@@ -218,8 +218,11 @@ expect 0 "kept" -- CLI get bob -p ftp -f password
 stop
 head -c 4097 /dev/urandom > "$T/bigkey"; chmod 600 "$T/bigkey"
 expect 5 "" -- "$SEKRETSD" --foreground --socket "$T/run/big.sock" --hub "$T/hub-big" --keyfile "$T/bigkey"
-grep -q "4097 bytes, need 32 to 4096" "$T/err" || fail "big keyfile message: $(cat "$T/err")"
-[ -e "$T/hub-big" ] && fail "a refused keyfile left the hub folder $T/hub-big"
+grep -q "4097 bytes; a new hub takes 32 to 4096" "$T/err" || fail "big keyfile message: $(cat "$T/err")"
+grep -q "new hub created" "$T/err" && fail "a refused keyfile keyed a new hub"
+head -c 32 /dev/urandom > "$T/openkey"; chmod 644 "$T/openkey"     # readable by others
+expect 5 "" -- "$SEKRETSD" --foreground --socket "$T/run/big.sock" --hub "$T/hub-open" --keyfile "$T/openkey"
+[ -e "$T/hub-open" ] && fail "a refused keyfile left the hub folder $T/hub-open"
 # a start refused for its socket (another daemon answers there) keys no new hub
 head -c 32 /dev/urandom > "$T/key-y"; chmod 600 "$T/key-y"
 start "$SEKRETS_SOCKET" "$T/hub2" --keyfile "$T/key"

@@ -365,7 +365,7 @@ START_TEST(test_keyfile)
     ck_assert_ptr_null(content);
     {
         static uint8_t big[STORE_KEYFILE_MAX + 1];
-        write_file(path, big, sizeof big, 0600); /* more than an unlock request can carry */
+        write_file(path, big, sizeof big, 0600); /* over 64 KiB */
         ck_assert_int_eq(store_keyfile_read(path, &content, &len, err), SKR_EINVAL);
         ck_assert_ptr_null(content);
         write_file(path, big, STORE_KEYFILE_MAX, 0600);
