@@ -119,22 +119,35 @@ out:
     return r;
 }
 
-/* The export holds every secret of a protocol in clear: the file is made (or truncated)
- * owner-only, whatever the umask or its old mode. */
+/* The export holds every secret of a protocol in clear. A regular file is made, or
+ * narrowed, owner-only (0600) before anything is written to it, and emptied only then;
+ * one that belongs to another user is refused. Anything else (a pipe, /dev/stdout,
+ * /dev/null) is written as it is, its mode untouched. */
 static FILE *open_private(const char *path)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    FILE *f;
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    struct stat st;
+    FILE *f = NULL;
 
     if (fd < 0)
         return NULL;
-    if (fchmod(fd, 0600) != 0 || (f = fdopen(fd, "w")) == NULL) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return NULL;
+    if (fstat(fd, &st) != 0)
+        goto fail;
+    if (S_ISREG(st.st_mode)) {
+        if (st.st_uid != geteuid()) {
+            errno = EPERM; /* cannot make it owner-only for us */
+            goto fail;
+        }
+        if (fchmod(fd, 0600) != 0 || ftruncate(fd, 0) != 0)
+            goto fail;
     }
-    return f;
+    if ((f = fdopen(fd, "w")) != NULL)
+        return f;
+fail:;
+    int e = errno;
+    close(fd);
+    errno = e;
+    return NULL;
 }
 
 int cmd_export(cli_ctx *ctx, int argc, char **argv)

@@ -183,6 +183,14 @@ expect 0 "" -- CLI export -p gdrive2 -o "$T/wide.gluedb"
 expect 0 "600" -- stat -c %a "$T/wide.gluedb"                      # an old file is narrowed too
 expect 0 "" -- cmp "$T/out.gluedb" "$T/wide.gluedb"
 expect 1 "" -- CLI export -p gdrive2 -o "$T/no/such/dir/x.gluedb"
+expect 0 "" -- CLI export -p gdrive2 -o /dev/null                 # not a regular file: as is
+expect 0 "666" -- stat -c %a /dev/null
+echo theirs > "$T/theirs.gluedb"; chmod 644 "$T/theirs.gluedb"
+if [ "$(id -u)" = 0 ]; then
+    chown 65534 "$T/theirs.gluedb"
+    expect 1 "" -- CLI export -p gdrive2 -o "$T/theirs.gluedb"   # another user's file
+    expect 0 "theirs" -- cat "$T/theirs.gluedb"                   # left as it was
+fi
 expect 0 "imported 3 records into copy" -- CLI import "$T/out.gluedb" -p copy
 expect 0 "" -- cmp <(CLI export -p gdrive2 | grep -v date_) <(CLI export -p copy | grep -v date_)
 expect 0 '{"client_id":"id1","client_secret":"cs1","nested":{"a":{"b":[1,"x",null]}}}' -- sh -c "\"$SEKRETS_CLI\" get 'zoë@example.com' -p copy --json | sed 's/.*\"body\"://; s/}\$//'"
