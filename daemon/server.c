@@ -1,5 +1,6 @@
 /* The listening socket (bound safely or inherited from systemd), signals, idle lock. */
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,46 +20,51 @@
 /* Makes the socket's folder and refuses one that another user owns or that group/others
  * can enter. With access grants (`shared`), granted users must reach the socket: the
  * folder may then let them traverse it (0711), never list or write it. mkdir applies the
- * mode, so there is no window with a wider one (the umask can only narrow it; a narrowed
- * shared folder gets its x bits with chmod, which widens nothing else). */
+ * mode (the umask can only narrow it); the checks, and the chmod that gives a narrowed
+ * shared folder its x bits, go through one O_NOFOLLOW descriptor, so a folder swapped for
+ * a symlink is neither followed nor changed. */
 static int prepare_socket_dir(const char *socket_path, bool shared)
 {
     char copy[sizeof(((struct sockaddr_un *)0)->sun_path)];
     snprintf(copy, sizeof(copy), "%s", socket_path);
     const char *dir = dirname(copy);
     const mode_t mode = shared ? 0711 : 0700, forbidden = shared ? 066 : 077;
-    if (mkdir(dir, mode) == 0) {
-        if (shared && chmod(dir, mode) != 0) {
-            log_error("cannot chmod socket folder %s: %s", dir, strerror(errno));
-            return EXIT_RUNTIME;
-        }
-    } else if (errno != EEXIST) {
+    bool made = mkdir(dir, mode) == 0;
+    if (!made && errno != EEXIST) {
         log_error("cannot create socket folder %s: %s", dir, strerror(errno));
         return EXIT_RUNTIME;
     }
-    struct stat st;
-    if (lstat(dir, &st) != 0) {
-        log_error("cannot stat socket folder %s: %s", dir, strerror(errno));
-        return EXIT_RUNTIME;
-    }
-    if (!S_ISDIR(st.st_mode)) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && (errno == ENOTDIR || errno == ELOOP)) {
         log_error("socket folder %s is not a directory", dir);
         return EXIT_REFUSED;
     }
-    if (st.st_uid != geteuid()) {
+    if (fd < 0) {
+        log_error("cannot open socket folder %s: %s", dir, strerror(errno));
+        return EXIT_RUNTIME;
+    }
+    int rc = 0;
+    struct stat st;
+    if (made && shared && fchmod(fd, mode) != 0) {
+        log_error("cannot chmod socket folder %s: %s", dir, strerror(errno));
+        rc = EXIT_RUNTIME;
+    } else if (fstat(fd, &st) != 0) {
+        log_error("cannot stat socket folder %s: %s", dir, strerror(errno));
+        rc = EXIT_RUNTIME;
+    } else if (st.st_uid != geteuid()) {
         log_error("socket folder %s belongs to uid %u, not to this user (uid %u)", dir,
                   (unsigned)st.st_uid, (unsigned)geteuid());
-        return EXIT_REFUSED;
-    }
-    if (st.st_mode & forbidden) {
+        rc = EXIT_REFUSED;
+    } else if (st.st_mode & forbidden) {
         log_error("socket folder %s is open to group/others (mode %03o): chmod %o it", dir,
                   (unsigned)(st.st_mode & 0777), (unsigned)mode);
-        return EXIT_REFUSED;
-    }
-    if (shared && (st.st_mode & 011) != 011)
+        rc = EXIT_REFUSED;
+    } else if (shared && (st.st_mode & 011) != 011) {
         log_warn("access grants are configured but other users cannot enter socket folder "
                  "%s (mode %03o): chmod 711 it", dir, (unsigned)(st.st_mode & 0777));
-    return 0;
+    }
+    close(fd);
+    return rc;
 }
 
 /* An existing socket file: refuse if a daemon answers on it, remove it if stale. */
@@ -271,6 +277,8 @@ int server_start(server *srv, uv_loop_t *loop, const config *cfg, store *hub)
         rc = uv_listen((uv_stream_t *)&srv->listener, SOMAXCONN, on_connection);
     if (rc != 0) {
         log_error("cannot listen: %s", uv_strerror(rc));
+        if (srv->own_socket) /* the loop never ran: the socket is ours to take back */
+            (void)unlink(cfg->socket_path);
         return EXIT_RUNTIME;
     }
 

@@ -38,6 +38,8 @@ struct server {
     bool own_socket;          /* we bound it (not inherited): remove it at exit */
     bool stopping;
     uint32_t nsessions;       /* sessions counted against max_clients */
+    uint64_t denied_logged_ms; /* when a denied peer was last logged (0: never) */
+    uint64_t denied_unlogged;  /* denied peers since, not logged (rate limit) */
     session *sessions;        /* all open sessions (list, for shutdown) */
     uint64_t started_ms;      /* uv_now at start */
     uint64_t last_request_ms; /* for idle auto-lock */

@@ -1,5 +1,6 @@
 /* Per-connection work: peer check, incremental framing, ordered replies, backpressure. */
 #include <errno.h>
+#include <inttypes.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,6 +293,22 @@ static void refuse(session *s, int code, const char *msg)
     session_pump(s); /* writes it, then closes once it is out */
 }
 
+/* A denied peer is logged, but at most once a second: with grants the socket is open to
+ * every local user, and one of them connecting in a loop must not flood the journal. */
+static void log_denied(server *srv, const session *s)
+{
+    uint64_t now = uv_now(srv->loop);
+    if (srv->denied_logged_ms != 0 && now - srv->denied_logged_ms < 1000) {
+        srv->denied_unlogged++;
+        return;
+    }
+    log_warn("denied connection from pid=%d uid=%u gid=%u: no grant (%" PRIu64
+             " more denied since the last line)", (int)s->pid, (unsigned)s->uid,
+             (unsigned)s->gid, srv->denied_unlogged);
+    srv->denied_logged_ms = now;
+    srv->denied_unlogged = 0;
+}
+
 void session_accept(server *srv)
 {
     session *s = calloc(1, sizeof(*s));
@@ -322,8 +339,7 @@ void session_accept(server *srv)
     if (s->uid != srv->cfg->policy.owner) {
         s->grant = policy_admit(&srv->cfg->policy, s->uid, s->gid);
         if (s->grant == NULL) {
-            log_warn("denied connection from pid=%d uid=%u gid=%u: no grant",
-                     (int)s->pid, (unsigned)s->uid, (unsigned)s->gid);
+            log_denied(srv, s);
             refuse(s, SKR_EDENIED, "this uid may not use this daemon");
             return;
         }

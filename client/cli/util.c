@@ -90,7 +90,8 @@ int cli_bad_option(const cli_ctx *ctx, char *const argv[])
 {
     const char *arg = optind > 0 ? argv[optind - 1] : "";
     if (ctx->cmd != NULL && (strncmp(arg, "--socket", 8) == 0 || strncmp(arg, "--timeout", 9) == 0))
-        fprintf(stderr, "sekrets-cli: %.9s is a global option: put it before the command\n", arg);
+        fprintf(stderr, "sekrets-cli: %.*s is a global option: put it before the command\n",
+                (int)strcspn(arg, "="), arg);
     usage_line(ctx);
     return EXIT_USAGE;
 }
