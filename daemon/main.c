@@ -115,15 +115,15 @@ static int open_hub(const config *cfg, store **hub)
     return 0;
 }
 
-/* After server_start: closes every handle (uv_run returns once they are) and removes the
- * socket the daemon made. */
+/* After server_start: stops the server (if the loop has not), lets the loop close its
+ * handles and removes the socket the daemon made. The signal handlers stay installed
+ * (server_release), so a signal during the hub's final checkpoint waits for the end. */
 static void server_finish(server *srv, uv_loop_t *loop, const config *cfg)
 {
     server_stop(srv);
     uv_run(loop, UV_RUN_DEFAULT);
     if (srv->own_socket && unlink(cfg->socket_path) != 0 && errno != ENOENT)
         log_warn("cannot remove socket %s: %s", cfg->socket_path, strerror(errno));
-    uv_loop_close(loop);
 }
 
 int main(int argc, char **argv)
@@ -133,6 +133,8 @@ int main(int argc, char **argv)
     store *hub = NULL;
     uint8_t *key = NULL; /* --keyfile content, until it has unlocked the hub */
     size_t key_len = 0;
+    uv_loop_t *loop = NULL;
+    bool started = false; /* server_start succeeded: handles to release */
     int exit_now, rc;
 
     if (config_load(&cfg, argc, argv, &exit_now) != 0)
@@ -150,9 +152,10 @@ int main(int argc, char **argv)
     if ((rc = open_hub(&cfg, &hub)) != 0)
         goto out;
 
-    uv_loop_t *loop = uv_default_loop();
+    loop = uv_default_loop();
     if ((rc = server_start(&srv, loop, &cfg, hub)) != 0)
         goto out;
+    started = true;
     /* The keyfile creates or unlocks the hub once the socket is ours, so a start refused
      * for its socket leaves no hub keyed behind. Clients wait in the listen backlog. */
     if (key != NULL) {
@@ -173,10 +176,15 @@ int main(int argc, char **argv)
     uv_run(loop, UV_RUN_DEFAULT);
     server_finish(&srv, loop, &cfg); /* the loop ended in server_stop: nothing left to do */
     rc = srv.exit_code;
-    log_info("stopped");
 out:
     store_secret_free(key, key_len);
-    store_close(hub); /* wipes the keys */
+    store_close(hub); /* checkpoints, wipes the keys */
+    if (started) {
+        server_release(&srv);
+        uv_loop_close(loop);
+        if (rc == 0)
+            log_info("stopped");
+    }
     config_free(&cfg);
     return rc;
 }

@@ -246,7 +246,12 @@ void server_batch_commit(server *srv)
 static void on_signal(uv_signal_t *sig, int signum)
 {
     server *srv = sig->data;
-    log_info("received %s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    const char *name = signum == SIGTERM ? "SIGTERM" : "SIGINT";
+    if (srv->stopping) { /* a second Ctrl-C must not cut the clean stop short */
+        log_info("received %s again: still stopping", name);
+        return;
+    }
+    log_info("received %s: stopping", name);
     server_stop(srv);
 }
 
@@ -300,6 +305,15 @@ int server_start(server *srv, uv_loop_t *loop, const config *cfg, store *hub)
     return 0;
 }
 
+void server_release(server *srv)
+{
+    if (!uv_is_closing((uv_handle_t *)&srv->sig_term))
+        uv_close((uv_handle_t *)&srv->sig_term, NULL);
+    if (!uv_is_closing((uv_handle_t *)&srv->sig_int))
+        uv_close((uv_handle_t *)&srv->sig_int, NULL);
+    uv_run(srv->loop, UV_RUN_DEFAULT); /* runs the close callbacks */
+}
+
 void server_stop(server *srv)
 {
     if (srv->stopping)
@@ -310,8 +324,11 @@ void server_stop(server *srv)
     sd_notify(0, "STOPPING=1");
 #endif
     uv_close((uv_handle_t *)&srv->listener, NULL);
-    uv_close((uv_handle_t *)&srv->sig_term, NULL);
-    uv_close((uv_handle_t *)&srv->sig_int, NULL);
+    /* The signal handles stay, unreferenced (they no longer keep the loop running): a
+     * signal during the stop is caught, not left to its default action, which would kill
+     * the daemon before it checkpoints and removes its socket. server_release closes them. */
+    uv_unref((uv_handle_t *)&srv->sig_term);
+    uv_unref((uv_handle_t *)&srv->sig_int);
     uv_close((uv_handle_t *)&srv->idle_timer, NULL);
     uv_close((uv_handle_t *)&srv->commit_check, NULL);
     uv_close((uv_handle_t *)&srv->commit_idle, NULL);

@@ -80,6 +80,9 @@ struct session {
 int server_start(server *srv, uv_loop_t *loop, const config *cfg, store *hub);
 /* Begins a graceful stop: no new connections, replies in flight finished, then exit. */
 void server_stop(server *srv);
+/* After the loop has stopped (server_stop, then uv_run returned): closes the handles that
+ * outlive the stop (the signal handlers). */
+void server_release(server *srv);
 /* Group commit: opens the batch for a write (once per loop turn). 0 or an SKR_E* code. */
 int server_batch_open(server *srv);
 /* Commits the open batch (one synced journal record), then releases every held reply, or

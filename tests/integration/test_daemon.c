@@ -759,6 +759,40 @@ START_TEST(test_sigterm_clean_exit)
 }
 END_TEST
 
+/* A second signal while the daemon stops is caught ("still stopping"), not left to its
+ * default action (which would kill it before its checkpoint). A client that does not read
+ * its replies keeps the stop waiting long enough to send one. */
+START_TEST(test_second_signal_while_stopping)
+{
+    start(HARNESS_KEYFILE, NULL);
+    int fd = connect_ok();
+    static char big[60000];
+    memset(big, 'x', sizeof(big) - 1);
+    ck_assert_int_eq(call_write(fd, 1, PROTO_OP_POST, "p", "n", big), 0);
+    proto_buf req = PROTO_BUF_INIT;
+    proto_request get = harness_req(2, PROTO_OP_GET, "p", "n");
+    ck_assert_int_eq(proto_request_encode(&req, &get, PROTO_MAX_FRAME_LIMIT), 0);
+    for (int i = 0; i < 40; i++) /* 2.4 MB of replies owed, none read */
+        ck_assert_int_eq(harness_send(fd, req.data, req.len), 0);
+    proto_buf_free(&req);
+    usleep(200000);
+    ck_assert_int_eq(kill(h.pid, SIGTERM), 0);
+    for (int i = 0; i < 500 && !harness_log_contains(&h, "received SIGTERM: stopping"); i++)
+        usleep(10000);
+    usleep(200000); /* the first stop has run: its loop turn is over */
+    ck_assert_int_eq(kill(h.pid, SIGINT), 0);
+    for (int i = 0; i < 500 && !harness_log_contains(&h, "received SIGINT again"); i++)
+        usleep(10000);
+    ck_assert(harness_log_contains(&h, "received SIGINT again: still stopping"));
+    ck_assert_int_eq(waitpid(h.pid, &h.exit_status, WNOHANG), 0); /* still waiting for us */
+    close(fd);
+    harness_kill(&h, 0); /* reaps it: the stop ends once the client is gone */
+    ck_assert(WIFEXITED(h.exit_status));
+    ck_assert_int_eq(WEXITSTATUS(h.exit_status), 0);
+    ck_assert(harness_log_contains(&h, "stopped"));
+}
+END_TEST
+
 START_TEST(test_reply_too_large)
 {
     start(HARNESS_KEYFILE, (const char *const[]){ "--max-frame", "1024", NULL });
@@ -940,6 +974,7 @@ static Suite *daemon_suite(void)
         { "sigkill_keeps_writes", test_sigkill_keeps_acknowledged_writes },
         { "group_commit", test_group_commit },
         { "sigterm_clean_exit", test_sigterm_clean_exit },
+        { "second_signal_while_stopping", test_second_signal_while_stopping },
         { "reply_too_large", test_reply_too_large },
         { "audit_log_has_no_body", test_audit_log_has_no_body },
         { "bad_startup", test_bad_startup },
