@@ -115,17 +115,6 @@ static int open_hub(const config *cfg, store **hub)
     return 0;
 }
 
-/* After server_start: stops the server (if the loop has not), lets the loop close its
- * handles and removes the socket the daemon made. The signal handlers stay installed
- * (server_release), so a signal during the hub's final checkpoint waits for the end. */
-static void server_finish(server *srv, uv_loop_t *loop, const config *cfg)
-{
-    server_stop(srv);
-    uv_run(loop, UV_RUN_DEFAULT);
-    if (srv->own_socket && unlink(cfg->socket_path) != 0 && errno != ENOENT)
-        log_warn("cannot remove socket %s: %s", cfg->socket_path, strerror(errno));
-}
-
 int main(int argc, char **argv)
 {
     static config cfg;
@@ -163,7 +152,7 @@ int main(int argc, char **argv)
         store_secret_free(key, key_len);
         key = NULL;
         if (rc != 0) {
-            server_finish(&srv, loop, &cfg);
+            server_finish(&srv);
             goto out;
         }
     }
@@ -174,7 +163,7 @@ int main(int argc, char **argv)
     sd_notify(0, "READY=1");
 #endif
     uv_run(loop, UV_RUN_DEFAULT);
-    server_finish(&srv, loop, &cfg); /* the loop ended in server_stop: nothing left to do */
+    server_finish(&srv); /* the loop ended in server_stop: nothing left to do */
     rc = srv.exit_code;
 out:
     store_secret_free(key, key_len);

@@ -255,6 +255,13 @@ static void on_signal(uv_signal_t *sig, int signum)
     server_stop(srv);
 }
 
+/* The socket file this daemon bound (not one systemd passed), removed at the end. */
+static void remove_own_socket(server *srv)
+{
+    if (srv->own_socket && unlink(srv->cfg->socket_path) != 0 && errno != ENOENT)
+        log_warn("cannot remove socket %s: %s", srv->cfg->socket_path, strerror(errno));
+}
+
 int server_start(server *srv, uv_loop_t *loop, const config *cfg, store *hub)
 {
     memset(srv, 0, sizeof(*srv));
@@ -282,8 +289,7 @@ int server_start(server *srv, uv_loop_t *loop, const config *cfg, store *hub)
         rc = uv_listen((uv_stream_t *)&srv->listener, SOMAXCONN, on_connection);
     if (rc != 0) {
         log_error("cannot listen: %s", uv_strerror(rc));
-        if (srv->own_socket) /* the loop never ran: the socket is ours to take back */
-            (void)unlink(cfg->socket_path);
+        remove_own_socket(srv); /* the loop never ran: the socket is ours to take back */
         return EXIT_RUNTIME;
     }
 
@@ -303,6 +309,13 @@ int server_start(server *srv, uv_loop_t *loop, const config *cfg, store *hub)
     if (cfg->idle_lock_s > 0)
         uv_timer_start(&srv->idle_timer, on_idle_timer, (uint64_t)cfg->idle_lock_s * 1000, 0);
     return 0;
+}
+
+void server_finish(server *srv)
+{
+    server_stop(srv);
+    uv_run(srv->loop, UV_RUN_DEFAULT);
+    remove_own_socket(srv);
 }
 
 void server_release(server *srv)

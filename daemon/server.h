@@ -80,8 +80,11 @@ struct session {
 int server_start(server *srv, uv_loop_t *loop, const config *cfg, store *hub);
 /* Begins a graceful stop: no new connections, replies in flight finished, then exit. */
 void server_stop(server *srv);
-/* After the loop has stopped (server_stop, then uv_run returned): closes the handles that
- * outlive the stop (the signal handlers). */
+/* Stops the server if the loop has not, lets the loop close its handles and removes the
+ * socket the daemon bound. The signal handlers stay installed (until server_release), so
+ * a signal during the hub's final checkpoint waits for the end. */
+void server_finish(server *srv);
+/* After server_finish and the hub's close: closes the signal handlers. */
 void server_release(server *srv);
 /* Group commit: opens the batch for a write (once per loop turn). 0 or an SKR_E* code. */
 int server_batch_open(server *srv);

@@ -70,6 +70,8 @@ int cli_parse_int(const char *s, long min, long max, long *v);
 /* Reads all of fd (at most max bytes; more is SKR_ETOO_LARGE) into out (wiped on free). */
 int cli_read_fd(int fd, size_t max, proto_buf *out);
 int cli_read_file(const char *path, size_t max, proto_buf *out);
+/* What a cli_read_fd/cli_read_file error means, in a few words ("no such file"...). */
+const char *cli_read_error(int err);
 
 /* Passphrases. A source: the terminal (fd < 0 and file NULL), an fd or a file. */
 typedef struct pass_src {

@@ -45,9 +45,7 @@ int cmd_import(cli_ctx *ctx, int argc, char **argv)
     r = strcmp(file, "-") == 0 ? cli_read_fd(STDIN_FILENO, GLUEDB_MAX, &text)
                                : cli_read_file(file, GLUEDB_MAX, &text);
     if (r != 0) {
-        cli_err(ctx, "cannot read %s: %s", file, r == SKR_ETOO_LARGE ? "too large"
-                                                  : r == SKR_ENOT_FOUND ? "no such file"
-                                                                        : "read error");
+        cli_err(ctx, "cannot read %s: %s", file, cli_read_error(r));
         r = r == SKR_ENOT_FOUND ? EXIT_NOT_FOUND : EXIT_USAGE;
         goto out;
     }

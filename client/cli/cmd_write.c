@@ -69,8 +69,7 @@ static int body_from_specs(const cli_ctx *ctx, char **specs, size_t n, proto_buf
             int r = cli_read_file(eq + 2, PROTO_MAX_BODY, &f);
             if (r != 0) {
                 proto_buf_free(&f);
-                cli_err(ctx, "cannot read %s: %s", eq + 2, r == SKR_ETOO_LARGE ? "too large" :
-                        r == SKR_ENOT_FOUND ? "no such file" : "read error");
+                cli_err(ctx, "cannot read %s: %s", eq + 2, cli_read_error(r));
                 return r == SKR_ENOT_FOUND ? EXIT_NOT_FOUND : EXIT_USAGE;
             }
             pack_bytes(&pk, f.data, f.len);

@@ -225,6 +225,12 @@ int cli_read_fd(int fd, size_t max, proto_buf *out)
     }
 }
 
+const char *cli_read_error(int err)
+{
+    return err == SKR_ETOO_LARGE ? "too large" : err == SKR_ENOT_FOUND ? "no such file"
+                                                                        : "read error";
+}
+
 int cli_read_file(const char *path, size_t max, proto_buf *out)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);

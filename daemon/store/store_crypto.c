@@ -13,7 +13,6 @@
 
 #include "store_int.h"
 
-
 static const uint8_t store_keyfile_personal[crypto_generichash_blake2b_PERSONALBYTES] =
     "skr-keyfile-v1";
 
