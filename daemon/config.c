@@ -189,6 +189,7 @@ static int load_file(config *cfg, const char *path)
     }
     return 0;
 #else
+    (void)cfg;
     fprintf(stderr, "sekretsd: --config %s: built without inih, config files are unsupported\n", path);
     return -1;
 #endif

@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include <sekrets/error.h>
+#include <sekrets/version.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -40,7 +41,6 @@ extern "C" {
 #  define SKR_WUR
 #endif
 
-#define SKR_VERSION_STRING "0.1.0"
 #define SKR_DEFAULT_TIMEOUT_MS 30000 /* per call, used when a timeout <= 0 is given */
 
 typedef struct skr_client skr_client;

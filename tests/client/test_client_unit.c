@@ -257,7 +257,13 @@ START_TEST(test_misc)
     skr_client *c = (skr_client *)0x1;
     ck_assert_int_eq(skr_connect("/nonexistent/dir/s.sock", 100, &c), SKR_ECONNECT);
     ck_assert_ptr_null(c); /* NULL on failure: skr_client_close(c) is then safe */
-    ck_assert_str_eq(skr_version(), "0.1.0");
+    /* the generated header and the library agree, and the numeric macros match the string */
+    ck_assert_str_eq(skr_version(), SKR_VERSION_STRING);
+    char ver[32];
+    snprintf(ver, sizeof(ver), "%d.%d.%d", SKR_VERSION_MAJOR, SKR_VERSION_MINOR, SKR_VERSION_PATCH);
+    ck_assert_str_eq(ver, SKR_VERSION_STRING);
+    ck_assert_int_eq(SKR_VERSION_NUMBER,
+                     SKR_VERSION_MAJOR * 10000 + SKR_VERSION_MINOR * 100 + SKR_VERSION_PATCH);
     skr_client_close(NULL);
     skr_cred_free(NULL);
     skr_list_free(NULL);
