@@ -6,6 +6,13 @@
 
 #include "sekrets/error.h"
 
+static void *(*buf_malloc)(size_t) = malloc;
+
+void proto_buf_set_allocator(void *(*fn)(size_t))
+{
+    buf_malloc = fn != NULL ? fn : malloc;
+}
+
 int proto_buf_reserve(proto_buf *b, size_t extra)
 {
     if (extra <= b->cap - b->len)
@@ -17,7 +24,7 @@ int proto_buf_reserve(proto_buf *b, size_t extra)
     while (cap < want)
         cap *= 2;
     /* Not realloc: the old block may hold a secret and must be wiped before it goes. */
-    uint8_t *p = malloc(cap);
+    uint8_t *p = buf_malloc(cap);
     if (p == NULL)
         return SKR_ENOMEM;
     if (b->data != NULL) {
@@ -33,8 +40,10 @@ int proto_buf_reserve(proto_buf *b, size_t extra)
 int proto_buf_append_slow(proto_buf *b, const void *p, size_t n)
 {
     int r = proto_buf_reserve(b, n);
-    if (r != 0)
+    if (r != 0) {
+        b->failed = true;
         return r;
+    }
     if (n > 0)
         memcpy(b->data + b->len, p, n);
     b->len += n;
@@ -46,6 +55,7 @@ void proto_buf_reset(proto_buf *b)
     if (b->data != NULL)
         sodium_memzero(b->data, b->len);
     b->len = 0;
+    b->failed = false;
 }
 
 void proto_buf_free(proto_buf *b)
@@ -58,6 +68,7 @@ void proto_buf_free(proto_buf *b)
     }
     b->data = NULL;
     b->len = b->cap = 0;
+    b->failed = false;
 }
 
 int proto_buf_msgpack_write(void *data, const char *p, size_t n)

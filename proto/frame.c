@@ -154,14 +154,26 @@ int proto_frame_begin(proto_buf *out, size_t *mark)
     return 0;
 }
 
+/* Removes the frame that starts at mark, wiping it (it may hold a body). */
+static void frame_drop(proto_buf *out, size_t mark)
+{
+    sodium_memzero(out->data + mark, out->len - mark);
+    out->len = mark;
+}
+
 int proto_frame_end(proto_buf *out, size_t mark, uint32_t max_frame)
 {
+    if (out->failed) {
+        /* Bytes of this frame were lost: sending the rest would be a wrong frame. */
+        frame_drop(out, mark);
+        out->failed = false;
+        return SKR_ENOMEM;
+    }
     size_t len = out->len - mark - PROTO_HEADER_LEN;
     if (len == 0)
         return SKR_EINTERNAL;
     if (len > max_frame) {
-        sodium_memzero(out->data + mark, out->len - mark);
-        out->len = mark;
+        frame_drop(out, mark);
         return SKR_ETOO_LARGE;
     }
     proto_put_be32(out->data + mark, (uint32_t)len);

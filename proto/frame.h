@@ -66,7 +66,8 @@ void proto_reader_compact(proto_reader *r);
  * Frame writer: proto_frame_begin reserves the length prefix and returns its offset in
  * *mark; the caller appends one MessagePack object; proto_frame_end writes L.
  * proto_frame_end returns SKR_ETOO_LARGE (and removes the partial frame) when L would
- * exceed max_frame, SKR_EINTERNAL for an empty frame.
+ * exceed max_frame, SKR_ENOMEM (and removes it) when an append to it failed (out->failed,
+ * see buf.h), SKR_EINTERNAL for an empty frame. Frames sealed before stay as they were.
  */
 int proto_frame_begin(proto_buf *out, size_t *mark);
 int proto_frame_end(proto_buf *out, size_t mark, uint32_t max_frame);

@@ -204,6 +204,59 @@ START_TEST(ok_result_and_too_large)
 }
 END_TEST
 
+/* Buffer growth fails for blocks of at least this many bytes (proto_buf_set_allocator). */
+static size_t fail_from;
+static void *failing_malloc(size_t n)
+{
+    return n >= fail_from ? NULL : malloc(n);
+}
+
+START_TEST(failed_append_drops_the_frame)
+{
+    proto_buf out = PROTO_BUF_INIT;
+    msgpack_packer pk;
+    size_t mark;
+    ck_assert_int_eq(proto_response_ok_empty(&out, 1), 0); /* an earlier, sealed frame */
+    size_t first = out.len;
+    uint8_t sealed[64];
+    memcpy(sealed, out.data, first);
+
+    /* A reply whose big body cannot be appended, then small fields that still fit: the
+     * hole must not be sealed into a frame (it would decode as a different reply). */
+    fail_from = 4096;
+    proto_buf_set_allocator(failing_malloc);
+    ck_assert_int_eq(proto_response_begin_ok(&out, &pk, 2, &mark), 0);
+    msgpack_pack_map(&pk, 2);
+    PROTO_PACK_LIT(&pk, "body");
+    static uint8_t big[8192];
+    ck_assert_int_eq(proto_buf_append(&out, big, sizeof(big)), SKR_ENOMEM);
+    ck_assert(out.failed);
+    PROTO_PACK_LIT(&pk, "created"); /* these succeed: the buffer has room for them */
+    msgpack_pack_int64(&pk, 7);
+    ck_assert_uint_gt(out.len, mark);
+    ck_assert_int_eq(proto_frame_end(&out, mark, PROTO_MAX_FRAME_DEFAULT), SKR_ENOMEM);
+    ck_assert_uint_eq(out.len, first); /* the frame is gone, the earlier one intact */
+    ck_assert_mem_eq(out.data, sealed, first);
+    ck_assert(!out.failed);
+
+    /* every encoder drops its frame too: an error reply whose message cannot be appended */
+    static char msg[PROTO_MAX_MESSAGE];
+    memset(msg, 'm', sizeof(msg) - 1);
+    fail_from = 1;
+    ck_assert_int_eq(proto_response_error(&out, 3, SKR_EINTERNAL, msg), SKR_ENOMEM);
+    ck_assert_uint_eq(out.len, first);
+    proto_buf_set_allocator(NULL);
+
+    /* with memory back, the next reply is whole */
+    ck_assert_int_eq(proto_response_error(&out, 3, SKR_EINTERNAL, "out of memory"), 0);
+    proto_response r;
+    decode_frame(&out, first, &r);
+    ck_assert_uint_eq(r.id, 3);
+    ck_assert_int_eq(r.code, SKR_EINTERNAL);
+    proto_buf_free(&out);
+}
+END_TEST
+
 START_TEST(pack_cstr)
 {
     proto_buf out = PROTO_BUF_INIT;
@@ -301,6 +354,7 @@ static Suite *response_suite(void)
     tcase_add_test(tc, error_bytes_exact);
     tcase_add_test(tc, error_message_cut_at_char_boundary);
     tcase_add_test(tc, ok_result_and_too_large);
+    tcase_add_test(tc, failed_append_drops_the_frame);
     tcase_add_test(tc, pack_cstr);
     suite_add_tcase(s, tc);
     tc = tcase_create("decode");
