@@ -9,6 +9,7 @@
 #include "frame.h"
 #include "mp.h"
 #include "sekrets/error.h"
+#include "utf8.h"
 
 static const char *const op_names[PROTO_OP_COUNT] = {
     [PROTO_OP_PING] = "ping",     [PROTO_OP_STATUS] = "status", [PROTO_OP_GET] = "get",
@@ -64,28 +65,13 @@ int proto_valid_name(const char *s, size_t len)
 {
     if (len < 1 || len > PROTO_MAX_NAME)
         return 0;
-    const unsigned char *p = (const unsigned char *)s, *end = p + len;
-    while (p < end) {
+    const uint8_t *p = (const uint8_t *)s;
+    for (size_t i = 0; i < len;) {
         uint32_t cp;
-        int n;
-        if (p[0] < 0x80) { cp = p[0]; n = 1; }
-        else if ((p[0] & 0xe0) == 0xc0) { cp = p[0] & 0x1f; n = 2; }
-        else if ((p[0] & 0xf0) == 0xe0) { cp = p[0] & 0x0f; n = 3; }
-        else if ((p[0] & 0xf8) == 0xf0) { cp = p[0] & 0x07; n = 4; }
-        else return 0;
-        if (end - p < n)
+        size_t n = proto_utf8_decode(p + i, len - i, &cp);
+        if (n == 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
             return 0;
-        for (int i = 1; i < n; i++) {
-            if ((p[i] & 0xc0) != 0x80)
-                return 0;
-            cp = cp << 6 | (p[i] & 0x3f);
-        }
-        static const uint32_t min_cp[5] = { 0, 0, 0x80, 0x800, 0x10000 };
-        if (cp < min_cp[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
-            return 0;
-        p += n;
+        i += n;
     }
     return 1;
 }

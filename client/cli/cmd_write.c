@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "request.h"
+#include "utf8.h"
 
 #define MAX_FIELDS 256
 #define STDIN_MAX (1024u * 1024u)
@@ -22,24 +23,9 @@ static bool all_blank(const uint8_t *p, size_t n)
     return true;
 }
 
-static bool valid_utf8(const uint8_t *s, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        uint8_t b = s[i];
-        size_t len = b < 0x80 ? 1 : (b & 0xe0) == 0xc0 ? 2 : (b & 0xf0) == 0xe0 ? 3 : (b & 0xf8) == 0xf0 ? 4 : 0;
-        if (len == 0 || i + len > n)
-            return false;
-        for (size_t k = 1; k < len; k++)
-            if ((s[i + k] & 0xc0) != 0x80)
-                return false;
-        i += len;
-    }
-    return true;
-}
-
 static void pack_bytes(msgpack_packer *pk, const uint8_t *p, size_t n)
 {
-    if (valid_utf8(p, n)) {
+    if (proto_utf8_valid(p, n)) {
         msgpack_pack_str(pk, n);
         msgpack_pack_str_body(pk, p, n);
     } else {

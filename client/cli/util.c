@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "utf8.h"
 
 const char cli_exit_table[] =
     "Exit status:\n"
@@ -167,23 +168,9 @@ void cli_put_escaped(FILE *f, const char *s, size_t n)
             i++;
         } else {
             /* A valid UTF-8 sequence passes unless it is a C1 control (U+0080..U+009F). */
-            size_t len = (b & 0xe0) == 0xc0 ? 2 : (b & 0xf0) == 0xe0 ? 3 : (b & 0xf8) == 0xf0 ? 4 : 0;
-            bool ok = len > 0 && i + len <= n;
-            for (size_t k = 1; ok && k < len; k++)
-                ok = (p[i + k] & 0xc0) == 0x80;
-            if (ok && len == 2) {
-                unsigned cp = (unsigned)(b & 0x1f) << 6 | (p[i + 1] & 0x3f);
-                ok = cp >= 0xa0;
-            }
-            if (ok && len == 3) {
-                unsigned cp = (unsigned)(b & 0x0f) << 12 | (unsigned)(p[i + 1] & 0x3f) << 6 | (p[i + 2] & 0x3f);
-                ok = cp >= 0x800 && (cp < 0xd800 || cp > 0xdfff);
-            }
-            if (ok && len == 4) {
-                unsigned cp = (unsigned)(b & 0x07) << 18 | (unsigned)(p[i + 1] & 0x3f) << 12 |
-                              (unsigned)(p[i + 2] & 0x3f) << 6 | (p[i + 3] & 0x3f);
-                ok = cp >= 0x10000 && cp <= 0x10ffff;
-            }
+            uint32_t cp = 0;
+            size_t len = proto_utf8_decode(p + i, n - i, &cp);
+            bool ok = len > 0 && cp >= 0xa0;
             if (ok) {
                 fwrite(p + i, 1, len, f);
                 i += len;
