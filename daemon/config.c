@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include "frame.h"
+#include "paths.h"
 #include "store.h"
 #include "skr_config.h"
+#include "sekrets/error.h"
 
 #if SKR_HAVE_INIH
 #include <ini.h>
@@ -210,18 +212,12 @@ static void set_defaults(config *cfg)
 static int default_paths(config *cfg)
 {
     if (cfg->socket_path[0] == '\0') {
-        const char *env = getenv("SEKRETS_SOCKET");
-        const char *run = getenv("XDG_RUNTIME_DIR");
-        int n;
-        if (env != NULL && env[0] != '\0')
-            n = snprintf(cfg->socket_path, sizeof(cfg->socket_path), "%s", env);
-        else if (run != NULL && run[0] == '/')
-            n = snprintf(cfg->socket_path, sizeof(cfg->socket_path), "%s/sekrets/sekretsd.sock", run);
-        else {
+        int rc = proto_default_socket(cfg->socket_path, sizeof(cfg->socket_path));
+        if (rc == SKR_ECONNECT) {
             fprintf(stderr, "sekretsd: no socket path: set XDG_RUNTIME_DIR or SEKRETS_SOCKET, or pass --socket\n");
             return -1;
         }
-        if (n < 0 || (size_t)n >= sizeof(cfg->socket_path)) {
+        if (rc != 0) {
             fprintf(stderr, "sekretsd: socket path too long (at most %zu bytes)\n", sizeof(cfg->socket_path) - 1);
             return -1;
         }

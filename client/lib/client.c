@@ -21,6 +21,7 @@
 #include "frame.h"
 #include "internal.h"
 #include "mp.h"
+#include "paths.h"
 
 /* Answers can be larger than requests (a getDb of a big protocol): the codec's ceiling. */
 #define CLIENT_MAX_FRAME PROTO_MAX_FRAME_LIMIT
@@ -51,17 +52,7 @@ static int remaining(int64_t deadline)
 
 int skr_default_socket(char *buf, size_t size)
 {
-    const char *s = getenv("SEKRETS_SOCKET");
-    int n;
-    if (s != NULL && *s != '\0') {
-        n = snprintf(buf, size, "%s", s);
-    } else {
-        const char *x = getenv("XDG_RUNTIME_DIR");
-        if (x == NULL || *x == '\0')
-            return SKR_ECONNECT;
-        n = snprintf(buf, size, "%s/sekrets/sekretsd.sock", x);
-    }
-    return (n < 0 || (size_t)n >= size) ? SKR_EINVAL : 0;
+    return proto_default_socket(buf, size);
 }
 
 static void client_break(skr_client *c)

@@ -251,6 +251,9 @@ START_TEST(test_misc)
     ck_assert_int_eq(skr_default_socket(path, sizeof(path)), 0);
     ck_assert_str_eq(path, "/run/user/7/sekrets/sekretsd.sock");
     ck_assert_int_eq(skr_default_socket(path, 10), SKR_EINVAL);
+    /* a relative XDG_RUNTIME_DIR is ignored (XDG spec), as sekretsd does */
+    setenv("XDG_RUNTIME_DIR", "run/user/7", 1);
+    ck_assert_int_eq(skr_default_socket(path, sizeof(path)), SKR_ECONNECT);
     unsetenv("XDG_RUNTIME_DIR");
     ck_assert_int_eq(skr_default_socket(path, sizeof(path)), SKR_ECONNECT);
 

@@ -493,6 +493,9 @@ class TestClientSide(unittest.TestCase):
         try:
             with self.assertRaises(sekrets.ConnectError):
                 sekrets.default_socket()
+            os.environ["XDG_RUNTIME_DIR"] = "run/user/1234"  # relative: ignored, as in C
+            with self.assertRaises(sekrets.ConnectError):
+                sekrets.default_socket()
             os.environ["XDG_RUNTIME_DIR"] = "/run/user/1234"
             self.assertEqual(sekrets.default_socket(), "/run/user/1234/sekrets/sekretsd.sock")
             os.environ["SEKRETS_SOCKET"] = ""

@@ -44,14 +44,15 @@ _SEND_CHUNK = 262144
 
 
 def default_socket():
-    """The socket path the C library uses: ``$SEKRETS_SOCKET`` when set and non-empty,
-    else ``$XDG_RUNTIME_DIR/sekrets/sekretsd.sock``. :class:`ConnectError` when neither
-    is set."""
+    """The socket path the C library and the daemon use (proto/paths.h):
+    ``$SEKRETS_SOCKET`` when set and non-empty, else
+    ``$XDG_RUNTIME_DIR/sekrets/sekretsd.sock`` when that is an absolute path (a relative
+    one is ignored, as the XDG spec says). :class:`ConnectError` when neither applies."""
     s = os.environ.get("SEKRETS_SOCKET")
     if s:
         return s
     x = os.environ.get("XDG_RUNTIME_DIR")
-    if x:
+    if x and x.startswith("/"):
         return x + "/sekrets/sekretsd.sock"
     raise E.ConnectError("neither $SEKRETS_SOCKET nor $XDG_RUNTIME_DIR is set")
 
