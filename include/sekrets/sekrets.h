@@ -82,6 +82,29 @@ SKR_EXPORT const char *skr_client_path(const skr_client *c);
  */
 SKR_EXPORT const char *skr_client_errmsg(const skr_client *c);
 
+/* ------------------------------------------------------------------- limits ---- */
+
+/*
+ * The wire's limits (PROTOCOL.md "Names"), as macros for buffers and as functions for
+ * code that must follow the library it runs against rather than the headers it was built
+ * with. A protocol is 1..SKR_MAX_PROTOCOL bytes of [A-Za-z0-9][A-Za-z0-9._-]*; a name
+ * 1..SKR_MAX_NAME bytes of strict UTF-8 without control characters; a body one MessagePack
+ * object of at most SKR_MAX_BODY bytes packed; a passphrase 1..SKR_MAX_PASSPHRASE bytes.
+ */
+#define SKR_MAX_PROTOCOL   64
+#define SKR_MAX_NAME       256
+#define SKR_MAX_BODY       (64u * 1024u)
+#define SKR_MAX_PASSPHRASE 4096
+SKR_EXPORT size_t skr_max_protocol(void);
+SKR_EXPORT size_t skr_max_name(void);
+SKR_EXPORT size_t skr_max_body(void);
+SKR_EXPORT size_t skr_max_passphrase(void);
+
+/* Whether the daemon would take s (len bytes, no NUL needed) as a protocol / a name:
+ * the same check as the daemon's, so a caller can refuse bad input before connecting. */
+SKR_EXPORT bool skr_valid_protocol(const char *s, size_t len);
+SKR_EXPORT bool skr_valid_name(const char *s, size_t len);
+
 /* -------------------------------------------------------------- credentials ---- */
 
 /*

@@ -228,6 +228,43 @@ START_TEST(test_escape)
 }
 END_TEST
 
+START_TEST(test_limits_and_names)
+{
+    ck_assert_uint_eq(skr_max_protocol(), 64);
+    ck_assert_uint_eq(skr_max_name(), 256);
+    ck_assert_uint_eq(skr_max_body(), 65536);
+    ck_assert_uint_eq(skr_max_passphrase(), 4096);
+    ck_assert_uint_eq(skr_max_name(), SKR_MAX_NAME);
+
+    char long_proto[SKR_MAX_PROTOCOL + 1];
+    memset(long_proto, 'p', sizeof(long_proto));
+    ck_assert(skr_valid_protocol(long_proto, SKR_MAX_PROTOCOL));
+    ck_assert(!skr_valid_protocol(long_proto, SKR_MAX_PROTOCOL + 1));
+    ck_assert(skr_valid_protocol("gdrive2", 7));
+    ck_assert(skr_valid_protocol("s3.eu-west_1", 12));
+    ck_assert(!skr_valid_protocol("", 0));
+    ck_assert(!skr_valid_protocol(".hidden", 7));
+    ck_assert(!skr_valid_protocol("a b", 3));
+    ck_assert(!skr_valid_protocol("g/x", 3));
+    ck_assert(!skr_valid_protocol(NULL, 3));
+    ck_assert(skr_valid_protocol("gdrive2-and-more", 7)); /* len counts, not the NUL */
+
+    ck_assert(skr_valid_name("alice@example.com", 17));
+    ck_assert(skr_valid_name("caf\xc3\xa9 \xf0\x9f\x94\x91", 10));
+    ck_assert(!skr_valid_name("", 0));
+    ck_assert(!skr_valid_name("a\nb", 3));
+    ck_assert(!skr_valid_name("a\x7f", 2));
+    ck_assert(!skr_valid_name("\xc2\x85", 2));      /* C1 control (NEL) */
+    ck_assert(!skr_valid_name("\xc0\xaf", 2));      /* overlong '/' */
+    ck_assert(!skr_valid_name("\xed\xa0\x80", 3));  /* surrogate */
+    ck_assert(!skr_valid_name(NULL, 1));
+    char big[SKR_MAX_NAME + 1];
+    memset(big, 'n', sizeof(big));
+    ck_assert(skr_valid_name(big, SKR_MAX_NAME));
+    ck_assert(!skr_valid_name(big, SKR_MAX_NAME + 1));
+}
+END_TEST
+
 START_TEST(test_misc)
 {
     long v;
@@ -288,6 +325,7 @@ int main(void)
     tcase_add_test(tc, test_exit_codes);
     tcase_add_test(tc, test_escape);
     tcase_add_test(tc, test_misc);
+    tcase_add_test(tc, test_limits_and_names);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
