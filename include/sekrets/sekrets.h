@@ -15,6 +15,16 @@
  *    memory that held a credential body, passphrase or reply.
  *  - Strings returned by accessors (const char *) are NUL-terminated and owned by the
  *    object they came from; they stay valid until that object is freed.
+ *  - Errors: every call that talks to the daemon may also return the transport errors
+ *    SKR_EIO (connection broken), SKR_ETIMEOUT, SKR_ENOMEM and SKR_EPROTOCOL (a reply that
+ *    is not PROTOCOL.md's), and the daemon's general answers SKR_ELOCKED (hub locked or not
+ *    initialised), SKR_EDENIED (an access grant does not cover it), SKR_EBAD_REQUEST,
+ *    SKR_EBUSY and SKR_EINTERNAL. Each call's comment lists the codes particular to it.
+ *  - Argument order: the client first, then what names the record, then its data, then
+ *    out-parameters. Reads name a credential as (name, protocol), the order of pyswark's
+ *    get(name, protocol=None), since the protocol there is optional; writes take
+ *    (protocol, name), the order of the hub itself, since both are required.
+ *  - Lengths are size_t; strings without a length are NUL-terminated.
  *
  * Thread-safety: the library has no global state after skr_connect's first call. A
  * skr_client is not thread-safe: use one client per thread (or serialise calls on it with
@@ -110,7 +120,10 @@ SKR_EXPORT bool skr_valid_name(const char *s, size_t len);
 /*
  * get: the credential `name` in `protocol`; protocol NULL searches every protocol
  * (SKR_EAMBIGUOUS when several hold the name). On success *out is a new credential,
- * released with skr_cred_free. SKR_ENOT_FOUND, SKR_ELOCKED, SKR_EINVAL (bad name), ...
+ * released with skr_cred_free. SKR_ENOT_FOUND, SKR_EAMBIGUOUS, SKR_EINTEGRITY (the stored
+ * record failed authentication), SKR_EINVAL (name or protocol NULL, empty or over its
+ * limit: nothing sent; one that breaks the rules of skr_valid_name/skr_valid_protocol
+ * otherwise is answered SKR_EBAD_REQUEST by the daemon).
  */
 SKR_EXPORT SKR_WUR int skr_get(skr_client *c, const char *name, const char *protocol,
                                 skr_cred **out);
@@ -186,7 +199,7 @@ SKR_EXPORT SKR_WUR int skr_cred_json(const skr_cred *cred, int flags, char **jso
 
 /*
  * getDb: the names of `protocol` in creation order. *out is new (skr_list_free).
- * SKR_ENOT_FOUND when there is no such protocol.
+ * SKR_ENOT_FOUND when there is no such protocol, SKR_EINVAL (as for skr_get).
  */
 SKR_EXPORT SKR_WUR int skr_get_db(skr_client *c, const char *protocol, skr_list **out);
 
@@ -204,6 +217,8 @@ SKR_EXPORT void skr_list_free(skr_list *l);
 /*
  * post: creates `name` in `protocol` with `body` (one MessagePack object, at most 64 KiB).
  * SKR_EEXISTS when the name is already there. The body bytes are not kept.
+ * post, put and delete: SKR_EINVAL (protocol or name as for skr_get, or no body: nothing
+ * sent), SKR_ETOO_LARGE (body over SKR_MAX_BODY: nothing sent).
  */
 SKR_EXPORT SKR_WUR int skr_post(skr_client *c, const char *protocol, const char *name,
                                  const void *body, size_t body_len);
@@ -239,6 +254,8 @@ SKR_EXPORT SKR_WUR int skr_unlock(skr_client *c, const char *pass, size_t len);
 SKR_EXPORT SKR_WUR int skr_lock(skr_client *c);
 SKR_EXPORT SKR_WUR int skr_passwd(skr_client *c, const char *old_pass, size_t old_len,
                                    const char *new_pass, size_t new_len);
+/* passwd: SKR_EBAD_PASSPHRASE (old is wrong), SKR_ERATE_LIMITED; lock has no error of its
+ * own. Lengths outside 1..SKR_MAX_PASSPHRASE: SKR_EINVAL, nothing sent. */
 /* Re-encrypts every record under a new data key; *records (may be NULL) gets how many. */
 SKR_EXPORT SKR_WUR int skr_rotate(skr_client *c, uint64_t *records);
 
