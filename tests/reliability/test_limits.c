@@ -6,6 +6,8 @@
  *                 sending, or waits on a slow Argon2id init, is not.
  *  write_timeout  a client that stops reading its replies is closed after --write-timeout;
  *                 one that reads is not.
+ *  lock_drops     at the idle lock, a client holding unread replies with a body is wiped and
+ *                 closed; one holding only unread pings keeps them all.
  *  reader_rss     150 connections each send one ~1 MiB frame at once and get the answer:
  *                 RSS goes back near its start (reader buffers shrink and are given back).
  */
@@ -67,7 +69,7 @@ static int drained_to_eof(int fd)
         if (poll(&p, 1, 100) <= 0)
             continue;
         ssize_t n = recv(fd, buf, sizeof(buf), 0);
-        if (n == 0)
+        if (n == 0 || (n < 0 && errno == ECONNRESET)) /* closed with requests unread */
             return 1;
         if (n < 0 && errno != EINTR && errno != EAGAIN)
             return 0;
@@ -228,6 +230,50 @@ static void case_write_timeout(void)
     close(stuck);
 }
 
+static void case_lock_drops(void)
+{
+    enum { PINGS = 15000 }; /* ~300 KB of answers: more than the socket holds */
+    CHECK(harness_start(&h, HARNESS_KEYFILE, (const char *const[]){ "--idle-lock", "1", NULL }) == 0,
+          "start");
+    int owner = harness_connect(&h), bodies = harness_connect(&h), pings = harness_connect(&h);
+    static char big[60000];
+    memset(big, 'x', sizeof(big) - 1);
+    CHECK(rel_call(owner, 1, PROTO_OP_PUT, "p", "n", big, NULL, 0) == 0, "put");
+    proto_buf req = PROTO_BUF_INIT, in = PROTO_BUF_INIT;
+    for (int i = 0; i < 40; i++)
+        CHECK(rel_encode(&req, 2, PROTO_OP_GET, "p", "n", NULL) == 0, "encode");
+    CHECK(harness_send(bodies, req.data, req.len) == 0, "send gets");
+    proto_buf_reset(&req);
+    for (int i = 0; i < PINGS; i++)
+        CHECK(proto_buf_append(&req, ping, sizeof(ping)) == 0, "buf");
+    CHECK(harness_send(pings, req.data, req.len) == 0, "send pings");
+    int locked = 0;
+    for (int i = 0; i < 1000 && !locked; i++) { /* polls for the idle lock (1 s) */
+        locked = harness_log_contains(&h, "hub locked after");
+        if (!locked)
+            usleep(10000);
+    }
+    CHECK(locked, "no idle lock");
+    int dropped = harness_log_contains(&h, "holding a body unread at lock");
+    int closed = drained_to_eof(bodies);
+    int answered = 0;
+    proto_response r;
+    while (answered < PINGS && harness_recv(pings, &in) == 0 &&
+           proto_response_decode(in.data, in.len, &r) == 0 && r.ok && r.id == 7)
+        answered++;
+    printf("lock_drops: at the idle lock the client with unread bodies was closed: %s (logged: "
+           "%s); the client with %d unread pings got %d of them\n", closed ? "yes" : "no",
+           dropped ? "yes" : "no", PINGS, answered);
+    CHECK(dropped && closed, "unread bodies kept past the lock");
+    CHECK(answered == PINGS, "a client without bodies lost its replies at lock");
+    CHECK(rel_call(pings, 3, PROTO_OP_PING, NULL, NULL, NULL, NULL, 0) == 0, "pings closed");
+    proto_buf_free(&req);
+    proto_buf_free(&in);
+    close(owner);
+    close(bodies);
+    close(pings);
+}
+
 /* ---- reader buffers after big frames ---- */
 
 /* A ping padded with an unknown key to about len bytes (unknown keys are ignored). */
@@ -303,10 +349,12 @@ int main(int argc, char **argv)
         case_idle_timeout();
     } else if (strcmp(which, "write_timeout") == 0) {
         case_write_timeout();
+    } else if (strcmp(which, "lock_drops") == 0) {
+        case_lock_drops();
     } else if (strcmp(which, "reader_rss") == 0) {
         case_reader_rss();
     } else {
-        fprintf(stderr, "usage: test_limits owner_slots|idle_timeout|write_timeout|reader_rss\n");
+        fprintf(stderr, "usage: test_limits owner_slots|idle_timeout|write_timeout|lock_drops|reader_rss\n");
         return 2;
     }
     return 0;
