@@ -34,6 +34,12 @@ static const char usage[] =
     "  -c, --config FILE        ini file: [daemon] settings and [grant NAME] access rules\n"
     "      --idle-lock SECONDS  lock after this long without a request (0 = never, default)\n"
     "      --max-clients N      connections served at once (default 256); more get 'busy'\n"
+    "      --max-per-uid N      connections one granted uid may hold (default 64)\n"
+    "      --owner-slots N      of max-clients, places only the daemon's own uid may take\n"
+    "                           (default 16)\n"
+    "      --idle-timeout MS    close a connection idle this long (default 300000, 0 = never)\n"
+    "      --write-timeout MS   close a connection whose replies do not drain within this\n"
+    "                           (default 10000)\n"
     "      --max-frame BYTES    largest frame accepted or sent (default 1048576)\n"
     "      --frame-timeout MS   a started frame must arrive whole within this (default 10000)\n"
     "      --log-level LEVEL    error, warn, info (default: one audit line per request), debug\n"
@@ -47,7 +53,8 @@ static const char usage[] =
     "socket or hub), 5 keyfile missing, refused or wrong for this hub, 6 cannot disable\n"
     "core dumps/ptrace.\n";
 
-enum { OPT_KEYFILE_CRED = 255, OPT_IDLE = 256, OPT_MAX_CLIENTS, OPT_MAX_FRAME, OPT_FRAME_TIMEOUT, OPT_LOG_LEVEL, OPT_KDF };
+enum { OPT_KEYFILE_CRED = 255, OPT_IDLE = 256, OPT_MAX_CLIENTS, OPT_MAX_FRAME, OPT_FRAME_TIMEOUT, OPT_LOG_LEVEL, OPT_KDF,
+       OPT_MAX_PER_UID, OPT_OWNER_SLOTS, OPT_IDLE_TIMEOUT, OPT_WRITE_TIMEOUT };
 
 static const struct option long_opts[] = {
     { "foreground", no_argument, NULL, 'f' },
@@ -60,6 +67,10 @@ static const struct option long_opts[] = {
     { "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
     { "max-frame", required_argument, NULL, OPT_MAX_FRAME },
     { "frame-timeout", required_argument, NULL, OPT_FRAME_TIMEOUT },
+    { "max-per-uid", required_argument, NULL, OPT_MAX_PER_UID },
+    { "owner-slots", required_argument, NULL, OPT_OWNER_SLOTS },
+    { "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+    { "write-timeout", required_argument, NULL, OPT_WRITE_TIMEOUT },
     { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
     { "kdf-limits", required_argument, NULL, OPT_KDF },
     { "help", no_argument, NULL, 'h' },
@@ -134,6 +145,14 @@ static int apply(config *cfg, const char *key, const char *v)
         return parse_u32(v, 1024, PROTO_MAX_FRAME_LIMIT, &cfg->max_frame);
     if (strcmp(key, "frame-timeout") == 0)
         return parse_u32(v, 10, 3600 * 1000, &cfg->frame_timeout_ms);
+    if (strcmp(key, "max-per-uid") == 0)
+        return parse_u32(v, 1, 1000000, &cfg->max_per_uid);
+    if (strcmp(key, "owner-slots") == 0)
+        return parse_u32(v, 0, 1000000, &cfg->owner_slots);
+    if (strcmp(key, "idle-timeout") == 0)
+        return parse_u32(v, 0, 86400 * 1000, &cfg->idle_timeout_ms);
+    if (strcmp(key, "write-timeout") == 0)
+        return parse_u32(v, 10, 3600 * 1000, &cfg->write_timeout_ms);
     if (strcmp(key, "log-level") == 0)
         return log_level_parse(v, &cfg->log_level);
     if (strcmp(key, "kdf-limits") == 0)
@@ -203,6 +222,10 @@ static void set_defaults(config *cfg)
     cfg->max_clients = 256;
     cfg->max_frame = PROTO_MAX_FRAME_DEFAULT;
     cfg->frame_timeout_ms = 10000;
+    cfg->max_per_uid = 64;
+    cfg->owner_slots = 16;
+    cfg->idle_timeout_ms = 300000;
+    cfg->write_timeout_ms = 10000;
     cfg->log_level = LOG_INFO;
     cfg->kdf_opslimit = STORE_OPSLIMIT_DEFAULT;
     cfg->kdf_memlimit = STORE_MEMLIMIT_DEFAULT;

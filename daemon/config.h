@@ -25,6 +25,10 @@ typedef struct config {
     uint32_t max_clients;
     uint32_t max_frame;
     uint32_t frame_timeout_ms; /* a frame must arrive whole within this */
+    uint32_t max_per_uid;    /* connections one uid other than the owner may hold */
+    uint32_t owner_slots;    /* the last of max_clients' places: the owner's only */
+    uint32_t idle_timeout_ms; /* a connection with nothing in flight is closed; 0 = never */
+    uint32_t write_timeout_ms; /* replies owed must drain within this */
     log_level log_level;
     uint64_t kdf_opslimit;   /* for init and passwd */
     uint64_t kdf_memlimit;

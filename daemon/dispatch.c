@@ -305,7 +305,7 @@ static int op_delete(session *s, const proto_request *req)
 
 static int op_lock(session *s, const proto_request *req)
 {
-    store_lock(s->srv->hub);
+    server_lock(s->srv);
     log_info("hub locked by pid=%d uid=%u", (int)s->pid, (unsigned)s->uid);
     return ok_empty(s, req->id);
 }

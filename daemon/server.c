@@ -163,8 +163,7 @@ static void on_idle_timer(uv_timer_t *t)
     uint64_t quiet = uv_now(srv->loop) - srv->last_request_ms;
     if (quiet >= idle_ms) {
         if (store_is_unlocked(srv->hub)) {
-            server_batch_commit(srv);
-            store_lock(srv->hub);
+            server_lock(srv);
             log_info("hub locked after %u s without a request", srv->cfg->idle_lock_s);
         }
         uv_timer_start(t, on_idle_timer, idle_ms, 0);
@@ -243,6 +242,17 @@ void server_batch_commit(server *srv)
     }
 }
 
+void server_lock(server *srv)
+{
+    server_batch_commit(srv);
+    store_lock(srv->hub);
+    /* A body already packed for a client that does not read would outlive the key. */
+    for (session *s = srv->sessions, *next; s != NULL; s = next) {
+        next = s->next;
+        session_drop_bodies(s);
+    }
+}
+
 static void on_signal(uv_signal_t *sig, int signum)
 {
     server *srv = sig->data;
@@ -282,6 +292,9 @@ int server_start(server *srv, uv_loop_t *loop, const config *cfg, store *hub)
     } else {
         log_info("using the socket passed by systemd");
     }
+    if (cfg->policy.ngrants > 0 && cfg->owner_slots >= cfg->max_clients)
+        log_warn("owner-slots (%u) is not below max-clients (%u): granted users get no "
+                 "connection", cfg->owner_slots, cfg->max_clients);
     uv_pipe_init(loop, &srv->listener, 0);
     srv->listener.data = srv;
     int rc = uv_pipe_open(&srv->listener, fd);

@@ -51,7 +51,7 @@ struct server {
 
 struct session {
     uv_pipe_t pipe;           /* first member: handles cast back to the session */
-    uv_timer_t frame_timer;   /* closes a connection stalled mid-frame */
+    uv_timer_t timer;         /* closes a connection stalled mid-frame, idle, or not reading */
     uv_write_t write_req;
     server *srv;
     session *next, *prev;
@@ -74,6 +74,10 @@ struct session {
     size_t nbatch_ids;
     size_t batch_ids_cap;
     int refs;                 /* open handles + jobs in flight; freed at 0 */
+    int timer_mode;           /* which wait the timer measures (session.c) */
+    uint64_t timer_since_ms;  /* when that wait began or last made progress */
+    bool wrote;               /* a uv_write completed: the write wait made progress */
+    bool body_queued;         /* out/writing may hold a get reply (a body): wiped at lock */
 };
 
 /* Sets up the listener (bound or inherited), signals and timers. 0 or an exit code. */
@@ -91,12 +95,17 @@ int server_batch_open(server *srv);
 /* Commits the open batch (one synced journal record), then releases every held reply, or
  * replaces them with errors if the commit failed. Needed before lock/rotate/passwd/init. */
 void server_batch_commit(server *srv);
+/* Locks the hub (lock op, idle lock) and drops every unread reply that holds a body. */
+void server_lock(server *srv);
 
 /* session.c */
 void session_accept(server *srv);
 /* Serves frames that are waiting and flushes replies; resumes after an async request. */
 void session_pump(session *s);
 void session_close(session *s);
+/* At lock: replies with a body that cannot be handed to the socket now are wiped, and
+ * their connection closed. */
+void session_drop_bodies(session *s);
 /* Records that the reply just appended (starting at `mark`) belongs to the open batch. */
 int session_hold(session *s, uint32_t id, size_t mark);
 /* After the batch commit: releases the held replies, or turns them into `code` errors. */

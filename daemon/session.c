@@ -13,6 +13,9 @@
 /* Stop serving a client's frames while this much of its replies waits to be written. */
 #define OUT_HIGH_WATER (256u * 1024u)
 
+/* What a connection's one timer measures: whichever wait it is in. */
+enum { TIMER_OFF, TIMER_WRITE, TIMER_FRAME, TIMER_IDLE };
+
 void session_ref(session *s)
 {
     s->refs++;
@@ -59,8 +62,12 @@ void session_close(session *s)
     /* Wipe now: the close callbacks come a loop turn later. */
     proto_reader_free(&s->reader);
     proto_buf_free(&s->out);
-    uv_close((uv_handle_t *)&s->frame_timer, session_freed);
-    /* A pending uv_write is cancelled by uv_close and its callback still runs first. */
+    /* A pending uv_write is cancelled by uv_close and its callback still runs first: its
+     * buffer stays allocated until then, but libuv reads no more of it, so wipe it now. */
+    if (s->writing.data != NULL)
+        sodium_memzero(s->writing.data, s->writing.cap);
+    s->body_queued = false;
+    uv_close((uv_handle_t *)&s->timer, session_freed);
     uv_close((uv_handle_t *)&s->pipe, session_freed);
     log_debug("connection closed pid=%d uid=%u", (int)s->pid, (unsigned)s->uid);
 }
@@ -116,19 +123,34 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = n;
 }
 
-static void flush(session *s);
-static void update_reading(session *s);
+/* Empties a reply buffer, wiping it (replies carry bodies); one grown past a few large
+ * replies is given back, so an idle connection does not pin it. */
+static void buf_done(proto_buf *b)
+{
+    if (b->cap > PROTO_READER_KEEP)
+        proto_buf_free(b);
+    else
+        proto_buf_reset(b);
+}
+
+static bool output_pending(const session *s)
+{
+    return s->write_busy || s->out.len > 0;
+}
 
 static void on_written(uv_write_t *req, int status)
 {
     session *s = req->data;
     s->write_busy = false;
-    proto_buf_reset(&s->writing); /* wipes: replies carry bodies */
+    buf_done(&s->writing);
     if (status < 0 || s->closing) {
         if (!s->closing)
             session_close(s);
         return;
     }
+    s->wrote = true;
+    if (s->out.len == 0)
+        s->body_queued = false;
     session_pump(s);
 }
 
@@ -142,7 +164,8 @@ static void flush(session *s)
     uv_buf_t b = uv_buf_init((char *)s->out.data, (unsigned)s->out.len);
     int n = uv_try_write((uv_stream_t *)&s->pipe, &b, 1);
     if (n == (int)s->out.len) {
-        proto_buf_reset(&s->out); /* wipes: replies carry bodies */
+        buf_done(&s->out);
+        s->body_queued = false; /* nothing is left in our memory */
         return;
     }
     if (n < 0 && n != UV_EAGAIN) {
@@ -185,11 +208,50 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     session_pump(s);
 }
 
-static void on_frame_timeout(uv_timer_t *t)
+/* The wait the connection is in now. A request on the thread pool stops the clock: a
+ * client waiting on Argon2id is not idle. */
+static int timer_mode(const session *s)
+{
+    if (s->waiting)
+        return TIMER_OFF;
+    if (output_pending(s))
+        return TIMER_WRITE;
+    if (proto_reader_pending(&s->reader) > 0)
+        return TIMER_FRAME;
+    return s->srv->cfg->idle_timeout_ms > 0 ? TIMER_IDLE : TIMER_OFF;
+}
+
+static void update_timer(session *s, bool progressed);
+
+static uint64_t timer_limit_ms(const session *s)
+{
+    const config *cfg = s->srv->cfg;
+    return s->timer_mode == TIMER_WRITE   ? cfg->write_timeout_ms
+           : s->timer_mode == TIMER_FRAME ? cfg->frame_timeout_ms
+                                          : cfg->idle_timeout_ms;
+}
+
+static void on_timer(uv_timer_t *t)
 {
     session *s = t->data;
-    log_warn("closing connection pid=%d uid=%u: frame incomplete after %u ms",
-             (int)s->pid, (unsigned)s->uid, s->srv->cfg->frame_timeout_ms);
+    if (timer_mode(s) != s->timer_mode) { /* changed outside a pump (at lock) */
+        update_timer(s, false);
+        return;
+    }
+    uint64_t limit = timer_limit_ms(s), waited = uv_now(s->srv->loop) - s->timer_since_ms;
+    if (waited < limit) { /* progress since it was armed: wait for the rest */
+        uv_timer_start(t, on_timer, limit - waited, 0);
+        return;
+    }
+    static const char *const why[] = {
+        [TIMER_WRITE] = "replies not read",
+        [TIMER_FRAME] = "frame incomplete",
+        [TIMER_IDLE] = "idle",
+    };
+    /* an idle client is ordinary; one stalled mid-frame or not reading is not */
+    log_msg(s->timer_mode == TIMER_IDLE ? LOG_INFO : LOG_WARN,
+            "closing connection pid=%d uid=%u: %s after %" PRIu64 " ms", (int)s->pid,
+            (unsigned)s->uid, why[s->timer_mode], limit);
     session_close(s);
 }
 
@@ -207,16 +269,22 @@ static void update_reading(session *s)
     }
 }
 
-/* Arms the frame timer while a frame is half received; disarms it otherwise. */
-static void update_frame_timer(session *s, bool progressed)
+/* Points the timer at the current wait. Progress (a frame taken, a write completed) only
+ * moves the wait's start: the timer, when it fires, rearms itself for what is left, so a
+ * busy connection costs no timer restart per request. */
+static void update_timer(session *s, bool progressed)
 {
     if (s->closing)
         return;
-    if (proto_reader_pending(&s->reader) == 0 || s->waiting) {
-        uv_timer_stop(&s->frame_timer);
-    } else if (progressed || !uv_is_active((uv_handle_t *)&s->frame_timer)) {
-        uv_timer_start(&s->frame_timer, on_frame_timeout, s->srv->cfg->frame_timeout_ms, 0);
-    }
+    int mode = timer_mode(s);
+    if (mode != s->timer_mode || progressed)
+        s->timer_since_ms = uv_now(s->srv->loop);
+    bool rearm = mode != s->timer_mode || !uv_is_active((uv_handle_t *)&s->timer);
+    s->timer_mode = mode;
+    if (mode == TIMER_OFF)
+        uv_timer_stop(&s->timer);
+    else if (rearm)
+        uv_timer_start(&s->timer, on_timer, timer_limit_ms(s), 0);
 }
 
 static void serve_frame(session *s, const uint8_t *frame, size_t len)
@@ -235,12 +303,16 @@ static void serve_frame(session *s, const uint8_t *frame, size_t len)
         reply_error(s, req.id, rc, msg);
         return;
     }
+    size_t before = s->out.len;
     dispatch(s, &req);
+    if (req.op == PROTO_OP_GET && s->out.len != before)
+        s->body_queued = true;
 }
 
 void session_pump(session *s)
 {
-    bool progressed = false;
+    bool progressed = s->wrote;
+    s->wrote = false;
     while (!s->closing && !s->close_after_flush && !s->waiting && s->out.len < OUT_HIGH_WATER) {
         const uint8_t *frame;
         size_t len;
@@ -267,7 +339,23 @@ void session_pump(session *s)
         return;
     }
     update_reading(s);
-    update_frame_timer(s, progressed);
+    update_timer(s, progressed);
+}
+
+void session_drop_bodies(session *s)
+{
+    if (s->closing || !s->body_queued)
+        return;
+    flush(s); /* what the socket takes now is out of our memory */
+    if (s->closing)
+        return;
+    if (!output_pending(s)) {
+        update_timer(s, false);
+        return;
+    }
+    log_warn("closing connection pid=%d uid=%u: replies holding a body unread at lock",
+             (int)s->pid, (unsigned)s->uid);
+    session_close(s);
 }
 
 /* SO_PEERCRED: who is on the other end. 0 or -1. */
@@ -309,6 +397,26 @@ static void log_denied(server *srv, const session *s)
     srv->denied_unlogged = 0;
 }
 
+/* Why a new connection of s->uid gets no place, or NULL. The owner may take every place;
+ * another uid neither the last owner_slots of them nor more than max_per_uid, so granted
+ * users together cannot lock the owner out. Counting one uid's connections walks the list:
+ * it is bounded by max_clients and done once per connection of a granted uid. */
+static const char *no_place(const server *srv, const session *s)
+{
+    const config *cfg = srv->cfg;
+    if (srv->nsessions >= cfg->max_clients)
+        return "max-clients reached";
+    if (s->uid == cfg->policy.owner)
+        return NULL;
+    if (cfg->owner_slots >= cfg->max_clients ||
+        srv->nsessions >= cfg->max_clients - cfg->owner_slots)
+        return "only the owner's places are left (owner-slots)";
+    uint32_t mine = 0;
+    for (const session *o = srv->sessions; o != NULL; o = o->next)
+        mine += o->counted && o->uid == s->uid;
+    return mine >= cfg->max_per_uid ? "this uid holds max-per-uid connections" : NULL;
+}
+
 void session_accept(server *srv)
 {
     session *s = calloc(1, sizeof(*s));
@@ -319,8 +427,8 @@ void session_accept(server *srv)
     s->srv = srv;
     proto_reader_init(&s->reader, srv->cfg->max_frame);
     uv_pipe_init(srv->loop, &s->pipe, 0);
-    uv_timer_init(srv->loop, &s->frame_timer);
-    s->pipe.data = s->frame_timer.data = s;
+    uv_timer_init(srv->loop, &s->timer);
+    s->pipe.data = s->timer.data = s;
     s->refs = 2; /* pipe and timer, dropped by their close callbacks */
     s->next = srv->sessions;
     if (srv->sessions != NULL)
@@ -344,9 +452,10 @@ void session_accept(server *srv)
             return;
         }
     }
-    if (srv->nsessions >= srv->cfg->max_clients) {
-        log_warn("refused connection from pid=%d uid=%u: %u clients already (max-clients)",
-                 (int)s->pid, (unsigned)s->uid, srv->nsessions);
+    const char *full = no_place(srv, s);
+    if (full != NULL) {
+        log_warn("refused connection from pid=%d uid=%u: %s", (int)s->pid, (unsigned)s->uid,
+                 full);
         refuse(s, SKR_EBUSY, "too many connections, try again later");
         return;
     }

@@ -24,17 +24,6 @@ void proto_reader_free(proto_reader *r)
     r->cap = r->start = r->end = 0;
 }
 
-void proto_reader_compact(proto_reader *r)
-{
-    if (r->start == 0)
-        return;
-    size_t keep = r->end - r->start;
-    memmove(r->buf, r->buf + r->start, keep);
-    sodium_memzero(r->buf + keep, r->end - keep);
-    r->start = 0;
-    r->end = keep;
-}
-
 /* Bytes the frame at the front needs in total, or 0 if its header is not complete or bad. */
 static size_t front_frame_size(const proto_reader *r)
 {
@@ -44,6 +33,36 @@ static size_t front_frame_size(const proto_reader *r)
     if (len == 0 || len > r->max_frame)
         return 0;
     return PROTO_HEADER_LEN + (size_t)len;
+}
+
+/* Back to one chunk after a large frame: an idle connection must not pin max_frame bytes.
+ * Only once the rest fits a chunk and the frame at the front needs no more, so a large
+ * frame still arriving is not moved to and fro; without memory it keeps the big one. */
+static void reader_shrink(proto_reader *r)
+{
+    if (r->cap <= PROTO_READER_KEEP || r->end > PROTO_READ_CHUNK ||
+        front_frame_size(r) > PROTO_READ_CHUNK)
+        return;
+    uint8_t *p = malloc(PROTO_READ_CHUNK);
+    if (p == NULL)
+        return;
+    memcpy(p, r->buf, r->end);
+    sodium_memzero(r->buf, r->cap);
+    free(r->buf);
+    r->buf = p;
+    r->cap = PROTO_READ_CHUNK;
+}
+
+void proto_reader_compact(proto_reader *r)
+{
+    if (r->start != 0) {
+        size_t keep = r->end - r->start;
+        memmove(r->buf, r->buf + r->start, keep);
+        sodium_memzero(r->buf + keep, r->end - keep);
+        r->start = 0;
+        r->end = keep;
+    }
+    reader_shrink(r);
 }
 
 static int reader_grow(proto_reader *r, size_t cap)

@@ -6,7 +6,8 @@
  * proto_reader_feed, or read straight into proto_reader_space + proto_reader_commit) and
  * whole frames come out of proto_reader_next. L is checked against max_frame before the
  * buffer ever grows for it, so a peer cannot make it allocate more than max_frame + 4
- * bytes (the buffer is sized to the frame exactly, at least PROTO_READ_CHUNK); after a bad
+ * bytes (the buffer is sized to the frame exactly, at least PROTO_READ_CHUNK, and shrinks
+ * back once that frame has been taken and compacted away); after a bad
  * length, bytes that follow are dropped and the buffer does not grow at all. Only a caller
  * that feeds without taking the frames out can make it grow beyond that.
  */
@@ -22,6 +23,7 @@
 #define PROTO_MAX_FRAME_DEFAULT (1024u * 1024u)
 #define PROTO_MAX_FRAME_LIMIT   (64u * 1024u * 1024u) /* highest max_frame we accept */
 #define PROTO_READ_CHUNK        4096u                 /* minimum room offered to a read */
+#define PROTO_READER_KEEP       (64u * 1024u) /* larger buffers shrink back once emptied */
 
 typedef struct proto_reader {
     uint8_t *buf;       /* owned; wiped whenever bytes leave it */
@@ -59,7 +61,10 @@ int proto_reader_next(proto_reader *r, const uint8_t **payload, size_t *len);
 /* Bytes received but not yet taken as frames (a partial frame in progress, if any). */
 size_t proto_reader_pending(const proto_reader *r);
 
-/* Moves unconsumed bytes to the front and wipes the consumed ones now. */
+/* Moves unconsumed bytes to the front and wipes the consumed ones now. A buffer grown
+ * above PROTO_READER_KEEP for a large frame goes back to one chunk (the old one wiped and
+ * freed) once what is left fits a chunk, so a connection idle after a big frame holds
+ * PROTO_READ_CHUNK bytes, not max_frame. */
 void proto_reader_compact(proto_reader *r);
 
 /*

@@ -51,9 +51,10 @@ static int send_payload(const proto_buf *payload, uint32_t *id_out)
     proto_buf_append(&fr, payload->data, payload->len);
     proto_response r;
     /* over max_frame: the daemon answers from the length alone and closes, so the rest
-     * may never be read; send what it takes */
+     * may never be read; send what it takes: one read of its (one-chunk) buffer. More
+     * would be left unread at its close, and the socket would then report a reset, not EOF */
     if (payload->len > PROTO_MAX_FRAME_DEFAULT)
-        fr.len = 4 + 4096;
+        fr.len = PROTO_READ_CHUNK;
     CHECK(harness_call_raw(fd, fr.data, fr.len, &in, &r) == 0, "no answer to %s: did the daemon die?", cur_case);
     int code = r.ok ? 0 : r.code;
     *id_out = r.id;

@@ -1,7 +1,8 @@
 /* Security checks against the real daemon. argv[1] picks the case:
- *  memscan      markers (passphrase, bodies, a wrong passphrase) are absent from the daemon's
- *               memory after lock, and from its debug log; a positive control (a half-sent
- *               frame) proves the scan finds what is there; keyfile bytes never stay.
+ *  memscan      markers (passphrase, bodies, a wrong passphrase, replies a client never read)
+ *               are absent from the daemon's memory after lock, and from its debug log;
+ *               positive controls (a half-sent frame, the unread replies before lock) prove
+ *               the scan finds what is there; keyfile bytes never stay.
  *  ptrace       a process of the daemon's uid without CAP_SYS_PTRACE cannot attach to it nor
  *               read its memory; the same attacker can attach to an ordinary child (control);
  *               /proc/PID/limits shows core size 0.
@@ -88,11 +89,12 @@ static int scan_one(pid_t pid, const char *m, size_t len)
 static void case_memscan(void)
 {
     enum { NB = 5 };
-    char pass[40], wrong[40], ctrl[40], bodies[NB][40], tok[17];
+    char pass[40], wrong[40], ctrl[40], unread[40], bodies[NB][40], tok[17];
     rel_random_token(tok, 16);
     snprintf(pass, sizeof(pass), "PASSMARK-%s", tok);
     snprintf(wrong, sizeof(wrong), "WRONGMARK-%s", tok);
     snprintf(ctrl, sizeof(ctrl), "CTRLMARK-%s", tok);
+    snprintf(unread, sizeof(unread), "UNREADMARK-%s", tok);
     for (int i = 0; i < NB; i++)
         snprintf(bodies[i], sizeof(bodies[i]), "BODYMARK-%s-%d", tok, i);
     CHECK(harness_start(&h, HARNESS_FAST_KDF,
@@ -124,15 +126,16 @@ static void case_memscan(void)
     close(cfd);
     proto_buf_free(&out);
 
-    const char *ms[NB + 3];
-    size_t ls[NB + 3];
-    int found[NB + 3];
+    const char *ms[NB + 4];
+    size_t ls[NB + 4];
+    int found[NB + 4];
     for (int i = 0; i < NB; i++)
         ms[i] = bodies[i];
     ms[NB] = pass;
     ms[NB + 1] = wrong;
     ms[NB + 2] = ctrl;
-    for (int i = 0; i < NB + 3; i++)
+    ms[NB + 3] = unread;
+    for (int i = 0; i < NB + 4; i++)
         ls[i] = strlen(ms[i]);
     /* unlocked, after the gets: bodies live only as long as their reply */
     int n_unlocked = scan_memory(h.pid, ms, ls, NB, found);
@@ -140,19 +143,41 @@ static void case_memscan(void)
            n_unlocked, NB);
     CHECK(n_unlocked == 0, "a decrypted body outlived its reply");
 
+    /* a client asks for a 60 KB body 40 times and reads nothing: its replies fill the
+     * socket and queue up in the daemon (second positive control); lock must drop them */
+    static char big[60000];
+    snprintf(big, sizeof(big), "%s", unread);
+    memset(big + strlen(unread), 'u', sizeof(big) - strlen(unread) - 1);
+    CHECK(rel_call(fd, 6, PROTO_OP_PUT, "mail", "big", big, NULL, 0) == 0, "put big");
+    int nfd = harness_connect(&h);
+    for (int i = 0; i < 40; i++)
+        CHECK(rel_encode(&out, 7, PROTO_OP_GET, "mail", "big", NULL) == 0, "encode");
+    CHECK(harness_send(nfd, out.data, out.len) == 0, "send gets");
+    proto_buf_free(&out);
+    seen = 0;
+    for (int i = 0; i < 200 && !seen; i++) { /* polls until the replies are queued */
+        seen = scan_one(h.pid, unread, strlen(unread));
+        if (!seen)
+            usleep(10000);
+    }
+    CHECK(seen, "the unread replies are not in memory before lock: the case proves nothing");
+
     CHECK(rel_call(fd, 4, PROTO_OP_LOCK, NULL, NULL, NULL, NULL, 0) == 0, "lock");
     CHECK(rel_call_secret(fd, 5, PROTO_OP_UNLOCK, wrong, NULL) == SKR_EBAD_PASSPHRASE, "wrong");
-    int n_locked = scan_memory(h.pid, ms, ls, NB + 3, found);
-    for (int i = 0; i < NB + 3; i++)
+    int n_locked = scan_memory(h.pid, ms, ls, NB + 4, found);
+    for (int i = 0; i < NB + 4; i++)
         if (found[i])
             fprintf(stderr, "  still in memory after lock: %s\n", ms[i]);
-    printf("  after lock: %d of %d markers (bodies, passphrase, wrong passphrase, control)\n",
-           n_locked, NB + 3);
+    printf("  after lock: %d of %d markers (bodies, passphrase, wrong passphrase, control, "
+           "replies never read: found before lock)\n", n_locked, NB + 4);
     CHECK(n_locked == 0, "secrets left in memory after lock");
+    CHECK(harness_log_contains(&h, "holding a body unread at lock"),
+          "the client holding unread bodies was not closed at lock");
+    close(nfd);
     close(fd);
     harness_kill(&h, SIGTERM);
     CHECK(harness_log_contains(&h, "connection from"), "debug logging was not on");
-    for (int i = 0; i < NB + 3; i++)
+    for (int i = 0; i < NB + 4; i++)
         CHECK(!harness_log_contains(&h, ms[i]), "marker %s in the log", ms[i]);
     harness_stop(&h);
 

@@ -255,6 +255,36 @@ START_TEST(bad_length_is_sticky)
 }
 END_TEST
 
+START_TEST(shrinks_after_large_frame)
+{
+    /* a 1 MiB frame grows the buffer; once taken and compacted it is one chunk again, while
+     * a large frame still arriving keeps its room */
+    proto_reader rd;
+    proto_reader_init(&rd, PROTO_MAX_FRAME_DEFAULT);
+    enum { L = 1024 * 1024 - 16 };
+    uint8_t *frame = calloc(1, PROTO_HEADER_LEN + L);
+    proto_put_be32(frame, L);
+    ck_assert_int_eq(proto_reader_feed(&rd, frame, PROTO_HEADER_LEN + L / 2), 0);
+    proto_reader_compact(&rd);
+    ck_assert_uint_eq(rd.cap, PROTO_HEADER_LEN + L); /* half received: not shrunk */
+    ck_assert_int_eq(proto_reader_feed(&rd, frame + PROTO_HEADER_LEN + L / 2, L - L / 2), 0);
+    ck_assert_int_eq(proto_reader_feed(&rd, "\x00\x00\x00\x02" "a", 5), 0); /* the next one's start */
+    const uint8_t *p;
+    size_t n;
+    ck_assert_int_eq(proto_reader_next(&rd, &p, &n), 1);
+    ck_assert_uint_eq(n, L);
+    proto_reader_compact(&rd);
+    ck_assert_uint_eq(rd.cap, PROTO_READ_CHUNK);
+    ck_assert_uint_eq(proto_reader_pending(&rd), 5);
+    ck_assert_int_eq(proto_reader_feed(&rd, "b", 1), 0);
+    ck_assert_int_eq(proto_reader_next(&rd, &p, &n), 1);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_mem_eq(p, "ab", 2);
+    proto_reader_free(&rd);
+    free(frame);
+}
+END_TEST
+
 START_TEST(no_growth_after_bad_length)
 {
     /* a peer that keeps sending after a bad length does not make the buffer grow */
@@ -523,6 +553,7 @@ static Suite *frame_suite(void)
     tcase_add_test(tc, writer);
     tcase_add_test(tc, be32_helpers);
     tcase_add_test(tc, buf_growth);
+    tcase_add_test(tc, shrinks_after_large_frame);
     suite_add_tcase(s, tc);
     return s;
 }
