@@ -16,14 +16,25 @@ void reply_error(session *s, uint32_t id, int code, const char *message)
         s->close_after_flush = true;
 }
 
+/* The audit line's worst case (every name byte escaped) must fit a log line whole. */
+_Static_assert(64 + LOG_QUOTED_SIZE(PROTO_MAX_PROTOCOL) + LOG_QUOTED_SIZE(PROTO_MAX_NAME)
+               <= LOG_LINE_MAX, "an audit line could be cut");
+
+/* pid, uid, op and result are the daemon's own words and stay bare; protocol and name
+ * come from the peer and are quoted (log_quote), or a bare `-` when absent. */
 void audit(const session *s, const proto_request *req, int code)
 {
     if (!log_enabled(LOG_INFO))
         return;
+    char protocol[LOG_QUOTED_SIZE(PROTO_MAX_PROTOCOL)] = "-";
+    char name[LOG_QUOTED_SIZE(PROTO_MAX_NAME)] = "-";
+    if (req->protocol_len > 0)
+        log_quote(protocol, sizeof(protocol), req->protocol, req->protocol_len);
+    if (req->name_len > 0)
+        log_quote(name, sizeof(name), req->name, req->name_len);
     const char *op = proto_op_name(req->op);
     log_msg(LOG_INFO, "pid=%d uid=%u op=%s protocol=%s name=%s result=%s",
-            (int)s->pid, (unsigned)s->uid, op ? op : "-",
-            req->protocol_len ? req->protocol : "-", req->name_len ? req->name : "-",
+            (int)s->pid, (unsigned)s->uid, op ? op : "-", protocol, name,
             code == 0 ? "ok" : skr_error_name(code));
 }
 

@@ -58,34 +58,43 @@ int proto_valid_protocol(const char *s, size_t len)
     return 1;
 }
 
-/* Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF) without C0, DEL
- * or C1 control characters. */
+size_t proto_utf8_next(const char *s, size_t len, uint32_t *cp)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    uint32_t c;
+    size_t n;
+    if (len == 0)
+        return 0;
+    if (p[0] < 0x80) { c = p[0]; n = 1; }
+    else if ((p[0] & 0xe0) == 0xc0) { c = p[0] & 0x1f; n = 2; }
+    else if ((p[0] & 0xf0) == 0xe0) { c = p[0] & 0x0f; n = 3; }
+    else if ((p[0] & 0xf8) == 0xf0) { c = p[0] & 0x07; n = 4; }
+    else return 0;
+    if (len < n)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        c = c << 6 | (p[i] & 0x3f);
+    }
+    static const uint32_t min_cp[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+    if (c < min_cp[n] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    *cp = c;
+    return n;
+}
+
+/* Strict UTF-8 (proto_utf8_next) without C0, DEL or C1 control characters. */
 int proto_valid_name(const char *s, size_t len)
 {
     if (len < 1 || len > PROTO_MAX_NAME)
         return 0;
-    const unsigned char *p = (const unsigned char *)s, *end = p + len;
-    while (p < end) {
+    for (size_t i = 0; i < len;) {
         uint32_t cp;
-        int n;
-        if (p[0] < 0x80) { cp = p[0]; n = 1; }
-        else if ((p[0] & 0xe0) == 0xc0) { cp = p[0] & 0x1f; n = 2; }
-        else if ((p[0] & 0xf0) == 0xe0) { cp = p[0] & 0x0f; n = 3; }
-        else if ((p[0] & 0xf8) == 0xf0) { cp = p[0] & 0x07; n = 4; }
-        else return 0;
-        if (end - p < n)
+        size_t n = proto_utf8_next(s + i, len - i, &cp);
+        if (n == 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
             return 0;
-        for (int i = 1; i < n; i++) {
-            if ((p[i] & 0xc0) != 0x80)
-                return 0;
-            cp = cp << 6 | (p[i] & 0x3f);
-        }
-        static const uint32_t min_cp[5] = { 0, 0, 0x80, 0x800, 0x10000 };
-        if (cp < min_cp[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
-            return 0;
-        p += n;
+        i += n;
     }
     return 1;
 }

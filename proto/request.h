@@ -63,6 +63,10 @@ proto_op proto_op_from_name(const char *s, size_t len);
 /* 1 if s[0..len) is a valid protocol / name by PROTOCOL.md "Names", else 0. */
 int proto_valid_protocol(const char *s, size_t len);
 int proto_valid_name(const char *s, size_t len);
+/* Length (1..4) of the strict UTF-8 sequence at s[0..len) (no overlong form, surrogate,
+ * code point past U+10FFFF or cut sequence), its code point in *cp; 0 if invalid or
+ * len is 0 (*cp untouched). */
+size_t proto_utf8_next(const char *s, size_t len, uint32_t *cp);
 
 /*
  * Decodes one frame payload into *req, checking every rule of PROTOCOL.md, including the

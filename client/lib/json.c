@@ -18,30 +18,6 @@
 #define OUT(s, n) do { if (proto_buf_append(out, (s), (n)) != 0) return SKR_ENOMEM; } while (0)
 #define OUTS(lit) OUT(lit, sizeof(lit) - 1)
 
-/* Decodes one UTF-8 sequence at s (n bytes left); returns its length, 0 if invalid. */
-static size_t utf8_decode(const uint8_t *s, size_t n, uint32_t *cp)
-{
-    uint8_t b = s[0];
-    size_t len;
-    uint32_t v, min;
-    if (b < 0x80) { *cp = b; return 1; }
-    if ((b & 0xe0) == 0xc0) { len = 2; v = b & 0x1f; min = 0x80; }
-    else if ((b & 0xf0) == 0xe0) { len = 3; v = b & 0x0f; min = 0x800; }
-    else if ((b & 0xf8) == 0xf0) { len = 4; v = b & 0x07; min = 0x10000; }
-    else return 0;
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        v = v << 6 | (s[i] & 0x3f);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    *cp = v;
-    return len;
-}
-
 static int put_u(proto_buf *out, uint32_t u)
 {
     char tmp[8];
@@ -55,7 +31,7 @@ static int json_string(proto_buf *out, const uint8_t *s, size_t n, int flags)
     OUTS("\"");
     for (size_t i = 0; i < n;) {
         uint32_t cp;
-        size_t l = utf8_decode(s + i, n - i, &cp);
+        size_t l = proto_utf8_next((const char *)s + i, n - i, &cp);
         if (l == 0) {
             cp = 0xfffd; /* invalid UTF-8: the replacement character */
             l = 1;
