@@ -94,12 +94,92 @@ static int op_ping(session *s, const proto_request *req)
     return reply_end(&r, req->id);
 }
 
+typedef struct hub_item {
+    char name[PROTO_MAX_PROTOCOL + 1];
+    uint64_t count;
+} hub_item;
+
+/* getHub: protocols are gathered first, so that a grant can filter them and the array
+ * length is known before packing. */
+typedef struct hub_list {
+    const policy_grant *grant; /* filter, or NULL for the owner */
+    hub_item *items;
+    size_t n, cap;
+} hub_list;
+
+static int hub_begin(void *ctx, uint64_t count)
+{
+    hub_list *h = ctx;
+    size_t cap = h->grant != NULL && h->grant->nprotocols < count ? h->grant->nprotocols : (size_t)count;
+    if (cap == 0)
+        return 0;
+    h->items = calloc(cap, sizeof(*h->items));
+    if (h->items == NULL)
+        return SKR_ENOMEM;
+    h->cap = cap;
+    return 0;
+}
+
+static int hub_item_add(void *ctx, const char *str, size_t len, uint64_t count)
+{
+    hub_list *h = ctx;
+    if (len > PROTO_MAX_PROTOCOL || h->n == h->cap)
+        return h->n == h->cap && h->grant == NULL ? SKR_EINTERNAL : 0;
+    hub_item *it = &h->items[h->n];
+    memcpy(it->name, str, len);
+    it->name[len] = '\0';
+    if (h->grant != NULL && !policy_allows_protocol(h->grant, it->name))
+        return 0;
+    it->count = count;
+    h->n++;
+    return 0;
+}
+
+/* Gathers the protocols the session may see (all for the owner). Free with hub_list_free. */
+static int hub_collect(session *s, hub_list *h)
+{
+    *h = (hub_list){ .grant = s->grant };
+    store_lister l = { hub_begin, hub_item_add, h };
+    return store_get_hub(s->srv->hub, &l);
+}
+
+static void hub_list_free(hub_list *h)
+{
+    if (h->items != NULL)
+        sodium_memzero(h->items, h->cap * sizeof(*h->items));
+    free(h->items);
+}
+
+/* status counts for a peer under a grant: its protocols only, so that the size of the
+ * rest of the hub stays hidden. Protocol names are sealed in the hub, so while it is
+ * locked nothing can be matched against the grant and both counts are 0. */
+static int granted_counts(session *s, uint64_t *protocols, uint64_t *credentials)
+{
+    *protocols = *credentials = 0;
+    if (!store_is_unlocked(s->srv->hub))
+        return 0;
+    hub_list h;
+    int rc = hub_collect(s, &h);
+    if (rc == 0) {
+        *protocols = h.n;
+        for (size_t i = 0; i < h.n; i++)
+            *credentials += h.items[i].count;
+    }
+    hub_list_free(&h);
+    return rc;
+}
+
 static int op_status(session *s, const proto_request *req)
 {
     server *srv = s->srv;
     uint64_t protocols = 0, credentials = 0;
-    if (store_is_initialized(srv->hub))
+    if (s->grant != NULL) {
+        int rc = granted_counts(s, &protocols, &credentials);
+        if (rc != 0)
+            return rc;
+    } else if (store_is_initialized(srv->hub)) {
         store_stats(srv->hub, &protocols, &credentials);
+    }
     reply r;
     if (reply_begin(&r, s, req->id) != 0)
         return SKR_ENOMEM;
@@ -215,52 +295,10 @@ static int op_getdb(session *s, const proto_request *req)
     return reply_end(&r, req->id);
 }
 
-typedef struct hub_item {
-    char name[PROTO_MAX_PROTOCOL + 1];
-    uint64_t count;
-} hub_item;
-
-/* getHub: protocols are gathered first, so that a grant can filter them and the array
- * length is known before packing. */
-typedef struct hub_list {
-    const policy_grant *grant; /* filter, or NULL for the owner */
-    hub_item *items;
-    size_t n, cap;
-} hub_list;
-
-static int hub_begin(void *ctx, uint64_t count)
-{
-    hub_list *h = ctx;
-    size_t cap = h->grant != NULL && h->grant->nprotocols < count ? h->grant->nprotocols : (size_t)count;
-    if (cap == 0)
-        return 0;
-    h->items = calloc(cap, sizeof(*h->items));
-    if (h->items == NULL)
-        return SKR_ENOMEM;
-    h->cap = cap;
-    return 0;
-}
-
-static int hub_item_add(void *ctx, const char *str, size_t len, uint64_t count)
-{
-    hub_list *h = ctx;
-    if (len > PROTO_MAX_PROTOCOL || h->n == h->cap)
-        return h->n == h->cap && h->grant == NULL ? SKR_EINTERNAL : 0;
-    hub_item *it = &h->items[h->n];
-    memcpy(it->name, str, len);
-    it->name[len] = '\0';
-    if (h->grant != NULL && !policy_allows_protocol(h->grant, it->name))
-        return 0;
-    it->count = count;
-    h->n++;
-    return 0;
-}
-
 static int op_gethub(session *s, const proto_request *req)
 {
-    hub_list h = { .grant = s->grant };
-    store_lister l = { hub_begin, hub_item_add, &h };
-    int rc = store_get_hub(s->srv->hub, &l);
+    hub_list h;
+    int rc = hub_collect(s, &h);
     if (rc == 0) {
         reply r;
         rc = reply_begin(&r, s, req->id);
@@ -277,9 +315,7 @@ static int op_gethub(session *s, const proto_request *req)
             rc = reply_end(&r, req->id);
         }
     }
-    if (h.items != NULL)
-        sodium_memzero(h.items, h.cap * sizeof(*h.items));
-    free(h.items);
+    hub_list_free(&h);
     return rc;
 }
 

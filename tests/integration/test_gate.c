@@ -37,7 +37,7 @@ static int connect_ok(void)
 }
 
 /* One call; the reply's code (0 for ok). */
-__attribute__((unused)) static int call(int fd, proto_request req)
+static int call(int fd, proto_request req)
 {
     ck_assert_int_eq(harness_call(fd, &req, &rbuf, &resp), 0);
     ck_assert_uint_eq(resp.id, req.id);
@@ -152,11 +152,155 @@ START_TEST(test_audit_names_cannot_forge_fields)
 }
 END_TEST
 
+/* ---- a granted peer: uid 65534 in a child process ---- */
+
+#define NOBODY 65534
+
+/* Starts the daemon with the config text (a grant for NOBODY) and lets NOBODY reach the
+ * socket (the daemon makes its folder 0711 and the socket 0666 itself). */
+static void start_with_grant(const char *config, unsigned flags, const char *const *extra)
+{
+    ck_assert_msg(geteuid() == 0, "this test needs root to act as another uid");
+    char conf[64];
+    const char *argv[8] = { "--config", conf };
+    snprintf(conf, sizeof(conf), "/tmp/skr-gate-%d.ini", (int)getpid());
+    FILE *f = fopen(conf, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(config, f);
+    fclose(f);
+    for (int i = 0; extra != NULL && extra[i] != NULL && i < 5; i++)
+        argv[2 + i] = extra[i];
+    int rc = harness_start(&h, flags, argv);
+    unlink(conf);
+    ck_assert_msg(rc == 0, "daemon did not start");
+    ck_assert_int_eq(chmod(h.dir, 0711), 0);
+}
+
+/* What a peer's fn runs with: its connection, a pipe to report on, a pipe that reads EOF
+ * when the test wants it to stop. No ck_assert in there: it is a process of its own. */
+typedef void (*peer_fn)(int fd, int report, int stop);
+typedef struct peer {
+    pid_t pid;
+    int report; /* read end */
+    int stop;   /* write end: closing it tells the peer to stop */
+} peer;
+
+static peer peer_start(peer_fn fn)
+{
+    int rep[2], stp[2];
+    ck_assert(pipe(rep) == 0 && pipe(stp) == 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(rep[0]);
+        close(stp[1]);
+        int fd = -1;
+        if (setgroups(0, NULL) == 0 && setgid(NOBODY) == 0 && setuid(NOBODY) == 0)
+            fd = harness_connect(&h);
+        if (fd >= 0)
+            fn(fd, rep[1], stp[0]);
+        _exit(fd >= 0 ? 0 : 1);
+    }
+    close(rep[1]);
+    close(stp[0]);
+    return (peer){ pid, rep[0], stp[1] };
+}
+
+/* Stops the peer, reads its report (exactly n bytes) and reaps it. */
+static void peer_finish(peer *p, void *report, size_t n)
+{
+    close(p->stop);
+    size_t got = 0;
+    ssize_t r;
+    while (got < n && (r = read(p->report, (char *)report + got, n - got)) > 0)
+        got += (size_t)r;
+    close(p->report);
+    int st;
+    ck_assert_int_eq(waitpid(p->pid, &st, 0), p->pid);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the peer as uid %d could not connect", NOBODY);
+    ck_assert_uint_eq(got, n);
+}
+
+/* status on fd: {ok, locked, protocols, credentials}; v[0] is 0 when answered ok, else
+ * the code or -100. Plain code: peers run it too. */
+static void status_of(int fd, uint64_t v[4])
+{
+    proto_request r = harness_req(1, PROTO_OP_STATUS, NULL, NULL);
+    proto_buf b = PROTO_BUF_INIT;
+    proto_response rr;
+    bool locked = false;
+    v[0] = (uint64_t)-100;
+    v[1] = v[2] = v[3] = UINT64_MAX;
+    if (harness_call(fd, &r, &b, &rr) == 0) {
+        v[0] = rr.ok ? 0 : (uint64_t)(int64_t)rr.code;
+        if (rr.ok && harness_map_bool(rr.result, "locked", &locked) == 0 &&
+            harness_map_uint(rr.result, "protocols", &v[2]) == 0 &&
+            harness_map_uint(rr.result, "credentials", &v[3]) == 0)
+            v[1] = locked;
+    }
+    proto_buf_free(&b);
+}
+
+static void peer_status(int fd, int report, int stop)
+{
+    uint64_t v[4];
+    (void)stop;
+    status_of(fd, v);
+    if (write(report, v, sizeof(v)) != sizeof(v))
+        _exit(1);
+}
+
+static void assert_status(const uint64_t v[4], bool locked, uint64_t protocols, uint64_t credentials)
+{
+    ck_assert_uint_eq(v[0], 0);
+    ck_assert_uint_eq(v[1], locked);
+    ck_assert_uint_eq(v[2], protocols);
+    ck_assert_uint_eq(v[3], credentials);
+}
+
+/* A post of {"v": 1} as the owner. */
+static int post(int fd, const char *protocol, const char *name)
+{
+    static const uint8_t body[] = { 0x81, 0xa1, 'v', 0x01 };
+    proto_request r = harness_req(2, PROTO_OP_POST, protocol, name);
+    r.body = (proto_span){ body, sizeof(body) };
+    r.fields |= PROTO_F_BODY;
+    return call(fd, r);
+}
+
+START_TEST(test_status_counts_only_granted)
+{
+    start_with_grant("[grant nobody]\nuid = 65534\nops = status, get\nprotocols = shared, absent\n",
+                     HARNESS_KEYFILE, NULL);
+    int fd = connect_ok();
+    static const char *const recs[][2] = { { "shared", "a" }, { "shared", "b" }, { "private", "c" },
+                                           { "private", "d" }, { "private", "e" }, { "other", "f" } };
+    for (size_t i = 0; i < sizeof(recs) / sizeof(recs[0]); i++)
+        ck_assert_int_eq(post(fd, recs[i][0], recs[i][1]), 0);
+    uint64_t v[4];
+    status_of(fd, v);
+    assert_status(v, false, 3, 6);  /* the owner sees the whole hub */
+    peer p = peer_start(peer_status);
+    peer_finish(&p, v, sizeof(v));
+    assert_status(v, false, 1, 2);  /* the grant: "shared" only ("absent" holds nothing) */
+
+    /* locked: names are sealed, nothing can be matched against the grant */
+    ck_assert_int_eq(call(fd, harness_req(3, PROTO_OP_LOCK, NULL, NULL)), 0);
+    p = peer_start(peer_status);
+    peer_finish(&p, v, sizeof(v));
+    assert_status(v, true, 0, 0);
+    status_of(fd, v);
+    assert_status(v, true, 3, 6);
+    close(fd);
+}
+END_TEST
+
 static Suite *gate_suite(void)
 {
     Suite *s = suite_create("gate");
     struct { const char *name; const TTest *t; } tests[] = {
         { "audit_names_cannot_forge_fields", test_audit_names_cannot_forge_fields },
+        { "status_counts_only_granted", test_status_counts_only_granted },
     };
     for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
         TCase *tc = tcase_create(tests[i].name);
