@@ -428,12 +428,20 @@ static int run_op(session *s, const proto_request *req)
     return ops[req->op](s, req);
 }
 
+/* What keeps the hub from its idle lock: a request of the owner that passed the gate,
+ * other than ping and status (a prompt or monitor polling status must not keep it open).
+ * Nothing a peer under a grant does counts, allowed or not; neither does a denied, locked
+ * out or malformed request (the last never reaches dispatch). */
+static bool is_activity(const session *s, const proto_request *req)
+{
+    return s->grant == NULL && req->op != PROTO_OP_PING && req->op != PROTO_OP_STATUS;
+}
+
 int dispatch(session *s, const proto_request *req)
 {
     server *srv = s->srv;
     size_t mark = s->out.len;
     int rc;
-    srv->last_request_ms = uv_now(srv->loop);
     if (s->grant != NULL && !grant_allows(s->grant, req)) {
         rc = SKR_EDENIED;
     } else if (req->op == PROTO_OP_INIT && store_is_initialized(srv->hub)) {
@@ -441,6 +449,8 @@ int dispatch(session *s, const proto_request *req)
     } else if (!state_allows(srv, req->op)) {
         rc = SKR_ELOCKED;
     } else {
+        if (is_activity(s, req))
+            srv->last_request_ms = uv_now(srv->loop);
         rc = run_op(s, req);
         if (rc == 1)
             return 1; /* on the thread pool: unlock.c answers and audits */

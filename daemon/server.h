@@ -42,7 +42,7 @@ struct server {
     uint64_t denied_unlogged;  /* denied peers since, not logged (rate limit) */
     session *sessions;        /* all open sessions (list, for shutdown) */
     uint64_t started_ms;      /* uv_now at start */
-    uint64_t last_request_ms; /* for idle auto-lock */
+    uint64_t last_request_ms; /* for idle auto-lock: the owner's last activity (dispatch.c) */
     /* failed-unlock rate limit */
     uint32_t failed_unlocks;
     uint64_t unlock_blocked_until_ms;

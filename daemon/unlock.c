@@ -119,6 +119,8 @@ static void kdf_done(uv_work_t *w, int status)
     int rc = status == 0 ? finish_on_loop(j, srv->hub) : SKR_EINTERNAL;
     if (j->op != PROTO_OP_INIT)
         note_attempt(srv, rc);
+    if (rc == 0) /* the idle lock counts from the end of a derivation, however long it took */
+        srv->last_request_ms = uv_now(srv->loop);
     if (rc == 0 && j->op != PROTO_OP_PASSWD)
         log_info("hub %s by pid=%d uid=%u", j->op == PROTO_OP_INIT ? "initialised" : "unlocked",
                  (int)s->pid, (unsigned)s->uid);

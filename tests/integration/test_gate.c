@@ -295,12 +295,103 @@ START_TEST(test_status_counts_only_granted)
 }
 END_TEST
 
+/* ---- idle lock ---- */
+
+/* Pacing between requests (not a wait for a result: those are bounded polls). */
+static void pause_ms(int ms)
+{
+    struct pollfd none = { .fd = -1 };
+    poll(&none, 1, ms);
+}
+
+enum { NCODES = 32 }; /* answers by -code (0: ok) */
+
+/* Every 300 ms until told to stop: a get its grant allows, one on a protocol it does not
+ * have, an op it does not have, and a request the decoder refuses. Reports the counts of
+ * answers by code. */
+static void peer_busy(int fd, int report, int stop)
+{
+    uint32_t counts[NCODES] = { 0 };
+    proto_buf b = PROTO_BUF_INIT, frame = PROTO_BUF_INIT;
+    proto_response rr;
+    struct pollfd pf = { .fd = stop, .events = POLLIN };
+    uint32_t id = 1;
+    while (poll(&pf, 1, 300) == 0) {
+        proto_request reqs[] = { harness_req(id, PROTO_OP_GET, "shared", "svc"),
+                                 harness_req(id + 1, PROTO_OP_GET, "private", "svc"),
+                                 harness_req(id + 2, PROTO_OP_GETHUB, NULL, NULL) };
+        for (size_t i = 0; i < 4; i++) {
+            int rc;
+            if (i < 3) {
+                rc = harness_call(fd, &reqs[i], &b, &rr);
+            } else {
+                raw_get(&frame, id + 3, "bad\nname", 8);
+                rc = harness_call_raw(fd, frame.data, frame.len, &b, &rr);
+            }
+            if (rc != 0)
+                _exit(2);
+            counts[rr.ok ? 0 : -rr.code < NCODES ? -rr.code : NCODES - 1]++;
+        }
+        id += 4;
+    }
+    if (write(report, counts, sizeof(counts)) != sizeof(counts))
+        _exit(1);
+}
+
+START_TEST(test_idle_lock_owner_only)
+{
+    start_with_grant("[grant nobody]\nuid = 65534\nops = get, ping, status\nprotocols = shared\n",
+                     HARNESS_FAST_KDF, (const char *const[]){ "--idle-lock", "1", NULL });
+    int fd = connect_ok();
+    ck_assert_int_eq(call(fd, harness_secret_req(1, PROTO_OP_INIT, "pass", NULL)), 0);
+    ck_assert_int_eq(post(fd, "shared", "svc"), 0);
+    ck_assert_int_eq(post(fd, "private", "svc"), 0);
+    /* control: the owner's gets, 200 ms apart for 1.6 s, keep it open */
+    for (uint32_t i = 0; i < 8; i++) {
+        pause_ms(200);
+        ck_assert_int_eq(call(fd, harness_req(10 + i, PROTO_OP_GET, "shared", "svc")), 0);
+    }
+    /* a granted peer busy every 300 ms, allowed and denied: the hub locks all the same
+     * (the test watches the log, bounded at 10 s, so that only the peer talks meanwhile) */
+    peer p = peer_start(peer_busy);
+    for (int i = 0; i < 200 && !harness_log_contains(&h, "hub locked after 1 s without"); i++)
+        pause_ms(50);
+    uint64_t v[4];
+    status_of(fd, v);
+    uint32_t counts[NCODES];
+    peer_finish(&p, counts, sizeof(counts));
+    ck_assert_msg(harness_log_contains(&h, "hub locked after 1 s without a request"),
+                  "still unlocked after 10 s of a granted peer's requests");
+    assert_status(v, true, 2, 2);
+    /* the owner's status does not count: polled every 50 ms, the hub still locks */
+    ck_assert_int_eq(call(fd, harness_secret_req(30, PROTO_OP_UNLOCK, "pass", NULL)), 0);
+    for (int i = 0; i < 200; i++) {
+        status_of(fd, v);
+        if (v[0] != 0 || v[1] == 1)
+            break;
+        pause_ms(50);
+    }
+    assert_status(v, true, 2, 2);
+    /* the peer was served all along: its allowed get until the lock, the rest refused */
+    ck_assert_uint_ge(counts[0], 1);
+    ck_assert_uint_ge(counts[-SKR_EDENIED], 2 * counts[0]);
+    ck_assert_uint_ge(counts[-SKR_EBAD_REQUEST], 1);
+    uint32_t total = 0;
+    for (int i = 0; i < NCODES; i++)
+        total += counts[i];
+    ck_assert_uint_eq(counts[0] + counts[-SKR_EDENIED] + counts[-SKR_EBAD_REQUEST] +
+                      counts[-SKR_ELOCKED], total); /* nothing else */
+    close(fd);
+}
+END_TEST
+
 static Suite *gate_suite(void)
 {
     Suite *s = suite_create("gate");
     struct { const char *name; const TTest *t; } tests[] = {
         { "audit_names_cannot_forge_fields", test_audit_names_cannot_forge_fields },
         { "status_counts_only_granted", test_status_counts_only_granted },
+        { "idle_lock_owner_only", test_idle_lock_owner_only },
     };
     for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
         TCase *tc = tcase_create(tests[i].name);
