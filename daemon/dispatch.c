@@ -458,6 +458,9 @@ int dispatch(session *s, const proto_request *req)
     audit(s, req, rc);
     if (rc == SKR_ENOMEM) {
         reply_error(s, req->id, SKR_EINTERNAL, "out of memory");
+    } else if (rc == SKR_ERATE_LIMITED) {
+        char why[96];
+        reply_error(s, req->id, rc, unlock_limit_message(srv, why, sizeof(why)));
     } else if (rc != 0 && rc != SKR_ETOO_LARGE) {
         /* too_large was answered by reply_end already */
         reply_error(s, req->id, rc, rc == SKR_EINTERNAL || rc == SKR_EINTEGRITY

@@ -46,6 +46,10 @@ struct server {
     /* failed-unlock rate limit */
     uint32_t failed_unlocks;
     uint64_t unlock_blocked_until_ms;
+    /* one key derivation at a time (unlock.c): when it began, how long the last one took */
+    bool kdf_running;
+    uint64_t kdf_started_ms;
+    uint64_t kdf_last_ms;
     int exit_code;
 };
 
@@ -117,5 +121,8 @@ void audit(const session *s, const proto_request *req, int code);
 /* unlock.c: ops that derive a key (init, unlock, passwd) run Argon2id off the loop. */
 int unlock_submit(session *s, const proto_request *req);
 bool unlock_rate_limited(server *srv, uint64_t *wait_ms);
+/* The message of a `rate_limited` answer given now: why, and how long to wait when that
+ * is known. Written into buf (cap bytes); returns buf. */
+const char *unlock_limit_message(server *srv, char *buf, size_t cap);
 
 #endif

@@ -44,6 +44,13 @@ static int call(int fd, proto_request req)
     return resp.ok ? 0 : resp.code;
 }
 
+/* Pacing between requests (not a wait for a result: those are bounded polls). */
+static void pause_ms(int ms)
+{
+    struct pollfd none = { .fd = -1 };
+    poll(&none, 1, ms);
+}
+
 /* ---- audit lines ---- */
 
 /* {"id": id, "op": "get", "protocol": "p", "name": <n raw bytes>}, framed. */
@@ -149,6 +156,142 @@ START_TEST(test_audit_names_cannot_forge_fields)
     char extra[64];
     ck_assert_int_eq(audit_line(NHOSTILE, extra, sizeof(extra)), -1);
     ck_assert_int_eq(lines, NHOSTILE);
+}
+END_TEST
+
+/* ---- one key derivation at a time ---- */
+
+enum { BURST = 20 };
+
+typedef struct burst {
+    int n, ok, bad, limited, other;
+    int winner;                 /* the connection answered ok, or -1 */
+    char message[160];          /* a rate_limited answer's message */
+} burst;
+
+/* Opens n connections (each served a ping first, so all are accepted), then sends
+ * reqs[i] on connection i, all before reading any answer, and tallies the answers. */
+static void burst_run(burst *b, int n, const proto_request *reqs)
+{
+    int fds[BURST];
+    proto_buf out = PROTO_BUF_INIT;
+    ck_assert_int_le(n, BURST);
+    *b = (burst){ .n = n, .winner = -1 };
+    for (int i = 0; i < n; i++) {
+        fds[i] = connect_ok();
+        ck_assert_int_eq(call(fds[i], harness_req(100, PROTO_OP_PING, NULL, NULL)), 0);
+    }
+    for (int i = 0; i < n; i++) {
+        proto_buf_reset(&out);
+        ck_assert_int_eq(proto_request_encode(&out, &reqs[i], 1u << 20), 0);
+        ck_assert_int_eq(harness_send(fds[i], out.data, out.len), 0);
+    }
+    for (int i = 0; i < n; i++) {
+        ck_assert_int_eq(harness_recv(fds[i], &rbuf), 0);
+        ck_assert_int_eq(proto_response_decode(rbuf.data, rbuf.len, &resp), 0);
+        ck_assert_uint_eq(resp.id, reqs[i].id);
+        if (resp.ok) {
+            b->ok++;
+            b->winner = i;
+        } else if (resp.code == SKR_EBAD_PASSPHRASE) {
+            b->bad++;
+        } else if (resp.code == SKR_ERATE_LIMITED) {
+            b->limited++;
+            snprintf(b->message, sizeof(b->message), "%.*s", (int)resp.message.len,
+                     (const char *)resp.message.ptr);
+        } else {
+            b->other++;
+        }
+        close(fds[i]);
+    }
+    proto_buf_free(&out);
+}
+
+/* Unlocks with pass once the rate limit lets it (a bounded poll: 100 ms apart, 10 s). */
+static void unlock_when_allowed(int fd, const char *pass)
+{
+    int rc = SKR_ERATE_LIMITED;
+    for (int i = 0; i < 100 && rc == SKR_ERATE_LIMITED; i++) {
+        rc = call(fd, harness_secret_req(40, PROTO_OP_UNLOCK, pass, NULL));
+        if (rc == SKR_ERATE_LIMITED)
+            pause_ms(100);
+    }
+    ck_assert_int_eq(rc, 0);
+}
+
+static int log_count(const char *needle)
+{
+    FILE *f = fopen(h.log, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[4096];
+    int n = 0;
+    while (fgets(line, sizeof(line), f) != NULL)
+        n += strstr(line, needle) != NULL;
+    fclose(f);
+    return n;
+}
+
+/* 20 wrong unlocks at once: one is evaluated, the other 19 are refused without a guess
+ * (the one window after that failure covers every later one); the right passphrase
+ * still unlocks once the window has passed. */
+START_TEST(test_parallel_unlocks_one_guess)
+{
+    ck_assert_int_eq(harness_start(&h, HARNESS_FAST_KDF, NULL), 0);
+    int fd = connect_ok();
+    ck_assert_int_eq(call(fd, harness_secret_req(1, PROTO_OP_INIT, "right pass", NULL)), 0);
+    ck_assert_int_eq(call(fd, harness_req(2, PROTO_OP_LOCK, NULL, NULL)), 0);
+    proto_request reqs[BURST];
+    for (int i = 0; i < BURST; i++)
+        reqs[i] = harness_secret_req((uint32_t)i + 10, PROTO_OP_UNLOCK, "wrong guess", NULL);
+    burst b;
+    burst_run(&b, BURST, reqs);
+    ck_assert_int_eq(b.bad, 1);
+    ck_assert_int_eq(b.limited, BURST - 1);
+    ck_assert_int_eq(b.ok + b.other, 0);
+    ck_assert_msg(strstr(b.message, "retry") != NULL, "no hint when to retry: %s", b.message);
+    ck_assert_int_eq(log_count("op=unlock protocol=- name=- result=bad_passphrase"), 1);
+    /* right away, the right one is refused too, and told how long to wait */
+    ck_assert_int_eq(call(fd, harness_secret_req(3, PROTO_OP_UNLOCK, "right pass", NULL)),
+                     SKR_ERATE_LIMITED);
+    ck_assert_ptr_nonnull(memmem(resp.message.ptr, resp.message.len,
+                                 "too many wrong passphrases: retry in ", 37));
+    unlock_when_allowed(fd, "right pass");
+    ck_assert_int_eq(log_count("op=unlock protocol=- name=- result=ok"), 1);
+    close(fd);
+}
+END_TEST
+
+/* init and passwd derive under the same rule; a wrong passwd feeds the unlock limit. */
+START_TEST(test_parallel_init_and_passwd)
+{
+    /* interactive limits (about 0.1 s a derivation): the burst lands while the first runs */
+    ck_assert_int_eq(harness_start(&h, 0, (const char *const[]){ "--kdf-limits", "interactive", NULL }), 0);
+    proto_request reqs[BURST];
+    char pass[BURST][16];
+    for (int i = 0; i < 10; i++) {
+        snprintf(pass[i], sizeof(pass[i]), "pass-%d", i);
+        reqs[i] = harness_secret_req((uint32_t)i + 10, PROTO_OP_INIT, pass[i], NULL);
+    }
+    burst b;
+    burst_run(&b, 10, reqs);
+    ck_assert_int_eq(b.ok, 1);
+    ck_assert_int_eq(b.limited, 9); /* not `exists` after a derivation of their own */
+    ck_assert_msg(strstr(b.message, "another key derivation is running") != NULL, "%s", b.message);
+    int winner = b.winner;
+
+    for (int i = 0; i < BURST; i++)
+        reqs[i] = harness_secret_req((uint32_t)i + 30, PROTO_OP_PASSWD, "wrong old", "new pass");
+    burst_run(&b, BURST, reqs);
+    ck_assert_int_eq(b.bad, 1);
+    ck_assert_int_eq(b.limited, BURST - 1);
+    ck_assert_int_eq(b.ok + b.other, 0);
+    /* the same limit: an unlock right after the failed passwd waits */
+    int fd = connect_ok();
+    ck_assert_int_eq(call(fd, harness_req(2, PROTO_OP_LOCK, NULL, NULL)), 0);
+    ck_assert_int_eq(call(fd, harness_secret_req(3, PROTO_OP_UNLOCK, pass[winner], NULL)),
+                     SKR_ERATE_LIMITED);
+    unlock_when_allowed(fd, pass[winner]);
+    close(fd);
 }
 END_TEST
 
@@ -297,13 +440,6 @@ END_TEST
 
 /* ---- idle lock ---- */
 
-/* Pacing between requests (not a wait for a result: those are bounded polls). */
-static void pause_ms(int ms)
-{
-    struct pollfd none = { .fd = -1 };
-    poll(&none, 1, ms);
-}
-
 enum { NCODES = 32 }; /* answers by -code (0: ok) */
 
 /* Every 300 ms until told to stop: a get its grant allows, one on a protocol it does not
@@ -390,6 +526,8 @@ static Suite *gate_suite(void)
     Suite *s = suite_create("gate");
     struct { const char *name; const TTest *t; } tests[] = {
         { "audit_names_cannot_forge_fields", test_audit_names_cannot_forge_fields },
+        { "parallel_unlocks_one_guess", test_parallel_unlocks_one_guess },
+        { "parallel_init_and_passwd", test_parallel_init_and_passwd },
         { "status_counts_only_granted", test_status_counts_only_granted },
         { "idle_lock_owner_only", test_idle_lock_owner_only },
     };
