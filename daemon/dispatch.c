@@ -16,8 +16,9 @@ void reply_error(session *s, uint32_t id, int code, const char *message)
         s->close_after_flush = true;
 }
 
-/* The audit line's worst case (every name byte escaped) must fit a log line whole. */
-_Static_assert(64 + LOG_QUOTED_SIZE(PROTO_MAX_PROTOCOL) + LOG_QUOTED_SIZE(PROTO_MAX_NAME)
+/* The audit line's worst case (every name byte escaped; the fixed words take under 100
+ * characters) must fit a log line whole. */
+_Static_assert(128 + LOG_QUOTED_SIZE(PROTO_MAX_PROTOCOL) + LOG_QUOTED_SIZE(PROTO_MAX_NAME)
                <= LOG_LINE_MAX, "an audit line could be cut");
 
 /* pid, uid, op and result are the daemon's own words and stay bare; protocol and name

@@ -169,27 +169,49 @@ typedef struct burst {
     char message[160];          /* a rate_limited answer's message */
 } burst;
 
+/* Sends req on fd without waiting for the answer. */
+static void send_req(int fd, const proto_request *req)
+{
+    proto_buf out = PROTO_BUF_INIT;
+    ck_assert_int_eq(proto_request_encode(&out, req, 1u << 20), 0);
+    ck_assert_int_eq(harness_send(fd, out.data, out.len), 0);
+    proto_buf_free(&out);
+}
+
+/* Reads the answer to request id into resp; its code (0 for ok). Waits for it in a
+ * bounded poll of 120 s: an Argon2id under valgrind takes longer than harness_recv's 5 s. */
+static int recv_reply(int fd, uint32_t id)
+{
+    struct pollfd pf = { .fd = fd, .events = POLLIN };
+    ck_assert_int_eq(poll(&pf, 1, 120000), 1);
+    ck_assert_int_eq(harness_recv(fd, &rbuf), 0);
+    ck_assert_int_eq(proto_response_decode(rbuf.data, rbuf.len, &resp), 0);
+    ck_assert_uint_eq(resp.id, id);
+    return resp.ok ? 0 : resp.code;
+}
+
+/* call() for a request that may run a key derivation. */
+static int call_kdf(int fd, proto_request req)
+{
+    send_req(fd, &req);
+    return recv_reply(fd, req.id);
+}
+
 /* Opens n connections (each served a ping first, so all are accepted), then sends
  * reqs[i] on connection i, all before reading any answer, and tallies the answers. */
 static void burst_run(burst *b, int n, const proto_request *reqs)
 {
     int fds[BURST];
-    proto_buf out = PROTO_BUF_INIT;
     ck_assert_int_le(n, BURST);
     *b = (burst){ .n = n, .winner = -1 };
     for (int i = 0; i < n; i++) {
         fds[i] = connect_ok();
         ck_assert_int_eq(call(fds[i], harness_req(100, PROTO_OP_PING, NULL, NULL)), 0);
     }
+    for (int i = 0; i < n; i++)
+        send_req(fds[i], &reqs[i]);
     for (int i = 0; i < n; i++) {
-        proto_buf_reset(&out);
-        ck_assert_int_eq(proto_request_encode(&out, &reqs[i], 1u << 20), 0);
-        ck_assert_int_eq(harness_send(fds[i], out.data, out.len), 0);
-    }
-    for (int i = 0; i < n; i++) {
-        ck_assert_int_eq(harness_recv(fds[i], &rbuf), 0);
-        ck_assert_int_eq(proto_response_decode(rbuf.data, rbuf.len, &resp), 0);
-        ck_assert_uint_eq(resp.id, reqs[i].id);
+        recv_reply(fds[i], reqs[i].id);
         if (resp.ok) {
             b->ok++;
             b->winner = i;
@@ -204,7 +226,6 @@ static void burst_run(burst *b, int n, const proto_request *reqs)
         }
         close(fds[i]);
     }
-    proto_buf_free(&out);
 }
 
 /* Unlocks with pass once the rate limit lets it (a bounded poll: 100 ms apart, 10 s). */
@@ -212,7 +233,7 @@ static void unlock_when_allowed(int fd, const char *pass)
 {
     int rc = SKR_ERATE_LIMITED;
     for (int i = 0; i < 100 && rc == SKR_ERATE_LIMITED; i++) {
-        rc = call(fd, harness_secret_req(40, PROTO_OP_UNLOCK, pass, NULL));
+        rc = call_kdf(fd, harness_secret_req(40, PROTO_OP_UNLOCK, pass, NULL));
         if (rc == SKR_ERATE_LIMITED)
             pause_ms(100);
     }
