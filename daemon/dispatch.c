@@ -16,14 +16,26 @@ void reply_error(session *s, uint32_t id, int code, const char *message)
         s->close_after_flush = true;
 }
 
+/* The audit line's worst case (every name byte escaped; the fixed words take under 100
+ * characters) must fit a log line whole. */
+_Static_assert(128 + LOG_QUOTED_SIZE(PROTO_MAX_PROTOCOL) + LOG_QUOTED_SIZE(PROTO_MAX_NAME)
+               <= LOG_LINE_MAX, "an audit line could be cut");
+
+/* pid, uid, op and result are the daemon's own words and stay bare; protocol and name
+ * come from the peer and are quoted (log_quote), or a bare `-` when absent. */
 void audit(const session *s, const proto_request *req, int code)
 {
     if (!log_enabled(LOG_INFO))
         return;
+    char protocol[LOG_QUOTED_SIZE(PROTO_MAX_PROTOCOL)] = "-";
+    char name[LOG_QUOTED_SIZE(PROTO_MAX_NAME)] = "-";
+    if (req->protocol_len > 0)
+        log_quote(protocol, sizeof(protocol), req->protocol, req->protocol_len);
+    if (req->name_len > 0)
+        log_quote(name, sizeof(name), req->name, req->name_len);
     const char *op = proto_op_name(req->op);
     log_msg(LOG_INFO, "pid=%d uid=%u op=%s protocol=%s name=%s result=%s",
-            (int)s->pid, (unsigned)s->uid, op ? op : "-",
-            req->protocol_len ? req->protocol : "-", req->name_len ? req->name : "-",
+            (int)s->pid, (unsigned)s->uid, op ? op : "-", protocol, name,
             code == 0 ? "ok" : skr_error_name(code));
 }
 
@@ -83,12 +95,92 @@ static int op_ping(session *s, const proto_request *req)
     return reply_end(&r, req->id);
 }
 
+typedef struct hub_item {
+    char name[PROTO_MAX_PROTOCOL + 1];
+    uint64_t count;
+} hub_item;
+
+/* getHub: protocols are gathered first, so that a grant can filter them and the array
+ * length is known before packing. */
+typedef struct hub_list {
+    const policy_grant *grant; /* filter, or NULL for the owner */
+    hub_item *items;
+    size_t n, cap;
+} hub_list;
+
+static int hub_begin(void *ctx, uint64_t count)
+{
+    hub_list *h = ctx;
+    size_t cap = h->grant != NULL && h->grant->nprotocols < count ? h->grant->nprotocols : (size_t)count;
+    if (cap == 0)
+        return 0;
+    h->items = calloc(cap, sizeof(*h->items));
+    if (h->items == NULL)
+        return SKR_ENOMEM;
+    h->cap = cap;
+    return 0;
+}
+
+static int hub_item_add(void *ctx, const char *str, size_t len, uint64_t count)
+{
+    hub_list *h = ctx;
+    if (len > PROTO_MAX_PROTOCOL || h->n == h->cap)
+        return h->n == h->cap && h->grant == NULL ? SKR_EINTERNAL : 0;
+    hub_item *it = &h->items[h->n];
+    memcpy(it->name, str, len);
+    it->name[len] = '\0';
+    if (h->grant != NULL && !policy_allows_protocol(h->grant, it->name))
+        return 0;
+    it->count = count;
+    h->n++;
+    return 0;
+}
+
+/* Gathers the protocols the session may see (all for the owner). Free with hub_list_free. */
+static int hub_collect(session *s, hub_list *h)
+{
+    *h = (hub_list){ .grant = s->grant };
+    store_lister l = { hub_begin, hub_item_add, h };
+    return store_get_hub(s->srv->hub, &l);
+}
+
+static void hub_list_free(hub_list *h)
+{
+    if (h->items != NULL)
+        sodium_memzero(h->items, h->cap * sizeof(*h->items));
+    free(h->items);
+}
+
+/* status counts for a peer under a grant: its protocols only, so that the size of the
+ * rest of the hub stays hidden. Protocol names are sealed in the hub, so while it is
+ * locked nothing can be matched against the grant and both counts are 0. */
+static int granted_counts(session *s, uint64_t *protocols, uint64_t *credentials)
+{
+    *protocols = *credentials = 0;
+    if (!store_is_unlocked(s->srv->hub))
+        return 0;
+    hub_list h;
+    int rc = hub_collect(s, &h);
+    if (rc == 0) {
+        *protocols = h.n;
+        for (size_t i = 0; i < h.n; i++)
+            *credentials += h.items[i].count;
+    }
+    hub_list_free(&h);
+    return rc;
+}
+
 static int op_status(session *s, const proto_request *req)
 {
     server *srv = s->srv;
     uint64_t protocols = 0, credentials = 0;
-    if (store_is_initialized(srv->hub))
+    if (s->grant != NULL) {
+        int rc = granted_counts(s, &protocols, &credentials);
+        if (rc != 0)
+            return rc;
+    } else if (store_is_initialized(srv->hub)) {
         store_stats(srv->hub, &protocols, &credentials);
+    }
     reply r;
     if (reply_begin(&r, s, req->id) != 0)
         return SKR_ENOMEM;
@@ -204,52 +296,10 @@ static int op_getdb(session *s, const proto_request *req)
     return reply_end(&r, req->id);
 }
 
-typedef struct hub_item {
-    char name[PROTO_MAX_PROTOCOL + 1];
-    uint64_t count;
-} hub_item;
-
-/* getHub: protocols are gathered first, so that a grant can filter them and the array
- * length is known before packing. */
-typedef struct hub_list {
-    const policy_grant *grant; /* filter, or NULL for the owner */
-    hub_item *items;
-    size_t n, cap;
-} hub_list;
-
-static int hub_begin(void *ctx, uint64_t count)
-{
-    hub_list *h = ctx;
-    size_t cap = h->grant != NULL && h->grant->nprotocols < count ? h->grant->nprotocols : (size_t)count;
-    if (cap == 0)
-        return 0;
-    h->items = calloc(cap, sizeof(*h->items));
-    if (h->items == NULL)
-        return SKR_ENOMEM;
-    h->cap = cap;
-    return 0;
-}
-
-static int hub_item_add(void *ctx, const char *str, size_t len, uint64_t count)
-{
-    hub_list *h = ctx;
-    if (len > PROTO_MAX_PROTOCOL || h->n == h->cap)
-        return h->n == h->cap && h->grant == NULL ? SKR_EINTERNAL : 0;
-    hub_item *it = &h->items[h->n];
-    memcpy(it->name, str, len);
-    it->name[len] = '\0';
-    if (h->grant != NULL && !policy_allows_protocol(h->grant, it->name))
-        return 0;
-    it->count = count;
-    h->n++;
-    return 0;
-}
-
 static int op_gethub(session *s, const proto_request *req)
 {
-    hub_list h = { .grant = s->grant };
-    store_lister l = { hub_begin, hub_item_add, &h };
-    int rc = store_get_hub(s->srv->hub, &l);
+    hub_list h;
+    int rc = hub_collect(s, &h);
     if (rc == 0) {
         reply r;
         rc = reply_begin(&r, s, req->id);
@@ -266,9 +316,7 @@ static int op_gethub(session *s, const proto_request *req)
             rc = reply_end(&r, req->id);
         }
     }
-    if (h.items != NULL)
-        sodium_memzero(h.items, h.cap * sizeof(*h.items));
-    free(h.items);
+    hub_list_free(&h);
     return rc;
 }
 
@@ -381,12 +429,20 @@ static int run_op(session *s, const proto_request *req)
     return ops[req->op](s, req);
 }
 
+/* What keeps the hub from its idle lock: a request of the owner that passed the gate,
+ * other than ping and status (a prompt or monitor polling status must not keep it open).
+ * Nothing a peer under a grant does counts, allowed or not; neither does a denied, locked
+ * out or malformed request (the last never reaches dispatch). */
+static bool is_activity(const session *s, const proto_request *req)
+{
+    return s->grant == NULL && req->op != PROTO_OP_PING && req->op != PROTO_OP_STATUS;
+}
+
 int dispatch(session *s, const proto_request *req)
 {
     server *srv = s->srv;
     size_t mark = s->out.len;
     int rc;
-    srv->last_request_ms = uv_now(srv->loop);
     if (s->grant != NULL && !grant_allows(s->grant, req)) {
         rc = SKR_EDENIED;
     } else if (req->op == PROTO_OP_INIT && store_is_initialized(srv->hub)) {
@@ -394,6 +450,8 @@ int dispatch(session *s, const proto_request *req)
     } else if (!state_allows(srv, req->op)) {
         rc = SKR_ELOCKED;
     } else {
+        if (is_activity(s, req))
+            srv->last_request_ms = uv_now(srv->loop);
         rc = run_op(s, req);
         if (rc == 1)
             return 1; /* on the thread pool: unlock.c answers and audits */
@@ -401,6 +459,9 @@ int dispatch(session *s, const proto_request *req)
     audit(s, req, rc);
     if (rc == SKR_ENOMEM) {
         reply_error(s, req->id, SKR_EINTERNAL, "out of memory");
+    } else if (rc == SKR_ERATE_LIMITED) {
+        char why[96];
+        reply_error(s, req->id, rc, unlock_limit_message(srv, why, sizeof(why)));
     } else if (rc != 0 && rc != SKR_ETOO_LARGE) {
         /* too_large was answered by reply_end already */
         reply_error(s, req->id, rc, rc == SKR_EINTERNAL || rc == SKR_EINTEGRITY

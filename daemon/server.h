@@ -42,10 +42,14 @@ struct server {
     uint64_t denied_unlogged;  /* denied peers since, not logged (rate limit) */
     session *sessions;        /* all open sessions (list, for shutdown) */
     uint64_t started_ms;      /* uv_now at start */
-    uint64_t last_request_ms; /* for idle auto-lock */
+    uint64_t last_request_ms; /* for idle auto-lock: the owner's last activity (dispatch.c) */
     /* failed-unlock rate limit */
     uint32_t failed_unlocks;
     uint64_t unlock_blocked_until_ms;
+    /* one key derivation at a time (unlock.c): when it began, how long the last one took */
+    bool kdf_running;
+    uint64_t kdf_started_ms;
+    uint64_t kdf_last_ms;
     int exit_code;
 };
 
@@ -126,5 +130,8 @@ void audit(const session *s, const proto_request *req, int code);
 /* unlock.c: ops that derive a key (init, unlock, passwd) run Argon2id off the loop. */
 int unlock_submit(session *s, const proto_request *req);
 bool unlock_rate_limited(server *srv, uint64_t *wait_ms);
+/* The message of a `rate_limited` answer given now: why, and how long to wait when that
+ * is known. Written into buf (cap bytes); returns buf. */
+const char *unlock_limit_message(server *srv, char *buf, size_t cap);
 
 #endif

@@ -293,7 +293,10 @@ static void serve_frame(session *s, const uint8_t *frame, size_t len)
     char msg[PROTO_ERRMSG_MAX];
     int rc = proto_request_decode(frame, len, &req, msg);
     if (rc == SKR_EBAD_FRAME) {
-        log_warn("bad frame from pid=%d uid=%u: %s", (int)s->pid, (unsigned)s->uid, msg);
+        /* the decoder's message may quote peer bytes: one quoted field, like the audit's */
+        char shown[LOG_QUOTED_SIZE(PROTO_ERRMSG_MAX)];
+        log_warn("bad frame from pid=%d uid=%u: reason=%s", (int)s->pid, (unsigned)s->uid,
+                 log_quote(shown, sizeof(shown), msg, strlen(msg)));
         reply_error(s, req.id, rc, msg);
         s->close_after_flush = true;
         return;

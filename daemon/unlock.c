@@ -6,8 +6,14 @@
  * queue behind this one, so replies stay in order) and holds a reference so it outlives
  * a client that hangs up meanwhile. Failed attempts block further ones for a delay that
  * doubles with each failure (1 s, 2 s, 4 s ... 60 s), answered with `rate_limited`.
+ *
+ * At most one derivation runs at a time, whatever the op: the limit is set only when a
+ * failed one ends, so derivations side by side would each be a free guess (N connections,
+ * N guesses a window). One that arrives while another runs is answered `rate_limited` too;
+ * init, which feeds no limit, is refused the same way (two inits would race to create).
  */
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,6 +70,26 @@ bool unlock_rate_limited(server *srv, uint64_t *wait_ms)
     return true;
 }
 
+const char *unlock_limit_message(server *srv, char *buf, size_t cap)
+{
+    uint64_t wait_ms;
+    if (srv->kdf_running) {
+        /* the rest of the one running, by the last one's time; more if it fails */
+        uint64_t ran = uv_now(srv->loop) - srv->kdf_started_ms;
+        if (srv->kdf_last_ms > ran)
+            snprintf(buf, cap, "another key derivation is running: retry in about %llu ms",
+                     (unsigned long long)(srv->kdf_last_ms - ran));
+        else
+            snprintf(buf, cap, "another key derivation is running: retry once it ends");
+    } else if (unlock_rate_limited(srv, &wait_ms)) {
+        snprintf(buf, cap, "too many wrong passphrases: retry in %llu ms",
+                 (unsigned long long)wait_ms);
+    } else {
+        snprintf(buf, cap, "%s", skr_strerror(SKR_ERATE_LIMITED));
+    }
+    return buf;
+}
+
 static void note_attempt(server *srv, int rc)
 {
     if (rc == 0) {
@@ -115,10 +141,14 @@ static void kdf_done(uv_work_t *w, int status)
     kdf_job *j = w->data;
     session *s = j->s;
     server *srv = s->srv;
+    srv->kdf_running = false;
+    srv->kdf_last_ms = uv_now(srv->loop) - srv->kdf_started_ms;
     server_batch_commit(srv); /* key changes run in transactions of their own */
     int rc = status == 0 ? finish_on_loop(j, srv->hub) : SKR_EINTERNAL;
     if (j->op != PROTO_OP_INIT)
         note_attempt(srv, rc);
+    if (rc == 0) /* the idle lock counts from the end of a derivation, however long it took */
+        srv->last_request_ms = uv_now(srv->loop);
     if (rc == 0 && j->op != PROTO_OP_PASSWD)
         log_info("hub %s by pid=%d uid=%u", j->op == PROTO_OP_INIT ? "initialised" : "unlocked",
                  (int)s->pid, (unsigned)s->uid);
@@ -161,7 +191,7 @@ int unlock_submit(session *s, const proto_request *req)
     uint64_t wait_ms;
     if (req->op == PROTO_OP_UNLOCK && store_is_unlocked(srv->hub))
         return proto_response_ok_empty(&s->out, req->id) == 0 ? 0 : SKR_ENOMEM;
-    if (req->op != PROTO_OP_INIT && unlock_rate_limited(srv, &wait_ms))
+    if (srv->kdf_running || (req->op != PROTO_OP_INIT && unlock_rate_limited(srv, &wait_ms)))
         return SKR_ERATE_LIMITED;
 
     kdf_job *j = calloc(1, sizeof(*j));
@@ -190,6 +220,8 @@ int unlock_submit(session *s, const proto_request *req)
         rc = SKR_EINTERNAL;
         goto fail;
     }
+    srv->kdf_running = true;
+    srv->kdf_started_ms = uv_now(srv->loop);
     s->waiting = true;
     session_ref(s);
     return 1;

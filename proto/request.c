@@ -59,8 +59,7 @@ int proto_valid_protocol(const char *s, size_t len)
     return 1;
 }
 
-/* Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF) without C0, DEL
- * or C1 control characters. */
+/* Strict UTF-8 (proto/utf8.h) without C0, DEL or C1 control characters. */
 int proto_valid_name(const char *s, size_t len)
 {
     if (len < 1 || len > PROTO_MAX_NAME)

@@ -3,6 +3,8 @@
 size_t proto_utf8_decode(const uint8_t *s, size_t n, uint32_t *cp)
 {
     static const uint32_t min_cp[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+    if (n == 0)
+        return 0;
     uint8_t b = s[0];
     size_t len;
     uint32_t v;

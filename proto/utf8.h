@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Decodes the sequence at s (n > 0 bytes left) into *cp. Returns its length (1..4), or 0
- * when the bytes there are not a valid sequence (*cp untouched then). */
+/* Decodes the sequence at s (n bytes left) into *cp. Returns its length (1..4), or 0
+ * when the bytes there are not a valid sequence or n is 0 (*cp untouched then). */
 size_t proto_utf8_decode(const uint8_t *s, size_t n, uint32_t *cp);
 
 /* True when all n bytes are valid UTF-8 (an empty string is). */

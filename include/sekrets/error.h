@@ -34,7 +34,7 @@ typedef enum skr_err {
     SKR_ELOCKED          = -8,  /* "locked": hub locked or not initialised */
     SKR_EDENIED          = -9,  /* "denied": access policy refuses the peer or op */
     SKR_EBAD_PASSPHRASE  = -10, /* "bad_passphrase" */
-    SKR_ERATE_LIMITED    = -11, /* "rate_limited": too many failed unlocks, wait */
+    SKR_ERATE_LIMITED    = -11, /* "rate_limited": failed unlocks, or a key derivation running; wait */
     SKR_ETOO_LARGE       = -12, /* "too_large": a value exceeds a limit */
     SKR_EINTEGRITY       = -13, /* "integrity": a stored record failed authentication */
     SKR_EBUSY            = -14, /* "busy": daemon at its connection limit */

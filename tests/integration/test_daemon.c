@@ -818,7 +818,7 @@ START_TEST(test_audit_log_has_no_body)
     get_password(fd, "mail", "erin", pw, sizeof(pw));
     close(fd);
     harness_kill(&h, SIGTERM);
-    ck_assert(harness_log_contains(&h, "op=get protocol=mail name=erin result=ok"));
+    ck_assert(harness_log_contains(&h, "op=get protocol=\"mail\" name=\"erin\" result=ok"));
     ck_assert(!harness_log_contains(&h, "MARKER-SECRET-4242"));
 }
 END_TEST
