@@ -122,6 +122,15 @@ void store_lock(store *s);
 int store_rewrap(store *s, const uint8_t old_kek[STORE_KEY_BYTES], const store_kdf *new_kdf,
                  const uint8_t new_kek[STORE_KEY_BYTES]);
 
+/* passwd: after checking old_kek (SKR_EBAD_PASSPHRASE), the keys are wrapped under
+ * new_kek/new_kdf and the key file's old wrap is overwritten (no hub file holds it
+ * afterwards); without rotate it touches no record (same cost whatever the hub's size).
+ * rotate: the data key is replaced too, as store_rotate does (*records, may be NULL, gets
+ * how many records); a crash leaves the old passphrase with the old data key, or the new
+ * with the new. Works locked or unlocked. store_rewrap is store_passwd without rotate. */
+int store_passwd(store *s, const uint8_t old_kek[STORE_KEY_BYTES], const store_kdf *new_kdf,
+                 const uint8_t new_kek[STORE_KEY_BYTES], bool rotate, uint64_t *records);
+
 /* Re-encrypts every record under a new data key in one write transaction. *records gets
  * how many. SKR_ELOCKED when locked. */
 int store_rotate(store *s, uint64_t *records);
