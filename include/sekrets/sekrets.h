@@ -214,8 +214,14 @@ SKR_EXPORT SKR_WUR int skr_get_status(skr_client *c, skr_status *out);
 SKR_EXPORT SKR_WUR int skr_init(skr_client *c, const char *pass, size_t len);
 SKR_EXPORT SKR_WUR int skr_unlock(skr_client *c, const char *pass, size_t len);
 SKR_EXPORT SKR_WUR int skr_lock(skr_client *c);
+/* passwd: the old passphrase's wrap of the data key is overwritten in the hub's key file
+ * (instant whatever the hub's size). SKR_EBAD_PASSPHRASE. skr_passwd_rotate also replaces
+ * the data key (every record re-encrypted, as skr_rotate): use it when the old passphrase
+ * may have leaked, since a copy of the hub taken earlier still opens with it. */
 SKR_EXPORT SKR_WUR int skr_passwd(skr_client *c, const char *old_pass, size_t old_len,
                                    const char *new_pass, size_t new_len);
+SKR_EXPORT SKR_WUR int skr_passwd_rotate(skr_client *c, const char *old_pass, size_t old_len,
+                                          const char *new_pass, size_t new_len);
 /* Re-encrypts every record under a new data key; *records (may be NULL) gets how many. */
 SKR_EXPORT SKR_WUR int skr_rotate(skr_client *c, uint64_t *records);
 
