@@ -535,11 +535,16 @@ void store_env_close(store *s)
     s->env = NULL;
 }
 
-/* The same map size: the file may already be bigger than the initial one. */
+/* The same map size: the file may already be bigger than the initial one. A failure
+ * leaves no environment: every later call fails (broken) until a restart. */
 int store_env_reopen(store *s)
 {
+    int r;
+
     store_env_close(s);
-    return store_env_open(s, s->mapsize);
+    if ((r = store_env_open(s, s->mapsize)) != 0)
+        s->broken = true;
+    return r;
 }
 
 int store_open(const char *dir, store **out, char err[STORE_ERRMSG_MAX])
