@@ -6,7 +6,8 @@
  *    write, associated data binding the value to its slot). A random 256-bit index key
  *    makes the look-up keys: keyed BLAKE2b hashes of protocol and name, so the file shows
  *    no name. Both keys are stored only wrapped by a key-encryption key (KEK) derived from
- *    a passphrase (Argon2id) or a keyfile (BLAKE2b of its content).
+ *    a passphrase (Argon2id) or a keyfile (BLAKE2b of its content), in the hub's file
+ *    `keys` beside data.mdb (store_ring.c), which a key change overwrites in place.
  *  - Every write is one LMDB transaction, synced before the call returns, unless the
  *    caller opened a group-commit batch: then the batch is one synced journal record
  *    (see store_batch_begin at the end).

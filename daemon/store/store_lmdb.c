@@ -565,7 +565,8 @@ int store_open(const char *dir, store **out, char err[STORE_ERRMSG_MAX])
         return SKR_ENOMEM;
     s->jfd = -1;
     s->kfd = -1;
-    if ((s->dir = strdup(dir)) == NULL || (s->scratch = sodium_malloc(STORE_SCRATCH_BYTES)) == NULL ||
+    if ((s->dir = strdup(dir)) == NULL ||
+        (s->scratch = sodium_malloc(STORE_SCRATCH_BYTES)) == NULL ||
         (s->sealbuf = malloc(STORE_REC_CLEAR + STORE_SEAL_OVERHEAD + STORE_REC_PT_MAX)) == NULL) {
         r = SKR_ENOMEM;
         goto out;
