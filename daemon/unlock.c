@@ -39,6 +39,7 @@ typedef struct kdf_job {
     uint8_t *secret2;
     uint32_t secret2_len;
     uint8_t *keks;        /* guarded: kek (and new kek for passwd), 2 x 32 bytes */
+    bool rotate;          /* passwd: a new data key too (re-seals every record) */
     int rc;
 } kdf_job;
 
@@ -130,7 +131,8 @@ static int finish_on_loop(kdf_job *j, store *hub)
     case PROTO_OP_UNLOCK:
         return store_is_unlocked(hub) ? 0 : store_unlock(hub, j->keks);
     case PROTO_OP_PASSWD:
-        return store_rewrap(hub, j->keks, &j->new_kdf, j->keks + STORE_KEY_BYTES);
+        return store_passwd(hub, j->keks, &j->new_kdf, j->keks + STORE_KEY_BYTES, j->rotate,
+                            NULL);
     default:
         return SKR_EINTERNAL;
     }
@@ -200,6 +202,7 @@ int unlock_submit(session *s, const proto_request *req)
     j->s = s;
     j->op = req->op;
     j->id = req->id;
+    j->rotate = req->op == PROTO_OP_PASSWD && req->rotate;
     j->work.data = j;
     int rc = job_params(j, srv);
     if (rc != 0)

@@ -109,6 +109,7 @@ static void quote_bytes(char *dst, size_t cap, const char *s, size_t n)
 
 typedef enum key_id {
     K_UNKNOWN, K_ID, K_OP, K_V, K_PROTOCOL, K_NAME, K_BODY, K_PASSPHRASE, K_OLD, K_NEW,
+    K_ROTATE,
 } key_id;
 
 /* Every key of every request goes through here (twice): length and first byte first. */
@@ -118,7 +119,7 @@ static key_id key_lookup(const char *k, uint32_t n)
     static const struct { const char *s; uint32_t n; key_id id; } keys[] = {
         KEY("id", K_ID), KEY("op", K_OP), KEY("v", K_V), KEY("protocol", K_PROTOCOL),
         KEY("name", K_NAME), KEY("body", K_BODY), KEY("passphrase", K_PASSPHRASE),
-        KEY("old", K_OLD), KEY("new", K_NEW),
+        KEY("old", K_OLD), KEY("new", K_NEW), KEY("rotate", K_ROTATE),
     };
 #undef KEY
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -206,6 +207,11 @@ static int read_field(proto_cur *c, key_id k, proto_request *req,
     case K_NEW:
         req->fields |= PROTO_F_NEW;
         return read_secret(c, &req->new_pass, "new", msg);
+    case K_ROTATE:
+        if (proto_cur_bool(c, &req->rotate) != 0)
+            return fail(msg, SKR_EBAD_REQUEST, "field 'rotate' must be a boolean");
+        req->fields |= PROTO_F_ROTATE;
+        return 0;
     case K_UNKNOWN:
         break;
     }
@@ -214,7 +220,8 @@ static int read_field(proto_cur *c, key_id k, proto_request *req,
     return 0;
 }
 
-static const char *const field_names[] = { "protocol", "name", "body", "passphrase", "old", "new" };
+static const char *const field_names[] = { "protocol", "name", "body", "passphrase", "old", "new",
+                                            "rotate" };
 
 /*
  * First pass over the keys of the map at c (pairs read already): finds the id, so that any
@@ -364,7 +371,7 @@ int proto_request_encode(proto_buf *out, const proto_request *req, uint32_t max_
             return SKR_ETOO_LARGE;
     }
     unsigned pairs = 2;
-    for (unsigned f = req->fields & 0x3f; f; f &= f - 1)
+    for (unsigned f = req->fields & 0x7f; f; f &= f - 1)
         pairs++;
 
     /* Reserve everything up front, so that packing below cannot fail half-way. */
@@ -376,6 +383,8 @@ int proto_request_encode(proto_buf *out, const proto_request *req, uint32_t max_
     }
     if (req->fields & PROTO_F_BODY)
         need += req->body.len;
+    if (req->fields & PROTO_F_ROTATE)
+        need += 8; /* "rotate" and a bool */
     int rc = proto_buf_reserve(out, need);
     if (rc != 0)
         return rc;
@@ -407,6 +416,13 @@ int proto_request_encode(proto_buf *out, const proto_request *req, uint32_t max_
         const proto_span *sp = secrets[i].span;
         pack_key(&pk, secrets[i].key);
         pack_str(&pk, (const char *)sp->ptr, sp->len);
+    }
+    if (req->fields & PROTO_F_ROTATE) {
+        pack_key(&pk, "rotate");
+        if (req->rotate)
+            msgpack_pack_true(&pk);
+        else
+            msgpack_pack_false(&pk);
     }
     return proto_frame_end(out, mark, max_frame);
 }

@@ -34,6 +34,7 @@ enum {
     PROTO_F_PASSPHRASE = 1u << 3,
     PROTO_F_OLD        = 1u << 4,
     PROTO_F_NEW        = 1u << 5,
+    PROTO_F_ROTATE     = 1u << 6, /* passwd: `rotate` present (its value in .rotate) */
 };
 
 typedef struct proto_span {
@@ -53,6 +54,7 @@ typedef struct proto_request {
     proto_span passphrase;  /* inside the frame (wipe the frame after use) */
     proto_span old_pass;
     proto_span new_pass;
+    bool rotate;            /* passwd: also replace the data key */
 } proto_request;
 
 /* The wire name of an op ("getDb"), or NULL. */
@@ -78,7 +80,8 @@ int proto_request_decode(const uint8_t *buf, size_t len, proto_request *req,
 
 /*
  * Appends one request frame to out, keys in this fixed order: id, op, protocol, name,
- * body, passphrase, old, new (only those present in req->fields; passphrases as str).
+ * body, passphrase, old, new, rotate (only those present in req->fields; passphrases as
+ * str, rotate as a bool).
  * Every client packs this way, so the same call gives the same bytes from any client.
  * 0, SKR_ENOMEM, SKR_EINVAL (an invalid field: bad protocol or name, a body that is not
  * one MessagePack object nested at most PROTO_MAX_DEPTH - 1 deep, an empty passphrase),

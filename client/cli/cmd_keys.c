@@ -8,12 +8,12 @@
 
 #include "cli.h"
 
-enum { OPT_PFD = 1000, OPT_PFILE, OPT_KEYFILE, OPT_NPFD, OPT_NPFILE };
+enum { OPT_PFD = 1000, OPT_PFILE, OPT_KEYFILE, OPT_NPFD, OPT_NPFILE, OPT_ROTATE };
 
 /* Parses --passphrase-fd/-file, --keyfile when `keyfile` (the current secret of a keyfile
- * hub), and the --new- ones when `newp` is given. */
+ * hub), and the --new- ones and --rotate when `newp` is given (passwd). */
 static int pass_opts(cli_ctx *ctx, int argc, char **argv, bool keyfile, pass_src *old,
-                     pass_src *newp)
+                     pass_src *newp, bool *rotate)
 {
     static const struct option opts[] = {
         { "passphrase-fd", required_argument, NULL, OPT_PFD },
@@ -21,6 +21,7 @@ static int pass_opts(cli_ctx *ctx, int argc, char **argv, bool keyfile, pass_src
         { "keyfile", required_argument, NULL, OPT_KEYFILE },
         { "new-passphrase-fd", required_argument, NULL, OPT_NPFD },
         { "new-passphrase-file", required_argument, NULL, OPT_NPFILE },
+        { "rotate", no_argument, NULL, OPT_ROTATE },
         { NULL, 0, NULL, 0 },
     };
     long v;
@@ -29,10 +30,16 @@ static int pass_opts(cli_ctx *ctx, int argc, char **argv, bool keyfile, pass_src
     if (newp != NULL)
         *newp = (pass_src){ .fd = -1 };
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        pass_src *s = (o == OPT_NPFD || o == OPT_NPFILE) ? newp : old;
+        pass_src *s = (o == OPT_NPFD || o == OPT_NPFILE || o == OPT_ROTATE) ? newp : old;
         if (s == NULL)
-            return cli_usage(ctx, "no new passphrase here: `sekrets-cli passwd` changes it");
+            return cli_usage(ctx, o == OPT_ROTATE
+                                  ? "--rotate belongs to passwd; `sekrets-cli rotate` "
+                                    "replaces the data key alone"
+                                  : "no new passphrase here: `sekrets-cli passwd` changes it");
         switch (o) {
+        case OPT_ROTATE:
+            *rotate = true;
+            break;
         case OPT_PFD:
         case OPT_NPFD:
             if (cli_parse_int(optarg, 0, 1 << 20, &v) != 0)
@@ -69,7 +76,7 @@ static int pass_cmd(cli_ctx *ctx, int argc, char **argv, bool init)
     char *pass = NULL;
     size_t len = 0;
     int r;
-    if ((r = pass_opts(ctx, argc, argv, !init, &src, NULL)) != 0)
+    if ((r = pass_opts(ctx, argc, argv, !init, &src, NULL, NULL)) != 0)
         return r;
     /* Connect first: no point asking for a passphrase when nobody will take it. */
     if ((r = cli_connect(ctx, &c)) != 0)
@@ -107,15 +114,17 @@ int cmd_passwd(cli_ctx *ctx, int argc, char **argv)
     skr_client *c = NULL;
     char *op = NULL, *np = NULL;
     size_t ol = 0, nl = 0;
+    bool rotate = false;
     int r;
-    if ((r = pass_opts(ctx, argc, argv, true, &o, &n)) != 0)
+    if ((r = pass_opts(ctx, argc, argv, true, &o, &n, &rotate)) != 0)
         return r;
     if ((r = cli_connect(ctx, &c)) != 0)
         return r;
     if ((r = cli_passphrase(ctx, &o, "Current passphrase: ", false, &op, &ol)) != 0 ||
         (r = cli_passphrase(ctx, &n, "New passphrase: ", true, &np, &nl)) != 0)
         goto out;
-    if ((r = skr_passwd(c, op, ol, np, nl)) != 0)
+    r = rotate ? skr_passwd_rotate(c, op, ol, np, nl) : skr_passwd(c, op, ol, np, nl);
+    if (r != 0)
         r = cli_fail(ctx, c, r, NULL);
 out:
     sodium_free(op);

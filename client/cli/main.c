@@ -21,7 +21,7 @@ const cli_cmd cli_commands[] = {
     { "init", cmd_init, "[--passphrase-fd N | --passphrase-file F]", "create the hub with a passphrase" },
     { "unlock", cmd_unlock, "[--passphrase-fd N | --passphrase-file F | --keyfile F]", "unlock the hub" },
     { "lock", cmd_lock, "", "lock the hub (forget the key)" },
-    { "passwd", cmd_passwd, "[--passphrase-fd N | --passphrase-file F | --keyfile F] [--new-passphrase-fd N | --new-passphrase-file F]", "change the passphrase" },
+    { "passwd", cmd_passwd, "[--passphrase-fd N | --passphrase-file F | --keyfile F] [--new-passphrase-fd N | --new-passphrase-file F] [--rotate]", "change the passphrase (--rotate: and the data key)" },
     { "rotate", cmd_rotate, "", "re-encrypt every record under a new data key" },
     { "call", cmd_call, "[JSON]", "send one request written as JSON (argument or stdin), print the reply as JSON" },
     { "exec", cmd_exec, "-e VAR=PROTOCOL/NAME/FIELD... [--] COMMAND [ARGS]", "run a command with credential fields in its environment" },

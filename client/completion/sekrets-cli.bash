@@ -37,7 +37,7 @@ _sekrets_cli()
                 COMPREPLY=($(compgen -W "$(sekrets-cli hub 2>/dev/null | cut -f1)" -- "$cur"))
             fi ;;
         init|unlock) COMPREPLY=($(compgen -W "--passphrase-fd --passphrase-file" -- "$cur")) ;;
-        passwd) COMPREPLY=($(compgen -W "--passphrase-fd --passphrase-file --new-passphrase-fd --new-passphrase-file" -- "$cur")) ;;
+        passwd) COMPREPLY=($(compgen -W "--passphrase-fd --passphrase-file --keyfile --new-passphrase-fd --new-passphrase-file --rotate" -- "$cur")) ;;
         exec) [[ $cur == -* ]] && COMPREPLY=($(compgen -W "-e --" -- "$cur")) || _command_offset $((i + 1)) ;;
         import) [[ $cur == -* ]] && COMPREPLY=($(compgen -W "-p" -- "$cur")) || _filedir gluedb ;;
         export) COMPREPLY=($(compgen -W "-p -o" -- "$cur")) ;;

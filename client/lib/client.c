@@ -893,18 +893,31 @@ int skr_unlock(skr_client *c, const char *pass, size_t len)
     return r != 0 ? r : pass_call(c, &req);
 }
 
-int skr_passwd(skr_client *c, const char *old_pass, size_t old_len, const char *new_pass,
-               size_t new_len)
+static int passwd_call(skr_client *c, const char *old_pass, size_t old_len,
+                       const char *new_pass, size_t new_len, bool rotate)
 {
     proto_request req;
     int r;
     memset(&req, 0, sizeof(req));
     req.op = PROTO_OP_PASSWD;
-    req.fields = PROTO_F_OLD | PROTO_F_NEW;
+    req.fields = PROTO_F_OLD | PROTO_F_NEW | (rotate ? PROTO_F_ROTATE : 0);
+    req.rotate = rotate;
     if ((r = pass_span(&req.old_pass, old_pass, old_len)) != 0 ||
         (r = pass_span(&req.new_pass, new_pass, new_len)) != 0)
         return r;
     return pass_call(c, &req);
+}
+
+int skr_passwd(skr_client *c, const char *old_pass, size_t old_len, const char *new_pass,
+               size_t new_len)
+{
+    return passwd_call(c, old_pass, old_len, new_pass, new_len, false);
+}
+
+int skr_passwd_rotate(skr_client *c, const char *old_pass, size_t old_len,
+                      const char *new_pass, size_t new_len)
+{
+    return passwd_call(c, old_pass, old_len, new_pass, new_len, true);
 }
 
 int skr_lock(skr_client *c)

@@ -6,7 +6,8 @@
  *    write, associated data binding the value to its slot). A random 256-bit index key
  *    makes the look-up keys: keyed BLAKE2b hashes of protocol and name, so the file shows
  *    no name. Both keys are stored only wrapped by a key-encryption key (KEK) derived from
- *    a passphrase (Argon2id) or a keyfile (BLAKE2b of its content).
+ *    a passphrase (Argon2id) or a keyfile (BLAKE2b of its content), in the hub's file
+ *    `keys` beside data.mdb (store_ring.c), which a key change overwrites in place.
  *  - Every write is one LMDB transaction, synced before the call returns, unless the
  *    caller opened a group-commit batch: then the batch is one synced journal record
  *    (see store_batch_begin at the end).
@@ -121,6 +122,15 @@ void store_lock(store *s);
  * Touches no record: same cost whatever the hub's size. Works locked or unlocked. */
 int store_rewrap(store *s, const uint8_t old_kek[STORE_KEY_BYTES], const store_kdf *new_kdf,
                  const uint8_t new_kek[STORE_KEY_BYTES]);
+
+/* passwd: after checking old_kek (SKR_EBAD_PASSPHRASE), the keys are wrapped under
+ * new_kek/new_kdf and the key file's old wrap is overwritten (no hub file holds it
+ * afterwards); without rotate it touches no record (same cost whatever the hub's size).
+ * rotate: the data key is replaced too, as store_rotate does (*records, may be NULL, gets
+ * how many records); a crash leaves the old passphrase with the old data key, or the new
+ * with the new. Works locked or unlocked. store_rewrap is store_passwd without rotate. */
+int store_passwd(store *s, const uint8_t old_kek[STORE_KEY_BYTES], const store_kdf *new_kdf,
+                 const uint8_t new_kek[STORE_KEY_BYTES], bool rotate, uint64_t *records);
 
 /* Re-encrypts every record under a new data key in one write transaction. *records gets
  * how many. SKR_ELOCKED when locked. */

@@ -3,9 +3,13 @@
  *
  * The hub is one LMDB environment with five named databases:
  *
- *   meta    "version" -> u32 BE; "kdf" -> packed store_kdf (clear, not secret);
- *           "wrap" -> nonce || AEAD_kek(data key || index key), AD = "skr-wrap-v1" || kdf;
+ *   meta    "version" -> u32 BE; "suite" -> u8 (STORE_SUITE_*);
+ *           "keyid" -> u64 BE, the id of the data key that seals the records (its wrap is
+ *           in the file `keys`, below);
  *           "seq" -> u64 BE, the next creation-order number (hub-wide).
+ *           Hubs made before the file `keys` held "kdf" -> packed store_kdf and "wrap" ->
+ *           nonce || AEAD_kek(data key || index key), AD = "skr-wrap-v1" || kdf, and no
+ *           "keyid": the first unlock or passwd moves them to `keys` (store_ring.c).
  *   rec     Hp || Hn -> seq BE || nonce || AEAD_data(created, modified, plen, nlen,
  *           protocol, name, body), AD = "skr-rec-v1" || Hp || Hn || seq BE.
  *           seq stays in clear (authenticated by the AD) so that a corrupt record can
@@ -19,7 +23,16 @@
  * "skr-name". Records of a protocol are contiguous in `rec` and `ord`.
  *
  * Beside data.mdb and lock.mdb, the file `journal` holds the group-commit batches written
- * since the last checkpoint (store_journal.c).
+ * since the last checkpoint (store_journal.c), and the file `keys` the wrapped keys
+ * (store_ring.c): two 4 KiB slots with the same content, each
+ *   "SKRKEYS1" | format u32 BE (1) | flags u32 BE | generation u64 BE | n u8 (1..2) |
+ *   n x { id u64 BE | packed store_kdf | nonce || AEAD_kek(data key || index key),
+ *         AD = "skr-wrap-v2" || packed store_kdf || id BE } |
+ *   BLAKE2b-128 of everything before it; zeros to the end of the slot.
+ * Why not in LMDB: LMDB is copy-on-write, so a rewritten "wrap" stayed in a freed page of
+ * data.mdb, and an old passphrase kept opening the current file. The slots are rewritten
+ * in place: after a change neither holds the old wraps. Two entries exist only while a
+ * rotate runs (old and new data key); "keyid" in LMDB says which one the records use.
  */
 #ifndef DAEMON_STORE_INT_H
 #define DAEMON_STORE_INT_H
@@ -92,8 +105,29 @@ typedef struct store_mirror {
     uint64_t misses;    /* gets with a protocol that had to read LMDB */
 } store_mirror;
 
+/* The content of the key file `keys` (store_ring.c). */
+#define STORE_RING_MAX     2
+#define STORE_RING_COMPACT 1u /* flags: data.mdb may still hold a pre-`keys` wrap in a
+                               * freed page: copy it compacted (store_ring_compact) */
+typedef struct store_wrapent {
+    uint64_t id;
+    store_kdf kdf;
+    uint8_t wrap[STORE_WRAP_BYTES];
+} store_wrapent;
+typedef struct store_ring {
+    uint64_t gen;       /* 0: no valid slot (a new hub, or no file yet) */
+    uint32_t flags;
+    unsigned n;
+    store_wrapent ent[STORE_RING_MAX];
+} store_ring;
+
 struct store {
     MDB_env *env;
+    char *dir;              /* the hub folder */
+    int kfd;                /* the key file `keys` */
+    store_ring ring;        /* what the key file holds */
+    uint64_t keyid;         /* meta "keyid": the data key the records use */
+    bool legacy;            /* the wrap is still in LMDB meta (a hub made before `keys`) */
     MDB_dbi meta, rec, ord, names, protos;
     MDB_txn *rtxn;          /* reused read txn: reset between calls, renewed on use */
     MDB_cursor *ncur;       /* names cursor of rtxn, renewed with it (no malloc per get) */
@@ -208,7 +242,42 @@ uint64_t store_get_u64(const uint8_t *p);
 
 /* store_keys.c */
 int store_meta_load(store *s, MDB_txn *txn);
-int store_rotate_wrap(store *s, MDB_txn *txn, const uint8_t *keys);
+/* Seals data key || index key of keys under kek for entry id (AD binds kdf and id). */
+void store_wrap_make(const store_kdf *kdf, const uint8_t *kek, const uint8_t *keys,
+                     uint64_t id, store_wrapent *out);
+/* Writes meta "keyid" = id in txn. */
+int store_put_keyid(store *s, MDB_txn *txn, uint64_t id);
+/* A fresh data key id: random, never 0, never the current one. */
+uint64_t store_keyid_new(const store *s);
+
+/* store_ring.c: the key file. open reads it (the valid slot with the highest generation;
+ * a stale or torn twin is rewritten) and finishes a pending compaction; write replaces its
+ * content (next's gen is ignored: one more than the current), slot 0 then slot 1, each
+ * synced. The entry LMDB names: NULL when absent. */
+int store_ring_open(store *s, char err[STORE_ERRMSG_MAX]);
+int store_ring_write(store *s, const store_ring *next);
+const store_wrapent *store_ring_find(const store *s, uint64_t id);
+void store_ring_close(store *s);
+/* Moves a hub made before `keys` there: keys unwrapped from meta "wrap" with kek. */
+int store_ring_migrate(store *s, const uint8_t *keys, const uint8_t *kek);
+/* Runs the compaction a migration left pending (nothing to do: 0). */
+int store_ring_compact_pending(store *s);
+
+/* store_test_crash_at (store_test.h): _exit here when the test asked for this point. */
+void store_crash_point(int point);
+
+/* store_lmdb.c: true when the open file has no name left (deleted under the daemon). */
+bool store_fd_unlinked(int fd);
+/* store_lmdb.c: closes and opens the environment again (the data file was replaced). */
+void store_env_close(store *s);
+int store_env_reopen(store *s);
+
+/* store_rotate.c: a new data key for every sealed value, in one LMDB txn. old: a key
+ * buffer with the data key LMDB names now (store_keys_derive done); the new key is
+ * wrapped under kek with kdf. While the txn runs the key file holds both keys; after it,
+ * only the new one (or, when it failed, only the old). *records: how many. */
+int store_rotate_keys(store *s, const uint8_t *old, const store_kdf *kdf, const uint8_t *kek,
+                      uint64_t *records);
 
 /* store.c */
 int64_t store_now(void);

@@ -1,29 +1,43 @@
 /*
- * daemon/store/store_keys.c - hub keys: init, unlock, lock, rewrap, rotate.
+ * daemon/store/store_keys.c - hub keys: init, unlock, lock, passwd (rewrap, rotate).
  *
- * The KEK wraps data key || index key (XChaCha20-Poly1305, AD = "skr-wrap-v1" || packed
- * KDF parameters, so lowering the stored Argon2 limits or swapping the salt breaks the
- * unwrap instead of weakening it). While unlocked the KEK stays in the guarded key buffer
- * beside the two keys: `rotate` carries no passphrase but must rewrap the new data key.
- * It is no more sensitive than the keys it sits next to.
+ * The KEK wraps data key || index key (XChaCha20-Poly1305, AD = "skr-wrap-v2" || packed
+ * KDF parameters || key id, so lowering the stored Argon2 limits, swapping the salt or
+ * pairing a wrap with another key id breaks the unwrap instead of weakening it). The
+ * wraps live in the key file (store_ring.c); LMDB meta "keyid" names the data key that
+ * seals the records. While unlocked the KEK stays in the guarded key buffer beside the
+ * two keys: `rotate` carries no passphrase but must wrap the new data key. It is no more
+ * sensitive than the keys it sits next to.
  */
 #include <string.h>
 
 #include "store_int.h"
 #include "store_test.h"
 
-#define STORE_WRAP_LABEL "skr-wrap-v1"
-#define STORE_WRAP_AD    (sizeof STORE_WRAP_LABEL - 1 + STORE_KDF_PACKED)
+#define STORE_WRAP_LABEL    "skr-wrap-v2"
+#define STORE_WRAP_V1_LABEL "skr-wrap-v1" /* hubs made before the key file */
+#define STORE_WRAP_AD       (sizeof STORE_WRAP_LABEL - 1 + STORE_KDF_PACKED + 8)
 
 static const MDB_val store_k_kdf = { 3, (void *)"kdf" };
 static const MDB_val store_k_wrap = { 4, (void *)"wrap" };
+static const MDB_val store_k_keyid = { 5, (void *)"keyid" };
 static const MDB_val store_k_seq = { 3, (void *)"seq" };
 static const MDB_val store_k_suite = { 5, (void *)"suite" };
 
-static void store_wrap_ad(const store_kdf *kdf, uint8_t ad[STORE_WRAP_AD])
+/* label || kdf || id; the v1 AD (legacy) stops before the id. Returns its length. */
+static size_t store_wrap_ad(const char *label, const store_kdf *kdf, const uint64_t *id,
+                            uint8_t ad[STORE_WRAP_AD])
 {
-    memcpy(ad, STORE_WRAP_LABEL, sizeof STORE_WRAP_LABEL - 1);
-    store_kdf_pack(kdf, ad + sizeof STORE_WRAP_LABEL - 1);
+    size_t n = strlen(label);
+
+    memcpy(ad, label, n);
+    store_kdf_pack(kdf, ad + n);
+    n += STORE_KDF_PACKED;
+    if (id != NULL) {
+        store_put_u64(ad + n, *id);
+        n += 8;
+    }
+    return n;
 }
 
 static bool store_kdf_valid(const store_kdf *kdf)
@@ -39,34 +53,58 @@ static bool store_kdf_valid(const store_kdf *kdf)
            kdf->opslimit != 0 && kdf->memlimit != 0;
 }
 
-int store_meta_load(store *s, MDB_txn *txn)
+static int store_meta_suite(store *s, MDB_txn *txn)
 {
-    MDB_val k = store_k_kdf, d;
-    store_kdf kdf;
-    int rc, r;
+    MDB_val k = store_k_suite, d;
+    int rc = mdb_get(txn, s->meta, &k, &d);
 
-    rc = mdb_get(txn, s->meta, &k, &d);
     if (rc == MDB_NOTFOUND) {
-        s->initialized = false;
+        s->suite = STORE_SUITE_XCHACHA; /* hubs made before suites were recorded */
         return 0;
     }
     if (rc != 0)
-        return store_mdb_err(s, rc, "read kdf");
-    if ((r = store_kdf_unpack(d.mv_data, d.mv_size, &kdf)) != 0)
-        return store_errf(s, r, "hub KDF parameters are corrupt");
-    k = store_k_suite;
-    rc = mdb_get(txn, s->meta, &k, &d);
-    if (rc == MDB_NOTFOUND) {
-        s->suite = STORE_SUITE_XCHACHA; /* hubs made before suites were recorded */
-    } else if (rc != 0) {
         return store_mdb_err(s, rc, "read suite");
-    } else if (d.mv_size != 1 || (((uint8_t *)d.mv_data)[0] != STORE_SUITE_XCHACHA &&
-                                  ((uint8_t *)d.mv_data)[0] != STORE_SUITE_AESGCM)) {
+    if (d.mv_size != 1 || (((uint8_t *)d.mv_data)[0] != STORE_SUITE_XCHACHA &&
+                           ((uint8_t *)d.mv_data)[0] != STORE_SUITE_AESGCM))
         return store_errf(s, SKR_EINTEGRITY, "hub cipher suite is unknown or corrupt");
+    s->suite = ((uint8_t *)d.mv_data)[0];
+    return 0;
+}
+
+/* Initialised: LMDB names a data key (the key file has its wrap: store_ring_open checks),
+ * or holds a wrap itself (a hub made before the key file). Otherwise a key file's content
+ * is a left-over of an init that did not commit, overwritten by the next. */
+int store_meta_load(store *s, MDB_txn *txn)
+{
+    MDB_val k = store_k_wrap, d;
+    store_kdf kdf = { 0 };
+    int rc, r;
+
+    s->initialized = false;
+    s->legacy = false;
+    rc = mdb_get(txn, s->meta, &k, &d);
+    if (rc == 0) {
+        k = store_k_kdf;
+        if ((rc = mdb_get(txn, s->meta, &k, &d)) != 0)
+            return store_mdb_err(s, rc, "read kdf");
+        if ((r = store_kdf_unpack(d.mv_data, d.mv_size, &kdf)) != 0)
+            return store_errf(s, r, "hub KDF parameters are corrupt");
+        s->legacy = true;
+    } else if (rc != MDB_NOTFOUND) {
+        return store_mdb_err(s, rc, "read wrapped keys");
     } else {
-        s->suite = ((uint8_t *)d.mv_data)[0];
+        k = store_k_keyid;
+        if ((rc = mdb_get(txn, s->meta, &k, &d)) == MDB_NOTFOUND)
+            return 0;
+        if (rc != 0)
+            return store_mdb_err(s, rc, "read keyid");
+        if (d.mv_size != 8)
+            return store_errf(s, SKR_EINTEGRITY, "hub key id is corrupt");
+        s->keyid = store_get_u64(d.mv_data);
     }
-    s->kdf = kdf;
+    if ((r = store_meta_suite(s, txn)) != 0)
+        return r;
+    s->kdf = kdf; /* a key file hub: set from its entry by store_ring_open */
     s->initialized = true;
     return 0;
 }
@@ -89,17 +127,123 @@ int store_get_kdf(store *s, store_kdf *out)
     return 0;
 }
 
-/* Writes kdf and the wrapped keys[0..64) under kek. */
-static int store_put_wrap(store *s, MDB_txn *txn, const store_kdf *kdf, const uint8_t *keys,
-                          const uint8_t *kek)
+void store_wrap_make(const store_kdf *kdf, const uint8_t *kek, const uint8_t *keys,
+                     uint64_t id, store_wrapent *out)
 {
-    uint8_t packed[STORE_KDF_PACKED], ad[STORE_WRAP_AD], wrap[STORE_WRAP_BYTES];
-    MDB_val k = store_k_kdf, d = { sizeof packed, packed };
+    uint8_t ad[STORE_WRAP_AD];
+    size_t adlen = store_wrap_ad(STORE_WRAP_LABEL, kdf, &id, ad);
+
+    out->id = id;
+    out->kdf = *kdf;
+    store_seal(kek, ad, adlen, keys, 2 * STORE_KEY_BYTES, out->wrap);
+}
+
+int store_put_keyid(store *s, MDB_txn *txn, uint64_t id)
+{
+    uint8_t v[8];
+    MDB_val k = store_k_keyid, d = { sizeof v, v };
     int rc;
 
-    store_kdf_pack(kdf, packed);
-    store_wrap_ad(kdf, ad);
-    store_seal(kek, ad, sizeof ad, keys, 2 * STORE_KEY_BYTES, wrap);
+    store_put_u64(v, id);
+    if ((rc = mdb_put(txn, s->meta, &k, &d, 0)) != 0)
+        return store_mdb_err(s, rc, "write keyid");
+    return 0;
+}
+
+uint64_t store_keyid_new(const store *s)
+{
+    uint64_t id;
+
+    do
+        randombytes_buf(&id, sizeof id);
+    while (id == 0 || id == s->keyid);
+    return id;
+}
+
+/* Unwraps the data key the records use into keys[0..64): SKR_EBAD_PASSPHRASE when the
+ * tag does not verify. */
+static int store_unwrap(store *s, const uint8_t *kek, uint8_t *keys)
+{
+    uint8_t ad[STORE_WRAP_AD];
+    const store_wrapent *e;
+    MDB_val k = store_k_wrap, d;
+    size_t n, adlen;
+    MDB_txn *txn;
+    int rc, r, bad;
+
+    if (!s->legacy) {
+        if ((e = store_ring_find(s, s->keyid)) == NULL)
+            return store_errf(s, SKR_EINTEGRITY, "the key file holds no key for the records");
+        adlen = store_wrap_ad(STORE_WRAP_LABEL, &e->kdf, &e->id, ad);
+        bad = store_unseal(kek, ad, adlen, e->wrap, STORE_WRAP_BYTES, keys,
+                           2 * STORE_KEY_BYTES, &n) != 0;
+    } else {
+        if ((r = store_read_begin(s, &txn)) != 0)
+            return r;
+        if ((rc = mdb_get(txn, s->meta, &k, &d)) != 0) {
+            store_read_end(s);
+            return store_mdb_err(s, rc, "read wrapped keys");
+        }
+        adlen = store_wrap_ad(STORE_WRAP_V1_LABEL, &s->kdf, NULL, ad);
+        bad = d.mv_size != STORE_WRAP_BYTES ||
+              store_unseal(kek, ad, adlen, d.mv_data, d.mv_size, keys, 2 * STORE_KEY_BYTES,
+                           &n) != 0;
+        store_read_end(s);
+    }
+    if (bad || n != 2 * STORE_KEY_BYTES)
+        return store_errf(s, SKR_EBAD_PASSPHRASE, "wrong passphrase or keyfile");
+    return 0;
+}
+
+/* Unwraps with kek and moves a hub made before the key file there (same kek). */
+static int store_unwrap_current(store *s, const uint8_t *kek, uint8_t *keys)
+{
+    int r;
+
+    if ((r = store_unwrap(s, kek, keys)) != 0)
+        return r;
+    return s->legacy ? store_ring_migrate(s, keys, kek) : store_ring_compact_pending(s);
+}
+
+struct store_init_ctx {
+    const uint8_t *keys;
+    const store_kdf *kdf;
+    uint64_t id;
+    int suite;
+    bool legacy; /* store_test_init_legacy: kdf and a v1 wrap into meta, no key id */
+};
+
+static int store_init_txn(store *s, MDB_txn *txn, void *ctx)
+{
+    const struct store_init_ctx *c = ctx;
+    uint8_t zero[8] = { 0 }, suite = (uint8_t)c->suite;
+    MDB_val k = store_k_wrap, d;
+    int rc;
+
+    if ((rc = mdb_get(txn, s->meta, &k, &d)) == 0 ||
+        (rc == MDB_NOTFOUND && (k = store_k_keyid, rc = mdb_get(txn, s->meta, &k, &d)) == 0))
+        return store_errf(s, SKR_EEXISTS, "hub already initialised");
+    if (rc != MDB_NOTFOUND)
+        return store_mdb_err(s, rc, "read key id");
+    k = store_k_seq;
+    d.mv_size = sizeof zero;
+    d.mv_data = zero;
+    if ((rc = mdb_put(txn, s->meta, &k, &d, MDB_NOOVERWRITE)) != 0 && rc != MDB_KEYEXIST)
+        return store_mdb_err(s, rc, "write seq");
+    k = store_k_suite;
+    d.mv_size = 1;
+    d.mv_data = &suite;
+    if ((rc = mdb_put(txn, s->meta, &k, &d, 0)) != 0)
+        return store_mdb_err(s, rc, "write suite");
+    if (!c->legacy)
+        return store_put_keyid(s, txn, c->id);
+    uint8_t packed[STORE_KDF_PACKED], ad[STORE_WRAP_AD], wrap[STORE_WRAP_BYTES];
+    size_t adlen = store_wrap_ad(STORE_WRAP_V1_LABEL, c->kdf, NULL, ad);
+    store_kdf_pack(c->kdf, packed);
+    store_seal(c->keys + STORE_K_KEK, ad, adlen, c->keys, 2 * STORE_KEY_BYTES, wrap);
+    k = store_k_kdf;
+    d.mv_size = sizeof packed;
+    d.mv_data = packed;
     if ((rc = mdb_put(txn, s->meta, &k, &d, 0)) != 0)
         return store_mdb_err(s, rc, "write kdf");
     k = store_k_wrap;
@@ -110,64 +254,12 @@ static int store_put_wrap(store *s, MDB_txn *txn, const store_kdf *kdf, const ui
     return 0;
 }
 
-/* Unwraps into keys[0..64): SKR_EBAD_PASSPHRASE when the tag does not verify. */
-static int store_get_wrap(store *s, MDB_txn *txn, const uint8_t *kek, uint8_t *keys)
+/* Makes the hub's keys under kek, unlocked. The key file first: an init that stops before
+ * its LMDB txn leaves a key file that no record names, overwritten by the next init. */
+static int store_init_as(store *s, const store_kdf *kdf, const uint8_t *kek, bool legacy)
 {
-    uint8_t ad[STORE_WRAP_AD];
-    MDB_val k = store_k_wrap, d;
-    size_t n;
-    int rc;
-
-    if ((rc = mdb_get(txn, s->meta, &k, &d)) != 0)
-        return rc == MDB_NOTFOUND ? store_errf(s, SKR_ELOCKED, "hub not initialised")
-                                  : store_mdb_err(s, rc, "read wrapped keys");
-    store_wrap_ad(&s->kdf, ad);
-    if (d.mv_size != STORE_WRAP_BYTES ||
-        store_unseal(kek, ad, sizeof ad, d.mv_data, d.mv_size, keys, 2 * STORE_KEY_BYTES,
-                     &n) != 0 || n != 2 * STORE_KEY_BYTES)
-        return store_errf(s, SKR_EBAD_PASSPHRASE, "wrong passphrase or keyfile");
-    return 0;
-}
-
-/* rotate: the new data key with the same index key, under the KEK kept in keys. */
-int store_rotate_wrap(store *s, MDB_txn *txn, const uint8_t *keys)
-{
-    return store_put_wrap(s, txn, &s->kdf, keys, keys + STORE_K_KEK);
-}
-
-struct store_init_ctx {
-    const store_kdf *kdf;
-    const uint8_t *keys;
-    int suite;
-};
-
-static int store_init_txn(store *s, MDB_txn *txn, void *ctx)
-{
-    const struct store_init_ctx *c = ctx;
-    uint8_t zero[8] = { 0 };
-    MDB_val k = store_k_wrap, d;
-    int rc;
-
-    if ((rc = mdb_get(txn, s->meta, &k, &d)) != MDB_NOTFOUND)
-        return rc == 0 ? store_errf(s, SKR_EEXISTS, "hub already initialised")
-                       : store_mdb_err(s, rc, "read wrapped keys");
-    k = store_k_seq;
-    d.mv_size = sizeof zero;
-    d.mv_data = zero;
-    if ((rc = mdb_put(txn, s->meta, &k, &d, MDB_NOOVERWRITE)) != 0 && rc != MDB_KEYEXIST)
-        return store_mdb_err(s, rc, "write seq");
-    uint8_t suite = (uint8_t)c->suite;
-    k = store_k_suite;
-    d.mv_size = 1;
-    d.mv_data = &suite;
-    if ((rc = mdb_put(txn, s->meta, &k, &d, 0)) != 0)
-        return store_mdb_err(s, rc, "write suite");
-    return store_put_wrap(s, txn, c->kdf, c->keys, c->keys + STORE_K_KEK);
-}
-
-int store_init(store *s, const store_kdf *kdf, const uint8_t kek[STORE_KEY_BYTES])
-{
-    struct store_init_ctx c = { kdf, NULL, store_suite_default() };
+    struct store_init_ctx c = { NULL, kdf, store_keyid_new(s), store_suite_default(), legacy };
+    store_ring next = { .n = 1 };
     uint8_t *keys = NULL;
     int r;
 
@@ -175,13 +267,17 @@ int store_init(store *s, const store_kdf *kdf, const uint8_t kek[STORE_KEY_BYTES
         return store_errf(s, SKR_EEXISTS, "hub already initialised");
     if (!store_kdf_valid(kdf) || kek == NULL)
         return store_errf(s, SKR_EINVAL, "invalid KDF parameters");
+    if (s->batching)
+        return store_errf(s, SKR_EBUSY, "a write batch is open: commit it first");
     if ((keys = store_keys_alloc()) == NULL)
         return store_errf(s, SKR_ENOMEM, "no guarded memory for keys");
     randombytes_buf(keys + STORE_K_DATA, 2 * STORE_KEY_BYTES);
     store_keys_derive(keys, c.suite);
     memcpy(keys + STORE_K_KEK, kek, STORE_KEY_BYTES);
     c.keys = keys;
-    if ((r = store_write(s, store_init_txn, &c)) != 0)
+    store_wrap_make(kdf, kek, keys, c.id, &next.ent[0]);
+    if ((!legacy && (r = store_ring_write(s, &next)) != 0) ||
+        (r = store_write(s, store_init_txn, &c)) != 0)
         goto out;
     store_lock(s);
     sodium_mprotect_readonly(keys);
@@ -189,6 +285,8 @@ int store_init(store *s, const store_kdf *kdf, const uint8_t kek[STORE_KEY_BYTES
     keys = NULL;
     s->kdf = *kdf;
     s->suite = (uint8_t)c.suite;
+    s->keyid = legacy ? 0 : c.id;
+    s->legacy = legacy;
     s->initialized = true;
     store_mirror_build(s); /* empty; without it gets read LMDB */
 out:
@@ -196,10 +294,19 @@ out:
     return r;
 }
 
+int store_init(store *s, const store_kdf *kdf, const uint8_t kek[STORE_KEY_BYTES])
+{
+    return store_init_as(s, kdf, kek, false);
+}
+
+int store_test_init_legacy(store *s, const store_kdf *kdf, const uint8_t kek[32])
+{
+    return store_init_as(s, kdf, kek, true);
+}
+
 int store_unlock(store *s, const uint8_t kek[STORE_KEY_BYTES])
 {
     uint8_t *keys = NULL;
-    MDB_txn *txn;
     int r;
 
     if (!s->initialized)
@@ -209,11 +316,7 @@ int store_unlock(store *s, const uint8_t kek[STORE_KEY_BYTES])
                           "a CPU with AES-NI");
     if ((keys = store_keys_alloc()) == NULL)
         return store_errf(s, SKR_ENOMEM, "no guarded memory for keys");
-    if ((r = store_read_begin(s, &txn)) != 0)
-        goto out;
-    r = store_get_wrap(s, txn, kek, keys);
-    store_read_end(s);
-    if (r != 0)
+    if ((r = store_unwrap_current(s, kek, keys)) != 0)
         goto out;
     store_keys_derive(keys, s->suite);
     memcpy(keys + STORE_K_KEK, kek, STORE_KEY_BYTES);
@@ -239,44 +342,89 @@ void store_lock(store *s)
     store_mirror_free(s); /* derived from the index key: gone with it */
 }
 
-struct store_rewrap_ctx {
-    const uint8_t *old_kek, *new_kek;
-    const store_kdf *new_kdf;
-    uint8_t *tmp; /* guarded: the unwrapped keys */
-};
-
-static int store_rewrap_txn(store *s, MDB_txn *txn, void *ctx)
+/* passwd without rotate: the same data key, one wrap under new_kek, both slots rewritten
+ * (the old wrap is in neither afterwards). Costs two syncs whatever the hub's size. */
+static int store_rewrap_ring(store *s, const uint8_t *keys, const store_kdf *new_kdf,
+                             const uint8_t *new_kek)
 {
-    const struct store_rewrap_ctx *c = ctx;
+    store_ring next = { .n = 1 };
+    uint64_t gen = s->ring.gen;
     int r;
 
-    if ((r = store_get_wrap(s, txn, c->old_kek, c->tmp)) != 0)
-        return r;
-    return store_put_wrap(s, txn, c->new_kdf, c->tmp, c->new_kek);
-}
-
-int store_rewrap(store *s, const uint8_t old_kek[STORE_KEY_BYTES], const store_kdf *new_kdf,
-                 const uint8_t new_kek[STORE_KEY_BYTES])
-{
-    struct store_rewrap_ctx c = { old_kek, new_kek, new_kdf, NULL };
-    int r;
-
-    if (!s->initialized)
-        return store_errf(s, SKR_ELOCKED, "hub not initialised");
-    if (!store_kdf_valid(new_kdf) || old_kek == NULL || new_kek == NULL)
-        return store_errf(s, SKR_EINVAL, "invalid KDF parameters");
-    if ((c.tmp = store_keys_alloc()) == NULL)
-        return store_errf(s, SKR_ENOMEM, "no guarded memory for keys");
-    if ((r = store_write(s, store_rewrap_txn, &c)) != 0)
-        goto out;
+    store_wrap_make(new_kdf, new_kek, keys, s->keyid, &next.ent[0]);
+    r = store_ring_write(s, &next);
+    sodium_memzero(&next, sizeof next);
+    if (s->ring.gen == gen)
+        return r; /* nothing landed */
+    /* Slot 0 holds the new wrap (an open would take it): follow it, even when slot 1
+     * failed (r says so). */
     s->kdf = *new_kdf;
     if (s->keys != NULL) {
         sodium_mprotect_readwrite(s->keys);
         memcpy(s->keys + STORE_K_KEK, new_kek, STORE_KEY_BYTES);
         sodium_mprotect_readonly(s->keys);
     }
+    return r;
+}
+
+int store_passwd(store *s, const uint8_t old_kek[STORE_KEY_BYTES], const store_kdf *new_kdf,
+                 const uint8_t new_kek[STORE_KEY_BYTES], bool rotate, uint64_t *records)
+{
+    uint8_t *tmp = NULL; /* guarded: the unwrapped keys */
+    int r;
+
+    store_release(s);
+    if (!s->initialized)
+        return store_errf(s, SKR_ELOCKED, "hub not initialised");
+    if (!store_kdf_valid(new_kdf) || old_kek == NULL || new_kek == NULL)
+        return store_errf(s, SKR_EINVAL, "invalid KDF parameters");
+    if (s->batching)
+        return store_errf(s, SKR_EBUSY, "a write batch is open: commit it first");
+    if ((tmp = store_keys_alloc()) == NULL)
+        return store_errf(s, SKR_ENOMEM, "no guarded memory for keys");
+    if ((r = store_unwrap_current(s, old_kek, tmp)) != 0)
+        goto out;
+    if (!rotate) {
+        r = store_rewrap_ring(s, tmp, new_kdf, new_kek);
+        goto out;
+    }
+    store_keys_derive(tmp, s->suite);
+    r = store_rotate_keys(s, tmp, new_kdf, new_kek, records);
 out:
-    store_keys_free(c.tmp);
+    store_keys_free(tmp);
+    return r;
+}
+
+int store_rewrap(store *s, const uint8_t old_kek[STORE_KEY_BYTES], const store_kdf *new_kdf,
+                 const uint8_t new_kek[STORE_KEY_BYTES])
+{
+    return store_passwd(s, old_kek, new_kdf, new_kek, false, NULL);
+}
+
+_Static_assert(STORE_TEST_WRAP_BYTES == STORE_WRAP_BYTES, "the test hook's size");
+
+int store_test_wrap(store *s, uint8_t out[STORE_TEST_WRAP_BYTES])
+{
+    const store_wrapent *e;
+    MDB_val k = store_k_wrap, d;
+    MDB_txn *txn;
+    int rc, r;
+
+    if (!s->initialized)
+        return SKR_ELOCKED;
+    if (!s->legacy) {
+        if ((e = store_ring_find(s, s->keyid)) == NULL)
+            return SKR_EINTEGRITY;
+        memcpy(out, e->wrap, STORE_WRAP_BYTES);
+        return 0;
+    }
+    if ((r = store_read_begin(s, &txn)) != 0)
+        return r;
+    if ((rc = mdb_get(txn, s->meta, &k, &d)) != 0 || d.mv_size != STORE_WRAP_BYTES)
+        r = SKR_EINTEGRITY;
+    else
+        memcpy(out, d.mv_data, STORE_WRAP_BYTES);
+    store_read_end(s);
     return r;
 }
 

@@ -168,7 +168,7 @@ void store_read_end(store *s)
  * fstat also reads the times, and since Linux 6.13 a read ctime makes the next write
  * take a fine-grained timestamp, which dirties the inode on every write, so each O_DSYNC
  * journal write would also write the inode block (measured: 250 vs 185 us per write). */
-static bool fd_unlinked(int fd)
+bool store_fd_unlinked(int fd)
 {
     struct statx sx;
     struct stat st;
@@ -185,8 +185,9 @@ static int store_check_file(store *s)
 {
     int fd;
 
-    if ((mdb_env_get_fd(s->env, &fd) == 0 && fd_unlinked(fd)) ||
-        (s->jfd >= 0 && fd_unlinked(s->jfd)))
+    if ((mdb_env_get_fd(s->env, &fd) == 0 && store_fd_unlinked(fd)) ||
+        (s->jfd >= 0 && store_fd_unlinked(s->jfd)) ||
+        (s->kfd >= 0 && store_fd_unlinked(s->kfd)))
         return store_errf(s, SKR_EINTERNAL, "the hub file was deleted while sekretsd ran: "
                           "writes are refused (restart sekretsd)");
     if (s->broken)
@@ -458,7 +459,7 @@ static int store_check_path(const char *path, bool dir, char err[STORE_ERRMSG_MA
 
 static int store_check_layout(const char *dir, char err[STORE_ERRMSG_MAX])
 {
-    static const char *const files[] = { "data.mdb", "lock.mdb", "journal" };
+    static const char *const files[] = { "data.mdb", "lock.mdb", "journal", "keys" };
     char path[PATH_MAX];
     int r;
 
@@ -503,7 +504,7 @@ static int store_open_dbs(store *s, MDB_txn *txn, void *ctx)
     return store_meta_load(s, txn);
 }
 
-static int store_env_open(store *s, const char *dir)
+static int store_env_open(store *s, size_t mapsize)
 {
     MDB_envinfo info;
     int rc;
@@ -514,13 +515,36 @@ static int store_env_open(store *s, const char *dir)
      * the store may be handed between threads (one at a time) and a reset read txn
      * never collides with the thread's other txns. No NOSYNC/NOMETASYNC: commit syncs. */
     if ((rc = mdb_env_set_maxdbs(s->env, 5)) != 0 ||
-        (rc = mdb_env_set_mapsize(s->env, store_initial_mapsize)) != 0 ||
-        (rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600)) != 0)
+        (rc = mdb_env_set_mapsize(s->env, mapsize)) != 0 ||
+        (rc = mdb_env_open(s->env, s->dir, MDB_NOTLS, 0600)) != 0)
         return store_mdb_err(s, rc, "open env");
     if ((rc = mdb_env_info(s->env, &info)) != 0)
         return store_mdb_err(s, rc, "env info");
     s->mapsize = info.me_mapsize;
     return store_write(s, store_open_dbs, NULL);
+}
+
+void store_env_close(store *s)
+{
+    if (s->ncur != NULL)
+        mdb_cursor_close(s->ncur);
+    s->ncur = NULL;
+    store_rtxn_drop(s);
+    if (s->env != NULL)
+        mdb_env_close(s->env);
+    s->env = NULL;
+}
+
+/* The same map size: the file may already be bigger than the initial one. A failure
+ * leaves no environment: every later call fails (broken) until a restart. */
+int store_env_reopen(store *s)
+{
+    int r;
+
+    store_env_close(s);
+    if ((r = store_env_open(s, s->mapsize)) != 0)
+        s->broken = true;
+    return r;
 }
 
 int store_open(const char *dir, store **out, char err[STORE_ERRMSG_MAX])
@@ -540,17 +564,21 @@ int store_open(const char *dir, store **out, char err[STORE_ERRMSG_MAX])
     if ((s = calloc(1, sizeof *s)) == NULL)
         return SKR_ENOMEM;
     s->jfd = -1;
-    if ((s->scratch = sodium_malloc(STORE_SCRATCH_BYTES)) == NULL ||
+    s->kfd = -1;
+    if ((s->dir = strdup(dir)) == NULL ||
+        (s->scratch = sodium_malloc(STORE_SCRATCH_BYTES)) == NULL ||
         (s->sealbuf = malloc(STORE_REC_CLEAR + STORE_SEAL_OVERHEAD + STORE_REC_PT_MAX)) == NULL) {
         r = SKR_ENOMEM;
         goto out;
     }
     if ((r = store_journal_lock(s, dir, err)) != 0)
         goto out;
-    if ((r = store_env_open(s, dir)) != 0) {
+    if ((r = store_env_open(s, store_initial_mapsize)) != 0) {
         snprintf(err, STORE_ERRMSG_MAX, "hub %.100s: %.140s", dir, s->errmsg);
         goto out;
     }
+    if ((r = store_ring_open(s, err)) != 0)
+        goto out;
     if ((r = store_journal_open(s, err)) != 0)
         goto out;
     *out = s;
@@ -567,12 +595,10 @@ void store_close(store *s)
     store_batch_abort(s);
     store_journal_close(s); /* checkpoints */
     store_lock(s);
-    if (s->ncur != NULL)
-        mdb_cursor_close(s->ncur);
-    store_rtxn_drop(s);
+    store_env_close(s);
+    store_ring_close(s);
     free(s->sealbuf);
-    if (s->env != NULL)
-        mdb_env_close(s->env);
+    free(s->dir);
     if (s->scratch != NULL)
         sodium_free(s->scratch); /* sodium_free wipes the region */
     free(s);

@@ -13,12 +13,15 @@
 #include <string.h>
 
 #include "store_int.h"
+#include "store_test.h"
 
 #define STORE_CT_MAX (STORE_REC_CLEAR + STORE_SEAL_OVERHEAD + STORE_REC_PT_MAX)
 
 typedef struct store_rot {
-    uint8_t *keys;   /* new key buffer: new data key, same index key and KEK */
-    uint8_t *ct;     /* one re-sealed value */
+    const uint8_t *old; /* key buffer with the data key the values are sealed under */
+    uint8_t *keys;      /* new key buffer: new data key, same index key, the new KEK */
+    uint64_t id;        /* the new data key's id (meta "keyid") */
+    uint8_t *ct;        /* one re-sealed value */
     uint64_t records;
 } store_rot;
 
@@ -42,7 +45,7 @@ static int store_reseal_db(store *s, MDB_txn *txn, MDB_dbi dbi, const char *labe
             goto out;
         }
         adlen = store_ad(ad, label, &k, v.mv_data, clear);
-        if (store_unseal_s(s->suite, s->keys, ad, adlen, (uint8_t *)v.mv_data + clear,
+        if (store_unseal_s(s->suite, rot->old, ad, adlen, (uint8_t *)v.mv_data + clear,
                          v.mv_size - clear, s->scratch, STORE_REC_PT_MAX, &n) != 0) {
             /* Re-sealing it would launder a tampered value: the user deletes it first. */
             r = store_errf(s, SKR_EINTEGRITY, "rotate: a stored value failed authentication"
@@ -79,47 +82,87 @@ static int store_rotate_txn(store *s, MDB_txn *txn, void *ctx)
     uint64_t recs = 0, other = 0;
     int r;
 
-    /* A retry after map growth starts from a fresh key: nothing of the aborted try stays. */
-    randombytes_buf(rot->keys + STORE_K_DATA, STORE_KEY_BYTES);
-    store_keys_derive(rot->keys, s->suite);
+    /* A retry after map growth seals under the same new key: the key file holds its
+     * wrap already. Nothing of the aborted try reaches a committed page. */
     if ((r = store_reseal_db(s, txn, s->rec, STORE_AD_REC, STORE_REC_CLEAR, rot, &recs)) ||
         (r = store_reseal_db(s, txn, s->ord, STORE_AD_ORD, 0, rot, &other)) ||
         (r = store_reseal_db(s, txn, s->protos, STORE_AD_PROTO, 0, rot, &other)))
         return r;
-    if ((r = store_rotate_wrap(s, txn, rot->keys)) != 0)
+    if ((r = store_put_keyid(s, txn, rot->id)) != 0)
         return r;
     rot->records = recs;
     return 0;
 }
 
-int store_rotate(store *s, uint64_t *records)
+/* Crash safety: the key file holds the old and the new wrap before the txn (whichever
+ * key id LMDB names, its wrap is there), only the one LMDB names after it. */
+int store_rotate_keys(store *s, const uint8_t *old, const store_kdf *kdf, const uint8_t *kek,
+                      uint64_t *records)
 {
-    store_rot rot = { 0 };
+    const store_wrapent *cur = store_ring_find(s, s->keyid);
+    store_ring both = { .n = 2 }, one = { .n = 1 };
+    store_rot rot = { .old = old };
+    store_kdf nkdf = *kdf;
     int r;
 
-    store_release(s);
-    if (s->keys == NULL)
-        return store_errf(s, SKR_ELOCKED, s->initialized ? "hub locked"
-                                                         : "hub not initialised");
+    if (cur == NULL)
+        return store_errf(s, SKR_EINTEGRITY, "the key file holds no key for the records");
     if ((rot.keys = store_keys_alloc()) == NULL || (rot.ct = malloc(STORE_CT_MAX)) == NULL) {
         r = store_errf(s, SKR_ENOMEM, "no memory to rotate");
         goto out;
     }
-    memcpy(rot.keys, s->keys, STORE_K_TOTAL); /* index key and KEK carry over */
+    memcpy(rot.keys, old, STORE_K_TOTAL); /* the index key carries over */
+    randombytes_buf(rot.keys + STORE_K_DATA, STORE_KEY_BYTES);
+    store_keys_derive(rot.keys, s->suite);
+    memcpy(rot.keys + STORE_K_KEK, kek, STORE_KEY_BYTES);
+    rot.id = store_keyid_new(s);
+    both.ent[0] = *cur;
+    store_wrap_make(&nkdf, kek, rot.keys, rot.id, &both.ent[1]);
+    one.ent[0] = both.ent[1];
+    if ((r = store_ring_write(s, &both)) != 0)
+        goto back;
+    store_crash_point(STORE_CRASH_ROTATE_RING);
     if ((r = store_write(s, store_rotate_txn, &rot)) != 0)
-        goto out;
+        goto back;
+    s->keyid = rot.id;
+    s->kdf = nkdf;
+    store_crash_point(STORE_CRASH_ROTATE_TXN);
     /* Old journal records hold values sealed under the retired key: drop them. */
     (void)store_journal_truncate(s);
-    store_keys_free(s->keys);
-    sodium_mprotect_readonly(rot.keys);
-    s->keys = rot.keys;
-    rot.keys = NULL;
-    if (records != NULL)
+    /* The records are sealed under the new key whatever this returns: install it. */
+    r = store_ring_write(s, &one);
+    if (s->keys != NULL) {
+        store_keys_free(s->keys);
+        sodium_mprotect_readonly(rot.keys);
+        s->keys = rot.keys;
+        rot.keys = NULL;
+        store_mirror_build(s); /* every value was sealed again */
+    }
+    if (r == 0 && records != NULL)
         *records = rot.records;
-    store_mirror_build(s); /* every value was sealed again */
+    goto out;
+back:
+    /* The records still use the old key: the key file keeps only its wrap. */
+    one.ent[0] = both.ent[0];
+    if (s->ring.n != 1 || s->ring.ent[0].id != one.ent[0].id)
+        (void)store_ring_write(s, &one);
 out:
+    sodium_memzero(&both, sizeof both);
+    sodium_memzero(&one, sizeof one);
     store_release(s);
     store_keys_free(rot.keys);
     free(rot.ct);
     return r;
+}
+
+int store_rotate(store *s, uint64_t *records)
+{
+    store_release(s);
+    if (s->keys == NULL)
+        return store_errf(s, SKR_ELOCKED, s->initialized ? "hub locked"
+                                                         : "hub not initialised");
+    if (s->batching)
+        return store_errf(s, SKR_EBUSY, "a write batch is open: commit it first");
+    /* The KEK is copied into the new key buffer before s->keys is replaced. */
+    return store_rotate_keys(s, s->keys, &s->kdf, s->keys + STORE_K_KEK, records);
 }

@@ -44,4 +44,26 @@ size_t store_test_mirror_count(const store *s);
 uint64_t store_test_mirror_misses(const store *s);
 void store_test_set_mirror_tag_mask(uint32_t mask);
 
+/* Crash simulation: the process _exits with STORE_TEST_CRASH_EXIT at that point of a key
+ * change (0 = never), leaving the files as a power cut there would. */
+#define STORE_TEST_CRASH_EXIT 77
+enum {
+    STORE_CRASH_RING_HALF = 1,    /* a key file write: slot 0 synced, slot 1 not written */
+    STORE_CRASH_ROTATE_RING,      /* rotate: both keys in the key file, records not resealed */
+    STORE_CRASH_ROTATE_TXN,       /* rotate: records resealed, the old key still in the file */
+    STORE_CRASH_MIGRATE_RING,     /* migration: key file written, LMDB still holds the wrap */
+    STORE_CRASH_MIGRATE_TXN,      /* migration: the wrap deleted, data.mdb not compacted */
+    STORE_CRASH_COMPACT_COPIED,   /* compaction: the copy synced, not yet renamed */
+};
+void store_test_crash_at(int point);
+
+/* The wrap of the data key the records use, as stored now (the key file, or LMDB meta on
+ * a hub made before it). SKR_ELOCKED when not initialised. */
+#define STORE_TEST_WRAP_BYTES 104
+int store_test_wrap(store *s, uint8_t out[STORE_TEST_WRAP_BYTES]);
+
+/* Initialises s the way hubs were before the key file: kdf and wrap in LMDB meta. Leaves
+ * it unlocked. */
+int store_test_init_legacy(store *s, const store_kdf *kdf, const uint8_t kek[32]);
+
 #endif

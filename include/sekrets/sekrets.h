@@ -247,15 +247,21 @@ SKR_EXPORT SKR_WUR int skr_get_status(skr_client *c, skr_status *out);
 /*
  * Passphrase operations. The passphrase bytes (1..4096) are copied into a request buffer
  * that is wiped as soon as it is sent; the caller wipes its own copy.
- * init: SKR_EEXISTS when already initialised. unlock: SKR_EBAD_PASSPHRASE, SKR_ERATE_LIMITED.
+ * init: SKR_EEXISTS when already initialised, SKR_ERATE_LIMITED (another key derivation
+ * is running). unlock and passwd: SKR_EBAD_PASSPHRASE, SKR_ERATE_LIMITED. lock has no
+ * error of its own. Lengths outside 1..SKR_MAX_PASSPHRASE: SKR_EINVAL, nothing sent.
  */
 SKR_EXPORT SKR_WUR int skr_init(skr_client *c, const char *pass, size_t len);
 SKR_EXPORT SKR_WUR int skr_unlock(skr_client *c, const char *pass, size_t len);
 SKR_EXPORT SKR_WUR int skr_lock(skr_client *c);
+/* passwd: the old passphrase's wrap of the data key is overwritten in the hub's key file
+ * (instant whatever the hub's size). SKR_EBAD_PASSPHRASE. skr_passwd_rotate also replaces
+ * the data key (every record re-encrypted, as skr_rotate): use it when the old passphrase
+ * may have leaked, since a copy of the hub taken earlier still opens with it. */
 SKR_EXPORT SKR_WUR int skr_passwd(skr_client *c, const char *old_pass, size_t old_len,
                                    const char *new_pass, size_t new_len);
-/* passwd: SKR_EBAD_PASSPHRASE (old is wrong), SKR_ERATE_LIMITED; lock has no error of its
- * own. Lengths outside 1..SKR_MAX_PASSPHRASE: SKR_EINVAL, nothing sent. */
+SKR_EXPORT SKR_WUR int skr_passwd_rotate(skr_client *c, const char *old_pass, size_t old_len,
+                                          const char *new_pass, size_t new_len);
 /* Re-encrypts every record under a new data key; *records (may be NULL) gets how many. */
 SKR_EXPORT SKR_WUR int skr_rotate(skr_client *c, uint64_t *records);
 

@@ -86,6 +86,18 @@ expect 0 "" -- CLI passwd --passphrase-file "$T/pass1" --new-passphrase-fd 4 4<"
 expect 0 "" -- CLI lock
 expect 0 "" -- CLI unlock --passphrase-file "$T/pass2"
 expect 0 "re-encrypted 0 records" -- CLI rotate
+# passwd --rotate: a new passphrase and a new data key (a new key id in the hub's `keys`)
+echo '{"password":"kept"}' | CLI post p kept || fail "post before passwd --rotate"
+keyid() { od -An -tx1 -j25 -N8 "$T/hub/keys" | tr -d ' \n'; }
+ID0=$(keyid)
+expect 2 "" -- CLI unlock --rotate --passphrase-file "$T/pass2"
+grep -q "^sekrets-cli: unlock: --rotate belongs to passwd" "$T/err" || fail "unlock --rotate: $(cat "$T/err")"
+expect 0 "" -- CLI passwd --rotate --passphrase-file "$T/pass2" --new-passphrase-file "$T/pass1"
+[ -n "$ID0" ] && [ "$(keyid)" != "$ID0" ] || fail "passwd --rotate kept the data key ($ID0)"
+expect 0 "" -- CLI lock
+expect 0 "" -- CLI unlock --passphrase-file "$T/pass1"
+expect 0 "kept" -- CLI get kept -p p -f password
+expect 0 "" -- sh -c "\"$SEKRETS_CLI\" --help | grep -q 'passwd .*\[--rotate\]'"
 stop
 
 # --- a keyfile hub for the data commands

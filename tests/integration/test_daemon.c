@@ -444,6 +444,118 @@ START_TEST(test_lock_unlock_passwd_rate_limit)
 }
 END_TEST
 
+/* Bytes of the hub's key file `keys` (slot 0: header, then the first entry's id and
+ * wrap; layout in daemon/store/store_int.h). */
+#define KEYS_ID_AT   25
+#define KEYS_WRAP_AT (25 + 8 + 33)
+#define KEYS_WRAP    104
+
+static void read_keys_slot(uint8_t slot[4096])
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/keys", h.hub);
+    int fd = open(path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pread(fd, slot, 4096, 0), 4096);
+    close(fd);
+}
+
+/* How many files of the hub folder hold these bytes. */
+static int hub_files_holding(const uint8_t *needle, size_t n)
+{
+    static const char *const files[] = { "data.mdb", "lock.mdb", "journal", "keys" };
+    static uint8_t buf[16 << 20];
+    int found = 0;
+
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/%s", h.hub, files[i]);
+        int fd = open(path, O_RDONLY);
+        ck_assert_int_ge(fd, 0);
+        ssize_t len = read(fd, buf, sizeof buf);
+        close(fd);
+        ck_assert_int_ge(len, 0);
+        ck_assert_int_lt(len, (ssize_t)sizeof buf);
+        found += memmem(buf, (size_t)len, needle, n) != NULL;
+    }
+    return found;
+}
+
+/* passwd with `rotate: true`: a new data key (a new key id in the key file), the old
+ * wrap in no hub file, every record read with the new passphrase after a restart, the
+ * old one refused; a `rotate` that is not a bool is bad_request and changes nothing. */
+START_TEST(test_passwd_rotate)
+{
+    enum { N = 12 };
+    uint8_t before[4096], after[4096];
+    char name[16], pw[32], want[32];
+    start(HARNESS_FAST_KDF, NULL);
+    int fd = connect_ok();
+    ck_assert_int_eq(call_secret(fd, 1, PROTO_OP_INIT, "first pass", NULL), 0);
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "n%d", i);
+        snprintf(want, sizeof want, "pw-%d", i);
+        ck_assert_int_eq(call_write(fd, 2, PROTO_OP_POST, "p", name, want), 0);
+    }
+    read_keys_slot(before);
+    ck_assert_int_eq(hub_files_holding(before + KEYS_WRAP_AT, KEYS_WRAP), 1); /* control */
+
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_sbuffer_write(&sb, "\0\0\0\0", 4); /* the frame length, set below */
+    msgpack_pack_map(&pk, 5);
+    proto_pack_cstr(&pk, "id");
+    msgpack_pack_uint32(&pk, 3);
+    proto_pack_cstr(&pk, "op");
+    proto_pack_cstr(&pk, "passwd");
+    proto_pack_cstr(&pk, "old");
+    proto_pack_cstr(&pk, "first pass");
+    proto_pack_cstr(&pk, "new");
+    proto_pack_cstr(&pk, "second pass");
+    proto_pack_cstr(&pk, "rotate");
+    proto_pack_cstr(&pk, "yes");
+    uint32_t plen = (uint32_t)sb.size - 4;
+    for (int i = 0; i < 4; i++)
+        sb.data[i] = (char)(plen >> (24 - 8 * i));
+    ck_assert_int_eq(harness_call_raw(fd, sb.data, sb.size, &rbuf, &resp), 0);
+    msgpack_sbuffer_destroy(&sb);
+    ck_assert(!resp.ok);
+    ck_assert_int_eq(resp.code, SKR_EBAD_REQUEST);
+    read_keys_slot(after);
+    ck_assert_mem_eq(before, after, sizeof before);
+
+    proto_request r = harness_secret_req(4, PROTO_OP_PASSWD, "first pass", "second pass");
+    r.fields |= PROTO_F_ROTATE;
+    r.rotate = true;
+    ck_assert_int_eq(call(fd, r), 0);
+    ck_assert_uint_eq(resp.result.len, 1); /* {} */
+    ck_assert_int_eq(call_write(fd, 5, PROTO_OP_POST, "p", "after", "pw-after"), 0);
+    read_keys_slot(after);
+    ck_assert_mem_ne(before + KEYS_ID_AT, after + KEYS_ID_AT, 8); /* a new data key */
+    ck_assert_int_eq(hub_files_holding(after + KEYS_WRAP_AT, KEYS_WRAP), 1);
+    ck_assert_int_eq(hub_files_holding(before + KEYS_WRAP_AT, KEYS_WRAP), 0);
+    close(fd);
+
+    harness_kill(&h, SIGTERM);
+    ck_assert_int_eq(harness_restart(&h, HARNESS_FAST_KDF, NULL), 0);
+    fd = connect_ok();
+    ck_assert_int_eq(call_secret(fd, 6, PROTO_OP_UNLOCK, "second pass", NULL), 0);
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "n%d", i);
+        snprintf(want, sizeof want, "pw-%d", i);
+        get_password(fd, "p", name, pw, sizeof pw);
+        ck_assert_str_eq(pw, want);
+    }
+    get_password(fd, "p", "after", pw, sizeof pw);
+    ck_assert_str_eq(pw, "pw-after");
+    ck_assert_int_eq(call(fd, harness_req(7, PROTO_OP_LOCK, NULL, NULL)), 0);
+    ck_assert_int_eq(call_secret(fd, 8, PROTO_OP_UNLOCK, "first pass", NULL), SKR_EBAD_PASSPHRASE);
+    close(fd);
+}
+END_TEST
+
 /* A keyfile hub that was locked unlocks with the keyfile's bytes; passwd turns it into a
  * passphrase hub. */
 START_TEST(test_keyfile_hub_lock_unlock)
@@ -968,6 +1080,7 @@ static Suite *daemon_suite(void)
         { "max_clients_busy", test_max_clients_busy },
         { "lock_unlock_passwd_rate_limit", test_lock_unlock_passwd_rate_limit },
         { "keyfile_hub_lock_unlock", test_keyfile_hub_lock_unlock },
+        { "passwd_rotate", test_passwd_rotate },
         { "idle_lock", test_idle_lock },
         { "other_uid_denied", test_other_uid_denied },
         { "policy_grant", test_policy_grant },

@@ -3,6 +3,7 @@
  * proto_request_encode (the C codec every C client packs with) makes for its arguments:
  *
  *   encode_request ID OP [protocol=P] [name=N] [body=HEX|@FILE] [passphrase=S] [old=S] [new=S]
+ *                  [rotate=true|false]
  *
  * body=@FILE takes the packed body from FILE's raw bytes.
  * S may be written hex:HEX for passphrase bytes that are not text. Prints the frame as
@@ -93,6 +94,9 @@ int main(int argc, char **argv)
             secret(&req, PROTO_F_OLD, &req.old_pass, v);
         } else if (strcmp(k, "new") == 0) {
             secret(&req, PROTO_F_NEW, &req.new_pass, v);
+        } else if (strcmp(k, "rotate") == 0) {
+            req.rotate = strcmp(v, "true") == 0;
+            req.fields |= PROTO_F_ROTATE;
         } else {
             return 2;
         }

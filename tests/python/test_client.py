@@ -248,6 +248,18 @@ class TestPassphraseHub(unittest.TestCase):
         c.lock()
         c.unlock("second pass \u00e9".encode())
         self.assertEqual(c.get("n", "p")["body"], {"pw": "body"})
+        # rotate=True: a new data key in the same call (the `keys` file names a new id)
+        keys = os.path.join(self.daemon.hub, "keys")
+        with open(keys, "rb") as f:
+            id0 = f.read(33)[25:33]
+        with self.assertRaises(sekrets.InvalidArgument):
+            c.passwd("second pass \u00e9", "third pass", rotate="yes")
+        c.passwd("second pass \u00e9", "third pass", rotate=True)
+        with open(keys, "rb") as f:
+            self.assertNotEqual(f.read(33)[25:33], id0)
+        c.lock()
+        c.unlock("third pass")
+        self.assertEqual(c.get("n", "p")["body"], {"pw": "body"})
         c.close()
         self.assertNotIn("second pass", self.daemon.logtext())
         self.assertNotIn("first pass", self.daemon.logtext())

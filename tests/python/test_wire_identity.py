@@ -24,6 +24,8 @@ def c_encode(id, op, **fields):
             v = "@" + tmp.name
         elif isinstance(v, bytes):
             v = "hex:" + v.hex()
+        elif isinstance(v, bool):
+            v = "true" if v else "false"
         argv.append(f"{k}={v}")
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=30)
@@ -96,6 +98,9 @@ CASES = [
     (32, "get", {"protocol": "p", "name": "n" * 257}),
     (33, "post", {"protocol": "p", "name": "n", "body": b"\x91" * 30 + b"\x90"}),
     (34, "post", {"protocol": "p", "name": "n", "body": b"\x91" * 31 + b"\x90"}),
+    # passwd that also replaces the data key; false is packed when given
+    (35, "passwd", {"old": "correct horse", "new": "battery staple", "rotate": True}),
+    (36, "passwd", {"old": "correct horse", "new": "battery staple", "rotate": False}),
 ]
 
 
@@ -155,6 +160,7 @@ class TestByteIdentity(unittest.TestCase):
             c.lock()
             c.passwd("correct horse", b"battery staple")
             c.rotate()
+            c.passwd("battery staple", "correct horse", rotate=True)
             c.get_many(["a", ("b", "p")])
             c.close()
         finally:
@@ -172,7 +178,8 @@ class TestByteIdentity(unittest.TestCase):
             c_encode(12, "lock"),
             c_encode(13, "passwd", old="correct horse", new="battery staple"),
             c_encode(14, "rotate"),
-            c_encode(15, "get", name="a"), c_encode(16, "get", protocol="p", name="b"),
+            c_encode(15, "passwd", old="battery staple", new="correct horse", rotate=True),
+            c_encode(16, "get", name="a"), c_encode(17, "get", protocol="p", name="b"),
         ]
         self.assertEqual([frame(p) for p in sent], expected)
 

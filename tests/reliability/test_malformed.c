@@ -72,8 +72,8 @@ static int send_payload(const proto_buf *payload, uint32_t *id_out)
 static const char *const ops[] = { "ping", "status", "get", "getDb", "getHub", "post", "put",
                                    "delete", "init", "unlock", "lock", "passwd", "rotate" };
 static const char *const fields[] = { "id", "op", "v", "protocol", "name", "body",
-                                      "passphrase", "old", "new" };
-enum { NFIELDS = 9 };
+                                      "passphrase", "old", "new", "rotate" };
+enum { NFIELDS = 10, F_ROTATE = 9 };
 
 /* Which types a field accepts (PROTOCOL.md). */
 static bool accepts(int f, int t)
@@ -84,6 +84,7 @@ static bool accepts(int f, int t)
     case 2: return t == T_UINT;
     case 3: case 4: return t == T_STR;
     case 5: return true;
+    case F_ROTATE: return t == T_TRUE;
     default: return t == T_STR || t == T_BIN;
     }
 }
@@ -109,6 +110,7 @@ static void build(proto_buf *b, const char *op, int bad, int t)
         case 3: proto_pack_cstr(&pk, "victim"); break;
         case 4: proto_pack_cstr(&pk, "v0"); break;
         case 5: msgpack_pack_map(&pk, 1); proto_pack_cstr(&pk, "v"); proto_pack_cstr(&pk, "EVIL"); break;
+        case F_ROTATE: msgpack_pack_false(&pk); break;
         default: proto_pack_cstr(&pk, "wrong-passphrase"); break;
         }
     }
@@ -230,6 +232,8 @@ int main(void)
             msgpack_pack_uint32(&pk, 4242);
         else if (f == 2)
             msgpack_pack_uint8(&pk, 1);
+        else if (f == F_ROTATE)
+            msgpack_pack_false(&pk);
         else
             proto_pack_cstr(&pk, f == 1 ? "get" : f == 3 ? "victim" : "v0");
         snprintf(what, sizeof(what), "duplicate key %s", fields[f]);

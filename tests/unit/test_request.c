@@ -885,6 +885,69 @@ START_TEST(encode_roundtrip_bin_secret)
 }
 END_TEST
 
+/* passwd's optional `rotate`: a bool (absent = false); any other type is bad_request, and
+ * the encoder packs it last, as a bool, only when present. */
+START_TEST(passwd_rotate_field)
+{
+    static const struct { int type; int code; bool rotate; } cases[] = {
+        { 't', 0, true }, { 'f', 0, false }, { 'i', SKR_EBAD_REQUEST, false },
+        { 's', SKR_EBAD_REQUEST, false }, { 'n', SKR_EBAD_REQUEST, false },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        mb m;
+        mb_req(&m, 3, 21, "passwd");
+        s(&m, "old");
+        s(&m, "o");
+        s(&m, "new");
+        s(&m, "n");
+        s(&m, "rotate");
+        switch (cases[i].type) {
+        case 't': msgpack_pack_true(&m.pk); break;
+        case 'f': msgpack_pack_false(&m.pk); break;
+        case 'i': msgpack_pack_uint32(&m.pk, 1); break;
+        case 's': s(&m, "true"); break;
+        default: msgpack_pack_nil(&m.pk); break;
+        }
+        if (cases[i].code != 0) {
+            expect(&m, cases[i].code, 21, "'rotate'");
+            continue;
+        }
+        ck_assert_int_eq(mb_decode(&m), 0);
+        ck_assert(m.req.fields & PROTO_F_ROTATE);
+        ck_assert(m.req.rotate == cases[i].rotate);
+        mb_free(&m);
+    }
+    mb m; /* absent: no rotate */
+    mb_req(&m, 2, 22, "passwd");
+    s(&m, "old");
+    s(&m, "o");
+    s(&m, "new");
+    s(&m, "n");
+    ck_assert_int_eq(mb_decode(&m), 0);
+    ck_assert(!(m.req.fields & PROTO_F_ROTATE) && !m.req.rotate);
+    mb_free(&m);
+
+    proto_buf out = PROTO_BUF_INIT;
+    proto_request r = base_req(PROTO_OP_PASSWD);
+    r.fields = PROTO_F_OLD | PROTO_F_NEW | PROTO_F_ROTATE;
+    r.rotate = true;
+    r.old_pass.ptr = (const uint8_t *)"o";
+    r.old_pass.len = 1;
+    r.new_pass.ptr = (const uint8_t *)"n";
+    r.new_pass.len = 1;
+    ck_assert_int_eq(proto_request_encode(&out, &r, PROTO_MAX_FRAME_DEFAULT), 0);
+    static const uint8_t tail[] = { 0xa6, 'r', 'o', 't', 'a', 't', 'e', 0xc3 };
+    ck_assert_uint_ge(out.len, sizeof tail);
+    ck_assert_mem_eq(out.data + out.len - sizeof tail, tail, sizeof tail);
+    ck_assert_int_eq(out.data[4], (int)0x85); /* id, op, old, new, rotate */
+    proto_request d;
+    char msg[PROTO_ERRMSG_MAX];
+    ck_assert_int_eq(proto_request_decode(out.data + 4, out.len - 4, &d, msg), 0);
+    ck_assert(d.rotate);
+    proto_buf_free(&out);
+}
+END_TEST
+
 static Suite *request_suite(void)
 {
     Suite *su = suite_create("request");
@@ -917,6 +980,7 @@ static Suite *request_suite(void)
     tcase_add_test(tc, encode_body_limits);
     tcase_add_test(tc, encode_frame_limit_and_append);
     tcase_add_test(tc, encode_roundtrip_bin_secret);
+    tcase_add_test(tc, passwd_rotate_field);
     suite_add_tcase(su, tc);
     return su;
 }

@@ -4,7 +4,7 @@
 MessagePack frames and reads the answers, bounded by a per-call deadline (``timeout``
 seconds) and by ``max_frame`` (an answer longer than that is refused before it is read).
 Requests are packed exactly as the C codec packs them (``proto_request_encode``): keys in
-the order id, op, protocol, name, body, passphrase, old, new; shortest encodings;
+the order id, op, protocol, name, body, passphrase, old, new, rotate; shortest encodings;
 passphrases as str. So the same call gives the same bytes from Python and from libsekrets.
 
 A Client is not thread-safe: use one per thread. After a transport error (timeout, broken
@@ -155,7 +155,8 @@ def pack_body(body):
 
 
 def encode_request(id, op, *, protocol=None, name=None, body=_NOTHING, passphrase=None,
-                   old=None, new=None, body_packed=None, max_frame=DEFAULT_MAX_FRAME):
+                   old=None, new=None, rotate=None, body_packed=None,
+                   max_frame=DEFAULT_MAX_FRAME):
     """One whole request frame (4-byte length + payload) as a bytearray (wipe it after
     use when it holds a passphrase). Same checks and same bytes as proto_request_encode:
     InvalidArgument for a bad op, id, protocol, name, body or an empty passphrase;
@@ -191,6 +192,10 @@ def encode_request(id, op, *, protocol=None, name=None, body=_NOTHING, passphras
         if value is not None:
             s = _secret_bytes(value, key[1:].decode())
             parts.append(key + _str_header(len(s)) + s)
+    if rotate is not None:
+        if not isinstance(rotate, bool):
+            raise E.InvalidArgument("rotate must be a bool")
+        parts.append(b"\xa6rotate" + (b"\xc3" if rotate else b"\xc2"))
     frame = bytearray(4)
     frame.append(0x80 | (2 + len(parts)))
     frame += b"\xa2id" + msgpack.packb(id) + b"\xa2op" + _pack_str(op)
@@ -417,7 +422,7 @@ class Client:
     # -- generic calls ---------------------------------------------------------------
     def call(self, op, **fields):
         """Sends one request (fields as keyword arguments: protocol, name, body,
-        passphrase, old, new) and returns its result; an error answer is raised as its
+        passphrase, old, new, rotate) and returns its result; an error answer is raised as its
         SekretsError subclass."""
         rid = self._take_id()
         frame = encode_request(rid, op, max_frame=self.max_frame, **fields)
@@ -530,9 +535,14 @@ class Client:
     def lock(self):
         self.call("lock")
 
-    def passwd(self, old, new):
-        """Changes the passphrase (str or bytes). BadPassphrase."""
-        self.call("passwd", old=old, new=new)
+    def passwd(self, old, new, rotate=False):
+        """Changes the passphrase (str or bytes). BadPassphrase. The old passphrase's wrap
+        of the data key is overwritten; rotate=True also replaces the data key (every
+        record re-encrypted, as rotate() does): use it when the old passphrase may have
+        leaked, since a copy of the hub taken before still opens with it."""
+        # Sent only when asked for (as libsekrets does), so a plain passwd keeps its bytes;
+        # anything but a bool is InvalidArgument.
+        self.call("passwd", old=old, new=new, rotate=None if rotate is False else rotate)
 
     def rotate(self):
         """Re-encrypts every record under a new data key; returns how many."""
