@@ -191,6 +191,35 @@ if [ "$(id -u)" = 0 ]; then
     expect 1 "" -- CLI export -p gdrive2 -o "$T/theirs.gluedb"   # another user's file
     expect 0 "theirs" -- cat "$T/theirs.gluedb"                   # left as it was
 fi
+# a symlink is never followed (nor a dangling one created through), its target unchanged
+echo mine > "$T/target"; ln -s "$T/target" "$T/link"; ln -s "$T/made-through-link" "$T/dangling"
+expect 1 "" -- CLI export -p gdrive2 -o "$T/link"
+[ "$(cat "$T/err")" = "sekrets-cli: export: cannot write $T/link: a symbolic link: not followed (give the file itself)" ] ||
+    fail "symlink message: $(cat "$T/err")"
+expect 0 "mine" -- cat "$T/target"
+expect 1 "" -- CLI export -p gdrive2 -o "$T/dangling"
+[ -e "$T/made-through-link" ] && fail "export created a file through a dangling symlink"
+# a pipe of our own is written as is (its reader gets the export); the mode is untouched
+mkfifo -m 644 "$T/ownfifo"
+cat "$T/ownfifo" > "$T/fromfifo" &
+CATPID=$!
+expect 0 "" -- CLI export -p gdrive2 -o "$T/ownfifo"
+wait $CATPID
+expect 0 "" -- cmp "$T/out.gluedb" "$T/fromfifo"
+expect 0 "644" -- stat -c %a "$T/ownfifo"
+if [ "$(id -u)" = 0 ]; then
+    # another user's pipe, with a reader waiting on it: refused, the reader gets nothing
+    mkfifo -m 666 "$T/theirfifo"; chown 65534 "$T/theirfifo"
+    cat "$T/theirfifo" > "$T/stolen" &
+    CATPID=$!
+    expect 1 "" -- CLI export -p gdrive2 -o "$T/theirfifo"
+    grep -q "cannot write $T/theirfifo: belongs to uid 65534, not you: refused" "$T/err" ||
+        fail "their fifo message: $(cat "$T/err")"
+    # Lets the reader go if it still waits for a writer (O_RDWR does not block on a pipe).
+    exec 9<>"$T/theirfifo"; exec 9>&-
+    wait $CATPID
+    expect 0 "0" -- stat -c %s "$T/stolen"
+fi
 expect 0 "imported 3 records into copy" -- CLI import "$T/out.gluedb" -p copy
 expect 0 "" -- cmp <(CLI export -p gdrive2 | grep -v date_) <(CLI export -p copy | grep -v date_)
 expect 0 '{"client_id":"id1","client_secret":"cs1","nested":{"a":{"b":[1,"x",null]}}}' -- sh -c "\"$SEKRETS_CLI\" get 'zoë@example.com' -p copy --json | sed 's/.*\"body\"://; s/}\$//'"
