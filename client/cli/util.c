@@ -17,7 +17,7 @@ const char cli_exit_table[] =
     "   2  usage (command line, invalid input, request refused as malformed or too large)\n"
     "   3  not found (credential, protocol or field)\n"
     "   4  locked (hub locked or not initialised)\n"
-    "   5  denied (access policy)\n"
+    "   5  denied (access policy; or the daemon runs as another uid)\n"
     "   6  cannot reach the daemon (no socket, timeout, daemon busy)\n"
     "   7  already exists\n"
     "   8  wrong passphrase\n"
@@ -133,16 +133,27 @@ int cli_connect(const cli_ctx *ctx, skr_client **out)
                      "XDG_RUNTIME_DIR, or give --socket)");
         return EXIT_UNREACHABLE;
     }
-    r = skr_connect(path, ctx->timeout_ms, out);
+    char why[512];
+    r = skr_connect_why(path, ctx->timeout_ms, out, why, sizeof(why));
     if (r == 0)
         return 0;
     fputs("sekrets-cli: ", stderr);
     if (ctx->cmd != NULL)
         fprintf(stderr, "%s: ", ctx->cmd);
+    if (r == SKR_EDENIED) { /* not our daemon: nothing was sent to it */
+        cli_put_escaped(stderr, why, strlen(why));
+        fputs(" (nothing was sent to it; SEKRETS_DAEMON_UID names a uid to trust)\n", stderr);
+        return EXIT_DENIED;
+    }
+    if (r == SKR_EINVAL) {
+        fprintf(stderr, "%s\n", why);
+        return EXIT_USAGE;
+    }
     fputs("cannot reach the daemon at ", stderr);
     cli_put_escaped(stderr, path, strlen(path));
-    fprintf(stderr, " (%s); start it with `sekretsd` or `systemctl --user start "
-                    "sekretsd.socket`\n", skr_strerror(r));
+    fputs(" (", stderr);
+    cli_put_escaped(stderr, why, strlen(why));
+    fputs("); start it with `sekretsd` or `systemctl --user start sekretsd.socket`\n", stderr);
     return cli_exit_code(r) == EXIT_ERROR ? EXIT_UNREACHABLE : cli_exit_code(r);
 }
 

@@ -291,6 +291,27 @@ else
 fi
 stop
 
+# --- a daemon of another uid (a fake run as 65534) gets nothing: unlock sends no passphrase
+FAKE=${2:?fake_foreign path}
+if [ "$(id -u)" = 0 ]; then
+    F=$(mktemp -d /tmp/skr-cli-foreign.XXXXXX)
+    "$FAKE" 65534 "$F" > "$T/fake.out" &
+    FPID=$!
+    for _ in $(seq 200); do grep -q ready "$T/fake.out" && break; sleep 0.05; done
+    expect 5 "" -- env SEKRETS_SOCKET="$F/s.sock" "$SEKRETS_CLI" unlock --passphrase-file "$T/pass1"
+    [ "$(cat "$T/err")" = "sekrets-cli: unlock: daemon at $F/s.sock runs as uid 65534, not you (nothing was sent to it; SEKRETS_DAEMON_UID names a uid to trust)" ] ||
+        fail "foreign daemon message: $(cat "$T/err")"
+    wait $FPID
+    expect 0 "ready
+0" -- cat "$T/fake.out"                                       # it received 0 bytes
+    expect 2 "" -- env SEKRETS_DAEMON_UID=nobody SEKRETS_SOCKET="$F/s.sock" "$SEKRETS_CLI" ping
+    [ "$(cat "$T/err")" = "sekrets-cli: ping: SEKRETS_DAEMON_UID is not a uid (a decimal number)" ] ||
+        fail "bad SEKRETS_DAEMON_UID message: $(cat "$T/err")"
+    rm -rf "$F"
+else
+    fail "a daemon of another uid needs root to start"
+fi
+
 # --- prompts on a terminal (script(1) gives the CLI a pty): asked twice, never echoed
 if command -v script >/dev/null; then
     mkdir -m 700 "$T/run3" "$T/hub3"
