@@ -106,6 +106,9 @@ typedef struct gluedb_rec {
 int gluedb_parse(const char *text, size_t len, gluedb_rec **recs, size_t *n,
                  char *err, size_t errlen);
 void gluedb_free(gluedb_rec *recs, size_t n);
+/* The body model an export writes for a packed body: "builtins.dict" for a map, else its
+ * type ("builtins.str", ...), which an import takes as it is. Static storage. */
+const char *gluedb_model(const void *body, size_t len);
 /* Formats unix seconds as the dates of a .gluedb record ("2024-05-01T12:00:00+00:00"). */
 void gluedb_date(int64_t t, char buf[32]);
 

@@ -280,7 +280,7 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
         gluedb_date(skr_cred_modified(creds[i]), modified);
         json_t *rec = json_pack("{s:{s:s, s:s, s:s}, s:{s:s, s:o}}",
             "info", "name", reqs[i].name, "date_created", created, "date_modified", modified,
-            "body", "model", "builtins.dict", "contents", contents);
+            "body", "model", gluedb_model(body, len), "contents", contents);
         if (rec == NULL || json_array_append_new(records, rec) != 0) {
             r = cli_fail(ctx, NULL, SKR_ENOMEM, NULL);
             goto out;

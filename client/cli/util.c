@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -122,6 +123,32 @@ int cli_fail(const cli_ctx *ctx, skr_client *c, int err, const char *what)
     return cli_exit_code(err);
 }
 
+/* How to start a daemon that would answer on path, when nothing listens there (no socket,
+ * or a stale one, which sekretsd removes): sekretsd stays in the foreground, so `&`; the
+ * systemd units listen only on the default path. Nothing to start when another file is in
+ * the way, the path is not ours to reach, or the daemon is busy. */
+static void start_hint(const char *path, int err)
+{
+    const char *env = getenv("SEKRETS_SOCKET");
+    char def[256];
+    struct stat st;
+    bool absent = stat(path, &st) != 0 && errno == ENOENT;
+    if (err != SKR_ECONNECT || (!absent && (access(path, W_OK) != 0 || !S_ISSOCK(st.st_mode)))) {
+        fputc('\n', stderr);
+        return;
+    }
+    if (env == NULL && skr_default_socket(def, sizeof(def)) == 0 && strcmp(def, path) == 0)
+        fputs("; start it with `sekretsd &` or `systemctl --user start sekretsd.socket`\n",
+              stderr);
+    else if (env != NULL && strcmp(env, path) == 0)
+        fputs("; start it with `sekretsd &` (it listens on $SEKRETS_SOCKET too)\n", stderr);
+    else {
+        fputs("; start it with `sekretsd --socket ", stderr);
+        cli_put_escaped(stderr, path, strlen(path));
+        fputs(" &`\n", stderr);
+    }
+}
+
 int cli_connect(const cli_ctx *ctx, skr_client **out)
 {
     char path[256];
@@ -153,7 +180,8 @@ int cli_connect(const cli_ctx *ctx, skr_client **out)
     cli_put_escaped(stderr, path, strlen(path));
     fputs(" (", stderr);
     cli_put_escaped(stderr, why, strlen(why));
-    fputs("); start it with `sekretsd` or `systemctl --user start sekretsd.socket`\n", stderr);
+    fputc(')', stderr);
+    start_hint(path, r);
     return cli_exit_code(r) == EXIT_ERROR ? EXIT_UNREACHABLE : cli_exit_code(r);
 }
 

@@ -38,8 +38,43 @@ start() { # start SOCKET HUB [args]: starts the daemon, waits until ping answers
 stop() { kill "$DPID"; wait "$DPID" 2>/dev/null; DPID=; }
 
 # --- cannot reach the daemon: exit 6, the message names the socket and how to start it
+# and why; the hint is a command that starts a daemon on that very path
+unreach() { # unreach WHY HINT: the one line of the last command
+    [ "$(cat "$T/err")" = "sekrets-cli: ping: cannot reach the daemon at $1$2" ] ||
+        fail "unreachable message: $(cat "$T/err"), want: ...$1$2"
+}
 expect 6 "" -- CLI ping
-grep -q "$T/run/s.sock" "$T/err" && grep -q "start it with" "$T/err" || fail "unreachable message: $(cat "$T/err")"
+unreach "$T/run/s.sock (no such socket: the daemon is not running)" \
+    "; start it with \`sekretsd &\` (it listens on \$SEKRETS_SOCKET too)"
+expect 6 "" -- CLI --socket "$T/run/other.sock" ping
+unreach "$T/run/other.sock (no such socket: the daemon is not running)" \
+    "; start it with \`sekretsd --socket $T/run/other.sock &\`"
+mkdir -m 700 "$T/xdg"
+expect 6 "" -- env -u SEKRETS_SOCKET XDG_RUNTIME_DIR="$T/xdg" "$SEKRETS_CLI" ping
+unreach "$T/xdg/sekrets/sekretsd.sock (no such socket: the daemon is not running)" \
+    "; start it with \`sekretsd &\` or \`systemctl --user start sekretsd.socket\`"
+echo x > "$T/run/file"
+expect 6 "" -- CLI --socket "$T/run/file" ping
+unreach "$T/run/file (not a socket)" ""
+if [ "$(id -u)" = 0 ]; then      # $T is root's, 0700
+    expect 6 "" -- setpriv --reuid=65534 --regid=65534 --clear-groups "$SEKRETS_CLI" --socket "$T/run/file" ping
+    unreach "$T/run/file (permission denied: the socket or its folder is not yours)" ""
+fi
+# a daemon killed with SIGKILL leaves its socket: stale; the hint's command starts one there
+"$SEKRETSD" --foreground --socket "$T/run/stale.sock" --hub "$T/hub-stale" --kdf-limits min 2>>"$T/daemon.log" &
+KPID=$!
+for _ in $(seq 100); do CLI --socket "$T/run/stale.sock" ping >/dev/null 2>&1 && break; sleep 0.05; done
+kill -9 $KPID; wait $KPID 2>/dev/null
+expect 6 "" -- CLI --socket "$T/run/stale.sock" ping
+unreach "$T/run/stale.sock (connection refused: a stale socket, no daemon listens on it)" \
+    "; start it with \`sekretsd --socket $T/run/stale.sock &\`"
+HINT=$(sed 's/.*start it with `\(.*\) &`$/\1/' "$T/err")
+[ "$HINT" = "sekretsd --socket $T/run/stale.sock" ] || fail "hint: $HINT"
+"$SEKRETSD" ${HINT#sekretsd} --foreground --hub "$T/hub-stale" --kdf-limits min 2>>"$T/daemon.log" &
+KPID=$!
+for _ in $(seq 100); do CLI --socket "$T/run/stale.sock" ping >/dev/null 2>&1 && break; sleep 0.05; done
+expect 0 "pong" -- CLI --socket "$T/run/stale.sock" ping
+kill $KPID; wait $KPID 2>/dev/null
 expect 6 "" -- env -u SEKRETS_SOCKET -u XDG_RUNTIME_DIR "$SEKRETS_CLI" status
 # --- usage: exit 2
 expect 2 "" -- CLI
@@ -224,6 +259,23 @@ expect 0 "imported 3 records into copy" -- CLI import "$T/out.gluedb" -p copy
 expect 0 "" -- cmp <(CLI export -p gdrive2 | grep -v date_) <(CLI export -p copy | grep -v date_)
 expect 0 '{"client_id":"id1","client_secret":"cs1","nested":{"a":{"b":[1,"x",null]}}}' -- sh -c "\"$SEKRETS_CLI\" get 'zoë@example.com' -p copy --json | sed 's/.*\"body\"://; s/}\$//'"
 expect 0 '{"token":"t0k","n":2}' -- sh -c "\"$SEKRETS_CLI\" get second -p copy --json | sed 's/.*\"body\"://; s/}\$//'"
+# every body put takes survives export -> import, not only maps (the model names its type)
+i=0
+for v in '"just-a-token"' '"{\"looks\": 1}"' 42 -7 1.5 true null '[1,"x",{"$bin":"AAE="}]' \
+         '{"$bin":"AP8="}' '{"k":[]}'; do
+    i=$((i + 1)); printf '%s\n' "$v" > "$T/v"
+    expect 0 "" -- CLI put tok "t$i" < "$T/v"
+done
+CLI export -p tok > "$T/tok.gluedb"
+expect 0 "2" -- grep -c '"model": "builtins.str"' "$T/tok.gluedb"
+expect 0 "imported 10 records into tok2" -- CLI import "$T/tok.gluedb" -p tok2
+body() { "$SEKRETS_CLI" get "$1" -p "$2" --json | sed 's/.*"body"://; s/}$//'; }
+for n in $(CLI db tok); do
+    expect 0 "$(body "$n" tok)" -- body "$n" tok2
+done
+expect 0 '"just-a-token"' -- body t1 tok2
+expect 0 '"{\"looks\": 1}"' -- body t2 tok2
+expect 0 "" -- cmp <(CLI export -p tok | grep -v date_) <(CLI export -p tok2 | grep -v date_)
 expect 7 "" -- CLI import "$T/in.gluedb" -p gdrive2              # clash: nothing written
 HUB=$(CLI hub --json)
 # Malformed: the third record's contents is a list. Nothing of it is written.
