@@ -41,13 +41,12 @@ int cmd_import(cli_ctx *ctx, int argc, char **argv)
     if (argc - optind != 1 || protocol == NULL)
         return cli_usage(ctx, "wants FILE and -p PROTOCOL");
     if (!proto_valid_protocol(protocol, strlen(protocol)))
-        return cli_usage(ctx, "invalid protocol name");
+        return cli_bad_input(ctx, "invalid protocol name: " CLI_PROTOCOL_RULE);
     const char *file = argv[optind];
     r = strcmp(file, "-") == 0 ? cli_read_fd(STDIN_FILENO, GLUEDB_MAX, &text)
                                : cli_read_file(file, GLUEDB_MAX, &text);
     if (r != 0) {
-        cli_err(ctx, "cannot read %s: %s", file, cli_read_error(r));
-        r = r == SKR_ENOT_FOUND ? EXIT_NOT_FOUND : EXIT_USAGE;
+        r = cli_bad_input(ctx, "cannot read %s: %s", file, cli_read_error(r));
         goto out;
     }
     if (gluedb_parse((const char *)text.data, text.len, &recs, &n, why, sizeof(why)) != 0) {
@@ -287,8 +286,7 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
         }
     }
     if (output != NULL && (f = open_private(output, why, sizeof(why))) == NULL) {
-        cli_err(ctx, "cannot write %s: %s", output, why);
-        r = EXIT_ERROR;
+        r = cli_bad_input(ctx, "cannot write %s: %s", output, why); /* the path given */
         goto out;
     }
     if (json_dumpf(root, f ? f : stdout, JSON_INDENT(2)) != 0 || fputc('\n', f ? f : stdout) == EOF) {

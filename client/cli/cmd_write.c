@@ -69,8 +69,10 @@ static int body_from_specs(const cli_ctx *ctx, char **specs, size_t n, proto_buf
             int r = cli_read_file(eq + 2, PROTO_MAX_BODY, &f);
             if (r != 0) {
                 proto_buf_free(&f);
-                cli_err(ctx, "cannot read %s: %s", eq + 2, cli_read_error(r));
-                return r == SKR_ENOT_FOUND ? EXIT_NOT_FOUND : EXIT_USAGE;
+                return r == SKR_ETOO_LARGE
+                    ? cli_bad_input(ctx, "%s is larger than a body may be (%u bytes, 64 KiB)",
+                                    eq + 2, PROTO_MAX_BODY)
+                    : cli_bad_input(ctx, "cannot read %s: %s", eq + 2, cli_read_error(r));
             }
             pack_bytes(&pk, f.data, f.len);
             proto_buf_free(&f);
@@ -93,9 +95,11 @@ static int body_from_prompts(const cli_ctx *ctx, proto_buf *body)
             break;
         names[n] = (proto_buf)PROTO_BUF_INIT;
         values[n] = (proto_buf)PROTO_BUF_INIT;
-        if (cli_tty_line("Field name (empty line to finish): ", true, &names[n]) != 0) {
+        int t = cli_tty_line("Field name (empty line to finish): ", true, &names[n]);
+        if (t != 0) {
             proto_buf_free(&names[n]);
-            r = cli_usage(ctx, "no body: give JSON on stdin, -F fields, or run on a terminal");
+            r = t == CLI_TTY_EOF ? cli_bad_input(ctx, "cancelled: nothing written")
+                : cli_usage(ctx, "no body: give JSON on stdin, -F fields, or run on a terminal");
             goto out;
         }
         if (names[n].len == 0) {
@@ -105,9 +109,10 @@ static int body_from_prompts(const cli_ctx *ctx, proto_buf *body)
         char prompt[128];
         snprintf(prompt, sizeof(prompt), "Value of %.*s (not shown): ",
                  (int)(names[n].len > 60 ? 60 : names[n].len), (const char *)names[n].data);
-        if (cli_tty_line(prompt, false, &values[n]) != 0) {
+        if ((t = cli_tty_line(prompt, false, &values[n])) != 0) {
             n++;
-            r = cli_usage(ctx, "cannot read from the terminal");
+            r = cli_bad_input(ctx, "%s", t == CLI_TTY_EOF ? "cancelled: nothing written"
+                              : "cannot read from the terminal");
             goto out;
         }
         n++;
@@ -155,17 +160,18 @@ static int write_cmd(cli_ctx *ctx, int argc, char **argv, bool put)
         return cli_usage(ctx, "wants PROTOCOL NAME");
     const char *protocol = argv[optind], *name = argv[optind + 1];
     if (!proto_valid_protocol(protocol, strlen(protocol)))
-        return cli_usage(ctx, "invalid protocol name");
+        return cli_bad_input(ctx, "invalid protocol name: " CLI_PROTOCOL_RULE);
     if (!proto_valid_name(name, strlen(name)))
-        return cli_usage(ctx, "invalid credential name");
+        return cli_bad_input(ctx, "invalid credential name: " CLI_NAME_RULE);
 
     if (nspecs > 0) {
         r = body_from_specs(ctx, specs, nspecs, &body);
     } else if (!isatty(STDIN_FILENO)) {
         r = cli_read_fd(STDIN_FILENO, STDIN_MAX, &in);
         if (r != 0)
-            r = cli_usage(ctx, "cannot read the body from stdin%s",
-                          r == SKR_ETOO_LARGE ? ": too large" : "");
+            r = r == SKR_ETOO_LARGE
+                    ? cli_bad_input(ctx, "body on stdin larger than %u bytes", STDIN_MAX)
+                    : cli_bad_input(ctx, "cannot read the body from stdin");
         else if (all_blank(in.data, in.len))
             r = cli_usage(ctx, "no body on stdin: give it as JSON, or use -F KEY=VALUE");
         else if (jsonmp_from_text((const char *)in.data, in.len, &body, why, sizeof(why)) != 0) {
@@ -178,7 +184,8 @@ static int write_cmd(cli_ctx *ctx, int argc, char **argv, bool put)
     if (r != 0)
         goto out;
     if (body.len > PROTO_MAX_BODY) {
-        r = cli_usage(ctx, "body larger than %u bytes packed", PROTO_MAX_BODY);
+        r = cli_bad_input(ctx, "body is %zu bytes packed; the limit is %u (64 KiB)", body.len,
+                          PROTO_MAX_BODY);
         goto out;
     }
     if ((r = cli_connect(ctx, &c)) != 0)

@@ -87,6 +87,15 @@ int cli_usage(const cli_ctx *ctx, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+int cli_bad_input(const cli_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg(ctx, fmt, ap);
+    va_end(ap);
+    return EXIT_USAGE;
+}
+
 int cli_bad_option(const cli_ctx *ctx, char *const argv[])
 {
     const char *arg = optind > 0 ? argv[optind - 1] : "";

@@ -97,6 +97,7 @@ start "$SEKRETS_SOCKET" "$T/hub"
 printf 'correct horse\n' > "$T/pass1"; printf 'battery staple' > "$T/pass2"; printf 'wrong\n' > "$T/bad"
 expect 0 "pong" -- CLI ping
 expect 4 "" -- CLI hub                                    # not initialised: locked
+expect 0 "not initialised: nothing to lock" -- CLI lock
 expect 0 "initialized: no" -- sh -c "\"$SEKRETS_CLI\" status | head -1"
 expect 2 "" -- CLI init </dev/null                        # no terminal, no fd: usage
 expect 0 "" -- CLI init --passphrase-file "$T/pass1"
@@ -107,10 +108,34 @@ grep -q "no body on stdin" "$T/err" || fail "empty stdin message: $(cat "$T/err"
 expect 2 "" -- sh -c "echo '{bad' | \"$SEKRETS_CLI\" post p n"
 [ "$(wc -l < "$T/err")" = 1 ] && grep -q "body on stdin: invalid JSON at line 1" "$T/err" ||
     fail "bad JSON: want one line, got: $(cat "$T/err")"
-expect 3 "" -- CLI import "$T/no-such.gluedb" -p x
-grep -q "cannot read $T/no-such.gluedb: no such file" "$T/err" || fail "import message: $(cat "$T/err")"
+expect 2 "" -- CLI import "$T/no-such.gluedb" -p x            # input, not "not found"
+[ "$(cat "$T/err")" = "sekrets-cli: import: cannot read $T/no-such.gluedb: no such file" ] ||
+    fail "import message: $(cat "$T/err")"
+# errors of input, not of usage: one line, no usage line; the limits they break are stated
+one_line() { [ "$(cat "$T/err")" = "sekrets-cli: $1" ] || fail "want one line [sekrets-cli: $1], got: $(cat "$T/err")"; }
+: > "$T/empty"
+expect 2 "" -- CLI unlock --passphrase-file "$T/empty"
+one_line "unlock: empty passphrase"
+expect 2 "" -- CLI unlock --passphrase-file "$T/no-such-pass"
+one_line "unlock: cannot read the passphrase file $T/no-such-pass: no such file"
+expect 2 "" -- CLI unlock --passphrase-fd 9
+one_line "unlock: cannot read the passphrase from fd 9"
+expect 2 "" -- CLI post 'bad/proto' x -F a=b
+one_line "post: invalid protocol name: a protocol is 1..64 bytes of [A-Za-z0-9][A-Za-z0-9._-]*"
+expect 2 "" -- CLI post p $'a\tb' -F a=b
+one_line "post: invalid credential name: a name is 1..256 bytes of UTF-8 without control characters"
+expect 2 "" -- CLI import "$T/pass1" -p 'bad/proto'
+one_line "import: invalid protocol name: a protocol is 1..64 bytes of [A-Za-z0-9][A-Za-z0-9._-]*"
+head -c 70000 /dev/zero | tr '\0' x > "$T/big"; head -c 40000 "$T/big" > "$T/half"
+expect 2 "" -- CLI put p n -F "k=@$T/big"
+one_line "put: $T/big is larger than a body may be (65536 bytes, 64 KiB)"
+expect 2 "" -- CLI put p n -F "k=@$T/half" -F "j=@$T/half"
+one_line "put: body is 80011 bytes packed; the limit is 65536 (64 KiB)"
+expect 2 "" -- CLI put p n -F "k=@$T/no-such-file"
+one_line "put: cannot read $T/no-such-file: no such file"
 expect 0 '{"initialized":true,"locked":false}' -- sh -c "\"$SEKRETS_CLI\" status --json | sed 's/,\"version.*/}/'"
 expect 0 "" -- CLI lock
+expect 0 "already locked" -- CLI lock                      # the state asked for: no error
 expect 4 "" -- CLI get x
 expect 0 "locked: yes" -- sh -c "\"$SEKRETS_CLI\" status | sed -n 2p"
 expect 8 "" -- CLI unlock --passphrase-file "$T/bad"
@@ -133,7 +158,7 @@ expect 2 "" -- CLI post 'bad/proto' x -F a=b
 printf 'line1\nline2\n' > "$T/keyfile.pem"
 expect 0 "" -- CLI put s3 bob -F password=hunter2 -F "pem=@$T/keyfile.pem" -F $'esc=a\x1b[31m'
 expect 0 "" -- CLI put s3 bob -F password=hunter3 -F "pem=@$T/keyfile.pem" -F $'esc=a\x1b[31m'
-expect 3 "" -- CLI put s3 dan -F "pem=@$T/nonexistent"
+expect 2 "" -- CLI put s3 dan -F "pem=@$T/nonexistent"
 expect 0 "" -- CLI post smtp bob -F password=mail
 expect 0 "s3crét t" -- sh -c "\"$SEKRETS_CLI\" get alice -p s3 -f password; echo ' t'"
 expect 0 "hunter3" -- CLI get bob -p s3 -f password
@@ -217,22 +242,23 @@ echo old > "$T/wide.gluedb"; chmod 644 "$T/wide.gluedb"
 expect 0 "" -- CLI export -p gdrive2 -o "$T/wide.gluedb"
 expect 0 "600" -- stat -c %a "$T/wide.gluedb"                      # an old file is narrowed too
 expect 0 "" -- cmp "$T/out.gluedb" "$T/wide.gluedb"
-expect 1 "" -- CLI export -p gdrive2 -o "$T/no/such/dir/x.gluedb"
+expect 2 "" -- CLI export -p gdrive2 -o "$T/no/such/dir/x.gluedb"   # the path given: input
+one_line "export: cannot write $T/no/such/dir/x.gluedb: No such file or directory"
 expect 0 "" -- CLI export -p gdrive2 -o /dev/null                 # not a regular file: as is
 expect 0 "666" -- stat -c %a /dev/null
 echo theirs > "$T/theirs.gluedb"; chmod 644 "$T/theirs.gluedb"
 if [ "$(id -u)" = 0 ]; then
     chown 65534 "$T/theirs.gluedb"
-    expect 1 "" -- CLI export -p gdrive2 -o "$T/theirs.gluedb"   # another user's file
+    expect 2 "" -- CLI export -p gdrive2 -o "$T/theirs.gluedb"   # another user's file
     expect 0 "theirs" -- cat "$T/theirs.gluedb"                   # left as it was
 fi
 # a symlink is never followed (nor a dangling one created through), its target unchanged
 echo mine > "$T/target"; ln -s "$T/target" "$T/link"; ln -s "$T/made-through-link" "$T/dangling"
-expect 1 "" -- CLI export -p gdrive2 -o "$T/link"
+expect 2 "" -- CLI export -p gdrive2 -o "$T/link"
 [ "$(cat "$T/err")" = "sekrets-cli: export: cannot write $T/link: a symbolic link: not followed (give the file itself)" ] ||
     fail "symlink message: $(cat "$T/err")"
 expect 0 "mine" -- cat "$T/target"
-expect 1 "" -- CLI export -p gdrive2 -o "$T/dangling"
+expect 2 "" -- CLI export -p gdrive2 -o "$T/dangling"
 [ -e "$T/made-through-link" ] && fail "export created a file through a dangling symlink"
 # a pipe of our own is written as is (its reader gets the export); the mode is untouched
 mkfifo -m 644 "$T/ownfifo"
@@ -247,7 +273,7 @@ if [ "$(id -u)" = 0 ]; then
     mkfifo -m 666 "$T/theirfifo"; chown 65534 "$T/theirfifo"
     cat "$T/theirfifo" > "$T/stolen" &
     CATPID=$!
-    expect 1 "" -- CLI export -p gdrive2 -o "$T/theirfifo"
+    expect 2 "" -- CLI export -p gdrive2 -o "$T/theirfifo"
     grep -q "cannot write $T/theirfifo: belongs to uid 65534, not you: refused" "$T/err" ||
         fail "their fifo message: $(cat "$T/err")"
     # Lets the reader go if it still waits for a writer (O_RDWR does not block on a pipe).
@@ -284,7 +310,7 @@ expect 2 "" -- CLI import "$T/bad.gluedb" -p fresh
 grep -q "record 3" "$T/err" || fail "import error does not name record 3: $(cat "$T/err")"
 expect 0 "$HUB" -- CLI hub --json
 expect 3 "" -- CLI db fresh
-expect 3 "" -- CLI import "$T/none.gluedb" -p fresh
+expect 2 "" -- CLI import "$T/none.gluedb" -p fresh
 expect 3 "" -- CLI export -p fresh
 
 stop
@@ -369,6 +395,15 @@ if command -v script >/dev/null; then
     mkdir -m 700 "$T/run3" "$T/hub3"
     export SEKRETS_SOCKET="$T/run3/s.sock"
     start "$SEKRETS_SOCKET" "$T/hub3"
+    # two different passphrases, then Ctrl-D at the prompt: one line each, nothing initialised
+    (sleep 1; printf 'one phrase\n'; sleep 1; printf 'another\n'; sleep 1) |
+        script -qec "$SEKRETS_CLI init" /dev/null > "$T/tty0" 2>&1
+    [ $? = 2 ] && grep -q "^sekrets-cli: init: the passphrases do not match.$" "$T/tty0" &&
+        ! grep -q "usage:" "$T/tty0" || fail "passphrase mismatch: $(cat "$T/tty0")"
+    (sleep 1; printf '\004'; sleep 1) | script -qec "$SEKRETS_CLI init" /dev/null > "$T/tty0" 2>&1
+    [ $? = 2 ] && grep -q "^sekrets-cli: init: cancelled.$" "$T/tty0" ||
+        fail "Ctrl-D at the prompt: $(cat "$T/tty0")"
+    expect 0 "initialized: no" -- sh -c "\"$SEKRETS_CLI\" status | head -1"
     (sleep 1; printf 'pty pass phrase\n'; sleep 1; printf 'pty pass phrase\n'; sleep 1) |
         script -qec "$SEKRETS_CLI init" /dev/null > "$T/tty1" 2>&1
     expect 0 "initialized: yes" -- sh -c "\"$SEKRETS_CLI\" status | head -1"
