@@ -3,8 +3,11 @@
  * field by field from the terminal (values without echo). Every copy of it is wiped.
  */
 #include <getopt.h>
+#include <poll.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -46,6 +49,35 @@ static void pack_bytes(msgpack_packer *pk, const uint8_t *p, size_t n)
         msgpack_pack_bin(pk, n);
         msgpack_pack_bin_body(pk, p, n);
     }
+}
+
+/* With -F the body comes from the fields: a body also sent on stdin would be lost, so it
+ * is refused. A file or a pipe with data (or its end) at hand is told at once; a pipe that
+ * stays silent for a moment is left unread, with a warning, since waiting for its end could
+ * hang a caller that never closes it. A terminal or /dev/null is fine. 0 or EXIT_USAGE. */
+static int stdin_unused(const cli_ctx *ctx)
+{
+    struct stat st;
+    struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
+    char b;
+    if (isatty(STDIN_FILENO) || fstat(STDIN_FILENO, &st) != 0)
+        return 0;
+    if (S_ISREG(st.st_mode)) {
+        off_t at = lseek(STDIN_FILENO, 0, SEEK_CUR);
+        if (at >= 0 && at < st.st_size)
+            return cli_usage(ctx, "a body on stdin and -F fields: give one or the other");
+        return 0;
+    }
+    if (!S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode))
+        return 0;
+    int pr = poll(&p, 1, 100);
+    ssize_t n = pr == 1 ? read(STDIN_FILENO, &b, 1) : 0;
+    sodium_memzero(&b, sizeof(b));
+    if (n > 0)
+        return cli_usage(ctx, "a body on stdin and -F fields: give one or the other");
+    if (pr == 0)
+        cli_err(ctx, "warning: stdin is not read (-F gives the body)");
+    return 0;
 }
 
 /* Builds the body map from -F specs: KEY=VALUE or KEY=@FILE. */
@@ -165,7 +197,9 @@ static int write_cmd(cli_ctx *ctx, int argc, char **argv, bool put)
         return cli_bad_input(ctx, "invalid credential name: " CLI_NAME_RULE);
 
     if (nspecs > 0) {
-        r = body_from_specs(ctx, specs, nspecs, &body);
+        r = stdin_unused(ctx);
+        if (r == 0)
+            r = body_from_specs(ctx, specs, nspecs, &body);
     } else if (!isatty(STDIN_FILENO)) {
         r = cli_read_fd(STDIN_FILENO, STDIN_MAX, &in);
         if (r != 0)

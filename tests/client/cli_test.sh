@@ -160,6 +160,23 @@ expect 0 "" -- CLI put s3 bob -F password=hunter2 -F "pem=@$T/keyfile.pem" -F $'
 expect 0 "" -- CLI put s3 bob -F password=hunter3 -F "pem=@$T/keyfile.pem" -F $'esc=a\x1b[31m'
 expect 2 "" -- CLI put s3 dan -F "pem=@$T/nonexistent"
 expect 0 "" -- CLI post smtp bob -F password=mail
+# -F with a body on stdin too: refused, never silently dropped
+printf '{"password":"lost"}' > "$T/v"
+expect 2 "" -- CLI put s3 erin -F a=b < "$T/v"                     # a file
+grep -q "^sekrets-cli: put: a body on stdin and -F fields: give one or the other$" "$T/err" ||
+    fail "-F and stdin: $(cat "$T/err")"
+mkfifo "$T/inpipe"; exec 7<>"$T/inpipe"                             # a pipe we hold open
+expect 0 "" -- CLI put s3 erin -F a=b < "$T/inpipe"                # silent: a warning
+[ "$(cat "$T/err")" = "sekrets-cli: put: warning: stdin is not read (-F gives the body)" ] ||
+    fail "silent stdin: $(cat "$T/err")"
+printf '{"password":"lost"}' >&7
+expect 2 "" -- CLI put s3 erin -F a=b < "$T/inpipe"                # with data in it
+exec 7>&-
+expect 0 "" -- CLI put s3 erin -F a=c < /dev/null                  # nothing there: quiet
+[ -s "$T/err" ] && fail "put -F </dev/null said: $(cat "$T/err")"
+expect 0 "" -- sh -c "true | \"$SEKRETS_CLI\" put s3 erin -F a=d"   # an empty pipe
+expect 0 "d" -- CLI get erin -p s3 -f a
+expect 0 "" -- CLI rm s3 erin
 expect 0 "s3crét t" -- sh -c "\"$SEKRETS_CLI\" get alice -p s3 -f password; echo ' t'"
 expect 0 "hunter3" -- CLI get bob -p s3 -f password
 expect 0 "5432" -- CLI get alice -f port
