@@ -126,6 +126,8 @@ int cmd_ping(cli_ctx *, int, char **);
 int cmd_get(cli_ctx *, int, char **);
 int cmd_db(cli_ctx *, int, char **);
 int cmd_hub(cli_ctx *, int, char **);
+int cmd_ls(cli_ctx *, int, char **);
+int cmd_help(cli_ctx *, int, char **);
 int cmd_post(cli_ctx *, int, char **);
 int cmd_put(cli_ctx *, int, char **);
 int cmd_rm(cli_ctx *, int, char **);

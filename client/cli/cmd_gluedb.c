@@ -230,8 +230,10 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
         else
             return cli_bad_option(ctx, argv);
     }
+    if (protocol == NULL && argc - optind == 1) /* like db PROTOCOL */
+        protocol = argv[optind++];
     if (optind != argc || protocol == NULL)
-        return cli_usage(ctx, "wants -p PROTOCOL");
+        return cli_usage(ctx, "wants one PROTOCOL (or -p PROTOCOL)");
     if ((r = cli_connect(ctx, &c)) != 0)
         return r;
     if ((r = skr_get_db(c, protocol, &names)) != 0) {

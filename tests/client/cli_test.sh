@@ -196,6 +196,13 @@ expect 0 "$(printf 'alice\nbob')" -- CLI db s3
 expect 0 '{"protocol":"s3","names":["alice","bob"]}' -- CLI db s3 --json
 expect 3 "" -- CLI db nope                                # same not-found code
 expect 0 "$(printf 's3\t2\nsmtp\t1')" -- CLI hub
+expect 0 "$(printf 's3\t2\nsmtp\t1')" -- CLI ls                     # ls: hub, or db with a PROTOCOL
+expect 0 "$(printf 'alice\nbob')" -- CLI ls s3
+expect 0 '{"protocol":"s3","names":["alice","bob"]}' -- CLI ls s3 --json
+expect 2 "" -- CLI ls s3 smtp
+expect 0 "$(printf 'usage: sekrets-cli ls [PROTOCOL] [--json]\n  list: the protocols (as hub), or a protocol'"'"'s names (as db)')" -- CLI help ls
+expect 0 "" -- sh -c "\"$SEKRETS_CLI\" help | grep -q '^  export  \[-p\] PROTOCOL \[-o FILE\]$'"
+expect 2 "" -- CLI help frobnicate
 expect 0 '{"protocols":[{"name":"s3","count":2},{"name":"smtp","count":1}]}' -- CLI hub --json
 expect 0 "" -- CLI rm smtp bob
 expect 3 "" -- CLI rm smtp bob                            # same not-found code
@@ -259,6 +266,8 @@ echo old > "$T/wide.gluedb"; chmod 644 "$T/wide.gluedb"
 expect 0 "" -- CLI export -p gdrive2 -o "$T/wide.gluedb"
 expect 0 "600" -- stat -c %a "$T/wide.gluedb"                      # an old file is narrowed too
 expect 0 "" -- cmp "$T/out.gluedb" "$T/wide.gluedb"
+expect 0 "" -- cmp <(CLI export gdrive2) "$T/out.gluedb"            # PROTOCOL as db takes it
+expect 2 "" -- CLI export gdrive2 -p gdrive2
 expect 2 "" -- CLI export -p gdrive2 -o "$T/no/such/dir/x.gluedb"   # the path given: input
 one_line "export: cannot write $T/no/such/dir/x.gluedb: No such file or directory"
 expect 0 "" -- CLI export -p gdrive2 -o /dev/null                 # not a regular file: as is
