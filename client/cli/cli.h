@@ -54,6 +54,12 @@ typedef struct cli_cmd {
 void cli_err(const cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Usage error: message + the command's usage line; returns EXIT_USAGE. */
 int cli_usage(const cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Input refused (a value, a file, a passphrase; the command line itself was right): the
+ * message alone, one line; returns EXIT_USAGE. */
+int cli_bad_input(const cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The rules of names, as the refusals state them (proto_valid_protocol, proto_valid_name). */
+#define CLI_PROTOCOL_RULE "a protocol is 1..64 bytes of [A-Za-z0-9][A-Za-z0-9._-]*"
+#define CLI_NAME_RULE "a name is 1..256 bytes of UTF-8 without control characters"
 /* After getopt returned '?' (it has printed what is wrong): the usage line, and a hint when
  * a global option came after the command. Returns EXIT_USAGE. */
 int cli_bad_option(const cli_ctx *ctx, char *const argv[]);
@@ -83,7 +89,9 @@ typedef struct pass_src {
  * `confirm` asks twice on a terminal. Returns 0 or an exit code (after a message). */
 int cli_passphrase(const cli_ctx *ctx, const pass_src *src, const char *prompt, bool confirm,
                    char **out, size_t *len);
-/* Reads a line from the terminal (echo on or off) into a proto_buf. 0 or -1. */
+/* Reads a line from the terminal (echo on or off) into a proto_buf. 0; CLI_TTY_EOF when
+ * the user ended the input (Ctrl-D) before a newline; -1 without a terminal (or on error). */
+#define CLI_TTY_EOF 1
 int cli_tty_line(const char *prompt, bool echo, proto_buf *out);
 
 /* JSON <-> MessagePack (jsonmp.c). */
@@ -106,6 +114,9 @@ typedef struct gluedb_rec {
 int gluedb_parse(const char *text, size_t len, gluedb_rec **recs, size_t *n,
                  char *err, size_t errlen);
 void gluedb_free(gluedb_rec *recs, size_t n);
+/* The body model an export writes for a packed body: "builtins.dict" for a map, else its
+ * type ("builtins.str", ...), which an import takes as it is. Static storage. */
+const char *gluedb_model(const void *body, size_t len);
 /* Formats unix seconds as the dates of a .gluedb record ("2024-05-01T12:00:00+00:00"). */
 void gluedb_date(int64_t t, char buf[32]);
 
@@ -115,6 +126,8 @@ int cmd_ping(cli_ctx *, int, char **);
 int cmd_get(cli_ctx *, int, char **);
 int cmd_db(cli_ctx *, int, char **);
 int cmd_hub(cli_ctx *, int, char **);
+int cmd_ls(cli_ctx *, int, char **);
+int cmd_help(cli_ctx *, int, char **);
 int cmd_post(cli_ctx *, int, char **);
 int cmd_put(cli_ctx *, int, char **);
 int cmd_rm(cli_ctx *, int, char **);

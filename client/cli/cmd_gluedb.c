@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -40,13 +41,12 @@ int cmd_import(cli_ctx *ctx, int argc, char **argv)
     if (argc - optind != 1 || protocol == NULL)
         return cli_usage(ctx, "wants FILE and -p PROTOCOL");
     if (!proto_valid_protocol(protocol, strlen(protocol)))
-        return cli_usage(ctx, "invalid protocol name");
+        return cli_bad_input(ctx, "invalid protocol name: " CLI_PROTOCOL_RULE);
     const char *file = argv[optind];
     r = strcmp(file, "-") == 0 ? cli_read_fd(STDIN_FILENO, GLUEDB_MAX, &text)
                                : cli_read_file(file, GLUEDB_MAX, &text);
     if (r != 0) {
-        cli_err(ctx, "cannot read %s: %s", file, cli_read_error(r));
-        r = r == SKR_ENOT_FOUND ? EXIT_NOT_FOUND : EXIT_USAGE;
+        r = cli_bad_input(ctx, "cannot read %s: %s", file, cli_read_error(r));
         goto out;
     }
     if (gluedb_parse((const char *)text.data, text.len, &recs, &n, why, sizeof(why)) != 0) {
@@ -117,35 +117,90 @@ out:
     return r;
 }
 
-/* The export holds every secret of a protocol in clear. A regular file is made, or
- * narrowed, owner-only (0600) before anything is written to it, and emptied only then;
- * one that belongs to another user is refused. Anything else (a pipe, /dev/stdout,
- * /dev/null) is written as it is, its mode untouched. */
-static FILE *open_private(const char *path)
+/* The export holds every secret of a protocol in clear, so the output is opened once,
+ * never through a symlink (O_NOFOLLOW: another user's link could aim it at a file of ours
+ * or, for root, at any file), and judged on the descriptor, not on the path:
+ * - a new file is made 0600; an existing regular file must be ours, and is narrowed to
+ *   0600 before it is emptied and written;
+ * - anything else (a pipe, a terminal, a device) must be ours and is written as is: a pipe
+ *   of another user would hand the secrets to whoever reads it;
+ * - except /dev/null, root's character device 1:3: what is written there is gone, nobody
+ *   can read it back.
+ * A pipe is opened non-blocking first, so one without a reader does not hang us before we
+ * know whose it is. On failure, why says what is wrong in a few words. */
+static bool is_dev_null(const struct stat *st)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-    struct stat st;
-    FILE *f = NULL;
+    return S_ISCHR(st->st_mode) && major(st->st_rdev) == 1 && minor(st->st_rdev) == 3;
+}
 
-    if (fd < 0)
-        return NULL;
-    if (fstat(fd, &st) != 0)
-        goto fail;
-    if (S_ISREG(st.st_mode)) {
-        if (st.st_uid != geteuid()) {
-            errno = EPERM; /* cannot make it owner-only for us */
-            goto fail;
-        }
-        if (fchmod(fd, 0600) != 0 || ftruncate(fd, 0) != 0)
-            goto fail;
+static void why_owner(char *why, size_t size, uid_t uid)
+{
+    snprintf(why, size, "belongs to uid %lu, not you: refused", (unsigned long)uid);
+}
+
+/* ENXIO from the non-blocking open: a pipe without a reader (wait for one if it is ours)
+ * or a socket. */
+static int open_waiting(const char *path, char *why, size_t size)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0 || !S_ISFIFO(st.st_mode)) {
+        snprintf(why, size, "not a file, pipe or device");
+        return -1;
     }
-    if ((f = fdopen(fd, "w")) != NULL)
-        return f;
-fail:;
-    int e = errno;
+    if (st.st_uid != geteuid()) {
+        why_owner(why, size, st.st_uid);
+        return -1;
+    }
+    int fd = open(path, O_WRONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        snprintf(why, size, "%s", strerror(errno));
+    return fd;
+}
+
+static int open_existing(const char *path, char *why, size_t size)
+{
+    int fd = open(path, O_WRONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 && errno == ENXIO)
+        fd = open_waiting(path, why, size);
+    else if (fd < 0)
+        snprintf(why, size, "%s", errno == ELOOP ? "a symbolic link: not followed (give the "
+                 "file itself)" : strerror(errno));
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &st) != 0 || fcntl(fd, F_SETFL, 0) != 0) {
+        snprintf(why, size, "%s", strerror(errno));
+        goto fail;
+    }
+    if (st.st_uid != geteuid() && !is_dev_null(&st)) {
+        why_owner(why, size, st.st_uid);
+        goto fail;
+    }
+    if (S_ISREG(st.st_mode) && (fchmod(fd, 0600) != 0 || ftruncate(fd, 0) != 0)) {
+        snprintf(why, size, "%s", strerror(errno));
+        goto fail;
+    }
+    return fd;
+fail:
     close(fd);
-    errno = e;
-    return NULL;
+    return -1;
+}
+
+static FILE *open_private(const char *path, char *why, size_t size)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    FILE *f;
+    if (fd < 0 && errno != EEXIST) {
+        snprintf(why, size, "%s", strerror(errno));
+        return NULL;
+    }
+    if (fd < 0 && (fd = open_existing(path, why, size)) < 0)
+        return NULL;
+    if ((f = fdopen(fd, "w")) == NULL) {
+        snprintf(why, size, "%s", strerror(errno));
+        close(fd);
+    }
+    return f;
 }
 
 int cmd_export(cli_ctx *ctx, int argc, char **argv)
@@ -164,6 +219,7 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
     size_t n = 0;
     json_t *root = NULL;
     FILE *f = NULL;
+    char why[128];
     int o, r;
 
     while ((o = getopt_long(argc, argv, "p:o:", opts, NULL)) != -1) {
@@ -174,8 +230,10 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
         else
             return cli_bad_option(ctx, argv);
     }
+    if (protocol == NULL && argc - optind == 1) /* like db PROTOCOL */
+        protocol = argv[optind++];
     if (optind != argc || protocol == NULL)
-        return cli_usage(ctx, "wants -p PROTOCOL");
+        return cli_usage(ctx, "wants one PROTOCOL (or -p PROTOCOL)");
     if ((r = cli_connect(ctx, &c)) != 0)
         return r;
     if ((r = skr_get_db(c, protocol, &names)) != 0) {
@@ -223,15 +281,14 @@ int cmd_export(cli_ctx *ctx, int argc, char **argv)
         gluedb_date(skr_cred_modified(creds[i]), modified);
         json_t *rec = json_pack("{s:{s:s, s:s, s:s}, s:{s:s, s:o}}",
             "info", "name", reqs[i].name, "date_created", created, "date_modified", modified,
-            "body", "model", "builtins.dict", "contents", contents);
+            "body", "model", gluedb_model(body, len), "contents", contents);
         if (rec == NULL || json_array_append_new(records, rec) != 0) {
             r = cli_fail(ctx, NULL, SKR_ENOMEM, NULL);
             goto out;
         }
     }
-    if (output != NULL && (f = open_private(output)) == NULL) {
-        cli_err(ctx, "cannot write %s: %s", output, strerror(errno));
-        r = EXIT_ERROR;
+    if (output != NULL && (f = open_private(output, why, sizeof(why))) == NULL) {
+        r = cli_bad_input(ctx, "cannot write %s: %s", output, why); /* the path given */
         goto out;
     }
     if (json_dumpf(root, f ? f : stdout, JSON_INDENT(2)) != 0 || fputc('\n', f ? f : stdout) == EOF) {

@@ -145,10 +145,14 @@ static int simple(cli_ctx *ctx, int argc, char **argv, skr_client **c)
 int cmd_lock(cli_ctx *ctx, int argc, char **argv)
 {
     skr_client *c;
+    skr_status st;
     int r = simple(ctx, argc, argv, &c);
     if (r != 0)
         return r;
-    if ((r = skr_lock(c)) != 0)
+    /* Locking a locked hub is no error (the state asked for holds), but say so. */
+    if ((r = skr_get_status(c, &st)) == 0 && st.locked)
+        printf("%s\n", st.initialized ? "already locked" : "not initialised: nothing to lock");
+    else if (r != 0 || (r = skr_lock(c)) != 0)
         r = cli_fail(ctx, c, r, NULL);
     skr_client_close(c);
     return r;

@@ -307,6 +307,15 @@ out:
     return r;
 }
 
+/* ls: hub without a PROTOCOL, db with one. */
+int cmd_ls(cli_ctx *ctx, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (argv[i][0] != '-')
+            return cmd_db(ctx, argc, argv);
+    return cmd_hub(ctx, argc, argv);
+}
+
 int cmd_hub(cli_ctx *ctx, int argc, char **argv)
 {
     skr_client *c;

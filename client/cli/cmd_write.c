@@ -3,8 +3,11 @@
  * field by field from the terminal (values without echo). Every copy of it is wiped.
  */
 #include <getopt.h>
+#include <poll.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -34,6 +37,35 @@ static void pack_bytes(msgpack_packer *pk, const uint8_t *p, size_t n)
     }
 }
 
+/* With -F the body comes from the fields: a body also sent on stdin would be lost, so it
+ * is refused. A file or a pipe with data (or its end) at hand is told at once; a pipe that
+ * stays silent for a moment is left unread, with a warning, since waiting for its end could
+ * hang a caller that never closes it. A terminal or /dev/null is fine. 0 or EXIT_USAGE. */
+static int stdin_unused(const cli_ctx *ctx)
+{
+    struct stat st;
+    struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
+    char b;
+    if (isatty(STDIN_FILENO) || fstat(STDIN_FILENO, &st) != 0)
+        return 0;
+    if (S_ISREG(st.st_mode)) {
+        off_t at = lseek(STDIN_FILENO, 0, SEEK_CUR);
+        if (at >= 0 && at < st.st_size)
+            return cli_usage(ctx, "a body on stdin and -F fields: give one or the other");
+        return 0;
+    }
+    if (!S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode))
+        return 0;
+    int pr = poll(&p, 1, 100);
+    ssize_t n = pr == 1 ? read(STDIN_FILENO, &b, 1) : 0;
+    sodium_memzero(&b, sizeof(b));
+    if (n > 0)
+        return cli_usage(ctx, "a body on stdin and -F fields: give one or the other");
+    if (pr == 0)
+        cli_err(ctx, "warning: stdin is not read (-F gives the body)");
+    return 0;
+}
+
 /* Builds the body map from -F specs: KEY=VALUE or KEY=@FILE. */
 static int body_from_specs(const cli_ctx *ctx, char **specs, size_t n, proto_buf *body)
 {
@@ -55,8 +87,10 @@ static int body_from_specs(const cli_ctx *ctx, char **specs, size_t n, proto_buf
             int r = cli_read_file(eq + 2, PROTO_MAX_BODY, &f);
             if (r != 0) {
                 proto_buf_free(&f);
-                cli_err(ctx, "cannot read %s: %s", eq + 2, cli_read_error(r));
-                return r == SKR_ENOT_FOUND ? EXIT_NOT_FOUND : EXIT_USAGE;
+                return r == SKR_ETOO_LARGE
+                    ? cli_bad_input(ctx, "%s is larger than a body may be (%u bytes, 64 KiB)",
+                                    eq + 2, PROTO_MAX_BODY)
+                    : cli_bad_input(ctx, "cannot read %s: %s", eq + 2, cli_read_error(r));
             }
             pack_bytes(&pk, f.data, f.len);
             proto_buf_free(&f);
@@ -79,9 +113,11 @@ static int body_from_prompts(const cli_ctx *ctx, proto_buf *body)
             break;
         names[n] = (proto_buf)PROTO_BUF_INIT;
         values[n] = (proto_buf)PROTO_BUF_INIT;
-        if (cli_tty_line("Field name (empty line to finish): ", true, &names[n]) != 0) {
+        int t = cli_tty_line("Field name (empty line to finish): ", true, &names[n]);
+        if (t != 0) {
             proto_buf_free(&names[n]);
-            r = cli_usage(ctx, "no body: give JSON on stdin, -F fields, or run on a terminal");
+            r = t == CLI_TTY_EOF ? cli_bad_input(ctx, "cancelled: nothing written")
+                : cli_usage(ctx, "no body: give JSON on stdin, -F fields, or run on a terminal");
             goto out;
         }
         if (names[n].len == 0) {
@@ -91,9 +127,10 @@ static int body_from_prompts(const cli_ctx *ctx, proto_buf *body)
         char prompt[128];
         snprintf(prompt, sizeof(prompt), "Value of %.*s (not shown): ",
                  (int)(names[n].len > 60 ? 60 : names[n].len), (const char *)names[n].data);
-        if (cli_tty_line(prompt, false, &values[n]) != 0) {
+        if ((t = cli_tty_line(prompt, false, &values[n])) != 0) {
             n++;
-            r = cli_usage(ctx, "cannot read from the terminal");
+            r = cli_bad_input(ctx, "%s", t == CLI_TTY_EOF ? "cancelled: nothing written"
+                              : "cannot read from the terminal");
             goto out;
         }
         n++;
@@ -141,17 +178,20 @@ static int write_cmd(cli_ctx *ctx, int argc, char **argv, bool put)
         return cli_usage(ctx, "wants PROTOCOL NAME");
     const char *protocol = argv[optind], *name = argv[optind + 1];
     if (!proto_valid_protocol(protocol, strlen(protocol)))
-        return cli_usage(ctx, "invalid protocol name");
+        return cli_bad_input(ctx, "invalid protocol name: " CLI_PROTOCOL_RULE);
     if (!proto_valid_name(name, strlen(name)))
-        return cli_usage(ctx, "invalid credential name");
+        return cli_bad_input(ctx, "invalid credential name: " CLI_NAME_RULE);
 
     if (nspecs > 0) {
-        r = body_from_specs(ctx, specs, nspecs, &body);
+        r = stdin_unused(ctx);
+        if (r == 0)
+            r = body_from_specs(ctx, specs, nspecs, &body);
     } else if (!isatty(STDIN_FILENO)) {
         r = cli_read_fd(STDIN_FILENO, STDIN_MAX, &in);
         if (r != 0)
-            r = cli_usage(ctx, "cannot read the body from stdin%s",
-                          r == SKR_ETOO_LARGE ? ": too large" : "");
+            r = r == SKR_ETOO_LARGE
+                    ? cli_bad_input(ctx, "body on stdin larger than %u bytes", STDIN_MAX)
+                    : cli_bad_input(ctx, "cannot read the body from stdin");
         else if (all_blank(in.data, in.len))
             r = cli_usage(ctx, "no body on stdin: give it as JSON, or use -F KEY=VALUE");
         else if (jsonmp_from_text((const char *)in.data, in.len, &body, why, sizeof(why)) != 0) {
@@ -164,7 +204,8 @@ static int write_cmd(cli_ctx *ctx, int argc, char **argv, bool put)
     if (r != 0)
         goto out;
     if (body.len > PROTO_MAX_BODY) {
-        r = cli_usage(ctx, "body larger than %u bytes packed", PROTO_MAX_BODY);
+        r = cli_bad_input(ctx, "body is %zu bytes packed; the limit is %u (64 KiB)", body.len,
+                          PROTO_MAX_BODY);
         goto out;
     }
     if ((r = cli_connect(ctx, &c)) != 0)

@@ -3,8 +3,11 @@
  *   {"model": "pyswark.gluedb.db.Db", "contents": {"records": [
  *     {"info": {"name": ..., "date_created": ..., "date_modified": ...},
  *      "body": {"model": ..., "contents": {...} or "<JSON text of an object>"}}, ...]}}
- * The stored body is the contents map. Every record is checked before anything is used,
- * so an import can refuse a bad file as a whole.
+ * The stored body is the contents map. A body that is not a map (put takes any value) is
+ * exported with a model naming its type ("builtins.str", "builtins.list", ...: see
+ * gluedb_model) and imported from such a model as it is, so export -> import gives back
+ * what put stored. Every record is checked before anything is used, so an import can
+ * refuse a bad file as a whole.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +33,42 @@ void gluedb_date(int64_t t, char buf[32])
     time_t tt = (time_t)t;
     if (gmtime_r(&tt, &tm) == NULL || strftime(buf, 32, "%Y-%m-%dT%H:%M:%S+00:00", &tm) == 0)
         snprintf(buf, 32, "%lld", (long long)t);
+}
+
+/* The model of each MessagePack type, by its first byte; maps are "builtins.dict". */
+static const char *const as_is_models[] = {
+    "builtins.list", "builtins.str", "builtins.NoneType", "builtins.bool", "builtins.bytes",
+    "builtins.float", "builtins.int", "sekrets.ext",
+};
+
+const char *gluedb_model(const void *body, size_t len)
+{
+    uint8_t b = len > 0 ? *(const uint8_t *)body : 0xc1;
+    if ((b >= 0x80 && b <= 0x8f) || b == 0xde || b == 0xdf)
+        return "builtins.dict";
+    if ((b >= 0x90 && b <= 0x9f) || b == 0xdc || b == 0xdd)
+        return as_is_models[0];
+    if ((b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb))
+        return as_is_models[1];
+    if (b == 0xc0)
+        return as_is_models[2];
+    if (b == 0xc2 || b == 0xc3)
+        return as_is_models[3];
+    if (b >= 0xc4 && b <= 0xc6)
+        return as_is_models[4];
+    if (b == 0xca || b == 0xcb)
+        return as_is_models[5];
+    if ((b >= 0xc7 && b <= 0xc9) || (b >= 0xd4 && b <= 0xd8))
+        return as_is_models[7];
+    return as_is_models[6];
+}
+
+static bool model_as_is(const json_t *model)
+{
+    for (size_t k = 0; json_is_string(model) && k < sizeof(as_is_models) / sizeof(*as_is_models); k++)
+        if (strcmp(json_string_value(model), as_is_models[k]) == 0)
+            return true;
+    return false;
 }
 
 int gluedb_parse(const char *text, size_t len, gluedb_rec **out, size_t *out_n, char *err,
@@ -92,13 +131,18 @@ int gluedb_parse(const char *text, size_t len, gluedb_rec **out, size_t *out_n, 
             snprintf(err, errlen, "record %zu: no \"body\" object", i + 1);
             goto out;
         }
-        if (json_is_string(contents)) {
+        bool as_is = model_as_is(json_object_get(body, "model"));
+        if (as_is && contents == NULL) {
+            snprintf(err, errlen, "record %zu: no body.contents", i + 1);
+            goto out;
+        }
+        if (json_is_string(contents) && !as_is) {
             /* pyswark may store the contents as a JSON string holding the object. */
             parsed = json_loadb(json_string_value(contents), json_string_length(contents),
                                 JSON_REJECT_DUPLICATES, &je);
             contents = parsed;
         }
-        if (!json_is_object(contents)) {
+        if (!as_is && !json_is_object(contents)) {
             json_decref(parsed);
             snprintf(err, errlen, "record %zu: body.contents is not an object (or a JSON "
                                   "string holding one)", i + 1);
@@ -112,8 +156,8 @@ int gluedb_parse(const char *text, size_t len, gluedb_rec **out, size_t *out_n, 
             goto out;
         }
         /* {"$bin": ...} or {"$ext": [...]} packs as bin/ext: the body would not be a map. */
-        uint8_t b0 = recs[i].body.data[0];
-        if (!((b0 >= 0x80 && b0 <= 0x8f) || b0 == 0xde || b0 == 0xdf)) {
+        if (!as_is && strcmp(gluedb_model(recs[i].body.data, recs[i].body.len),
+                             "builtins.dict") != 0) {
             snprintf(err, errlen, "record %zu: body.contents is a $bin/$ext value, not an "
                                   "object", i + 1);
             goto out;

@@ -15,6 +15,7 @@ const cli_cmd cli_commands[] = {
     { "get", cmd_get, "NAME [-p PROTOCOL] [-f FIELD] [--json]", "show a credential or one field" },
     { "db", cmd_db, "PROTOCOL [--json]", "list the names of a protocol, one a line" },
     { "hub", cmd_hub, "[--json]", "list the protocols with their number of credentials" },
+    { "ls", cmd_ls, "[PROTOCOL] [--json]", "list: the protocols (as hub), or a protocol's names (as db)" },
     { "post", cmd_post, "PROTOCOL NAME [-F KEY=VALUE | -F KEY=@FILE]...", "create a credential (body: JSON on stdin, -F fields, or prompts)" },
     { "put", cmd_put, "PROTOCOL NAME [-F KEY=VALUE | -F KEY=@FILE]...", "create or replace a credential" },
     { "rm", cmd_rm, "PROTOCOL NAME", "delete a credential" },
@@ -26,7 +27,8 @@ const cli_cmd cli_commands[] = {
     { "call", cmd_call, "[JSON]", "send one request written as JSON (argument or stdin), print the reply as JSON" },
     { "exec", cmd_exec, "-e VAR=PROTOCOL/NAME/FIELD... [--] COMMAND [ARGS]", "run a command with credential fields in its environment" },
     { "import", cmd_import, "FILE -p PROTOCOL", "import a pyswark .gluedb file (all or nothing)" },
-    { "export", cmd_export, "-p PROTOCOL [-o FILE]", "write a protocol as a pyswark .gluedb file" },
+    { "export", cmd_export, "[-p] PROTOCOL [-o FILE]", "write a protocol as a pyswark .gluedb file" },
+    { "help", cmd_help, "[COMMAND]", "show this help, or one command's" },
     { NULL, NULL, NULL, NULL },
 };
 
@@ -50,6 +52,26 @@ static void help(FILE *f)
           "--passphrase-file (one trailing newline dropped); never from arguments or the\n"
           "environment.\n\n", f);
     fputs(cli_exit_table, f);
+}
+
+static void help_one(const cli_cmd *c)
+{
+    printf("usage: sekrets-cli %s %s\n  %s\n", c->name, c->usage, c->help);
+}
+
+int cmd_help(cli_ctx *ctx, int argc, char **argv)
+{
+    const cli_cmd *c;
+    if (argc == 1) {
+        help(stdout);
+        return 0;
+    }
+    if (argc != 2)
+        return cli_usage(ctx, "wants at most one COMMAND");
+    if ((c = cli_find(argv[1])) == NULL)
+        return cli_usage(ctx, "unknown command '%s'", argv[1]);
+    help_one(c);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -111,7 +133,7 @@ int main(int argc, char **argv)
     int scan = cmd->fn == cmd_exec ? (argc > 1 ? 2 : 1) : argc;
     for (int i = 1; i < scan && strcmp(argv[i], "--") != 0; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: sekrets-cli %s %s\n  %s\n", cmd->name, cmd->usage, cmd->help);
+            help_one(cmd);
             return 0;
         }
     int rc = cmd->fn(&ctx, argc, argv);

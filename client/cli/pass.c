@@ -53,6 +53,8 @@ int cli_tty_line(const char *prompt, bool echo, proto_buf *out)
         ssize_t n = read(tty_fd, &ch, 1);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n == 0)
+            r = CLI_TTY_EOF;
         if (n <= 0)
             break;
         if (ch == '\n') {
@@ -102,41 +104,47 @@ int cli_passphrase(const cli_ctx *ctx, const pass_src *src, const char *prompt, 
                                   : cli_read_fd(src->fd, PROTO_MAX_PASSPHRASE + 1, &a);
         if (e != 0) {
             if (e == SKR_ETOO_LARGE)
-                r = cli_usage(ctx, "%s longer than %d bytes", src->raw ? "keyfile" : "passphrase",
-                              PROTO_MAX_PASSPHRASE);
+                r = cli_bad_input(ctx, "%s longer than %d bytes", src->raw ? "keyfile" : "passphrase",
+                                  PROTO_MAX_PASSPHRASE);
             else if (src->file != NULL)
-                r = cli_usage(ctx, "cannot read the %s %s", src->raw ? "keyfile" : "passphrase file",
-                              src->file);
+                r = cli_bad_input(ctx, "cannot read the %s %s: %s", src->raw ? "keyfile"
+                                  : "passphrase file", src->file, cli_read_error(e));
             else
-                r = cli_usage(ctx, "cannot read the passphrase from fd %d", src->fd);
+                r = cli_bad_input(ctx, "cannot read the passphrase from fd %d", src->fd);
             goto out;
         }
         /* A file's content without one trailing newline; a keyfile's exactly. */
         if (!src->raw && a.len > 0 && a.data[a.len - 1] == '\n')
             a.data[--a.len] = 0;
     } else {
-        if (cli_tty_line(prompt, false, &a) != 0) {
+        int t = cli_tty_line(prompt, false, &a);
+        if (t == CLI_TTY_EOF) {
+            r = cli_bad_input(ctx, "cancelled");
+            goto out;
+        }
+        if (t != 0) {
             r = cli_usage(ctx, "no terminal to ask for the passphrase: use --passphrase-fd "
                                "or --passphrase-file");
             goto out;
         }
         if (confirm) {
-            if (cli_tty_line("Repeat it: ", false, &b) != 0) {
-                r = cli_usage(ctx, "cannot read the passphrase from the terminal");
+            if ((t = cli_tty_line("Repeat it: ", false, &b)) != 0) {
+                r = cli_bad_input(ctx, "%s", t == CLI_TTY_EOF ? "cancelled"
+                                  : "cannot read the passphrase from the terminal");
                 goto out;
             }
             if (a.len != b.len || sodium_memcmp(a.data, b.data, a.len) != 0) {
-                r = cli_usage(ctx, "the passphrases do not match");
+                r = cli_bad_input(ctx, "the passphrases do not match");
                 goto out;
             }
         }
     }
     if (a.len == 0) {
-        r = cli_usage(ctx, "empty passphrase");
+        r = cli_bad_input(ctx, "empty passphrase");
         goto out;
     }
     if (a.len > PROTO_MAX_PASSPHRASE) {
-        r = cli_usage(ctx, "passphrase longer than %d bytes", PROTO_MAX_PASSPHRASE);
+        r = cli_bad_input(ctx, "passphrase longer than %d bytes", PROTO_MAX_PASSPHRASE);
         goto out;
     }
     if (to_secure(&a, out, len) != 0) {

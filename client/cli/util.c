@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -18,7 +19,7 @@ const char cli_exit_table[] =
     "   2  usage (command line, invalid input, request refused as malformed or too large)\n"
     "   3  not found (credential, protocol or field)\n"
     "   4  locked (hub locked or not initialised)\n"
-    "   5  denied (access policy)\n"
+    "   5  denied (access policy; or the daemon runs as another uid)\n"
     "   6  cannot reach the daemon (no socket, timeout, daemon busy)\n"
     "   7  already exists\n"
     "   8  wrong passphrase\n"
@@ -87,6 +88,15 @@ int cli_usage(const cli_ctx *ctx, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+int cli_bad_input(const cli_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg(ctx, fmt, ap);
+    va_end(ap);
+    return EXIT_USAGE;
+}
+
 int cli_bad_option(const cli_ctx *ctx, char *const argv[])
 {
     const char *arg = optind > 0 ? argv[optind - 1] : "";
@@ -123,6 +133,32 @@ int cli_fail(const cli_ctx *ctx, skr_client *c, int err, const char *what)
     return cli_exit_code(err);
 }
 
+/* How to start a daemon that would answer on path, when nothing listens there (no socket,
+ * or a stale one, which sekretsd removes): sekretsd stays in the foreground, so `&`; the
+ * systemd units listen only on the default path. Nothing to start when another file is in
+ * the way, the path is not ours to reach, or the daemon is busy. */
+static void start_hint(const char *path, int err)
+{
+    const char *env = getenv("SEKRETS_SOCKET");
+    char def[256];
+    struct stat st;
+    bool absent = stat(path, &st) != 0 && errno == ENOENT;
+    if (err != SKR_ECONNECT || (!absent && (access(path, W_OK) != 0 || !S_ISSOCK(st.st_mode)))) {
+        fputc('\n', stderr);
+        return;
+    }
+    if (env == NULL && skr_default_socket(def, sizeof(def)) == 0 && strcmp(def, path) == 0)
+        fputs("; start it with `sekretsd &` or `systemctl --user start sekretsd.socket`\n",
+              stderr);
+    else if (env != NULL && strcmp(env, path) == 0)
+        fputs("; start it with `sekretsd &` (it listens on $SEKRETS_SOCKET too)\n", stderr);
+    else {
+        fputs("; start it with `sekretsd --socket ", stderr);
+        cli_put_escaped(stderr, path, strlen(path));
+        fputs(" &`\n", stderr);
+    }
+}
+
 int cli_connect(const cli_ctx *ctx, skr_client **out)
 {
     char path[256];
@@ -134,16 +170,28 @@ int cli_connect(const cli_ctx *ctx, skr_client **out)
                      "XDG_RUNTIME_DIR, or give --socket)");
         return EXIT_UNREACHABLE;
     }
-    r = skr_connect(path, ctx->timeout_ms, out);
+    char why[512];
+    r = skr_connect_why(path, ctx->timeout_ms, out, why, sizeof(why));
     if (r == 0)
         return 0;
     fputs("sekrets-cli: ", stderr);
     if (ctx->cmd != NULL)
         fprintf(stderr, "%s: ", ctx->cmd);
+    if (r == SKR_EDENIED) { /* not our daemon: nothing was sent to it */
+        cli_put_escaped(stderr, why, strlen(why));
+        fputs(" (nothing was sent to it; SEKRETS_DAEMON_UID names a uid to trust)\n", stderr);
+        return EXIT_DENIED;
+    }
+    if (r == SKR_EINVAL) {
+        fprintf(stderr, "%s\n", why);
+        return EXIT_USAGE;
+    }
     fputs("cannot reach the daemon at ", stderr);
     cli_put_escaped(stderr, path, strlen(path));
-    fprintf(stderr, " (%s); start it with `sekretsd` or `systemctl --user start "
-                    "sekretsd.socket`\n", skr_strerror(r));
+    fputs(" (", stderr);
+    cli_put_escaped(stderr, why, strlen(why));
+    fputc(')', stderr);
+    start_hint(path, r);
     return cli_exit_code(r) == EXIT_ERROR ? EXIT_UNREACHABLE : cli_exit_code(r);
 }
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,11 +63,69 @@ static void client_break(skr_client *c)
     c->fd = -1;
 }
 
+/* Why connect() failed, in words a person can act on. */
+static void connect_why(const char *path, int err, char *why, size_t size)
+{
+    struct stat st;
+    if (err == ENOENT)
+        snprintf(why, size, "no such socket: the daemon is not running");
+    else if (err == ECONNREFUSED && stat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+        snprintf(why, size, "not a socket");
+    else if (err == ECONNREFUSED)
+        snprintf(why, size, "connection refused: a stale socket, no daemon listens on it");
+    else if (err == EACCES || err == EPERM)
+        snprintf(why, size, "permission denied: the socket or its folder is not yours");
+    else
+        snprintf(why, size, "%s", strerror(err));
+}
+
+/* The uid a daemon may run as besides ours and root's: $SEKRETS_DAEMON_UID, decimal.
+ * 1: one is set (in *uid); 0: none; SKR_EINVAL: set but not a uid. */
+static int configured_uid(uid_t *uid)
+{
+    const char *s = getenv("SEKRETS_DAEMON_UID");
+    char *end;
+    if (s == NULL || *s == '\0')
+        return 0;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 || v >= (uid_t)-1)
+        return SKR_EINVAL;
+    *uid = (uid_t)v;
+    return 1;
+}
+
+/* Whoever listens on the path gets passphrases and answers with secrets: before anything
+ * is sent, the listener must run as us, as root, or as the uid the user named. SO_PEERCRED
+ * of a connected Unix socket is the listener's, taken by the kernel at listen(). */
+static int check_peer(int fd, const char *path, int has_extra, uid_t extra, char *why,
+                      size_t size)
+{
+    struct ucred cr;
+    socklen_t len = sizeof(cr);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0 || len != sizeof(cr)) {
+        snprintf(why, size, "cannot tell who runs the daemon at %s: %s", path, strerror(errno));
+        return SKR_ECONNECT;
+    }
+    if (cr.uid == geteuid() || cr.uid == 0 || (has_extra && cr.uid == extra))
+        return 0;
+    snprintf(why, size, "daemon at %s runs as uid %lu, not you", path, (unsigned long)cr.uid);
+    return SKR_EDENIED;
+}
+
 int skr_connect(const char *path, int timeout_ms, skr_client **out)
+{
+    return skr_connect_why(path, timeout_ms, out, NULL, 0);
+}
+
+int skr_connect_why(const char *path, int timeout_ms, skr_client **out, char *why_buf,
+                    size_t why_size)
 {
     struct sockaddr_un sa;
     skr_client *c = NULL;
-    int r, fd = -1;
+    char why[sizeof(c->path) + 128] = "";
+    uid_t extra = 0;
+    int r, has_extra, fd = -1;
 
     if (out == NULL)
         return SKR_EINVAL;
@@ -80,13 +139,21 @@ int skr_connect(const char *path, int timeout_ms, skr_client **out)
     c->timeout_ms = timeout_ms > 0 ? timeout_ms : SKR_DEFAULT_TIMEOUT_MS;
     c->next_id = 1;
     proto_reader_init(&c->rd, CLIENT_MAX_FRAME);
+    if ((has_extra = configured_uid(&extra)) < 0) {
+        snprintf(why, sizeof(why), "SEKRETS_DAEMON_UID is not a uid (a decimal number)");
+        r = has_extra;
+        goto out;
+    }
     if (path == NULL) {
         if ((r = skr_default_socket(c->path, sizeof(c->path))) != 0) {
+            snprintf(why, sizeof(why), "no socket path (set SEKRETS_SOCKET or XDG_RUNTIME_DIR)");
             r = SKR_ECONNECT;
             goto out;
         }
     } else if (strlen(path) >= sizeof(c->path) || *path == '\0') {
         snprintf(c->path, sizeof(c->path), "%s", path);
+        snprintf(why, sizeof(why), "%s", *path == '\0' ? "empty socket path"
+                 : "socket path too long");
         r = SKR_ECONNECT;
         goto out;
     } else {
@@ -98,11 +165,13 @@ int skr_connect(const char *path, int timeout_ms, skr_client **out)
     memcpy(sa.sun_path, c->path, strlen(c->path) + 1);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
+        snprintf(why, sizeof(why), "%s", strerror(errno));
         r = errno == ENOMEM || errno == ENOBUFS ? SKR_ENOMEM : SKR_ECONNECT;
         goto out;
     }
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
         if (errno != EAGAIN && errno != EINPROGRESS) {
+            connect_why(c->path, errno, why, sizeof(why));
             r = SKR_ECONNECT;
             goto out;
         }
@@ -115,20 +184,26 @@ int skr_connect(const char *path, int timeout_ms, skr_client **out)
             pr = poll(&p, 1, c->timeout_ms);
         while (pr < 0 && errno == EINTR);
         if (pr == 0) {
+            snprintf(why, sizeof(why), "the daemon's listen queue stayed full");
             r = SKR_ETIMEOUT;
             goto out;
         }
         if (pr < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0) {
+            connect_why(c->path, err != 0 ? err : errno, why, sizeof(why));
             r = SKR_ECONNECT;
             goto out;
         }
     }
+    if ((r = check_peer(fd, c->path, has_extra, extra, why, sizeof(why))) != 0)
+        goto out;
     c->fd = fd;
     fd = -1;
     *out = c;
     c = NULL;
     r = 0;
 out:
+    if (r != 0 && why_buf != NULL && why_size > 0)
+        snprintf(why_buf, why_size, "%s", why[0] != '\0' ? why : skr_strerror(r));
     if (fd >= 0)
         close(fd);
     if (c != NULL)

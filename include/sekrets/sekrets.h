@@ -71,9 +71,24 @@ SKR_EXPORT int skr_default_socket(char *buf, size_t size);
  * connect and then every later call on this client (<= 0: SKR_DEFAULT_TIMEOUT_MS).
  * On success *out is a new client, released with skr_client_close; on failure *out is
  * NULL (which skr_client_close accepts).
- * SKR_ECONNECT (no socket, refused, path too long), SKR_ETIMEOUT, SKR_ENOMEM.
+ *
+ * The daemon is authenticated before anything is sent: the uid that listens on the socket
+ * (SO_PEERCRED) must be the caller's effective uid, root (0), or the uid given in the
+ * environment variable SEKRETS_DAEMON_UID (decimal; for a daemon run by a service user
+ * you trust). Anyone else gets nothing: SKR_EDENIED, and nothing was written to it.
+ *
+ * SKR_ECONNECT (no socket, refused, path too long), SKR_ETIMEOUT, SKR_ENOMEM, SKR_EDENIED
+ * (the daemon runs as another uid), SKR_EINVAL (SEKRETS_DAEMON_UID is not a number).
  */
 SKR_EXPORT SKR_WUR int skr_connect(const char *path, int timeout_ms, skr_client **out);
+
+/*
+ * skr_connect that also says why it failed: on failure, why (size bytes, may be NULL) gets
+ * a one-line reason naming the socket's problem ("No such file or directory", "daemon at
+ * PATH runs as uid N, not you", ...); on success why is untouched.
+ */
+SKR_EXPORT SKR_WUR int skr_connect_why(const char *path, int timeout_ms, skr_client **out,
+                                        char *why, size_t size);
 
 /* Closes the connection and frees the client (wiping its buffers). NULL is fine. */
 SKR_EXPORT void skr_client_close(skr_client *c);

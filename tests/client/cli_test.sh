@@ -38,8 +38,43 @@ start() { # start SOCKET HUB [args]: starts the daemon, waits until ping answers
 stop() { kill "$DPID"; wait "$DPID" 2>/dev/null; DPID=; }
 
 # --- cannot reach the daemon: exit 6, the message names the socket and how to start it
+# and why; the hint is a command that starts a daemon on that very path
+unreach() { # unreach WHY HINT: the one line of the last command
+    [ "$(cat "$T/err")" = "sekrets-cli: ping: cannot reach the daemon at $1$2" ] ||
+        fail "unreachable message: $(cat "$T/err"), want: ...$1$2"
+}
 expect 6 "" -- CLI ping
-grep -q "$T/run/s.sock" "$T/err" && grep -q "start it with" "$T/err" || fail "unreachable message: $(cat "$T/err")"
+unreach "$T/run/s.sock (no such socket: the daemon is not running)" \
+    "; start it with \`sekretsd &\` (it listens on \$SEKRETS_SOCKET too)"
+expect 6 "" -- CLI --socket "$T/run/other.sock" ping
+unreach "$T/run/other.sock (no such socket: the daemon is not running)" \
+    "; start it with \`sekretsd --socket $T/run/other.sock &\`"
+mkdir -m 700 "$T/xdg"
+expect 6 "" -- env -u SEKRETS_SOCKET XDG_RUNTIME_DIR="$T/xdg" "$SEKRETS_CLI" ping
+unreach "$T/xdg/sekrets/sekretsd.sock (no such socket: the daemon is not running)" \
+    "; start it with \`sekretsd &\` or \`systemctl --user start sekretsd.socket\`"
+echo x > "$T/run/file"
+expect 6 "" -- CLI --socket "$T/run/file" ping
+unreach "$T/run/file (not a socket)" ""
+if [ "$(id -u)" = 0 ]; then      # $T is root's, 0700
+    expect 6 "" -- setpriv --reuid=65534 --regid=65534 --clear-groups "$SEKRETS_CLI" --socket "$T/run/file" ping
+    unreach "$T/run/file (permission denied: the socket or its folder is not yours)" ""
+fi
+# a daemon killed with SIGKILL leaves its socket: stale; the hint's command starts one there
+"$SEKRETSD" --foreground --socket "$T/run/stale.sock" --hub "$T/hub-stale" --kdf-limits min 2>>"$T/daemon.log" &
+KPID=$!
+for _ in $(seq 100); do CLI --socket "$T/run/stale.sock" ping >/dev/null 2>&1 && break; sleep 0.05; done
+kill -9 $KPID; wait $KPID 2>/dev/null
+expect 6 "" -- CLI --socket "$T/run/stale.sock" ping
+unreach "$T/run/stale.sock (connection refused: a stale socket, no daemon listens on it)" \
+    "; start it with \`sekretsd --socket $T/run/stale.sock &\`"
+HINT=$(sed 's/.*start it with `\(.*\) &`$/\1/' "$T/err")
+[ "$HINT" = "sekretsd --socket $T/run/stale.sock" ] || fail "hint: $HINT"
+"$SEKRETSD" ${HINT#sekretsd} --foreground --hub "$T/hub-stale" --kdf-limits min 2>>"$T/daemon.log" &
+KPID=$!
+for _ in $(seq 100); do CLI --socket "$T/run/stale.sock" ping >/dev/null 2>&1 && break; sleep 0.05; done
+expect 0 "pong" -- CLI --socket "$T/run/stale.sock" ping
+kill $KPID; wait $KPID 2>/dev/null
 expect 6 "" -- env -u SEKRETS_SOCKET -u XDG_RUNTIME_DIR "$SEKRETS_CLI" status
 # --- usage: exit 2
 expect 2 "" -- CLI
@@ -62,6 +97,7 @@ start "$SEKRETS_SOCKET" "$T/hub"
 printf 'correct horse\n' > "$T/pass1"; printf 'battery staple' > "$T/pass2"; printf 'wrong\n' > "$T/bad"
 expect 0 "pong" -- CLI ping
 expect 4 "" -- CLI hub                                    # not initialised: locked
+expect 0 "not initialised: nothing to lock" -- CLI lock
 expect 0 "initialized: no" -- sh -c "\"$SEKRETS_CLI\" status | head -1"
 expect 2 "" -- CLI init </dev/null                        # no terminal, no fd: usage
 expect 0 "" -- CLI init --passphrase-file "$T/pass1"
@@ -72,10 +108,34 @@ grep -q "no body on stdin" "$T/err" || fail "empty stdin message: $(cat "$T/err"
 expect 2 "" -- sh -c "echo '{bad' | \"$SEKRETS_CLI\" post p n"
 [ "$(wc -l < "$T/err")" = 1 ] && grep -q "body on stdin: invalid JSON at line 1" "$T/err" ||
     fail "bad JSON: want one line, got: $(cat "$T/err")"
-expect 3 "" -- CLI import "$T/no-such.gluedb" -p x
-grep -q "cannot read $T/no-such.gluedb: no such file" "$T/err" || fail "import message: $(cat "$T/err")"
+expect 2 "" -- CLI import "$T/no-such.gluedb" -p x            # input, not "not found"
+[ "$(cat "$T/err")" = "sekrets-cli: import: cannot read $T/no-such.gluedb: no such file" ] ||
+    fail "import message: $(cat "$T/err")"
+# errors of input, not of usage: one line, no usage line; the limits they break are stated
+one_line() { [ "$(cat "$T/err")" = "sekrets-cli: $1" ] || fail "want one line [sekrets-cli: $1], got: $(cat "$T/err")"; }
+: > "$T/empty"
+expect 2 "" -- CLI unlock --passphrase-file "$T/empty"
+one_line "unlock: empty passphrase"
+expect 2 "" -- CLI unlock --passphrase-file "$T/no-such-pass"
+one_line "unlock: cannot read the passphrase file $T/no-such-pass: no such file"
+expect 2 "" -- CLI unlock --passphrase-fd 9
+one_line "unlock: cannot read the passphrase from fd 9"
+expect 2 "" -- CLI post 'bad/proto' x -F a=b
+one_line "post: invalid protocol name: a protocol is 1..64 bytes of [A-Za-z0-9][A-Za-z0-9._-]*"
+expect 2 "" -- CLI post p $'a\tb' -F a=b
+one_line "post: invalid credential name: a name is 1..256 bytes of UTF-8 without control characters"
+expect 2 "" -- CLI import "$T/pass1" -p 'bad/proto'
+one_line "import: invalid protocol name: a protocol is 1..64 bytes of [A-Za-z0-9][A-Za-z0-9._-]*"
+head -c 70000 /dev/zero | tr '\0' x > "$T/big"; head -c 40000 "$T/big" > "$T/half"
+expect 2 "" -- CLI put p n -F "k=@$T/big"
+one_line "put: $T/big is larger than a body may be (65536 bytes, 64 KiB)"
+expect 2 "" -- CLI put p n -F "k=@$T/half" -F "j=@$T/half"
+one_line "put: body is 80011 bytes packed; the limit is 65536 (64 KiB)"
+expect 2 "" -- CLI put p n -F "k=@$T/no-such-file"
+one_line "put: cannot read $T/no-such-file: no such file"
 expect 0 '{"initialized":true,"locked":false}' -- sh -c "\"$SEKRETS_CLI\" status --json | sed 's/,\"version.*/}/'"
 expect 0 "" -- CLI lock
+expect 0 "already locked" -- CLI lock                      # the state asked for: no error
 expect 4 "" -- CLI get x
 expect 0 "locked: yes" -- sh -c "\"$SEKRETS_CLI\" status | sed -n 2p"
 expect 8 "" -- CLI unlock --passphrase-file "$T/bad"
@@ -110,8 +170,25 @@ expect 2 "" -- CLI post 'bad/proto' x -F a=b
 printf 'line1\nline2\n' > "$T/keyfile.pem"
 expect 0 "" -- CLI put s3 bob -F password=hunter2 -F "pem=@$T/keyfile.pem" -F $'esc=a\x1b[31m'
 expect 0 "" -- CLI put s3 bob -F password=hunter3 -F "pem=@$T/keyfile.pem" -F $'esc=a\x1b[31m'
-expect 3 "" -- CLI put s3 dan -F "pem=@$T/nonexistent"
+expect 2 "" -- CLI put s3 dan -F "pem=@$T/nonexistent"
 expect 0 "" -- CLI post smtp bob -F password=mail
+# -F with a body on stdin too: refused, never silently dropped
+printf '{"password":"lost"}' > "$T/v"
+expect 2 "" -- CLI put s3 erin -F a=b < "$T/v"                     # a file
+grep -q "^sekrets-cli: put: a body on stdin and -F fields: give one or the other$" "$T/err" ||
+    fail "-F and stdin: $(cat "$T/err")"
+mkfifo "$T/inpipe"; exec 7<>"$T/inpipe"                             # a pipe we hold open
+expect 0 "" -- CLI put s3 erin -F a=b < "$T/inpipe"                # silent: a warning
+[ "$(cat "$T/err")" = "sekrets-cli: put: warning: stdin is not read (-F gives the body)" ] ||
+    fail "silent stdin: $(cat "$T/err")"
+printf '{"password":"lost"}' >&7
+expect 2 "" -- CLI put s3 erin -F a=b < "$T/inpipe"                # with data in it
+exec 7>&-
+expect 0 "" -- CLI put s3 erin -F a=c < /dev/null                  # nothing there: quiet
+[ -s "$T/err" ] && fail "put -F </dev/null said: $(cat "$T/err")"
+expect 0 "" -- sh -c "true | \"$SEKRETS_CLI\" put s3 erin -F a=d"   # an empty pipe
+expect 0 "d" -- CLI get erin -p s3 -f a
+expect 0 "" -- CLI rm s3 erin
 expect 0 "s3crét t" -- sh -c "\"$SEKRETS_CLI\" get alice -p s3 -f password; echo ' t'"
 expect 0 "hunter3" -- CLI get bob -p s3 -f password
 expect 0 "5432" -- CLI get alice -f port
@@ -131,6 +208,13 @@ expect 0 "$(printf 'alice\nbob')" -- CLI db s3
 expect 0 '{"protocol":"s3","names":["alice","bob"]}' -- CLI db s3 --json
 expect 3 "" -- CLI db nope                                # same not-found code
 expect 0 "$(printf 's3\t2\nsmtp\t1')" -- CLI hub
+expect 0 "$(printf 's3\t2\nsmtp\t1')" -- CLI ls                     # ls: hub, or db with a PROTOCOL
+expect 0 "$(printf 'alice\nbob')" -- CLI ls s3
+expect 0 '{"protocol":"s3","names":["alice","bob"]}' -- CLI ls s3 --json
+expect 2 "" -- CLI ls s3 smtp
+expect 0 "$(printf 'usage: sekrets-cli ls [PROTOCOL] [--json]\n  list: the protocols (as hub), or a protocol'"'"'s names (as db)')" -- CLI help ls
+expect 0 "" -- sh -c "\"$SEKRETS_CLI\" help | grep -q '^  export  \[-p\] PROTOCOL \[-o FILE\]$'"
+expect 2 "" -- CLI help frobnicate
 expect 0 '{"protocols":[{"name":"s3","count":2},{"name":"smtp","count":1}]}' -- CLI hub --json
 expect 0 "" -- CLI rm smtp bob
 expect 3 "" -- CLI rm smtp bob                            # same not-found code
@@ -194,19 +278,68 @@ echo old > "$T/wide.gluedb"; chmod 644 "$T/wide.gluedb"
 expect 0 "" -- CLI export -p gdrive2 -o "$T/wide.gluedb"
 expect 0 "600" -- stat -c %a "$T/wide.gluedb"                      # an old file is narrowed too
 expect 0 "" -- cmp "$T/out.gluedb" "$T/wide.gluedb"
-expect 1 "" -- CLI export -p gdrive2 -o "$T/no/such/dir/x.gluedb"
+expect 0 "" -- cmp <(CLI export gdrive2) "$T/out.gluedb"            # PROTOCOL as db takes it
+expect 2 "" -- CLI export gdrive2 -p gdrive2
+expect 2 "" -- CLI export -p gdrive2 -o "$T/no/such/dir/x.gluedb"   # the path given: input
+one_line "export: cannot write $T/no/such/dir/x.gluedb: No such file or directory"
 expect 0 "" -- CLI export -p gdrive2 -o /dev/null                 # not a regular file: as is
 expect 0 "666" -- stat -c %a /dev/null
 echo theirs > "$T/theirs.gluedb"; chmod 644 "$T/theirs.gluedb"
 if [ "$(id -u)" = 0 ]; then
     chown 65534 "$T/theirs.gluedb"
-    expect 1 "" -- CLI export -p gdrive2 -o "$T/theirs.gluedb"   # another user's file
+    expect 2 "" -- CLI export -p gdrive2 -o "$T/theirs.gluedb"   # another user's file
     expect 0 "theirs" -- cat "$T/theirs.gluedb"                   # left as it was
+fi
+# a symlink is never followed (nor a dangling one created through), its target unchanged
+echo mine > "$T/target"; ln -s "$T/target" "$T/link"; ln -s "$T/made-through-link" "$T/dangling"
+expect 2 "" -- CLI export -p gdrive2 -o "$T/link"
+[ "$(cat "$T/err")" = "sekrets-cli: export: cannot write $T/link: a symbolic link: not followed (give the file itself)" ] ||
+    fail "symlink message: $(cat "$T/err")"
+expect 0 "mine" -- cat "$T/target"
+expect 2 "" -- CLI export -p gdrive2 -o "$T/dangling"
+[ -e "$T/made-through-link" ] && fail "export created a file through a dangling symlink"
+# a pipe of our own is written as is (its reader gets the export); the mode is untouched
+mkfifo -m 644 "$T/ownfifo"
+cat "$T/ownfifo" > "$T/fromfifo" &
+CATPID=$!
+expect 0 "" -- CLI export -p gdrive2 -o "$T/ownfifo"
+wait $CATPID
+expect 0 "" -- cmp "$T/out.gluedb" "$T/fromfifo"
+expect 0 "644" -- stat -c %a "$T/ownfifo"
+if [ "$(id -u)" = 0 ]; then
+    # another user's pipe, with a reader waiting on it: refused, the reader gets nothing
+    mkfifo -m 666 "$T/theirfifo"; chown 65534 "$T/theirfifo"
+    cat "$T/theirfifo" > "$T/stolen" &
+    CATPID=$!
+    expect 2 "" -- CLI export -p gdrive2 -o "$T/theirfifo"
+    grep -q "cannot write $T/theirfifo: belongs to uid 65534, not you: refused" "$T/err" ||
+        fail "their fifo message: $(cat "$T/err")"
+    # Lets the reader go if it still waits for a writer (O_RDWR does not block on a pipe).
+    exec 9<>"$T/theirfifo"; exec 9>&-
+    wait $CATPID
+    expect 0 "0" -- stat -c %s "$T/stolen"
 fi
 expect 0 "imported 3 records into copy" -- CLI import "$T/out.gluedb" -p copy
 expect 0 "" -- cmp <(CLI export -p gdrive2 | grep -v date_) <(CLI export -p copy | grep -v date_)
 expect 0 '{"client_id":"id1","client_secret":"cs1","nested":{"a":{"b":[1,"x",null]}}}' -- sh -c "\"$SEKRETS_CLI\" get 'zoë@example.com' -p copy --json | sed 's/.*\"body\"://; s/}\$//'"
 expect 0 '{"token":"t0k","n":2}' -- sh -c "\"$SEKRETS_CLI\" get second -p copy --json | sed 's/.*\"body\"://; s/}\$//'"
+# every body put takes survives export -> import, not only maps (the model names its type)
+i=0
+for v in '"just-a-token"' '"{\"looks\": 1}"' 42 -7 1.5 true null '[1,"x",{"$bin":"AAE="}]' \
+         '{"$bin":"AP8="}' '{"k":[]}'; do
+    i=$((i + 1)); printf '%s\n' "$v" > "$T/v"
+    expect 0 "" -- CLI put tok "t$i" < "$T/v"
+done
+CLI export -p tok > "$T/tok.gluedb"
+expect 0 "2" -- grep -c '"model": "builtins.str"' "$T/tok.gluedb"
+expect 0 "imported 10 records into tok2" -- CLI import "$T/tok.gluedb" -p tok2
+body() { "$SEKRETS_CLI" get "$1" -p "$2" --json | sed 's/.*"body"://; s/}$//'; }
+for n in $(CLI db tok); do
+    expect 0 "$(body "$n" tok)" -- body "$n" tok2
+done
+expect 0 '"just-a-token"' -- body t1 tok2
+expect 0 '"{\"looks\": 1}"' -- body t2 tok2
+expect 0 "" -- cmp <(CLI export -p tok | grep -v date_) <(CLI export -p tok2 | grep -v date_)
 expect 7 "" -- CLI import "$T/in.gluedb" -p gdrive2              # clash: nothing written
 HUB=$(CLI hub --json)
 # Malformed: the third record's contents is a list. Nothing of it is written.
@@ -215,7 +348,7 @@ expect 2 "" -- CLI import "$T/bad.gluedb" -p fresh
 grep -q "record 3" "$T/err" || fail "import error does not name record 3: $(cat "$T/err")"
 expect 0 "$HUB" -- CLI hub --json
 expect 3 "" -- CLI db fresh
-expect 3 "" -- CLI import "$T/none.gluedb" -p fresh
+expect 2 "" -- CLI import "$T/none.gluedb" -p fresh
 expect 3 "" -- CLI export -p fresh
 
 stop
@@ -274,11 +407,41 @@ else
 fi
 stop
 
+# --- a daemon of another uid (a fake run as 65534) gets nothing: unlock sends no passphrase
+FAKE=${2:?fake_foreign path}
+if [ "$(id -u)" = 0 ]; then
+    F=$(mktemp -d /tmp/skr-cli-foreign.XXXXXX)
+    "$FAKE" 65534 "$F" > "$T/fake.out" &
+    FPID=$!
+    for _ in $(seq 200); do grep -q ready "$T/fake.out" && break; sleep 0.05; done
+    expect 5 "" -- env SEKRETS_SOCKET="$F/s.sock" "$SEKRETS_CLI" unlock --passphrase-file "$T/pass1"
+    [ "$(cat "$T/err")" = "sekrets-cli: unlock: daemon at $F/s.sock runs as uid 65534, not you (nothing was sent to it; SEKRETS_DAEMON_UID names a uid to trust)" ] ||
+        fail "foreign daemon message: $(cat "$T/err")"
+    wait $FPID
+    expect 0 "ready
+0" -- cat "$T/fake.out"                                       # it received 0 bytes
+    expect 2 "" -- env SEKRETS_DAEMON_UID=nobody SEKRETS_SOCKET="$F/s.sock" "$SEKRETS_CLI" ping
+    [ "$(cat "$T/err")" = "sekrets-cli: ping: SEKRETS_DAEMON_UID is not a uid (a decimal number)" ] ||
+        fail "bad SEKRETS_DAEMON_UID message: $(cat "$T/err")"
+    rm -rf "$F"
+else
+    fail "a daemon of another uid needs root to start"
+fi
+
 # --- prompts on a terminal (script(1) gives the CLI a pty): asked twice, never echoed
 if command -v script >/dev/null; then
     mkdir -m 700 "$T/run3" "$T/hub3"
     export SEKRETS_SOCKET="$T/run3/s.sock"
     start "$SEKRETS_SOCKET" "$T/hub3"
+    # two different passphrases, then Ctrl-D at the prompt: one line each, nothing initialised
+    (sleep 1; printf 'one phrase\n'; sleep 1; printf 'another\n'; sleep 1) |
+        script -qec "$SEKRETS_CLI init" /dev/null > "$T/tty0" 2>&1
+    [ $? = 2 ] && grep -q "^sekrets-cli: init: the passphrases do not match.$" "$T/tty0" &&
+        ! grep -q "usage:" "$T/tty0" || fail "passphrase mismatch: $(cat "$T/tty0")"
+    (sleep 1; printf '\004'; sleep 1) | script -qec "$SEKRETS_CLI init" /dev/null > "$T/tty0" 2>&1
+    [ $? = 2 ] && grep -q "^sekrets-cli: init: cancelled.$" "$T/tty0" ||
+        fail "Ctrl-D at the prompt: $(cat "$T/tty0")"
+    expect 0 "initialized: no" -- sh -c "\"$SEKRETS_CLI\" status | head -1"
     (sleep 1; printf 'pty pass phrase\n'; sleep 1; printf 'pty pass phrase\n'; sleep 1) |
         script -qec "$SEKRETS_CLI init" /dev/null > "$T/tty1" 2>&1
     expect 0 "initialized: yes" -- sh -c "\"$SEKRETS_CLI\" status | head -1"

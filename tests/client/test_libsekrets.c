@@ -3,6 +3,7 @@
  * error), and against fake servers for replies that break the protocol.
  */
 #include <check.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -319,8 +320,138 @@ START_TEST(test_bad_daemons)
 }
 END_TEST
 
-int main(void)
+/* ---- a daemon of another user: tests/client/fake_foreign (argv[1]) run as uid 65534 */
+static const char *fake_foreign_bin;
+
+typedef struct foreign {
+    pid_t pid;
+    FILE *out;      /* its stdout: "ready", then the byte count */
+    char dir[32];
+    char path[64];
+} foreign;
+
+static void foreign_start(foreign *f)
 {
+    int p[2];
+    char line[32];
+    ck_assert_msg(geteuid() == 0, "a daemon of another uid needs root to start");
+    snprintf(f->dir, sizeof(f->dir), "/tmp/skr-foreign-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(f->dir));
+    snprintf(f->path, sizeof(f->path), "%s/s.sock", f->dir);
+    ck_assert_int_eq(pipe(p), 0);
+    f->pid = fork();
+    if (f->pid == 0) {
+        dup2(p[1], 1);
+        close(p[0]);
+        execl(fake_foreign_bin, fake_foreign_bin, "65534", f->dir, (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    f->out = fdopen(p[0], "r");
+    ck_assert(fgets(line, sizeof(line), f->out) != NULL && strcmp(line, "ready\n") == 0);
+}
+
+/* Waits for it (it ends once the client closed) and returns the bytes it received. */
+static long foreign_received(foreign *f)
+{
+    long n = -1;
+    int st;
+    if (fscanf(f->out, "%ld", &n) != 1)
+        n = -1;
+    fclose(f->out);
+    waitpid(f->pid, &st, 0);
+    unlink(f->path);
+    rmdir(f->dir);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    return n;
+}
+
+START_TEST(test_foreign_daemon)
+{
+    foreign f;
+    skr_client *fc = NULL;
+    char why[256], want[256];
+
+    /* Refused before a byte is sent, the reason names the socket and the uid. */
+    foreign_start(&f);
+    ck_assert_int_eq(skr_connect_why(f.path, 2000, &fc, why, sizeof(why)), SKR_EDENIED);
+    ck_assert_ptr_null(fc);
+    snprintf(want, sizeof(want), "daemon at %s runs as uid 65534, not you", f.path);
+    ck_assert_str_eq(why, want);
+    ck_assert_int_eq(foreign_received(&f), 0);
+
+    /* A uid named in SEKRETS_DAEMON_UID is trusted (control: the fake does receive). */
+    foreign_start(&f);
+    setenv("SEKRETS_DAEMON_UID", "65534", 1);
+    ck_assert_int_eq(skr_connect(f.path, 300, &fc), 0);
+    ck_assert_int_eq(skr_ping(fc), SKR_ETIMEOUT);
+    skr_client_close(fc);
+    fc = NULL;
+    ck_assert_int_gt(foreign_received(&f), 0);
+
+    /* Another uid named there does not trust this one; a value that is no uid is refused. */
+    foreign_start(&f);
+    setenv("SEKRETS_DAEMON_UID", "65533", 1);
+    ck_assert_int_eq(skr_connect(f.path, 2000, &fc), SKR_EDENIED);
+    setenv("SEKRETS_DAEMON_UID", "65534x", 1);
+    ck_assert_int_eq(skr_connect_why(f.path, 2000, &fc, why, sizeof(why)), SKR_EINVAL);
+    ck_assert_str_eq(why, "SEKRETS_DAEMON_UID is not a uid (a decimal number)");
+    unsetenv("SEKRETS_DAEMON_UID");
+    ck_assert_ptr_null(fc);
+    ck_assert_int_eq(foreign_received(&f), 0);
+
+    /* The caller's own uid is trusted: a client run as 65534 talks to it. */
+    foreign_start(&f);
+    pid_t kid = fork();
+    if (kid == 0) {
+        if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(2);
+        int r = skr_connect(f.path, 300, &fc);
+        _exit(r != 0 ? 3 : skr_ping(fc) == SKR_ETIMEOUT ? 0 : 4);
+    }
+    int st;
+    waitpid(kid, &st, 0);
+    ck_assert(WIFEXITED(st));
+    ck_assert_int_eq(WEXITSTATUS(st), 0);
+    ck_assert_int_gt(foreign_received(&f), 0);
+}
+END_TEST
+
+/* Why a connect failed, in words: no socket, not a socket, a stale socket. */
+START_TEST(test_connect_why)
+{
+    char dir[] = "/tmp/skr-why-XXXXXX", path[64], why[256];
+    skr_client *fc = NULL;
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/s.sock", dir);
+    ck_assert_int_eq(skr_connect_why(path, 500, &fc, why, sizeof(why)), SKR_ECONNECT);
+    ck_assert_str_eq(why, "no such socket: the daemon is not running");
+    FILE *reg = fopen(path, "w");
+    ck_assert_ptr_nonnull(reg);
+    fclose(reg);
+    ck_assert_int_eq(skr_connect_why(path, 500, &fc, why, sizeof(why)), SKR_ECONNECT);
+    ck_assert_str_eq(why, "not a socket");
+    unlink(path);
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    int l = socket(AF_UNIX, SOCK_STREAM, 0);
+    ck_assert_int_eq(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    close(l); /* bound, never listened: what a daemon killed with SIGKILL leaves */
+    ck_assert_int_eq(skr_connect_why(path, 500, &fc, why, sizeof(why)), SKR_ECONNECT);
+    ck_assert_str_eq(why, "connection refused: a stale socket, no daemon listens on it");
+    ck_assert_ptr_null(fc);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fputs("usage: test_libsekrets FAKE_FOREIGN\n", stderr);
+        return 2;
+    }
+    fake_foreign_bin = argv[1];
     Suite *s = suite_create("libsekrets");
     TCase *tc = tcase_create("daemon");
     tcase_set_timeout(tc, 120);
@@ -328,6 +459,8 @@ int main(void)
     tcase_add_test(tc, test_crud);
     tcase_add_test(tc, test_batch_and_call);
     tcase_add_test(tc, test_bad_daemons);
+    tcase_add_test(tc, test_foreign_daemon);
+    tcase_add_test(tc, test_connect_why);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -347,6 +348,58 @@ class TestDenied(unittest.TestCase):
             self.assertEqual(out.stdout.strip(), "Denied denied -9 0", out.stderr)
         finally:
             d.stop()
+
+
+FAKE_FOREIGN = os.environ.get("SKR_FAKE_FOREIGN")
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs root to act as another uid")
+class TestForeignDaemon(unittest.TestCase):
+    """A daemon run by another uid (tests/client/fake_foreign as 65534) gets nothing."""
+
+    def start_fake(self):
+        self.assertTrue(FAKE_FOREIGN, "SKR_FAKE_FOREIGN is not set (run through meson test)")
+        d = tempfile.mkdtemp(prefix="skr-pyforeign-")
+        self.addCleanup(shutil.rmtree, d, True)
+        fake = subprocess.Popen([FAKE_FOREIGN, "65534", d], stdout=subprocess.PIPE, text=True)
+        self.addCleanup(fake.kill)
+        self.assertEqual(fake.stdout.readline(), "ready\n")
+        return fake, os.path.join(d, "s.sock")
+
+    def received(self, fake):
+        out, _ = fake.communicate(timeout=30)
+        self.assertEqual(fake.returncode, 0)
+        return int(out)
+
+    def test_refused_before_sending(self):
+        fake, path = self.start_fake()
+        with self.assertRaises(sekrets.Denied) as cm:
+            sekrets.Client(path, timeout=2)
+        self.assertEqual(cm.exception.message, f"daemon at {path} runs as uid 65534, not you")
+        self.assertEqual((cm.exception.code, cm.exception.errno), ("denied", -9))
+        self.assertEqual(self.received(fake), 0)
+
+    def test_unlock_sends_no_passphrase(self):
+        fake, path = self.start_fake()
+        c = sekrets.Client(path, timeout=2, connect=False)
+        with self.assertRaises(sekrets.Denied):
+            c.unlock("correct horse")
+        self.assertFalse(c.connected)
+        self.assertEqual(self.received(fake), 0)
+
+    def test_configured_uid_is_trusted(self):
+        fake, path = self.start_fake()
+        old = os.environ.get("SEKRETS_DAEMON_UID")
+        self.addCleanup(lambda: os.environ.pop("SEKRETS_DAEMON_UID", None) if old is None
+                        else os.environ.__setitem__("SEKRETS_DAEMON_UID", old))
+        os.environ["SEKRETS_DAEMON_UID"] = "x1"
+        with self.assertRaises(sekrets.InvalidArgument):
+            sekrets.Client(path, timeout=2)
+        os.environ["SEKRETS_DAEMON_UID"] = "65534"
+        with sekrets.Client(path, timeout=0.3) as c:      # trusted: the ping is sent
+            with self.assertRaises(sekrets.Timeout):
+                c.ping()
+        self.assertGreater(self.received(fake), 0)
 
 
 class TestFakeDaemon(unittest.TestCase):

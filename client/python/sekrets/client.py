@@ -16,6 +16,7 @@ import os
 import re
 import select
 import socket
+import struct
 import time
 
 import msgpack
@@ -55,6 +56,29 @@ def default_socket():
     if x and x.startswith("/"):
         return x + "/sekrets/sekretsd.sock"
     raise E.ConnectError("neither $SEKRETS_SOCKET nor $XDG_RUNTIME_DIR is set")
+
+
+def trusted_uids():
+    """The uids a daemon may run as: ours (effective), root's, and ``$SEKRETS_DAEMON_UID``
+    when set (decimal), as libsekrets. :class:`InvalidArgument` when that is no uid."""
+    uids = {os.geteuid(), 0}
+    extra = os.environ.get("SEKRETS_DAEMON_UID")
+    if extra:
+        if not extra.isdigit() or not extra.isascii() or int(extra) >= 2 ** 32 - 1:
+            raise E.InvalidArgument("SEKRETS_DAEMON_UID is not a uid (a decimal number)")
+        uids.add(int(extra))
+    return uids
+
+
+def _check_peer(sock, path, uids):
+    """Whoever listens on the path gets passphrases and answers with secrets: before
+    anything is sent, the listener's uid (SO_PEERCRED, taken by the kernel at its listen())
+    must be one of uids (:func:`trusted_uids`). :class:`Denied` otherwise."""
+    cred = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", cred)
+    uid &= 0xFFFFFFFF
+    if uid not in uids:
+        raise E.Denied(f"daemon at {path} runs as uid {uid}, not you")
 
 
 # --------------------------------------------------------------------- encoding ----
@@ -288,8 +312,10 @@ class Client:
         return self._sock is not None
 
     def connect(self):
-        """(Re)connects. ConnectError, Timeout."""
+        """(Re)connects. ConnectError, Timeout; Denied when the daemon runs as another uid
+        (nothing is sent to it: see :func:`trusted_uids`)."""
         self.close()
+        uids = trusted_uids()
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             s.settimeout(self._timeout)
@@ -301,6 +327,11 @@ class Client:
             s.close()
             raise E.ConnectError(f"cannot connect to {self.path}: "
                                  f"{e.strerror if isinstance(e, OSError) and e.strerror else e}") from None
+        try:
+            _check_peer(s, self.path, uids)
+        except BaseException:
+            s.close()
+            raise
         s.setblocking(False)
         self._sock = s
 
