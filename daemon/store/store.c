@@ -169,8 +169,17 @@ static int store_get_txn(store *s, MDB_txn *txn, store_slot *sl, store_record *o
     MDB_val k = { sizeof sl->key, sl->key }, v;
     int rc, r;
 
-    if (sl->protocol == NULL && (r = store_find_protocol(s, txn, sl)) != 0)
-        return r;
+    if (sl->protocol == NULL) {
+        if ((r = store_find_protocol(s, txn, sl)) != 0)
+            return r;
+        /* The pair is known now: the mirror may answer, which spares the ord look-up
+         * (its values are current; another key's value fails and LMDB answers). */
+        if (store_mirror_get(s, sl->key, &v)) {
+            if (store_rec_result(s, sl, &v, out) == 0)
+                return 0;
+            store_release(s);
+        }
+    }
     if ((rc = mdb_get(txn, s->rec, &k, &v)) != 0) {
         /* A name the index knows must have its record. */
         if (rc == MDB_NOTFOUND && sl->protocol == NULL)
