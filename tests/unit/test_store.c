@@ -943,6 +943,8 @@ START_TEST(test_rewrap)
 }
 END_TEST
 
+static void check_all_classes(int suite, size_t records, size_t protocols);
+
 START_TEST(test_rotate)
 {
     enum { N = 50 };
@@ -992,6 +994,7 @@ START_TEST(test_rotate)
     s = reopen(s); /* the new data key was wrapped under the same KEK */
     expect_body(s, "a", "n1", "rotate-body-1");
     store_close(s);
+    check_all_classes(suite, N, 2); /* rotate keeps format 2 and each value's class */
     raw_open(&r, "rec");
     raw_dump(&r, &after);
     raw_close(&r);
@@ -1473,8 +1476,6 @@ static void journal_fresh(int n, bool checkpoint_after_first, off_t ends[5], cha
     journal_child(n, checkpoint_after_first, ends);
     journal_path(path, 400);
 }
-
-static void check_all_classes(int suite, size_t records, size_t protocols);
 
 START_TEST(test_journal_replay)
 {
