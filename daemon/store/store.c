@@ -87,12 +87,13 @@ static int store_rec_open(store *s, const MDB_val *k, const MDB_val *v, store_pt
     pt->modified = (int64_t)store_get_u64(p + 8);
     pt->plen = p[16];
     pt->nlen = (size_t)p[17] << 8 | p[18];
-    if (STORE_REC_HEAD + pt->plen + pt->nlen > n)
+    pt->blen = (size_t)p[19] << 24 | (size_t)p[20] << 16 | (size_t)p[21] << 8 | p[22];
+    if (!store_pad_ok(p, STORE_REC_HEAD + pt->plen + pt->nlen + pt->blen, n,
+                      STORE_REC_PAD_MIN, STORE_REC_PT_MAX))
         return store_errf(s, SKR_EINTEGRITY, "record is malformed");
     pt->protocol = p + STORE_REC_HEAD;
     pt->name = pt->protocol + pt->plen;
     pt->body = pt->name + pt->nlen;
-    pt->blen = n - STORE_REC_HEAD - pt->plen - pt->nlen;
     return 0;
 }
 
@@ -168,15 +169,25 @@ static int store_get_txn(store *s, MDB_txn *txn, store_slot *sl, store_record *o
     MDB_val k = { sizeof sl->key, sl->key }, v;
     int rc, r;
 
-    if (sl->protocol == NULL && (r = store_find_protocol(s, txn, sl)) != 0)
-        return r;
+    if (sl->protocol == NULL) {
+        if ((r = store_find_protocol(s, txn, sl)) != 0)
+            return r;
+        /* The pair is known now: the mirror may answer, which spares the ord look-up
+         * (its values are current; another key's value fails and LMDB answers). */
+        if (store_mirror_get(s, sl->key, &v)) {
+            if (store_rec_result(s, sl, &v, out) == 0)
+                return 0;
+            store_release(s);
+        }
+    }
     if ((rc = mdb_get(txn, s->rec, &k, &v)) != 0) {
         /* A name the index knows must have its record. */
         if (rc == MDB_NOTFOUND && sl->protocol == NULL)
             return store_errf(s, SKR_EINTEGRITY, "names index points to no record");
         return store_mdb_err(s, rc, "get");
     }
-    if ((r = store_rec_result(s, sl, &v, out)) != 0)
+    if ((r = store_rec_result(s, sl, &v, out)) != 0 ||
+        (r = store_rec_current(s, txn, &k, &v)) != 0)
         return r;
     if (txn != s->batch) /* durable: the mirror may serve it from now on */
         store_mirror_fill(s, sl->key, &v);
@@ -184,7 +195,9 @@ static int store_get_txn(store *s, MDB_txn *txn, store_slot *sl, store_record *o
 }
 
 /* A get the mirror answers: its value opened with this slot's key. Anything else (no
- * entry, another key's value under the same tag, a corrupt value) asks LMDB. */
+ * entry, another key's value under the same tag, a corrupt value) asks LMDB. The mirror
+ * holds only values known to be their record's latest version (checked against `ord`
+ * when it took them from LMDB, or written by this process), so no ord look-up here. */
 static bool store_get_mirrored(store *s, store_slot *sl, store_record *out)
 {
     MDB_val v;
@@ -233,19 +246,16 @@ typedef struct store_wr {
 /* Seals (count, protocol) for protos, or deletes the entry when count reaches 0. */
 static int store_proto_add(store *s, MDB_txn *txn, const store_slot *sl, int delta)
 {
-    uint8_t pt[8 + STORE_MAX_PROTOCOL], ad[STORE_AD_MAX];
-    uint8_t sealed[STORE_SEAL_OVERHEAD + 8 + STORE_MAX_PROTOCOL];
+    uint8_t sealed[STORE_PROTO_SEALED_MAX], proto[STORE_MAX_PROTOCOL];
     MDB_val k = { STORE_HASH_BYTES, (void *)sl->key }, v;
     uint64_t count = 0;
-    size_t n, adlen = store_ad(ad, STORE_AD_PROTO, &k, NULL, 0);
-    int rc;
+    size_t plen;
+    int rc, r;
 
     rc = mdb_get(txn, s->protos, &k, &v);
     if (rc == 0) {
-        if (store_unseal_s(s->suite, s->keys, ad, adlen, v.mv_data, v.mv_size, pt,
-                         sizeof pt, &n) != 0 || n < 8)
-            return store_errf(s, SKR_EINTEGRITY, "protocol entry failed authentication");
-        count = store_get_u64(pt);
+        if ((r = store_proto_open(s, &k, &v, &count, proto, &plen)) != 0)
+            return r;
     } else if (rc != MDB_NOTFOUND) {
         return store_mdb_err(s, rc, "protocol");
     }
@@ -253,18 +263,15 @@ static int store_proto_add(store *s, MDB_txn *txn, const store_slot *sl, int del
     if (count == 0 || (delta < 0 && rc == MDB_NOTFOUND))
         return rc == 0 && (rc = store_db_del(s, txn, s->protos, &k, NULL)) != 0
                    ? store_mdb_err(s, rc, "delete protocol") : 0;
-    store_put_u64(pt, count);
-    memcpy(pt + 8, sl->protocol, sl->plen);
-    v.mv_size = store_seal_overhead(s->suite) + 8 + sl->plen;
+    v.mv_size = store_proto_seal(s, &k, count, sl->protocol, sl->plen, sealed);
     v.mv_data = sealed;
-    store_seal_s(s->suite, s->keys, ad, adlen, pt, 8 + sl->plen, sealed);
-    sodium_memzero(pt, sizeof pt);
     if ((rc = store_db_put(s, txn, s->protos, &k, &v, 0)) != 0)
         return store_mdb_err(s, rc, "write protocol");
     return 0;
 }
 
-/* Next creation-order number, hub-wide: a re-posted name goes last. */
+/* The next number of the hub-wide write counter: the version of this write, and for a new
+ * record its creation-order number too (a re-posted name goes last). */
 static int store_next_seq(store *s, MDB_txn *txn, uint8_t seq_be[8])
 {
     MDB_val k = { 3, (void *)"seq" }, v;
@@ -284,13 +291,17 @@ static int store_next_seq(store *s, MDB_txn *txn, uint8_t seq_be[8])
     return 0;
 }
 
+/* The rec value of version ver; then the ord entry Hp || seq that names ver. */
 static int store_rec_write(store *s, MDB_txn *txn, const store_wr *w, const uint8_t seq_be[8],
-                           int64_t created, int64_t modified)
+                           const uint8_t ver[8], int64_t created, int64_t modified)
 {
     const store_slot *sl = &w->sl;
-    size_t n = STORE_REC_HEAD + sl->plen + sl->nlen + w->blen, adlen;
+    size_t used = STORE_REC_HEAD + sl->plen + sl->nlen + w->blen, adlen;
+    size_t n = store_pad_class(used, STORE_REC_PAD_MIN, STORE_REC_PT_MAX);
     MDB_val k = { sizeof sl->key, (void *)sl->key }, v;
-    uint8_t ad[STORE_AD_MAX], *p = s->scratch;
+    uint8_t ad[STORE_AD_MAX], *p = s->scratch, ok[STORE_HASH_BYTES + 8];
+    uint8_t osealed[STORE_ORD_SEALED_MAX];
+    MDB_val okv = { sizeof ok, ok }, ov = { 0, osealed };
     int rc;
 
     store_put_u64(p, (uint64_t)created);
@@ -298,39 +309,39 @@ static int store_rec_write(store *s, MDB_txn *txn, const store_wr *w, const uint
     p[16] = (uint8_t)sl->plen;
     p[17] = (uint8_t)(sl->nlen >> 8);
     p[18] = (uint8_t)sl->nlen;
+    p[19] = (uint8_t)(w->blen >> 24);
+    p[20] = (uint8_t)(w->blen >> 16);
+    p[21] = (uint8_t)(w->blen >> 8);
+    p[22] = (uint8_t)w->blen;
     memcpy(p + STORE_REC_HEAD, sl->protocol, sl->plen);
     memcpy(p + STORE_REC_HEAD + sl->plen, sl->name, sl->nlen);
     memcpy(p + STORE_REC_HEAD + sl->plen + sl->nlen, w->body, w->blen);
+    memset(p + used, 0, n - used);
     if (n > s->scratch_used)
         s->scratch_used = n;
     v.mv_size = STORE_REC_CLEAR + store_seal_overhead(s->suite) + n;
     v.mv_data = s->sealbuf;
     memcpy(s->sealbuf, seq_be, 8);
-    adlen = store_ad(ad, STORE_AD_REC, &k, seq_be, 8);
-    store_seal_s(s->suite, s->keys, ad, adlen, p, n, s->sealbuf + 8);
+    memcpy(s->sealbuf + 8, ver, 8);
+    adlen = store_ad(ad, STORE_AD_REC, &k, s->sealbuf, STORE_REC_CLEAR);
+    store_seal_s(s->suite, s->keys, ad, adlen, p, n, s->sealbuf + STORE_REC_CLEAR);
     if ((rc = store_db_put(s, txn, s->rec, &k, &v, 0)) != 0)
         return store_mdb_err(s, rc, "write record");
+    memcpy(ok, sl->key, STORE_HASH_BYTES);
+    memcpy(ok + STORE_HASH_BYTES, seq_be, 8);
+    ov.mv_size = store_ord_seal(s, &okv, ver, sl->name, sl->nlen, osealed);
+    if ((rc = store_db_put(s, txn, s->ord, &okv, &ov, 0)) != 0)
+        return store_mdb_err(s, rc, "write order");
     return 0;
 }
 
-/* The new name's entries in ord (creation order), names (get without protocol), protos. */
-static int store_index_add(store *s, MDB_txn *txn, const store_slot *sl, const uint8_t seq[8])
+/* The new name's entries in names (get without protocol) and protos. */
+static int store_index_add(store *s, MDB_txn *txn, const store_slot *sl)
 {
-    uint8_t ok[STORE_HASH_BYTES + 8], ad[STORE_AD_MAX];
-    uint8_t sealed[STORE_SEAL_OVERHEAD + STORE_MAX_NAME];
-    MDB_val k = { sizeof ok, ok }, v = { sl->nlen + store_seal_overhead(s->suite), sealed };
     MDB_val nk = { STORE_HASH_BYTES, (void *)(sl->key + STORE_HASH_BYTES) };
     MDB_val nv = { STORE_HASH_BYTES, (void *)sl->key };
-    size_t adlen;
     int rc;
 
-    memcpy(ok, sl->key, STORE_HASH_BYTES);
-    memcpy(ok + STORE_HASH_BYTES, seq, 8);
-    adlen = store_ad(ad, STORE_AD_ORD, &k, NULL, 0);
-    store_seal_s(s->suite, s->keys, ad, adlen, (const uint8_t *)sl->name, sl->nlen,
-               sealed);
-    if ((rc = store_db_put(s, txn, s->ord, &k, &v, 0)) != 0)
-        return store_mdb_err(s, rc, "write order");
     if ((rc = store_db_put(s, txn, s->names, &nk, &nv, MDB_NODUPDATA)) != 0 &&
         rc != MDB_KEYEXIST)
         return store_mdb_err(s, rc, "write name index");
@@ -342,7 +353,7 @@ static int store_put_txn(store *s, MDB_txn *txn, void *ctx)
     store_wr *w = ctx;
     MDB_val k = { sizeof w->sl.key, w->sl.key }, v;
     int64_t now = store_now();
-    uint8_t seq[8];
+    uint8_t seq[8], ver[8];
     store_pt old;
     int rc, r;
 
@@ -350,19 +361,23 @@ static int store_put_txn(store *s, MDB_txn *txn, void *ctx)
     if (rc == 0) {
         if (w->post)
             return store_errf(s, SKR_EEXISTS, "name already in that protocol");
-        /* A replace keeps created and seq (so its place in the order): only rec changes.
-         * A corrupt record is not silently replaced: delete it first. */
-        if ((r = store_rec_open(s, &k, &v, &old)) != 0)
+        /* A replace keeps created and seq (so its place in the order); rec and ord get the
+         * new version. A corrupt or rolled-back record is not silently replaced: delete
+         * it first. */
+        if ((r = store_rec_open(s, &k, &v, &old)) != 0 ||
+            (r = store_rec_current(s, txn, &k, &v)) != 0)
             return r;
         memcpy(seq, v.mv_data, 8);
         w->done = false;
-        return store_rec_write(s, txn, w, seq, old.created, now);
+        if ((r = store_next_seq(s, txn, ver)) != 0)
+            return r;
+        return store_rec_write(s, txn, w, seq, ver, old.created, now);
     }
     if (rc != MDB_NOTFOUND)
         return store_mdb_err(s, rc, "get");
     if ((r = store_next_seq(s, txn, seq)) != 0 ||
-        (r = store_rec_write(s, txn, w, seq, now, now)) != 0 ||
-        (r = store_index_add(s, txn, &w->sl, seq)) != 0)
+        (r = store_rec_write(s, txn, w, seq, seq, now, now)) != 0 ||
+        (r = store_index_add(s, txn, &w->sl)) != 0)
         return r;
     w->done = true;
     return 0;

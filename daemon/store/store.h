@@ -13,7 +13,8 @@
  *    (see store_batch_begin at the end).
  *  - While unlocked, the store keeps every sealed record value in memory as well
  *    (store_mirror.c): a get with a protocol reads LMDB only when that copy is missing or
- *    does not open. Unlock builds it (about 1.2 s per million credentials).
+ *    does not open; one without a protocol reads the names index there, then the copy.
+ *    Unlock builds it, taking only values whose version their `ord` entry names.
  *
  * Threads: a store is used from one thread at a time. The store_kdf_* and store_keyfile_*
  * functions touch no store and may run on a worker thread (the daemon runs Argon2id off

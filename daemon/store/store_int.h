@@ -3,21 +3,32 @@
  *
  * The hub is one LMDB environment with five named databases:
  *
- *   meta    "version" -> u32 BE; "suite" -> u8 (STORE_SUITE_*);
+ *   meta    "version" -> u32 BE (STORE_FORMAT_VERSION; a version-1 hub is upgraded at its
+ *           first unlock, store_upgrade.c); "suite" -> u8 (STORE_SUITE_*);
  *           "keyid" -> u64 BE, the id of the data key that seals the records (its wrap is
  *           in the file `keys`, below);
- *           "seq" -> u64 BE, the next creation-order number (hub-wide).
+ *           "seq" -> u64 BE, the hub-wide write counter: every post and put takes the next
+ *           number as the version of what it writes (a new record's first number is also
+ *           its creation-order number).
  *           Hubs made before the file `keys` held "kdf" -> packed store_kdf and "wrap" ->
  *           nonce || AEAD_kek(data key || index key), AD = "skr-wrap-v1" || kdf, and no
  *           "keyid": the first unlock or passwd moves them to `keys` (store_ring.c).
- *   rec     Hp || Hn -> seq BE || nonce || AEAD_data(created, modified, plen, nlen,
- *           protocol, name, body), AD = "skr-rec-v1" || Hp || Hn || seq BE.
- *           seq stays in clear (authenticated by the AD) so that a corrupt record can
- *           still be deleted: the delete needs seq to find its `ord` entry.
- *   ord     Hp || seq BE -> nonce || AEAD_data(name), AD = "skr-ord-v1" || key.
- *           A protocol's names in creation order without decrypting any body.
+ *   rec     Hp || Hn -> seq BE || ver BE || nonce || AEAD_data(created, modified, plen, nlen,
+ *           blen, protocol, name, body, zero padding), AD = "skr-rec-v2" || Hp || Hn || seq
+ *           BE || ver BE. seq stays in clear (authenticated by the AD) so that a corrupt
+ *           record can still be deleted: the delete needs seq to find its `ord` entry.
+ *   ord     Hp || seq BE -> ver BE || nonce || AEAD_data(nlen, name, zero padding),
+ *           AD = "skr-ord-v2" || key || ver BE. A protocol's names in creation order without
+ *           decrypting any body; rewritten with the record on every write, so it names the
+ *           record's current version: a get checks that the rec value carries it (a value
+ *           put back from an earlier write of the same record does not: integrity).
  *   names   Hn -> Hp, MDB_DUPSORT|MDB_DUPFIXED: get without a protocol.
- *   protos  Hp -> nonce || AEAD_data(count BE || protocol), AD = "skr-proto-v1" || Hp.
+ *   protos  Hp -> nonce || AEAD_data(count BE, plen, protocol, zero padding),
+ *           AD = "skr-proto-v2" || Hp.
+ *
+ * Every sealed plaintext is padded with zeros to its size class (store_pad_class): the
+ * file shows lengths by class only. The lengths inside are authenticated, and the padding
+ * must be zeros of exactly the class's length, so it carries nothing.
  *
  * Hp = BLAKE2b-128(protocol; key = index key, personal "skr-proto"), Hn likewise with
  * "skr-name". Records of a protocol are contiguous in `rec` and `ord`.
@@ -59,11 +70,24 @@
 #define STORE_SEAL_OVERHEAD (STORE_NONCE_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES)
 #define STORE_KDF_PACKED   (1 + STORE_SALT_BYTES + 8 + 8)
 #define STORE_WRAP_BYTES   (STORE_SEAL_OVERHEAD + 2 * STORE_KEY_BYTES)
-#define STORE_FORMAT_VERSION 1u
+#define STORE_FORMAT_VERSION 2u
 
-/* Record plaintext: created(8) modified(8) plen(1) nlen(2) protocol name body. */
-#define STORE_REC_HEAD     19
+/* Record plaintext: created(8) modified(8) plen(1) nlen(2) blen(4) protocol name body
+ * padding. The largest class is the largest record itself, not the next class above it:
+ * a 64 KiB body costs 64 KiB, not 96 (store_pad_class). */
+#define STORE_REC_HEAD     23
 #define STORE_REC_PT_MAX   (STORE_REC_HEAD + STORE_MAX_PROTOCOL + STORE_MAX_NAME + STORE_MAX_BODY)
+/* ord plaintext: nlen(2) name padding; protos plaintext: count(8) plen(1) protocol padding.
+ * Their classes stop at these powers of two. */
+#define STORE_ORD_PT_MAX   512
+#define STORE_PROTO_PT_MAX 128
+/* The smallest class: 128 bytes for a record, so that the common small credential (a
+ * body under about 80 bytes with its names) sits in one class; 64 for ord and protos. */
+#define STORE_REC_PAD_MIN  128
+#define STORE_PAD_MIN      64
+_Static_assert(2 + STORE_MAX_NAME <= STORE_ORD_PT_MAX &&
+               9 + STORE_MAX_PROTOCOL <= STORE_PROTO_PT_MAX,
+               "ord and protos plaintexts fit their top class");
 /* The scratch: a record plaintext, then protocol NUL name NUL for store_record. */
 #define STORE_STR_AREA     (STORE_MAX_PROTOCOL + 1 + STORE_MAX_NAME + 1)
 #define STORE_SCRATCH_BYTES (STORE_REC_PT_MAX + STORE_STR_AREA)
@@ -151,6 +175,7 @@ struct store {
     size_t scratch_used;    /* bytes of plaintext to wipe on release */
     bool initialized;
     uint8_t suite;          /* STORE_SUITE_*: how records and look-up keys are made */
+    uint8_t format;         /* meta "version": 1 until store_upgrade ran */
     store_kdf kdf;          /* valid when initialized */
     store_pcache pcache[STORE_PCACHE];
     store_mirror mir;
@@ -168,12 +193,19 @@ int store_write(store *s, store_txn_fn fn, void *ctx);
 int store_write_rec_txn(store *s, store_txn_fn fn, void *ctx);
 int store_errf(store *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* Associated data: label || LMDB key || the value's clear prefix (rec: seq BE). */
-#define STORE_AD_REC   "skr-rec-v1"
-#define STORE_AD_ORD   "skr-ord-v1"
-#define STORE_AD_PROTO "skr-proto-v1"
+/* Associated data: label || LMDB key || the value's clear prefix (rec: seq BE || ver BE;
+ * ord: ver BE). The v1 labels are those of format 1, read only by store_upgrade.c. */
+#define STORE_AD_REC   "skr-rec-v2"
+#define STORE_AD_ORD   "skr-ord-v2"
+#define STORE_AD_PROTO "skr-proto-v2"
+#define STORE_AD_REC_V1   "skr-rec-v1"
+#define STORE_AD_ORD_V1   "skr-ord-v1"
+#define STORE_AD_PROTO_V1 "skr-proto-v1"
 #define STORE_AD_MAX   64
-#define STORE_REC_CLEAR 8 /* seq BE in clear at the start of a rec value */
+#define STORE_REC_CLEAR 16 /* seq BE || ver BE in clear at the start of a rec value */
+#define STORE_ORD_CLEAR 8  /* ver BE in clear at the start of an ord value */
+#define STORE_ORD_SEALED_MAX   (STORE_ORD_CLEAR + STORE_SEAL_OVERHEAD + STORE_ORD_PT_MAX)
+#define STORE_PROTO_SEALED_MAX (STORE_SEAL_OVERHEAD + STORE_PROTO_PT_MAX)
 
 /* store_journal.c. Record writes go through store_db_put/del: inside a batch each op is
  * also added to the batch's journal record. They return LMDB codes (or SKR_E* < 0). */
@@ -278,6 +310,33 @@ int store_env_reopen(store *s);
  * only the new one (or, when it failed, only the old). *records: how many. */
 int store_rotate_keys(store *s, const uint8_t *old, const store_kdf *kdf, const uint8_t *kek,
                       uint64_t *records);
+
+/* store_format.c: padding, the ord and protos values, the version check. The open
+ * functions return SKR_EINTEGRITY (errmsg set) for a value that fails authentication or
+ * whose padding or lengths are wrong. */
+size_t store_pad_class(size_t used, size_t min, size_t cap);
+bool store_pad_ok(const uint8_t *p, size_t used, size_t n, size_t min, size_t cap);
+size_t store_ord_seal(store *s, const MDB_val *k, const uint8_t ver[8], const char *name,
+                      size_t nlen, uint8_t out[STORE_ORD_SEALED_MAX]);
+int store_ord_open(store *s, const MDB_val *k, const MDB_val *v, uint8_t name[STORE_MAX_NAME],
+                   size_t *nlen);
+size_t store_proto_seal(store *s, const MDB_val *k, uint64_t count, const char *protocol,
+                        size_t plen, uint8_t out[STORE_PROTO_SEALED_MAX]);
+int store_proto_open(store *s, const MDB_val *k, const MDB_val *v, uint64_t *count,
+                     uint8_t protocol[STORE_MAX_PROTOCOL], size_t *plen);
+/* rec value v (of rec key k) is the record's current version: its ord entry authenticates
+ * and names the version v carries. */
+int store_rec_current(store *s, MDB_txn *txn, const MDB_val *k, const MDB_val *v);
+
+int store_cursor_replace(store *s, MDB_cursor *c, const MDB_val *k, MDB_val *v,
+                         const char *what);
+
+/* store_upgrade.c: re-seals a format-1 hub as format 2 in one write txn (unlocked). */
+int store_upgrade(store *s);
+/* At open: reads meta "version" (a new hub gets the current one); after the journal's
+ * replay, store_format_settle marks a format-1 hub without records format 2. */
+int store_format_load(store *s, MDB_txn *txn);
+int store_format_settle(store *s);
 
 /* store.c */
 int64_t store_now(void);

@@ -324,6 +324,11 @@ int store_unlock(store *s, const uint8_t kek[STORE_KEY_BYTES])
     sodium_mprotect_readonly(keys);
     s->keys = keys;
     keys = NULL;
+    /* A format-1 hub is sealed again as format 2 before anything reads it. */
+    if (s->format < STORE_FORMAT_VERSION && (r = store_upgrade(s)) != 0) {
+        store_lock(s);
+        goto out;
+    }
     /* Without a mirror (no memory) every get reads LMDB: slower, still right. */
     store_mirror_build(s);
 out:

@@ -84,10 +84,10 @@ static int store_list_ready(store *s, const store_lister *l)
 static int store_db_collect(store *s, MDB_txn *txn, const uint8_t hp[STORE_HASH_BYTES],
                             store_strs *out)
 {
-    uint8_t start[STORE_HASH_BYTES + 8] = { 0 }, ad[STORE_AD_MAX], *dst;
+    uint8_t start[STORE_HASH_BYTES + 8] = { 0 }, name[STORE_MAX_NAME], *dst;
     MDB_val k = { STORE_HASH_BYTES, (void *)hp }, v;
     MDB_cursor *c = NULL;
-    size_t n, adlen;
+    size_t n;
     int rc, r = 0;
 
     if ((rc = mdb_get(txn, s->protos, &k, &v)) != 0)
@@ -102,25 +102,18 @@ static int store_db_collect(store *s, MDB_txn *txn, const uint8_t hp[STORE_HASH_
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         if (k.mv_size != sizeof start || memcmp(k.mv_data, hp, STORE_HASH_BYTES) != 0)
             break;
-        if (v.mv_size < store_seal_overhead(s->suite) + 1 ||
-            v.mv_size - store_seal_overhead(s->suite) > STORE_MAX_NAME) {
-            r = store_errf(s, SKR_EINTEGRITY, "order entry is malformed");
+        if ((r = store_ord_open(s, &k, &v, name, &n)) != 0)
             goto out;
-        }
-        if ((dst = store_strs_add(out, v.mv_size - store_seal_overhead(s->suite), 0)) == NULL) {
+        if ((dst = store_strs_add(out, n, 0)) == NULL) {
             r = store_errf(s, SKR_ENOMEM, "no memory for the listing");
             goto out;
         }
-        adlen = store_ad(ad, STORE_AD_ORD, &k, NULL, 0);
-        if (store_unseal_s(s->suite, s->keys, ad, adlen, v.mv_data, v.mv_size, dst,
-                         STORE_MAX_NAME, &n) != 0) {
-            r = store_errf(s, SKR_EINTEGRITY, "order entry failed authentication");
-            goto out;
-        }
+        memcpy(dst, name, n);
     }
     if (rc != 0 && rc != MDB_NOTFOUND)
         r = store_mdb_err(s, rc, "order");
 out:
+    sodium_memzero(name, sizeof name);
     mdb_cursor_close(c);
     return r;
 }
@@ -173,31 +166,29 @@ out:
 
 static int store_hub_collect(store *s, MDB_txn *txn, store_strs *out)
 {
-    uint8_t pt[8 + STORE_MAX_PROTOCOL], ad[STORE_AD_MAX], *dst;
+    uint8_t proto[STORE_MAX_PROTOCOL], *dst;
     MDB_cursor *c = NULL;
     MDB_val k, v;
-    size_t n, adlen;
+    uint64_t count;
+    size_t n;
     int rc, r = 0;
 
     if ((rc = mdb_cursor_open(txn, s->protos, &c)) != 0)
         return store_mdb_err(s, rc, "protocol cursor");
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        adlen = store_ad(ad, STORE_AD_PROTO, &k, NULL, 0);
-        if (store_unseal_s(s->suite, s->keys, ad, adlen, v.mv_data, v.mv_size, pt,
-                         sizeof pt, &n) != 0 || n <= 8) {
-            r = store_errf(s, SKR_EINTEGRITY, "protocol entry failed authentication");
+        if ((r = store_proto_open(s, &k, &v, &count, proto, &n)) != 0)
             goto out;
-        }
-        if ((dst = store_strs_add(out, n - 8, store_get_u64(pt))) == NULL) {
+        if ((dst = store_strs_add(out, n, count)) == NULL) {
             r = store_errf(s, SKR_ENOMEM, "no memory for the listing");
             goto out;
         }
-        memcpy(dst, pt + 8, n - 8);
+        memcpy(dst, proto, n);
     }
     if (rc != MDB_NOTFOUND)
         r = store_mdb_err(s, rc, "protocols");
 out:
+    sodium_memzero(proto, sizeof proto);
     mdb_cursor_close(c);
     return r;
 }

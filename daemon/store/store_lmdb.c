@@ -478,9 +478,7 @@ static int store_check_layout(const char *dir, char err[STORE_ERRMSG_MAX])
 
 static int store_open_dbs(store *s, MDB_txn *txn, void *ctx)
 {
-    uint8_t v[4] = { 0, 0, 0, STORE_FORMAT_VERSION };
-    MDB_val k = { 7, (void *)"version" }, d;
-    int rc;
+    int rc, r;
 
     (void)ctx;
     if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0 ||
@@ -490,17 +488,8 @@ static int store_open_dbs(store *s, MDB_txn *txn, void *ctx)
                            &s->names)) != 0 ||
         (rc = mdb_dbi_open(txn, "protos", MDB_CREATE, &s->protos)) != 0)
         return store_mdb_err(s, rc, "open databases");
-    rc = mdb_get(txn, s->meta, &k, &d);
-    if (rc == MDB_NOTFOUND) {
-        d.mv_size = sizeof v;
-        d.mv_data = v;
-        if ((rc = mdb_put(txn, s->meta, &k, &d, 0)) != 0)
-            return store_mdb_err(s, rc, "write version");
-    } else if (rc != 0) {
-        return store_mdb_err(s, rc, "read version");
-    } else if (d.mv_size != sizeof v || memcmp(d.mv_data, v, sizeof v) != 0) {
-        return store_errf(s, SKR_EINTERNAL, "hub format version not supported");
-    }
+    if ((r = store_format_load(s, txn)) != 0)
+        return r;
     return store_meta_load(s, txn);
 }
 
@@ -581,6 +570,10 @@ int store_open(const char *dir, store **out, char err[STORE_ERRMSG_MAX])
         goto out;
     if ((r = store_journal_open(s, err)) != 0)
         goto out;
+    if ((r = store_format_settle(s)) != 0) {
+        snprintf(err, STORE_ERRMSG_MAX, "hub %.100s: %.140s", dir, s->errmsg);
+        goto out;
+    }
     *out = s;
     s = NULL;
 out:

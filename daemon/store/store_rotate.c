@@ -30,9 +30,9 @@ typedef struct store_rot {
 static int store_reseal_db(store *s, MDB_txn *txn, MDB_dbi dbi, const char *label,
                            size_t clear, store_rot *rot, uint64_t *count)
 {
-    uint8_t ad[STORE_AD_MAX], kcopy[2 * STORE_HASH_BYTES];
+    uint8_t ad[STORE_AD_MAX];
     MDB_cursor *c = NULL;
-    MDB_val k, v, nv, kc;
+    MDB_val k, v, nv;
     size_t n, adlen;
     int rc, r = 0;
 
@@ -40,7 +40,7 @@ static int store_reseal_db(store *s, MDB_txn *txn, MDB_dbi dbi, const char *labe
         return store_mdb_err(s, rc, "rotate cursor");
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        if (v.mv_size < clear || v.mv_size > STORE_CT_MAX || k.mv_size > sizeof kcopy) {
+        if (v.mv_size < clear || v.mv_size > STORE_CT_MAX || k.mv_size > 2 * STORE_HASH_BYTES) {
             r = store_errf(s, SKR_EINTEGRITY, "rotate: a stored value is malformed");
             goto out;
         }
@@ -58,15 +58,8 @@ static int store_reseal_db(store *s, MDB_txn *txn, MDB_dbi dbi, const char *labe
         store_seal_s(s->suite, rot->keys, ad, adlen, s->scratch, n, rot->ct + clear);
         nv.mv_size = v.mv_size;
         nv.mv_data = rot->ct;
-        /* The key must not point into the page being rewritten (a big value's node is
-         * deleted and re-added there): hand LMDB a copy. */
-        memcpy(kcopy, k.mv_data, k.mv_size);
-        kc.mv_size = k.mv_size;
-        kc.mv_data = kcopy;
-        if ((rc = mdb_cursor_put(c, &kc, &nv, MDB_CURRENT)) != 0) {
-            r = store_mdb_err(s, rc, "rotate write");
+        if ((r = store_cursor_replace(s, c, &k, &nv, "rotate write")) != 0)
             goto out;
-        }
         (*count)++;
     }
     if (rc != MDB_NOTFOUND)
@@ -85,7 +78,7 @@ static int store_rotate_txn(store *s, MDB_txn *txn, void *ctx)
     /* A retry after map growth seals under the same new key: the key file holds its
      * wrap already. Nothing of the aborted try reaches a committed page. */
     if ((r = store_reseal_db(s, txn, s->rec, STORE_AD_REC, STORE_REC_CLEAR, rot, &recs)) ||
-        (r = store_reseal_db(s, txn, s->ord, STORE_AD_ORD, 0, rot, &other)) ||
+        (r = store_reseal_db(s, txn, s->ord, STORE_AD_ORD, STORE_ORD_CLEAR, rot, &other)) ||
         (r = store_reseal_db(s, txn, s->protos, STORE_AD_PROTO, 0, rot, &other)))
         return r;
     if ((r = store_put_keyid(s, txn, rot->id)) != 0)

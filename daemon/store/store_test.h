@@ -33,6 +33,9 @@ void store_test_set_ckpt_pages(uint64_t pages);
  * its use. */
 void store_test_journal_faults(const char *plan);
 
+/* The hub's format (meta "version": 1 until the first unlock upgrades it). */
+int store_test_format(const store *s);
+
 /* The hub's cipher suite (STORE_SUITE_* in store_int.h). */
 int store_test_suite(const store *s);
 

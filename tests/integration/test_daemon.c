@@ -3,6 +3,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <lmdb.h>
 #include <msgpack.h>
 #include <sodium.h>
 #include <signal.h>
@@ -799,6 +800,72 @@ START_TEST(test_sigkill_keeps_acknowledged_writes)
 }
 END_TEST
 
+/* The hub's `rec` database with the daemon stopped: want_one copies its single entry into
+ * k/v (malloc'ed); otherwise v is written at k. */
+static void hub_rec(bool want_one, MDB_val *k, MDB_val *v)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_stat st;
+    MDB_cursor *c;
+    MDB_val kk, vv;
+
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    ck_assert_int_eq(mdb_env_set_maxdbs(env, 8), 0);
+    ck_assert_int_eq(mdb_env_open(env, h.hub, 0, 0600), 0);
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, "rec", 0, &dbi), 0);
+    if (want_one) {
+        ck_assert_int_eq(mdb_stat(txn, dbi, &st), 0);
+        ck_assert_uint_eq(st.ms_entries, 1);
+        ck_assert_int_eq(mdb_cursor_open(txn, dbi, &c), 0);
+        ck_assert_int_eq(mdb_cursor_get(c, &kk, &vv, MDB_FIRST), 0);
+        *k = (MDB_val){ kk.mv_size, malloc(kk.mv_size) };
+        *v = (MDB_val){ vv.mv_size, malloc(vv.mv_size) };
+        memcpy(k->mv_data, kk.mv_data, kk.mv_size);
+        memcpy(v->mv_data, vv.mv_data, vv.mv_size);
+        mdb_cursor_close(c);
+    } else {
+        ck_assert_int_eq(mdb_put(txn, dbi, k, v, 0), 0);
+    }
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+/* An older value of a credential put back into data.mdb (a replace keeps its place, so
+ * only the version tells them apart): the daemon answers `integrity` for it, on both
+ * kinds of get, and serves the rest. */
+START_TEST(test_rollback_integrity)
+{
+    char pw[32];
+    MDB_val k, old;
+
+    start(HARNESS_KEYFILE, NULL);
+    int fd = connect_ok();
+    ck_assert_int_eq(call_write(fd, 1, PROTO_OP_PUT, "rb", "one", "first"), 0);
+    close(fd);
+    harness_kill(&h, SIGTERM); /* checkpointed at exit */
+    hub_rec(true, &k, &old);
+    ck_assert_int_eq(harness_restart(&h, HARNESS_KEYFILE, NULL), 0);
+    fd = connect_ok();
+    ck_assert_int_eq(call_write(fd, 2, PROTO_OP_PUT, "rb", "one", "second"), 0);
+    ck_assert_int_eq(call_write(fd, 3, PROTO_OP_POST, "rb", "two", "other"), 0);
+    close(fd);
+    harness_kill(&h, SIGTERM);
+    hub_rec(false, &k, &old);
+    ck_assert_int_eq(harness_restart(&h, HARNESS_KEYFILE, NULL), 0);
+    fd = connect_ok();
+    ck_assert_int_eq(call(fd, harness_req(4, PROTO_OP_GET, "rb", "one")), SKR_EINTEGRITY);
+    ck_assert_int_eq(call(fd, harness_req(5, PROTO_OP_GET, NULL, "one")), SKR_EINTEGRITY);
+    get_password(fd, "rb", "two", pw, sizeof(pw));
+    ck_assert_str_eq(pw, "other");
+    close(fd);
+    free(k.mv_data);
+    free(old.mv_data);
+}
+END_TEST
+
 /* Group commit: pipelined writes and reads on one connection see their own writes in
  * order, and several connections writing at once all land, durably. */
 START_TEST(test_group_commit)
@@ -1087,6 +1154,7 @@ static Suite *daemon_suite(void)
         { "second_daemon_refused", test_second_daemon_refused },
         { "sigkill_keeps_writes", test_sigkill_keeps_acknowledged_writes },
         { "group_commit", test_group_commit },
+        { "rollback_integrity", test_rollback_integrity },
         { "sigterm_clean_exit", test_sigterm_clean_exit },
         { "second_signal_while_stopping", test_second_signal_while_stopping },
         { "reply_too_large", test_reply_too_large },
