@@ -77,6 +77,11 @@ SKR_EXPORT int skr_default_socket(char *buf, size_t size);
  * environment variable SEKRETS_DAEMON_UID (decimal; for a daemon run by a service user
  * you trust). Anyone else gets nothing: SKR_EDENIED, and nothing was written to it.
  *
+ * A client may be kept for many calls. sekretsd closes connections left idle past its
+ * --idle-timeout (5 minutes by default): the next call then connects again by itself,
+ * with the same checks, before it sends anything. A connection that breaks during a call
+ * is not reopened: that call and later ones get SKR_EIO (connect again to go on).
+ *
  * SKR_ECONNECT (no socket, refused, path too long), SKR_ETIMEOUT, SKR_ENOMEM, SKR_EDENIED
  * (the daemon runs as another uid), SKR_EINVAL (SEKRETS_DAEMON_UID is not a number).
  */

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -418,6 +419,34 @@ START_TEST(test_foreign_daemon)
 END_TEST
 
 /* Why a connect failed, in words: no socket, not a socket, a stale socket. */
+/* sekretsd closes a connection idle past --idle-timeout: a client kept between calls
+ * connects again by itself, and only when no call was in flight. */
+START_TEST(test_reconnect_after_idle_close)
+{
+    static const char *const args[] = { "--idle-timeout", "200", "--log-level", "debug", NULL };
+    ck_assert_int_eq(harness_start(&h, HARNESS_KEYFILE, args), 0);
+    ck_assert_int_eq(skr_connect(h.socket, 5000, &c), 0);
+    ck_assert_int_eq(skr_put(c, "p", "n", body2, sizeof(body2), NULL), 0);
+    int waited = 0;
+    while (!harness_log_contains(&h, "idle after") && waited < 5000) {
+        struct timespec ts = { 0, 20 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+        waited += 20;
+    }
+    ck_assert_msg(waited < 5000, "the daemon did not close the idle connection");
+    skr_cred *cred = NULL;
+    ck_assert_int_eq(skr_get(c, "n", "p", &cred), 0);
+    const void *b;
+    size_t bl;
+    skr_cred_body(cred, &b, &bl);
+    ck_assert_uint_eq(bl, sizeof(body2));
+    ck_assert(memcmp(b, body2, bl) == 0);
+    skr_cred_free(cred);
+    ck_assert_int_eq(skr_ping(c), 0);
+    down();
+}
+END_TEST
+
 START_TEST(test_connect_why)
 {
     char dir[] = "/tmp/skr-why-XXXXXX", path[64], why[256];
@@ -461,6 +490,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_bad_daemons);
     tcase_add_test(tc, test_foreign_daemon);
     tcase_add_test(tc, test_connect_why);
+    tcase_add_test(tc, test_reconnect_after_idle_close);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
