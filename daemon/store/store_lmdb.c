@@ -181,7 +181,7 @@ static bool fd_unlinked(int fd)
 
 /* A write into a data file (or journal) that was deleted under the daemon would be
  * acknowledged and lost: refuse it. Two statx calls per transaction. */
-static int store_check_file(store *s)
+int store_check_file(store *s)
 {
     int fd;
 
@@ -215,6 +215,8 @@ int store_write(store *s, store_txn_fn fn, void *ctx)
             mdb_txn_abort(txn);
         } else if ((rc = mdb_txn_commit(txn)) != 0) {
             r = store_mdb_err(s, rc, "commit");
+        } else {
+            s->trim_owed = true;
         }
         if (r == STORE_EGROW)
             r = store_grow(s);
@@ -503,7 +505,7 @@ static int store_open_dbs(store *s, MDB_txn *txn, void *ctx)
     return store_meta_load(s, txn);
 }
 
-static int store_env_open(store *s, const char *dir)
+int store_env_open(store *s, const char *dir, size_t mapsize)
 {
     MDB_envinfo info;
     int rc;
@@ -514,7 +516,7 @@ static int store_env_open(store *s, const char *dir)
      * the store may be handed between threads (one at a time) and a reset read txn
      * never collides with the thread's other txns. No NOSYNC/NOMETASYNC: commit syncs. */
     if ((rc = mdb_env_set_maxdbs(s->env, 5)) != 0 ||
-        (rc = mdb_env_set_mapsize(s->env, store_initial_mapsize)) != 0 ||
+        (rc = mdb_env_set_mapsize(s->env, mapsize)) != 0 ||
         (rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600)) != 0)
         return store_mdb_err(s, rc, "open env");
     if ((rc = mdb_env_info(s->env, &info)) != 0)
@@ -547,7 +549,7 @@ int store_open(const char *dir, store **out, char err[STORE_ERRMSG_MAX])
     }
     if ((r = store_journal_lock(s, dir, err)) != 0)
         goto out;
-    if ((r = store_env_open(s, dir)) != 0) {
+    if ((r = store_env_open(s, dir, store_initial_mapsize)) != 0) {
         snprintf(err, STORE_ERRMSG_MAX, "hub %.100s: %.140s", dir, s->errmsg);
         goto out;
     }
