@@ -1,66 +1,72 @@
 /*
- * bench_wire: a pipelined load client for sekretsd, and the floor it is measured against.
+ * bench_wire: a pipelined load client for sekretsd and Redis, and the floor they are
+ * measured against.
  *
- *   bench_wire --socket PATH [--op get|getdb|put|ping] [--clients N] [--depth D]
- *              [--seconds S] [--protocols P] [--names N] [--label TEXT] [--csv FILE]
- *   bench_wire --echo [--clients N] [--depth D] [--seconds S]
- *   bench_wire --socket PATH --populate N [--protocols P] [--body-bytes B]
+ *   bench_wire --socket PATH [--redis] [--op get|getdb|put|ping] [--clients N] [--depth D]
+ *              [--seconds S] [--protocols P] [--names N] [--server-pid PID]
+ *              [--label TEXT] [--csv FILE]
+ *   bench_wire --echo [--clients N] [--depth D] [--seconds S] [--names N]
+ *   bench_wire --socket PATH [--redis] --populate N [--protocols P] [--body-bytes B]
  *
  * Each client is one connection keeping D requests in flight, all driven by one epoll
  * thread (as redis-benchmark drives its clients); every request's latency is taken from
- * its send to its reply. --echo starts, in this process,
- * a single-threaded epoll server that answers each frame with a reply of the size of a
- * get reply for a 64-byte body: the cost of the Unix socket alone (the floor).
- * Gets pick random names among "user<i>" in protocol "p<i % P>" (as --populate writes).
- * Prints one line: label, requests/s, p50 and p99 in microseconds.
+ * its send to its reply. Every request is made when it is sent, for a credential drawn
+ * uniformly from all N (bench_kv.h), and every reply is checked: a get must return that
+ * credential's name and body, byte for byte, or it counts as an error. --server-pid
+ * reads the server's CPU time from /proc/PID/task/<all>/schedstat before and after the
+ * load, so that the figure per request leaves this client's own cost out.
+ * --echo starts, in a child process, a single-threaded epoll server that answers each
+ * frame with a reply of the size of a get reply for a 64-byte body: the cost of the Unix
+ * socket alone (the floor); its CPU is reported the same way.
+ * Prints one line: label, requests/s, p50 and p99 in microseconds, server and client CPU
+ * per request in microseconds, errors.
  */
+#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_kv.h"
 #include "buf.h"
 #include "frame.h"
-#include "request.h"
-#include "mp.h"
-#include "response.h"
 #include "sekrets/error.h"
 
 #define MAX_DEPTH 1024
 
 typedef struct opts {
     const char *socket;
-    const char *op;
     const char *label;
     const char *csv;
     int clients, depth;
     double seconds;
-    unsigned protocols;
     unsigned long names;
     unsigned long populate;
-    unsigned body_bytes;
+    long server_pid;
     int echo;
     size_t reply_bytes; /* echo: reply size */
+    kv_spec kv;
 } opts;
 
 /* One connection of the load: its own id space and requests in flight. */
 typedef struct conn {
     int fd;
-    unsigned seed;
-    proto_reader rd;
+    uint64_t rng;
+    proto_reader rd; /* sekrets frames */
+    kv_in in;        /* RESP replies */
     proto_buf out;
     uint32_t next_id, in_flight;
     double sent_at[MAX_DEPTH];
+    unsigned long which[MAX_DEPTH]; /* the credential each request in flight asked for */
 } conn;
 
 /* Latencies of every request, in microseconds. */
@@ -75,6 +81,40 @@ static double now_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+/* CPU time of every thread of pid, in nanoseconds (schedstat's first field), or 0. */
+static unsigned long long task_cpu_ns(long pid)
+{
+    char path[64], line[128];
+    unsigned long long sum = 0, v;
+    struct dirent *d;
+    DIR *dir;
+
+    snprintf(path, sizeof(path), "/proc/%ld/task", pid);
+    if (pid <= 0 || (dir = opendir(path)) == NULL)
+        return 0;
+    while ((d = readdir(dir)) != NULL) {
+        if (d->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%ld/task/%.20s/schedstat", pid, d->d_name);
+        FILE *f = fopen(path, "re");
+        if (f == NULL)
+            continue;
+        if (fgets(line, sizeof(line), f) != NULL && sscanf(line, "%llu", &v) == 1)
+            sum += v;
+        fclose(f);
+    }
+    closedir(dir);
+    return sum;
+}
+
+static double self_cpu_us(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec * 1e6 + (double)ru.ru_utime.tv_usec +
+           (double)ru.ru_stime.tv_sec * 1e6 + (double)ru.ru_stime.tv_usec;
 }
 
 static int dial(const char *path)
@@ -104,107 +144,13 @@ static void write_all(int fd, const uint8_t *p, size_t n)
     }
 }
 
-static void pack_body(proto_buf *b, unsigned bytes, unsigned long i)
+/* xorshift64*: uniform enough over a million names, and cheap. */
+static unsigned long pick(conn *c, unsigned long n)
 {
-    msgpack_packer pk;
-    char val[1024];
-    if (bytes >= sizeof(val))
-        bytes = sizeof(val) - 1;
-    /* {"password": <str>}: 11 bytes of map/key overhead, the rest value */
-    unsigned vlen = bytes > 14 ? bytes - 14 : 1;
-    for (unsigned k = 0; k < vlen; k++)
-        val[k] = (char)('a' + (i + k) % 26);
-    proto_buf_reset(b);
-    msgpack_packer_init(&pk, b, proto_buf_msgpack_write);
-    msgpack_pack_map(&pk, 1);
-    proto_pack_cstr(&pk, "password");
-    proto_pack_str(&pk, val, vlen);
-}
-
-/* Appends one request of the benchmark's op to out. */
-static void encode_request(const opts *o, unsigned long i, proto_buf *out, uint32_t id,
-                           proto_buf *body)
-{
-    proto_request r;
-    memset(&r, 0, sizeof(r));
-    r.id = id;
-    if (strcmp(o->op, "ping") == 0) {
-        r.op = PROTO_OP_PING;
-    } else if (strcmp(o->op, "getdb") == 0) {
-        r.op = PROTO_OP_GETDB;
-        r.protocol_len = (uint32_t)snprintf(r.protocol, sizeof(r.protocol), "db1000");
-        r.fields = PROTO_F_PROTOCOL;
-    } else {
-        r.op = strcmp(o->op, "put") == 0 ? PROTO_OP_PUT : PROTO_OP_GET;
-        r.protocol_len = (uint32_t)snprintf(r.protocol, sizeof(r.protocol), "p%lu", i % o->protocols);
-        r.name_len = (uint32_t)snprintf(r.name, sizeof(r.name), "user%lu", i);
-        r.fields = PROTO_F_PROTOCOL | PROTO_F_NAME;
-        if (r.op == PROTO_OP_PUT) {
-            pack_body(body, o->body_bytes, i + id);
-            r.body = (proto_span){ body->data, (uint32_t)body->len };
-            r.fields |= PROTO_F_BODY;
-        }
-    }
-    if (proto_request_encode(out, &r, PROTO_MAX_FRAME_LIMIT) != 0) {
-        fprintf(stderr, "bench_wire: encode failed\n");
-        exit(1);
-    }
-}
-
-/* Requests are encoded once, into a pool of frames for random names, with the id packed
- * as a 4-byte uint (0xce) at a fixed offset: sending one is a copy and a patch, which
- * keeps this client as cheap per request as redis-benchmark's pre-formatted commands. */
-#define POOL_SIZE 8192
-#define ID_OFFSET 9 /* 4-byte length, map header, "id" (3 bytes), 0xce */
-static proto_buf pool;
-static size_t pool_off[POOL_SIZE + 1];
-
-static void build_pool(const opts *o)
-{
-    proto_buf body = PROTO_BUF_INIT;
-    unsigned seed = 12345;
-    for (size_t k = 0; k < POOL_SIZE; k++) {
-        pool_off[k] = pool.len;
-        encode_request(o, (unsigned long)rand_r(&seed) % o->names, &pool, UINT32_MAX, &body);
-        if (pool.data[pool_off[k] + ID_OFFSET - 1] != 0xce) {
-            fprintf(stderr, "bench_wire: unexpected request layout\n");
-            exit(1);
-        }
-    }
-    pool_off[POOL_SIZE] = pool.len;
-    proto_buf_free(&body);
-}
-
-static void add_request(const opts *o, conn *c, proto_buf *out, uint32_t id, proto_buf *body)
-{
-    (void)o;
-    (void)body;
-    size_t k = (size_t)rand_r(&c->seed) % POOL_SIZE, at = out->len;
-    proto_buf_append(out, pool.data + pool_off[k], pool_off[k + 1] - pool_off[k]);
-    proto_put_be32(out->data + at + ID_OFFSET, id);
-}
-
-/* The id and ok of a reply: read in place when the daemon's key order (id, ok) holds,
- * by the full decoder otherwise. 0 or -1. */
-static int reply_id_ok(const uint8_t *f, size_t len, uint32_t *id, bool *ok)
-{
-    if (len > 4 && f[0] == 0x83 && f[1] == 0xa2 && f[2] == 'i' && f[3] == 'd') {
-        proto_cur c = proto_cur_make(f + 4, len - 4);
-        uint64_t v;
-        const char *k;
-        uint32_t kn;
-        if (proto_cur_uint(&c, &v) == 0 && proto_cur_str(&c, &k, &kn) == 0 && kn == 2 &&
-            memcmp(k, "ok", 2) == 0 && proto_cur_bool(&c, ok) == 0) {
-            *id = (uint32_t)v;
-            return 0;
-        }
-    }
-    proto_response r;
-    if (proto_response_decode(f, len, &r) != 0)
-        return -1;
-    *id = r.id;
-    *ok = r.ok;
-    return 0;
+    c->rng ^= c->rng >> 12;
+    c->rng ^= c->rng << 25;
+    c->rng ^= c->rng >> 27;
+    return (unsigned long)((c->rng * 0x2545F4914F6CDD1DULL) >> 11) % n;
 }
 
 static void record(lats *l, double us)
@@ -219,12 +165,14 @@ static void record(lats *l, double us)
 }
 
 /* Tops the connection up to `depth` requests in flight and sends them in one write. */
-static void refill(const opts *o, conn *c, proto_buf *body)
+static void refill(const opts *o, conn *c)
 {
     proto_buf_reset(&c->out);
     uint32_t first = c->next_id;
     while (c->in_flight < (uint32_t)o->depth) {
-        add_request(o, c, &c->out, c->next_id, body);
+        unsigned long i = pick(c, o->names);
+        c->which[c->next_id % MAX_DEPTH] = i;
+        kv_encode(&o->kv, i, c->next_id, &c->out);
         c->next_id++;
         c->in_flight++;
     }
@@ -236,35 +184,84 @@ static void refill(const opts *o, conn *c, proto_buf *body)
     write_all(c->fd, c->out.data, c->out.len);
 }
 
-/* Reads what the connection has, takes every whole reply; 1 while it owes replies. */
-static int drain(const opts *o, conn *c, lats *l, int stopping, proto_buf *body)
+static void read_some(int fd, uint8_t *p, size_t room, size_t *got)
 {
-    uint8_t *p;
-    size_t room;
-    proto_reader_space(&c->rd, &p, &room);
-    ssize_t n = read(c->fd, p, room);
+    ssize_t n = read(fd, p, room);
     if (n <= 0) {
         fprintf(stderr, "bench_wire: connection closed by the server\n");
         exit(1);
     }
-    proto_reader_commit(&c->rd, (size_t)n);
+    *got = (size_t)n;
+}
+
+/* The oldest request in flight is answered: one latency, and a wrong answer an error. */
+static void answered(conn *c, lats *l, double t, uint32_t id, int bad)
+{
+    if (bad < 0) {
+        fprintf(stderr, "bench_wire: invalid reply\n");
+        exit(1);
+    }
+    if (bad)
+        l->errors++;
+    record(l, t - c->sent_at[id % MAX_DEPTH]);
+    c->in_flight--;
+}
+
+static void take_frames(const opts *o, conn *c, lats *l, double t, proto_buf *scratch)
+{
     const uint8_t *frame;
     size_t len;
-    double t = now_us();
+
     while (proto_reader_next(&c->rd, &frame, &len) == 1) {
-        uint32_t id = c->next_id - c->in_flight;
-        bool ok = true;
-        if (!o->echo && reply_id_ok(frame, len, &id, &ok) != 0) {
-            fprintf(stderr, "bench_wire: invalid reply\n");
-            exit(1);
+        uint32_t want = c->next_id - c->in_flight, id = want;
+        int bad = 0;
+        if (!o->echo) {
+            bad = kv_check_frame(&o->kv, frame, len, c->which[want % MAX_DEPTH], &id, scratch);
+            bad = bad == 0 && id != want ? 1 : bad; /* replies come in request order */
         }
-        if (!ok)
-            l->errors++;
-        record(l, t - c->sent_at[id % MAX_DEPTH]);
-        c->in_flight--;
+        answered(c, l, t, want, bad);
+    }
+}
+
+static void take_resp(const opts *o, conn *c, lats *l, double t, proto_buf *scratch)
+{
+    size_t at = 0, used;
+
+    for (;;) {
+        uint32_t want = c->next_id - c->in_flight;
+        int bad = kv_check_resp(&o->kv, &c->in, at, &used, c->which[want % MAX_DEPTH], scratch);
+        if (used == 0 && bad == 0)
+            break;
+        answered(c, l, t, want, bad);
+        at += used;
+    }
+    memmove(c->in.p, c->in.p + at, c->in.len - at);
+    c->in.len -= at;
+}
+
+/* Reads what the connection has, takes every whole reply; 1 while it owes replies. */
+static int drain(const opts *o, conn *c, lats *l, int stopping, proto_buf *scratch)
+{
+    uint8_t *p;
+    size_t room, n;
+
+    if (o->kv.redis) {
+        if (c->in.cap - c->in.len < 65536) {
+            c->in.cap = c->in.cap ? c->in.cap * 2 : 1 << 17;
+            if ((c->in.p = realloc(c->in.p, c->in.cap)) == NULL)
+                exit(1);
+        }
+        read_some(c->fd, c->in.p + c->in.len, c->in.cap - c->in.len, &n);
+        c->in.len += n;
+        take_resp(o, c, l, now_us(), scratch);
+    } else {
+        proto_reader_space(&c->rd, &p, &room);
+        read_some(c->fd, p, room, &n);
+        proto_reader_commit(&c->rd, n);
+        take_frames(o, c, l, now_us(), scratch);
     }
     if (!stopping)
-        refill(o, c, body);
+        refill(o, c);
     return c->in_flight > 0;
 }
 
@@ -273,18 +270,18 @@ static int drain(const opts *o, conn *c, lats *l, int stopping, proto_buf *body)
 static void run_load(const opts *o, lats *l)
 {
     conn *cs = calloc((size_t)o->clients, sizeof(*cs));
-    proto_buf body = PROTO_BUF_INIT;
+    proto_buf scratch = PROTO_BUF_INIT;
     int ep = epoll_create1(EPOLL_CLOEXEC);
     for (int i = 0; i < o->clients; i++) {
         cs[i].fd = dial(o->socket);
-        cs[i].seed = (unsigned)(i * 7919 + 17);
+        cs[i].rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(i + 1) ^ (uint64_t)getpid();
         proto_reader_init(&cs[i].rd, PROTO_MAX_FRAME_LIMIT);
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &cs[i] };
         epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev);
     }
     double end = now_us() + o->seconds * 1e6;
     for (int i = 0; i < o->clients; i++)
-        refill(o, &cs[i], &body);
+        refill(o, &cs[i]);
     int owing = o->clients, stopping = 0;
     while (owing > 0) {
         struct epoll_event evs[256];
@@ -292,7 +289,7 @@ static void run_load(const opts *o, lats *l)
         stopping = stopping || now_us() >= end;
         for (int i = 0; i < n; i++) {
             conn *c = evs[i].data.ptr;
-            if (!drain(o, c, l, stopping, &body)) {
+            if (!drain(o, c, l, stopping, &scratch)) {
                 epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
                 owing--;
             }
@@ -302,9 +299,10 @@ static void run_load(const opts *o, lats *l)
         close(cs[i].fd);
         proto_reader_free(&cs[i].rd);
         proto_buf_free(&cs[i].out);
+        free(cs[i].in.p);
     }
     close(ep);
-    proto_buf_free(&body);
+    proto_buf_free(&scratch);
     free(cs);
 }
 
@@ -325,9 +323,31 @@ static int echo_listen_fd;
 static pid_t echo_pid;
 static size_t echo_reply_bytes;
 
-static void *echo_main(void *arg)
+static void echo_serve(int ep, echo_conn *ec, const uint8_t *reply, proto_buf *out)
 {
-    (void)arg;
+    uint8_t *p;
+    size_t room;
+    proto_reader_space(&ec->rd, &p, &room);
+    ssize_t r = read(ec->fd, p, room);
+    if (r <= 0) {
+        epoll_ctl(ep, EPOLL_CTL_DEL, ec->fd, NULL);
+        close(ec->fd);
+        proto_reader_free(&ec->rd);
+        free(ec);
+        return;
+    }
+    proto_reader_commit(&ec->rd, (size_t)r);
+    const uint8_t *f;
+    size_t len;
+    proto_buf_reset(out);
+    while (proto_reader_next(&ec->rd, &f, &len) == 1)
+        proto_buf_append(out, reply, echo_reply_bytes);
+    if (out->len > 0)
+        write_all(ec->fd, out->data, out->len); /* replies are small: fits the socket */
+}
+
+static void echo_main(void)
+{
     int ep = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
     epoll_ctl(ep, EPOLL_CTL_ADD, echo_listen_fd, &ev);
@@ -338,40 +358,20 @@ static void *echo_main(void *arg)
         struct epoll_event evs[64];
         int n = epoll_wait(ep, evs, 64, -1);
         for (int i = 0; i < n; i++) {
-            if (evs[i].data.ptr == NULL) {
-                int fd = accept4(echo_listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-                if (fd < 0)
-                    continue;
-                echo_conn *ec = calloc(1, sizeof(*ec));
-                ec->fd = fd;
-                proto_reader_init(&ec->rd, PROTO_MAX_FRAME_LIMIT);
-                struct epoll_event e2 = { .events = EPOLLIN, .data.ptr = ec };
-                epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e2);
+            if (evs[i].data.ptr != NULL) {
+                echo_serve(ep, evs[i].data.ptr, reply, &out);
                 continue;
             }
-            echo_conn *ec = evs[i].data.ptr;
-            uint8_t *p;
-            size_t room;
-            proto_reader_space(&ec->rd, &p, &room);
-            ssize_t r = read(ec->fd, p, room);
-            if (r <= 0) {
-                epoll_ctl(ep, EPOLL_CTL_DEL, ec->fd, NULL);
-                close(ec->fd);
-                proto_reader_free(&ec->rd);
-                free(ec);
+            int fd = accept4(echo_listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0)
                 continue;
-            }
-            proto_reader_commit(&ec->rd, (size_t)r);
-            const uint8_t *f;
-            size_t len;
-            proto_buf_reset(&out);
-            while (proto_reader_next(&ec->rd, &f, &len) == 1)
-                proto_buf_append(&out, reply, echo_reply_bytes);
-            if (out.len > 0)
-                write_all(ec->fd, out.data, out.len); /* replies are small: fits the socket */
+            echo_conn *ec = calloc(1, sizeof(*ec));
+            ec->fd = fd;
+            proto_reader_init(&ec->rd, PROTO_MAX_FRAME_LIMIT);
+            struct epoll_event e2 = { .events = EPOLLIN, .data.ptr = ec };
+            epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e2);
         }
     }
-    return NULL;
 }
 
 static const char *start_echo(size_t reply_bytes)
@@ -391,7 +391,7 @@ static const char *start_echo(size_t reply_bytes)
      * daemon can and flatter the floor. */
     pid_t pid = fork();
     if (pid == 0) {
-        echo_main(NULL);
+        echo_main();
         _exit(0);
     }
     echo_pid = pid;
@@ -399,111 +399,141 @@ static const char *start_echo(size_t reply_bytes)
     return path;
 }
 
-/* ---- populate ---- */
+/* ---- populate: puts of credentials 0..N-1 through the socket, 256 in flight ---- */
 
-static void populate(const opts *o)
+static void populate(opts *o)
 {
-    int fd = dial(o->socket);
-    proto_buf out = PROTO_BUF_INIT, body = PROTO_BUF_INIT, in = PROTO_BUF_INIT;
-    proto_reader rd;
-    proto_reader_init(&rd, PROTO_MAX_FRAME_LIMIT);
-    unsigned long sent = 0, got = 0;
-    const unsigned long window = 256;
+    opts p = *o;
+    lats l = { 0 };
+    conn c = { .fd = dial(o->socket) };
+    proto_buf scratch = PROTO_BUF_INIT;
+    unsigned long sent = 0, done;
     double t0 = now_us();
-    while (got < o->populate) {
-        proto_buf_reset(&out);
-        while (sent < o->populate && sent - got < window) {
-            proto_request r;
-            memset(&r, 0, sizeof(r));
-            r.id = (uint32_t)sent;
-            r.op = PROTO_OP_PUT;
-            r.protocol_len = (uint32_t)snprintf(r.protocol, sizeof(r.protocol), "p%lu", sent % o->protocols);
-            r.name_len = (uint32_t)snprintf(r.name, sizeof(r.name), "user%lu", sent);
-            pack_body(&body, o->body_bytes, sent);
-            r.body = (proto_span){ body.data, (uint32_t)body.len };
-            r.fields = PROTO_F_PROTOCOL | PROTO_F_NAME | PROTO_F_BODY;
-            proto_request_encode(&out, &r, PROTO_MAX_FRAME_LIMIT);
-            sent++;
+
+    p.kv.op = KV_PUT;
+    proto_reader_init(&c.rd, PROTO_MAX_FRAME_LIMIT);
+    while (sent < o->populate || c.in_flight > 0) {
+        proto_buf_reset(&c.out);
+        while (sent < o->populate && c.in_flight < 256) {
+            c.which[c.next_id % MAX_DEPTH] = sent;
+            kv_encode(&p.kv, sent++, c.next_id++, &c.out);
+            c.in_flight++;
         }
-        if (out.len > 0)
-            write_all(fd, out.data, out.len);
-        uint8_t *p;
-        size_t room;
-        proto_reader_space(&rd, &p, &room);
-        ssize_t n = read(fd, p, room);
-        if (n <= 0) {
-            fprintf(stderr, "bench_wire: connection closed while populating\n");
+        write_all(c.fd, c.out.data, c.out.len);
+        done = l.n;
+        drain(&p, &c, &l, 1, &scratch);
+        if (l.errors > 0) {
+            fprintf(stderr, "bench_wire: populate: a put failed\n");
             exit(1);
         }
-        proto_reader_commit(&rd, (size_t)n);
-        const uint8_t *f;
-        size_t len;
-        while (proto_reader_next(&rd, &f, &len) == 1) {
-            proto_response resp;
-            if (proto_response_decode(f, len, &resp) != 0 || !resp.ok) {
-                fprintf(stderr, "bench_wire: populate: put failed (%s)\n", skr_strerror(resp.code));
-                exit(1);
-            }
-            got++;
-        }
-        if (isatty(2) && got % 10000 == 0)
-            fprintf(stderr, "\rpopulated %lu/%lu", got, o->populate);
+        if (isatty(2) && l.n / 10000 != done / 10000)
+            fprintf(stderr, "\rpopulated %zu/%lu", l.n, o->populate);
     }
     if (isatty(2))
         fprintf(stderr, "\r");
-    printf("populated %lu credentials over %u protocols in %.1f s\n", o->populate, o->protocols,
-           (now_us() - t0) / 1e6);
-    close(fd);
-    proto_reader_free(&rd);
-    proto_buf_free(&out);
-    proto_buf_free(&body);
-    proto_buf_free(&in);
+    printf("populated %lu credentials over %u protocols in %.1f s\n", o->populate,
+           o->kv.protocols, (now_us() - t0) / 1e6);
+    close(c.fd);
+    proto_reader_free(&c.rd);
+    proto_buf_free(&c.out);
+    proto_buf_free(&scratch);
+    free(c.in.p);
+    free(l.v);
+}
+
+static void report(const opts *o, lats *l, double secs, double server_us, double client_us)
+{
+    size_t total = l->n;
+    double *all = l->v != NULL ? l->v : calloc(1, sizeof(double));
+    qsort(all, total, sizeof(double), cmp_double);
+    double p50 = total ? all[total / 2] : 0, p99 = total ? all[(size_t)((double)total * 0.99)] : 0;
+    double per = total ? 1.0 / (double)total : 0;
+    const char *label = o->label ? o->label : o->echo ? "echo" : "load";
+    printf("%-24s clients=%-3d depth=%-3d %9.0f req/s  p50 %7.1f us  p99 %7.1f us  "
+           "server %6.2f us/req  client %6.2f us/req  errors %lu\n",
+           label, o->clients, o->depth, (double)total / secs, p50, p99, server_us * per,
+           client_us * per, l->errors);
+    if (o->csv != NULL) {
+        FILE *f = fopen(o->csv, "a");
+        if (f != NULL) {
+            fprintf(f, "%s,%d,%d,%.0f,%.2f,%.2f,%lu,%.3f,%.3f\n", label, o->clients, o->depth,
+                    (double)total / secs, p50, p99, l->errors, server_us * per, client_us * per);
+            fclose(f);
+        }
+    }
+    free(all);
 }
 
 static void usage(void)
 {
-    fputs("usage: bench_wire (--socket PATH | --echo) [--op get|getdb|put|ping] [--clients N]\n"
-          "       [--depth D] [--seconds S] [--protocols P] [--names N] [--label TEXT]\n"
-          "       [--csv FILE]  |  --socket PATH --populate N [--protocols P]\n", stderr);
+    fputs("usage: bench_wire (--socket PATH [--redis] | --echo) [--op get|getdb|put|ping]\n"
+          "       [--clients N] [--depth D] [--seconds S] [--protocols P] [--names N]\n"
+          "       [--server-pid PID] [--label TEXT] [--csv FILE]\n"
+          "       | --socket PATH [--redis] --populate N [--protocols P] [--body-bytes B]\n",
+          stderr);
     exit(2);
 }
 
-int main(int argc, char **argv)
+static kv_op parse_op(const char *s)
 {
-    opts o = { .op = "get", .clients = 1, .depth = 1, .seconds = 3, .protocols = 100,
-               .names = 1000, .body_bytes = 64, .reply_bytes = 0 };
+    if (strcmp(s, "get") == 0)
+        return KV_GET;
+    if (strcmp(s, "put") == 0)
+        return KV_PUT;
+    if (strcmp(s, "getdb") == 0)
+        return KV_GETDB;
+    if (strcmp(s, "ping") == 0)
+        return KV_PING;
+    usage();
+    return KV_GET;
+}
+
+static void parse(int argc, char **argv, opts *o)
+{
     static const struct option lo[] = {
         { "socket", 1, NULL, 's' }, { "op", 1, NULL, 'o' }, { "clients", 1, NULL, 'c' },
         { "depth", 1, NULL, 'd' }, { "seconds", 1, NULL, 't' }, { "protocols", 1, NULL, 'P' },
         { "names", 1, NULL, 'n' }, { "populate", 1, NULL, 'p' }, { "echo", 0, NULL, 'e' },
         { "label", 1, NULL, 'l' }, { "csv", 1, NULL, 'C' }, { "body-bytes", 1, NULL, 'b' },
-        { "reply-bytes", 1, NULL, 'r' }, { NULL, 0, NULL, 0 },
+        { "reply-bytes", 1, NULL, 'r' }, { "redis", 0, NULL, 'R' },
+        { "server-pid", 1, NULL, 'S' }, { NULL, 0, NULL, 0 },
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (ch) {
-        case 's': o.socket = optarg; break;
-        case 'o': o.op = optarg; break;
-        case 'c': o.clients = atoi(optarg); break;
-        case 'd': o.depth = atoi(optarg); break;
-        case 't': o.seconds = atof(optarg); break;
-        case 'P': o.protocols = (unsigned)atoi(optarg); break;
-        case 'n': o.names = strtoul(optarg, NULL, 10); break;
-        case 'p': o.populate = strtoul(optarg, NULL, 10); break;
-        case 'e': o.echo = 1; break;
-        case 'l': o.label = optarg; break;
-        case 'C': o.csv = optarg; break;
-        case 'b': o.body_bytes = (unsigned)atoi(optarg); break;
-        case 'r': o.reply_bytes = strtoul(optarg, NULL, 10); break;
+        case 's': o->socket = optarg; break;
+        case 'o': o->kv.op = parse_op(optarg); break;
+        case 'c': o->clients = atoi(optarg); break;
+        case 'd': o->depth = atoi(optarg); break;
+        case 't': o->seconds = atof(optarg); break;
+        case 'P': o->kv.protocols = (unsigned)atoi(optarg); break;
+        case 'n': o->names = strtoul(optarg, NULL, 10); break;
+        case 'p': o->populate = strtoul(optarg, NULL, 10); break;
+        case 'e': o->echo = 1; break;
+        case 'l': o->label = optarg; break;
+        case 'C': o->csv = optarg; break;
+        case 'b': o->kv.body_bytes = (unsigned)atoi(optarg); break;
+        case 'r': o->reply_bytes = strtoul(optarg, NULL, 10); break;
+        case 'R': o->kv.redis = true; break;
+        case 'S': o->server_pid = atol(optarg); break;
         default: usage();
         }
     }
-    if (o.clients < 1 || o.depth < 1 || o.depth > MAX_DEPTH || o.protocols < 1 || o.names < 1)
+    if (o->clients < 1 || o->depth < 1 || o->depth > MAX_DEPTH || o->kv.protocols < 1 ||
+        o->names < 1 || (o->echo && o->kv.redis))
         usage();
+}
+
+int main(int argc, char **argv)
+{
+    opts o = { .clients = 1, .depth = 1, .seconds = 3, .names = 1000,
+               .kv = { .op = KV_GET, .protocols = 100, .body_bytes = 64 } };
+    parse(argc, argv, &o);
     if (o.echo) {
         /* a get reply for a 64-byte body: 4 + map(id, ok, result{protocol, name, body,
          * created, modified}) is about 150 bytes */
         o.socket = start_echo(o.reply_bytes ? o.reply_bytes : 150);
+        o.server_pid = echo_pid;
     }
     if (o.socket == NULL)
         usage();
@@ -512,30 +542,13 @@ int main(int argc, char **argv)
         return 0;
     }
     lats l = { 0 };
-    build_pool(&o);
-    double t0 = now_us();
+    unsigned long long cpu0 = task_cpu_ns(o.server_pid);
+    double t0 = now_us(), c0 = self_cpu_us();
     run_load(&o, &l);
-    double secs = (now_us() - t0) / 1e6;
-    size_t total = l.n;
+    double secs = (now_us() - t0) / 1e6, client_us = self_cpu_us() - c0;
+    double server_us = (double)(task_cpu_ns(o.server_pid) - cpu0) / 1e3;
     unsigned long errors = l.errors;
-    double *all = l.v;
-    if (all == NULL)
-        all = calloc(1, sizeof(double));
-    qsort(all, total, sizeof(double), cmp_double);
-    double p50 = total ? all[total / 2] : 0, p99 = total ? all[(size_t)((double)total * 0.99)] : 0;
-    char label[128];
-    snprintf(label, sizeof(label), "%s", o.label ? o.label : (o.echo ? "echo" : o.op));
-    printf("%-28s clients=%-3d depth=%-3d %10.0f req/s  p50 %7.1f us  p99 %7.1f us  errors %lu\n",
-           label, o.clients, o.depth, (double)total / secs, p50, p99, errors);
-    if (o.csv != NULL) {
-        FILE *f = fopen(o.csv, "a");
-        if (f != NULL) {
-            fprintf(f, "%s,%d,%d,%.0f,%.2f,%.2f,%lu\n", label, o.clients, o.depth,
-                    (double)total / secs, p50, p99, errors);
-            fclose(f);
-        }
-    }
-    free(all);
+    report(&o, &l, secs, server_us, client_us);
     if (echo_pid > 0) {
         kill(echo_pid, SIGTERM);
         waitpid(echo_pid, NULL, 0);

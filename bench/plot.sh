@@ -13,8 +13,8 @@ big=$(awk -F, '$1 ~ /^get_[0-9]+_1$/ {split($1, a, "_"); print a[2]}' "$csv" | s
 for shape in 1 d64 c8 c64; do
   case $shape in 1) name="1 client" ;; d64) name="64 in flight" ;; c8) name="8 clients" ;; c64) name="64 clients" ;; esac
   printf '"%s" %s %s %s %s %s %s %s %s\n' "$name" \
-    "$(med "floor_$shape" 5)" "$(med "get_${small}_$shape" 5)" "$(med "get_${big}_$shape" 5)" "$(med "redis_get_$shape" 5)" \
-    "$(med "floor_$shape" 6)" "$(med "get_${small}_$shape" 6)" "$(med "get_${big}_$shape" 6)" "$(med "redis_get_$shape" 6)"
+    "$(med "floor_$shape" 5)" "$(med "get_${small}_$shape" 5)" "$(med "get_${big}_$shape" 5)" "$(med "redis_get_${big}_$shape" 5)" \
+    "$(med "floor_$shape" 6)" "$(med "get_${small}_$shape" 6)" "$(med "get_${big}_$shape" 6)" "$(med "redis_get_${big}_$shape" 6)"
 done > "$dat"
 gnuplot <<GP
 set terminal pngcairo size 1000,520 font ",10"
@@ -28,7 +28,7 @@ set yrange [10:*]
 set ylabel "microseconds (log scale)"
 set key top left
 plot "$dat" using 2:xtic(1) title "floor p50", "" using 3 title "sekretsd $small p50", \
-     "" using 4 title "sekretsd $big p50", "" using 5 title "redis p50", \
+     "" using 4 title "sekretsd $big p50", "" using 5 title "redis $big p50", \
      "" using 6 title "floor p99", "" using 7 title "sekretsd $small p99", \
-     "" using 8 title "sekretsd $big p99", "" using 9 title "redis p99"
+     "" using 8 title "sekretsd $big p99", "" using 9 title "redis $big p99"
 GP

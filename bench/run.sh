@@ -2,6 +2,11 @@
 # The benchmark: sekretsd side by side with the raw Unix-socket floor, Redis 7, and the
 # per-process look-ups people use today. Prints one table of figures and ratios against
 # their targets, and writes results.csv and latency.png to BUILD_DIR/bench-out/.
+# Every get draws its name uniformly from all N credentials of the hub and every reply is
+# checked (bench_wire); each hub is populated through the socket (puts, as an import) and
+# measured right away on the same daemon, then again after a restart. Redis holds the same
+# keys and value bytes, loaded the same way. Server CPU per request comes from
+# /proc/PID/task/*/schedstat (the client's own cost left out).
 #
 # Usage: bench/run.sh [BUILD_DIR]      (or: meson compile -C build bench)
 # Env:   BENCH_SECONDS  seconds per load run (default 3)
@@ -36,7 +41,7 @@ for b in "$daemon" "$cli" "$wire" "$minimal" "$spawn"; do [ -x "$b" ] || { echo 
 tmp=$(mktemp -d /tmp/sekrets-bench.XXXXXX)
 chmod 700 "$tmp"
 mkdir -p "$out"
-echo "what,clients,depth,req_per_s,p50_us,p99_us,errors" > "$csv"
+echo "what,clients,depth,req_per_s,p50_us,p99_us,errors,server_us,client_us" > "$csv"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -47,45 +52,39 @@ cleanup() {
 trap cleanup EXIT
 
 # ---- helpers ----
-declare -A R P50 P99   # results by key
-# wire KEY ARGS...: one bench_wire run; stores req/s, p50, p99 under KEY.
+declare -A R P50 P99 SRV   # results by key: req/s, p50 and p99 (us), server CPU us/req
+# wire KEY ARGS...: one bench_wire run; stores its figures under KEY. A wrong reply stops
+# the benchmark: a figure for wrong answers is no figure.
 wire_run() {
   local key=$1; shift
-  "$wire" --seconds "$secs" --label "$key" --csv "$csv" "$@" >/dev/null
-  IFS=, read -r _ _ _ R[$key] P50[$key] P99[$key] _ < <(tail -1 "$csv")
-}
-# redis_run KEY SOCKET TEST CLIENTS PIPELINE N
-redis_run() {
-  local key=$1 sock=$2 test=$3 c=$4 p=$5 n=$6 line
-  line=$(redis-benchmark -s "$sock" -t "$test" -d 64 -c "$c" -P "$p" -n "$n" -r 100000 --csv 2>/dev/null | tail -1)
-  # "GET","rps","avg_ms","min_ms","p50_ms","p95_ms","p99_ms","max_ms"
-  IFS=, read -r _ rps _ _ p50 _ p99 _ <<<"$(tr -d '"' <<<"$line")"
-  R[$key]=${rps%.*}
-  P50[$key]=$(awk -v v="$p50" 'BEGIN {printf "%.1f", v * 1000}')
-  P99[$key]=$(awk -v v="$p99" 'BEGIN {printf "%.1f", v * 1000}')
-  echo "$key,$c,$p,${R[$key]},${P50[$key]},${P99[$key]},0" >> "$csv"
+  "$wire" --seconds "$secs" --label "$key" --csv "$csv" "$@" >/dev/null ||
+    { echo "bench_wire $key: wrong or failed replies (see $csv)" >&2; exit 1; }
+  IFS=, read -r _ _ _ R[$key] P50[$key] P99[$key] _ SRV[$key] _ < <(tail -1 "$csv")
 }
 # median of the values given
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
-# best-of-rounds: run a measurement ROUNDS times, interleaved with its peers, keep the median
+# medians of interleaved rounds: keep KEY after each run, settle at the end
 rounds=${BENCH_ROUNDS:-3}
-declare -A RS P50S P99S
-keep() { RS[$1]+="${R[$1]} "; P50S[$1]+="${P50[$1]} "; P99S[$1]+="${P99[$1]} "; }
+declare -A RS P50S P99S SRVS
+keep() { RS[$1]+="${R[$1]} "; P50S[$1]+="${P50[$1]} "; P99S[$1]+="${P99[$1]} "; SRVS[$1]+="${SRV[$1]} "; }
 settle() { # replace each kept key's figures by their medians
   local k
   for k in "${!RS[@]}"; do
     R[$k]=$(median ${RS[$k]}); P50[$k]=$(median ${P50S[$k]}); P99[$k]=$(median ${P99S[$k]})
+    SRV[$k]=$(median ${SRVS[$k]})
   done
 }
 wait_ping() { for _ in $(seq 400); do SEKRETS_SOCKET=$1 "$cli" ping >/dev/null 2>&1 && return 0; sleep 0.05; done; return 1; }
 ms_now() { date +%s%N; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 anon_kb() { awk '/^RssAnon/ {print $2}' "/proc/$1/status"; }
+shape_args() { case $1 in 1) ;; d64) echo --depth 64 ;; c8) echo --clients 8 ;; c64) echo --clients 64 ;; esac; }
+shapes="1 d64 c8 c64"
 
 head -c 32 /dev/urandom > "$tmp/keyfile"
 chmod 600 "$tmp/keyfile"
 mkdir -m 700 "$tmp/run"
-declare -A SD_PID SD_SOCK RSS ANON START BYTES
+declare -A RPID SD_PID SD_SOCK RSS_POP RSS_FRESH ANON_FRESH RSS_RST ANON_RST RRSS START BYTES POP_S
 start_sekretsd() { # NAME HUBDIR: a daemon per hub, each on its own socket
   local t0 sock=$tmp/run/$1.sock
   t0=$(ms_now)
@@ -97,90 +96,109 @@ start_sekretsd() { # NAME HUBDIR: a daemon per hub, each on its own socket
   start_ms=$(( ($(ms_now) - t0) / 1000000 ))
 }
 stop_sekretsd() { kill "${SD_PID[$1]}"; wait "${SD_PID[$1]}" 2>/dev/null || true; }
+# Redis 7 on a Unix socket: one without persistence per hub size (fresh, so that its RSS
+# is that of the same values), one with appendfsync always for the puts.
+start_redis() { # NAME ARGS...
+  local name=$1; shift
+  mkdir -p "$tmp/$name"
+  redis-server --port 0 --unixsocket "$tmp/$name.sock" --unixsocketperm 700 --save '' \
+    --dir "$tmp/$name" --daemonize no "$@" >/dev/null &
+  redis_pid=$!
+  pids+=("$redis_pid")
+  for _ in $(seq 200); do redis-cli -s "$tmp/$name.sock" ping >/dev/null 2>&1 && return 0; sleep 0.05; done
+  return 1
+}
 
 echo "sekrets benchmark: $secs s per run, median of $rounds interleaved rounds, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
-
-# ---- hubs: 1k / 100k / 1M credentials over 100 protocols, one daemon each ----
 s1=$(echo "$sizes" | awk '{print $1}')
 big=$(echo "$sizes" | awk '{print $NF}')
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+# ---- per hub size: populate through the socket, then gets right away, beside Redis ----
 for n in $sizes; do
-  echo "populating a hub of $n credentials ..."
+  echo "hub of $n credentials: populating through the socket ..."
   start_sekretsd "h$n" "$tmp/hub-$n"
+  t0=$(ms_now)
   "$wire" --socket "${SD_SOCK[h$n]}" --populate "$n" --protocols 100 >/dev/null
+  POP_S[$n]=$(awk -v ns=$(( $(ms_now) - t0 )) 'BEGIN {printf "%.1f", ns / 1e9}')
+  RSS_POP[$n]=$(rss_kb "${SD_PID[h$n]}")
+  start_redis "redis-$n" --appendonly no
+  RPID[$n]=$redis_pid
+  "$wire" --redis --socket "$tmp/redis-$n.sock" --populate "$n" --protocols 100 >/dev/null
+  sd=(--socket "${SD_SOCK[h$n]}" --names "$n" --server-pid "${SD_PID[h$n]}")
+  rd=(--redis --socket "$tmp/redis-$n.sock" --names "$n" --server-pid "${RPID[$n]}")
+  for round in $(seq "$rounds"); do
+    echo "  round $round/$rounds ..."
+    for shape in $shapes; do
+      wire_run "floor_$shape" --echo --names "$n" $(shape_args $shape); keep "floor_$shape"
+      wire_run "get_${n}_$shape" "${sd[@]}" $(shape_args $shape); keep "get_${n}_$shape"
+      wire_run "redis_get_${n}_$shape" "${rd[@]}" $(shape_args $shape); keep "redis_get_${n}_$shape"
+    done
+  done
+  RSS_FRESH[$n]=$(rss_kb "${SD_PID[h$n]}")
+  ANON_FRESH[$n]=$(anon_kb "${SD_PID[h$n]}")
+  RRSS[$n]=$(rss_kb "${RPID[$n]}")
+  kill "${RPID[$n]}"; wait "${RPID[$n]}" 2>/dev/null || true
+done
+
+# ---- the smallest and the biggest hub back to back: the ratio of each pair is the figure ----
+PAIRS="" CPUPAIRS=""
+if [ "$big" != "$s1" ]; then
+  echo "1 client and 64 in flight at $s1 and at $big, back to back ..."
+  for round in $(seq "$rounds"); do
+    for shape in 1 d64; do
+      for n in $s1 $big; do
+        wire_run "pair_${n}_$shape" --socket "${SD_SOCK[h$n]}" --names "$n" --server-pid "${SD_PID[h$n]}" $(shape_args $shape)
+      done
+      if [ $shape = 1 ]; then PAIRS+="$(ratio "${P50[pair_${big}_1]}" "${P50[pair_${s1}_1]}") "
+      else CPUPAIRS+="$(ratio "${SRV[pair_${big}_d64]}" "${SRV[pair_${s1}_d64]}") "; fi
+    done
+  done
+fi
+
+# ---- restarted: the same hubs after a restart ----
+for n in $sizes; do
   stop_sekretsd "h$n"
-  start_sekretsd "h$n" "$tmp/hub-$n"     # restarted: start time on a populated hub
+  start_sekretsd "h$n" "$tmp/hub-$n"     # start time on a populated hub: unlock + mirror
   START[$n]=$start_ms
   BYTES[$n]=$(stat -c %s "$tmp/hub-$n/data.mdb")
 done
+echo "after a restart ..."
+for round in $(seq "$rounds"); do
+  for n in $sizes; do
+    for shape in 1 d64; do
+      wire_run "rget_${n}_$shape" --socket "${SD_SOCK[h$n]}" --names "$n" --server-pid "${SD_PID[h$n]}" $(shape_args $shape)
+      keep "rget_${n}_$shape"
+    done
+  done
+done
+for n in $sizes; do
+  RSS_RST[$n]=$(rss_kb "${SD_PID[h$n]}")
+  ANON_RST[$n]=$(anon_kb "${SD_PID[h$n]}")
+done
+
+# ---- puts (on the smallest hub, the same bodies again) beside Redis appendfsync always ----
 # getDb of a 1,000-name protocol on the smallest hub
 for i in $(seq 0 999); do
   printf '{"id": %d, "op": "put", "protocol": "db1000", "name": "user%d", "body": {"password": "x"}}\n' "$i" "$i"
 done | while read -r req; do SEKRETS_SOCKET=${SD_SOCK[h$s1]} "$cli" call "$req" >/dev/null; done
-
-# ---- Redis 7 on a Unix socket: no persistence for GET, appendfsync always for SET ----
-mkdir -p "$tmp/redis" "$tmp/redis-aof"
-redis-server --port 0 --unixsocket "$tmp/redis.sock" --unixsocketperm 700 --save '' \
-  --appendonly no --dir "$tmp/redis" --daemonize no >/dev/null &
-pids+=($!)
-redis-server --port 0 --unixsocket "$tmp/redis-aof.sock" --unixsocketperm 700 --save '' \
-  --appendonly yes --appendfsync always --dir "$tmp/redis-aof" --daemonize no >/dev/null &
-pids+=($!)
-for _ in $(seq 100); do redis-cli -s "$tmp/redis.sock" ping >/dev/null 2>&1 && redis-cli -s "$tmp/redis-aof.sock" ping >/dev/null 2>&1 && break; sleep 0.05; done
-redis-benchmark -s "$tmp/redis.sock" -t set -d 64 -n 200000 -r 100000 -P 64 -q >/dev/null
-
-# ---- the rounds: floor, sekretsd and redis interleaved, shape by shape ----
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
-BIGRATIOS="" # per round: p50 of a get at the biggest hub / at the smallest, measured back to back
-sock1=${SD_SOCK[h$s1]}
+start_redis redis-aof --appendonly yes --appendfsync always
+aof_pid=$redis_pid
+echo "puts ..."
+sd=(--socket "${SD_SOCK[h$s1]}" --op put --names "$s1" --server-pid "${SD_PID[h$s1]}")
+rd=(--redis --socket "$tmp/redis-aof.sock" --op put --names "$s1" --server-pid "$aof_pid")
 for round in $(seq "$rounds"); do
-  echo "round $round/$rounds ..."
-  wire_run floor_1 --echo;                      keep floor_1
-  wire_run "get_${s1}_1" --socket "$sock1" --names "$s1"; keep "get_${s1}_1"
-  if [ "$big" != "$s1" ]; then # right after the small hub: the ratio of the pair is the figure
-    p50_small=${P50[get_${s1}_1]}
-    wire_run "get_${big}_1" --socket "${SD_SOCK[h$big]}" --names "$big"; keep "get_${big}_1"
-    BIGRATIOS+="$(ratio "${P50[get_${big}_1]}" "$p50_small") "
-  fi
-  redis_run redis_get_1 "$tmp/redis.sock" get 1 1 60000; keep redis_get_1
-  wire_run floor_d64 --echo --depth 64;         keep floor_d64
-  wire_run "get_${s1}_d64" --socket "$sock1" --names "$s1" --depth 64; keep "get_${s1}_d64"
-  redis_run redis_get_d64 "$tmp/redis.sock" get 1 64 2000000; keep redis_get_d64
-  wire_run floor_c8 --echo --clients 8;         keep floor_c8
-  wire_run "get_${s1}_c8" --socket "$sock1" --names "$s1" --clients 8; keep "get_${s1}_c8"
-  redis_run redis_get_c8 "$tmp/redis.sock" get 8 1 200000; keep redis_get_c8
-  wire_run floor_c64 --echo --clients 64;       keep floor_c64
-  wire_run "get_${s1}_c64" --socket "$sock1" --names "$s1" --clients 64; keep "get_${s1}_c64"
-  redis_run redis_get_c64 "$tmp/redis.sock" get 64 1 300000; keep redis_get_c64
-  wire_run put_1 --socket "$sock1" --op put --names "$s1"; keep put_1
-  redis_run redis_set_1 "$tmp/redis-aof.sock" set 1 1 2000; keep redis_set_1
-  wire_run put_d64 --socket "$sock1" --op put --names "$s1" --depth 64; keep put_d64
-  redis_run redis_set_d64 "$tmp/redis-aof.sock" set 1 64 100000; keep redis_set_d64
-  wire_run put_c8 --socket "$sock1" --op put --names "$s1" --clients 8; keep put_c8
-  redis_run redis_set_c8 "$tmp/redis-aof.sock" set 8 1 20000; keep redis_set_c8
-  wire_run getdb_1000 --socket "$sock1" --op getdb; keep getdb_1000
-  for n in $sizes; do
-    [ "$n" = "$s1" ] && continue
-    for shape in 1 d64 c8 c64; do
-      [ "$n" = "$big" ] && [ "$shape" = 1 ] && continue # measured beside the small hub
-      case $shape in 1) a=() ;; d64) a=(--depth 64) ;; c8) a=(--clients 8) ;; c64) a=(--clients 64) ;; esac
-      wire_run "get_${n}_$shape" --socket "${SD_SOCK[h$n]}" --names "$n" "${a[@]}"; keep "get_${n}_$shape"
-    done
+  for shape in 1 d64 c8; do
+    wire_run "put_$shape" "${sd[@]}" $(shape_args $shape); keep "put_$shape"
+    wire_run "redis_set_$shape" "${rd[@]}" $(shape_args $shape); keep "redis_set_$shape"
   done
+  wire_run getdb_1000 --socket "${SD_SOCK[h$s1]}" --op getdb --server-pid "${SD_PID[h$s1]}"; keep getdb_1000
 done
+# the hub still holds every body the gets expect, after the puts
+wire_run check_after_puts --socket "${SD_SOCK[h$s1]}" --names "$s1" --depth 64
 settle
-for n in $sizes; do
-  RSS[$n]=$(rss_kb "${SD_PID[h$n]}")
-  ANON[$n]=$(anon_kb "${SD_PID[h$n]}")
-  stop_sekretsd "h$n"
-done
-
-# redis memory for the same data as the largest hub: that many 64-byte values
-redis-cli -s "$tmp/redis.sock" flushall >/dev/null
-awk -v n="$big" 'BEGIN { v = sprintf("%64s", ""); gsub(/ /, "x", v);
-  for (i = 0; i < n; i++) { k = "p" (i % 100) ":user" i;
-    printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$64\r\n%s\r\n", length(k), k, v } }' \
-  | redis-cli -s "$tmp/redis.sock" --pipe >/dev/null
-redis_rss=$(( $(redis-cli -s "$tmp/redis.sock" info memory | awk -F: '/^used_memory_rss:/ {print $2}' | tr -d '\r') / 1024 ))
+for n in $sizes; do stop_sekretsd "h$n"; done
+kill "$aof_pid"; wait "$aof_pid" 2>/dev/null || true
 
 # ---- 4. per-process look-ups (200 runs each, minus /bin/true) ----
 echo "per-process look-ups ..."
@@ -223,56 +241,60 @@ unlock_ms=$(( ($(ms_now) - t0) / 1000000 ))
 kill "$sd_pid"; wait "$sd_pid" 2>/dev/null || true
 
 # ---- the table ----
-verdict() { awk -v r="$1" -v t="$2" -v dir="$3" 'BEGIN { ok = dir == "ge" ? r >= t : r <= t; print ok ? "met" : "MISSED" }'; }
-row() { printf "%-46s %12s %10s %8s  %s\n" "$@"; }
-s1=$(echo "$sizes" | awk '{print $1}')
+verdict() { awk -v r="$1" -v t="$2" -v dir="$3" 'BEGIN { if (r == "-") { print "-"; exit }
+  ok = dir == "ge" ? r >= t : r <= t; print ok ? "met" : "MISSED" }'; }
+row() { printf "%-50s %16s %8s %8s  %s\n" "$@"; }
+fig() { printf '%s req/s, p50 %s p99 %s us, %s us CPU/req' "${R[$1]}" "${P50[$1]}" "${P99[$1]}" "${SRV[$1]}"; }
 echo
-printf "%-46s %12s %10s %8s  %s\n" "measure" "value" "ratio" "target" ""
-printf -- "-%.0s" $(seq 90); echo
-for shape in 1 d64 c8 c64; do
-  row "floor echo $shape (req/s, p50 us)" "${R[floor_$shape]}" "${P50[floor_$shape]}" "" ""
-done
+echo "figures (medians of $rounds rounds; gets uniform over all N, every reply checked; CPU = server's):"
+for shape in $shapes; do row "floor echo $shape" "" "" "" "$(fig "floor_$shape")"; done
 for n in $sizes; do
-  for shape in 1 d64 c8 c64; do
-    row "sekretsd get $n $shape (req/s)" "${R[get_${n}_$shape]}" "" "" "p50 ${P50[get_${n}_$shape]} us, p99 ${P99[get_${n}_$shape]} us"
+  for shape in $shapes; do
+    row "sekretsd get $n $shape, just populated" "" "" "" "$(fig "get_${n}_$shape")"
+    row "redis GET $n $shape" "" "" "" "$(fig "redis_get_${n}_$shape")"
   done
+  for shape in 1 d64; do row "sekretsd get $n $shape, after a restart" "" "" "" "$(fig "rget_${n}_$shape")"; done
+  row "VmRSS $n (KiB): populated / +gets / restarted; redis" "" "" "" \
+    "${RSS_POP[$n]} / ${RSS_FRESH[$n]} (anon ${ANON_FRESH[$n]}) / ${RSS_RST[$n]} (anon ${ANON_RST[$n]}); redis ${RRSS[$n]}"
+  row "hub $n: populate s, start ms, data bytes/credential" "" "" "" "${POP_S[$n]} s, ${START[$n]} ms, $(( BYTES[$n] / n )) B"
 done
-for shape in 1 d64 c8 c64; do
-  row "redis GET $shape (req/s)" "${R[redis_get_$shape]}" "" "" "p50 ${P50[redis_get_$shape]} us, p99 ${P99[redis_get_$shape]} us"
+for shape in 1 d64 c8; do
+  row "put $shape / redis SET appendfsync always $shape" "" "" "" "$(fig "put_$shape") / $(fig "redis_set_$shape")"
 done
+row "getDb of 1,000 names" "" "" "" "$(fig getdb_1000)"
 echo
-r=$(ratio "${R[get_${s1}_1]}" "${R[floor_1]}");   row "get 1 client sync / floor" "" "$r" ">=0.85" "$(verdict "$r" 0.85 ge)"
-r=$(ratio "${R[get_${s1}_1]}" "${R[redis_get_1]}"); row "get 1 client sync / redis GET" "" "$r" ">=1.0" "$(verdict "$r" 1.0 ge)"
-r=$(ratio "${R[get_${s1}_d64]}" "${R[redis_get_d64]}"); row "get 64 in flight / redis GET -P 64" "" "$r" ">=1.0" "$(verdict "$r" 1.0 ge)"
-r=$(ratio "${R[get_${s1}_c8]}" "${R[redis_get_c8]}"); row "get 8 clients / redis GET -c 8" "" "$r" ">=1.0" "$(verdict "$r" 1.0 ge)"
-r=$(ratio "${R[put_d64]}" "${R[redis_set_d64]}"); row "put 64 in flight / redis SET fsync always" "" "$r" ">=1.0" "$(verdict "$r" 1.0 ge)"
-row "  (put 1 sync / redis SET 1 sync)" "" "$(ratio "${R[put_1]}" "${R[redis_set_1]}")" "" "${R[put_1]} vs ${R[redis_set_1]} req/s"
-r=$(ratio "${P99[get_${s1}_1]}" "${P99[floor_1]}"); row "p99 at 1 client / floor p99" "" "$r" "<=2.0" "$(verdict "$r" 2.0 le)"
-if [ "$big" != "$s1" ]; then
-  r=$(median $BIGRATIOS); row "get p50 at $big / at $s1" "" "$r" "<=1.3" "$(verdict "$r" 1.3 le) (per round: ${BIGRATIOS% })"
-fi
-r=$(ratio "${RSS[$big]}" "$redis_rss"); row "RSS serving $big: sekretsd / redis (KiB)" "${RSS[$big]}/$redis_rss" "$r" "<1.0" "$(verdict "$r" 0.999 le)"
-row "  sekretsd anonymous memory at $big (KiB)" "${ANON[$big]}" "$(ratio "${ANON[$big]}" "$redis_rss")" "" "(the record mirror; the rest is mapped hub file)"
-cli_net=$((cli_us - true_us)) pass_net=$((pass_us - true_us)) git_net=$((git_us - true_us)) min_net=$((min_us - true_us))
-row "per process (median of $runs), above /bin/true ($true_us us):" "" "" "" ""
-row "  sekrets-cli get -f password (us)" "$cli_net" "" "" ""
-row "  minimal C client process (us)" "$min_net" "" "" ""
-row "  git credential fill, cache (us)" "$git_net" "" "" ""
-row "  pass show (us)" "$pass_net" "" "" ""
-row "  ssh-add -l against ssh-agent (us)" "$((ssh_us - true_us))" "" "" ""
-r=$(ratio "$pass_net" "$cli_net"); row "pass show / sekrets-cli get" "" "$r" ">=10" "$(verdict "$r" 10 ge)"
-r=$(ratio "$git_net" "$cli_net");  row "git credential fill / sekrets-cli get" "" "$r" ">1.0" "$(verdict "$r" 1.0001 ge)"
-r=$(ratio "$cli_us" "$min_us");    row "sekrets-cli get / minimal C client (whole process)" "" "$r" "<=1.5" "$(verdict "$r" 1.5 le)"
-row "getDb of 1,000 names (req/s)" "${R[getdb_1000]}" "" "" "p50 ${P50[getdb_1000]} us"
-row "put 1 sync / 64 in flight / 8 clients (req/s)" "${R[put_1]}/${R[put_d64]}/${R[put_c8]}" "" "" ""
+printf "%-50s %16s %8s %8s  %s\n" "target" "figures" "ratio" "target" ""
+printf -- "-%.0s" $(seq 96); echo
 for n in $sizes; do
-  row "hub $n: start ms, data bytes/credential" "${START[$n]}" "$(( BYTES[$n] / n ))" "" "RSS ${RSS[$n]} KiB, anon ${ANON[$n]} KiB"
+  r=$(ratio "${SRV[get_${n}_d64]}" "${SRV[redis_get_${n}_d64]}")
+  row "$n: server CPU/get 64 in flight / redis" "${SRV[get_${n}_d64]}/${SRV[redis_get_${n}_d64]} us" "$r" "<=1.0" "$(verdict "$r" 1.0 le)"
+  r=$(ratio "${P99[get_${n}_1]}" "${P99[floor_1]}")
+  row "$n: 1 client sync p99 / floor p99" "${P99[get_${n}_1]}/${P99[floor_1]} us" "$r" "<=2.0" "$(verdict "$r" 2.0 le)"
+  r=$(ratio "${R[get_${n}_d64]}" "${R[redis_get_${n}_d64]}")
+  row "$n: 64 in flight req/s / redis" "${R[get_${n}_d64]}/${R[redis_get_${n}_d64]}" "$r" ">=1.0" "$(verdict "$r" 1.0 ge)"
+  r=$(ratio "${RSS_FRESH[$n]}" "${RRSS[$n]}")
+  row "$n: VmRSS after populate+gets / redis (KiB)" "${RSS_FRESH[$n]}/${RRSS[$n]}" "$r" "<=1.0" "$(verdict "$r" 1.0 le)"
 done
+if [ "$big" != "$s1" ]; then
+  r=$(median $PAIRS)
+  row "get p50 at $big / at $s1 (1 client, pairs)" "" "$r" "<=1.3" "$(verdict "$r" 1.3 le) (rounds: ${PAIRS% })"
+  r=$(median $CPUPAIRS)
+  row "server CPU/get at $big / at $s1 (64 in flight)" "" "$r" "<=1.5" "$(verdict "$r" 1.5 le) (rounds: ${CPUPAIRS% })"
+fi
+r=$(ratio "${R[put_d64]}" "${R[redis_set_d64]}")
+row "put 64 in flight / redis SET appendfsync always" "${R[put_d64]}/${R[redis_set_d64]}" "$r" ">=1.0" "$(verdict "$r" 1.0 ge)"
+r=$(ratio "${R[get_${s1}_1]}" "${R[floor_1]}")
+row "get 1 client sync / floor ($s1)" "${R[get_${s1}_1]}/${R[floor_1]}" "$r" ">=0.85" "$(verdict "$r" 0.85 ge)"
+cli_net=$((cli_us - true_us)) pass_net=$((pass_us - true_us)) git_net=$((git_us - true_us)) min_net=$((min_us - true_us))
+r=$(ratio "$pass_net" "$cli_net"); row "pass show / sekrets-cli get (per process)" "$pass_net/$cli_net us" "$r" ">=10" "$(verdict "$r" 10 ge)"
+r=$(ratio "$git_net" "$cli_net");  row "git credential fill / sekrets-cli get" "$git_net/$cli_net us" "$r" ">1.0" "$(verdict "$r" 1.0001 ge)"
+r=$(ratio "$cli_us" "$min_us");    row "sekrets-cli get / minimal C client (process)" "$cli_us/$min_us us" "$r" "<=1.5" "$(verdict "$r" 1.5 le)"
+row "per process above /bin/true ($true_us us): ssh-add -l" "$((ssh_us - true_us)) us" "" "" ""
 row "unlock at default Argon2id limits (ms)" "$unlock_ms" "" "" "MODERATE: 256 MiB, 3 passes"
 {
   echo "start_ms,$(for n in $sizes; do printf '%s ' "${START[$n]}"; done)"
   echo "per_process_us,cli=$cli_net,minimal=$min_net,git=$git_net,pass=$pass_net"
-  echo "redis_rss_kib,$redis_rss"
+  echo "redis_rss_kib,$(for n in $sizes; do printf '%s ' "${RRSS[$n]}"; done)"
   echo "unlock_ms,$unlock_ms"
 } >> "$out/extra.txt"
 

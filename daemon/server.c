@@ -199,9 +199,21 @@ static void on_ckpt_timer(uv_timer_t *t)
         uv_timer_start(t, on_ckpt_timer, 1, 0);
         return;
     }
-    if (store_checkpoint(srv->hub) != 0)
+    if (store_checkpoint(srv->hub) != 0) {
         log_error("checkpoint failed (the journal keeps every write): %s",
                   store_errmsg(srv->hub));
+        return;
+    }
+    /* Quiet for a whole delay and checkpointed: give back the memory the burst of writes
+     * left (store.h). While writes go on it would only be taken again: look later. */
+    uint64_t quiet = uv_now(srv->loop) - srv->last_commit_ms;
+    if (quiet < CHECKPOINT_DELAY_MS) {
+        if (store_trim_pending(srv->hub))
+            uv_timer_start(t, on_ckpt_timer, CHECKPOINT_DELAY_MS - quiet, 0);
+        return;
+    }
+    if (store_trim(srv->hub) != 0)
+        log_error("could not reopen the hub after writes: %s", store_errmsg(srv->hub));
 }
 
 int server_batch_open(server *srv)
@@ -225,6 +237,7 @@ void server_batch_commit(server *srv)
     if (!srv->batch_open)
         return;
     srv->batch_open = false;
+    srv->last_commit_ms = uv_now(srv->loop);
     uv_check_stop(&srv->commit_check);
     uv_idle_stop(&srv->commit_idle);
     int rc = store_batch_commit(srv->hub);
@@ -233,7 +246,8 @@ void server_batch_commit(server *srv)
         snprintf(msg, sizeof(msg), "write not saved: %s", store_errmsg(srv->hub));
         log_error("%s", msg);
     }
-    if (store_checkpoint_pending(srv->hub) && !uv_is_active((uv_handle_t *)&srv->ckpt_timer) &&
+    if ((store_checkpoint_pending(srv->hub) || store_trim_pending(srv->hub)) &&
+        !uv_is_active((uv_handle_t *)&srv->ckpt_timer) &&
         !srv->stopping)
         uv_timer_start(&srv->ckpt_timer, on_ckpt_timer, CHECKPOINT_DELAY_MS, 0);
     for (session *s = srv->sessions, *next; s != NULL; s = next) {

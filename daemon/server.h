@@ -33,6 +33,7 @@ struct server {
     uv_idle_t commit_idle;    /* active while a batch is open: the loop must not sleep */
     uv_timer_t ckpt_timer;    /* checkpoints the journal a while after the first write */
     bool batch_open;          /* writes are waiting in the store's open transaction */
+    uint64_t last_commit_ms;  /* uv_now of the last batch commit: quiet since then? */
     const config *cfg;
     store *hub;
     bool own_socket;          /* we bound it (not inherited): remove it at exit */

@@ -210,5 +210,11 @@ int store_batch_begin(store *s);
 int store_batch_commit(store *s);
 int store_checkpoint(store *s);
 bool store_checkpoint_pending(const store *s);
+/* Gives back what writes left in memory once they are checkpointed (store_trim.c): LMDB's
+ * cached dirty pages and the data file's resident map pages. A no-op while a batch or
+ * checkpoint is open, or when nothing was written since the last trim. On failure the
+ * store is left broken (every call fails: restart). store_trim_pending: a trim is owed. */
+int store_trim(store *s);
+bool store_trim_pending(const store *s);
 
 #endif

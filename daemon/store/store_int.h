@@ -160,6 +160,7 @@ struct store {
     bool batching;          /* between store_batch_begin and store_batch_commit */
     int batch_err;          /* the batch already failed: its writes are lost */
     bool broken;            /* the journal could not be applied: every call fails */
+    bool trim_owed;         /* written since the last store_trim (store_trim.c) */
     int jfd;                /* the journal (store_journal.c), flock'ed while open */
     uint64_t jepoch, jseq;  /* the header's epoch; records written since it */
     uint64_t jend;          /* where the next record goes */
@@ -191,6 +192,7 @@ typedef int (*store_txn_fn)(store *s, MDB_txn *txn, void *ctx);
 /* A record write joins an open batch; any other write refuses one (SKR_EBUSY). */
 int store_write(store *s, store_txn_fn fn, void *ctx);
 int store_write_rec_txn(store *s, store_txn_fn fn, void *ctx);
+int store_check_file(store *s);
 int store_errf(store *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Associated data: label || LMDB key || the value's clear prefix (rec: seq BE || ver BE;

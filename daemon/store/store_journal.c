@@ -496,8 +496,10 @@ int store_checkpoint(store *s)
         rc = mdb_txn_commit(s->ckpt); /* synced: the env has no NOSYNC */
         s->ckpt = NULL;
         s->ckpt_ops = 0;
-        if (rc == 0)
+        if (rc == 0) {
+            s->trim_owed = true;
             break;
+        }
         r = store_mdb_err(s, rc, "checkpoint");
         /* The commit freed the txn; the journal still has every batch. A full map (the
          * freelist needs pages too) grows, and the batches are applied again. */

@@ -104,7 +104,11 @@ int store_meta_load(store *s, MDB_txn *txn)
     }
     if ((r = store_meta_suite(s, txn)) != 0)
         return r;
-    s->kdf = kdf; /* a key file hub: set from its entry by store_ring_open */
+    /* A key-file hub's KDF comes from its entry (store_ring_open, and every change of
+     * the key file): an environment reopened (store_env_reopen: compaction, trim) must
+     * keep it, so only a legacy hub's meta sets it here. */
+    if (s->legacy)
+        s->kdf = kdf;
     s->initialized = true;
     return 0;
 }

@@ -181,7 +181,7 @@ bool store_fd_unlinked(int fd)
 
 /* A write into a data file (or journal) that was deleted under the daemon would be
  * acknowledged and lost: refuse it. Two statx calls per transaction. */
-static int store_check_file(store *s)
+int store_check_file(store *s)
 {
     int fd;
 
@@ -216,6 +216,8 @@ int store_write(store *s, store_txn_fn fn, void *ctx)
             mdb_txn_abort(txn);
         } else if ((rc = mdb_txn_commit(txn)) != 0) {
             r = store_mdb_err(s, rc, "commit");
+        } else {
+            s->trim_owed = true;
         }
         if (r == STORE_EGROW)
             r = store_grow(s);
