@@ -66,6 +66,40 @@ class TestPipInstall(unittest.TestCase):
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
+    def test_install_offline_without_wheel_leaves_tree_clean(self):
+        """A plain venv (its own pip, no `wheel`, no system packages) installs the package
+        with pip's default isolated build and no index: the in-tree backend needs only the
+        standard library. The source folder is left exactly as it was."""
+        tmp = tempfile.mkdtemp(prefix="skr-venv-")
+        try:
+            venv = os.path.join(tmp, "venv")
+            src = os.path.join(tmp, "src")
+            shutil.copytree(SRC, src, ignore=shutil.ignore_patterns("__pycache__"))
+            before = sorted(os.path.relpath(os.path.join(d, f), src)
+                            for d, _, fs in os.walk(src) for f in fs)
+            subprocess.run(["/usr/bin/python3", "-m", "venv", venv], check=True, timeout=120)
+            py = os.path.join(venv, "bin", "python")
+            self.assertNotEqual(subprocess.run([py, "-c", "import wheel"],
+                                               capture_output=True).returncode, 0,
+                                "the control: this venv has no wheel package")
+            env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+            env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+            out = subprocess.run([py, "-m", "pip", "install", "--no-index", "--no-deps", src],
+                                 capture_output=True, text=True, timeout=240, env=env, cwd=tmp)
+            self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+            meta = subprocess.run([py, "-c", "import importlib.metadata as m; "
+                                   "print(m.version('sekrets')); "
+                                   "print([e.value for e in m.entry_points(group='keyring.backends')])"],
+                                  capture_output=True, text=True, timeout=60, env=env, cwd="/")
+            self.assertEqual(meta.stdout.splitlines(), ["0.1.0", "['sekrets.keyring_backend']"],
+                             meta.stderr)
+            after = sorted(os.path.relpath(os.path.join(d, f), src)
+                           for d, _, fs in os.walk(src) for f in fs
+                           if "__pycache__" not in d)
+            self.assertEqual(after, before)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
 
 if __name__ == "__main__":
     unittest.main(argv=sys.argv[:1], verbosity=2)
