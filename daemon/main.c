@@ -49,7 +49,7 @@ static int unlock_with_keyfile(store *hub, const char *path, const uint8_t *cont
     int rc;
 
     if (!store_is_initialized(hub) && len > STORE_KEYFILE_NEW_MAX) {
-        log_error("keyfile %s: %zu bytes; a new hub takes %d to %u (what `sekrets-cli "
+        log_error("keyfile %s: %zu bytes; a keyfile holds %d to %u bytes (what `sekrets-cli "
                   "unlock --keyfile` can send)", path, len, STORE_KEYFILE_MIN,
                   STORE_KEYFILE_NEW_MAX);
         return EXIT_KEYFILE;

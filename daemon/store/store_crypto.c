@@ -96,12 +96,15 @@ static int store_keyfile_check(const char *path, const struct stat *st,
     if (st->st_uid != geteuid() || (st->st_mode & 077) != 0) {
         snprintf(err, STORE_ERRMSG_MAX,
                  "keyfile %s: must be owned by uid %u and not readable by group or others "
-                 "(mode %04o)", path, (unsigned)geteuid(), (unsigned)(st->st_mode & 0777));
+                 "(mode %04o): chown it, chmod 600 it", path, (unsigned)geteuid(),
+                 (unsigned)(st->st_mode & 0777));
         return SKR_EDENIED;
     }
     if (st->st_size < STORE_KEYFILE_MIN || st->st_size > (off_t)STORE_KEYFILE_MAX) {
-        snprintf(err, STORE_ERRMSG_MAX, "keyfile %s: %lld bytes, need %d to %u", path,
-                 (long long)st->st_size, STORE_KEYFILE_MIN, STORE_KEYFILE_MAX);
+        /* the range a new hub takes: the legacy ceiling is for hubs keyed before it */
+        snprintf(err, STORE_ERRMSG_MAX, "keyfile %s: %lld bytes; a keyfile holds %d to %u "
+                 "bytes (e.g. head -c 32 /dev/urandom)", path, (long long)st->st_size,
+                 STORE_KEYFILE_MIN, STORE_KEYFILE_NEW_MAX);
         return SKR_EINVAL;
     }
     return 0;

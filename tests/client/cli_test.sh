@@ -371,7 +371,12 @@ expect 0 "kept" -- CLI get bob -p ftp -f password
 stop
 head -c 4097 /dev/urandom > "$T/bigkey"; chmod 600 "$T/bigkey"
 expect 5 "" -- "$SEKRETSD" --foreground --socket "$T/run/big.sock" --hub "$T/hub-big" --keyfile "$T/bigkey"
-grep -q "4097 bytes; a new hub takes 32 to 4096" "$T/err" || fail "big keyfile message: $(cat "$T/err")"
+grep -q "4097 bytes; a keyfile holds 32 to 4096 bytes" "$T/err" || fail "big keyfile message: $(cat "$T/err")"
+[ "$(grep -c keyfile "$T/err")" = 1 ] || fail "one line for a refused keyfile: $(cat "$T/err")"
+head -c 10 /dev/urandom > "$T/smallkey"; chmod 600 "$T/smallkey"   # the same range said
+expect 5 "" -- "$SEKRETSD" --foreground --socket "$T/run/big.sock" --hub "$T/hub-small" --keyfile "$T/smallkey"
+grep -q "10 bytes; a keyfile holds 32 to 4096 bytes" "$T/err" || fail "small keyfile message: $(cat "$T/err")"
+[ "$(grep -c keyfile "$T/err")" = 1 ] || fail "one line for a small keyfile: $(cat "$T/err")"
 grep -q "new hub created" "$T/err" && fail "a refused keyfile keyed a new hub"
 head -c 32 /dev/urandom > "$T/openkey"; chmod 644 "$T/openkey"     # readable by others
 expect 5 "" -- "$SEKRETSD" --foreground --socket "$T/run/big.sock" --hub "$T/hub-open" --keyfile "$T/openkey"
