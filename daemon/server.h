@@ -36,6 +36,7 @@ struct server {
     const config *cfg;
     store *hub;
     bool own_socket;          /* we bound it (not inherited): remove it at exit */
+    char socket_name[112];    /* what is served: the bound path or the inherited address */
     bool stopping;
     uint32_t nsessions;       /* sessions counted against max_clients */
     uint64_t denied_logged_ms; /* when a denied peer was last logged (0: never) */
@@ -84,8 +85,10 @@ struct session {
     bool body_queued;         /* out/writing may hold a get reply (a body): wiped at lock */
 };
 
-/* Sets up the listener (bound or inherited), signals and timers. 0 or an exit code. */
-int server_start(server *srv, uv_loop_t *loop, const config *cfg, store *hub);
+/* Sets up the listener (bound or inherited), signals and timers. 0 or an exit code.
+ * The hub is opened after it (main.c sets srv->hub before the loop runs), so a start
+ * refused for its socket creates no hub. */
+int server_start(server *srv, uv_loop_t *loop, const config *cfg);
 /* Begins a graceful stop: no new connections, replies in flight finished, then exit. */
 void server_stop(server *srv);
 /* Stops the server if the loop has not, lets the loop close its handles and removes the

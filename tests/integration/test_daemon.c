@@ -656,6 +656,7 @@ START_TEST(test_second_daemon_refused)
     snprintf(other_socket, sizeof(other_socket), "%s/run/other.sock", h.dir);
     /* the same socket, another hub; then another socket, the same hub */
     ck_assert_int_eq(second_daemon(h.socket, other_hub), 4);
+    ck_assert_int_ne(access(other_hub, F_OK), 0); /* refused before any hub was made */
     ck_assert_int_eq(second_daemon(other_socket, h.hub), 4);
     ck_assert_int_ne(access(other_socket, F_OK), 0);
     int fd = connect_ok();
@@ -847,6 +848,7 @@ START_TEST(test_bad_startup)
     waitpid(pid, &status, 0);
     ck_assert(WIFEXITED(status));
     ck_assert_int_eq(WEXITSTATUS(status), 3);
+    ck_assert_int_ne(access(hub, F_OK), 0); /* the socket folder is checked before the hub */
     /* an unknown option is a usage error, exit 2 */
     pid = fork();
     if (pid == 0) {
@@ -938,6 +940,9 @@ START_TEST(test_socket_folder_modes)
     ck_assert_int_eq(chmod(run, 0711), 0);
     ck_assert_int_eq(refused_start(mode_dir, NULL), 3); /* traversable, and no grant needs it */
     ck_assert(start_log_has(mode_dir, "is open to group/others (mode 711): chmod 700 it"));
+    char hub[160];
+    snprintf(hub, sizeof(hub), "%s/hub", mode_dir);
+    ck_assert_int_ne(access(hub, F_OK), 0); /* a refused start leaves no hub behind */
     ck_assert_int_eq(refused_start(mode_dir, conf), -1); /* with grants it starts (killed) */
     ck_assert_int_eq(chmod(run, 0755), 0);
     ck_assert_int_eq(refused_start(mode_dir, conf), 3); /* listable: refused even so */
