@@ -18,6 +18,7 @@
 #include "frame.h"
 #include "policy.h"
 #include "request.h"
+#include "response.h"
 #include "store.h"
 
 typedef struct session session;
@@ -125,8 +126,11 @@ void session_unref(session *s);
 /* dispatch.c: serves one decoded request, appending its reply to s->out. Returns 0, or 1
  * when the reply will come later (the request went to the thread pool; s->waiting set). */
 int dispatch(session *s, const proto_request *req);
-/* Appends an error reply; falls back to a fixed `internal` frame if memory runs out. */
+/* Appends an error reply (closing the connection after it if memory runs out). */
 void reply_error(session *s, uint32_t id, int code, const char *message);
+/* The same with the optional keys of PROTOCOL.md "Error details". */
+void reply_error_ex(session *s, uint32_t id, int code, const char *message,
+                    const proto_error_extra *extra);
 /* One audit line for a served request (never a body or passphrase). */
 void audit(const session *s, const proto_request *req, int code);
 
@@ -134,7 +138,8 @@ void audit(const session *s, const proto_request *req, int code);
 int unlock_submit(session *s, const proto_request *req);
 bool unlock_rate_limited(server *srv, uint64_t *wait_ms);
 /* The message of a `rate_limited` answer given now: why, and how long to wait when that
- * is known. Written into buf (cap bytes); returns buf. */
-const char *unlock_limit_message(server *srv, char *buf, size_t cap);
+ * is known. Written into buf (cap bytes); returns buf. *retry_s: the wait in whole
+ * seconds, rounded up, at least 1 (1 too when a running derivation's end is unknown). */
+const char *unlock_limit_message(server *srv, char *buf, size_t cap, uint32_t *retry_s);
 
 #endif

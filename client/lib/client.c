@@ -32,6 +32,9 @@ struct skr_client {
     uint32_t next_id;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     char errmsg[256];
+    int64_t retry_after;    /* the last error's retry_after, or -1 */
+    size_t nambiguous;      /* the last error's protocols (ambiguous) */
+    char ambiguous[PROTO_MAX_AMBIGUOUS][PROTO_MAX_PROTOCOL + 1];
     proto_buf out;          /* request bytes; wiped after sending */
     proto_buf reply;        /* the last answer's payload; wiped before reuse */
     proto_reader rd;
@@ -53,6 +56,34 @@ static int remaining(int64_t deadline)
 int skr_default_socket(char *buf, size_t size)
 {
     return proto_default_socket(buf, size);
+}
+
+/* Forgets the details of the previous call's error. */
+static void clear_error(skr_client *c)
+{
+    c->errmsg[0] = '\0';
+    c->retry_after = -1;
+    c->nambiguous = 0;
+}
+
+/* The protocols of an `ambiguous` answer: only valid protocol names are kept (the text is
+ * the daemon's), at most PROTO_MAX_AMBIGUOUS. */
+static void note_protocols(skr_client *c, proto_span list)
+{
+    proto_cur cur = proto_cur_make(list.ptr, list.len);
+    uint32_t n;
+    if (list.len == 0 || proto_cur_array(&cur, &n) != 0)
+        return;
+    for (uint32_t i = 0; i < n && c->nambiguous < PROTO_MAX_AMBIGUOUS; i++) {
+        const char *str;
+        uint32_t len;
+        if (proto_cur_str(&cur, &str, &len) != 0)
+            return;
+        if (!skr_valid_protocol(str, len))
+            continue;
+        memcpy(c->ambiguous[c->nambiguous], str, len);
+        c->ambiguous[c->nambiguous++][len] = '\0';
+    }
 }
 
 static void client_break(skr_client *c)
@@ -77,6 +108,7 @@ int skr_connect(const char *path, int timeout_ms, skr_client **out)
     if (c == NULL)
         return SKR_ENOMEM;
     c->fd = -1;
+    clear_error(c);
     c->timeout_ms = timeout_ms > 0 ? timeout_ms : SKR_DEFAULT_TIMEOUT_MS;
     c->next_id = 1;
     proto_reader_init(&c->rd, CLIENT_MAX_FRAME);
@@ -265,11 +297,30 @@ static int recv_frame(skr_client *c, int64_t deadline)
     }
 }
 
-/* Keeps the daemon's message of an error answer (bounded). */
+/* Keeps the daemon's message of an error answer (bounded) and its optional details. */
 static void note_error(skr_client *c, const proto_response *resp)
 {
+    clear_error(c);
     copy_utf8_bounded(c->errmsg, sizeof(c->errmsg), (const char *)resp->message.ptr,
                       resp->message.len);
+    if (resp->has_retry_after)
+        c->retry_after = resp->retry_after;
+    note_protocols(c, resp->protocols);
+}
+
+int64_t skr_client_retry_after(const skr_client *c)
+{
+    return c != NULL ? c->retry_after : -1;
+}
+
+size_t skr_client_ambiguous_count(const skr_client *c)
+{
+    return c != NULL ? c->nambiguous : 0;
+}
+
+const char *skr_client_ambiguous(const skr_client *c, size_t i)
+{
+    return c != NULL && i < c->nambiguous ? c->ambiguous[i] : NULL;
 }
 
 /*
@@ -340,7 +391,7 @@ static int begin(skr_client *c, proto_request *req)
 {
     if (c == NULL)
         return SKR_EINVAL;
-    c->errmsg[0] = '\0';
+    clear_error(c);
     req->id = c->next_id++;
     if (c->next_id == 0)
         c->next_id = 1;
@@ -513,7 +564,7 @@ int skr_get_batch(skr_client *c, const skr_get_req *reqs, size_t n, skr_cred **c
         return SKR_EINVAL;
     if (n > UINT32_MAX / 2)
         return SKR_EINVAL;
-    c->errmsg[0] = '\0';
+    clear_error(c);
     if (c->fd < 0)
         return SKR_EIO;
     for (size_t i = 0; i < n; i++)
@@ -944,7 +995,7 @@ int skr_call(skr_client *c, const void *req, size_t req_len, void **reply, size_
 
     if (c == NULL || req == NULL || reply == NULL || reply_len == NULL)
         return SKR_EINVAL;
-    c->errmsg[0] = '\0';
+    clear_error(c);
     if (proto_mp_check(req, req_len, &obj) != 0 || obj != req_len)
         return SKR_EINVAL;
     proto_cur cur = proto_cur_make(req, req_len);

@@ -80,6 +80,7 @@ expect 4 "" -- CLI get x
 expect 0 "locked: yes" -- sh -c "\"$SEKRETS_CLI\" status | sed -n 2p"
 expect 8 "" -- CLI unlock --passphrase-file "$T/bad"
 expect 9 "" -- CLI unlock --passphrase-fd 3 3<"$T/pass1"   # rate limited right after
+grep -q "too many wrong passphrases: retry in [0-9]* ms" "$T/err" || fail "rate_limited says how long: $(cat "$T/err")"
 sleep 1.2
 expect 0 "" -- CLI unlock --passphrase-fd 3 3<"$T/pass1"   # trailing newline dropped
 expect 0 "" -- CLI passwd --passphrase-file "$T/pass1" --new-passphrase-fd 4 4<"$T/pass2"
@@ -113,6 +114,7 @@ expect 0 "  esc: a\\x1b[31m" -- sh -c "\"$SEKRETS_CLI\" get bob -p s3 | grep esc
 expect 0 "  pem: line1\\nline2\\n" -- sh -c "\"$SEKRETS_CLI\" get bob -p s3 | grep pem"
 expect 0 "$(printf 'protocol: s3\nname: alice')" -- sh -c "\"$SEKRETS_CLI\" get alice | head -2"
 expect 10 "" -- CLI get bob                               # ambiguous
+grep -q "more than one protocol: s3 smtp; give the protocol" "$T/err" || fail "ambiguous names the protocols: $(cat "$T/err")"
 expect 3 "" -- CLI get carol                              # not found
 expect 3 "" -- CLI get carol -p s3
 expect 0 "$(printf 'alice\nbob')" -- CLI db s3

@@ -100,6 +100,8 @@ class TestOps(DaemonTest):
         self.assertEqual(len(res), 600)
         self.assertEqual([r["body"]["i"] for r in res[:300]], names[:300])
         self.assertTrue(all(isinstance(r, sekrets.NotFound) for r in res[300:]))
+        self.assertEqual((res[300].protocol, res[300].name), ("many", "user0300"))
+        self.assertEqual(res[300].message, "no credential 'user0300' in protocol 'many'")
         with self.assertRaises(sekrets.NotFound):
             self.c.get_many(items)
         self.assertEqual(self.c.ping(), "pong")     # still in step after the batch
@@ -177,11 +179,19 @@ class TestWireErrors(DaemonTest):
     def test_not_found_is_a_lookup_error(self):
         e = self.check(sekrets.NotFound, "not_found", -5, lambda: self.c.get("nobody", "nowhere"))
         self.assertIsInstance(e, LookupError)
+        self.assertEqual((e.protocol, e.name), ("nowhere", "nobody"))   # names what is missing
+        self.assertEqual(str(e), "not_found: no credential 'nobody' in protocol 'nowhere'")
+        e = self.check(sekrets.NotFound, "not_found", -5, lambda: self.c.get("nobody"))
+        self.assertEqual(e.message, "no credential 'nobody' in any protocol")
+        e = self.check(sekrets.NotFound, "not_found", -5, lambda: self.c.get_db("nowhere"))
+        self.assertEqual((e.protocol, e.name, e.message), ("nowhere", None, "no protocol 'nowhere'"))
 
     def test_ambiguous(self):
         self.c.put("amb1", "same", {})
         self.c.put("amb2", "same", {})
-        self.check(sekrets.Ambiguous, "ambiguous", -6, lambda: self.c.get("same"))
+        e = self.check(sekrets.Ambiguous, "ambiguous", -6, lambda: self.c.get("same"))
+        self.assertEqual(e.protocols, ("amb1", "amb2"))   # who holds the name
+        self.assertIn("amb1 amb2", e.message)
         self.assertEqual(self.c.get("same", "amb2")["protocol"], "amb2")
 
     def test_exists(self):
@@ -233,6 +243,7 @@ class TestPassphraseHub(unittest.TestCase):
         with self.assertRaises(sekrets.RateLimited) as cm:
             c.unlock("first pass")              # right away: refused
         self.assertEqual((cm.exception.code, cm.exception.errno), ("rate_limited", -11))
+        self.assertEqual(cm.exception.retry_after, 1)   # the 1 s delay, in whole seconds
         deadline = time.monotonic() + 5
         while True:
             try:
