@@ -8,6 +8,7 @@
 #include "response.h"
 #include "server.h"
 #include "skr_config.h"
+#include "store_int.h" /* suite_name only */
 
 void reply_error_ex(session *s, uint32_t id, int code, const char *message,
                     const proto_error_extra *extra)
@@ -176,6 +177,52 @@ static int granted_counts(session *s, uint64_t *protocols, uint64_t *credentials
     return rc;
 }
 
+/* The hub's cipher suite. The store keeps it to itself (store.h has no accessor), so this
+ * one read goes through its internal header. */
+static const char *suite_name(const store *hub)
+{
+    switch (hub->suite) {
+    case STORE_SUITE_XCHACHA: return "xchacha20-poly1305";
+    case STORE_SUITE_AESGCM: return "aes-256-gcm";
+    default: return "unknown";
+    }
+}
+
+/* status for the owner only: where the hub and socket are and how the hub is sealed and
+ * keyed. A peer under a grant learns no paths and nothing hub-wide. */
+static size_t status_owner_keys(session *s, store_kdf *kdf, bool *have_kdf)
+{
+    *have_kdf = s->grant == NULL && store_is_initialized(s->srv->hub) &&
+                store_get_kdf(s->srv->hub, kdf) == 0;
+    return s->grant != NULL ? 0 : *have_kdf ? 4 : 2;
+}
+
+static void pack_status_owner(session *s, msgpack_packer *pk, const store_kdf *kdf, bool have_kdf)
+{
+    if (s->grant != NULL)
+        return;
+    PROTO_PACK_LIT(pk, "hub");
+    proto_pack_cstr(pk, s->srv->cfg->hub_dir);
+    PROTO_PACK_LIT(pk, "socket");
+    proto_pack_cstr(pk, s->srv->socket_name);
+    if (!have_kdf)
+        return;
+    PROTO_PACK_LIT(pk, "suite");
+    proto_pack_cstr(pk, suite_name(s->srv->hub));
+    PROTO_PACK_LIT(pk, "kdf");
+    if (kdf->kind == STORE_KDF_KEYFILE) {
+        msgpack_pack_map(pk, 1);
+        pack_kv_str(pk, "kind", "keyfile", 7);
+        return;
+    }
+    msgpack_pack_map(pk, 3);
+    pack_kv_str(pk, "kind", "argon2id", 8);
+    PROTO_PACK_LIT(pk, "opslimit");
+    msgpack_pack_uint64(pk, kdf->opslimit);
+    PROTO_PACK_LIT(pk, "memlimit");
+    msgpack_pack_uint64(pk, kdf->memlimit);
+}
+
 static int op_status(session *s, const proto_request *req)
 {
     server *srv = s->srv;
@@ -187,10 +234,13 @@ static int op_status(session *s, const proto_request *req)
     } else if (store_is_initialized(srv->hub)) {
         store_stats(srv->hub, &protocols, &credentials);
     }
+    store_kdf kdf;
+    bool have_kdf;
+    size_t owner_keys = status_owner_keys(s, &kdf, &have_kdf);
     reply r;
     if (reply_begin(&r, s, req->id) != 0)
         return SKR_ENOMEM;
-    msgpack_pack_map(&r.pk, 7);
+    msgpack_pack_map(&r.pk, 7 + owner_keys);
     PROTO_PACK_LIT(&r.pk, "initialized");
     if (store_is_initialized(srv->hub))
         msgpack_pack_true(&r.pk);
@@ -211,6 +261,7 @@ static int op_status(session *s, const proto_request *req)
     msgpack_pack_uint64(&r.pk, (uv_now(srv->loop) - srv->started_ms) / 1000);
     PROTO_PACK_LIT(&r.pk, "idle_lock_s");
     msgpack_pack_uint32(&r.pk, srv->cfg->idle_lock_s);
+    pack_status_owner(s, &r.pk, &kdf, have_kdf);
     return reply_end(&r, req->id);
 }
 

@@ -55,6 +55,7 @@ grep -q "^sekrets-cli: --socket is a global option: put it before the command$" 
 expect 2 "" -- CLI db
 expect 2 "" -- CLI --timeout x ping
 expect 0 "" -- sh -c "\"$SEKRETS_CLI\" --help | grep -q '  11  integrity'"
+expect 0 "" -- sh -c "\"$SEKRETS_CLI\" --help | grep -q '(1..3600000, default 30000); past it, exit 6'"
 expect 0 "sekrets-cli 0.1.0 (libsekrets 0.1.0)" -- CLI --version
 
 # --- a new hub with a passphrase: init, lock, unlock, passwd
@@ -65,6 +66,11 @@ expect 4 "" -- CLI hub                                    # not initialised: loc
 expect 0 "initialized: no" -- sh -c "\"$SEKRETS_CLI\" status | head -1"
 expect 2 "" -- CLI init </dev/null                        # no terminal, no fd: usage
 expect 0 "" -- CLI init --passphrase-file "$T/pass1"
+# status shows where the hub and socket are, the cipher suite and the KDF limits
+expect 0 "$(printf 'hub: %s\nsocket: %s' "$T/hub" "$SEKRETS_SOCKET")" -- sh -c "\"$SEKRETS_CLI\" status | grep -E '^(hub|socket):'"
+expect 0 "kdf: argon2id, opslimit 1, memlimit 8 KiB" -- sh -c "\"$SEKRETS_CLI\" status | grep '^kdf:'"
+expect 0 "1" -- sh -c "\"$SEKRETS_CLI\" status | grep -cE '^suite: (aes-256-gcm|xchacha20-poly1305)\$'"
+expect 0 '"kdf":{"kind":"argon2id","opslimit":1,"memlimit":8192}}' -- sh -c "\"$SEKRETS_CLI\" status --json | sed 's/.*,\"kdf/\"kdf/'"
 expect 7 "" -- CLI init --passphrase-file "$T/pass1"       # exists
 grep -q "already initialised: .sekrets-cli unlock. opens it" "$T/err" || fail "init exists message: $(cat "$T/err")"
 expect 2 "" -- sh -c "printf ' \n' | \"$SEKRETS_CLI\" post p n"   # nothing on stdin

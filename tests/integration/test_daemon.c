@@ -124,6 +124,38 @@ static void get_password(int fd, const char *p, const char *n, char *out, size_t
     ck_assert_int_eq(harness_map_str(body, "password", out, cap), 0);
 }
 
+/* The status keys only the owner gets: hub, socket, and once initialised suite and kdf. */
+static void assert_owner_status(const char *kdf_kind, uint64_t opslimit, uint64_t memlimit)
+{
+    char str[256];
+    proto_cur c;
+    ck_assert_int_eq(harness_map_str(resp.result, "hub", str, sizeof(str)), 0);
+    ck_assert_str_eq(str, h.hub);
+    ck_assert_int_eq(harness_map_str(resp.result, "socket", str, sizeof(str)), 0);
+    ck_assert_str_eq(str, h.socket);
+    if (kdf_kind == NULL) { /* a new hub: not sealed or keyed yet */
+        ck_assert_int_ne(harness_map_find(resp.result, "suite", &c), 0);
+        ck_assert_int_ne(harness_map_find(resp.result, "kdf", &c), 0);
+        return;
+    }
+    ck_assert_int_eq(harness_map_str(resp.result, "suite", str, sizeof(str)), 0);
+    ck_assert_int_ge(sodium_init(), 0); /* detects the CPU's AES-NI, as the daemon did */
+    ck_assert_str_eq(str, crypto_aead_aes256gcm_is_available() ? "aes-256-gcm" : "xchacha20-poly1305");
+    ck_assert_int_eq(harness_map_find(resp.result, "kdf", &c), 0);
+    proto_span kdf = { c.p, (uint32_t)(c.end - c.p) };
+    ck_assert_int_eq(harness_map_str(kdf, "kind", str, sizeof(str)), 0);
+    ck_assert_str_eq(str, kdf_kind);
+    uint64_t v;
+    if (opslimit == 0) {
+        ck_assert_int_ne(harness_map_uint(kdf, "opslimit", &v), 0);
+        return;
+    }
+    ck_assert_int_eq(harness_map_uint(kdf, "opslimit", &v), 0);
+    ck_assert_uint_eq(v, opslimit);
+    ck_assert_int_eq(harness_map_uint(kdf, "memlimit", &v), 0);
+    ck_assert_uint_eq(v, memlimit);
+}
+
 START_TEST(test_new_hub_init)
 {
     start(HARNESS_FAST_KDF, NULL);
@@ -133,6 +165,7 @@ START_TEST(test_new_hub_init)
     ck_assert_int_eq(memcmp(resp.result.ptr, "\xa4pong", 5), 0);
     ck_assert(!status_bool(fd, "initialized"));
     ck_assert(status_bool(fd, "locked"));
+    assert_owner_status(NULL, 0, 0);
     ck_assert_int_eq(call(fd, harness_req(2, PROTO_OP_GETHUB, NULL, NULL)), SKR_ELOCKED);
     ck_assert_str_eq(error_message(), "hub is not initialised: create it with 'sekrets-cli init'");
     ck_assert_int_eq(call_secret(fd, 3, PROTO_OP_UNLOCK, "pw", NULL), SKR_ELOCKED);
@@ -145,6 +178,7 @@ START_TEST(test_new_hub_init)
     ck_assert_int_eq(call_secret(fd, 5, PROTO_OP_INIT, "correct horse", NULL), 0);
     ck_assert(status_bool(fd, "initialized"));
     ck_assert(!status_bool(fd, "locked"));
+    assert_owner_status("argon2id", crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN);
     ck_assert_int_eq(call_secret(fd, 6, PROTO_OP_INIT, "again", NULL), SKR_EEXISTS);
     ck_assert_int_eq(call(fd, harness_req(7, PROTO_OP_GETHUB, NULL, NULL)), 0);
     close(fd);
@@ -171,6 +205,7 @@ START_TEST(test_status_fields)
     ck_assert_uint_le(v, 5);
     ck_assert_int_eq(harness_map_str(resp.result, "version", version, sizeof(version)), 0);
     ck_assert_str_eq(version, "0.1.0");
+    assert_owner_status("keyfile", 0, 0);
     close(fd);
 }
 END_TEST
@@ -676,6 +711,18 @@ START_TEST(test_policy_grant)
     r = harness_req(1, PROTO_OP_GET, NULL, "svc2");
     ck_assert_int_eq(other_uid_call(&r, &code), 0);
     ck_assert_int_eq(code, SKR_ENOT_FOUND);
+    r = harness_req(1, PROTO_OP_STATUS, NULL, NULL); /* no paths, nothing hub-wide */
+    ck_assert_int_eq(other_uid_call(&r, &code), 0);
+    ck_assert_int_eq(code, 0);
+    proto_cur cur;
+    uint32_t keys;
+    cur = proto_cur_make(resp.result.ptr, resp.result.len);
+    ck_assert_int_eq(proto_cur_map(&cur, &keys), 0);
+    ck_assert_uint_eq(keys, 7);
+    ck_assert_int_ne(harness_map_find(resp.result, "hub", &cur), 0);
+    ck_assert_int_ne(harness_map_find(resp.result, "socket", &cur), 0);
+    ck_assert_int_ne(harness_map_find(resp.result, "suite", &cur), 0);
+    ck_assert_int_ne(harness_map_find(resp.result, "kdf", &cur), 0);
     r = harness_req(1, PROTO_OP_GET, NULL, "dup"); /* names only the granted holders */
     ck_assert_int_eq(other_uid_call(&r, &code), 0);
     ck_assert_int_eq(code, SKR_EAMBIGUOUS);

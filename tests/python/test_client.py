@@ -36,8 +36,11 @@ class TestStatusFresh(DaemonTest):
         with self.daemon.client() as c:
             st = c.status()
         st.pop("uptime_s")
+        self.assertIn(st.pop("suite"), ("aes-256-gcm", "xchacha20-poly1305"))
         self.assertEqual(st, {"initialized": True, "locked": False, "version": "0.1.0",
-                              "protocols": 0, "credentials": 0, "idle_lock_s": 0})
+                              "protocols": 0, "credentials": 0, "idle_lock_s": 0,
+                              "hub": self.daemon.hub, "socket": self.daemon.socket,
+                              "kdf": {"kind": "keyfile"}})
 
 
 class TestOps(DaemonTest):

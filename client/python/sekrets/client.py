@@ -473,7 +473,8 @@ class Client:
 
     def status(self):
         """dict: initialized, locked, version, protocols, credentials, uptime_s,
-        idle_lock_s."""
+        idle_lock_s; for the owner also hub, socket and (once initialised) suite and
+        kdf (kind, opslimit, memlimit)."""
         return self.call("status")
 
     def get(self, name, protocol=None):
