@@ -388,6 +388,29 @@ class TestFakeDaemon(unittest.TestCase):
             self.assertEqual((e.code, e.errno, e.message, e.id), (code, -errno, "from fake", 1))
             self.assertEqual(str(e), f"{code}: from fake")
 
+    def detailed_error(self, details):
+        def script(conn, got):
+            i = last_id(got)
+            err = {"code": details.pop("code"), "message": "m", **details} if i else None
+            return frame(msgpack.packb({"id": i, "ok": False, "error": err})) if i else None
+        with self.assertRaises(sekrets.SekretsError) as cm:
+            self.run_fake(script, lambda c: c.ping())
+        return cm.exception
+
+    def test_error_details(self):
+        e = self.detailed_error({"code": "ambiguous", "protocols": ["a", "b"], "future": 1})
+        self.assertEqual((type(e), e.protocols), (sekrets.Ambiguous, ("a", "b")))
+        e = self.detailed_error({"code": "rate_limited", "retry_after": 7})
+        self.assertEqual((type(e), e.retry_after), (sekrets.RateLimited, 7))
+        e = self.detailed_error({"code": "rate_limited"})      # an older daemon: no wait given
+        self.assertIsNone(e.retry_after)
+        e = self.detailed_error({"code": "ambiguous"})
+        self.assertEqual(e.protocols, ())
+        for bad in ({"code": "ambiguous", "protocols": "a"}, {"code": "ambiguous", "protocols": [1]},
+                    {"code": "rate_limited", "retry_after": -1},
+                    {"code": "rate_limited", "retry_after": "7"}):
+            self.assertIs(type(self.detailed_error(bad)), sekrets.ProtocolError)
+
     def test_unknown_code_reads_as_internal(self):
         e = self.wire_error("brand_new_code")
         self.assertIs(type(e), sekrets.Internal)
