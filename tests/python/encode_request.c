@@ -17,10 +17,22 @@
 #include "frame.h"
 #include "request.h"
 
+/* What unhex and slurp allocated, freed before exit (a clean run under LeakSanitizer). */
+static void *owned[8];
+static size_t nowned;
+
+static void *own(void *p)
+{
+    if (nowned == sizeof(owned) / sizeof(owned[0]))
+        exit(2);
+    owned[nowned++] = p;
+    return p;
+}
+
 static unsigned char *unhex(const char *s, size_t *len)
 {
     size_t n = strlen(s);
-    unsigned char *out = malloc(n / 2 + 1);
+    unsigned char *out = own(malloc(n / 2 + 1));
     if (out == NULL || n % 2 != 0)
         exit(2);
     for (size_t i = 0; i < n / 2; i++) {
@@ -37,7 +49,7 @@ static unsigned char *unhex(const char *s, size_t *len)
 static unsigned char *slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
-    unsigned char *out = malloc(1 << 20);
+    unsigned char *out = own(malloc(1 << 20));
     if (f == NULL || out == NULL)
         exit(2);
     *len = fread(out, 1, 1 << 20, f);
@@ -99,13 +111,14 @@ int main(int argc, char **argv)
     }
     proto_buf out = PROTO_BUF_INIT;
     int rc = proto_request_encode(&out, &req, PROTO_MAX_FRAME_DEFAULT);
-    if (rc != 0) {
+    if (rc != 0)
         printf("error %d\n", rc);
-        return 1;
-    }
-    for (size_t i = 0; i < out.len; i++)
+    for (size_t i = 0; rc == 0 && i < out.len; i++)
         printf("%02x", out.data[i]);
-    putchar('\n');
+    if (rc == 0)
+        putchar('\n');
     proto_buf_free(&out);
-    return 0;
+    while (nowned > 0)
+        free(owned[--nowned]);
+    return rc == 0 ? 0 : 1;
 }
