@@ -17,6 +17,9 @@
 #if SKR_HAVE_INIH
 #include <ini.h>
 #endif
+#if SKR_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 static const char usage[] =
     "Usage: sekretsd [OPTION]...\n"
@@ -24,7 +27,8 @@ static const char usage[] =
     "\n"
     "  -f, --foreground         stay in the foreground (the only mode; for systemd and scripts)\n"
     "  -s, --socket PATH        socket path (default $SEKRETS_SOCKET, else\n"
-    "                           $XDG_RUNTIME_DIR/sekrets/sekretsd.sock)\n"
+    "                           $XDG_RUNTIME_DIR/sekrets/sekretsd.sock); not needed, and\n"
+    "                           not used, when systemd passes a socket (LISTEN_FDS)\n"
     "  -H, --hub DIR            hub folder (default $SEKRETS_HUB, else\n"
     "                           $XDG_DATA_HOME/sekrets/hub)\n"
     "  -k, --keyfile FILE       create (if new) and unlock the hub with this keyfile\n"
@@ -232,9 +236,20 @@ static void set_defaults(config *cfg)
     cfg->policy.owner = geteuid();
 }
 
+/* Started by systemd with a listening socket (LISTEN_FDS for this pid): that socket is
+ * served whatever the path, so none is needed. The environment is left for server.c. */
+static bool socket_activated(void)
+{
+#if SKR_HAVE_SYSTEMD
+    return sd_listen_fds(0) > 0;
+#else
+    return false;
+#endif
+}
+
 static int default_paths(config *cfg)
 {
-    if (cfg->socket_path[0] == '\0') {
+    if (cfg->socket_path[0] == '\0' && !socket_activated()) {
         int rc = proto_default_socket(cfg->socket_path, sizeof(cfg->socket_path));
         if (rc == SKR_ECONNECT) {
             fprintf(stderr, "sekretsd: no socket path: set XDG_RUNTIME_DIR or SEKRETS_SOCKET, or pass --socket\n");

@@ -16,7 +16,7 @@
 #include "policy.h"
 
 typedef struct config {
-    char socket_path[108];   /* sun_path size */
+    char socket_path[108];   /* sun_path size; empty when socket-activated without one */
     char hub_dir[PATH_MAX];
     char keyfile[PATH_MAX];  /* empty: none */
     char config_file[PATH_MAX];

@@ -8,12 +8,19 @@
 #include "response.h"
 #include "server.h"
 #include "skr_config.h"
+#include "store_int.h" /* suite_name only */
+
+void reply_error_ex(session *s, uint32_t id, int code, const char *message,
+                    const proto_error_extra *extra)
+{
+    /* Out of memory: the connection cannot be answered in order any more; close it. */
+    if (proto_response_error_ex(&s->out, id, code, message, extra) != 0)
+        s->close_after_flush = true;
+}
 
 void reply_error(session *s, uint32_t id, int code, const char *message)
 {
-    /* Out of memory: the connection cannot be answered in order any more; close it. */
-    if (proto_response_error(&s->out, id, code, message) != 0)
-        s->close_after_flush = true;
+    reply_error_ex(s, id, code, message, NULL);
 }
 
 /* The audit line's worst case (every name byte escaped; the fixed words take under 100
@@ -170,6 +177,52 @@ static int granted_counts(session *s, uint64_t *protocols, uint64_t *credentials
     return rc;
 }
 
+/* The hub's cipher suite. The store keeps it to itself (store.h has no accessor), so this
+ * one read goes through its internal header. */
+static const char *suite_name(const store *hub)
+{
+    switch (hub->suite) {
+    case STORE_SUITE_XCHACHA: return "xchacha20-poly1305";
+    case STORE_SUITE_AESGCM: return "aes-256-gcm";
+    default: return "unknown";
+    }
+}
+
+/* status for the owner only: where the hub and socket are and how the hub is sealed and
+ * keyed. A peer under a grant learns no paths and nothing hub-wide. */
+static size_t status_owner_keys(session *s, store_kdf *kdf, bool *have_kdf)
+{
+    *have_kdf = s->grant == NULL && store_is_initialized(s->srv->hub) &&
+                store_get_kdf(s->srv->hub, kdf) == 0;
+    return s->grant != NULL ? 0 : *have_kdf ? 4 : 2;
+}
+
+static void pack_status_owner(session *s, msgpack_packer *pk, const store_kdf *kdf, bool have_kdf)
+{
+    if (s->grant != NULL)
+        return;
+    PROTO_PACK_LIT(pk, "hub");
+    proto_pack_cstr(pk, s->srv->cfg->hub_dir);
+    PROTO_PACK_LIT(pk, "socket");
+    proto_pack_cstr(pk, s->srv->socket_name);
+    if (!have_kdf)
+        return;
+    PROTO_PACK_LIT(pk, "suite");
+    proto_pack_cstr(pk, suite_name(s->srv->hub));
+    PROTO_PACK_LIT(pk, "kdf");
+    if (kdf->kind == STORE_KDF_KEYFILE) {
+        msgpack_pack_map(pk, 1);
+        pack_kv_str(pk, "kind", "keyfile", 7);
+        return;
+    }
+    msgpack_pack_map(pk, 3);
+    pack_kv_str(pk, "kind", "argon2id", 8);
+    PROTO_PACK_LIT(pk, "opslimit");
+    msgpack_pack_uint64(pk, kdf->opslimit);
+    PROTO_PACK_LIT(pk, "memlimit");
+    msgpack_pack_uint64(pk, kdf->memlimit);
+}
+
 static int op_status(session *s, const proto_request *req)
 {
     server *srv = s->srv;
@@ -181,10 +234,13 @@ static int op_status(session *s, const proto_request *req)
     } else if (store_is_initialized(srv->hub)) {
         store_stats(srv->hub, &protocols, &credentials);
     }
+    store_kdf kdf;
+    bool have_kdf;
+    size_t owner_keys = status_owner_keys(s, &kdf, &have_kdf);
     reply r;
     if (reply_begin(&r, s, req->id) != 0)
         return SKR_ENOMEM;
-    msgpack_pack_map(&r.pk, 7);
+    msgpack_pack_map(&r.pk, 7 + owner_keys);
     PROTO_PACK_LIT(&r.pk, "initialized");
     if (store_is_initialized(srv->hub))
         msgpack_pack_true(&r.pk);
@@ -205,6 +261,7 @@ static int op_status(session *s, const proto_request *req)
     msgpack_pack_uint64(&r.pk, (uv_now(srv->loop) - srv->started_ms) / 1000);
     PROTO_PACK_LIT(&r.pk, "idle_lock_s");
     msgpack_pack_uint32(&r.pk, srv->cfg->idle_lock_s);
+    pack_status_owner(s, &r.pk, &kdf, have_kdf);
     return reply_end(&r, req->id);
 }
 
@@ -373,6 +430,56 @@ static int op_rotate(session *s, const proto_request *req)
     return reply_end(&r, req->id);
 }
 
+/* ---- error answers ---- */
+
+/* `ambiguous`: names the protocols that hold the name, among those the peer may see
+ * (hub_collect filters by its grant), so a granted peer learns of nothing outside it. */
+static void reply_ambiguous(session *s, const proto_request *req)
+{
+    const char *held[PROTO_MAX_AMBIGUOUS];
+    proto_error_extra extra = { .protocols = held };
+    char why[PROTO_MAX_MESSAGE + 1];
+    hub_list h;
+    size_t at = (size_t)snprintf(why, sizeof(why), "%s:", skr_strerror(SKR_EAMBIGUOUS));
+    if (hub_collect(s, &h) == 0) {
+        for (size_t i = 0; i < h.n && extra.nprotocols < PROTO_MAX_AMBIGUOUS; i++) {
+            store_record rec;
+            int rc = store_get(s->srv->hub, h.items[i].name, req->name, &rec);
+            store_release(s->srv->hub);
+            if (rc != 0)
+                continue;
+            held[extra.nprotocols++] = h.items[i].name;
+            if (at < sizeof(why))
+                at += (size_t)snprintf(why + at, sizeof(why) - at, " %s", h.items[i].name);
+        }
+    }
+    if (at < sizeof(why))
+        snprintf(why + at, sizeof(why) - at, "; give the protocol");
+    reply_error_ex(s, req->id, SKR_EAMBIGUOUS, extra.nprotocols > 0 ? why : NULL, &extra);
+    hub_list_free(&h);
+}
+
+/* The error answer to a request that failed with rc (not too_large: answered already). */
+static void reply_failure(session *s, const proto_request *req, int rc)
+{
+    server *srv = s->srv;
+    if (rc == SKR_ENOMEM) {
+        reply_error(s, req->id, SKR_EINTERNAL, "out of memory");
+    } else if (rc == SKR_ERATE_LIMITED) {
+        char why[96];
+        proto_error_extra extra = { .has_retry_after = true };
+        const char *msg = unlock_limit_message(srv, why, sizeof(why), &extra.retry_after);
+        reply_error_ex(s, req->id, rc, msg, &extra);
+    } else if (rc == SKR_EAMBIGUOUS) {
+        reply_ambiguous(s, req);
+    } else if (rc == SKR_ELOCKED && !store_is_initialized(srv->hub)) {
+        reply_error(s, req->id, rc, "hub is not initialised: create it with 'sekrets-cli init'");
+    } else {
+        reply_error(s, req->id, rc, rc == SKR_EINTERNAL || rc == SKR_EINTEGRITY
+                                      ? store_errmsg(srv->hub) : NULL);
+    }
+}
+
 /* Which ops a hub state serves (PROTOCOL.md): anything else gets `locked`. */
 static bool state_allows(const server *srv, proto_op op)
 {
@@ -457,16 +564,8 @@ int dispatch(session *s, const proto_request *req)
             return 1; /* on the thread pool: unlock.c answers and audits */
     }
     audit(s, req, rc);
-    if (rc == SKR_ENOMEM) {
-        reply_error(s, req->id, SKR_EINTERNAL, "out of memory");
-    } else if (rc == SKR_ERATE_LIMITED) {
-        char why[96];
-        reply_error(s, req->id, rc, unlock_limit_message(srv, why, sizeof(why)));
-    } else if (rc != 0 && rc != SKR_ETOO_LARGE) {
-        /* too_large was answered by reply_end already */
-        reply_error(s, req->id, rc, rc == SKR_EINTERNAL || rc == SKR_EINTEGRITY
-                                      ? store_errmsg(srv->hub) : NULL);
-    }
+    if (rc != 0 && rc != SKR_ETOO_LARGE) /* too_large was answered by reply_end already */
+        reply_failure(s, req, rc);
     /* While a batch is open, every reply waits for its commit: a write's, and a read's,
      * which sees the batch's writes (no client learns of a write that may yet be lost). */
     if ((s->in_batch || srv->batch_open) && session_hold(s, req->id, mark) != 0)

@@ -138,13 +138,17 @@ int main(int argc, char **argv)
     }
     if (cfg.keyfile[0] != '\0' && (rc = keyfile_load(cfg.keyfile, &key, &key_len)) != 0)
         goto out;
-    if ((rc = open_hub(&cfg, &hub)) != 0)
-        goto out;
-
+    /* The socket first: a start refused for its folder, or because a daemon answers on
+     * it, must not leave a new hub behind. The hub is open before the loop serves anyone. */
     loop = uv_default_loop();
-    if ((rc = server_start(&srv, loop, &cfg, hub)) != 0)
+    if ((rc = server_start(&srv, loop, &cfg)) != 0)
         goto out;
     started = true;
+    if ((rc = open_hub(&cfg, &hub)) != 0) {
+        server_finish(&srv);
+        goto out;
+    }
+    srv.hub = hub;
     /* The keyfile creates or unlocks the hub once the socket is ours, so a start refused
      * for its socket leaves no hub keyed behind. Clients wait in the listen backlog. */
     if (key != NULL) {
@@ -156,7 +160,7 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    log_info("sekretsd %s listening on %s, hub %s (%s)", SKR_VERSION, cfg.socket_path, cfg.hub_dir,
+    log_info("sekretsd %s listening on %s, hub %s (%s)", SKR_VERSION, srv.socket_name, cfg.hub_dir,
              !store_is_initialized(hub) ? "new: waiting for init"
              : store_is_unlocked(hub) ? "unlocked" : "locked");
 #if SKR_HAVE_SYSTEMD

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -145,6 +146,24 @@ static int inherited_socket(void)
     return -1;
 }
 
+/* The inherited socket's own address for the log and status ("@name" for an abstract
+ * one), so that they name what is served, not the path the daemon would have bound. */
+static void socket_address(int fd, char *out, size_t cap)
+{
+    struct sockaddr_un addr;
+    socklen_t len = sizeof(addr);
+    memset(&addr, 0, sizeof(addr));
+    if (getsockname(fd, (struct sockaddr *)&addr, &len) != 0 || len <= offsetof(struct sockaddr_un, sun_path)) {
+        snprintf(out, cap, "(unnamed socket)");
+        return;
+    }
+    size_t n = len - offsetof(struct sockaddr_un, sun_path);
+    if (addr.sun_path[0] == '\0')
+        snprintf(out, cap, "@%.*s", (int)(n - 1), addr.sun_path + 1);
+    else
+        snprintf(out, cap, "%.*s", (int)strnlen(addr.sun_path, n), addr.sun_path);
+}
+
 static void on_connection(uv_stream_t *listener, int status)
 {
     server *srv = listener->data;
@@ -286,25 +305,30 @@ static void remove_own_socket(server *srv)
         log_warn("cannot remove socket %s: %s", srv->cfg->socket_path, strerror(errno));
 }
 
-int server_start(server *srv, uv_loop_t *loop, const config *cfg, store *hub)
+int server_start(server *srv, uv_loop_t *loop, const config *cfg)
 {
     memset(srv, 0, sizeof(*srv));
     srv->loop = loop;
     srv->cfg = cfg;
-    srv->hub = hub;
     srv->started_ms = srv->last_request_ms = uv_now(loop);
 
     int fd = inherited_socket();
+    if (fd < 0 && cfg->socket_path[0] == '\0') {
+        log_error("no usable socket from systemd and no socket path: pass --socket");
+        return EXIT_USAGE;
+    }
     if (fd < 0) {
         int rc = bind_socket(cfg->socket_path, cfg->policy.ngrants > 0, &fd);
         if (rc != 0)
             return rc;
         srv->own_socket = true;
+        snprintf(srv->socket_name, sizeof(srv->socket_name), "%s", cfg->socket_path);
         if (cfg->policy.ngrants > 0)
             log_info("access grants: socket %s is open to other users (0666, folder 0711); "
                      "each peer is checked against the grants", cfg->socket_path);
     } else {
-        log_info("using the socket passed by systemd");
+        socket_address(fd, srv->socket_name, sizeof(srv->socket_name));
+        log_info("using the socket passed by systemd: %s", srv->socket_name);
     }
     if (cfg->policy.ngrants > 0 && cfg->owner_slots >= cfg->max_clients)
         log_warn("owner-slots (%u) is not below max-clients (%u): granted users get no "

@@ -18,6 +18,7 @@
 #include "frame.h"
 #include "policy.h"
 #include "request.h"
+#include "response.h"
 #include "store.h"
 
 typedef struct session session;
@@ -37,6 +38,7 @@ struct server {
     const config *cfg;
     store *hub;
     bool own_socket;          /* we bound it (not inherited): remove it at exit */
+    char socket_name[112];    /* what is served: the bound path or the inherited address */
     bool stopping;
     uint32_t nsessions;       /* sessions counted against max_clients */
     uint64_t denied_logged_ms; /* when a denied peer was last logged (0: never) */
@@ -85,8 +87,10 @@ struct session {
     bool body_queued;         /* out/writing may hold a get reply (a body): wiped at lock */
 };
 
-/* Sets up the listener (bound or inherited), signals and timers. 0 or an exit code. */
-int server_start(server *srv, uv_loop_t *loop, const config *cfg, store *hub);
+/* Sets up the listener (bound or inherited), signals and timers. 0 or an exit code.
+ * The hub is opened after it (main.c sets srv->hub before the loop runs), so a start
+ * refused for its socket creates no hub. */
+int server_start(server *srv, uv_loop_t *loop, const config *cfg);
 /* Begins a graceful stop: no new connections, replies in flight finished, then exit. */
 void server_stop(server *srv);
 /* Stops the server if the loop has not, lets the loop close its handles and removes the
@@ -123,8 +127,11 @@ void session_unref(session *s);
 /* dispatch.c: serves one decoded request, appending its reply to s->out. Returns 0, or 1
  * when the reply will come later (the request went to the thread pool; s->waiting set). */
 int dispatch(session *s, const proto_request *req);
-/* Appends an error reply; falls back to a fixed `internal` frame if memory runs out. */
+/* Appends an error reply (closing the connection after it if memory runs out). */
 void reply_error(session *s, uint32_t id, int code, const char *message);
+/* The same with the optional keys of PROTOCOL.md "Error details". */
+void reply_error_ex(session *s, uint32_t id, int code, const char *message,
+                    const proto_error_extra *extra);
 /* One audit line for a served request (never a body or passphrase). */
 void audit(const session *s, const proto_request *req, int code);
 
@@ -132,7 +139,8 @@ void audit(const session *s, const proto_request *req, int code);
 int unlock_submit(session *s, const proto_request *req);
 bool unlock_rate_limited(server *srv, uint64_t *wait_ms);
 /* The message of a `rate_limited` answer given now: why, and how long to wait when that
- * is known. Written into buf (cap bytes); returns buf. */
-const char *unlock_limit_message(server *srv, char *buf, size_t cap);
+ * is known. Written into buf (cap bytes); returns buf. *retry_s: the wait in whole
+ * seconds, rounded up, at least 1 (1 too when a running derivation's end is unknown). */
+const char *unlock_limit_message(server *srv, char *buf, size_t cap, uint32_t *retry_s);
 
 #endif

@@ -71,23 +71,27 @@ bool unlock_rate_limited(server *srv, uint64_t *wait_ms)
     return true;
 }
 
-const char *unlock_limit_message(server *srv, char *buf, size_t cap)
+const char *unlock_limit_message(server *srv, char *buf, size_t cap, uint32_t *retry_s)
 {
-    uint64_t wait_ms;
+    uint64_t wait_ms = 0;
     if (srv->kdf_running) {
         /* the rest of the one running, by the last one's time; more if it fails */
         uint64_t ran = uv_now(srv->loop) - srv->kdf_started_ms;
-        if (srv->kdf_last_ms > ran)
+        if (srv->kdf_last_ms > ran) {
+            wait_ms = srv->kdf_last_ms - ran;
             snprintf(buf, cap, "another key derivation is running: retry in about %llu ms",
-                     (unsigned long long)(srv->kdf_last_ms - ran));
-        else
+                     (unsigned long long)wait_ms);
+        } else {
             snprintf(buf, cap, "another key derivation is running: retry once it ends");
+        }
     } else if (unlock_rate_limited(srv, &wait_ms)) {
         snprintf(buf, cap, "too many wrong passphrases: retry in %llu ms",
                  (unsigned long long)wait_ms);
     } else {
         snprintf(buf, cap, "%s", skr_strerror(SKR_ERATE_LIMITED));
     }
+    uint64_t s = (wait_ms + 999) / 1000;
+    *retry_s = s == 0 ? 1 : s > UINT32_MAX ? UINT32_MAX : (uint32_t)s;
     return buf;
 }
 

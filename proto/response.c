@@ -1,5 +1,6 @@
 #include "response.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "frame.h"
@@ -44,8 +45,57 @@ int proto_response_ok_empty(proto_buf *out, uint32_t id)
     return proto_frame_end(out, mark, UINT32_MAX);
 }
 
+/* Room the optional keys take, or SIZE_MAX when extra is out of bounds. */
+static size_t extra_size(const proto_error_extra *extra)
+{
+    size_t n = 0;
+    if (extra == NULL)
+        return 0;
+    if (extra->nprotocols > PROTO_MAX_AMBIGUOUS)
+        return SIZE_MAX;
+    for (size_t i = 0; i < extra->nprotocols; i++) {
+        size_t len = strnlen(extra->protocols[i], PROTO_MAX_PROTOCOL + 1);
+        if (len > PROTO_MAX_PROTOCOL)
+            return SIZE_MAX;
+        n += len + 5;
+    }
+    return n + 32;
+}
+
+static void pack_extra(msgpack_packer *pk, const proto_error_extra *extra)
+{
+    if (extra == NULL)
+        return;
+    if (extra->nprotocols > 0) {
+        PROTO_PACK_LIT(pk, "protocols");
+        msgpack_pack_array(pk, extra->nprotocols);
+        for (size_t i = 0; i < extra->nprotocols; i++)
+            proto_pack_cstr(pk, extra->protocols[i]);
+    }
+    if (extra->has_retry_after) {
+        PROTO_PACK_LIT(pk, "retry_after");
+        msgpack_pack_uint32(pk, extra->retry_after);
+    }
+}
+
+static size_t extra_keys(const proto_error_extra *extra)
+{
+    if (extra == NULL)
+        return 0;
+    return (extra->nprotocols > 0 ? 1 : 0) + (extra->has_retry_after ? 1 : 0);
+}
+
 int proto_response_error(proto_buf *out, uint32_t id, int code, const char *message)
 {
+    return proto_response_error_ex(out, id, code, message, NULL);
+}
+
+int proto_response_error_ex(proto_buf *out, uint32_t id, int code, const char *message,
+                            const proto_error_extra *extra)
+{
+    size_t more = extra_size(extra);
+    if (more == SIZE_MAX)
+        return SKR_EINVAL;
     const char *name = skr_error_name(code);
     if (name == NULL) {
         code = SKR_EINTERNAL;
@@ -58,7 +108,7 @@ int proto_response_error(proto_buf *out, uint32_t id, int code, const char *mess
     if (mlen == PROTO_MAX_MESSAGE && message[mlen] != '\0')
         while (mlen > 0 && ((unsigned char)message[mlen] & 0xc0) == 0x80)
             mlen--;
-    int rc = proto_buf_reserve(out, 64 + mlen);
+    int rc = proto_buf_reserve(out, 64 + mlen + more);
     if (rc != 0)
         return rc;
     size_t mark;
@@ -71,17 +121,39 @@ int proto_response_error(proto_buf *out, uint32_t id, int code, const char *mess
     PROTO_PACK_LIT(&pk, "ok");
     msgpack_pack_false(&pk);
     PROTO_PACK_LIT(&pk, "error");
-    msgpack_pack_map(&pk, 2);
+    msgpack_pack_map(&pk, 2 + extra_keys(extra));
     PROTO_PACK_LIT(&pk, "code");
     proto_pack_cstr(&pk, name);
     PROTO_PACK_LIT(&pk, "message");
     proto_pack_str(&pk, message, mlen);
+    pack_extra(&pk, extra);
     return proto_frame_end(out, mark, UINT32_MAX);
 }
 
 static int key_is(const char *k, uint32_t n, const char *want)
 {
     return strlen(want) == n && memcmp(k, want, n) == 0;
+}
+
+/* error.protocols: an array of str, kept as its packed bytes (proto_response_protocol
+ * reads one). */
+static int decode_protocols(proto_cur *c, proto_span *out)
+{
+    proto_cur start = *c;
+    uint32_t n;
+    if (proto_cur_array(c, &n) != 0)
+        return SKR_EPROTOCOL;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *s;
+        uint32_t sn;
+        if (proto_cur_str(c, &s, &sn) != 0)
+            return SKR_EPROTOCOL;
+    }
+    size_t len;
+    if (proto_cur_skip(&start, &out->ptr, &len) != 0)
+        return SKR_EPROTOCOL;
+    out->len = (uint32_t)len;
+    return 0;
 }
 
 static int decode_error(proto_cur *c, proto_response *r)
@@ -105,6 +177,15 @@ static int decode_error(proto_cur *c, proto_response *r)
                 return SKR_EPROTOCOL;
             r->message.ptr = (const uint8_t *)s;
             r->message.len = sn;
+        } else if (key_is(k, kn, "protocols")) {
+            if (decode_protocols(c, &r->protocols) != 0)
+                return SKR_EPROTOCOL;
+        } else if (key_is(k, kn, "retry_after")) {
+            uint64_t v;
+            if (proto_cur_uint(c, &v) != 0)
+                return SKR_EPROTOCOL;
+            r->retry_after = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+            r->has_retry_after = true;
         } else if (proto_cur_skip(c, NULL, NULL) != 0) {
             return SKR_EPROTOCOL;
         }

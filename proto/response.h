@@ -28,6 +28,24 @@ int proto_response_begin_ok(proto_buf *out, msgpack_packer *pk, uint32_t id, siz
  * PROTO_MAX_MESSAGE bytes at a UTF-8 character boundary. 0 or SKR_ENOMEM. */
 int proto_response_error(proto_buf *out, uint32_t id, int code, const char *message);
 
+/* The optional keys an error map may carry beside code and message (PROTOCOL.md
+ * "Error details", an extension of the shared contract; clients that do not know them
+ * ignore them). */
+#define PROTO_MAX_AMBIGUOUS 32 /* protocols named in one `ambiguous` answer */
+
+typedef struct proto_error_extra {
+    const char *const *protocols; /* ambiguous: the protocols holding the name */
+    size_t nprotocols;            /* 0: no `protocols` key; at most PROTO_MAX_AMBIGUOUS */
+    bool has_retry_after;         /* rate_limited: `retry_after` is sent */
+    uint32_t retry_after;         /* seconds to wait, rounded up */
+} proto_error_extra;
+
+/* proto_response_error with the optional keys of `extra` (NULL: none), packed after
+ * message in the order protocols, retry_after. 0, SKR_ENOMEM, or SKR_EINVAL when
+ * nprotocols exceeds PROTO_MAX_AMBIGUOUS or a protocol is too long. */
+int proto_response_error_ex(proto_buf *out, uint32_t id, int code, const char *message,
+                            const proto_error_extra *extra);
+
 /* Appends an ok response whose result is an empty map ({}). */
 int proto_response_ok_empty(proto_buf *out, uint32_t id);
 
@@ -37,6 +55,9 @@ typedef struct proto_response {
     proto_span result;   /* ok: the raw packed result object */
     int code;            /* !ok: the SKR_E* code of error.code */
     proto_span message;  /* !ok: error.message (may be empty) */
+    proto_span protocols; /* !ok: error.protocols, the packed array of str (len 0: absent) */
+    bool has_retry_after; /* !ok: error.retry_after was sent */
+    uint32_t retry_after; /* its seconds (a larger value is read as UINT32_MAX) */
 } proto_response;
 
 /*

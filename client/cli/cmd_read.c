@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "mp.h"
+#include "response.h"
 
 enum { OPT_JSON = 1000 };
 
@@ -65,41 +67,115 @@ int cmd_ping(cli_ctx *ctx, int argc, char **argv)
     return r;
 }
 
+/* The daemon's status map as sent, every key included (the owner's hub, socket, suite and
+ * kdf, which skr_status does not carry). *reply: free with skr_buffer_free; *res points
+ * into it. */
+static int status_raw(skr_client *c, void **reply, size_t *len, proto_span *res)
+{
+    static const char req[] = "\x82\xa2id\x01\xa2op\xa6status";
+    proto_response resp;
+    int err, r = skr_call(c, req, sizeof(req) - 1, reply, len, &err);
+    if (r != 0)
+        return r;
+    if (proto_response_decode(*reply, *len, &resp) != 0)
+        r = SKR_EPROTOCOL;
+    else if (err != 0)
+        r = err;
+    if (r != 0) {
+        skr_buffer_free(*reply, *len);
+        *reply = NULL;
+        return r;
+    }
+    *res = resp.result;
+    return 0;
+}
+
+static void print_str_line(const char *label, const char *s, uint32_t n)
+{
+    printf("%s: ", label);
+    cli_put_escaped(stdout, s, n);
+    fputc('\n', stdout);
+}
+
+/* kdf: {kind, opslimit, memlimit} as one line. */
+static int print_kdf(proto_cur *cur)
+{
+    uint32_t n, kl, sl;
+    const char *k, *s;
+    uint64_t ops = 0, mem = 0;
+    if (proto_cur_map(cur, &n) != 0)
+        return SKR_EPROTOCOL;
+    fputs("kdf:", stdout);
+    for (uint32_t i = 0; i < n; i++) {
+        if (proto_cur_str(cur, &k, &kl) != 0)
+            return SKR_EPROTOCOL;
+        if (kl == 4 && memcmp(k, "kind", 4) == 0 && proto_cur_str(cur, &s, &sl) == 0) {
+            fputc(' ', stdout);
+            cli_put_escaped(stdout, s, sl);
+        } else if (kl == 8 && memcmp(k, "opslimit", 8) == 0 && proto_cur_uint(cur, &ops) == 0) {
+            printf(", opslimit %" PRIu64, ops);
+        } else if (kl == 8 && memcmp(k, "memlimit", 8) == 0 && proto_cur_uint(cur, &mem) == 0) {
+            if (mem % (1u << 20) == 0)
+                printf(", memlimit %" PRIu64 " MiB", mem >> 20);
+            else
+                printf(", memlimit %" PRIu64 " KiB", mem >> 10);
+        } else if (proto_cur_skip(cur, NULL, NULL) != 0) {
+            return SKR_EPROTOCOL;
+        }
+    }
+    fputc('\n', stdout);
+    return 0;
+}
+
+/* The owner's status lines: hub, socket, suite, kdf (absent for a granted peer). */
+static int print_status_details(proto_span res)
+{
+    proto_cur cur = proto_cur_make(res.ptr, res.len);
+    uint32_t n, kl, sl;
+    const char *k, *s;
+    if (proto_cur_map(&cur, &n) != 0)
+        return SKR_EPROTOCOL;
+    for (uint32_t i = 0; i < n; i++) {
+        if (proto_cur_str(&cur, &k, &kl) != 0)
+            return SKR_EPROTOCOL;
+        bool known = (kl == 3 && memcmp(k, "hub", 3) == 0) || (kl == 6 && memcmp(k, "socket", 6) == 0) ||
+                     (kl == 5 && memcmp(k, "suite", 5) == 0);
+        if (known && proto_cur_str(&cur, &s, &sl) == 0) {
+            char label[8];
+            snprintf(label, sizeof(label), "%.*s", (int)kl, k);
+            print_str_line(label, s, sl);
+        } else if (known) {
+            return SKR_EPROTOCOL;
+        } else if (kl == 3 && memcmp(k, "kdf", 3) == 0) {
+            if (print_kdf(&cur) != 0)
+                return SKR_EPROTOCOL;
+        } else if (proto_cur_skip(&cur, NULL, NULL) != 0) {
+            return SKR_EPROTOCOL;
+        }
+    }
+    return 0;
+}
+
 int cmd_status(cli_ctx *ctx, int argc, char **argv)
 {
     skr_client *c;
     skr_status st;
     bool json = false;
+    void *reply = NULL;
+    size_t reply_len = 0;
+    proto_span res;
     int r;
     if ((r = json_only(ctx, argc, argv, &json, 0, 0)) != 0)
         return r;
     if ((r = cli_connect(ctx, &c)) != 0)
         return r;
-    if ((r = skr_get_status(c, &st)) != 0) {
+    if ((r = (json ? 0 : skr_get_status(c, &st))) != 0 ||
+        (r = status_raw(c, &reply, &reply_len, &res)) != 0) {
         r = cli_fail(ctx, c, r, NULL);
         goto out;
     }
     if (json) {
-        proto_buf b = PROTO_BUF_INIT;
-        msgpack_packer pk;
-        msgpack_packer_init(&pk, &b, proto_buf_msgpack_write);
-        msgpack_pack_map(&pk, 7);
-        pack_key(&pk, "initialized");
-        st.initialized ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
-        pack_key(&pk, "locked");
-        st.locked ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
-        pack_key(&pk, "version");
-        pack_key(&pk, st.version);
-        pack_key(&pk, "protocols");
-        msgpack_pack_uint64(&pk, st.protocols);
-        pack_key(&pk, "credentials");
-        msgpack_pack_uint64(&pk, st.credentials);
-        pack_key(&pk, "uptime_s");
-        msgpack_pack_uint64(&pk, st.uptime_s);
-        pack_key(&pk, "idle_lock_s");
-        msgpack_pack_uint64(&pk, st.idle_lock_s);
-        r = print_json(ctx, b.data, b.len);
-        proto_buf_free(&b);
+        r = print_json(ctx, res.ptr, res.len);
         goto out;
     }
     printf("initialized: %s\nlocked: %s\nversion: ", st.initialized ? "yes" : "no",
@@ -111,7 +187,10 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
         puts("idle lock: never");
     else
         printf("idle lock: %" PRIu64 "s\n", st.idle_lock_s);
+    if ((r = print_status_details(res)) != 0)
+        r = cli_fail(ctx, c, r, NULL);
 out:
+    skr_buffer_free(reply, reply_len);
     skr_client_close(c);
     return r;
 }

@@ -10,7 +10,7 @@
 #include "cli.h"
 
 const cli_cmd cli_commands[] = {
-    { "status", cmd_status, "[--json]", "show whether the hub is initialised and locked" },
+    { "status", cmd_status, "[--json]", "show the hub's state; for its owner also paths, cipher suite, KDF" },
     { "ping", cmd_ping, "", "check that the daemon answers" },
     { "get", cmd_get, "NAME [-p PROTOCOL] [-f FIELD] [--json]", "show a credential or one field" },
     { "db", cmd_db, "PROTOCOL [--json]", "list the names of a protocol, one a line" },
@@ -45,7 +45,13 @@ static void help(FILE *f)
     fputs("usage: sekrets-cli [--socket PATH] [--timeout MS] COMMAND [ARGS]\n"
           "       sekrets-cli --help | --version\n\n"
           "Talks to sekretsd over its Unix socket ($SEKRETS_SOCKET, else\n"
-          "$XDG_RUNTIME_DIR/sekrets/sekretsd.sock).\n\nCommands:\n", f);
+          "$XDG_RUNTIME_DIR/sekrets/sekretsd.sock).\n\n"
+          "  --socket PATH  the daemon's socket instead\n"
+          "  --timeout MS   how long to wait for the connection and then for each answer\n"
+          "                 (1..3600000, default 30000); past it, exit 6. An unlock, init or\n"
+          "                 passwd waits for its key derivation too: raise it for\n"
+          "                 sekretsd --kdf-limits sensitive on a slow machine.\n"
+          "\nCommands:\n", f);
     for (const cli_cmd *c = cli_commands; c->name != NULL; c++)
         fprintf(f, "  %-7s %s\n          %s\n", c->name, c->usage, c->help);
     fputs("\nPassphrases come only from the terminal (no echo) or from --passphrase-fd /\n"

@@ -32,6 +32,9 @@ struct skr_client {
     uid_t extra_uid;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     char errmsg[256];
+    int64_t retry_after;    /* the last error's retry_after, or -1 */
+    size_t nambiguous;      /* the last error's protocols (ambiguous) */
+    char ambiguous[PROTO_MAX_AMBIGUOUS][PROTO_MAX_PROTOCOL + 1];
     proto_buf out;          /* request bytes; wiped once sent */
     proto_buf reply;        /* the last answer's payload; wiped before reuse */
     proto_reader rd;
@@ -55,6 +58,8 @@ typedef void (*transport_answer_fn)(void *ctx, size_t i, const proto_response *r
  */
 int transport_roundtrip(skr_client *c, const uint32_t *first, size_t n,
                         transport_answer_fn on_answer, void *ctx);
+/* Forgets the details of the previous call's error (message, retry_after, protocols). */
+void client_clear_error(skr_client *c);
 /* Closes the connection; later calls get SKR_EIO. */
 void transport_break(skr_client *c);
 

@@ -27,7 +27,7 @@ static int begin(skr_client *c, proto_request *req)
 {
     if (c == NULL)
         return SKR_EINVAL;
-    c->errmsg[0] = '\0';
+    client_clear_error(c);
     req->id = c->next_id++;
     if (c->next_id == 0)
         c->next_id = 1;
@@ -221,7 +221,7 @@ int skr_get_batch(skr_client *c, const skr_get_req *reqs, size_t n, skr_cred **c
         return SKR_EINVAL;
     if (n > UINT32_MAX / 2)
         return SKR_EINVAL;
-    c->errmsg[0] = '\0';
+    client_clear_error(c);
     if (c->fd < 0)
         return SKR_EIO;
     for (size_t i = 0; i < n; i++)
@@ -542,7 +542,7 @@ int skr_call(skr_client *c, const void *req, size_t req_len, void **reply, size_
 
     if (c == NULL || req == NULL || reply == NULL || reply_len == NULL)
         return SKR_EINVAL;
-    c->errmsg[0] = '\0';
+    client_clear_error(c);
     if (proto_mp_check(req, req_len, &obj) != 0 || obj != req_len)
         return SKR_EINVAL;
     proto_cur cur = proto_cur_make(req, req_len);

@@ -168,6 +168,7 @@ int skr_connect_why(const char *path, int timeout_ms, skr_client **out, char *wh
     if (c == NULL)
         return SKR_ENOMEM;
     c->fd = -1;
+    client_clear_error(c);
     c->timeout_ms = timeout_ms > 0 ? timeout_ms : SKR_DEFAULT_TIMEOUT_MS;
     c->next_id = 1;
     proto_reader_init(&c->rd, CLIENT_MAX_FRAME);
@@ -303,11 +304,57 @@ static int take_frame(skr_client *c)
     return 1;
 }
 
-/* Keeps the daemon's message of an error answer (bounded). */
+void client_clear_error(skr_client *c)
+{
+    c->errmsg[0] = '\0';
+    c->retry_after = -1;
+    c->nambiguous = 0;
+}
+
+/* The protocols of an `ambiguous` answer: only valid protocol names are kept (the text is
+ * the daemon's), at most PROTO_MAX_AMBIGUOUS. */
+static void note_protocols(skr_client *c, proto_span list)
+{
+    proto_cur cur = proto_cur_make(list.ptr, list.len);
+    uint32_t n;
+    if (list.len == 0 || proto_cur_array(&cur, &n) != 0)
+        return;
+    for (uint32_t i = 0; i < n && c->nambiguous < PROTO_MAX_AMBIGUOUS; i++) {
+        const char *str;
+        uint32_t len;
+        if (proto_cur_str(&cur, &str, &len) != 0)
+            return;
+        if (!skr_valid_protocol(str, len))
+            continue;
+        memcpy(c->ambiguous[c->nambiguous], str, len);
+        c->ambiguous[c->nambiguous++][len] = '\0';
+    }
+}
+
+/* Keeps the daemon's message of an error answer (bounded) and its optional details. */
 static void note_error(skr_client *c, const proto_response *resp)
 {
+    client_clear_error(c);
     copy_utf8_bounded(c->errmsg, sizeof(c->errmsg), (const char *)resp->message.ptr,
                       resp->message.len);
+    if (resp->has_retry_after)
+        c->retry_after = resp->retry_after;
+    note_protocols(c, resp->protocols);
+}
+
+int64_t skr_client_retry_after(const skr_client *c)
+{
+    return c != NULL ? c->retry_after : -1;
+}
+
+size_t skr_client_ambiguous_count(const skr_client *c)
+{
+    return c != NULL ? c->nambiguous : 0;
+}
+
+const char *skr_client_ambiguous(const skr_client *c, size_t i)
+{
+    return c != NULL && i < c->nambiguous ? c->ambiguous[i] : NULL;
 }
 
 /*

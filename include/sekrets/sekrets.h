@@ -112,6 +112,19 @@ SKR_EXPORT const char *skr_client_path(const skr_client *c);
  */
 SKR_EXPORT const char *skr_client_errmsg(const skr_client *c);
 
+/*
+ * Details of that same error answer (PROTOCOL.md "Error details"), valid until the next
+ * call on c. skr_client_retry_after: for SKR_ERATE_LIMITED, the seconds the daemon asks
+ * the caller to wait before trying again (rounded up), or -1 when the answer said none.
+ * skr_client_ambiguous_count / skr_client_ambiguous: for SKR_EAMBIGUOUS, the protocols
+ * holding the name (at most 32, only those this peer may see; 0 from an older daemon),
+ * and the i-th of them (owned by c; NULL when i is out of range). The names are valid
+ * protocol names (others the daemon might send are dropped).
+ */
+SKR_EXPORT int64_t skr_client_retry_after(const skr_client *c);
+SKR_EXPORT size_t skr_client_ambiguous_count(const skr_client *c);
+SKR_EXPORT const char *skr_client_ambiguous(const skr_client *c, size_t i);
+
 /* ------------------------------------------------------------------- limits ---- */
 
 /*

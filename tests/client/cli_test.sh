@@ -90,6 +90,7 @@ grep -q "^sekrets-cli: --socket is a global option: put it before the command$" 
 expect 2 "" -- CLI db
 expect 2 "" -- CLI --timeout x ping
 expect 0 "" -- sh -c "\"$SEKRETS_CLI\" --help | grep -q '  11  integrity'"
+expect 0 "" -- sh -c "\"$SEKRETS_CLI\" --help | grep -q '(1..3600000, default 30000); past it, exit 6'"
 expect 0 "sekrets-cli 0.1.0 (libsekrets 0.1.0)" -- CLI --version
 
 # --- a new hub with a passphrase: init, lock, unlock, passwd
@@ -101,6 +102,11 @@ expect 0 "not initialised: nothing to lock" -- CLI lock
 expect 0 "initialized: no" -- sh -c "\"$SEKRETS_CLI\" status | head -1"
 expect 2 "" -- CLI init </dev/null                        # no terminal, no fd: usage
 expect 0 "" -- CLI init --passphrase-file "$T/pass1"
+# status shows where the hub and socket are, the cipher suite and the KDF limits
+expect 0 "$(printf 'hub: %s\nsocket: %s' "$T/hub" "$SEKRETS_SOCKET")" -- sh -c "\"$SEKRETS_CLI\" status | grep -E '^(hub|socket):'"
+expect 0 "kdf: argon2id, opslimit 1, memlimit 8 KiB" -- sh -c "\"$SEKRETS_CLI\" status | grep '^kdf:'"
+expect 0 "1" -- sh -c "\"$SEKRETS_CLI\" status | grep -cE '^suite: (aes-256-gcm|xchacha20-poly1305)\$'"
+expect 0 '"kdf":{"kind":"argon2id","opslimit":1,"memlimit":8192}}' -- sh -c "\"$SEKRETS_CLI\" status --json | sed 's/.*,\"kdf/\"kdf/'"
 expect 7 "" -- CLI init --passphrase-file "$T/pass1"       # exists
 grep -q "already initialised: .sekrets-cli unlock. opens it" "$T/err" || fail "init exists message: $(cat "$T/err")"
 expect 2 "" -- sh -c "printf ' \n' | \"$SEKRETS_CLI\" post p n"   # nothing on stdin
@@ -140,6 +146,7 @@ expect 4 "" -- CLI get x
 expect 0 "locked: yes" -- sh -c "\"$SEKRETS_CLI\" status | sed -n 2p"
 expect 8 "" -- CLI unlock --passphrase-file "$T/bad"
 expect 9 "" -- CLI unlock --passphrase-fd 3 3<"$T/pass1"   # rate limited right after
+grep -q "too many wrong passphrases: retry in [0-9]* ms" "$T/err" || fail "rate_limited says how long: $(cat "$T/err")"
 sleep 1.2
 expect 0 "" -- CLI unlock --passphrase-fd 3 3<"$T/pass1"   # trailing newline dropped
 expect 0 "" -- CLI passwd --passphrase-file "$T/pass1" --new-passphrase-fd 4 4<"$T/pass2"
@@ -202,6 +209,7 @@ expect 0 "  esc: a\\x1b[31m" -- sh -c "\"$SEKRETS_CLI\" get bob -p s3 | grep esc
 expect 0 "  pem: line1\\nline2\\n" -- sh -c "\"$SEKRETS_CLI\" get bob -p s3 | grep pem"
 expect 0 "$(printf 'protocol: s3\nname: alice')" -- sh -c "\"$SEKRETS_CLI\" get alice | head -2"
 expect 10 "" -- CLI get bob                               # ambiguous
+grep -q "more than one protocol: s3 smtp; give the protocol" "$T/err" || fail "ambiguous names the protocols: $(cat "$T/err")"
 expect 3 "" -- CLI get carol                              # not found
 expect 3 "" -- CLI get carol -p s3
 expect 0 "$(printf 'alice\nbob')" -- CLI db s3

@@ -68,9 +68,11 @@ START_TEST(test_keys)
     ck_assert_int_eq(skr_unlock(c, "nope", 4), SKR_EBAD_PASSPHRASE);
     /* A failed unlock blocks the next attempts for a while (1 s, then doubling). */
     ck_assert_int_eq(skr_unlock(c, "pw1", 3), SKR_ERATE_LIMITED);
+    ck_assert_int_eq(skr_client_retry_after(c), 1); /* seconds, rounded up */
     usleep(1200 * 1000);
     ck_assert_int_eq(skr_unlock(c, "pw1", 3), 0);
     ck_assert_str_eq(skr_client_errmsg(c), "");
+    ck_assert_int_eq(skr_client_retry_after(c), -1);
     usleep(2200 * 1000);
     ck_assert_int_eq(skr_passwd(c, "bad", 3, "pw2", 3), SKR_EBAD_PASSPHRASE);
     for (int i = 0; i < 50 && skr_passwd(c, "pw1", 3, "pw2", 3) == SKR_ERATE_LIMITED; i++)
@@ -150,7 +152,13 @@ START_TEST(test_crud)
     cred = NULL;
 
     ck_assert_int_eq(skr_get(c, "bob", NULL, &cred), SKR_EAMBIGUOUS);
+    ck_assert_uint_eq(skr_client_ambiguous_count(c), 2); /* the protocols that hold it */
+    ck_assert_str_eq(skr_client_ambiguous(c, 0), "s3");
+    ck_assert_str_eq(skr_client_ambiguous(c, 1), "smtp");
+    ck_assert_ptr_null(skr_client_ambiguous(c, 2));
+    ck_assert_int_eq(skr_client_retry_after(c), -1);
     ck_assert_int_eq(skr_get(c, "carol", "s3", &cred), SKR_ENOT_FOUND);
+    ck_assert_uint_eq(skr_client_ambiguous_count(c), 0); /* details last one call */
     ck_assert_int_eq(skr_get(c, "carol", NULL, &cred), SKR_ENOT_FOUND);
     ck_assert_int_eq(skr_get(c, "", NULL, &cred), SKR_EINVAL);
     ck_assert_int_eq(skr_get(c, "a\nb", NULL, &cred), SKR_EINVAL);

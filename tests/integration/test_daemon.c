@@ -65,6 +65,33 @@ static int call(int fd, proto_request req)
     return resp.ok ? 0 : resp.code;
 }
 
+/* The last error answer's `protocols`, joined by commas ("" when absent). */
+static const char *error_protocols(void)
+{
+    static char out[PROTO_MAX_AMBIGUOUS * (PROTO_MAX_PROTOCOL + 1) + 1];
+    proto_cur c = proto_cur_make(resp.protocols.ptr, resp.protocols.len);
+    uint32_t n = 0;
+    size_t at = 0;
+    out[0] = '\0';
+    if (resp.protocols.len > 0)
+        ck_assert_int_eq(proto_cur_array(&c, &n), 0);
+    for (uint32_t i = 0; i < n; i++) {
+        const char *str;
+        uint32_t len;
+        ck_assert_int_eq(proto_cur_str(&c, &str, &len), 0);
+        at += (size_t)snprintf(out + at, sizeof(out) - at, "%s%.*s", i > 0 ? "," : "", (int)len, str);
+    }
+    return out;
+}
+
+/* The last error answer's message. */
+static const char *error_message(void)
+{
+    static char out[PROTO_MAX_MESSAGE + 1];
+    snprintf(out, sizeof(out), "%.*s", (int)resp.message.len, (const char *)resp.message.ptr);
+    return out;
+}
+
 static int call_write(int fd, uint32_t id, proto_op op, const char *p, const char *n, const char *pw)
 {
     proto_buf b = PROTO_BUF_INIT;
@@ -99,6 +126,38 @@ static void get_password(int fd, const char *p, const char *n, char *out, size_t
     ck_assert_int_eq(harness_map_str(body, "password", out, cap), 0);
 }
 
+/* The status keys only the owner gets: hub, socket, and once initialised suite and kdf. */
+static void assert_owner_status(const char *kdf_kind, uint64_t opslimit, uint64_t memlimit)
+{
+    char str[256];
+    proto_cur c;
+    ck_assert_int_eq(harness_map_str(resp.result, "hub", str, sizeof(str)), 0);
+    ck_assert_str_eq(str, h.hub);
+    ck_assert_int_eq(harness_map_str(resp.result, "socket", str, sizeof(str)), 0);
+    ck_assert_str_eq(str, h.socket);
+    if (kdf_kind == NULL) { /* a new hub: not sealed or keyed yet */
+        ck_assert_int_ne(harness_map_find(resp.result, "suite", &c), 0);
+        ck_assert_int_ne(harness_map_find(resp.result, "kdf", &c), 0);
+        return;
+    }
+    ck_assert_int_eq(harness_map_str(resp.result, "suite", str, sizeof(str)), 0);
+    ck_assert_int_ge(sodium_init(), 0); /* detects the CPU's AES-NI, as the daemon did */
+    ck_assert_str_eq(str, crypto_aead_aes256gcm_is_available() ? "aes-256-gcm" : "xchacha20-poly1305");
+    ck_assert_int_eq(harness_map_find(resp.result, "kdf", &c), 0);
+    proto_span kdf = { c.p, (uint32_t)(c.end - c.p) };
+    ck_assert_int_eq(harness_map_str(kdf, "kind", str, sizeof(str)), 0);
+    ck_assert_str_eq(str, kdf_kind);
+    uint64_t v;
+    if (opslimit == 0) {
+        ck_assert_int_ne(harness_map_uint(kdf, "opslimit", &v), 0);
+        return;
+    }
+    ck_assert_int_eq(harness_map_uint(kdf, "opslimit", &v), 0);
+    ck_assert_uint_eq(v, opslimit);
+    ck_assert_int_eq(harness_map_uint(kdf, "memlimit", &v), 0);
+    ck_assert_uint_eq(v, memlimit);
+}
+
 START_TEST(test_new_hub_init)
 {
     start(HARNESS_FAST_KDF, NULL);
@@ -108,12 +167,20 @@ START_TEST(test_new_hub_init)
     ck_assert_int_eq(memcmp(resp.result.ptr, "\xa4pong", 5), 0);
     ck_assert(!status_bool(fd, "initialized"));
     ck_assert(status_bool(fd, "locked"));
+    assert_owner_status(NULL, 0, 0);
     ck_assert_int_eq(call(fd, harness_req(2, PROTO_OP_GETHUB, NULL, NULL)), SKR_ELOCKED);
+    ck_assert_str_eq(error_message(), "hub is not initialised: create it with 'sekrets-cli init'");
     ck_assert_int_eq(call_secret(fd, 3, PROTO_OP_UNLOCK, "pw", NULL), SKR_ELOCKED);
+    ck_assert_str_eq(error_message(), "hub is not initialised: create it with 'sekrets-cli init'");
     ck_assert_int_eq(call(fd, harness_req(4, PROTO_OP_LOCK, NULL, NULL)), SKR_ELOCKED);
+    ck_assert_str_eq(error_message(), "hub is not initialised: create it with 'sekrets-cli init'");
+    ck_assert_int_eq(call_secret(fd, 40, PROTO_OP_PASSWD, "a", "b"), SKR_ELOCKED);
+    ck_assert_str_eq(error_message(), "hub is not initialised: create it with 'sekrets-cli init'");
+    ck_assert_uint_eq(resp.protocols.len, 0);
     ck_assert_int_eq(call_secret(fd, 5, PROTO_OP_INIT, "correct horse", NULL), 0);
     ck_assert(status_bool(fd, "initialized"));
     ck_assert(!status_bool(fd, "locked"));
+    assert_owner_status("argon2id", crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN);
     ck_assert_int_eq(call_secret(fd, 6, PROTO_OP_INIT, "again", NULL), SKR_EEXISTS);
     ck_assert_int_eq(call(fd, harness_req(7, PROTO_OP_GETHUB, NULL, NULL)), 0);
     close(fd);
@@ -140,6 +207,7 @@ START_TEST(test_status_fields)
     ck_assert_uint_le(v, 5);
     ck_assert_int_eq(harness_map_str(resp.result, "version", version, sizeof(version)), 0);
     ck_assert_str_eq(version, "0.1.0");
+    assert_owner_status("keyfile", 0, 0);
     close(fd);
 }
 END_TEST
@@ -174,6 +242,10 @@ START_TEST(test_crud)
     ck_assert_uint_ge(created, 1700000000);
 
     ck_assert_int_eq(call(fd, harness_req(6, PROTO_OP_GET, NULL, "alice")), SKR_EAMBIGUOUS);
+    ck_assert_str_eq(error_protocols(), "gdrive2,s3"); /* who holds the name */
+    ck_assert_str_eq(error_message(),
+                     "name is held by more than one protocol: gdrive2 s3; give the protocol");
+    ck_assert(!resp.has_retry_after);
     ck_assert_int_eq(call(fd, harness_req(7, PROTO_OP_GET, NULL, "nobody")), SKR_ENOT_FOUND);
     ck_assert_int_eq(call(fd, harness_req(8, PROTO_OP_GET, "gdrive2", "carol")), SKR_ENOT_FOUND);
     ck_assert_int_eq(call(fd, harness_req(9, PROTO_OP_GET, "nope", "carol")), SKR_ENOT_FOUND);
@@ -414,11 +486,15 @@ START_TEST(test_lock_unlock_passwd_rate_limit)
     ck_assert_int_eq(call(fd, harness_req(3, PROTO_OP_LOCK, NULL, NULL)), 0);
     ck_assert(status_bool(fd, "locked"));
     ck_assert_int_eq(call(fd, harness_req(4, PROTO_OP_GET, "p", "n")), SKR_ELOCKED);
+    ck_assert_str_eq(error_message(), "hub is locked"); /* initialised: no word of init */
     ck_assert_int_eq(call_write(fd, 5, PROTO_OP_PUT, "p", "n", "x"), SKR_ELOCKED);
     ck_assert_int_eq(call(fd, harness_req(6, PROTO_OP_ROTATE, NULL, NULL)), SKR_ELOCKED);
     ck_assert_int_eq(call_secret(fd, 7, PROTO_OP_UNLOCK, "wrong", NULL), SKR_EBAD_PASSPHRASE);
     /* right away, even the right passphrase is refused */
     ck_assert_int_eq(call_secret(fd, 8, PROTO_OP_UNLOCK, "first pass", NULL), SKR_ERATE_LIMITED);
+    ck_assert(resp.has_retry_after); /* the 1 s delay, in whole seconds rounded up */
+    ck_assert_uint_eq(resp.retry_after, 1);
+    ck_assert_ptr_nonnull(strstr(error_message(), "too many wrong passphrases: retry in "));
     usleep(1100000);
     ck_assert_int_eq(call_secret(fd, 9, PROTO_OP_UNLOCK, "first pass", NULL), 0);
     ck_assert(!status_bool(fd, "locked"));
@@ -607,37 +683,58 @@ START_TEST(test_idle_lock)
 }
 END_TEST
 
-/* A forked child as uid 65534 connects and reports what came back. */
-static int other_uid_call(const proto_request *req, int *code_out)
+/* A forked child as uid 65534 connects, sends req (NULL: only reads the daemon's first
+ * frame) and passes the reply's payload back into *payload. 0, -1 when the child could
+ * not connect, -2 when no reply came. */
+static int other_uid_reply(const proto_request *req, proto_buf *payload)
 {
     int pfd[2];
     ck_assert_int_eq(pipe(pfd), 0);
     pid_t pid = fork();
     if (pid == 0) {
         close(pfd[0]);
-        int result[2] = { -1, 0 };
+        int result = -1;
+        proto_buf b = PROTO_BUF_INIT;
         if (setgid(65534) == 0 && setuid(65534) == 0) {
             int fd = harness_connect(&h);
-            proto_buf b = PROTO_BUF_INIT;
             proto_response r;
             if (fd >= 0) {
-                int rc = req != NULL ? harness_call(fd, req, &b, &r)
-                                     : (harness_recv(fd, &b) == 0 && proto_response_decode(b.data, b.len, &r) == 0 ? 0 : -1);
-                result[0] = rc == 0 ? 0 : -2;
-                result[1] = rc == 0 ? (r.ok ? 0 : r.code) : 0;
+                int rc = req != NULL ? harness_call(fd, req, &b, &r) : harness_recv(fd, &b);
+                result = rc == 0 ? 0 : -2;
             }
         }
-        if (write(pfd[1], result, sizeof(result)) != sizeof(result))
+        uint32_t n = result == 0 ? (uint32_t)b.len : 0;
+        if (write(pfd[1], &result, sizeof(result)) != sizeof(result) ||
+            write(pfd[1], &n, sizeof(n)) != sizeof(n) || (n > 0 && write(pfd[1], b.data, n) != n))
             _exit(1);
         _exit(0);
     }
     close(pfd[1]);
-    int result[2];
-    ck_assert_int_eq(read(pfd[0], result, sizeof(result)), sizeof(result));
+    int result;
+    uint32_t n;
+    ck_assert_int_eq(read(pfd[0], &result, sizeof(result)), sizeof(result));
+    ck_assert_int_eq(read(pfd[0], &n, sizeof(n)), sizeof(n));
+    proto_buf_reset(payload);
+    ck_assert_int_eq(proto_buf_reserve(payload, n + 1), 0);
+    for (uint32_t got = 0; got < n;) {
+        ssize_t r = read(pfd[0], payload->data + got, n - got);
+        ck_assert_int_gt(r, 0);
+        got += (uint32_t)r;
+    }
+    payload->len = n;
     close(pfd[0]);
     waitpid(pid, NULL, 0);
-    *code_out = result[1];
-    return result[0];
+    return result;
+}
+
+/* other_uid_reply's answer as a code (0 for ok); the decoded reply in resp. */
+static int other_uid_call(const proto_request *req, int *code_out)
+{
+    int rc = other_uid_reply(req, &rbuf);
+    if (rc == 0 && proto_response_decode(rbuf.data, rbuf.len, &resp) != 0)
+        rc = -2;
+    *code_out = rc == 0 ? (resp.ok ? 0 : resp.code) : 0;
+    return rc;
 }
 
 /* How many lines of the daemon's log contain needle. */
@@ -692,7 +789,7 @@ START_TEST(test_policy_grant)
     snprintf(conf, sizeof(conf), "/tmp/skr-policy-%d.ini", (int)getpid());
     FILE *f = fopen(conf, "w");
     ck_assert_ptr_nonnull(f);
-    fputs("[grant nobody]\nuid = 65534\nops = get, getDb, ping, status\nprotocols = shared\n", f);
+    fputs("[grant nobody]\nuid = 65534\nops = get, getDb, ping, status\nprotocols = shared, shared2\n", f);
     fclose(f);
     start(HARNESS_KEYFILE, (const char *const[]){ "--config", conf, NULL });
     unlink(conf);
@@ -711,6 +808,11 @@ START_TEST(test_policy_grant)
     ck_assert_int_eq(call_write(fd, 1, PROTO_OP_POST, "shared", "svc", "ok"), 0);
     ck_assert_int_eq(call_write(fd, 2, PROTO_OP_POST, "private", "svc2", "no"), 0);
     ck_assert_int_eq(call_write(fd, 3, PROTO_OP_POST, "private", "svc", "no"), 0);
+    ck_assert_int_eq(call_write(fd, 4, PROTO_OP_POST, "private", "dup", "no"), 0);
+    ck_assert_int_eq(call_write(fd, 5, PROTO_OP_POST, "shared", "dup", "a"), 0);
+    ck_assert_int_eq(call_write(fd, 6, PROTO_OP_POST, "shared2", "dup", "b"), 0);
+    ck_assert_int_eq(call(fd, harness_req(7, PROTO_OP_GET, NULL, "dup")), SKR_EAMBIGUOUS);
+    ck_assert_str_eq(error_protocols(), "private,shared,shared2"); /* the owner sees all */
     close(fd);
 
     int code;
@@ -723,6 +825,23 @@ START_TEST(test_policy_grant)
     r = harness_req(1, PROTO_OP_GET, NULL, "svc2");
     ck_assert_int_eq(other_uid_call(&r, &code), 0);
     ck_assert_int_eq(code, SKR_ENOT_FOUND);
+    r = harness_req(1, PROTO_OP_STATUS, NULL, NULL); /* no paths, nothing hub-wide */
+    ck_assert_int_eq(other_uid_call(&r, &code), 0);
+    ck_assert_int_eq(code, 0);
+    proto_cur cur;
+    uint32_t keys;
+    cur = proto_cur_make(resp.result.ptr, resp.result.len);
+    ck_assert_int_eq(proto_cur_map(&cur, &keys), 0);
+    ck_assert_uint_eq(keys, 7);
+    ck_assert_int_ne(harness_map_find(resp.result, "hub", &cur), 0);
+    ck_assert_int_ne(harness_map_find(resp.result, "socket", &cur), 0);
+    ck_assert_int_ne(harness_map_find(resp.result, "suite", &cur), 0);
+    ck_assert_int_ne(harness_map_find(resp.result, "kdf", &cur), 0);
+    r = harness_req(1, PROTO_OP_GET, NULL, "dup"); /* names only the granted holders */
+    ck_assert_int_eq(other_uid_call(&r, &code), 0);
+    ck_assert_int_eq(code, SKR_EAMBIGUOUS);
+    ck_assert_str_eq(error_protocols(), "shared,shared2");
+    ck_assert_ptr_null(strstr(error_message(), "private"));
     r = harness_req(1, PROTO_OP_GET, "private", "svc2");
     ck_assert_int_eq(other_uid_call(&r, &code), 0);
     ck_assert_int_eq(code, SKR_EDENIED);
@@ -770,6 +889,7 @@ START_TEST(test_second_daemon_refused)
     snprintf(other_socket, sizeof(other_socket), "%s/run/other.sock", h.dir);
     /* the same socket, another hub; then another socket, the same hub */
     ck_assert_int_eq(second_daemon(h.socket, other_hub), 4);
+    ck_assert_int_ne(access(other_hub, F_OK), 0); /* refused before any hub was made */
     ck_assert_int_eq(second_daemon(other_socket, h.hub), 4);
     ck_assert_int_ne(access(other_socket, F_OK), 0);
     int fd = connect_ok();
@@ -1087,6 +1207,7 @@ START_TEST(test_bad_startup)
     waitpid(pid, &status, 0);
     ck_assert(WIFEXITED(status));
     ck_assert_int_eq(WEXITSTATUS(status), 3);
+    ck_assert_int_ne(access(hub, F_OK), 0); /* the socket folder is checked before the hub */
     /* an unknown option is a usage error, exit 2 */
     pid = fork();
     if (pid == 0) {
@@ -1178,6 +1299,9 @@ START_TEST(test_socket_folder_modes)
     ck_assert_int_eq(chmod(run, 0711), 0);
     ck_assert_int_eq(refused_start(mode_dir, NULL), 3); /* traversable, and no grant needs it */
     ck_assert(start_log_has(mode_dir, "is open to group/others (mode 711): chmod 700 it"));
+    char hub[160];
+    snprintf(hub, sizeof(hub), "%s/hub", mode_dir);
+    ck_assert_int_ne(access(hub, F_OK), 0); /* a refused start leaves no hub behind */
     ck_assert_int_eq(refused_start(mode_dir, conf), -1); /* with grants it starts (killed) */
     ck_assert_int_eq(chmod(run, 0755), 0);
     ck_assert_int_eq(refused_start(mode_dir, conf), 3); /* listable: refused even so */

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # systemd units, socket activation and `meson install`, checked for real:
 #  1. the generated units pass `systemd-analyze verify` (system and user mode) silently;
-#  2. systemd-socket-activate hands sekretsd a listening socket: it serves a get on it and
-#     sends READY=1 to $NOTIFY_SOCKET (a datagram socket this test listens on);
+#  2. systemd-socket-activate hands sekretsd a listening socket: it serves a get on it,
+#     logs that socket's address, needs no socket path of its own, and sends READY=1 to
+#     $NOTIFY_SOCKET (a datagram socket this test listens on);
 #  3. `meson install --destdir` installs every expected file, and a program compiled only
 #     against that destdir's header and sekrets.pc links and talks to a daemon.
 # Usage: test_systemd.sh BUILD_ROOT   (env: SEKRETSD, SEKRETS_CLI)
@@ -103,6 +104,18 @@ echo '{"password": "activated-pw"}' | SEKRETS_SOCKET=$tmp/run/activated.sock "$S
 got=$(SEKRETS_SOCKET=$tmp/run/activated.sock "$SEKRETS_CLI" get robot -p svc -f password)
 check "get over the inherited socket" test "$got" = "activated-pw"
 check "daemon did not bind its own socket" test ! -e "$tmp/run/not-used.sock"
+check "the log names the inherited socket, not --socket" \
+  grep -q "listening on $tmp/run/activated.sock, hub" "$tmp/activate.log"
+
+# Socket-activated with no socket path anywhere (no --socket, SEKRETS_SOCKET or
+# XDG_RUNTIME_DIR): none is needed, and the log names the inherited socket.
+env -u XDG_RUNTIME_DIR -u SEKRETS_SOCKET systemd-socket-activate -l "$tmp/run/nopath.sock" \
+  "$SEKRETSD" --foreground --hub "$tmp/hub2" --keyfile "$tmp/keyfile" 2> "$tmp/nopath.log" &
+pids+=($!)
+for _ in $(seq 100); do [ -S "$tmp/run/nopath.sock" ] && break; sleep 0.05; done
+check "socket-activated daemon needs no socket path" wait_ping "$tmp/run/nopath.sock"
+check "its log names the inherited socket" \
+  grep -q "listening on $tmp/run/nopath.sock, hub $tmp/hub2" "$tmp/nopath.log"
 for _ in $(seq 100); do grep -q READY=1 "$tmp/notify.out" && break; sleep 0.05; done
 check "READY=1 sent to NOTIFY_SOCKET" grep -qx "READY=1" "$tmp/notify.out"
 

@@ -37,8 +37,11 @@ class TestStatusFresh(DaemonTest):
         with self.daemon.client() as c:
             st = c.status()
         st.pop("uptime_s")
+        self.assertIn(st.pop("suite"), ("aes-256-gcm", "xchacha20-poly1305"))
         self.assertEqual(st, {"initialized": True, "locked": False, "version": "0.1.0",
-                              "protocols": 0, "credentials": 0, "idle_lock_s": 0})
+                              "protocols": 0, "credentials": 0, "idle_lock_s": 0,
+                              "hub": self.daemon.hub, "socket": self.daemon.socket,
+                              "kdf": {"kind": "keyfile"}})
 
 
 class TestOps(DaemonTest):
@@ -101,6 +104,8 @@ class TestOps(DaemonTest):
         self.assertEqual(len(res), 600)
         self.assertEqual([r["body"]["i"] for r in res[:300]], names[:300])
         self.assertTrue(all(isinstance(r, sekrets.NotFound) for r in res[300:]))
+        self.assertEqual((res[300].protocol, res[300].name), ("many", "user0300"))
+        self.assertEqual(res[300].message, "no credential 'user0300' in protocol 'many'")
         with self.assertRaises(sekrets.NotFound):
             self.c.get_many(items)
         self.assertEqual(self.c.ping(), "pong")     # still in step after the batch
@@ -178,11 +183,19 @@ class TestWireErrors(DaemonTest):
     def test_not_found_is_a_lookup_error(self):
         e = self.check(sekrets.NotFound, "not_found", -5, lambda: self.c.get("nobody", "nowhere"))
         self.assertIsInstance(e, LookupError)
+        self.assertEqual((e.protocol, e.name), ("nowhere", "nobody"))   # names what is missing
+        self.assertEqual(str(e), "not_found: no credential 'nobody' in protocol 'nowhere'")
+        e = self.check(sekrets.NotFound, "not_found", -5, lambda: self.c.get("nobody"))
+        self.assertEqual(e.message, "no credential 'nobody' in any protocol")
+        e = self.check(sekrets.NotFound, "not_found", -5, lambda: self.c.get_db("nowhere"))
+        self.assertEqual((e.protocol, e.name, e.message), ("nowhere", None, "no protocol 'nowhere'"))
 
     def test_ambiguous(self):
         self.c.put("amb1", "same", {})
         self.c.put("amb2", "same", {})
-        self.check(sekrets.Ambiguous, "ambiguous", -6, lambda: self.c.get("same"))
+        e = self.check(sekrets.Ambiguous, "ambiguous", -6, lambda: self.c.get("same"))
+        self.assertEqual(e.protocols, ("amb1", "amb2"))   # who holds the name
+        self.assertIn("amb1 amb2", e.message)
         self.assertEqual(self.c.get("same", "amb2")["protocol"], "amb2")
 
     def test_exists(self):
@@ -234,6 +247,7 @@ class TestPassphraseHub(unittest.TestCase):
         with self.assertRaises(sekrets.RateLimited) as cm:
             c.unlock("first pass")              # right away: refused
         self.assertEqual((cm.exception.code, cm.exception.errno), ("rate_limited", -11))
+        self.assertEqual(cm.exception.retry_after, 1)   # the 1 s delay, in whole seconds
         deadline = time.monotonic() + 5
         while True:
             try:
@@ -438,6 +452,29 @@ class TestFakeDaemon(unittest.TestCase):
             self.assertIs(type(e), cls)
             self.assertEqual((e.code, e.errno, e.message, e.id), (code, -errno, "from fake", 1))
             self.assertEqual(str(e), f"{code}: from fake")
+
+    def detailed_error(self, details):
+        def script(conn, got):
+            i = last_id(got)
+            err = {"code": details.pop("code"), "message": "m", **details} if i else None
+            return frame(msgpack.packb({"id": i, "ok": False, "error": err})) if i else None
+        with self.assertRaises(sekrets.SekretsError) as cm:
+            self.run_fake(script, lambda c: c.ping())
+        return cm.exception
+
+    def test_error_details(self):
+        e = self.detailed_error({"code": "ambiguous", "protocols": ["a", "b"], "future": 1})
+        self.assertEqual((type(e), e.protocols), (sekrets.Ambiguous, ("a", "b")))
+        e = self.detailed_error({"code": "rate_limited", "retry_after": 7})
+        self.assertEqual((type(e), e.retry_after), (sekrets.RateLimited, 7))
+        e = self.detailed_error({"code": "rate_limited"})      # an older daemon: no wait given
+        self.assertIsNone(e.retry_after)
+        e = self.detailed_error({"code": "ambiguous"})
+        self.assertEqual(e.protocols, ())
+        for bad in ({"code": "ambiguous", "protocols": "a"}, {"code": "ambiguous", "protocols": [1]},
+                    {"code": "rate_limited", "retry_after": -1},
+                    {"code": "rate_limited", "retry_after": "7"}):
+            self.assertIs(type(self.detailed_error(bad)), sekrets.ProtocolError)
 
     def test_unknown_code_reads_as_internal(self):
         e = self.wire_error("brand_new_code")

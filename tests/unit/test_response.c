@@ -132,6 +132,53 @@ START_TEST(error_bytes_exact)
 }
 END_TEST
 
+/* The optional keys of "Error details": packed after message, read back by the decoder;
+ * an error map without them decodes as before (error_bytes_exact). */
+START_TEST(error_details_round_trip)
+{
+    proto_buf out = PROTO_BUF_INIT;
+    const char *held[] = { "mail", "web" };
+    proto_error_extra amb = { .protocols = held, .nprotocols = 2 };
+    ck_assert_int_eq(proto_response_error_ex(&out, 7, SKR_EAMBIGUOUS, "m", &amb), 0);
+    static const uint8_t want[] =
+        "\x00\x00\x00\x3d\x83\xa2id\x07\xa2ok\xc2\xa5" "error"
+        "\x83\xa4" "code\xa9" "ambiguous\xa7message\xa1m"
+        "\xa9protocols\x92\xa4mail\xa3web";
+    ck_assert_uint_eq(out.len, sizeof(want) - 1);
+    ck_assert_mem_eq(out.data, want, sizeof(want) - 1);
+    proto_response r;
+    decode_frame(&out, 0, &r);
+    ck_assert_int_eq(r.code, SKR_EAMBIGUOUS);
+    ck_assert_uint_eq(r.protocols.len, 10);
+    ck_assert_mem_eq(r.protocols.ptr, "\x92\xa4mail\xa3web", 10);
+    ck_assert(!r.has_retry_after);
+    proto_buf_reset(&out);
+    proto_error_extra wait = { .has_retry_after = true, .retry_after = 60 };
+    ck_assert_int_eq(proto_response_error_ex(&out, 8, SKR_ERATE_LIMITED, NULL, &wait), 0);
+    decode_frame(&out, 0, &r);
+    ck_assert_int_eq(r.code, SKR_ERATE_LIMITED);
+    ck_assert(r.has_retry_after);
+    ck_assert_uint_eq(r.retry_after, 60);
+    ck_assert_uint_eq(r.protocols.len, 0);
+    /* out of bounds: refused before anything is appended */
+    size_t len = out.len;
+    const char *many[PROTO_MAX_AMBIGUOUS + 1];
+    for (size_t i = 0; i <= PROTO_MAX_AMBIGUOUS; i++)
+        many[i] = "p";
+    proto_error_extra over = { .protocols = many, .nprotocols = PROTO_MAX_AMBIGUOUS + 1 };
+    ck_assert_int_eq(proto_response_error_ex(&out, 9, SKR_EAMBIGUOUS, NULL, &over), SKR_EINVAL);
+    ck_assert_uint_eq(out.len, len);
+    proto_buf_free(&out);
+    /* mistyped details are a malformed answer */
+    static const char bad1[] = "\x83\xa2id\x01\xa2ok\xc2\xa5" "error\x82\xa4" "code\xa4" "busy"
+                               "\xa9protocols\x91\x01";
+    ck_assert_int_eq(proto_response_decode((const uint8_t *)bad1, sizeof(bad1) - 1, &r), SKR_EPROTOCOL);
+    static const char bad2[] = "\x83\xa2id\x01\xa2ok\xc2\xa5" "error\x82\xa4" "code\xa4" "busy"
+                               "\xabretry_after\xff";
+    ck_assert_int_eq(proto_response_decode((const uint8_t *)bad2, sizeof(bad2) - 1, &r), SKR_EPROTOCOL);
+}
+END_TEST
+
 START_TEST(error_message_cut_at_char_boundary)
 {
     /* 1023 ASCII bytes then a 2-byte character: the cut at 1024 would split it */
@@ -352,6 +399,7 @@ static Suite *response_suite(void)
     tcase_add_test(tc, error_every_wire_code);
     tcase_add_test(tc, error_client_code_sent_as_internal);
     tcase_add_test(tc, error_bytes_exact);
+    tcase_add_test(tc, error_details_round_trip);
     tcase_add_test(tc, error_message_cut_at_char_boundary);
     tcase_add_test(tc, ok_result_and_too_large);
     tcase_add_test(tc, failed_append_drops_the_frame);

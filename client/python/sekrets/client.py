@@ -269,13 +269,31 @@ def decode_response(payload):
     if not isinstance(err, dict) or not isinstance(err.get("code"), str):
         raise E.ProtocolError("error answer has no valid 'error.code'")
     msg = err.get("message")
-    return {"id": rid, "ok": False,
-            "error": {"code": err["code"], "message": msg if isinstance(msg, str) else ""}}
+    out = {"code": err["code"], "message": msg if isinstance(msg, str) else ""}
+    # PROTOCOL.md "Error details": optional, but well typed when present
+    if "protocols" in err:
+        prots = err["protocols"]
+        if not isinstance(prots, list) or not all(isinstance(p, str) for p in prots):
+            raise E.ProtocolError("error answer has an invalid 'error.protocols'")
+        out["protocols"] = prots
+    if "retry_after" in err:
+        wait = err["retry_after"]
+        if isinstance(wait, bool) or not isinstance(wait, int) or wait < 0:
+            raise E.ProtocolError("error answer has an invalid 'error.retry_after'")
+        out["retry_after"] = wait
+    return {"id": rid, "ok": False, "error": out}
 
 
-def _error(resp):
+def _error(resp, fields=None):
+    """The exception of an error answer; fields: the request's (a NotFound of a get or
+    getDb names what it looked for)."""
     e = resp["error"]
-    return E.error_from_wire(e["code"], e["message"], id=resp["id"])
+    err = E.error_from_wire(e["code"], e["message"], id=resp["id"],
+                            protocols=e.get("protocols", ()), retry_after=e.get("retry_after"))
+    if isinstance(err, E.NotFound) and fields:
+        err = E.NotFound(e["message"], id=resp["id"], protocol=fields.get("protocol"),
+                         name=fields.get("name"))
+    return err
 
 
 # ----------------------------------------------------------------------- client ----
@@ -459,7 +477,7 @@ class Client:
         frame = encode_request(rid, op, max_frame=self.max_frame, **fields)
         resp = self._exchange([frame], [rid])[0]
         if not resp["ok"]:
-            raise _error(resp)
+            raise _error(resp, fields if op in ("get", "getDb") else None)
         return resp["result"]
 
     def call_raw(self, request, *, check=False):
@@ -491,7 +509,8 @@ class Client:
 
     def status(self):
         """dict: initialized, locked, version, protocols, credentials, uptime_s,
-        idle_lock_s."""
+        idle_lock_s; for the owner also hub, socket and (once initialised) suite and
+        kdf (kind, opslimit, memlimit)."""
         return self.call("status")
 
     def get(self, name, protocol=None):
@@ -505,10 +524,11 @@ class Client:
         pairs. Returns the results in order. With return_exceptions a failed item is
         its exception in the list; otherwise the first failure is raised (after every
         answer was read, so the connection stays usable)."""
-        frames, ids = [], []
+        frames, ids, asked = [], [], []
         try:
             for item in items:
                 name, protocol = (item, None) if isinstance(item, str) else tuple(item)
+                asked.append({"name": name, "protocol": protocol})
                 rid = self._take_id()
                 frames.append(encode_request(rid, "get", protocol=protocol, name=name,
                                              max_frame=self.max_frame))
@@ -520,13 +540,8 @@ class Client:
         if not frames:
             return []
         out = []
-        for resp in self._exchange(frames, ids):
-            if resp["ok"]:
-                out.append(resp["result"])
-            elif return_exceptions:
-                out.append(_error(resp))
-            else:
-                out.append(_error(resp))
+        for resp, fields in zip(self._exchange(frames, ids), asked):
+            out.append(resp["result"] if resp["ok"] else _error(resp, fields))
         if not return_exceptions:
             for r in out:
                 if isinstance(r, E.SekretsError):
@@ -591,5 +606,5 @@ class Client:
         if not a1["ok"]:
             raise _error(a1)
         if not a2["ok"]:
-            raise _error(a2)
+            raise _error(a2, {"protocol": protocol, "name": name})
         return bool(a1["result"].get("created", True)), a2["result"]

@@ -62,13 +62,34 @@ class UnknownOp(SekretsError):
 
 
 class NotFound(SekretsError, LookupError):
-    """not found"""
+    """not found
+
+    ``protocol`` and ``name``: what the request looked for (``None`` when it did not
+    say, or when the error did not come from a get or getDb of this client); the message
+    names them."""
     code, errno = "not_found", -5
+
+    def __init__(self, message=None, *, id=None, protocol=None, name=None):
+        self.protocol, self.name = protocol, name
+        if name is not None and protocol is not None:
+            message = f"no credential {name!r} in protocol {protocol!r}"
+        elif name is not None:
+            message = f"no credential {name!r} in any protocol"
+        elif protocol is not None:
+            message = f"no protocol {protocol!r}"
+        super().__init__(message, id=id)
 
 
 class Ambiguous(SekretsError, LookupError):
-    """the name is held by more than one protocol"""
+    """the name is held by more than one protocol
+
+    ``protocols``: the protocols that hold the name, as the daemon named them (only those
+    this peer may read, at most 32; empty from a daemon that does not send them)."""
     code, errno = "ambiguous", -6
+
+    def __init__(self, message=None, *, id=None, protocols=()):
+        self.protocols = tuple(protocols)
+        super().__init__(message, id=id)
 
 
 class Exists(SekretsError):
@@ -92,8 +113,15 @@ class BadPassphrase(SekretsError):
 
 
 class RateLimited(SekretsError):
-    """too many failed unlocks; wait and retry"""
+    """too many failed unlocks, or a key derivation running; wait and retry
+
+    ``retry_after``: the seconds the daemon asks to wait (rounded up), or ``None`` when
+    it did not say."""
     code, errno = "rate_limited", -11
+
+    def __init__(self, message=None, *, id=None, retry_after=None):
+        self.retry_after = retry_after
+        super().__init__(message, id=id)
 
 
 class TooLarge(SekretsError):
@@ -153,10 +181,16 @@ def error_class(code):
     return _WIRE.get(code, Internal)
 
 
-def error_from_wire(code, message, id=None):
-    """The exception for one error answer. An unknown code reads as ``internal``
-    (PROTOCOL.md "Response"); its text is kept in the message."""
+def error_from_wire(code, message, id=None, *, protocols=(), retry_after=None):
+    """The exception for one error answer, with the optional details of PROTOCOL.md
+    "Error details" (``protocols`` of ``ambiguous``, ``retry_after`` of
+    ``rate_limited``). An unknown code reads as ``internal`` (PROTOCOL.md "Response");
+    its text is kept in the message."""
     cls = _WIRE.get(code)
     if cls is None:
         return Internal(f"unknown error code {code!r}: {message}", id=id)
+    if cls is Ambiguous:
+        return cls(message, id=id, protocols=protocols)
+    if cls is RateLimited:
+        return cls(message, id=id, retry_after=retry_after)
     return cls(message, id=id)
