@@ -8,7 +8,6 @@
 #include "response.h"
 #include "server.h"
 #include "skr_config.h"
-#include "store_int.h" /* suite_name only */
 
 void reply_error_ex(session *s, uint32_t id, int code, const char *message,
                     const proto_error_extra *extra)
@@ -177,17 +176,6 @@ static int granted_counts(session *s, uint64_t *protocols, uint64_t *credentials
     return rc;
 }
 
-/* The hub's cipher suite. The store keeps it to itself (store.h has no accessor), so this
- * one read goes through its internal header. */
-static const char *suite_name(const store *hub)
-{
-    switch (hub->suite) {
-    case STORE_SUITE_XCHACHA: return "xchacha20-poly1305";
-    case STORE_SUITE_AESGCM: return "aes-256-gcm";
-    default: return "unknown";
-    }
-}
-
 /* status for the owner only: where the hub and socket are and how the hub is sealed and
  * keyed. A peer under a grant learns no paths and nothing hub-wide. */
 static size_t status_owner_keys(session *s, store_kdf *kdf, bool *have_kdf)
@@ -208,7 +196,7 @@ static void pack_status_owner(session *s, msgpack_packer *pk, const store_kdf *k
     if (!have_kdf)
         return;
     PROTO_PACK_LIT(pk, "suite");
-    proto_pack_cstr(pk, suite_name(s->srv->hub));
+    proto_pack_cstr(pk, store_suite_name(s->srv->hub));
     PROTO_PACK_LIT(pk, "kdf");
     if (kdf->kind == STORE_KDF_KEYFILE) {
         msgpack_pack_map(pk, 1);

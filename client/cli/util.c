@@ -117,14 +117,23 @@ int cli_fail(const cli_ctx *ctx, skr_client *c, int err, const char *what)
         cli_put_escaped(stderr, what, strlen(what));
         fputs(": ", stderr);
     }
-    fputs(skr_strerror(err), stderr);
-    if (*msg != '\0' && strcmp(msg, skr_strerror(err)) != 0) {
-        fputs(" (", stderr);
+    /* The daemon's message, when it says more than the code's own words, is the line:
+     * it names the protocols of an `ambiguous`, the wait of a `rate_limited`. It is
+     * shown alone when it starts with those words already (no "x (x: ...)"). */
+    const char *text = skr_strerror(err);
+    if (*msg != '\0' && strncmp(msg, text, strlen(text)) == 0) {
         cli_put_escaped(stderr, msg, strlen(msg));
-        fputc(')', stderr);
+    } else {
+        fputs(text, stderr);
+        if (*msg != '\0') {
+            fputs(" (", stderr);
+            cli_put_escaped(stderr, msg, strlen(msg));
+            fputc(')', stderr);
+        }
     }
-    if (err == SKR_ELOCKED)
-        fputs("; unlock it with `sekrets-cli unlock` (or `sekrets-cli init` on a new hub)", stderr);
+    /* a new hub's message already says to run init */
+    if (err == SKR_ELOCKED && strstr(msg, "sekrets-cli") == NULL)
+        fputs("; unlock it with `sekrets-cli unlock`", stderr);
     if ((err == SKR_EIO || err == SKR_ETIMEOUT) && c != NULL) {
         fputs(" at ", stderr);
         cli_put_escaped(stderr, skr_client_path(c), strlen(skr_client_path(c)));

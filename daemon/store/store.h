@@ -104,6 +104,10 @@ const char *store_errmsg(const store *s);
 bool store_is_initialized(const store *s);
 bool store_is_unlocked(const store *s);
 
+/* The cipher suite that seals the records ("aes-256-gcm", "xchacha20-poly1305"); "none"
+ * before init. A static string. */
+const char *store_suite_name(const store *s);
+
 /* The hub's KDF parameters. SKR_ELOCKED when the hub is not initialised. */
 int store_get_kdf(store *s, store_kdf *out);
 

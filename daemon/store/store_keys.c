@@ -118,6 +118,13 @@ bool store_is_initialized(const store *s)
     return s != NULL && s->initialized;
 }
 
+const char *store_suite_name(const store *s)
+{
+    if (s == NULL || !s->initialized)
+        return "none";
+    return s->suite == STORE_SUITE_AESGCM ? "aes-256-gcm" : "xchacha20-poly1305";
+}
+
 bool store_is_unlocked(const store *s)
 {
     return s != NULL && s->keys != NULL;

@@ -98,6 +98,8 @@ start "$SEKRETS_SOCKET" "$T/hub"
 printf 'correct horse\n' > "$T/pass1"; printf 'battery staple' > "$T/pass2"; printf 'wrong\n' > "$T/bad"
 expect 0 "pong" -- CLI ping
 expect 4 "" -- CLI hub                                    # not initialised: locked
+grep -q "create it with 'sekrets-cli init'" "$T/err" || fail "new hub says init: $(cat "$T/err")"
+grep -q "unlock it with" "$T/err" && fail "a new hub is not told to unlock: $(cat "$T/err")"
 expect 0 "not initialised: nothing to lock" -- CLI lock
 expect 0 "initialized: no" -- sh -c "\"$SEKRETS_CLI\" status | head -1"
 expect 2 "" -- CLI init </dev/null                        # no terminal, no fd: usage
@@ -143,6 +145,8 @@ expect 0 '{"initialized":true,"locked":false}' -- sh -c "\"$SEKRETS_CLI\" status
 expect 0 "" -- CLI lock
 expect 0 "already locked" -- CLI lock                      # the state asked for: no error
 expect 4 "" -- CLI get x
+[ "$(cat "$T/err")" = "sekrets-cli: get: x: hub is locked; unlock it with \`sekrets-cli unlock\`" ] ||
+  fail "locked line: $(cat "$T/err")"
 expect 0 "locked: yes" -- sh -c "\"$SEKRETS_CLI\" status | sed -n 2p"
 expect 8 "" -- CLI unlock --passphrase-file "$T/bad"
 expect 9 "" -- CLI unlock --passphrase-fd 3 3<"$T/pass1"   # rate limited right after
