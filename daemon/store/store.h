@@ -85,7 +85,8 @@ void store_secret_free(uint8_t *p, size_t len);
 
 /*
  * Opens the hub in folder `dir`, creating it (0700, parents too) and its files (0600) when
- * absent. Refuses a folder owned by another user or open to group/others (SKR_EDENIED),
+ * absent. Refuses a folder owned by another user or open to group/others, or a path that
+ * is not a folder (SKR_EDENIED),
  * with the reason in err, and a hub that another process has open (SKR_EBUSY). Replays
  * the journal of a process that died. The hub starts locked (or uninitialised).
  */

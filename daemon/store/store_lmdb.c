@@ -444,7 +444,7 @@ static int store_check_path(const char *path, bool dir, char err[STORE_ERRMSG_MA
     }
     if (dir && !S_ISDIR(st.st_mode)) {
         snprintf(err, STORE_ERRMSG_MAX, "hub folder %s: not a folder", path);
-        return SKR_EINVAL;
+        return SKR_EDENIED; /* refused, like a folder of the wrong owner (exit 3) */
     }
     if (st.st_uid != geteuid()) {
         snprintf(err, STORE_ERRMSG_MAX, "%s: owned by uid %u, not by uid %u", path,

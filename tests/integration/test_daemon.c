@@ -1219,6 +1219,23 @@ START_TEST(test_bad_startup)
     waitpid(pid, &status, 0);
     ck_assert(WIFEXITED(status));
     ck_assert_int_eq(WEXITSTATUS(status), 2);
+    /* a hub path that is a regular file is refused like a hub folder of the wrong kind:
+     * exit 3, not a runtime error */
+    ck_assert_int_eq(chmod(run, 0700), 0);
+    int f = open(hub, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    ck_assert_int_ge(f, 0);
+    close(f);
+    pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 2);
+        execl(bin, bin, "--foreground", "--socket", sock, "--hub", hub, (char *)NULL);
+        _exit(127);
+    }
+    waitpid(pid, &status, 0);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 3);
+    ck_assert_int_ne(access(sock, F_OK), 0); /* the socket it bound is removed again */
     char cmd[160];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     ck_assert_int_eq(system(cmd), 0);
