@@ -84,9 +84,17 @@ typedef struct pass_src {
     int fd;
     const char *file;
     bool raw; /* a keyfile: its bytes exactly (a passphrase file loses one trailing \n) */
+    bool allow_weak; /* --allow-weak: a new passphrase under CLI_PASS_MIN bytes is taken */
 } pass_src;
+/* New passphrases (init, passwd): under CLI_PASS_MIN bytes refused (unless allow_weak),
+ * under CLI_PASS_GOOD a warning. Argon2id slows each guess; it cannot make a short
+ * passphrase long. */
+#define CLI_PASS_MIN  8
+#define CLI_PASS_GOOD 12
 /* Reads one passphrase into sodium_malloc memory (*out, *len; release with sodium_free).
- * `confirm` asks twice on a terminal. Returns 0 or an exit code (after a message). */
+ * `confirm` marks a new passphrase: asked twice on a terminal, and held to the length
+ * rule above. A passphrase file or keyfile readable by others gets a warning. Returns 0
+ * or an exit code (after a message). */
 int cli_passphrase(const cli_ctx *ctx, const pass_src *src, const char *prompt, bool confirm,
                    char **out, size_t *len);
 /* Reads a line from the terminal (echo on or off) into a proto_buf. 0; CLI_TTY_EOF when

@@ -8,12 +8,13 @@
 
 #include "cli.h"
 
-enum { OPT_PFD = 1000, OPT_PFILE, OPT_KEYFILE, OPT_NPFD, OPT_NPFILE, OPT_ROTATE };
+enum { OPT_PFD = 1000, OPT_PFILE, OPT_KEYFILE, OPT_NPFD, OPT_NPFILE, OPT_ROTATE, OPT_WEAK };
 
 /* Parses --passphrase-fd/-file, --keyfile when `keyfile` (the current secret of a keyfile
- * hub), and the --new- ones and --rotate when `newp` is given (passwd). */
-static int pass_opts(cli_ctx *ctx, int argc, char **argv, bool keyfile, pass_src *old,
-                     pass_src *newp, bool *rotate)
+ * hub), the --new- ones and --rotate when `newp` is given (passwd), and --allow-weak when
+ * a passphrase is made (`fresh`: init's, or passwd's new one). */
+static int pass_opts(cli_ctx *ctx, int argc, char **argv, bool keyfile, bool fresh,
+                     pass_src *old, pass_src *newp, bool *rotate)
 {
     static const struct option opts[] = {
         { "passphrase-fd", required_argument, NULL, OPT_PFD },
@@ -22,6 +23,7 @@ static int pass_opts(cli_ctx *ctx, int argc, char **argv, bool keyfile, pass_src
         { "new-passphrase-fd", required_argument, NULL, OPT_NPFD },
         { "new-passphrase-file", required_argument, NULL, OPT_NPFILE },
         { "rotate", no_argument, NULL, OPT_ROTATE },
+        { "allow-weak", no_argument, NULL, OPT_WEAK },
         { NULL, 0, NULL, 0 },
     };
     long v;
@@ -30,7 +32,10 @@ static int pass_opts(cli_ctx *ctx, int argc, char **argv, bool keyfile, pass_src
     if (newp != NULL)
         *newp = (pass_src){ .fd = -1 };
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        pass_src *s = (o == OPT_NPFD || o == OPT_NPFILE || o == OPT_ROTATE) ? newp : old;
+        pass_src *s = (o == OPT_NPFD || o == OPT_NPFILE || o == OPT_ROTATE ||
+                       (o == OPT_WEAK && newp != NULL)) ? newp : old;
+        if (o == OPT_WEAK && !fresh)
+            return cli_usage(ctx, "--allow-weak belongs to init and passwd (a new passphrase)");
         if (s == NULL)
             return cli_usage(ctx, o == OPT_ROTATE
                                   ? "--rotate belongs to passwd; `sekrets-cli rotate` "
@@ -39,6 +44,9 @@ static int pass_opts(cli_ctx *ctx, int argc, char **argv, bool keyfile, pass_src
         switch (o) {
         case OPT_ROTATE:
             *rotate = true;
+            break;
+        case OPT_WEAK:
+            s->allow_weak = true;
             break;
         case OPT_PFD:
         case OPT_NPFD:
@@ -76,7 +84,7 @@ static int pass_cmd(cli_ctx *ctx, int argc, char **argv, bool init)
     char *pass = NULL;
     size_t len = 0;
     int r;
-    if ((r = pass_opts(ctx, argc, argv, !init, &src, NULL, NULL)) != 0)
+    if ((r = pass_opts(ctx, argc, argv, !init, init, &src, NULL, NULL)) != 0)
         return r;
     /* Connect first: no point asking for a passphrase when nobody will take it. */
     if ((r = cli_connect(ctx, &c)) != 0)
@@ -116,7 +124,7 @@ int cmd_passwd(cli_ctx *ctx, int argc, char **argv)
     size_t ol = 0, nl = 0;
     bool rotate = false;
     int r;
-    if ((r = pass_opts(ctx, argc, argv, true, &o, &n, &rotate)) != 0)
+    if ((r = pass_opts(ctx, argc, argv, true, true, &o, &n, &rotate)) != 0)
         return r;
     if ((r = cli_connect(ctx, &c)) != 0)
         return r;

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <sodium.h>
 #include <string.h>
 #include <termios.h>
@@ -93,6 +95,34 @@ static int to_secure(proto_buf *buf, char **out, size_t *len)
     return 0;
 }
 
+/* A new passphrase: too short is refused, short is warned about. 0 or an exit code. */
+static int check_strength(const cli_ctx *ctx, const pass_src *src, size_t n)
+{
+    if (n < CLI_PASS_MIN && !src->allow_weak)
+        return cli_bad_input(ctx, "a passphrase of %zu bytes is too easy to guess from a "
+                                  "copy of the hub: use at least %d (or --allow-weak)",
+                             n, CLI_PASS_MIN);
+    if (n < CLI_PASS_GOOD)
+        fprintf(stderr, "sekrets-cli: %s: warning: a passphrase of %zu bytes is weak; "
+                        "%d or more (a few random words) resist guessing far better\n",
+                ctx->cmd != NULL ? ctx->cmd : "", n, CLI_PASS_GOOD);
+    return 0;
+}
+
+/* The secret in a file that others can read is no secret: say so (it is still used). */
+static void warn_if_readable(const cli_ctx *ctx, const pass_src *src)
+{
+    struct stat st;
+    if (src->file == NULL || stat(src->file, &st) != 0 || !S_ISREG(st.st_mode) ||
+        (st.st_mode & 044) == 0)
+        return;
+    fprintf(stderr, "sekrets-cli: %s: warning: %s ", ctx->cmd != NULL ? ctx->cmd : "",
+            src->raw ? "keyfile" : "passphrase file");
+    cli_put_escaped(stderr, src->file, strlen(src->file));
+    fprintf(stderr, " is readable by %s (mode %04o): chmod 600 it\n",
+            (st.st_mode & 004) ? "everyone" : "its group", (unsigned)(st.st_mode & 0777));
+}
+
 int cli_passphrase(const cli_ctx *ctx, const pass_src *src, const char *prompt, bool confirm,
                    char **out, size_t *len)
 {
@@ -100,6 +130,7 @@ int cli_passphrase(const cli_ctx *ctx, const pass_src *src, const char *prompt, 
     int r = EXIT_ERROR;
 
     if (src->fd >= 0 || src->file != NULL) {
+        warn_if_readable(ctx, src);
         int e = src->file != NULL ? cli_read_file(src->file, PROTO_MAX_PASSPHRASE + 1, &a)
                                   : cli_read_fd(src->fd, PROTO_MAX_PASSPHRASE + 1, &a);
         if (e != 0) {
@@ -147,6 +178,8 @@ int cli_passphrase(const cli_ctx *ctx, const pass_src *src, const char *prompt, 
         r = cli_bad_input(ctx, "passphrase longer than %d bytes", PROTO_MAX_PASSPHRASE);
         goto out;
     }
+    if (confirm && !src->raw && (r = check_strength(ctx, src, a.len)) != 0)
+        goto out;
     if (to_secure(&a, out, len) != 0) {
         cli_err(ctx, "out of memory");
         r = EXIT_ERROR;

@@ -88,9 +88,9 @@ _sekrets_cli()
             elif [[ ${#args[@]} -eq 1 && $cmd != post ]]; then
                 _sekrets_cli_names "${args[0]}"
             fi ;;
-        init) COMPREPLY=($(compgen -W "--passphrase-fd --passphrase-file" -- "$cur")) ;;
+        init) COMPREPLY=($(compgen -W "--passphrase-fd --passphrase-file --allow-weak" -- "$cur")) ;;
         unlock) COMPREPLY=($(compgen -W "--passphrase-fd --passphrase-file --keyfile" -- "$cur")) ;;
-        passwd) COMPREPLY=($(compgen -W "--passphrase-fd --passphrase-file --keyfile --new-passphrase-fd --new-passphrase-file --rotate" -- "$cur")) ;;
+        passwd) COMPREPLY=($(compgen -W "--passphrase-fd --passphrase-file --keyfile --new-passphrase-fd --new-passphrase-file --rotate --allow-weak" -- "$cur")) ;;
         exec) [[ $cur == -* ]] && COMPREPLY=($(compgen -W "-e --" -- "$cur")) || _command_offset $((cmdi + 1)) ;;
         import) [[ $cur == -* ]] && COMPREPLY=($(compgen -W "-p" -- "$cur")) || _filedir gluedb ;;
         export)

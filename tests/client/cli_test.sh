@@ -96,6 +96,7 @@ expect 0 "sekrets-cli 0.1.0 (libsekrets 0.1.0)" -- CLI --version
 # --- a new hub with a passphrase: init, lock, unlock, passwd
 start "$SEKRETS_SOCKET" "$T/hub"
 printf 'correct horse\n' > "$T/pass1"; printf 'battery staple' > "$T/pass2"; printf 'wrong\n' > "$T/bad"
+chmod 600 "$T/pass1" "$T/pass2" "$T/bad"   # one readable by others gets a warning (below)
 expect 0 "pong" -- CLI ping
 expect 4 "" -- CLI hub                                    # not initialised: locked
 grep -q "create it with 'sekrets-cli init'" "$T/err" || fail "new hub says init: $(cat "$T/err")"
@@ -121,7 +122,7 @@ expect 2 "" -- CLI import "$T/no-such.gluedb" -p x            # input, not "not 
     fail "import message: $(cat "$T/err")"
 # errors of input, not of usage: one line, no usage line; the limits they break are stated
 one_line() { [ "$(cat "$T/err")" = "sekrets-cli: $1" ] || fail "want one line [sekrets-cli: $1], got: $(cat "$T/err")"; }
-: > "$T/empty"
+: > "$T/empty"; chmod 600 "$T/empty"
 expect 2 "" -- CLI unlock --passphrase-file "$T/empty"
 one_line "unlock: empty passphrase"
 expect 2 "" -- CLI unlock --passphrase-file "$T/no-such-pass"
@@ -169,6 +170,20 @@ expect 0 "" -- CLI lock
 expect 0 "" -- CLI unlock --passphrase-file "$T/pass1"
 expect 0 "kept" -- CLI get kept -p p -f password
 expect 0 "" -- sh -c "\"$SEKRETS_CLI\" --help | grep -q 'passwd .*\[--rotate\]'"
+# a new passphrase under 8 bytes is refused unless --allow-weak, under 12 warned about;
+# a passphrase file others can read is used, with a warning
+printf 'short' > "$T/short"; chmod 600 "$T/short"
+expect 2 "" -- CLI passwd --passphrase-file "$T/pass1" --new-passphrase-file "$T/short"
+one_line "passwd: a passphrase of 5 bytes is too easy to guess from a copy of the hub: use at least 8 (or --allow-weak)"
+expect 0 "" -- CLI passwd --allow-weak --passphrase-file "$T/pass1" --new-passphrase-file "$T/short"
+one_line "passwd: warning: a passphrase of 5 bytes is weak; 12 or more (a few random words) resist guessing far better"
+expect 2 "" -- CLI unlock --allow-weak --passphrase-file "$T/short"
+grep -q "^sekrets-cli: unlock: --allow-weak belongs to init and passwd" "$T/err" || fail "unlock --allow-weak: $(cat "$T/err")"
+cp "$T/pass1" "$T/open-pass"; chmod 644 "$T/open-pass"
+expect 0 "" -- CLI passwd --passphrase-file "$T/short" --new-passphrase-file "$T/open-pass"
+one_line "passwd: warning: passphrase file $T/open-pass is readable by everyone (mode 0644): chmod 600 it"
+expect 0 "" -- CLI lock
+expect 0 "" -- CLI unlock --passphrase-file "$T/pass1"
 stop
 
 # --- a keyfile hub for the data commands
