@@ -218,5 +218,202 @@ class RawTests(Base):
                          (None, ["/org/freedesktop/secrets/collection/login"]))
 
 
+class SecretStorageTests(Base):
+    """python3-secretstorage: every operation of its Collection and Item, on a dh session."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        import secretstorage
+        cls.ss = secretstorage
+        cls.bus = secretstorage.dbus_init()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.bus.close()
+        super().tearDownClass()
+
+    def test_session_is_dh(self):
+        from secretstorage.util import open_session
+        session = open_session(self.bus)
+        self.assertTrue(session.encrypted)
+        self.assertEqual(len(session.aes_key), 16)
+
+    def test_items(self):
+        ss = self.ss
+        self.assertTrue(ss.check_service_availability(self.bus))
+        coll = ss.get_default_collection(self.bus)
+        self.assertEqual(coll.collection_path, "/org/freedesktop/secrets/aliases/default")
+        self.assertEqual(coll.get_label(), "Login")
+        self.assertFalse(coll.is_locked())
+        item = coll.create_item("ss item", {"app": "ss", "user": "ann"}, b"ss-secret\x00\xff",
+                                content_type="application/octet-stream")
+        self.assertRegex(item.item_path, r"^/org/freedesktop/secrets/collection/login/[0-9a-f]{16}$")
+        self.assertEqual(item.get_secret(), b"ss-secret\x00\xff")
+        self.assertEqual(item.get_secret_content_type(), "application/octet-stream")
+        self.assertEqual(item.get_label(), "ss item")
+        self.assertEqual(item.get_attributes(), {"app": "ss", "user": "ann"})
+        self.assertFalse(item.is_locked())
+        created = item.get_created()
+        self.assertLessEqual(abs(created - time.time()), 60)
+        self.assertEqual(item.get_modified(), created)
+        # searches: the collection's and the service's
+        self.assertEqual([i.item_path for i in coll.search_items({"app": "ss"})], [item.item_path])
+        self.assertEqual([i.item_path for i in ss.search_items(self.bus, {"user": "ann", "app": "ss"})],
+                         [item.item_path])
+        self.assertEqual(list(coll.search_items({"app": "nope"})), [])
+        self.assertIn(item.item_path, [i.item_path for i in coll.get_all_items()])
+        # changes
+        item.set_label("renamed")
+        self.assertEqual(item.get_label(), "renamed")
+        item.set_attributes({"app": "ss", "user": "bo"})
+        self.assertEqual(item.get_attributes(), {"app": "ss", "user": "bo"})
+        self.assertEqual(list(coll.search_items({"user": "ann"})), [])
+        item.set_secret(b"second", content_type="text/plain")
+        self.assertEqual(item.get_secret(), b"second")
+        self.assertEqual(item.get_secret_content_type(), "text/plain")
+        # replace: same attributes give the same item; replace=False a new one
+        same = coll.create_item("again", {"app": "ss", "user": "bo"}, b"third", replace=True)
+        self.assertEqual(same.item_path, item.item_path)
+        self.assertEqual(item.get_secret(), b"third")
+        other = coll.create_item("again", {"app": "ss", "user": "bo"}, b"fourth", replace=False)
+        self.assertNotEqual(other.item_path, item.item_path)
+        self.assertEqual(len(list(coll.search_items({"app": "ss"}))), 2)
+        other.delete()
+        item.delete()
+        self.assertEqual(list(coll.search_items({"app": "ss"})), [])
+        with self.assertRaises(ss.ItemNotFoundException):
+            item.get_secret()
+
+    def test_collections(self):
+        ss = self.ss
+        coll = ss.create_collection(self.bus, "Project X", alias="projx")
+        self.assertEqual(coll.collection_path, "/org/freedesktop/secrets/collection/Project_X")
+        self.assertEqual(ss.get_collection_by_alias(self.bus, "projx").collection_path, coll.collection_path)
+        self.assertEqual([c.collection_path for c in ss.get_all_collections(self.bus)],
+                         ["/org/freedesktop/secrets/collection/login", coll.collection_path])
+        coll.set_label("Project Y")
+        self.assertEqual(coll.get_label(), "Project Y")
+        it = coll.create_item("in x", {"where": "x"}, b"x-secret")
+        self.assertEqual(self.s.cli("get", it.item_path.rsplit("/", 1)[1], "-p", "ss.Project_X", "-f", "label").stdout,
+                         "in x")
+        self.assertEqual([i.item_path for i in ss.search_items(self.bus, {"where": "x"})], [it.item_path])
+        self.assertEqual(list(ss.get_default_collection(self.bus).search_items({"where": "x"})), [])
+        coll.delete()
+        with self.assertRaises(ss.ItemNotFoundException):
+            ss.get_collection_by_alias(self.bus, "projx")
+        self.assertEqual(self.s.cli("db", "ss.Project_X").returncode, 3)
+
+
+class KeyringTests(Base):
+    """python3-keyring's SecretService backend: set, get, get_credential, delete."""
+
+    def test_backend(self):
+        from keyring.backends import SecretService
+        from keyring.errors import PasswordDeleteError
+        kr = SecretService.Keyring()
+        self.assertGreater(kr.priority, 0)
+        kr.set_password("svc.example", "ann", "kr-pw-1")
+        self.assertEqual(kr.get_password("svc.example", "ann"), "kr-pw-1")
+        kr.set_password("svc.example", "ann", "kr-pw-2")  # replaces
+        self.assertEqual(kr.get_password("svc.example", "ann"), "kr-pw-2")
+        kr.set_password("svc.example", "bo", "kr-pw-bo")
+        cred = kr.get_credential("svc.example", "bo")
+        self.assertEqual((cred.username, cred.password), ("bo", "kr-pw-bo"))
+        self.assertIsNone(kr.get_password("svc.example", "nobody"))
+        self.assertEqual(len(self.s.cli("db", "ss.login").stdout.split()), 2)
+        kr.delete_password("svc.example", "ann")
+        self.assertIsNone(kr.get_password("svc.example", "ann"))
+        with self.assertRaises(PasswordDeleteError):
+            kr.delete_password("svc.example", "ann")
+        kr.delete_password("svc.example", "bo")
+        self.assertEqual(self.s.cli("db", "ss.login").returncode, 3)
+        # through keyring's command line too, with the backend chosen by the variable
+        env = dict(self.s.env, PYTHON_KEYRING_BACKEND="keyring.backends.SecretService.Keyring")
+        r = subprocess.run(["/usr/bin/python3", "-m", "keyring", "set", "cli.example", "cy"], input="kr-cli\n",
+                           env=env, capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = subprocess.run(["/usr/bin/python3", "-m", "keyring", "get", "cli.example", "cy"],
+                           env=env, capture_output=True, text=True, timeout=30)
+        self.assertEqual((r.returncode, r.stdout), (0, "kr-cli\n"))
+        kr.delete_password("cli.example", "cy")
+        for secret in ("kr-pw-1", "kr-pw-2", "kr-pw-bo", "kr-cli"):
+            self.assertNotIn(secret, self.s.log("service") + self.s.log("sekretsd"))
+
+
+class LockedTests(Base):
+    """A locked hub: searches answer locked items, Unlock gives a prompt that fails with
+    how to unlock until `sekrets-cli unlock`, then completes; secret-tool says the same."""
+
+    def test_locked_then_unlocked(self):
+        import secretstorage as ss
+        from jeepney.wrappers import DBusErrorResponse
+        bus = ss.dbus_init()
+        coll = ss.get_default_collection(bus)
+        item = coll.create_item("lk", {"lk": "1"}, b"locked-secret")
+        self.assertEqual(self.s.cli("lock").returncode, 0)
+        try:
+            # the Service's search: nothing unlocked, the item locked
+            err, body = call(self.conn, SVC, "SearchItems", "a{ss}", ({"lk": "1"},))
+            self.assertEqual((err, body), (None, ([], [item.item_path])))
+            self.assertTrue(coll.is_locked())
+            self.assertTrue(item.is_locked())
+            self.assertEqual(item.get_attributes(), {"lk": "1"})
+            with self.assertRaises(ss.LockedException):
+                item.get_secret()
+            err, body = call(self.conn, SVC, "OpenSession", "sv", ("plain", ("s", "")))
+            session = body[1]
+            err, body = call(self.conn, SVC, "GetSecrets", "aoo", ([item.item_path], session))
+            self.assertEqual((err, body), ("org.freedesktop.Secret.Error.IsLocked", (LOCKED_HINT,)))
+            # Unlock: a prompt, whose Prompt() fails while the hub stays locked
+            err, (unlocked, prompt) = call(self.conn, SVC, "Unlock", "ao", ([item.item_path],))
+            self.assertEqual((err, unlocked), (None, []))
+            self.assertRegex(prompt, r"^/org/freedesktop/secrets/prompt/p\d+$")
+            err, body = call(self.conn, item_addr(prompt, "org.freedesktop.Secret.Prompt"), "Prompt", "s", ("",))
+            self.assertEqual((err, body), ("org.freedesktop.Secret.Error.IsLocked", (LOCKED_HINT,)))
+            with self.assertRaises(DBusErrorResponse) as cm:
+                item.unlock()
+            self.assertEqual((cm.exception.name, cm.exception.data), ("org.freedesktop.Secret.Error.IsLocked",
+                                                                      (LOCKED_HINT,)))
+            self.assertEqual(self.st("lookup", "lk", "1"), (1, "", "secret-tool: " + LOCKED_HINT + "\n"))
+            # unlocked by its owner: the same prompt completes with the item
+            self.assertEqual(self.s.cli("unlock", "--keyfile", self.s.keyfile).returncode, 0)
+            from jeepney import MatchRule, message_bus, Properties
+            from jeepney.bus_messages import message_bus as mb
+            rule = MatchRule(type="signal", interface="org.freedesktop.Secret.Prompt", member="Completed",
+                             path=prompt)
+            call(self.conn, mb, "AddMatch", "s", (rule.serialise(),))
+            with self.conn.filter(rule) as signals:
+                err, body = call(self.conn, item_addr(prompt, "org.freedesktop.Secret.Prompt"), "Prompt", "s", ("",))
+                self.assertEqual((err, body), (None, ()))
+                sig = self.conn.recv_until_filtered(signals, timeout=10)
+            self.assertEqual(sig.body, (False, ("ao", [item.item_path])))
+            # and a prompt is used once
+            err, _ = call(self.conn, item_addr(prompt, "org.freedesktop.Secret.Prompt"), "Prompt", "s", ("",))
+            self.assertEqual(err, "org.freedesktop.DBus.Error.UnknownObject")
+            self.assertEqual(call(self.conn, SVC, "Unlock", "ao", ([item.item_path],)), (None, ([item.item_path], "/")))
+            self.assertFalse(item.is_locked())
+            self.assertEqual(item.get_secret(), b"locked-secret")
+            self.assertEqual(self.st("lookup", "lk", "1"), (0, "locked-secret", ""))
+            # Lock through the service locks the hub
+            self.assertEqual(call(self.conn, SVC, "Lock", "ao", ([coll.collection_path],)),
+                             (None, ([coll.collection_path], "/")))
+            self.assertIn('"locked":true,', self.s.cli("status", "--json").stdout)
+            # Dismiss: Completed(true)
+            err, (unlocked, prompt) = call(self.conn, SVC, "Unlock", "ao", ([item.item_path],))
+            rule = MatchRule(type="signal", interface="org.freedesktop.Secret.Prompt", member="Completed",
+                             path=prompt)
+            call(self.conn, mb, "AddMatch", "s", (rule.serialise(),))
+            with self.conn.filter(rule) as signals:
+                self.assertEqual(call(self.conn, item_addr(prompt, "org.freedesktop.Secret.Prompt"), "Dismiss"),
+                                 (None, ()))
+                sig = self.conn.recv_until_filtered(signals, timeout=10)
+            self.assertEqual(sig.body, (True, ("ao", [])))
+        finally:
+            self.s.cli("unlock", "--keyfile", self.s.keyfile)
+            item.delete()
+            bus.close()
+
+
 if __name__ == "__main__":
     unittest.main()
