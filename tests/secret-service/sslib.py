@@ -60,6 +60,7 @@ class Stack:
                         SEKRETS_SOCKET=self.socket, XDG_CONFIG_HOME=os.path.join(self.dir, "config"))
         self.procs = {}
         self.logs = {}
+        self.exits = {}
 
     def _spawn(self, name, argv):
         log = open(os.path.join(self.dir, name + ".log"), "ab")
@@ -100,10 +101,17 @@ class Stack:
 
     def stop(self, name):
         p = self.procs.pop(name, None)
-        if p and p.poll() is None:
+        if not p:
+            return None
+        if p.poll() is None:
             p.terminate()
-            p.wait(timeout=10)
-        return p.returncode if p else None
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.exits.setdefault(name, []).append(p.returncode)
+        return p.returncode
 
     def cli(self, *args, input=None):
         return subprocess.run([SEKRETS_CLI, *args], env=self.env, capture_output=True, text=True, input=input)
