@@ -1,7 +1,8 @@
 /*
  * client/secret-service/hub.c - the Secret Service's storage on the hub (see ss.h for the
- * layout): one connection to sekretsd, reconnected once when the daemon closed it (an idle
- * timeout), the collection/alias record, item bodies packed into guarded memory.
+ * layout): the connection to sekretsd (made on the first hub call of a D-Bus call, closed
+ * after it by main.c's loop, tried once more when it broke), the collection/alias record,
+ * item bodies packed into guarded memory.
  */
 #include <msgpack.h>
 #include <sodium.h>
@@ -54,6 +55,12 @@ void hub_free(ss_hub *h)
     skr_client_close(h->c);
     free(h->socket);
     memset(h, 0, sizeof(*h));
+}
+
+void hub_release(ss_hub *h)
+{
+    skr_client_close(h->c); /* wipes its buffers */
+    h->c = NULL;
 }
 
 int hub_locked(ss_hub *h)

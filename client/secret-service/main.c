@@ -50,6 +50,17 @@ static const char *default_rules(char *buf, size_t size)
     return access(buf, F_OK) == 0 ? buf : NULL;
 }
 
+/* After each turn of the loop that served something: the connection to sekretsd goes, so
+ * that no reply frame (libsekrets keeps the last one read in its buffer until the next
+ * call) outlives the D-Bus call that needed it. */
+static int on_post(sd_event_source *src, void *userdata)
+{
+    ss *s = userdata;
+    (void)src;
+    hub_release(&s->hub);
+    return 0;
+}
+
 /* The event loop: the bus, and SIGTERM/SIGINT (blocked, read through signalfd) to stop. */
 static int serve(ss *s)
 {
@@ -63,6 +74,7 @@ static int serve(ss *s)
     if ((r = sigprocmask(SIG_BLOCK, &set, NULL)) < 0 || (r = sd_event_default(&ev)) < 0 ||
         (r = sd_event_add_signal(ev, NULL, SIGTERM, NULL, NULL)) < 0 ||
         (r = sd_event_add_signal(ev, NULL, SIGINT, NULL, NULL)) < 0 ||
+        (r = sd_event_add_post(ev, NULL, on_post, s)) < 0 ||
         (r = sd_bus_attach_event(s->bus, ev, SD_EVENT_PRIORITY_NORMAL)) < 0 ||
         (r = sd_bus_set_exit_on_disconnect(s->bus, 1)) < 0) {
         fprintf(stderr, "sekrets-secret-service: cannot set up the event loop: %s\n", strerror(r < 0 ? -r : errno));

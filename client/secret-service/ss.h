@@ -129,6 +129,8 @@ bool hub_retry(ss_hub *h, int r, int attempt);
         if (!hub_retry((h), (r), attempt_))                         \
             break;                                                  \
     }
+/* Closes the connection (wiping libsekrets' buffers); the next call reconnects. */
+void hub_release(ss_hub *h);
 /* Drops index entries (id NULL: every entry of coll). */
 void index_drop(ss_hub *h, const char *coll, const char *id);
 

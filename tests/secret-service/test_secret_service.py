@@ -547,5 +547,47 @@ write = yes
                          (1, f"sekrets-secret-service: {bad}: [secret-service x] needs exe or unit, and collections\n"))
 
 
+class MemoryTests(Base):
+    """No secret stays in the service's memory after the call that carried it (dh
+    sessions: the bus only ever carries ciphertext; the service decrypts into guarded
+    memory that it wipes). Positive control: an attribute value, which the index keeps."""
+
+    def scan(self, markers):
+        pid = self.s.procs["service"].pid
+        found = {m: 0 for m in markers}
+        with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
+            for line in maps:
+                addr, perms = line.split()[:2]
+                if not perms.startswith("r"):
+                    continue
+                start, end = (int(x, 16) for x in addr.split("-"))
+                if end - start > 1 << 30:  # a sanitizer's shadow reservation, not data
+                    continue
+                tail = b""
+                for off in range(start, end, 1 << 22):  # in 4 MiB pieces, overlapping by 64 bytes
+                    try:
+                        mem.seek(off)
+                        data = tail + mem.read(min(1 << 22, end - off))
+                    except (OSError, ValueError, OverflowError):
+                        break
+                    for m in markers:
+                        found[m] += data.count(m) - tail.count(m)
+                    tail = data[-64:]
+        return found
+
+    def test_no_secret_after_the_call(self):
+        self.assertEqual(os.geteuid(), 0, "reading the service's memory needs root (it is not dumpable)")
+        tag = os.urandom(6).hex()
+        secret, attr = f"mem-secret-{tag}", f"mem-attr-{tag}"
+        self.assertEqual(self.st("store", "--label=mem", "memattr", attr, input=secret), (0, "", ""))
+        self.assertEqual(self.st("lookup", "memattr", attr), (0, secret, ""))
+        self.assertEqual(self.st("search", "--all", "memattr", attr)[0], 0)
+        self.assertEqual(self.st("lookup", "memattr", attr), (0, secret, ""))
+        found = self.scan([secret.encode(), attr.encode()])
+        self.assertGreater(found[attr.encode()], 0)  # the scan finds what is there
+        self.assertEqual(found[secret.encode()], 0)
+        self.assertEqual(self.st("clear", "memattr", attr), (0, "", ""))
+
+
 if __name__ == "__main__":
     unittest.main()
