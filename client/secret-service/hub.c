@@ -325,13 +325,11 @@ int hub_set_collection_label(ss_hub *h, const char *name, const char *label)
 
 int hub_delete_collection(ss_hub *h, const char *name)
 {
-    char (*ids)[SS_ID_LEN + 1] = malloc(SS_MAX_ITEMS * sizeof(*ids));
+    char (*ids)[SS_ID_LEN + 1] = NULL;
     size_t n = 0, i;
     int r;
 
-    if (!ids)
-        return SKR_ENOMEM;
-    if ((r = hub_item_ids(h, name, ids, SS_MAX_ITEMS, &n)) != 0)
+    if ((r = hub_item_ids(h, name, &ids, &n)) != 0)
         goto out;
     for (i = 0; i < n; i++)
         if ((r = hub_item_delete(h, name, ids[i])) != 0)

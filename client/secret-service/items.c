@@ -196,28 +196,30 @@ static int item_decode(skr_cred *cred, const char *id, ss_item *out)
     return 0;
 }
 
-int hub_item_ids(ss_hub *h, const char *coll, char (*ids)[SS_ID_LEN + 1], size_t max,
-                 size_t *n)
+int hub_item_ids(ss_hub *h, const char *coll, char (**ids)[SS_ID_LEN + 1], size_t *n)
 {
     char proto[SKR_MAX_PROTOCOL + 1];
+    char (*out)[SS_ID_LEN + 1];
     skr_list *l = NULL;
     size_t k = 0;
     int r;
 
     protocol_of(proto, sizeof(proto), coll);
     HUB_DO(h, r, skr_get_db(h->c, proto, &l));
-    if (r == SKR_ENOT_FOUND) {
-        *n = 0;
-        return 0;
-    }
-    if (r != 0)
+    if (r != 0 && r != SKR_ENOT_FOUND)
         return r;
-    for (size_t i = 0; i < skr_list_size(l) && k < max; i++) {
+    /* as many as the daemon's reply held: bounded by its frame size */
+    if (!(out = malloc((skr_list_size(l) + 1) * sizeof(*out)))) {
+        skr_list_free(l);
+        return SKR_ENOMEM;
+    }
+    for (size_t i = 0; i < skr_list_size(l); i++) {
         const char *name = skr_list_name(l, i);
         if (strlen(name) == SS_ID_LEN) /* anything else in the protocol is not an item */
-            snprintf(ids[k++], SS_ID_LEN + 1, "%s", name);
+            memcpy(out[k++], name, SS_ID_LEN + 1);
     }
     skr_list_free(l);
+    *ids = out;
     *n = k;
     return 0;
 }
@@ -241,7 +243,7 @@ int hub_item_get(ss_hub *h, const char *coll, const char *id, ss_item *out)
 
 int hub_items_all(ss_hub *h, const char *coll, ss_item **items, size_t *n)
 {
-    char (*ids)[SS_ID_LEN + 1] = malloc(SS_MAX_ITEMS * sizeof(*ids));
+    char (*ids)[SS_ID_LEN + 1] = NULL;
     char proto[SKR_MAX_PROTOCOL + 1];
     skr_get_req *reqs = NULL;
     skr_cred **creds = NULL;
@@ -250,10 +252,8 @@ int hub_items_all(ss_hub *h, const char *coll, ss_item **items, size_t *n)
     size_t nids = 0, k = 0;
     int r;
 
-    if (!ids)
-        return SKR_ENOMEM;
     protocol_of(proto, sizeof(proto), coll);
-    if ((r = hub_item_ids(h, coll, ids, SS_MAX_ITEMS, &nids)) != 0)
+    if ((r = hub_item_ids(h, coll, &ids, &nids)) != 0)
         goto out;
     reqs = calloc(nids + 1, sizeof(*reqs));
     creds = calloc(nids + 1, sizeof(*creds));

@@ -43,7 +43,6 @@
 #define SS_MAX_COLLECTIONS 64
 #define SS_MAX_ALIASES 16
 #define SS_MAX_ATTRS  64   /* attributes per item */
-#define SS_MAX_ITEMS  4096 /* items per collection the service will scan */
 #define SS_MAX_SESSIONS 256
 #define SS_MAX_PROMPTS 64
 #define SS_META_PROTOCOL "ss-meta"
@@ -148,9 +147,8 @@ int hub_set_alias(ss_hub *h, const char *alias, const char *coll);
 int hub_create_collection(ss_hub *h, const char *label, char *name, size_t size);
 int hub_set_collection_label(ss_hub *h, const char *name, const char *label);
 int hub_delete_collection(ss_hub *h, const char *name);
-/* Item ids of a collection (into ids, at most max of them), hub order. */
-int hub_item_ids(ss_hub *h, const char *coll, char (*ids)[SS_ID_LEN + 1], size_t max,
-                 size_t *n);
+/* Item ids of a collection, hub order: *ids is new (free), n of them (0: none). */
+int hub_item_ids(ss_hub *h, const char *coll, char (**ids)[SS_ID_LEN + 1], size_t *n);
 /* Reads and decodes one item. SKR_ENOT_FOUND. */
 int hub_item_get(ss_hub *h, const char *coll, const char *id, ss_item *out);
 /* Reads every item of coll (pipelined); *items (n of them) freed by hub_items_free. */

@@ -583,6 +583,11 @@ class MemoryTests(Base):
         self.assertEqual(self.st("lookup", "memattr", attr), (0, secret, ""))
         self.assertEqual(self.st("search", "--all", "memattr", attr)[0], 0)
         self.assertEqual(self.st("lookup", "memattr", attr), (0, secret, ""))
+        # a barrier: the service answers this only after the turn of its loop that served
+        # the lookup ended (and closed its sekretsd connection); the lookup's reply reached
+        # secret-tool before that turn ended
+        peer = DBusAddress(SVC.object_path, bus_name=SVC.bus_name, interface="org.freedesktop.DBus.Peer")
+        self.assertEqual(call(self.conn, peer, "Ping"), (None, ()))
         found = self.scan([secret.encode(), attr.encode()])
         self.assertGreater(found[attr.encode()], 0)  # the scan finds what is there
         self.assertEqual(found[secret.encode()], 0)
