@@ -287,8 +287,8 @@ static int recv_some(skr_client *c)
     }
 }
 
-/* Moves the next complete frame (if any) into c->reply (wiping the one before). 1 got one,
- * 0 not yet. */
+/* Moves the next complete frame (if any) into c->reply (wiping the one before) and wipes
+ * it from the reader. 1 got one, 0 not yet. */
 static int take_frame(skr_client *c)
 {
     const uint8_t *payload;
@@ -301,6 +301,9 @@ static int take_frame(skr_client *c)
     proto_buf_reset(&c->reply);
     if (proto_buf_append(&c->reply, payload, len) != 0)
         return SKR_ENOMEM;
+    /* The frame's bytes in the reader would outlive the call (the next read overwrites
+     * only what it gets): wipe them now, as c->reply is wiped once the answer is used. */
+    proto_reader_compact(&c->rd);
     return 1;
 }
 

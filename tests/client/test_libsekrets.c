@@ -5,6 +5,7 @@
 #include <check.h>
 #include <grp.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -455,6 +456,65 @@ START_TEST(test_reconnect_after_idle_close)
 }
 END_TEST
 
+/* A body read through a client kept open for later calls must not stay in the client's
+ * buffers. A child reads it (its memory holds the marker only through libsekrets), the
+ * test scans the child's memory with the credential alive (the control), then after
+ * skr_cred_free, while the child's client is still open. */
+static void child_reads(const char *sock, int step_out, int step_in)
+{
+    skr_client *cc = NULL;
+    skr_cred *cred = NULL;
+    char go;
+    int ok = skr_connect(sock, 5000, &cc) == 0 && skr_get(cc, "n", "p", &cred) == 0;
+    ok = ok && write(step_out, "a", 1) == 1 && read(step_in, &go, 1) == 1;
+    skr_cred_free(cred);
+    ok = ok && write(step_out, "b", 1) == 1 && read(step_in, &go, 1) == 1;
+    ok = ok && skr_ping(cc) == 0; /* the client stays usable */
+    skr_client_close(cc);
+    _exit(ok ? 0 : 1);
+}
+
+START_TEST(test_no_body_left_in_client)
+{
+    up(HARNESS_KEYFILE);
+    char marker[40];
+    uint8_t rnd[16];
+    randombytes_buf(rnd, sizeof rnd);
+    sodium_bin2hex(marker, sizeof marker, rnd, sizeof rnd);
+    uint8_t body[64] = { 0x81, 0xa1, 'k', 0xd9, 32 }; /* {"k": <32-char str>} */
+    memcpy(body + 5, marker, 32);
+    ck_assert_int_eq(skr_put(c, "p", "n", body, 37, NULL), 0);
+    sodium_memzero(body, sizeof body);
+    /* the child starts as a copy of this process: it must inherit the marker masked only */
+    for (size_t k = 0; k < 32; k++)
+        marker[k] ^= 0x55;
+    int up_pipe[2], down_pipe[2];
+    ck_assert_int_eq(pipe(up_pipe), 0);
+    ck_assert_int_eq(pipe(down_pipe), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        child_reads(h.socket, up_pipe[1], down_pipe[0]);
+    for (size_t k = 0; k < 32; k++)
+        marker[k] ^= 0x55;
+    const char *const ms[1] = { marker };
+    const size_t ls[1] = { 32 };
+    int found, with_cred, after_free, status;
+    char step;
+    ck_assert_int_eq(read(up_pipe[0], &step, 1), 1);
+    with_cred = harness_memscan(pid, ms, ls, 1, &found);
+    ck_assert_int_eq(write(down_pipe[1], "g", 1), 1);
+    ck_assert_int_eq(read(up_pipe[0], &step, 1), 1);
+    after_free = harness_memscan(pid, ms, ls, 1, &found);
+    ck_assert_int_eq(write(down_pipe[1], "g", 1), 1);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert_msg(with_cred == 1, "the control: the scan must find the live credential's body");
+    ck_assert_msg(after_free == 0, "the body is still in the client's memory after skr_cred_free");
+    down();
+}
+END_TEST
+
 START_TEST(test_connect_why)
 {
     char dir[] = "/tmp/skr-why-XXXXXX", path[64], why[256];
@@ -499,6 +559,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_foreign_daemon);
     tcase_add_test(tc, test_connect_why);
     tcase_add_test(tc, test_reconnect_after_idle_close);
+    tcase_add_test(tc, test_no_body_left_in_client);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -412,3 +412,54 @@ int harness_map_str(proto_span map, const char *key, char *out, size_t cap)
     out[n] = '\0';
     return 0;
 }
+
+int harness_memscan(pid_t pid, const char *const *markers, const size_t *lens, int n, int *found)
+{
+    char path[64], line[512];
+    snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+    FILE *maps = fopen(path, "r");
+    snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+    int mem = open(path, O_RDONLY | O_CLOEXEC);
+    if (maps == NULL || mem < 0) {
+        if (maps != NULL)
+            fclose(maps);
+        if (mem >= 0)
+            close(mem);
+        return -1;
+    }
+    enum { CHUNK = 1 << 20, OVERLAP = 256 };
+    uint8_t *buf = malloc(CHUNK + OVERLAP);
+    int total = 0;
+    memset(found, 0, sizeof(int) * (size_t)n);
+    while (fgets(line, sizeof(line), maps) != NULL) {
+        unsigned long start, end;
+        if (sscanf(line, "%lx-%lx", &start, &end) != 2 || strstr(line, "[vvar") ||
+            strstr(line, "[vsyscall]"))
+            continue;
+        /* AddressSanitizer's shadow and allocator reserve terabytes, never anything a
+         * normal build maps (its largest mapping is LMDB's map): skip those only */
+        if (end - start > (1ul << 32))
+            continue;
+        size_t carry = 0;
+        for (unsigned long a = start; a < end; a += CHUNK) {
+            size_t want = end - a < CHUNK ? end - a : CHUNK;
+            ssize_t got = pread(mem, buf + carry, want, (off_t)a);
+            if (got <= 0) {
+                carry = 0;
+                continue;
+            }
+            size_t len = carry + (size_t)got;
+            for (int i = 0; i < n; i++)
+                if (!found[i] && memmem(buf, len, markers[i], lens[i]) != NULL)
+                    found[i] = 1;
+            carry = len < OVERLAP ? len : OVERLAP;
+            memmove(buf, buf + len - carry, carry);
+        }
+    }
+    for (int i = 0; i < n; i++)
+        total += found[i];
+    free(buf);
+    close(mem);
+    fclose(maps);
+    return total;
+}

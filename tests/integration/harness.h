@@ -57,6 +57,11 @@ int harness_recv(int fd, proto_buf *out);
 /* 1 if the peer has closed the connection (EOF within 2 s), else 0. */
 int harness_closed(int fd);
 
+/* How many of the n markers (lens[i] bytes each) occur anywhere in pid's memory, read
+ * through /proc/PID/maps and /proc/PID/mem (found[i] set for each); -1 when those cannot
+ * be opened. Mappings over 4 GiB (AddressSanitizer's shadow) are skipped. */
+int harness_memscan(pid_t pid, const char *const *markers, const size_t *lens, int n, int *found);
+
 /* HARNESS_VALGRIND=1 in the environment: the daemon runs under valgrind
  * (--leak-check=full, definite leaks count as errors, log in <dir>/valgrind.<pid>.log),
  * readiness waits up to 120 s, and harness_stop fails the test (exit 1, logs on stderr)
