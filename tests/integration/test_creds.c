@@ -1,0 +1,479 @@
+/* The LoadCredential= socket (daemon/creds.c), asked exactly as systemd asks: a child
+ * placed in a cgroup named like the unit binds "\0<hex>/unit/<UNIT>/<ID>", connects,
+ * shuts down its write side and reads to EOF. Every case checks the bytes and the one audit
+ * line. Needs root and a writable cgroup2 hierarchy: without them the test exits 77
+ * (meson: SKIP) saying why. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit_line.h"
+#include "frame.h"
+#include "harness.h"
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+static harness h;
+static char cg_root[64];            /* the cgroup2 mount */
+static char unit_a[64], unit_b[64]; /* unit names, unique per run: skrtest-<pid>-a.service */
+static char creds_sock[80];
+
+/* ---- cgroups ---- */
+
+static int find_cgroup2(void)
+{
+    static const char *const roots[] = { "/sys/fs/cgroup/unified", "/sys/fs/cgroup" };
+    for (size_t i = 0; i < 2; i++) {
+        struct statfs st;
+        if (statfs(roots[i], &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC) {
+            snprintf(cg_root, sizeof(cg_root), "%s", roots[i]);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static void cg_path(char *buf, size_t cap, const char *unit)
+{
+    snprintf(buf, cap, "%s/%s", cg_root, unit);
+}
+
+/* Moves the calling process into cgroup `unit` (created beforehand). 0 or -1. */
+static int cg_enter(const char *unit)
+{
+    char path[160];
+    snprintf(path, sizeof(path), "%s/%s/cgroup.procs", cg_root, unit);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    char pid[24];
+    int n = snprintf(pid, sizeof(pid), "%d", (int)getpid());
+    int rc = write(fd, pid, (size_t)n) == n ? 0 : -1;
+    close(fd);
+    return rc;
+}
+
+static void cg_remove(const char *unit)
+{
+    char path[160];
+    cg_path(path, sizeof(path), unit);
+    for (int i = 0; i < 200 && rmdir(path) != 0 && errno == EBUSY; i++)
+        usleep(5000); /* the reaped child leaves the cgroup a moment later */
+}
+
+/* ---- the client, as systemd's read_full_file_full(READ_FULL_FILE_CONNECT_SOCKET) ---- */
+
+enum { BIND_ABSTRACT, BIND_NONE, BIND_PATH };
+
+typedef struct ask {
+    const char *name;   /* the abstract name after its NUL (name_len bytes) */
+    size_t name_len;
+    int bind;
+    const char *cgroup; /* unit cgroup to run in, NULL: stay */
+    uid_t uid;          /* 0: stay root */
+} ask;
+
+/* In the child: connect like systemd and copy what is read to out_fd. Exit code 0 when
+ * the read ended in EOF, 3 on a read error, 4-6 on a setup failure. */
+static void child_ask(const ask *a, int out_fd)
+{
+    if (a->cgroup != NULL && cg_enter(a->cgroup) != 0)
+        _exit(4);
+    if (a->uid != 0 && setuid(a->uid) != 0)
+        _exit(4);
+    int sk = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    if (a->bind == BIND_ABSTRACT) {
+        memcpy(sa.sun_path + 1, a->name, a->name_len); /* sun_path[0] = '\0': abstract */
+        socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + a->name_len);
+        if (bind(sk, (struct sockaddr *)&sa, len) != 0)
+            _exit(5);
+    } else if (a->bind == BIND_PATH) {
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s.client", creds_sock);
+        if (bind(sk, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+            _exit(5);
+    }
+    struct sockaddr_un to = { .sun_family = AF_UNIX };
+    snprintf(to.sun_path, sizeof(to.sun_path), "%s", creds_sock);
+    struct timeval tv = { 10, 0 };
+    setsockopt(sk, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (connect(sk, (struct sockaddr *)&to, sizeof(to)) != 0 || shutdown(sk, SHUT_WR) != 0)
+        _exit(6);
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(sk, buf, sizeof(buf))) > 0)
+        if (write(out_fd, buf, (size_t)n) != n)
+            _exit(6);
+    _exit(n == 0 ? 0 : 3);
+}
+
+/* Runs the ask in a child; out gets every byte read. Returns the child's exit code. */
+static int run_ask(const ask *a, proto_buf *out)
+{
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(p[0]);
+        child_ask(a, p[1]);
+    }
+    close(p[1]);
+    proto_buf_reset(out);
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(p[0], buf, sizeof(buf))) > 0)
+        ck_assert_int_eq(proto_buf_append(out, buf, (size_t)n), 0);
+    close(p[0]);
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    if (a->bind == BIND_PATH) {
+        char path[300];
+        snprintf(path, sizeof(path), "%s.client", creds_sock);
+        unlink(path);
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 100;
+}
+
+/* systemd's name: "%" PRIx64 "/unit/%s/%s" of a random number. */
+static size_t systemd_name(char *buf, size_t cap, const char *unit, const char *id)
+{
+    unsigned long long r = ((unsigned long long)rand() << 33) ^ ((unsigned long long)rand() << 2) ^ 0x8000000000000000ull;
+    int n = snprintf(buf, cap, "%llx/unit/%s/%s", r, unit, id);
+    return (size_t)n;
+}
+
+/* Asks for id as unit from inside cgroup `cg`; returns the bytes (out) and checks EOF. */
+static void fetch(const char *unit, const char *id, const char *cg, uid_t uid, proto_buf *out)
+{
+    char name[120];
+    ask a = { name, systemd_name(name, sizeof(name), unit, id), BIND_ABSTRACT, cg, uid };
+    ck_assert_int_eq(run_ask(&a, out), 0);
+}
+
+/* ---- the audit line ---- */
+
+static int audit_count;
+
+/* The next op=credential line of the daemon's log (bounded poll: 5 s), split into fields. */
+static int next_audit(audit_field *f, int max)
+{
+    for (int tries = 0; tries < 500; tries++) {
+        FILE *fp = fopen(h.log, "r");
+        char line[4096];
+        int seen = 0, nf = -1;
+        while (fp != NULL && fgets(line, sizeof(line), fp) != NULL) {
+            char *p = strstr(line, "pid=");
+            if (p == NULL || strstr(line, " op=credential ") == NULL || seen++ < audit_count)
+                continue;
+            line[strcspn(line, "\n")] = '\0';
+            nf = audit_parse(p, f, max);
+            break;
+        }
+        if (fp != NULL)
+            fclose(fp);
+        if (seen > audit_count) {
+            audit_count++;
+            return nf;
+        }
+        usleep(10000);
+    }
+    return -1;
+}
+
+static const char *field(audit_field *f, int n, const char *key)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(f[i].key, key) == 0)
+            return f[i].value;
+    return "(absent)";
+}
+
+/* The next audit line says this unit, id, result and byte count (unit/id NULL: "-"). */
+static void expect_audit(const char *unit, const char *id, const char *result, size_t bytes)
+{
+    audit_field f[10];
+    int n = next_audit(f, 10);
+    ck_assert_msg(n >= 7, "no parseable audit line (log %s)", h.log);
+    char b[24];
+    snprintf(b, sizeof(b), "%zu", bytes);
+    ck_assert_str_eq(field(f, n, "result"), result);
+    ck_assert_str_eq(field(f, n, "unit"), unit != NULL ? unit : "-");
+    ck_assert_str_eq(field(f, n, "id"), id != NULL ? id : "-");
+    ck_assert_str_eq(field(f, n, "bytes"), b);
+}
+
+/* ---- the daemon ---- */
+
+static const char smtp_body_json[] = "{\"username\":\"alerts@example.com\",\"password\":\"s3cret-pw\"}";
+
+static void put(int fd, const char *protocol, const char *name, int npairs, const char *const *kv,
+                const size_t *vlen)
+{
+    proto_buf b = PROTO_BUF_INIT, rb = PROTO_BUF_INIT;
+    proto_response resp;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &b, proto_buf_msgpack_write);
+    msgpack_pack_map(&pk, (size_t)npairs);
+    for (int i = 0; i < npairs; i++) {
+        proto_pack_cstr(&pk, kv[2 * i]);
+        size_t l = vlen != NULL && vlen[i] != 0 ? vlen[i] : strlen(kv[2 * i + 1]);
+        msgpack_pack_str(&pk, l);
+        msgpack_pack_str_body(&pk, kv[2 * i + 1], l);
+    }
+    proto_request r = harness_req(1, PROTO_OP_PUT, protocol, name);
+    r.body = (proto_span){ b.data, (uint32_t)b.len };
+    r.fields |= PROTO_F_BODY;
+    ck_assert_int_eq(harness_call(fd, &r, &rb, &resp), 0);
+    ck_assert_msg(resp.ok, "put %s/%s failed", protocol, name);
+    proto_buf_free(&b);
+    proto_buf_free(&rb);
+}
+
+static char *big; /* 62,500 bytes of 'x' */
+
+static void setup(void)
+{
+    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    audit_count = 0;
+    ck_assert_int_eq(harness_prepare(&h, HARNESS_KEYFILE), 0);
+    ck_assert_int_lt(snprintf(creds_sock, sizeof(creds_sock), "%s/run/creds.sock", h.dir), (int)sizeof(creds_sock));
+    char conf[300];
+    snprintf(conf, sizeof(conf), "%s/sekretsd.conf", h.dir);
+    FILE *fp = fopen(conf, "w");
+    ck_assert_ptr_nonnull(fp);
+    fprintf(fp, "[credential smtp-password]\nunit = %s\nprotocol = smtp\nname = alerts@example.com\n"
+            "field = password\n\n", unit_a);
+    fprintf(fp, "[credential smtp.json]\nunit = other.service, %s\nprotocol = smtp\n"
+            "name = alerts@example.com\nformat = json\n\n", unit_a);
+    fprintf(fp, "[credential smtp-line]\nunit = %s\nprotocol = smtp\nname = alerts@example.com\n"
+            "template = user={username} pass={password} {{literal}}\n\n", unit_a);
+    fprintf(fp, "[credential big-ok]\nunit = %s\nprotocol = blob\nname = big\ntemplate = "
+            "{p}{p}{p}{p}{p}{p}{p}{p}{p}{p}{p}{p}{p}{p}{p}{p}\n\n", unit_a);
+    fprintf(fp, "[credential big-over]\nunit = %s\nprotocol = blob\nname = big\ntemplate = "
+            "{p}{p}{p}{p}{p}{p}{p}{p}{p}{p}{p}{p}{p}{p}{p}{p}{p}\n\n", unit_a);
+    fprintf(fp, "[credential gone]\nunit = %s\nprotocol = smtp\nname = nobody\nfield = password\n\n",
+            unit_a);
+    fprintf(fp, "[credential no-field]\nunit = %s\nprotocol = smtp\nname = alerts@example.com\n"
+            "field = token\n", unit_a);
+    fclose(fp);
+    const char *args[] = { "--config", conf, "--credentials-socket", creds_sock, NULL };
+    ck_assert_int_eq(harness_restart(&h, HARNESS_KEYFILE, args), 0);
+    int fd = harness_connect(&h);
+    ck_assert_int_ge(fd, 0);
+    const char *smtp[] = { "username", "alerts@example.com", "password", "s3cret-pw" };
+    put(fd, "smtp", "alerts@example.com", 2, smtp, NULL);
+    big = malloc(62500);
+    memset(big, 'x', 62500);
+    const char *blob[] = { "p", big };
+    size_t blen[] = { 62500 };
+    put(fd, "blob", "big", 1, blob, blen);
+    close(fd);
+}
+
+static void teardown(void)
+{
+    harness_stop(&h);
+    free(big);
+}
+
+/* ---- cases ---- */
+
+/* Asks id as unit from inside its own cgroup: gets exactly want[0..len), an ok audit line. */
+static void granted(const char *unit, const char *id, const char *want, size_t len)
+{
+    proto_buf out = PROTO_BUF_INIT;
+    fetch(unit, id, unit, 0, &out);
+    ck_assert_uint_eq(out.len, len);
+    ck_assert_int_eq(memcmp(out.data, want, len), 0);
+    expect_audit(unit, id, "ok", len);
+    proto_buf_free(&out);
+}
+
+/* Asks id as unit from cgroup cg (uid): gets 0 bytes, then EOF, and an audit line `result`. */
+static void refused(const char *unit, const char *id, const char *cg, uid_t uid, const char *result)
+{
+    proto_buf out = PROTO_BUF_INIT;
+    fetch(unit, id, cg, uid, &out);
+    ck_assert_msg(out.len == 0, "%s/%s from %s: %zu bytes", unit, id, cg ? cg : "/", out.len);
+    expect_audit(unit, id, result, 0);
+    proto_buf_free(&out);
+}
+
+START_TEST(granted_renderings_exact)
+{
+    struct stat st;
+    ck_assert_int_eq(stat(creds_sock, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 07777, 0600);
+    granted(unit_a, "smtp-password", "s3cret-pw", 9);
+    granted(unit_a, "smtp.json", smtp_body_json, strlen(smtp_body_json));
+    const char *line = "user=alerts@example.com pass=s3cret-pw {literal}";
+    granted(unit_a, "smtp-line", line, strlen(line));
+}
+END_TEST
+
+START_TEST(other_cgroup_claiming_unit_gets_nothing)
+{
+    refused(unit_a, "smtp-password", unit_b, 0, "wrong_cgroup"); /* runs in B, claims A */
+    refused(unit_a, "smtp-password", NULL, 0, "wrong_cgroup");   /* the root cgroup */
+    /* B asking as itself: authenticated, but nothing is granted to B */
+    refused(unit_b, "smtp-password", unit_b, 0, "denied");
+}
+END_TEST
+
+START_TEST(ungranted_and_missing)
+{
+    refused(unit_a, "not-configured", unit_a, 0, "denied");
+    refused(unit_a, "gone", unit_a, 0, "not_found");
+    refused(unit_a, "no-field", unit_a, 0, "no_field");
+}
+END_TEST
+
+START_TEST(bad_addresses_refused)
+{
+    char full[107];
+    memset(full, 'a', sizeof(full)); /* every byte of sun_path used: hex, then nothing */
+    char nul[64];
+    int nl = snprintf(nul, sizeof(nul), "abc/unit/%s/smtp-password", unit_a);
+    nul[nl - 3] = '\0'; /* a NUL inside the ID */
+    char buf[12][128];
+    const char *bad[12];
+    snprintf(buf[0], 128, "ABC/unit/%s/smtp-password", unit_a);       /* upper-case hex */
+    snprintf(buf[1], 128, "12345678901234567/unit/%s/smtp-password", unit_a); /* 17 digits */
+    snprintf(buf[2], 128, "abc/unit/%s", unit_a);                      /* no ID */
+    snprintf(buf[3], 128, "abc/units/%s/smtp-password", unit_a);       /* not /unit/ */
+    snprintf(buf[4], 128, "abc/unit/skrtest/smtp-password");           /* no unit suffix */
+    snprintf(buf[5], 128, "abc/unit/%s/smtp:password", unit_a);        /* ':' in the ID */
+    snprintf(buf[6], 128, "abc/unit/%s/..", unit_a);                   /* ".." */
+    snprintf(buf[7], 128, "abc/unit/%s/smtp-password/x", unit_a);      /* '/' in the ID */
+    snprintf(buf[8], 128, "/unit/%s/smtp-password", unit_a);           /* no random part */
+    snprintf(buf[9], 128, "abc/unit/@x.service/smtp-password");        /* empty template prefix */
+    snprintf(buf[10], 128, "abc/unit/%s/", unit_a);                    /* empty ID */
+    snprintf(buf[11], 128, "abc/unit/a b.service/smtp-password");      /* space in the unit */
+    proto_buf out = PROTO_BUF_INIT;
+    for (int i = 0; i < 12; i++) {
+        bad[i] = buf[i];
+        ask a = { bad[i], strlen(bad[i]), BIND_ABSTRACT, unit_a, 0 };
+        ck_assert_int_eq(run_ask(&a, &out), 0);
+        ck_assert_msg(out.len == 0, "address %s got %zu bytes", bad[i], out.len);
+        expect_audit(NULL, NULL, "bad_address", 0);
+    }
+    ask nulask = { nul, (size_t)nl, BIND_ABSTRACT, unit_a, 0 };
+    ck_assert_int_eq(run_ask(&nulask, &out), 0);
+    ck_assert_uint_eq(out.len, 0);
+    expect_audit(NULL, NULL, "bad_address", 0);
+    ask fullask = { full, sizeof(full), BIND_ABSTRACT, unit_a, 0 };
+    ck_assert_int_eq(run_ask(&fullask, &out), 0);
+    ck_assert_uint_eq(out.len, 0);
+    expect_audit(NULL, NULL, "bad_address", 0);
+    ask unnamed = { NULL, 0, BIND_NONE, unit_a, 0 };
+    ck_assert_int_eq(run_ask(&unnamed, &out), 0);
+    ck_assert_uint_eq(out.len, 0);
+    expect_audit(NULL, NULL, "no_address", 0);
+    ask path = { NULL, 0, BIND_PATH, unit_a, 0 };
+    ck_assert_int_eq(run_ask(&path, &out), 0);
+    ck_assert_uint_eq(out.len, 0);
+    expect_audit(NULL, NULL, "no_address", 0);
+    proto_buf_free(&out);
+}
+END_TEST
+
+START_TEST(size_limit_1mib)
+{
+    proto_buf out = PROTO_BUF_INIT;
+    fetch(unit_a, "big-ok", unit_a, 0, &out); /* 16 x 62,500 = 1,000,000 bytes: served */
+    ck_assert_uint_eq(out.len, 1000000);
+    for (size_t i = 0; i < out.len; i++)
+        ck_assert_int_eq(out.data[i], 'x');
+    expect_audit(unit_a, "big-ok", "ok", 1000000);
+    proto_buf_free(&out);
+    refused(unit_a, "big-over", unit_a, 0, "too_large"); /* 17 x 62,500 = 1,062,500 > 1 MiB */
+}
+END_TEST
+
+START_TEST(locked_hub_gives_nothing)
+{
+    int fd = harness_connect(&h);
+    ck_assert_int_ge(fd, 0);
+    proto_buf rb = PROTO_BUF_INIT;
+    proto_response resp;
+    proto_request r = harness_req(2, PROTO_OP_LOCK, NULL, NULL);
+    ck_assert_int_eq(harness_call(fd, &r, &rb, &resp), 0);
+    ck_assert(resp.ok);
+    close(fd);
+    proto_buf_free(&rb);
+    refused(unit_a, "smtp-password", unit_a, 0, "locked");
+}
+END_TEST
+
+START_TEST(other_uid_refused)
+{
+    /* Open the folder and socket so uid 65534 can connect at all: the uid check is the
+     * daemon's, not the file modes'. */
+    char run[300];
+    snprintf(run, sizeof(run), "%s/run", h.dir);
+    ck_assert_int_eq(chmod(h.dir, 0711), 0);
+    ck_assert_int_eq(chmod(run, 0711), 0);
+    ck_assert_int_eq(chmod(creds_sock, 0666), 0);
+    refused(unit_a, "smtp-password", unit_a, 65534, "bad_uid");
+}
+END_TEST
+
+static Suite *creds_suite(void)
+{
+    Suite *s = suite_create("creds");
+    TCase *tc = tcase_create("creds");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, granted_renderings_exact);
+    tcase_add_test(tc, other_cgroup_claiming_unit_gets_nothing);
+    tcase_add_test(tc, ungranted_and_missing);
+    tcase_add_test(tc, bad_addresses_refused);
+    tcase_add_test(tc, size_limit_1mib);
+    tcase_add_test(tc, locked_hub_gives_nothing);
+    tcase_add_test(tc, other_uid_refused);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    if (geteuid() != 0) {
+        printf("SKIP: needs root, to create cgroups named like units\n");
+        return 77;
+    }
+    if (find_cgroup2() != 0) {
+        printf("SKIP: no cgroup2 hierarchy at /sys/fs/cgroup/unified or /sys/fs/cgroup\n");
+        return 77;
+    }
+    snprintf(unit_a, sizeof(unit_a), "skrtest-%d-a.service", (int)getpid());
+    snprintf(unit_b, sizeof(unit_b), "skrtest-%d-b.service", (int)getpid());
+    char pa[160], pb[160];
+    cg_path(pa, sizeof(pa), unit_a);
+    cg_path(pb, sizeof(pb), unit_b);
+    if (mkdir(pa, 0755) != 0 || mkdir(pb, 0755) != 0) {
+        printf("SKIP: cannot create cgroup %s: %s\n", pa, strerror(errno));
+        cg_remove(unit_a);
+        return 77;
+    }
+    SRunner *sr = srunner_create(creds_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    cg_remove(unit_a);
+    cg_remove(unit_b);
+    return failed == 0 ? 0 : 1;
+}
