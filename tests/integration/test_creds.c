@@ -6,6 +6,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -432,6 +433,107 @@ START_TEST(other_uid_refused)
 }
 END_TEST
 
+/* The attack a pidfd closes: a process in cgroup B connects claiming unit A and exits
+ * (a child keeps the connection to read), and before the daemon looks, its pid is given
+ * to a process in A. The daemon must find the connecting process gone, not read A's
+ * /proc/PID/cgroup under the old pid. The daemon is stopped meanwhile so the order is
+ * certain; ns_last_pid hands the pid over. */
+static int write_last_pid(pid_t pid)
+{
+    FILE *fp = fopen("/proc/sys/kernel/ns_last_pid", "w");
+    if (fp == NULL)
+        return -1;
+    int rc = fprintf(fp, "%d", (int)pid) > 0 ? 0 : -1;
+    return fclose(fp) == 0 ? rc : -1;
+}
+
+/* The attacker: in B, connects claiming A, leaves a reader child holding the socket. */
+static void attacker(int out_fd)
+{
+    char name[120];
+    size_t n = systemd_name(name, sizeof(name), unit_a, "smtp-password");
+    struct sockaddr_un sa = { .sun_family = AF_UNIX }, to = { .sun_family = AF_UNIX };
+    memcpy(sa.sun_path + 1, name, n);
+    snprintf(to.sun_path, sizeof(to.sun_path), "%s", creds_sock);
+    int sk = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (cg_enter(unit_b) != 0 ||
+        bind(sk, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)) != 0 ||
+        connect(sk, (struct sockaddr *)&to, sizeof(to)) != 0 || shutdown(sk, SHUT_WR) != 0)
+        _exit(4);
+    if (fork() == 0) { /* the reader: whatever the daemon writes goes to out_fd */
+        char buf[4096];
+        ssize_t r;
+        while ((r = read(sk, buf, sizeof(buf))) > 0)
+            if (write(out_fd, buf, (size_t)r) != r)
+                _exit(6);
+        _exit(0);
+    }
+    _exit(0);
+}
+
+START_TEST(recycled_pid_gets_nothing)
+{
+    int done = 0;
+    for (int attempt = 0; attempt < 20 && !done; attempt++) {
+        int res[2], hold[2];
+        ck_assert_int_eq(pipe(res), 0);
+        ck_assert_int_eq(pipe(hold), 0);
+        ck_assert_int_eq(kill(h.pid, SIGSTOP), 0);
+        pid_t a = fork();
+        ck_assert_int_ge(a, 0);
+        if (a == 0) {
+            close(res[0]);
+            attacker(res[1]);
+        }
+        close(res[1]);
+        int st;
+        ck_assert_int_eq(waitpid(a, &st, 0), a);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "attacker failed to connect");
+        ck_assert_int_eq(write_last_pid(a - 1), 0);
+        pid_t v = fork(); /* the victim: the attacker's pid, in A */
+        ck_assert_int_ge(v, 0);
+        if (v == 0) {
+            close(hold[1]);
+            char c;
+            if (getpid() == a && cg_enter(unit_a) != 0)
+                _exit(4);
+            _exit(read(hold[0], &c, 1) == 0 ? 0 : 5); /* lives until the test closes hold */
+        }
+        close(hold[0]);
+        if (v == a) {
+            /* the victim must be in A before the daemon looks */
+            char path[64], text[512];
+            snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)v);
+            for (int i = 0; i < 500; i++) {
+                FILE *fp = fopen(path, "r");
+                size_t n = fp != NULL ? fread(text, 1, sizeof(text) - 1, fp) : 0;
+                if (fp != NULL)
+                    fclose(fp);
+                text[n] = '\0';
+                if (strstr(text, unit_a) != NULL)
+                    break;
+                usleep(2000);
+            }
+            ck_assert_ptr_nonnull(strstr(text, unit_a));
+        }
+        ck_assert_int_eq(kill(h.pid, SIGCONT), 0);
+        proto_buf got = PROTO_BUF_INIT;
+        char buf[4096];
+        ssize_t r;
+        while ((r = read(res[0], buf, sizeof(buf))) > 0)
+            ck_assert_int_eq(proto_buf_append(&got, buf, (size_t)r), 0);
+        close(res[0]);
+        ck_assert_msg(got.len == 0, "the recycled pid's cgroup was believed: %zu bytes", got.len);
+        expect_audit(unit_a, "smtp-password", "peer_gone", 0);
+        proto_buf_free(&got);
+        close(hold[1]);
+        ck_assert_int_eq(waitpid(v, &st, 0), v);
+        done = v == a; /* another process took the pid first: try again */
+    }
+    ck_assert_msg(done, "could not hand the attacker's pid to a process in the unit (20 tries)");
+}
+END_TEST
+
 static Suite *creds_suite(void)
 {
     Suite *s = suite_create("creds");
@@ -445,6 +547,7 @@ static Suite *creds_suite(void)
     tcase_add_test(tc, size_limit_1mib);
     tcase_add_test(tc, locked_hub_gives_nothing);
     tcase_add_test(tc, other_uid_refused);
+    tcase_add_test(tc, recycled_pid_gets_nothing);
     suite_add_tcase(s, tc);
     return s;
 }
