@@ -192,8 +192,15 @@ static int on_ini_setting(void *user, const char *section, const char *key, cons
     }
     if (strncmp(section, "grant ", 6) == 0 && section[6] != '\0')
         return policy_grant_set(&c->cfg->policy, section + 6, key, value, c->err, sizeof(c->err)) == 0;
-    if (strncmp(section, "credential ", 11) == 0 && section[11] != '\0')
+    if (strncmp(section, "credential ", 11) == 0 && section[11] != '\0') {
+        /* inih keeps 49 bytes of a section name: a longer ID would be cut silently */
+        if (strlen(section) >= 49) {
+            snprintf(c->err, sizeof(c->err), "[%.20s...]: a credential ID here has at most 37 "
+                     "characters", section);
+            return 0;
+        }
         return creds_config_set(&c->cfg->creds, section + 11, key, value, c->err, sizeof(c->err)) == 0;
+    }
     snprintf(c->err, sizeof(c->err), "unknown section [%s] (use [daemon], [grant NAME] or "
              "[credential ID])", section);
     return 0;
