@@ -355,8 +355,10 @@ static void on_creds_connection(uv_stream_t *listener, int status)
         return;
     }
     creds_conn *k = calloc(1, sizeof(*k));
-    if (k == NULL)
-        return; /* stays in the backlog; retried on the next connection */
+    if (k == NULL) {
+        log_error("out of memory accepting a credentials connection");
+        return;
+    }
     k->cs = cs;
     uv_pipe_init(cs->srv->loop, &k->pipe, 0);
     uv_timer_init(cs->srv->loop, &k->timer);

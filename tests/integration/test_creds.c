@@ -405,7 +405,8 @@ START_TEST(size_limit_1mib)
 }
 END_TEST
 
-START_TEST(locked_hub_gives_nothing)
+/* A `lock` request on the main socket, answered ok. */
+static void lock_hub(void)
 {
     int fd = harness_connect(&h);
     ck_assert_int_ge(fd, 0);
@@ -416,6 +417,27 @@ START_TEST(locked_hub_gives_nothing)
     ck_assert(resp.ok);
     close(fd);
     proto_buf_free(&rb);
+}
+
+/* In a child: a socket bound to systemd's name for unit/id, connected to the credentials
+ * socket, its write side shut down; the child exits 4 when any step fails. */
+static int connect_like_systemd(const char *unit, const char *id)
+{
+    char name[120];
+    size_t n = systemd_name(name, sizeof(name), unit, id);
+    struct sockaddr_un sa = { .sun_family = AF_UNIX }, to = { .sun_family = AF_UNIX };
+    memcpy(sa.sun_path + 1, name, n);
+    snprintf(to.sun_path, sizeof(to.sun_path), "%s", creds_sock);
+    int sk = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (bind(sk, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)) != 0 ||
+        connect(sk, (struct sockaddr *)&to, sizeof(to)) != 0 || shutdown(sk, SHUT_WR) != 0)
+        _exit(4);
+    return sk;
+}
+
+START_TEST(locked_hub_gives_nothing)
+{
+    lock_hub();
     refused(unit_a, "smtp-password", unit_a, 0, "locked");
 }
 END_TEST
@@ -430,6 +452,47 @@ START_TEST(other_uid_refused)
     ck_assert_int_eq(chmod(run, 0711), 0);
     ck_assert_int_eq(chmod(creds_sock, 0666), 0);
     refused(unit_a, "smtp-password", unit_a, 65534, "bad_uid");
+}
+END_TEST
+
+/* A lock while a 1,000,000-byte credential waits for a client that does not read yet:
+ * the connection is closed and the bytes not yet in the socket wiped, not sent later. */
+START_TEST(lock_drops_unread_credential)
+{
+    int go[2], res[2];
+    ck_assert_int_eq(pipe(go), 0);
+    ck_assert_int_eq(pipe(res), 0);
+    pid_t c = fork();
+    ck_assert_int_ge(c, 0);
+    if (c == 0) {
+        close(go[1]);
+        close(res[0]);
+        char buf[65536], x;
+        size_t total = 0;
+        if (cg_enter(unit_a) != 0)
+            _exit(4);
+        int sk = connect_like_systemd(unit_a, "big-ok");
+        if (read(go[0], &x, 1) != 0) /* waits until the test closes go */
+            _exit(5);
+        ssize_t r;
+        while ((r = read(sk, buf, sizeof(buf))) > 0)
+            total += (size_t)r;
+        _exit(write(res[1], &total, sizeof(total)) == (ssize_t)sizeof(total) ? 0 : 6);
+    }
+    close(go[0]);
+    close(res[1]);
+    expect_audit(unit_a, "big-ok", "ok", 1000000);
+    lock_hub();
+    for (int i = 0; i < 500 && !harness_log_contains(&h, "hub locked while a credential was being written"); i++)
+        usleep(10000);
+    close(go[1]);
+    size_t total = 0;
+    ck_assert_int_eq(read(res[0], &total, sizeof(total)), (ssize_t)sizeof(total));
+    close(res[0]);
+    int st;
+    ck_assert_int_eq(waitpid(c, &st, 0), c);
+    ck_assert_msg(total < 1000000, "the client read %zu bytes after the lock", total);
+    ck_assert(harness_log_contains(&h, "hub locked while a credential was being written"));
 }
 END_TEST
 
@@ -450,16 +513,9 @@ static int write_last_pid(pid_t pid)
 /* The attacker: in B, connects claiming A, leaves a reader child holding the socket. */
 static void attacker(int out_fd)
 {
-    char name[120];
-    size_t n = systemd_name(name, sizeof(name), unit_a, "smtp-password");
-    struct sockaddr_un sa = { .sun_family = AF_UNIX }, to = { .sun_family = AF_UNIX };
-    memcpy(sa.sun_path + 1, name, n);
-    snprintf(to.sun_path, sizeof(to.sun_path), "%s", creds_sock);
-    int sk = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (cg_enter(unit_b) != 0 ||
-        bind(sk, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)) != 0 ||
-        connect(sk, (struct sockaddr *)&to, sizeof(to)) != 0 || shutdown(sk, SHUT_WR) != 0)
+    if (cg_enter(unit_b) != 0)
         _exit(4);
+    int sk = connect_like_systemd(unit_a, "smtp-password");
     if (fork() == 0) { /* the reader: whatever the daemon writes goes to out_fd */
         char buf[4096];
         ssize_t r;
@@ -625,6 +681,7 @@ static Suite *creds_suite(void)
     tcase_add_test(tc, locked_hub_gives_nothing);
     tcase_add_test(tc, other_uid_refused);
     tcase_add_test(tc, recycled_pid_gets_nothing);
+    tcase_add_test(tc, lock_drops_unread_credential);
     tcase_add_test(tc, config_errors_name_file_and_line);
     suite_add_tcase(s, tc);
     return s;
