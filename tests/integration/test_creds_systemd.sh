@@ -8,10 +8,14 @@
 #  2. a unit without a grant still starts, with an EMPTY credential file (systemd 252 does
 #     not fail a unit for an empty read), unless it checks, as the README's
 #     ExecStartPre=/usr/bin/test -s %d/ID does: then it fails;
-#  3. while the hub is locked the same happens (result=locked); after an unlock it works.
+#  3. while the hub is locked the same happens (result=locked); after an unlock it works;
+#  4. the units as built (sekretsd.socket, sekretsd-creds.socket, sekretsd.service with its
+#     sandbox and syscall filter; a drop-in only points it at a test hub, keyfile and
+#     config) socket-activated by that manager serve the README's example unit.
 # Needs root, unshare/nsenter and systemd; otherwise it says why and exits 77 (SKIP).
-# Usage: test_creds_systemd.sh   (env: SEKRETSD, SEKRETS_CLI)
+# Usage: test_creds_systemd.sh SOURCE_ROOT BUILD_ROOT   (env: SEKRETSD, SEKRETS_CLI)
 set -euo pipefail
+src=$1 build=$2
 : "${SEKRETSD:?}" "${SEKRETS_CLI:?}"
 skip() { echo "# SKIP: $*"; exit 77; }
 [ "$(id -u)" = 0 ] || skip "needs root (a private systemd manager in a mount namespace)"
@@ -130,6 +134,47 @@ SEKRETS_SOCKET=$sock "$SEKRETS_CLI" unlock --keyfile "$tmp/d/keyfile" >/dev/null
 sc reset-failed skr-granted-checked.service
 sc start skr-granted-checked.service && [ "$(cat "$tmp/skr-granted-checked.out")" = pw-via-systemd ] \
   && ok "after unlock: the checked unit starts with its password" || not_ok "after unlock"
+# ---- 4: the built units, socket-activated, serve the README example unit ----
+kill "$daemon"
+while kill -0 "$daemon" 2>/dev/null; do sleep 0.05; done
+daemon=
+cp "$build/systemd/sekretsd.socket" "$build/systemd/sekretsd-creds.socket" "$xdg/systemd/user/"
+sed "s|^ExecStart=[^ ]*/sekretsd |ExecStart=$SEKRETSD |" "$build/systemd/sekretsd.service" \
+  > "$xdg/systemd/user/sekretsd.service"
+mkdir -m 700 "$tmp/sd-hub" "$xdg/systemd/user/sekretsd.service.d"
+awk -v m="<!-- creds-example-config -->" '$0 == m { on = 1; next } on && /^```ini/ { inb = 1; next }
+  inb && /^```/ { exit } inb { print }' "$src/README.md" > "$tmp/d/readme.conf"
+cat > "$xdg/systemd/user/sekretsd.service.d/test.conf" <<INI
+[Service]
+ExecStartPre=
+ExecStart=
+ExecStart=$SEKRETSD --foreground --hub $tmp/sd-hub/hub --keyfile-credential kf --config $tmp/d/readme.conf
+LoadCredential=kf:$tmp/d/keyfile
+ReadWritePaths=
+ReadWritePaths=$tmp/sd-hub
+PrivateTmp=no
+StandardError=file:$tmp/sd.log
+INI
+awk -v m="<!-- creds-example-unit -->" '$0 == m { on = 1; next } on && /^```ini/ { inb = 1; next }
+  inb && /^```/ { exit } inb { print }' "$src/README.md" |
+  sed "s|^ExecStart=.*|ExecStart=/bin/sh -c 'cat %d/smtp-password > $tmp/mail-alerts.out; exec sleep 600'|" \
+  > "$xdg/systemd/user/mail-alerts.service"
+sc daemon-reload
+sc start sekretsd.socket sekretsd-creds.socket
+echo '{"username": "alerts@example.com", "password": "pw-socket-activated"}' |
+  SEKRETS_SOCKET=$xdg/sekrets/sekretsd.sock "$SEKRETS_CLI" put smtp alerts@example.com >/dev/null \
+  && ok "socket-activated sekretsd.service (built unit, sandboxed) takes a put" \
+  || { sed 's/^/# /' "$tmp/sd.log" 2>/dev/null; not_ok "socket-activated put"; }
+sc start mail-alerts.service || true
+for _ in $(seq 200); do [ -s "$tmp/mail-alerts.out" ] && break; sleep 0.05; done
+[ "$(cat "$tmp/mail-alerts.out" 2>/dev/null)" = pw-socket-activated ] \
+  && ok "the README unit gets its password through sekretsd-creds.socket" \
+  || { sed 's/^/# /' "$tmp/sd.log" 2>/dev/null; sc status mail-alerts.service sekretsd.service 2>&1 | sed 's/^/# /'; not_ok "the README unit gets its password"; }
+grep -q 'credentials socket passed by systemd' "$tmp/sd.log" \
+  && ok "sekretsd took the fd named creds from systemd" || not_ok "fd named creds"
+grep -q 'unit="mail-alerts.service" id="smtp-password" bytes=19 result=ok' "$tmp/sd.log" \
+  && ok "audit line of the README unit" || not_ok "audit line of the README unit"
+sc stop mail-alerts.service sekretsd.service sekretsd.socket sekretsd-creds.socket || true
 echo "# peer pid of the first request: $pid"
 echo "# $fails failed"
 [ "$fails" -eq 0 ]
