@@ -14,155 +14,27 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "audit_line.h"
+#include "creds_client.h"
 #include "frame.h"
 #include "harness.h"
 
-#ifndef CGROUP2_SUPER_MAGIC
-#define CGROUP2_SUPER_MAGIC 0x63677270
-#endif
 
 static harness h;
-static char cg_root[64];            /* the cgroup2 mount */
 static char unit_a[64], unit_b[64]; /* unit names, unique per run: skrtest-<pid>-a.service */
 static char creds_sock[80];
-
-/* ---- cgroups ---- */
-
-static int find_cgroup2(void)
-{
-    static const char *const roots[] = { "/sys/fs/cgroup/unified", "/sys/fs/cgroup" };
-    for (size_t i = 0; i < 2; i++) {
-        struct statfs st;
-        if (statfs(roots[i], &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC) {
-            snprintf(cg_root, sizeof(cg_root), "%s", roots[i]);
-            return 0;
-        }
-    }
-    return -1;
-}
-
-static void cg_path(char *buf, size_t cap, const char *unit)
-{
-    snprintf(buf, cap, "%s/%s", cg_root, unit);
-}
-
-/* Moves the calling process into cgroup `unit` (created beforehand). 0 or -1. */
-static int cg_enter(const char *unit)
-{
-    char path[160];
-    snprintf(path, sizeof(path), "%s/%s/cgroup.procs", cg_root, unit);
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    char pid[24];
-    int n = snprintf(pid, sizeof(pid), "%d", (int)getpid());
-    int rc = write(fd, pid, (size_t)n) == n ? 0 : -1;
-    close(fd);
-    return rc;
-}
-
-static void cg_remove(const char *unit)
-{
-    char path[160];
-    cg_path(path, sizeof(path), unit);
-    for (int i = 0; i < 200 && rmdir(path) != 0 && errno == EBUSY; i++)
-        usleep(5000); /* the reaped child leaves the cgroup a moment later */
-}
-
-/* ---- the client, as systemd's read_full_file_full(READ_FULL_FILE_CONNECT_SOCKET) ---- */
-
-enum { BIND_ABSTRACT, BIND_NONE, BIND_PATH };
-
-typedef struct ask {
-    const char *name;   /* the abstract name after its NUL (name_len bytes) */
-    size_t name_len;
-    int bind;
-    const char *cgroup; /* unit cgroup to run in, NULL: stay */
-    uid_t uid;          /* 0: stay root */
-} ask;
-
-/* In the child: connect like systemd and copy what is read to out_fd. Exit code 0 when
- * the read ended in EOF, 3 on a read error, 4-6 on a setup failure. */
-static void child_ask(const ask *a, int out_fd)
-{
-    if (a->cgroup != NULL && cg_enter(a->cgroup) != 0)
-        _exit(4);
-    if (a->uid != 0 && setuid(a->uid) != 0)
-        _exit(4);
-    int sk = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    if (a->bind == BIND_ABSTRACT) {
-        memcpy(sa.sun_path + 1, a->name, a->name_len); /* sun_path[0] = '\0': abstract */
-        socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + a->name_len);
-        if (bind(sk, (struct sockaddr *)&sa, len) != 0)
-            _exit(5);
-    } else if (a->bind == BIND_PATH) {
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s.client", creds_sock);
-        if (bind(sk, (struct sockaddr *)&sa, sizeof(sa)) != 0)
-            _exit(5);
-    }
-    struct sockaddr_un to = { .sun_family = AF_UNIX };
-    snprintf(to.sun_path, sizeof(to.sun_path), "%s", creds_sock);
-    struct timeval tv = { 10, 0 };
-    setsockopt(sk, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    if (connect(sk, (struct sockaddr *)&to, sizeof(to)) != 0 || shutdown(sk, SHUT_WR) != 0)
-        _exit(6);
-    char buf[65536];
-    ssize_t n;
-    while ((n = read(sk, buf, sizeof(buf))) > 0)
-        if (write(out_fd, buf, (size_t)n) != n)
-            _exit(6);
-    _exit(n == 0 ? 0 : 3);
-}
-
-/* Runs the ask in a child; out gets every byte read. Returns the child's exit code. */
-static int run_ask(const ask *a, proto_buf *out)
-{
-    int p[2];
-    ck_assert_int_eq(pipe(p), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        close(p[0]);
-        child_ask(a, p[1]);
-    }
-    close(p[1]);
-    proto_buf_reset(out);
-    char buf[65536];
-    ssize_t n;
-    while ((n = read(p[0], buf, sizeof(buf))) > 0)
-        ck_assert_int_eq(proto_buf_append(out, buf, (size_t)n), 0);
-    close(p[0]);
-    int st;
-    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-    if (a->bind == BIND_PATH) {
-        char path[300];
-        snprintf(path, sizeof(path), "%s.client", creds_sock);
-        unlink(path);
-    }
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 100;
-}
-
-/* systemd's name: "%" PRIx64 "/unit/%s/%s" of a random number. */
-static size_t systemd_name(char *buf, size_t cap, const char *unit, const char *id)
-{
-    unsigned long long r = ((unsigned long long)rand() << 33) ^ ((unsigned long long)rand() << 2) ^ 0x8000000000000000ull;
-    int n = snprintf(buf, cap, "%llx/unit/%s/%s", r, unit, id);
-    return (size_t)n;
-}
 
 /* Asks for id as unit from inside cgroup `cg`; returns the bytes (out) and checks EOF. */
 static void fetch(const char *unit, const char *id, const char *cg, uid_t uid, proto_buf *out)
 {
     char name[120];
-    ask a = { name, systemd_name(name, sizeof(name), unit, id), BIND_ABSTRACT, cg, uid };
-    ck_assert_int_eq(run_ask(&a, out), 0);
+    creds_ask a = { creds_sock, name, creds_systemd_name(name, sizeof(name), unit, id),
+                    CREDS_BIND_ABSTRACT, cg, uid };
+    ck_assert_int_eq(creds_run_ask(&a, out), 0);
 }
 
 /* ---- the audit line ---- */
@@ -367,25 +239,25 @@ START_TEST(bad_addresses_refused)
     proto_buf out = PROTO_BUF_INIT;
     for (int i = 0; i < 12; i++) {
         bad[i] = buf[i];
-        ask a = { bad[i], strlen(bad[i]), BIND_ABSTRACT, unit_a, 0 };
-        ck_assert_int_eq(run_ask(&a, &out), 0);
+        creds_ask a = { creds_sock, bad[i], strlen(bad[i]), CREDS_BIND_ABSTRACT, unit_a, 0 };
+        ck_assert_int_eq(creds_run_ask(&a, &out), 0);
         ck_assert_msg(out.len == 0, "address %s got %zu bytes", bad[i], out.len);
         expect_audit(NULL, NULL, "bad_address", 0);
     }
-    ask nulask = { nul, (size_t)nl, BIND_ABSTRACT, unit_a, 0 };
-    ck_assert_int_eq(run_ask(&nulask, &out), 0);
+    creds_ask nulask = { creds_sock, nul, (size_t)nl, CREDS_BIND_ABSTRACT, unit_a, 0 };
+    ck_assert_int_eq(creds_run_ask(&nulask, &out), 0);
     ck_assert_uint_eq(out.len, 0);
     expect_audit(NULL, NULL, "bad_address", 0);
-    ask fullask = { full, sizeof(full), BIND_ABSTRACT, unit_a, 0 };
-    ck_assert_int_eq(run_ask(&fullask, &out), 0);
+    creds_ask fullask = { creds_sock, full, sizeof(full), CREDS_BIND_ABSTRACT, unit_a, 0 };
+    ck_assert_int_eq(creds_run_ask(&fullask, &out), 0);
     ck_assert_uint_eq(out.len, 0);
     expect_audit(NULL, NULL, "bad_address", 0);
-    ask unnamed = { NULL, 0, BIND_NONE, unit_a, 0 };
-    ck_assert_int_eq(run_ask(&unnamed, &out), 0);
+    creds_ask unnamed = { creds_sock, NULL, 0, CREDS_BIND_NONE, unit_a, 0 };
+    ck_assert_int_eq(creds_run_ask(&unnamed, &out), 0);
     ck_assert_uint_eq(out.len, 0);
     expect_audit(NULL, NULL, "no_address", 0);
-    ask path = { NULL, 0, BIND_PATH, unit_a, 0 };
-    ck_assert_int_eq(run_ask(&path, &out), 0);
+    creds_ask path = { creds_sock, NULL, 0, CREDS_BIND_PATH, unit_a, 0 };
+    ck_assert_int_eq(creds_run_ask(&path, &out), 0);
     ck_assert_uint_eq(out.len, 0);
     expect_audit(NULL, NULL, "no_address", 0);
     proto_buf_free(&out);
@@ -419,18 +291,12 @@ static void lock_hub(void)
     proto_buf_free(&rb);
 }
 
-/* In a child: a socket bound to systemd's name for unit/id, connected to the credentials
- * socket, its write side shut down; the child exits 4 when any step fails. */
+/* In a child: connected like systemd asking id for unit; the child exits 4 on failure. */
 static int connect_like_systemd(const char *unit, const char *id)
 {
     char name[120];
-    size_t n = systemd_name(name, sizeof(name), unit, id);
-    struct sockaddr_un sa = { .sun_family = AF_UNIX }, to = { .sun_family = AF_UNIX };
-    memcpy(sa.sun_path + 1, name, n);
-    snprintf(to.sun_path, sizeof(to.sun_path), "%s", creds_sock);
-    int sk = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (bind(sk, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)) != 0 ||
-        connect(sk, (struct sockaddr *)&to, sizeof(to)) != 0 || shutdown(sk, SHUT_WR) != 0)
+    int sk = creds_connect_abstract(creds_sock, name, creds_systemd_name(name, sizeof(name), unit, id));
+    if (sk < 0)
         _exit(4);
     return sk;
 }
@@ -469,7 +335,7 @@ START_TEST(lock_drops_unread_credential)
         close(res[0]);
         char buf[65536], x;
         size_t total = 0;
-        if (cg_enter(unit_a) != 0)
+        if (creds_cg_enter(unit_a) != 0)
             _exit(4);
         int sk = connect_like_systemd(unit_a, "big-ok");
         if (read(go[0], &x, 1) != 0) /* waits until the test closes go */
@@ -513,7 +379,7 @@ static int write_last_pid(pid_t pid)
 /* The attacker: in B, connects claiming A, leaves a reader child holding the socket. */
 static void attacker(int out_fd)
 {
-    if (cg_enter(unit_b) != 0)
+    if (creds_cg_enter(unit_b) != 0)
         _exit(4);
     int sk = connect_like_systemd(unit_a, "smtp-password");
     if (fork() == 0) { /* the reader: whatever the daemon writes goes to out_fd */
@@ -551,7 +417,7 @@ START_TEST(recycled_pid_gets_nothing)
         if (v == 0) {
             close(hold[1]);
             char c;
-            if (getpid() == a && cg_enter(unit_a) != 0)
+            if (getpid() == a && creds_cg_enter(unit_a) != 0)
                 _exit(4);
             _exit(read(hold[0], &c, 1) == 0 ? 0 : 5); /* lives until the test closes hold */
         }
@@ -693,25 +559,22 @@ int main(void)
         printf("SKIP: needs root, to create cgroups named like units\n");
         return 77;
     }
-    if (find_cgroup2() != 0) {
+    if (creds_cg_find() != 0) {
         printf("SKIP: no cgroup2 hierarchy at /sys/fs/cgroup/unified or /sys/fs/cgroup\n");
         return 77;
     }
     snprintf(unit_a, sizeof(unit_a), "skrtest-%d-a.service", (int)getpid());
     snprintf(unit_b, sizeof(unit_b), "skrtest-%d-b.service", (int)getpid());
-    char pa[160], pb[160];
-    cg_path(pa, sizeof(pa), unit_a);
-    cg_path(pb, sizeof(pb), unit_b);
-    if (mkdir(pa, 0755) != 0 || mkdir(pb, 0755) != 0) {
-        printf("SKIP: cannot create cgroup %s: %s\n", pa, strerror(errno));
-        cg_remove(unit_a);
+    if (creds_cg_create(unit_a) != 0 || creds_cg_create(unit_b) != 0) {
+        printf("SKIP: cannot create a cgroup named %s: %s\n", unit_a, strerror(errno));
+        creds_cg_remove(unit_a);
         return 77;
     }
     SRunner *sr = srunner_create(creds_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
-    cg_remove(unit_a);
-    cg_remove(unit_b);
+    creds_cg_remove(unit_a);
+    creds_cg_remove(unit_b);
     return failed == 0 ? 0 : 1;
 }
