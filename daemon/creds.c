@@ -248,13 +248,9 @@ static const char *fetch(server *srv, const creds_grant *g, proto_buf *out)
         return skr_error_name(rc);
     rc = render(g, rec.body, rec.body_len, out);
     store_release(srv->hub); /* wipes the decrypted body */
-    if (rc == SKR_ENOT_FOUND)
-        return "no_field";
-    if (rc != 0) {
-        proto_buf_reset(out);
-        return skr_error_name(rc);
-    }
-    return NULL;
+    if (rc != 0)
+        proto_buf_reset(out); /* a template may have rendered part of it: wiped */
+    return rc == 0 ? NULL : rc == SKR_ENOT_FOUND ? "no_field" : skr_error_name(rc);
 }
 
 /* Runs every check in order; NULL with the credential in k->out, or the audit result. */
