@@ -91,10 +91,10 @@ static int peer_address(int fd, creds_peer *p)
     return 0;
 }
 
-/* A pidfd for the peer: SO_PEERPIDFD names the very process that connected; before Linux
- * 6.5 pidfd_open(pid) names whoever has that pid now (recycled only if the peer died and
- * pid space wrapped in the few microseconds since connect). -1 with errno ESRCH when the
- * peer is gone, ENOSYS when the kernel has no pidfds at all (before 5.3). */
+/* A pidfd for the peer: SO_PEERPIDFD names the very process that connected. Before Linux
+ * 6.5, pidfd_open(pid) names whoever has that pid now: a peer that exited before we look,
+ * its pid recycled into the unit, would be believed (SECURITY.md says so). -1 with errno
+ * ESRCH when the peer is gone, ENOSYS when the kernel has no pidfds at all (before 5.3). */
 static int peer_pidfd(int fd, pid_t pid)
 {
     int pidfd = -1;
@@ -122,6 +122,7 @@ static bool pidfd_alive(int pidfd)
     return poll(&p, 1, 0) == 0;
 }
 
+/* Reads a small file whole. 0, or -1 with errno (EFBIG when it does not fit in cap). */
 static int read_small(const char *path, char *buf, size_t cap, size_t *n)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -131,9 +132,12 @@ static int read_small(const char *path, char *buf, size_t cap, size_t *n)
     ssize_t r;
     while ((r = read(fd, buf + got, cap - got)) > 0 && (got += (size_t)r) < cap)
         ;
+    int err = r < 0 ? errno : got == cap ? EFBIG : 0;
     close(fd);
-    if (r < 0 || got == cap)
+    if (err != 0) {
+        errno = err;
         return -1;
+    }
     *n = got;
     return 0;
 }
@@ -152,7 +156,8 @@ static const char *check_cgroup(int fd, const creds_peer *p)
         return "peer_gone";
     snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)p->pid);
     if (read_small(path, text, sizeof(text), &n) != 0)
-        result = "peer_gone";
+        /* gone, or hidden from us (hidepid=, ProtectProc=) */
+        result = errno == ENOENT || errno == ESRCH ? "peer_gone" : "cgroup_unreadable";
     else if (pidfd >= 0 && !pidfd_alive(pidfd))
         result = "peer_gone";
     else if (creds_cgroup_leaf(text, n, leaf, sizeof(leaf)) != 0 || strcmp(leaf, p->unit) != 0)
