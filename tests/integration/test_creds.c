@@ -143,7 +143,9 @@ static void setup(void)
     fprintf(fp, "[credential no-field]\nunit = %s\nprotocol = smtp\nname = alerts@example.com\n"
             "field = token\n", unit_a);
     fclose(fp);
-    const char *args[] = { "--config", conf, "--credentials-socket", creds_sock, NULL };
+    /* a short write timeout, so that busy_and_write_timeout sees clients dropped */
+    const char *args[] = { "--config", conf, "--credentials-socket", creds_sock,
+                           "--write-timeout", "1500", NULL };
     ck_assert_int_eq(harness_restart(&h, HARNESS_KEYFILE, args), 0);
     int fd = harness_connect(&h);
     ck_assert_int_ge(fd, 0);
@@ -362,6 +364,56 @@ START_TEST(lock_drops_unread_credential)
 }
 END_TEST
 
+/* 64 clients that do not read hold every place (each with 1,000,000 bytes queued); the
+ * 65th is closed unserved (busy); after --write-timeout the 64 are dropped and a new
+ * request is served again. */
+START_TEST(busy_and_write_timeout)
+{
+    enum { HOLD = 64 };
+    int go[2];
+    ck_assert_int_eq(pipe(go), 0);
+    pid_t c = fork();
+    ck_assert_int_ge(c, 0);
+    if (c == 0) {
+        close(go[1]);
+        if (creds_cg_enter(unit_a) != 0)
+            _exit(4);
+        int sk[HOLD];
+        for (int i = 0; i < HOLD; i++)
+            sk[i] = connect_like_systemd(unit_a, "big-ok");
+        char x;
+        _exit(read(go[0], &x, 1) == 0 && sk[0] >= 0 ? 0 : 5); /* holds them, reads nothing */
+    }
+    close(go[0]);
+    for (int i = 0; i < HOLD; i++)
+        expect_audit(unit_a, "big-ok", "ok", 1000000);
+    proto_buf out = PROTO_BUF_INIT;
+    fetch(unit_a, "smtp-password", unit_a, 0, &out);
+    ck_assert_uint_eq(out.len, 0);
+    expect_audit(NULL, NULL, "busy", 0);
+    for (int i = 0; i < 500 && !harness_log_contains(&h, "credential not read within the write timeout"); i++)
+        usleep(10000);
+    ck_assert(harness_log_contains(&h, "credential not read within the write timeout"));
+    /* the places come back: bounded poll until a request is served */
+    bool served = false;
+    for (int i = 0; i < 100 && !served; i++) {
+        char name[120];
+        creds_ask a = { creds_sock, name, creds_systemd_name(name, sizeof(name), unit_a, "smtp-password"),
+                        CREDS_BIND_ABSTRACT, unit_a, 0 };
+        ck_assert_int_eq(creds_run_ask(&a, &out), 0);
+        served = out.len == 9;
+        if (!served)
+            usleep(20000);
+    }
+    ck_assert(served);
+    close(go[1]);
+    int st;
+    ck_assert_int_eq(waitpid(c, &st, 0), c);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    proto_buf_free(&out);
+}
+END_TEST
+
 /* The attack a pidfd closes: a process in cgroup B connects claiming unit A and exits
  * (a child keeps the connection to read), and before the daemon looks, its pid is given
  * to a process in A. The daemon must find the connecting process gone, not read A's
@@ -456,83 +508,6 @@ START_TEST(recycled_pid_gets_nothing)
 }
 END_TEST
 
-/* A config with a mistake: sekretsd exits 2 with exactly one line on stderr,
- * "sekretsd: <file>" followed by after_path. */
-static void bad_config(const char *text, const char *after_path)
-{
-    char dir[] = "/tmp/skr-creds-conf-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    char conf[64], err[64], hub[64], sock[64], want[512], got[512] = "";
-    snprintf(conf, sizeof(conf), "%s/c.ini", dir);
-    snprintf(err, sizeof(err), "%s/err", dir);
-    snprintf(hub, sizeof(hub), "%s/hub", dir);
-    snprintf(sock, sizeof(sock), "%s/s.sock", dir);
-    FILE *fp = fopen(conf, "w");
-    ck_assert_ptr_nonnull(fp);
-    fputs(text, fp);
-    fclose(fp);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        int fd = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(fd, STDERR_FILENO);
-        execl(getenv("SEKRETSD"), "sekretsd", "-f", "--config", conf, "--hub", hub, "--socket", sock,
-              (char *)NULL);
-        _exit(127);
-    }
-    int st;
-    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-    fp = fopen(err, "r");
-    ck_assert_ptr_nonnull(fp);
-    size_t n = fread(got, 1, sizeof(got) - 1, fp);
-    got[n] = '\0';
-    fclose(fp);
-    snprintf(want, sizeof(want), "sekretsd: %s%s", conf, after_path);
-    ck_assert_str_eq(got, want);
-    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-START_TEST(config_errors_name_file_and_line)
-{
-    const char *head = "[credential smtp-password]\nunit = mail.service\nprotocol = smtp\nname = a\n";
-    char text[512];
-    snprintf(text, sizeof(text), "%sfield = password\nbogus = 1\n", head);
-    bad_config(text, ":6: [credential smtp-password] unknown key 'bogus' (unit, "
-               "protocol, name, field, format, template)\n");
-    snprintf(text, sizeof(text), "%sfield = password\nformat = json\n", head);
-    bad_config(text, ":6: 'format': give only one of field, format = json, template\n");
-    snprintf(text, sizeof(text), "%sformat = yaml\n", head);
-    bad_config(text, ":5: format 'yaml': only 'json' (or use field / template)\n");
-    snprintf(text, sizeof(text), "%stemplate = user={user pass\n", head);
-    bad_config(text, ":5: template: '{' at offset 5 opens no {field}\n");
-    snprintf(text, sizeof(text), "%stemplate = a}b\n", head);
-    bad_config(text, ":5: template: unmatched '}' at offset 1 (write }} for a brace)\n");
-    bad_config("[credential x]\nunit = mail\n",
-               ":2: 'mail' is not a unit name that can load credentials (e.g. mail.service)\n");
-    bad_config("[credential x]\nunit = mail.target\n",
-               ":2: 'mail.target' is not a unit name that can load credentials (e.g. mail.service)\n");
-    bad_config("[credential a:b]\nunit = mail.service\n",
-               ":2: [credential a:b]: not a valid credential ID (1-255 printable ASCII "
-               "characters, no '/' or ':')\n");
-    bad_config("[credential x]\nunit = mail.service\nprotocol = smtp\nfield = p\n",
-               ": [credential x] needs name = ...\n");
-    bad_config("[credential x]\nprotocol = smtp\nname = a\nfield = p\n",
-               ": [credential x] needs unit = ...\n");
-    bad_config("[credential x]\nunit = mail.service\nprotocol = smtp\nname = a\n",
-               ": [credential x] needs one of field = ..., format = json, template = ...\n");
-    bad_config("[credential id-of-37-characters-the-most-inih-has]\nunit = "
-               "a-long-unit-name-for-the-test-of-the-limits-x.service\nprotocol = smtp\nname = a\nfield = p\n",
-               ": [credential id-of-37-characters-the-most-inih-has]: unit "
-               "a-long-unit-name-for-the-test-of-the-limits-x.service and this ID together are longer "
-               "than 84 characters: systemd cannot put them in its socket address\n");
-    bad_config("[credential id-of-37-characters-the-most-inih-hasx]\nunit = mail.service\n",
-               ":2: [credential id-of-37-...]: a credential ID here has at most 37 characters\n");
-}
-END_TEST
-
 static Suite *creds_suite(void)
 {
     Suite *s = suite_create("creds");
@@ -548,7 +523,7 @@ static Suite *creds_suite(void)
     tcase_add_test(tc, other_uid_refused);
     tcase_add_test(tc, recycled_pid_gets_nothing);
     tcase_add_test(tc, lock_drops_unread_credential);
-    tcase_add_test(tc, config_errors_name_file_and_line);
+    tcase_add_test(tc, busy_and_write_timeout);
     suite_add_tcase(s, tc);
     return s;
 }
