@@ -118,13 +118,23 @@ static void put(int fd, const char *protocol, const char *name, int npairs, cons
 
 static char *big; /* 62,500 bytes of 'x' */
 
+static char conf[300];
+
+/* Starts (or, after harness_kill, restarts) the daemon on the test's folder, config and
+ * hub, with this --write-timeout. */
+static void start_daemon(const char *write_timeout_ms)
+{
+    const char *args[] = { "--config", conf, "--credentials-socket", creds_sock,
+                           "--write-timeout", write_timeout_ms, NULL };
+    ck_assert_int_eq(harness_restart(&h, HARNESS_KEYFILE, args), 0);
+}
+
 static void setup(void)
 {
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
     audit_count = 0;
     ck_assert_int_eq(harness_prepare(&h, HARNESS_KEYFILE), 0);
     ck_assert_int_lt(snprintf(creds_sock, sizeof(creds_sock), "%s/run/creds.sock", h.dir), (int)sizeof(creds_sock));
-    char conf[300];
     snprintf(conf, sizeof(conf), "%s/sekretsd.conf", h.dir);
     FILE *fp = fopen(conf, "w");
     ck_assert_ptr_nonnull(fp);
@@ -143,10 +153,7 @@ static void setup(void)
     fprintf(fp, "[credential no-field]\nunit = %s\nprotocol = smtp\nname = alerts@example.com\n"
             "field = token\n", unit_a);
     fclose(fp);
-    /* a short write timeout, so that busy_and_write_timeout sees clients dropped */
-    const char *args[] = { "--config", conf, "--credentials-socket", creds_sock,
-                           "--write-timeout", "1500", NULL };
-    ck_assert_int_eq(harness_restart(&h, HARNESS_KEYFILE, args), 0);
+    start_daemon("10000");
     int fd = harness_connect(&h);
     ck_assert_int_ge(fd, 0);
     const char *smtp[] = { "username", "alerts@example.com", "password", "s3cret-pw" };
@@ -323,9 +330,14 @@ START_TEST(other_uid_refused)
 }
 END_TEST
 
-/* A lock while a 1,000,000-byte credential waits for a client that does not read yet:
- * the connection is closed and the bytes not yet in the socket wiped, not sent later. */
-START_TEST(lock_drops_unread_credential)
+/* A client in unit A that asks for `id` and reads nothing until told to. */
+typedef struct late_reader {
+    pid_t pid;
+    int go;   /* closed: start reading */
+    int res;  /* then gives the byte count read until EOF */
+} late_reader;
+
+static late_reader late_reader_start(const char *id)
 {
     int go[2], res[2];
     ck_assert_int_eq(pipe(go), 0);
@@ -339,7 +351,7 @@ START_TEST(lock_drops_unread_credential)
         size_t total = 0;
         if (creds_cg_enter(unit_a) != 0)
             _exit(4);
-        int sk = connect_like_systemd(unit_a, "big-ok");
+        int sk = connect_like_systemd(unit_a, id);
         if (read(go[0], &x, 1) != 0) /* waits until the test closes go */
             _exit(5);
         ssize_t r;
@@ -349,27 +361,44 @@ START_TEST(lock_drops_unread_credential)
     }
     close(go[0]);
     close(res[1]);
+    return (late_reader){ c, go[1], res[0] };
+}
+
+/* Lets it read; the bytes it got before EOF. */
+static size_t late_reader_finish(late_reader *lr)
+{
+    size_t total = 0;
+    close(lr->go);
+    ck_assert_int_eq(read(lr->res, &total, sizeof(total)), (ssize_t)sizeof(total));
+    close(lr->res);
+    int st;
+    ck_assert_int_eq(waitpid(lr->pid, &st, 0), lr->pid);
+    return total;
+}
+
+/* A lock while a 1,000,000-byte credential waits for a client that does not read yet:
+ * the connection is closed and the bytes not yet in the socket wiped, not sent later. */
+START_TEST(lock_drops_unread_credential)
+{
+    late_reader lr = late_reader_start("big-ok");
     expect_audit(unit_a, "big-ok", "ok", 1000000);
     lock_hub();
     for (int i = 0; i < 500 && !harness_log_contains(&h, "hub locked while a credential was being written"); i++)
         usleep(10000);
-    close(go[1]);
-    size_t total = 0;
-    ck_assert_int_eq(read(res[0], &total, sizeof(total)), (ssize_t)sizeof(total));
-    close(res[0]);
-    int st;
-    ck_assert_int_eq(waitpid(c, &st, 0), c);
+    size_t total = late_reader_finish(&lr);
     ck_assert_msg(total < 1000000, "the client read %zu bytes after the lock", total);
     ck_assert(harness_log_contains(&h, "hub locked while a credential was being written"));
 }
 END_TEST
 
-/* 64 clients that do not read hold every place (each with 1,000,000 bytes queued); the
- * 65th is closed unserved (busy); after --write-timeout the 64 are dropped and a new
- * request is served again. */
-START_TEST(busy_and_write_timeout)
+/* 64 clients that do not read hold every place (each with 1,000,000 bytes queued; the
+ * write timeout is an hour): the 65th is closed unserved (busy). Once they hang up, the
+ * places come back. */
+START_TEST(busy_at_64)
 {
     enum { HOLD = 64 };
+    harness_kill(&h, SIGTERM);
+    start_daemon("3600000");
     int go[2];
     ck_assert_int_eq(pipe(go), 0);
     pid_t c = fork();
@@ -391,12 +420,12 @@ START_TEST(busy_and_write_timeout)
     fetch(unit_a, "smtp-password", unit_a, 0, &out);
     ck_assert_uint_eq(out.len, 0);
     expect_audit(NULL, NULL, "busy", 0);
-    for (int i = 0; i < 500 && !harness_log_contains(&h, "credential not read within the write timeout"); i++)
-        usleep(10000);
-    ck_assert(harness_log_contains(&h, "credential not read within the write timeout"));
-    /* the places come back: bounded poll until a request is served */
+    close(go[1]); /* the holders hang up: their writes fail, their places come back */
+    int st;
+    ck_assert_int_eq(waitpid(c, &st, 0), c);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     bool served = false;
-    for (int i = 0; i < 100 && !served; i++) {
+    for (int i = 0; i < 250 && !served; i++) { /* bounded poll: 5 s */
         char name[120];
         creds_ask a = { creds_sock, name, creds_systemd_name(name, sizeof(name), unit_a, "smtp-password"),
                         CREDS_BIND_ABSTRACT, unit_a, 0 };
@@ -406,11 +435,23 @@ START_TEST(busy_and_write_timeout)
             usleep(20000);
     }
     ck_assert(served);
-    close(go[1]);
-    int st;
-    ck_assert_int_eq(waitpid(c, &st, 0), c);
-    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     proto_buf_free(&out);
+}
+END_TEST
+
+/* A client that does not read its credential within --write-timeout is dropped: when it
+ * reads at last, it gets less than the whole, then EOF. */
+START_TEST(write_timeout_drops_reader)
+{
+    harness_kill(&h, SIGTERM);
+    start_daemon("300");
+    late_reader lr = late_reader_start("big-ok");
+    expect_audit(unit_a, "big-ok", "ok", 1000000);
+    for (int i = 0; i < 1000 && !harness_log_contains(&h, "credential not read within the write timeout"); i++)
+        usleep(10000); /* bounded poll: 10 s */
+    size_t total = late_reader_finish(&lr);
+    ck_assert(harness_log_contains(&h, "credential not read within the write timeout"));
+    ck_assert_msg(total < 1000000, "the client read all %zu bytes", total);
 }
 END_TEST
 
@@ -523,7 +564,8 @@ static Suite *creds_suite(void)
     tcase_add_test(tc, other_uid_refused);
     tcase_add_test(tc, recycled_pid_gets_nothing);
     tcase_add_test(tc, lock_drops_unread_credential);
-    tcase_add_test(tc, busy_and_write_timeout);
+    tcase_add_test(tc, busy_at_64);
+    tcase_add_test(tc, write_timeout_drops_reader);
     suite_add_tcase(s, tc);
     return s;
 }
