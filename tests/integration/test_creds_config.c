@@ -40,11 +40,11 @@ static void bad_config(const char *text, const char *after_path)
     got[n] = '\0';
     fclose(fp);
     snprintf(want, sizeof(want), "sekretsd: %s%s", conf, after_path);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir); /* before the checks: no folder left */
+    ck_assert_int_eq(system(cmd), 0);
     ck_assert_str_eq(got, want);
     ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
 }
 
 START_TEST(config_errors_name_file_and_line)
