@@ -35,7 +35,10 @@ static const char usage[] =
     "                           (>= 32 bytes, readable by its owner only)\n"
     "      --keyfile-credential NAME  the keyfile is $CREDENTIALS_DIRECTORY/NAME (systemd\n"
     "                           LoadCredential=, for a headless unlock)\n"
-    "  -c, --config FILE        ini file: [daemon] settings and [grant NAME] access rules\n"
+    "  -c, --config FILE        ini file: [daemon] settings, [grant NAME] access rules and\n"
+    "                           [credential ID] sections for systemd's LoadCredential=\n"
+    "      --credentials-socket PATH  also serve systemd's LoadCredential= protocol here\n"
+    "                           (e.g. $XDG_RUNTIME_DIR/sekrets/creds.sock)\n"
     "      --idle-lock SECONDS  lock after this long without a request (0 = never, default)\n"
     "      --max-clients N      connections served at once (default 256); more get 'busy'\n"
     "      --max-per-uid N      connections one granted uid may hold (default 64)\n"
@@ -58,7 +61,7 @@ static const char usage[] =
     "core dumps/ptrace.\n";
 
 enum { OPT_KEYFILE_CRED = 255, OPT_IDLE = 256, OPT_MAX_CLIENTS, OPT_MAX_FRAME, OPT_FRAME_TIMEOUT, OPT_LOG_LEVEL, OPT_KDF,
-       OPT_MAX_PER_UID, OPT_OWNER_SLOTS, OPT_IDLE_TIMEOUT, OPT_WRITE_TIMEOUT };
+       OPT_MAX_PER_UID, OPT_OWNER_SLOTS, OPT_IDLE_TIMEOUT, OPT_WRITE_TIMEOUT, OPT_CREDS_SOCKET };
 
 static const struct option long_opts[] = {
     { "foreground", no_argument, NULL, 'f' },
@@ -67,6 +70,7 @@ static const struct option long_opts[] = {
     { "keyfile", required_argument, NULL, 'k' },
     { "keyfile-credential", required_argument, NULL, OPT_KEYFILE_CRED },
     { "config", required_argument, NULL, 'c' },
+    { "credentials-socket", required_argument, NULL, OPT_CREDS_SOCKET },
     { "idle-lock", required_argument, NULL, OPT_IDLE },
     { "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
     { "max-frame", required_argument, NULL, OPT_MAX_FRAME },
@@ -135,6 +139,8 @@ static int apply(config *cfg, const char *key, const char *v)
 {
     if (strcmp(key, "socket") == 0)
         return set_path(cfg->socket_path, sizeof(cfg->socket_path), v);
+    if (strcmp(key, "credentials-socket") == 0)
+        return set_path(cfg->creds_socket, sizeof(cfg->creds_socket), v);
     if (strcmp(key, "hub") == 0)
         return set_path(cfg->hub_dir, sizeof(cfg->hub_dir), v);
     if (strcmp(key, "keyfile") == 0)
@@ -190,7 +196,17 @@ static int on_ini_setting(void *user, const char *section, const char *key, cons
     }
     if (strncmp(section, "grant ", 6) == 0 && section[6] != '\0')
         return policy_grant_set(&c->cfg->policy, section + 6, key, value, c->err, sizeof(c->err)) == 0;
-    snprintf(c->err, sizeof(c->err), "unknown section [%s] (use [daemon] or [grant NAME])", section);
+    if (strncmp(section, "credential ", 11) == 0 && section[11] != '\0') {
+        /* inih keeps 49 bytes of a section name: a longer ID would be cut silently */
+        if (strlen(section) >= 49) {
+            snprintf(c->err, sizeof(c->err), "[%.20s...]: a credential ID here has at most 37 "
+                     "characters", section);
+            return 0;
+        }
+        return creds_config_set(&c->cfg->creds, section + 11, key, value, c->err, sizeof(c->err)) == 0;
+    }
+    snprintf(c->err, sizeof(c->err), "unknown section [%s] (use [daemon], [grant NAME] or "
+             "[credential ID])", section);
     return 0;
 }
 #endif
@@ -208,7 +224,8 @@ static int load_file(config *cfg, const char *path)
         fprintf(stderr, "sekretsd: %s:%d: %s\n", path, rc, c.err[0] ? c.err : "syntax error");
         return -1;
     }
-    if (policy_validate(&cfg->policy, c.err, sizeof(c.err)) != 0) {
+    if (policy_validate(&cfg->policy, c.err, sizeof(c.err)) != 0 ||
+        creds_config_validate(&cfg->creds, c.err, sizeof(c.err)) != 0) {
         fprintf(stderr, "sekretsd: %s: %s\n", path, c.err);
         return -1;
     }
@@ -337,4 +354,5 @@ int config_load(config *cfg, int argc, char **argv, int *exit_now)
 void config_free(config *cfg)
 {
     policy_free(&cfg->policy);
+    creds_config_free(&cfg->creds);
 }

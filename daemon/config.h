@@ -3,7 +3,8 @@
  *
  * The ini file (parsed with inih) has a [daemon] section with the same settings as the
  * command line (the command line wins), and any number of [grant NAME] sections giving
- * another uid or gid read access to named protocols (see policy.h and the README).
+ * another uid or gid read access to named protocols (see policy.h and the README), and
+ * [credential ID] sections for systemd's LoadCredential= socket (creds.h).
  */
 #ifndef DAEMON_CONFIG_H
 #define DAEMON_CONFIG_H
@@ -12,11 +13,13 @@
 #include <stdint.h>
 #include <limits.h>
 
+#include "creds.h"
 #include "log.h"
 #include "policy.h"
 
 typedef struct config {
     char socket_path[108];   /* sun_path size; empty when socket-activated without one */
+    char creds_socket[108];  /* --credentials-socket (creds.h); empty: none */
     char hub_dir[PATH_MAX];
     char keyfile[PATH_MAX];  /* empty: none */
     char config_file[PATH_MAX];
@@ -33,6 +36,7 @@ typedef struct config {
     uint64_t kdf_opslimit;   /* for init and passwd */
     uint64_t kdf_memlimit;
     policy policy;
+    creds_config creds;      /* [credential ID] sections */
 } config;
 
 /* Exit codes of sekretsd (documented in --help, the man page and the README). */

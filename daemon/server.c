@@ -4,12 +4,14 @@
 #include <libgen.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "creds.h"
 #include "log.h"
 #include "server.h"
 #include "skr_config.h"
@@ -100,7 +102,7 @@ static int clear_stale_socket(const struct sockaddr_un *addr)
     return 0;
 }
 
-static int bind_socket(const char *path, bool shared, int *out_fd)
+int server_bind_socket(const char *path, bool shared_dir, bool shared_socket, int *out_fd)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     if (strlen(path) >= sizeof(addr.sun_path)) {
@@ -108,7 +110,7 @@ static int bind_socket(const char *path, bool shared, int *out_fd)
         return EXIT_USAGE;
     }
     strcpy(addr.sun_path, path);
-    int rc = prepare_socket_dir(path, shared);
+    int rc = prepare_socket_dir(path, shared_dir);
     if (rc == 0)
         rc = clear_stale_socket(&addr);
     if (rc != 0)
@@ -120,7 +122,7 @@ static int bind_socket(const char *path, bool shared, int *out_fd)
     }
     /* The socket file is born 0600: no window where another user could connect. With
      * grants it is born 0666, and SO_PEERCRED against the grants decides each peer. */
-    mode_t old = umask(shared ? 0111 : 0177);
+    mode_t old = umask(shared_socket ? 0111 : 0177);
     rc = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
     int err = errno;
     umask(old);
@@ -133,17 +135,29 @@ static int bind_socket(const char *path, bool shared, int *out_fd)
     return 0;
 }
 
-/* A listening socket passed by systemd (LISTEN_FDS), or -1. */
-static int inherited_socket(void)
+/* Listening sockets passed by systemd (LISTEN_FDS): the one named "creds"
+ * (FileDescriptorName=creds, sekretsd-creds.socket) is the LoadCredential= socket, the
+ * other one the main socket. Each -1 when not passed. */
+static void inherited_sockets(int *main_fd, int *creds_fd)
 {
+    *main_fd = *creds_fd = -1;
 #if SKR_HAVE_SYSTEMD
-    int n = sd_listen_fds(1);
-    if (n == 1 && sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) > 0)
-        return SD_LISTEN_FDS_START;
-    if (n > 1)
-        log_warn("systemd passed %d sockets; using none of them", n);
+    char **names = NULL;
+    int n = sd_listen_fds_with_names(1, &names);
+    for (int i = 0; i < n; i++) {
+        int fd = SD_LISTEN_FDS_START + i;
+        bool creds = names != NULL && names[i] != NULL && strcmp(names[i], "creds") == 0;
+        int *slot = creds ? creds_fd : main_fd;
+        if (*slot < 0 && sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0)
+            *slot = fd;
+        else
+            log_warn("systemd passed socket %d (%s) that sekretsd does not use", fd,
+                     names != NULL && names[i] != NULL ? names[i] : "unnamed");
+    }
+    for (int i = 0; names != NULL && names[i] != NULL; i++)
+        free(names[i]);
+    free(names);
 #endif
-    return -1;
 }
 
 /* The inherited socket's own address for the log and status ("@name" for an abstract
@@ -284,6 +298,7 @@ void server_lock(server *srv)
         next = s->next;
         session_drop_bodies(s);
     }
+    creds_lock(srv);
 }
 
 static void on_signal(uv_signal_t *sig, int signum)
@@ -312,13 +327,15 @@ int server_start(server *srv, uv_loop_t *loop, const config *cfg)
     srv->cfg = cfg;
     srv->started_ms = srv->last_request_ms = uv_now(loop);
 
-    int fd = inherited_socket();
+    int fd, creds_fd;
+    inherited_sockets(&fd, &creds_fd);
     if (fd < 0 && cfg->socket_path[0] == '\0') {
         log_error("no usable socket from systemd and no socket path: pass --socket");
         return EXIT_USAGE;
     }
     if (fd < 0) {
-        int rc = bind_socket(cfg->socket_path, cfg->policy.ngrants > 0, &fd);
+        bool shared = cfg->policy.ngrants > 0;
+        int rc = server_bind_socket(cfg->socket_path, shared, shared, &fd);
         if (rc != 0)
             return rc;
         srv->own_socket = true;
@@ -342,6 +359,10 @@ int server_start(server *srv, uv_loop_t *loop, const config *cfg)
         log_error("cannot listen: %s", uv_strerror(rc));
         remove_own_socket(srv); /* the loop never ran: the socket is ours to take back */
         return EXIT_RUNTIME;
+    }
+    if ((rc = creds_start(srv, creds_fd)) != 0) {
+        remove_own_socket(srv);
+        return rc;
     }
 
     uv_signal_init(loop, &srv->sig_term);
@@ -367,6 +388,7 @@ void server_finish(server *srv)
     server_stop(srv);
     uv_run(srv->loop, UV_RUN_DEFAULT);
     remove_own_socket(srv);
+    creds_finish(srv);
 }
 
 void server_release(server *srv)
@@ -388,6 +410,7 @@ void server_stop(server *srv)
     sd_notify(0, "STOPPING=1");
 #endif
     uv_close((uv_handle_t *)&srv->listener, NULL);
+    creds_stop(srv);
     /* The signal handles stay, unreferenced (they no longer keep the loop running): a
      * signal during the stop is caught, not left to its default action, which would kill
      * the daemon before it checkpoints and removes its socket. server_release closes them. */

@@ -27,6 +27,7 @@ typedef struct server server;
 struct server {
     uv_loop_t *loop;
     uv_pipe_t listener;
+    struct creds_server *creds; /* the LoadCredential= socket (creds.c), or NULL */
     uv_signal_t sig_term;
     uv_signal_t sig_int;
     uv_timer_t idle_timer;
@@ -91,6 +92,10 @@ struct session {
  * The hub is opened after it (main.c sets srv->hub before the loop runs), so a start
  * refused for its socket creates no hub. */
 int server_start(server *srv, uv_loop_t *loop, const config *cfg);
+/* Binds and listens on a Unix socket at path after the folder checks (server.c): the
+ * folder may be traversable by others when shared_dir, the socket is 0666 when
+ * shared_socket, else 0600. 0 with *out_fd, or an EXIT_* code (logged). */
+int server_bind_socket(const char *path, bool shared_dir, bool shared_socket, int *out_fd);
 /* Begins a graceful stop: no new connections, replies in flight finished, then exit. */
 void server_stop(server *srv);
 /* Stops the server if the loop has not, lets the loop close its handles and removes the

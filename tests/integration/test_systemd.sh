@@ -47,7 +47,7 @@ expected=(
   "$root/bin/sekretsd" "$root/bin/sekrets-cli"
   "$root/include/sekrets/sekrets.h" "$root/include/sekrets/error.h"
   "$lib/libsekrets.so" "$lib/libsekrets.so.0" "$lib/libsekrets.a" "$lib/pkgconfig/sekrets.pc"
-  "$unitdir/sekretsd.service" "$unitdir/sekretsd.socket"
+  "$unitdir/sekretsd.service" "$unitdir/sekretsd.socket" "$unitdir/sekretsd-creds.socket"
   "$root/share/man/man8/sekretsd.8" "$root/share/man/man1/sekrets-cli.1"
   "$root/share/man/man3/libsekrets.3"
   "$root/share/bash-completion/completions/sekrets-cli"
