@@ -356,9 +356,9 @@ START_TEST(ok_record_bytes_as_msgpack)
     };
     static const size_t lens[] = { 0, 1, 31, 32, 255, 256, 65535, 65536 };
     const size_t n_ints = sizeof(ints) / sizeof(ints[0]), n_lens = sizeof(lens) / sizeof(lens[0]);
-    char *text = malloc(65536);
+    char *text = malloc(65537); /* names start at text + 1 */
     ck_assert_ptr_nonnull(text);
-    for (size_t i = 0; i < 65536; i++)
+    for (size_t i = 0; i < 65537; i++)
         text[i] = (char)('a' + i % 26);
     static uint8_t bin300[3 + 300] = { 0xc5, 0x01, 0x2c };
     proto_record r = { "github", 6, "alice", 5, (const uint8_t *)"\xc0", 1, 0, 0 };
