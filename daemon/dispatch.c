@@ -59,13 +59,18 @@ static int reply_begin(reply *r, session *s, uint32_t id)
     return proto_response_begin_ok(&s->out, &r->pk, id, &r->mark);
 }
 
-/* Seals the frame; a reply beyond max_frame is replaced by a too_large error. */
+/* A reply found beyond max_frame as it was sealed is replaced by a too_large error. */
+static int reply_sealed(session *s, uint32_t id, int rc)
+{
+    if (rc == SKR_ETOO_LARGE)
+        reply_error(s, id, rc, "reply exceeds max_frame");
+    return rc;
+}
+
+/* Seals the frame. */
 static int reply_end(reply *r, uint32_t id)
 {
-    int rc = proto_frame_end(&r->s->out, r->mark, r->s->srv->cfg->max_frame);
-    if (rc == SKR_ETOO_LARGE)
-        reply_error(r->s, id, rc, "reply exceeds max_frame");
-    return rc;
+    return reply_sealed(r->s, id, proto_frame_end(&r->s->out, r->mark, r->s->srv->cfg->max_frame));
 }
 
 /* Drops a half-packed reply (the store failed after packing began). */
@@ -253,21 +258,15 @@ static int op_status(session *s, const proto_request *req)
     return reply_end(&r, req->id);
 }
 
+/* The answer to every get: written whole with one reserve (proto_response_ok_record),
+ * not packed a field at a time. */
 static int pack_record(session *s, uint32_t id, const store_record *rec)
 {
-    reply r;
-    if (reply_begin(&r, s, id) != 0)
-        return SKR_ENOMEM;
-    msgpack_pack_map(&r.pk, 5);
-    pack_kv_str(&r.pk, "protocol", rec->protocol, rec->protocol_len);
-    pack_kv_str(&r.pk, "name", rec->name, rec->name_len);
-    PROTO_PACK_LIT(&r.pk, "body");
-    proto_buf_append(&s->out, rec->body, rec->body_len);
-    PROTO_PACK_LIT(&r.pk, "created");
-    msgpack_pack_int64(&r.pk, rec->created);
-    PROTO_PACK_LIT(&r.pk, "modified");
-    msgpack_pack_int64(&r.pk, rec->modified);
-    return reply_end(&r, id);
+    const proto_record r = {
+        rec->protocol, rec->protocol_len, rec->name, rec->name_len,
+        rec->body, rec->body_len, rec->created, rec->modified,
+    };
+    return reply_sealed(s, id, proto_response_ok_record(&s->out, id, &r, s->srv->cfg->max_frame));
 }
 
 /* get without a protocol for a peer under a grant: search its protocols only, so that

@@ -151,7 +151,17 @@ static int cur_take(proto_cur *c, proto_mp_type want, mp_head *h)
     return 0;
 }
 
-int proto_cur_map(proto_cur *c, uint32_t *n)
+/* Every key of a request and most of its values are fixstrs, its ids and versions
+ * fixints or uint8..uint32, its map a fixmap: the cursor reads take these first, without
+ * the general header decode, under the same bounds checks. The rest goes through
+ * mp_head_read in the *_any functions, kept out of line so that the common case needs no
+ * stack frame. */
+static inline size_t cur_left(const proto_cur *c)
+{
+    return (size_t)(c->end - c->p);
+}
+
+static __attribute__((noinline)) int cur_map_any(proto_cur *c, uint32_t *n)
 {
     mp_head h;
     if (cur_take(c, PROTO_MP_MAP, &h) != 0)
@@ -159,6 +169,19 @@ int proto_cur_map(proto_cur *c, uint32_t *n)
     c->p += h.size;
     *n = (uint32_t)h.value;
     return 0;
+}
+
+int proto_cur_map(proto_cur *c, uint32_t *n)
+{
+    if (cur_left(c) > 0 && (c->p[0] & 0xf0) == 0x80) {
+        uint32_t pairs = c->p[0] & 0x0f;
+        if (2 * (size_t)pairs > cur_left(c) - 1)
+            return SKR_EBAD_REQUEST; /* a count beyond the bytes left, as mp_head_read */
+        *n = pairs;
+        c->p++;
+        return 0;
+    }
+    return cur_map_any(c, n);
 }
 
 int proto_cur_array(proto_cur *c, uint32_t *n)
@@ -171,7 +194,7 @@ int proto_cur_array(proto_cur *c, uint32_t *n)
     return 0;
 }
 
-int proto_cur_str(proto_cur *c, const char **s, uint32_t *len)
+static __attribute__((noinline)) int cur_str_any(proto_cur *c, const char **s, uint32_t *len)
 {
     mp_head h;
     if (cur_take(c, PROTO_MP_STR, &h) != 0)
@@ -180,6 +203,20 @@ int proto_cur_str(proto_cur *c, const char **s, uint32_t *len)
     *s = (const char *)c->p + (h.size - h.value);
     c->p += h.size;
     return 0;
+}
+
+int proto_cur_str(proto_cur *c, const char **s, uint32_t *len)
+{
+    if (cur_left(c) > 0 && (c->p[0] & 0xe0) == 0xa0) {
+        uint32_t n = c->p[0] & 0x1f;
+        if (n >= cur_left(c))
+            return SKR_EBAD_REQUEST; /* truncated */
+        *len = n;
+        *s = (const char *)c->p + 1;
+        c->p += 1 + n;
+        return 0;
+    }
+    return cur_str_any(c, s, len);
 }
 
 int proto_cur_str_or_bin(proto_cur *c, const uint8_t **s, uint32_t *len, bool *is_bin)
@@ -195,7 +232,7 @@ int proto_cur_str_or_bin(proto_cur *c, const uint8_t **s, uint32_t *len, bool *i
     return 0;
 }
 
-int proto_cur_uint(proto_cur *c, uint64_t *v)
+static __attribute__((noinline)) int cur_uint_any(proto_cur *c, uint64_t *v)
 {
     mp_head h;
     if (cur_take(c, PROTO_MP_UINT, &h) != 0)
@@ -203,6 +240,25 @@ int proto_cur_uint(proto_cur *c, uint64_t *v)
     *v = h.value;
     c->p += h.size;
     return 0;
+}
+
+int proto_cur_uint(proto_cur *c, uint64_t *v)
+{
+    size_t left = cur_left(c);
+    if (left > 0 && c->p[0] <= 0x7f) {
+        *v = c->p[0];
+        c->p++;
+        return 0;
+    }
+    if (left > 0 && c->p[0] >= 0xcc && c->p[0] <= 0xce) { /* uint8, uint16, uint32 */
+        size_t n = (size_t)1 << (c->p[0] - 0xcc);
+        if (left < 1 + n)
+            return SKR_EBAD_REQUEST;
+        *v = be(c->p + 1, (int)n);
+        c->p += 1 + n;
+        return 0;
+    }
+    return cur_uint_any(c, v);
 }
 
 int proto_cur_int(proto_cur *c, int64_t *v)

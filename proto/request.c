@@ -36,14 +36,29 @@ const char *proto_op_name(proto_op op)
     return op > PROTO_OP_NONE && op < PROTO_OP_COUNT ? op_names[op] : NULL;
 }
 
+/* s[0..len) is the literal `lit` (len checked by the caller's switch). */
+#define IS_LIT(s, lit) (memcmp((s), "" lit, sizeof(lit) - 1) == 0)
+
 proto_op proto_op_from_name(const char *s, size_t len)
 {
-    /* Every request goes through here: the first byte rules out most names cheaply. */
-    for (int i = 1; len > 0 && i < PROTO_OP_COUNT; i++)
-        if (op_names[i][0] == s[0] && strlen(op_names[i]) == len &&
-            memcmp(op_names[i], s, len) == 0)
-            return (proto_op)i;
-    return PROTO_OP_NONE;
+    /* Every request goes through here: the length picks at most six names to compare. */
+    switch (len) {
+    case 3:
+        return IS_LIT(s, "get") ? PROTO_OP_GET : IS_LIT(s, "put") ? PROTO_OP_PUT : PROTO_OP_NONE;
+    case 4:
+        return IS_LIT(s, "ping") ? PROTO_OP_PING : IS_LIT(s, "post") ? PROTO_OP_POST
+             : IS_LIT(s, "init") ? PROTO_OP_INIT : IS_LIT(s, "lock") ? PROTO_OP_LOCK
+             : PROTO_OP_NONE;
+    case 5:
+        return IS_LIT(s, "getDb") ? PROTO_OP_GETDB : PROTO_OP_NONE;
+    case 6:
+        return IS_LIT(s, "status") ? PROTO_OP_STATUS : IS_LIT(s, "getHub") ? PROTO_OP_GETHUB
+             : IS_LIT(s, "delete") ? PROTO_OP_DELETE : IS_LIT(s, "unlock") ? PROTO_OP_UNLOCK
+             : IS_LIT(s, "passwd") ? PROTO_OP_PASSWD : IS_LIT(s, "rotate") ? PROTO_OP_ROTATE
+             : PROTO_OP_NONE;
+    default:
+        return PROTO_OP_NONE;
+    }
 }
 
 int proto_valid_protocol(const char *s, size_t len)
@@ -66,6 +81,10 @@ int proto_valid_name(const char *s, size_t len)
         return 0;
     const uint8_t *p = (const uint8_t *)s;
     for (size_t i = 0; i < len;) {
+        if (p[i] >= 0x20 && p[i] < 0x7f) { /* printable ASCII, most names: no decode */
+            i++;
+            continue;
+        }
         uint32_t cp;
         size_t n = proto_utf8_decode(p + i, len - i, &cp);
         if (n == 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
@@ -112,20 +131,43 @@ typedef enum key_id {
     K_ROTATE,
 } key_id;
 
-/* Every key of every request goes through here (twice): length and first byte first. */
+/* Every key of every request goes through here: the length picks at most two names. */
 static key_id key_lookup(const char *k, uint32_t n)
 {
-#define KEY(lit, id) { lit, sizeof(lit) - 1, id }
-    static const struct { const char *s; uint32_t n; key_id id; } keys[] = {
-        KEY("id", K_ID), KEY("op", K_OP), KEY("v", K_V), KEY("protocol", K_PROTOCOL),
-        KEY("name", K_NAME), KEY("body", K_BODY), KEY("passphrase", K_PASSPHRASE),
-        KEY("old", K_OLD), KEY("new", K_NEW), KEY("rotate", K_ROTATE),
-    };
-#undef KEY
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-        if (keys[i].n == n && keys[i].s[0] == k[0] && memcmp(keys[i].s, k, n) == 0)
-            return keys[i].id;
-    return K_UNKNOWN;
+    switch (n) {
+    case 1:
+        return k[0] == 'v' ? K_V : K_UNKNOWN;
+    case 2:
+        return IS_LIT(k, "id") ? K_ID : IS_LIT(k, "op") ? K_OP : K_UNKNOWN;
+    case 3:
+        return IS_LIT(k, "old") ? K_OLD : IS_LIT(k, "new") ? K_NEW : K_UNKNOWN;
+    case 4:
+        return IS_LIT(k, "name") ? K_NAME : IS_LIT(k, "body") ? K_BODY : K_UNKNOWN;
+    case 6:
+        return IS_LIT(k, "rotate") ? K_ROTATE : K_UNKNOWN;
+    case 8:
+        return IS_LIT(k, "protocol") ? K_PROTOCOL : K_UNKNOWN;
+    case 10:
+        return IS_LIT(k, "passphrase") ? K_PASSPHRASE : K_UNKNOWN;
+    default:
+        return K_UNKNOWN;
+    }
+}
+
+/*
+ * Skips one value of the request map and gives its raw bytes, checked as proto_mp_check
+ * checks it there: one level down, so nested at most PROTO_MAX_DEPTH - 1 deep. The same
+ * on a frame checked whole already (decode_checked) and on one that is not (decode_fast).
+ */
+static int skip_value(proto_cur *c, const uint8_t **raw, size_t *len)
+{
+    size_t n;
+    if (proto_mp_check_depth(c->p, (size_t)(c->end - c->p), PROTO_MAX_DEPTH - 1, &n) != 0)
+        return SKR_EBAD_REQUEST;
+    *raw = c->p;
+    *len = n;
+    c->p += n;
+    return 0;
 }
 
 static int read_secret(proto_cur *c, proto_span *out, const char *field, char *msg)
@@ -189,7 +231,7 @@ static int read_field(proto_cur *c, key_id k, proto_request *req,
     case K_BODY: {
         const uint8_t *raw;
         size_t len;
-        if (proto_cur_skip(c, &raw, &len) != 0)
+        if (skip_value(c, &raw, &len) != 0)
             return fail(msg, SKR_EBAD_REQUEST, "field 'body' is not valid MessagePack");
         if (len > PROTO_MAX_BODY)
             return fail(msg, SKR_EBAD_REQUEST, "field 'body' exceeds %u bytes packed", PROTO_MAX_BODY);
@@ -215,7 +257,9 @@ static int read_field(proto_cur *c, key_id k, proto_request *req,
     case K_UNKNOWN:
         break;
     }
-    if (proto_cur_skip(c, NULL, NULL) != 0) /* cannot happen: the frame was checked whole */
+    const uint8_t *raw;
+    size_t len;
+    if (skip_value(c, &raw, &len) != 0) /* only in decode_fast: the frame is not checked yet */
         return fail(msg, SKR_EBAD_REQUEST, "value of an unknown key is not valid MessagePack");
     return 0;
 }
@@ -258,8 +302,56 @@ static void prescan(proto_cur c, uint32_t pairs, uint32_t *id, uint64_t *version
     }
 }
 
-int proto_request_decode(const uint8_t *buf, size_t len, proto_request *req,
-                         char msg[PROTO_ERRMSG_MAX])
+/*
+ * Reads the pairs of the request map at c into req, in map order, and checks what the op
+ * needs. Stops at the first field that breaks a rule (the id and version are found by the
+ * caller beforehand when errors must carry them).
+ */
+static int read_map(proto_cur *c, uint32_t pairs, proto_request *req, uint64_t version,
+                    char *msg)
+{
+    const char *op = NULL;
+    uint32_t op_len = 0;
+    unsigned seen = 0;
+    for (uint32_t i = 0; i < pairs; i++) {
+        const char *k;
+        uint32_t kn;
+        if (proto_cur_str(c, &k, &kn) != 0)
+            return fail(msg, SKR_EBAD_REQUEST, "request keys must be strings");
+        key_id id = key_lookup(k, kn);
+        if (id != K_UNKNOWN) {
+            if (seen & (1u << id))
+                return fail(msg, SKR_EBAD_REQUEST, "duplicate key '%.*s'", (int)kn, k);
+            seen |= 1u << id;
+        }
+        int rc = read_field(c, id, req, &version, &op, &op_len, msg);
+        if (rc != 0)
+            return rc;
+    }
+
+    if (!(seen & (1u << K_ID)))
+        return fail(msg, SKR_EBAD_REQUEST, "missing field 'id'");
+    if (version != PROTO_VERSION)
+        return fail(msg, SKR_EUNSUPPORTED, "protocol version %llu is not supported (this daemon speaks %d)",
+                    (unsigned long long)version, PROTO_VERSION);
+    if (op == NULL)
+        return fail(msg, SKR_EBAD_REQUEST, "missing field 'op'");
+    req->op = proto_op_from_name(op, op_len);
+    if (req->op == PROTO_OP_NONE) {
+        char shown[32 * 4 + 4];
+        quote_bytes(shown, sizeof(shown), op, op_len);
+        return fail(msg, SKR_EUNKNOWN_OP, "unknown op '%s'", shown);
+    }
+
+    unsigned missing = op_required[req->op] & ~req->fields;
+    for (unsigned b = 0; missing != 0; b++, missing >>= 1)
+        if (missing & 1)
+            return fail(msg, SKR_EBAD_REQUEST, "missing field '%s'", field_names[b]);
+    return 0;
+}
+
+int proto_request_decode_checked(const uint8_t *buf, size_t len, proto_request *req,
+                                 char msg[PROTO_ERRMSG_MAX])
 {
     size_t obj_len;
     uint32_t pairs;
@@ -285,45 +377,35 @@ int proto_request_decode(const uint8_t *buf, size_t len, proto_request *req,
     if (version != PROTO_VERSION)
         return fail(msg, SKR_EUNSUPPORTED, "protocol version %llu is not supported (this daemon speaks %d)",
                     (unsigned long long)version, PROTO_VERSION);
+    return read_map(&c, pairs, req, version, msg);
+}
 
-    const char *op = NULL;
-    uint32_t op_len = 0;
-    unsigned seen = 0;
-    for (uint32_t i = 0; i < pairs; i++) {
-        const char *k;
-        uint32_t kn;
-        if (proto_cur_str(&c, &k, &kn) != 0)
-            return fail(msg, SKR_EBAD_REQUEST, "request keys must be strings");
-        key_id id = key_lookup(k, kn);
-        if (id != K_UNKNOWN) {
-            if (seen & (1u << id))
-                return fail(msg, SKR_EBAD_REQUEST, "duplicate key '%.*s'", (int)kn, k);
-            seen |= 1u << id;
-        }
-        int rc = read_field(&c, id, req, &version, &op, &op_len, msg);
-        if (rc != 0)
-            return rc;
+/*
+ * One pass over a request that is good throughout: read_map straight on the unchecked
+ * payload. Every byte it takes is bounds-checked by the cursor reads, values it skips are
+ * checked by skip_value as proto_mp_check would check them, so when it succeeds and ends
+ * exactly at the end of the payload, proto_mp_check would have passed the frame whole,
+ * prescan would have found the same id and version, and decode_checked gives the same
+ * request. Anything else (an error of any kind, bytes left over) is not judged here.
+ */
+static bool decode_fast(const uint8_t *buf, size_t len, proto_request *req, char *msg)
+{
+    proto_cur c = proto_cur_make(buf, len);
+    uint32_t pairs;
+    memset(req, 0, sizeof(*req));
+    return proto_cur_map(&c, &pairs) == 0 && read_map(&c, pairs, req, PROTO_VERSION, msg) == 0 &&
+           c.p == c.end;
+}
+
+int proto_request_decode(const uint8_t *buf, size_t len, proto_request *req,
+                         char msg[PROTO_ERRMSG_MAX])
+{
+    if (decode_fast(buf, len, req, msg)) {
+        msg[0] = '\0';
+        return 0;
     }
-
-    if (!(seen & (1u << K_ID)))
-        return fail(msg, SKR_EBAD_REQUEST, "missing field 'id'");
-    if (version != PROTO_VERSION)
-        return fail(msg, SKR_EUNSUPPORTED, "protocol version %llu is not supported (this daemon speaks %d)",
-                    (unsigned long long)version, PROTO_VERSION);
-    if (op == NULL)
-        return fail(msg, SKR_EBAD_REQUEST, "missing field 'op'");
-    req->op = proto_op_from_name(op, op_len);
-    if (req->op == PROTO_OP_NONE) {
-        char shown[32 * 4 + 4];
-        quote_bytes(shown, sizeof(shown), op, op_len);
-        return fail(msg, SKR_EUNKNOWN_OP, "unknown op '%s'", shown);
-    }
-
-    unsigned missing = op_required[req->op] & ~req->fields;
-    for (unsigned b = 0; missing != 0; b++, missing >>= 1)
-        if (missing & 1)
-            return fail(msg, SKR_EBAD_REQUEST, "missing field '%s'", field_names[b]);
-    return 0;
+    /* Some rule is broken: which error, with which id, is decided the careful way. */
+    return proto_request_decode_checked(buf, len, req, msg);
 }
 
 static void pack_str(msgpack_packer *pk, const char *s, size_t n)

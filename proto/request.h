@@ -77,6 +77,15 @@ int proto_valid_name(const char *s, size_t len);
  */
 int proto_request_decode(const uint8_t *buf, size_t len, proto_request *req,
                          char msg[PROTO_ERRMSG_MAX]);
+/*
+ * The same decode, always the careful way: the frame checked whole first, then the id and
+ * version found, then every field read. proto_request_decode reads a request that is good
+ * throughout in one pass and hands anything else to this function, so the two give the
+ * same code, message and *req for every payload (tests/unit/test_request.c checks both on
+ * every request it builds, and on mutated ones).
+ */
+int proto_request_decode_checked(const uint8_t *buf, size_t len, proto_request *req,
+                                 char msg[PROTO_ERRMSG_MAX]);
 
 /*
  * Appends one request frame to out, keys in this fixed order: id, op, protocol, name,

@@ -21,6 +21,28 @@
  */
 int proto_response_begin_ok(proto_buf *out, msgpack_packer *pk, uint32_t id, size_t *mark);
 
+/* What an ok answer to `get` carries (the daemon's store_record, seen from proto/). */
+typedef struct proto_record {
+    const char *protocol;
+    size_t protocol_len;
+    const char *name;
+    size_t name_len;
+    const uint8_t *body;    /* one packed MessagePack object, copied as is */
+    size_t body_len;
+    int64_t created;
+    int64_t modified;
+} proto_record;
+
+/*
+ * Appends a whole ok answer to `get`: {"id", "ok": true, "result": {"protocol", "name",
+ * "body", "created", "modified"}}, byte for byte what proto_response_begin_ok and
+ * msgpack_pack_map/str/int64 give, written with one reserve. 0; SKR_ENOMEM (nothing
+ * appended; or an earlier append had failed, see buf.h); SKR_ETOO_LARGE (the answer
+ * exceeds max_frame: nothing appended).
+ */
+int proto_response_ok_record(proto_buf *out, uint32_t id, const proto_record *r,
+                             uint32_t max_frame);
+
 #define PROTO_MAX_MESSAGE 1024 /* an error message is cut to this many bytes */
 
 /* Appends a whole error response frame for `code` (a wire code; any other code is sent as

@@ -1,7 +1,8 @@
 /*
  * Fuzz target for the wire codec: the input is a byte stream from a peer. It goes through
  * a proto_reader in a few chunks; every frame is decoded as a request, and each request
- * that decodes is encoded again and must decode to the same fields. Every decode error
+ * that decodes is encoded again and must decode to the same fields; proto_request_decode
+ * and proto_request_decode_checked must agree on every frame. Every decode error
  * must give a message that is printable one-line text. The raw input also goes through
  * proto_response_decode and proto_mp_check. Any broken property aborts.
  */
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../decode_paths.h"
 #include "frame.h"
 #include "mp.h"
 #include "request.h"
@@ -46,7 +48,9 @@ static void check_frame(const uint8_t *p, size_t n)
 {
     proto_request req;
     char msg[PROTO_ERRMSG_MAX];
-    int rc = proto_request_decode(p, n, &req, msg);
+    int rc;
+    /* the one-pass decode and the careful one agree (decode_paths.h) */
+    MUST(decode_paths_differ(p, n, &req, msg, &rc) == NULL);
     if (rc == 0) {
         MUST(msg[0] == '\0');
         MUST(req.op > PROTO_OP_NONE && req.op < PROTO_OP_COUNT);

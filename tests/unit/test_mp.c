@@ -340,6 +340,65 @@ START_TEST(cursor_strings_and_containers)
 }
 END_TEST
 
+/* Every typed read on every format, whole and cut short: the fast paths for fixstr,
+ * fixint, uint8..uint32 and fixmap must accept and refuse exactly what the general header
+ * decode does (a cut object is refused, the cursor left where it was). */
+static int read_as(proto_cur *c, proto_mp_type t)
+{
+    uint32_t n;
+    const char *s;
+    const uint8_t *b;
+    uint64_t u;
+    int64_t i;
+    bool v;
+    switch (t) {
+    case PROTO_MP_MAP: return proto_cur_map(c, &n);
+    case PROTO_MP_ARRAY: return proto_cur_array(c, &n);
+    case PROTO_MP_STR: return proto_cur_str(c, &s, &n);
+    case PROTO_MP_BIN: return proto_cur_str_or_bin(c, &b, &n, NULL);
+    case PROTO_MP_UINT: return proto_cur_uint(c, &u);
+    case PROTO_MP_INT: return proto_cur_int(c, &i);
+    case PROTO_MP_BOOL: return proto_cur_bool(c, &v);
+    default: return proto_cur_skip(c, NULL, NULL);
+    }
+}
+
+START_TEST(cursor_reads_whole_and_cut)
+{
+    static const proto_mp_type reads[] = { PROTO_MP_MAP, PROTO_MP_ARRAY, PROTO_MP_STR,
+                                           PROTO_MP_BIN, PROTO_MP_UINT, PROTO_MP_INT,
+                                           PROTO_MP_BOOL };
+    const fmt *f = &fmts[_i];
+    bool container = f->type == PROTO_MP_MAP || f->type == PROTO_MP_ARRAY;
+    for (size_t r = 0; r < sizeof(reads) / sizeof(reads[0]); r++) {
+        proto_cur c = proto_cur_make(f->bytes, f->len);
+        int rc = read_as(&c, reads[r]);
+        bool same = reads[r] == f->type || (reads[r] == PROTO_MP_BIN && f->type == PROTO_MP_STR) ||
+                    (reads[r] == PROTO_MP_INT && f->type == PROTO_MP_UINT &&
+                     strcmp(f->what, "uint64") != 0);
+        ck_assert_msg(rc == (same ? 0 : SKR_EBAD_REQUEST), "%s read as %d: %d", f->what, reads[r], rc);
+        if (rc == 0 && !container)
+            ck_assert_ptr_eq(c.p, c.end);
+        if (rc != 0)
+            ck_assert_ptr_eq(c.p, (const uint8_t *)f->bytes);
+        for (size_t cut = 0; cut < f->len && !container; cut++) {
+            c = proto_cur_make(f->bytes, cut);
+            ck_assert_msg(read_as(&c, reads[r]) == SKR_EBAD_REQUEST, "%s cut at %zu", f->what, cut);
+            ck_assert_ptr_eq(c.p, (const uint8_t *)f->bytes);
+        }
+    }
+    /* a fixmap's count against the bytes left, as for every other map header */
+    static const uint8_t two[] = "\x82\xa1k\x01\xa1j\x02";
+    uint32_t n;
+    proto_cur m = proto_cur_make(two, 5); /* 4 bytes left for 4 children: fine so far */
+    ck_assert_int_eq(proto_cur_map(&m, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    m = proto_cur_make(two, 4); /* 3 bytes left for 4 children: a lie */
+    ck_assert_int_eq(proto_cur_map(&m, &n), SKR_EBAD_REQUEST);
+    ck_assert_ptr_eq(m.p, two);
+}
+END_TEST
+
 static Suite *mp_suite(void)
 {
     Suite *s = suite_create("mp");
@@ -354,6 +413,7 @@ static Suite *mp_suite(void)
     tc = tcase_create("cursor");
     tcase_add_test(tc, cursor_ints);
     tcase_add_test(tc, cursor_strings_and_containers);
+    tcase_add_loop_test(tc, cursor_reads_whole_and_cut, 0, N_FMTS);
     suite_add_tcase(s, tc);
     return s;
 }

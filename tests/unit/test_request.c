@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../decode_paths.h"
 #include "frame.h"
 #include "mp.h"
 #include "request.h"
@@ -56,9 +57,20 @@ static void mb_req(mb *m, uint32_t extra, uint32_t id, const char *op)
     s(m, op);
 }
 
+/* Every request decoded here goes through both decoders (decode_paths.h), which must
+ * agree; the result is proto_request_decode's. */
+static int decode_both(const void *p, size_t n, proto_request *req, char msg[PROTO_ERRMSG_MAX])
+{
+    int rc;
+    const char *differ = decode_paths_differ(p, n, req, msg, &rc);
+    ck_assert_msg(differ == NULL, "one-pass and checked decode differ in %s (code %d: %s)",
+                  differ, rc, msg);
+    return rc;
+}
+
 static int mb_decode(mb *m)
 {
-    return proto_request_decode((const uint8_t *)m->sb.data, m->sb.size, &m->req, m->msg);
+    return decode_both(m->sb.data, m->sb.size, &m->req, m->msg);
 }
 
 static void mb_free(mb *m)
@@ -332,10 +344,10 @@ START_TEST(not_a_map_or_bad_keys)
 {
     proto_request r;
     char msg[PROTO_ERRMSG_MAX];
-    ck_assert_int_eq(proto_request_decode((const uint8_t *)"\x92\x01\x02", 3, &r, msg), SKR_EBAD_REQUEST);
+    ck_assert_int_eq(decode_both((const uint8_t *)"\x92\x01\x02", 3, &r, msg), SKR_EBAD_REQUEST);
     ck_assert_ptr_nonnull(strstr(msg, "map"));
-    ck_assert_int_eq(proto_request_decode((const uint8_t *)"\xa4ping", 5, &r, msg), SKR_EBAD_REQUEST);
-    ck_assert_int_eq(proto_request_decode((const uint8_t *)"\x2a", 1, &r, msg), SKR_EBAD_REQUEST);
+    ck_assert_int_eq(decode_both((const uint8_t *)"\xa4ping", 5, &r, msg), SKR_EBAD_REQUEST);
+    ck_assert_int_eq(decode_both((const uint8_t *)"\x2a", 1, &r, msg), SKR_EBAD_REQUEST);
     mb m;
     mb_map(&m, 3);
     s(&m, "id");
@@ -355,14 +367,14 @@ START_TEST(frame_level_errors)
     proto_request r;
     char msg[PROTO_ERRMSG_MAX];
     /* empty payload, truncated map, trailing byte, 0xc1, truncated str */
-    ck_assert_int_eq(proto_request_decode((const uint8_t *)"", 0, &r, msg), SKR_EBAD_FRAME);
-    ck_assert_int_eq(proto_request_decode((const uint8_t *)"\x82\xa2id\x01", 5, &r, msg), SKR_EBAD_FRAME);
+    ck_assert_int_eq(decode_both((const uint8_t *)"", 0, &r, msg), SKR_EBAD_FRAME);
+    ck_assert_int_eq(decode_both((const uint8_t *)"\x82\xa2id\x01", 5, &r, msg), SKR_EBAD_FRAME);
     ck_assert_uint_eq(r.id, 0);
-    ck_assert_int_eq(proto_request_decode((const uint8_t *)"\x81\xa2id\x01\x00", 6, &r, msg), SKR_EBAD_FRAME);
+    ck_assert_int_eq(decode_both((const uint8_t *)"\x81\xa2id\x01\x00", 6, &r, msg), SKR_EBAD_FRAME);
     ck_assert_uint_eq(r.id, 1);
     ck_assert_str_eq(msg, "1 bytes left over after the MessagePack object");
-    ck_assert_int_eq(proto_request_decode((const uint8_t *)"\xc1", 1, &r, msg), SKR_EBAD_FRAME);
-    ck_assert_int_eq(proto_request_decode((const uint8_t *)"\x81\xa2id\xa5x", 6, &r, msg), SKR_EBAD_FRAME);
+    ck_assert_int_eq(decode_both((const uint8_t *)"\xc1", 1, &r, msg), SKR_EBAD_FRAME);
+    ck_assert_int_eq(decode_both((const uint8_t *)"\x81\xa2id\xa5x", 6, &r, msg), SKR_EBAD_FRAME);
     ck_assert_ptr_nonnull(strstr(msg, "MessagePack"));
 }
 END_TEST
@@ -803,7 +815,7 @@ START_TEST(encode_body_limits)
     ck_assert_int_eq(proto_request_encode(&out, &r, PROTO_MAX_FRAME_DEFAULT), 0);
     proto_request d;
     char msg[PROTO_ERRMSG_MAX];
-    ck_assert_int_eq(proto_request_decode(out.data + 4, out.len - 4, &d, msg), 0);
+    ck_assert_int_eq(decode_both(out.data + 4, out.len - 4, &d, msg), 0);
     ck_assert_uint_eq(d.body.len, 65536);
     proto_buf_reset(&out);
     body[2] = 0xfe; /* 65537 packed */
@@ -818,7 +830,7 @@ START_TEST(encode_body_limits)
     r.body.ptr = deep;
     r.body.len = 32;
     ck_assert_int_eq(proto_request_encode(&out, &r, PROTO_MAX_FRAME_DEFAULT), 0);
-    ck_assert_int_eq(proto_request_decode(out.data + 4, out.len - 4, &d, msg), 0);
+    ck_assert_int_eq(decode_both(out.data + 4, out.len - 4, &d, msg), 0);
     proto_buf_reset(&out);
     deep[31] = 0x91;
     deep[32] = 0xc0;
@@ -849,10 +861,10 @@ START_TEST(encode_frame_limit_and_append)
     proto_request d;
     char msg[PROTO_ERRMSG_MAX];
     ck_assert_int_eq(proto_reader_next(&rd, &p, &n), 1);
-    ck_assert_int_eq(proto_request_decode(p, n, &d, msg), 0);
+    ck_assert_int_eq(decode_both(p, n, &d, msg), 0);
     ck_assert_uint_eq(d.id, 77);
     ck_assert_int_eq(proto_reader_next(&rd, &p, &n), 1);
-    ck_assert_int_eq(proto_request_decode(p, n, &d, msg), 0);
+    ck_assert_int_eq(decode_both(p, n, &d, msg), 0);
     ck_assert_uint_eq(d.id, 78);
     ck_assert_int_eq(proto_reader_next(&rd, &p, &n), 0);
     proto_reader_free(&rd);
@@ -873,7 +885,7 @@ START_TEST(encode_roundtrip_bin_secret)
     ck_assert_int_eq(proto_request_encode(&out, &r, PROTO_MAX_FRAME_DEFAULT), 0);
     proto_request d;
     char msg[PROTO_ERRMSG_MAX];
-    ck_assert_int_eq(proto_request_decode(out.data + 4, out.len - 4, &d, msg), 0);
+    ck_assert_int_eq(decode_both(out.data + 4, out.len - 4, &d, msg), 0);
     ck_assert_int_eq(d.op, PROTO_OP_PASSWD);
     ck_assert_uint_eq(d.id, 77);
     ck_assert_uint_eq(d.old_pass.len, 3);
@@ -942,7 +954,7 @@ START_TEST(passwd_rotate_field)
     ck_assert_int_eq(out.data[4], (int)0x85); /* id, op, old, new, rotate */
     proto_request d;
     char msg[PROTO_ERRMSG_MAX];
-    ck_assert_int_eq(proto_request_decode(out.data + 4, out.len - 4, &d, msg), 0);
+    ck_assert_int_eq(decode_both(out.data + 4, out.len - 4, &d, msg), 0);
     ck_assert(d.rotate);
     proto_buf_free(&out);
 }

@@ -304,6 +304,191 @@ START_TEST(failed_append_drops_the_frame)
 }
 END_TEST
 
+/* ---- the answer to get, written whole (proto_response_ok_record) ------------------------------ */
+
+static const uint32_t edge_ids[] = { 0, 1, 127, 128, 255, 256, 65535, 65536, UINT32_MAX };
+#define N_EDGE_IDS (sizeof(edge_ids) / sizeof(edge_ids[0]))
+
+static void ref_lit(msgpack_packer *pk, const char *s)
+{
+    msgpack_pack_str(pk, strlen(s));
+    msgpack_pack_str_body(pk, s, strlen(s));
+}
+
+/* An ok answer's frame as msgpack-c packs it, up to "result"; the caller packs the result
+ * and seals it with ref_end. The reference the direct writers are held to. */
+static void ref_begin(msgpack_sbuffer *sb, msgpack_packer *pk, uint32_t id)
+{
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(pk, sb, msgpack_sbuffer_write);
+    msgpack_sbuffer_write(sb, "\0\0\0\0", 4);
+    msgpack_pack_map(pk, 3);
+    ref_lit(pk, "id");
+    msgpack_pack_uint32(pk, id);
+    ref_lit(pk, "ok");
+    msgpack_pack_true(pk);
+    ref_lit(pk, "result");
+}
+
+static void ref_end(msgpack_sbuffer *sb)
+{
+    proto_put_be32((uint8_t *)sb->data, (uint32_t)(sb->size - PROTO_HEADER_LEN));
+}
+
+static void ref_record(msgpack_sbuffer *sb, uint32_t id, const proto_record *r)
+{
+    msgpack_packer pk;
+    ref_begin(sb, &pk, id);
+    msgpack_pack_map(&pk, 5);
+    ref_lit(&pk, "protocol");
+    msgpack_pack_str(&pk, r->protocol_len);
+    msgpack_pack_str_body(&pk, r->protocol, r->protocol_len);
+    ref_lit(&pk, "name");
+    msgpack_pack_str(&pk, r->name_len);
+    msgpack_pack_str_body(&pk, r->name, r->name_len);
+    ref_lit(&pk, "body");
+    msgpack_sbuffer_write(sb, (const char *)r->body, r->body_len);
+    ref_lit(&pk, "created");
+    msgpack_pack_int64(&pk, r->created);
+    ref_lit(&pk, "modified");
+    msgpack_pack_int64(&pk, r->modified);
+    ref_end(sb);
+}
+
+/* proto_response_ok_record after an earlier frame: exactly the reference's bytes. */
+static void check_record(uint32_t id, const proto_record *r)
+{
+    proto_buf out = PROTO_BUF_INIT;
+    ck_assert_int_eq(proto_buf_append(&out, "\x00\x00\x00\x01\xc0", 5), 0);
+    ck_assert_int_eq(proto_response_ok_record(&out, id, r, PROTO_MAX_FRAME_LIMIT), 0);
+    msgpack_sbuffer sb;
+    ref_record(&sb, id, r);
+    ck_assert_msg(out.len - 5 == sb.size && memcmp(out.data + 5, sb.data, sb.size) == 0,
+                  "id %u, protocol %zu, name %zu, body %zu bytes, created %lld, modified %lld",
+                  (unsigned)id, r->protocol_len, r->name_len, r->body_len,
+                  (long long)r->created, (long long)r->modified);
+    ck_assert(!out.failed);
+    msgpack_sbuffer_destroy(&sb);
+    proto_buf_free(&out);
+}
+
+START_TEST(ok_head_bytes_as_msgpack)
+{
+    for (size_t i = 0; i < N_EDGE_IDS; i++) {
+        proto_buf out = PROTO_BUF_INIT;
+        msgpack_packer pk;
+        size_t mark;
+        ck_assert_int_eq(proto_response_begin_ok(&out, &pk, edge_ids[i], &mark), 0);
+        msgpack_pack_nil(&pk);
+        ck_assert_int_eq(proto_frame_end(&out, mark, PROTO_MAX_FRAME_DEFAULT), 0);
+        msgpack_sbuffer sb;
+        msgpack_packer rpk;
+        ref_begin(&sb, &rpk, edge_ids[i]);
+        msgpack_pack_nil(&rpk);
+        ref_end(&sb);
+        ck_assert_uint_eq(out.len, sb.size);
+        ck_assert_mem_eq(out.data, sb.data, sb.size);
+        msgpack_sbuffer_destroy(&sb);
+        proto_buf_free(&out);
+    }
+}
+END_TEST
+
+START_TEST(ok_record_bytes_as_msgpack)
+{
+    /* every boundary of msgpack_pack_int64, uint32 and str */
+    static const int64_t ints[] = {
+        INT64_MIN, (int64_t)INT32_MIN - 1, INT32_MIN, -32769, -32768, -129, -128, -33, -32, -1,
+        0, 1, 127, 128, 255, 256, 65535, 65536, UINT32_MAX, (int64_t)UINT32_MAX + 1, INT64_MAX,
+    };
+    static const size_t lens[] = { 0, 1, 31, 32, 255, 256, 65535, 65536 };
+    const size_t n_ints = sizeof(ints) / sizeof(ints[0]), n_lens = sizeof(lens) / sizeof(lens[0]);
+    char *text = malloc(65537); /* names start at text + 1 */
+    ck_assert_ptr_nonnull(text);
+    for (size_t i = 0; i < 65537; i++)
+        text[i] = (char)('a' + i % 26);
+    static uint8_t bin300[3 + 300] = { 0xc5, 0x01, 0x2c };
+    proto_record r = { "github", 6, "alice", 5, (const uint8_t *)"\xc0", 1, 0, 0 };
+
+    for (size_t i = 0; i < n_ints; i++)
+        for (size_t j = 0; j < n_ints; j++) {
+            r.created = ints[i];
+            r.modified = ints[j];
+            check_record(edge_ids[(i + j) % N_EDGE_IDS], &r);
+        }
+    for (size_t i = 0; i < N_EDGE_IDS; i++) {
+        r.body = i % 2 ? bin300 : (const uint8_t *)"\x81\xa1k\xa1v";
+        r.body_len = i % 2 ? sizeof(bin300) : 5;
+        check_record(edge_ids[i], &r);
+    }
+    for (size_t a = 0; a < n_lens; a++)
+        for (size_t b = 0; b < n_lens; b++) {
+            r = (proto_record){ text, lens[a], text + 1, lens[b], bin300, sizeof(bin300),
+                                ints[a], ints[n_ints - 1 - b] };
+            check_record(UINT32_MAX - (uint32_t)b, &r);
+        }
+    free(text);
+}
+END_TEST
+
+START_TEST(ok_record_too_large_or_no_memory)
+{
+    static uint8_t body[2000] = { 0xc5, 0x07, 0xcd };
+    proto_record r = { "p", 1, "n", 1, body, sizeof(body), 1, 2 };
+    msgpack_sbuffer sb;
+    ref_record(&sb, 9, &r);
+    uint32_t frame = (uint32_t)(sb.size - PROTO_HEADER_LEN);
+    msgpack_sbuffer_destroy(&sb);
+
+    /* an earlier, sealed frame stays whole whatever happens to this one */
+    proto_buf out = PROTO_BUF_INIT;
+    ck_assert_int_eq(proto_response_ok_empty(&out, 1), 0);
+    size_t first = out.len;
+    uint8_t sealed[64];
+    memcpy(sealed, out.data, first);
+
+    /* max_frame one byte short: too_large, and nothing left behind */
+    ck_assert_int_eq(proto_response_ok_record(&out, 9, &r, frame - 1), SKR_ETOO_LARGE);
+    ck_assert_uint_eq(out.len, first);
+    ck_assert_mem_eq(out.data, sealed, first);
+    for (size_t i = first; i < first + PROTO_HEADER_LEN + frame; i++)
+        ck_assert_uint_eq(out.data[i], 0); /* the dropped answer (a body) is wiped */
+    /* lengths no MessagePack str header can carry: too_large, nothing read or written */
+    proto_record huge = r;
+    huge.body_len = (size_t)UINT32_MAX + 1;
+    ck_assert_int_eq(proto_response_ok_record(&out, 9, &huge, UINT32_MAX), SKR_ETOO_LARGE);
+    ck_assert_uint_eq(out.len, first);
+    /* max_frame exactly: sealed */
+    ck_assert_int_eq(proto_response_ok_record(&out, 9, &r, frame), 0);
+    ck_assert_uint_eq(out.len, first + PROTO_HEADER_LEN + frame);
+
+    /* no memory for the answer: SKR_ENOMEM, nothing appended, nothing left failed */
+    proto_buf_free(&out);
+    ck_assert_int_eq(proto_response_ok_empty(&out, 1), 0);
+    fail_from = 1;
+    proto_buf_set_allocator(failing_malloc);
+    ck_assert_int_eq(proto_response_ok_record(&out, 9, &r, PROTO_MAX_FRAME_DEFAULT), SKR_ENOMEM);
+    proto_buf_set_allocator(NULL);
+    ck_assert_uint_eq(out.len, first);
+    ck_assert_mem_eq(out.data, sealed, first);
+    ck_assert(!out.failed);
+
+    /* an append that failed before (sticky, buf.h): the frame is not sealed */
+    out.failed = true;
+    ck_assert_int_eq(proto_response_ok_record(&out, 9, &r, PROTO_MAX_FRAME_DEFAULT), SKR_ENOMEM);
+    ck_assert_uint_eq(out.len, first);
+    ck_assert(!out.failed);
+
+    /* with memory back, the answer is whole and decodes */
+    ck_assert_int_eq(proto_response_ok_record(&out, 9, &r, PROTO_MAX_FRAME_DEFAULT), 0);
+    proto_response d;
+    decode_frame(&out, first, &d);
+    ck_assert(d.ok);
+    ck_assert_uint_eq(d.id, 9);
+    proto_buf_free(&out);
+}
+END_TEST
+
 START_TEST(pack_cstr)
 {
     proto_buf out = PROTO_BUF_INIT;
@@ -404,6 +589,9 @@ static Suite *response_suite(void)
     tcase_add_test(tc, ok_result_and_too_large);
     tcase_add_test(tc, failed_append_drops_the_frame);
     tcase_add_test(tc, pack_cstr);
+    tcase_add_test(tc, ok_head_bytes_as_msgpack);
+    tcase_add_test(tc, ok_record_bytes_as_msgpack);
+    tcase_add_test(tc, ok_record_too_large_or_no_memory);
     suite_add_tcase(s, tc);
     tc = tcase_create("decode");
     tcase_add_test(tc, decode_good_variants);

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Instructions per get in sekretsd, split by part, counted by callgrind (stable on a busy
+# machine, where wall-clock and CPU figures are not): a hub of N credentials is populated
+# through the socket, then the daemon runs under callgrind while bench_wire keeps 64 gets
+# in flight for S seconds (every reply checked). Only the work of serving frames is
+# counted (serve_frame and below; not libuv's reads and writes).
+#
+# Usage: bench/callgrind_get.sh [BUILD_DIR] [N (10000)] [S (6)]     needs valgrind
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:-$top/build}" && pwd)
+n=${2:-10000}
+secs=${3:-6}
+daemon=$build/daemon/sekretsd
+wire=$build/bench/bench_wire
+cli=$build/client/cli/sekrets-cli
+tmp=$(mktemp -d /tmp/sekrets-callgrind.XXXXXX)
+chmod 700 "$tmp"
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$tmp"; }
+trap cleanup EXIT
+head -c 32 /dev/urandom > "$tmp/keyfile"
+chmod 600 "$tmp/keyfile"
+sock=$tmp/s.sock
+start() { # start [VALGRIND ARGS...]: the daemon, polled until it answers (bounded)
+  "$@" "$daemon" --foreground --socket "$sock" --hub "$tmp/hub" --keyfile "$tmp/keyfile" \
+    --log-level warn 2>"$tmp/daemon.log" &
+  pid=$!
+  for _ in $(seq 1200); do SEKRETS_SOCKET=$sock "$cli" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "sekretsd did not start (see $tmp/daemon.log)" >&2; return 1
+}
+stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=; }
+start
+"$wire" --socket "$sock" --populate "$n" --protocols 100 >/dev/null
+stop
+start valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" --collect-atstart=no \
+  --toggle-collect=serve_frame
+"$wire" --socket "$sock" --names "$n" --depth 64 --seconds "$secs" >/dev/null ||
+  { echo "bench_wire: wrong or failed replies" >&2; exit 1; }
+stop
+# inclusive instructions of a function (0 if it never ran), and the number of frames served
+incl() { callgrind_annotate --inclusive=yes "$tmp/cg.out" 2>/dev/null |
+         awk -v f=":$1 " '!v && index($0, f) { gsub(",", "", $1); v = $1 } END { print v + 0 }'; }
+gets=$(awk '/^cfn=.* serve_frame$/ { getline; split($1, a, "="); s += a[2] } END { print s }' "$tmp/cg.out")
+total=$(incl serve_frame); decode=$(incl proto_request_decode)
+store=$(( $(incl store_get) + $(incl store_release) ))
+op_get=$(incl op_get)
+awk -v g="$gets" -v n="$n" -v t="$total" -v d="$decode" -v s="$store" -v o="$op_get" 'BEGIN {
+  printf "%d gets over %d credentials, instructions per get:\n", g, n
+  printf "  %-28s %6.0f\n", "all (serve_frame)", t / g
+  printf "  %-28s %6.0f\n", "request decode", d / g
+  printf "  %-28s %6.0f\n", "store (get + release)", s / g
+  printf "  %-28s %6.0f\n", "reply (op_get - store)", (o - s) / g
+  printf "  %-28s %6.0f\n", "rest (dispatch, session)", (t - d - o) / g }'
