@@ -551,6 +551,44 @@ START_TEST(test_unlock_serves_while_mirror_builds)
 }
 END_TEST
 
+/* A keyfile hub unlocked at start builds its mirror too (on the loop, after start):
+ * the log says so within a bounded wait, and every credential reads right. */
+START_TEST(test_keyfile_start_builds_mirror)
+{
+    proto_buf frames = PROTO_BUF_INIT, b = PROTO_BUF_INIT;
+    char n[16], pw[32], want[32];
+    int codes[200];
+
+    start(HARNESS_KEYFILE, NULL);
+    int fd = connect_ok();
+    for (int i = 0; i < 200; i++) {
+        snprintf(n, sizeof n, "n%d", i);
+        snprintf(pw, sizeof pw, "v%d", i);
+        frame_add(&frames, put_req(&b, (uint32_t)(10 + i), "p", n, pw));
+    }
+    pipeline(fd, &frames, 10, 200, codes);
+    for (int i = 0; i < 200; i++)
+        ck_assert_int_eq(codes[i], 0);
+    close(fd);
+    harness_kill(&h, SIGTERM);
+    ck_assert_int_eq(harness_log_contains(&h, "record mirror built"), 0);
+    ck_assert_int_eq(harness_restart(&h, HARNESS_KEYFILE, NULL), 0);
+    for (int i = 0; i < 3000 && !harness_log_contains(&h, "record mirror built"); i++)
+        usleep(10000);
+    ck_assert_int_eq(harness_log_contains(&h, "record mirror built"), 1);
+    fd = connect_ok();
+    for (int i = 0; i < 200; i++) {
+        snprintf(n, sizeof n, "n%d", i);
+        snprintf(want, sizeof want, "v%d", i);
+        get_password(fd, "p", n, pw, sizeof pw);
+        ck_assert_str_eq(pw, want);
+    }
+    proto_buf_free(&frames);
+    proto_buf_free(&b);
+    close(fd);
+}
+END_TEST
+
 /* Bytes of the hub's key file `keys` (slot 0: header, then the first entry's id and
  * wrap; layout in daemon/store/store_int.h). */
 #define KEYS_ID_AT   25
@@ -1314,6 +1352,7 @@ static Suite *daemon_suite(void)
         { "lock_unlock_passwd_rate_limit", test_lock_unlock_passwd_rate_limit },
         { "keyfile_hub_lock_unlock", test_keyfile_hub_lock_unlock },
         { "unlock_serves_while_mirror_builds", test_unlock_serves_while_mirror_builds },
+        { "keyfile_start_builds_mirror", test_keyfile_start_builds_mirror },
         { "passwd_rotate", test_passwd_rotate },
         { "idle_lock", test_idle_lock },
         { "other_uid_denied", test_other_uid_denied },
