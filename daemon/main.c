@@ -159,6 +159,7 @@ int main(int argc, char **argv)
             server_finish(&srv);
             goto out;
         }
+        server_mirror_build(&srv); /* as after an unlock request: a slice per loop turn */
     }
     log_info("sekretsd %s listening on %s, hub %s (%s)", SKR_VERSION, srv.socket_name, cfg.hub_dir,
              !store_is_initialized(hub) ? "new: waiting for init"

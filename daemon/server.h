@@ -34,6 +34,8 @@ struct server {
     uv_check_t commit_check;  /* group commit: runs after each loop turn's I/O */
     uv_idle_t commit_idle;    /* active while a batch is open: the loop must not sleep */
     uv_timer_t ckpt_timer;    /* checkpoints the journal a while after the first write */
+    uv_idle_t mirror_idle;    /* builds the hub's mirror in slices after an unlock */
+    uint64_t mirror_started_ms; /* uv_now when that build began */
     bool batch_open;          /* writes are waiting in the store's open transaction */
     uint64_t last_commit_ms;  /* uv_now of the last batch commit: quiet since then? */
     const config *cfg;
@@ -109,6 +111,10 @@ int server_batch_open(server *srv);
 /* Commits the open batch (one synced journal record), then releases every held reply, or
  * replaces them with errors if the commit failed. Needed before lock/rotate/passwd/init. */
 void server_batch_commit(server *srv);
+/* After an unlock: builds the hub's in-memory copy of the records a slice per loop turn,
+ * between requests (store_mirror_step); gets read LMDB meanwhile. */
+void server_mirror_build(server *srv);
+
 /* Locks the hub (lock op, idle lock) and drops every unread reply that holds a body. */
 void server_lock(server *srv);
 

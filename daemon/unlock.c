@@ -155,6 +155,8 @@ static void kdf_done(uv_work_t *w, int status)
         note_attempt(srv, rc);
     if (rc == 0) /* the idle lock counts from the end of a derivation, however long it took */
         srv->last_request_ms = uv_now(srv->loop);
+    if (rc == 0) /* unlock (or a passwd that rotated) left the mirror to build */
+        server_mirror_build(srv);
     if (rc == 0 && j->op != PROTO_OP_PASSWD)
         log_info("hub %s by pid=%d uid=%u", j->op == PROTO_OP_INIT ? "initialised" : "unlocked",
                  (int)s->pid, (unsigned)s->uid);

@@ -14,7 +14,8 @@
  *  - While unlocked, the store keeps every sealed record value in memory as well
  *    (store_mirror.c): a get with a protocol reads LMDB only when that copy is missing or
  *    does not open; one without a protocol reads the names index there, then the copy.
- *    Unlock builds it, taking only values whose version their `ord` entry names.
+ *    It is built after unlock (store_mirror_step), taking only values whose version
+ *    their `ord` entry names.
  *
  * Threads: a store is used from one thread at a time. The store_kdf_* and store_keyfile_*
  * functions touch no store and may run on a worker thread (the daemon runs Argon2id off
@@ -116,10 +117,19 @@ int store_get_kdf(store *s, store_kdf *out);
  * unlocked. SKR_EEXISTS when already initialised. */
 int store_init(store *s, const store_kdf *kdf, const uint8_t kek[STORE_KEY_BYTES]);
 
-/* Unwraps the keys with kek (the AEAD tag is the constant-time check), then builds the
- * in-memory copy of the records. SKR_EBAD_PASSPHRASE when kek is wrong; SKR_ELOCKED when
+/* Unwraps the keys with kek (the AEAD tag is the constant-time check), then starts the
+ * build of the in-memory copy of the records (store_mirror_step). SKR_EBAD_PASSPHRASE when kek is wrong; SKR_ELOCKED when
  * not initialised. */
 int store_unlock(store *s, const uint8_t kek[STORE_KEY_BYTES]);
+
+/* The in-memory copy of the records (store_mirror.c) is built after unlock returns, in
+ * steps the caller runs between other calls: store_mirror_step works for about budget_us
+ * microseconds and returns true while more is left. Until it is built a get reads LMDB
+ * for what the copy lacks, with the same checks (a rolled-back record fails the same);
+ * writes meanwhile are seen by every later get. A step while a batch is open does
+ * nothing (true); lock stops the build and wipes it. store_mirror_building: one is owed. */
+bool store_mirror_step(store *s, unsigned budget_us);
+bool store_mirror_building(const store *s);
 
 /* Wipes and frees every key. Idempotent. */
 void store_lock(store *s);

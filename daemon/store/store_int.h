@@ -119,6 +119,20 @@ typedef struct store_pcache {
     uint8_t hp[STORE_HASH_BYTES];
 } store_pcache;
 
+/* The mirror's build, which unlock starts and store_mirror_step continues in slices
+ * (store_mirror_build.c): a pass over ord collects each record's version, then a pass over
+ * rec takes the values that carry it. Nothing is held between slices but this. */
+#define STORE_MIR_NONE 0 /* no build running (built, failed or locked) */
+#define STORE_MIR_ORD  1
+#define STORE_MIR_REC  2
+typedef struct store_mirror_job {
+    int pass;           /* STORE_MIR_* */
+    uint64_t *vers;     /* (seq + 1, ver) pairs, open addressing; 0 = empty */
+    size_t vmask, vcount; /* slots - 1 (a power of two); pairs held */
+    uint8_t last[2 * STORE_HASH_BYTES]; /* the key the pass stopped at (taken) */
+    size_t last_len;    /* 0: the pass starts at its first key */
+} store_mirror_job;
+
 /* The rec values in memory (store_mirror.c). nslots 0: none (locked). */
 typedef struct store_mirror {
     uint64_t *slots;    /* tag << 32 | arena offset of the entry; 0 = empty */
@@ -127,6 +141,7 @@ typedef struct store_mirror {
     size_t used, cap;   /* bytes written / mapped */
     size_t dead;        /* bytes of entries since replaced or dropped */
     uint64_t misses;    /* gets with a protocol that had to read LMDB */
+    store_mirror_job job;
 } store_mirror;
 
 /* The content of the key file `keys` (store_ring.c). */
@@ -233,11 +248,17 @@ void store_journal_mirror(store *s, bool add);
 #define STORE_JOURNAL_CKPT_BYTES ((uint64_t)4 << 20)
 #define STORE_CKPT_MAX_PAGES     32768u
 
-/* store_mirror.c: see there for why gets may trust it. Built at unlock (from the current
- * view, then LMDB's map pages are dropped; best effort: without it gets read LMDB), freed
- * at lock; keys are rec keys Hp || Hn. */
+/* store_mirror.c: see there for why gets may trust it. Built after unlock, in slices
+ * (store_mirror_build.c: store_mirror_start, then store_mirror_step; store_mirror_build
+ * runs the whole build at once; once built, LMDB's map pages are dropped; best effort:
+ * without it gets read LMDB), freed at lock; keys are rec keys Hp || Hn. */
+void store_mirror_start(store *s);
 void store_mirror_build(store *s);
 void store_mirror_free(store *s);
+/* An empty mirror sized for entries values in about arena_bytes (the old one freed). */
+int store_mirror_alloc(store *s, size_t entries, size_t arena_bytes);
+void *store_map_anon(size_t bytes);
+void store_unmap_anon(void *p, size_t bytes);
 bool store_mirror_get(store *s, const uint8_t key[2 * STORE_HASH_BYTES], MDB_val *v);
 void store_mirror_put(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const uint8_t *val,
                       size_t len);

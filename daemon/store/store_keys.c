@@ -340,8 +340,9 @@ int store_unlock(store *s, const uint8_t kek[STORE_KEY_BYTES])
         store_lock(s);
         goto out;
     }
-    /* Without a mirror (no memory) every get reads LMDB: slower, still right. */
-    store_mirror_build(s);
+    /* Gets read LMDB until the mirror is built (store_mirror_step) or when there is none
+     * (no memory): slower, still right. */
+    store_mirror_start(s);
 out:
     store_keys_free(keys);
     return r;

@@ -21,7 +21,7 @@
  * never trusted for absence or authenticity, only for freshness (that a value is the
  * latest of its record: a value put back from an earlier write fails store_rec_current,
  * which gets from LMDB check and the mirror skips), which holds because:
- *  - unlock (mir_build) takes only values that pass store_rec_current (mir_vers);
+ *  - the build (store_mirror_build.c) takes only values that pass store_rec_current;
  *  - every record write (store_db_put/store_db_del) first drops the entry of its key's
  *    tag, so a write that is later undone leaves at most a missing entry;
  *  - a batch's rec puts are added once the batch is durable (its journal record written);
@@ -41,11 +41,8 @@
  * so that an arena under steady writes stops taking new pages: a page fault costs
  * several microseconds on these VMs, and a fresh arena per compaction cost puts 25%.
  */
-#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 
 #include "store_int.h"
 #include "store_test.h"
@@ -307,170 +304,36 @@ void store_mirror_free(store *s)
 
     mir_unmap(m->slots, m->nslots * sizeof *m->slots);
     mir_unmap(m->arena, m->cap);
-    memset(m, 0, sizeof *m);
+    if (m->job.vers != NULL)
+        mir_unmap(m->job.vers, (m->job.vmask + 1) * 2 * sizeof *m->job.vers);
+    /* the build's last key is an Hp || Hn, wiped with the keys it came from */
+    sodium_memzero(m, sizeof *m);
 }
 
-/* LMDB's map of the data file: after a full scan, gets need none of it. LMDB does not
- * give the map's address (mdb_env_info's me_mapaddr is only set with MDB_FIXEDMAP), so
- * it is found in /proc/self/maps: the shared mapping of the data file's device and inode. */
-static void mir_drop_map_pages(store *s)
+void *store_map_anon(size_t bytes)
 {
-    unsigned long long start, end, off, ino;
-    unsigned dev_major, dev_minor;
-    char perms[8], line[512];
-    unsigned flags;
-    struct stat st;
-    FILE *f;
-    int fd;
-
-    /* Without MDB_WRITEMAP the map is read-only and shared: dropping its pages loses
-     * nothing (they are the page cache's); the next access maps them again. */
-    if (mdb_env_get_flags(s->env, &flags) != 0 || (flags & MDB_WRITEMAP) ||
-        mdb_env_get_fd(s->env, &fd) != 0 || fstat(fd, &st) != 0 ||
-        (f = fopen("/proc/self/maps", "re")) == NULL)
-        return;
-    while (fgets(line, sizeof line, f) != NULL)
-        if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu", &start, &end, perms, &off,
-                   &dev_major, &dev_minor, &ino) == 7 &&
-            ino == (unsigned long long)st.st_ino && dev_major == major(st.st_dev) &&
-            dev_minor == minor(st.st_dev) && perms[3] == 's' && off == 0 && end > start)
-            (void)madvise((void *)(uintptr_t)start, (size_t)(end - start), MADV_DONTNEED);
-    fclose(f);
+    return mir_map(bytes);
 }
 
-/*
- * The versions that `ord` names, for the build: store_rec_current per record would cost a
- * B-tree descent of ord each (half the build's time); one pass over ord in key order
- * fills this table instead, then each rec value is checked against it. Keyed by seq
- * alone: a write counter value is never used twice, and an ord entry authenticates only
- * at its own key Hp || seq, so no two entries that open share a seq. Slots: seq + 1 (0 =
- * empty), ver. About 16 bytes per 0.7 credentials while the build runs, then freed.
- */
-typedef struct mir_vers {
-    uint64_t *e;
-    size_t mask; /* slots - 1, a power of two */
-} mir_vers;
-
-static size_t mir_vers_home(const mir_vers *t, uint64_t seq)
+void store_unmap_anon(void *p, size_t bytes)
 {
-    return (size_t)((seq * 0x9e3779b97f4a7c15u) >> 17) & t->mask;
+    mir_unmap(p, bytes);
 }
 
-static void mir_vers_add(mir_vers *t, uint64_t seq, uint64_t ver)
-{
-    size_t i = mir_vers_home(t, seq);
-
-    while (t->e[2 * i] != 0 && t->e[2 * i] != seq + 1)
-        i = (i + 1) & t->mask;
-    t->e[2 * i] = seq + 1;
-    t->e[2 * i + 1] = ver;
-}
-
-/* store_rec_current's answer for rec value v, from the table. */
-static bool mir_vers_current(const mir_vers *t, const MDB_val *v)
-{
-    uint64_t seq, ver;
-    size_t i;
-
-    if (v->mv_size < STORE_REC_CLEAR)
-        return false;
-    seq = store_get_u64(v->mv_data);
-    ver = store_get_u64((const uint8_t *)v->mv_data + 8);
-    for (i = mir_vers_home(t, seq); t->e[2 * i] != 0; i = (i + 1) & t->mask)
-        if (t->e[2 * i] == seq + 1)
-            return t->e[2 * i + 1] == ver;
-    return false;
-}
-
-static int mir_vers_collect(store *s, MDB_txn *txn, mir_vers *t)
-{
-    uint8_t name[STORE_MAX_NAME];
-    MDB_cursor *c = NULL;
-    size_t slots = 64, nlen;
-    MDB_stat st;
-    MDB_val k, v;
-    int rc;
-
-    if ((rc = mdb_stat(txn, s->ord, &st)) != 0 || (rc = mdb_cursor_open(txn, s->ord, &c)) != 0)
-        return store_mdb_err(s, rc, "mirror");
-    while (slots < st.ms_entries + st.ms_entries / 2 + 1)
-        slots *= 2;
-    t->mask = slots - 1;
-    if ((t->e = mir_map(slots * 2 * sizeof *t->e)) == NULL) {
-        mdb_cursor_close(c);
-        return store_errf(s, SKR_ENOMEM, "no memory for the record mirror");
-    }
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
-        if (k.mv_size == STORE_HASH_BYTES + 8 && store_ord_open(s, &k, &v, name, &nlen) == 0)
-            mir_vers_add(t, store_get_u64((const uint8_t *)k.mv_data + STORE_HASH_BYTES),
-                         store_get_u64(v.mv_data));
-    sodium_memzero(name, sizeof name);
-    mdb_cursor_close(c);
-    return rc == MDB_NOTFOUND ? 0 : store_mdb_err(s, rc, "mirror read");
-}
-
-static int mir_build(store *s)
+int store_mirror_alloc(store *s, size_t entries, size_t arena_bytes)
 {
     store_mirror *m = &s->mir;
-    mir_vers vers = { 0 };
-    MDB_cursor *c = NULL;
-    size_t leaf_bytes;
-    MDB_txn *txn;
-    MDB_stat st;
-    MDB_val k, v;
-    int rc, r;
 
     store_mirror_free(s);
-    if ((r = store_read_begin(s, &txn)) != 0)
-        return r;
-    if ((r = mir_vers_collect(s, txn, &vers)) != 0)
-        goto out;
-    if ((rc = mdb_stat(txn, s->rec, &st)) != 0 || (rc = mdb_cursor_open(txn, s->rec, &c)) != 0) {
-        r = store_mdb_err(s, rc, "mirror");
-        goto out;
-    }
-    leaf_bytes = (size_t)st.ms_psize * (st.ms_leaf_pages + st.ms_overflow_pages);
-    m->nslots = st.ms_entries * 3 / 2 + MIR_MIN_SLOTS;
+    m->nslots = entries * 3 / 2 + MIR_MIN_SLOTS;
     m->used = 1; /* offset 0 is never a value: a slot of 0 is empty */
-    /* The tree's leaf bytes bound what the values take; the arena grows past a guess. */
     if ((m->slots = mir_map(m->nslots * sizeof *m->slots)) == NULL ||
-        mir_arena_reserve(m, leaf_bytes < MIR_MAX_ARENA / 2 ? leaf_bytes
-                                                             : MIR_MAX_ARENA / 2) != 0) {
-        r = store_errf(s, SKR_ENOMEM, "no memory for the record mirror");
-        goto out;
-    }
-    /* Only values that are their record's latest version (store_rec_current): a get
-     * trusts the mirror for that. The others read LMDB, which reports them. */
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
-        if (k.mv_size == 2 * STORE_HASH_BYTES && mir_vers_current(&vers, &v))
-            store_mirror_put(s, k.mv_data, v.mv_data, v.mv_size);
-    if (rc != MDB_NOTFOUND)
-        r = store_mdb_err(s, rc, "mirror read");
-out:
-    if (vers.e != NULL)
-        mir_unmap(vers.e, (vers.mask + 1) * 2 * sizeof *vers.e);
-    if (c != NULL)
-        mdb_cursor_close(c);
-    store_read_end(s);
-    if (r != 0) {
+        mir_arena_reserve(m, arena_bytes < MIR_MAX_ARENA / 2 ? arena_bytes
+                                                              : MIR_MAX_ARENA / 2) != 0) {
         store_mirror_free(s);
-        return r;
+        return store_errf(s, SKR_ENOMEM, "no memory for the record mirror");
     }
-    /* An open batch's writes are not durable yet: their keys read LMDB until it is. */
-    store_journal_mirror(s, false);
-    mir_drop_map_pages(s);
     return 0;
-}
-
-void store_mirror_build(store *s)
-{
-    char msg[STORE_ERRMSG_MAX];
-
-    memcpy(msg, s->errmsg, sizeof msg);
-    (void)mir_build(s); /* without a mirror gets read LMDB; the caller's call succeeded */
-    memcpy(s->errmsg, msg, sizeof msg);
 }
 
 size_t store_test_mirror_count(const store *s)

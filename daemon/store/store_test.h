@@ -46,6 +46,8 @@ size_t store_test_mirror_count(const store *s);
 /* Gets with a protocol that the mirror could not answer (they read LMDB), since unlock. */
 uint64_t store_test_mirror_misses(const store *s);
 void store_test_set_mirror_tag_mask(uint32_t mask);
+/* Every byte of the mirror and its build state is zero (after lock). */
+bool store_test_mirror_wiped(const store *s);
 
 /* Crash simulation: the process _exits with STORE_TEST_CRASH_EXIT at that point of a key
  * change (0 = never), leaving the files as a power cut there would. */

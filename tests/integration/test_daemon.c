@@ -522,6 +522,149 @@ START_TEST(test_lock_unlock_passwd_rate_limit)
 }
 END_TEST
 
+/* Appends request req to out (one frame). */
+static void frame_add(proto_buf *out, proto_request req)
+{
+    proto_buf one = PROTO_BUF_INIT;
+    ck_assert_int_eq(proto_request_encode(&one, &req, PROTO_MAX_FRAME_LIMIT), 0);
+    ck_assert_int_eq(proto_buf_append(out, one.data, one.len), 0);
+    proto_buf_free(&one);
+}
+
+static proto_request put_req(proto_buf *b, uint32_t id, const char *p, const char *n,
+                             const char *pw)
+{
+    proto_request r = harness_req(id, PROTO_OP_PUT, p, n);
+    r.body = body_of(b, pw, (int)id);
+    r.fields |= PROTO_F_BODY;
+    return r;
+}
+
+/* Sends frames as one write, then reads a reply per id (first..first+n-1, in order):
+ * the code of each (0 ok) into codes. */
+static void pipeline(int fd, proto_buf *frames, uint32_t first, int n, int *codes)
+{
+    ck_assert_int_eq(harness_send(fd, frames->data, frames->len), 0);
+    for (int i = 0; i < n; i++) {
+        ck_assert_int_eq(harness_recv(fd, &rbuf), 0);
+        ck_assert_int_eq(proto_response_decode(rbuf.data, rbuf.len, &resp), 0);
+        ck_assert_uint_eq(resp.id, first + (uint32_t)i);
+        codes[i] = resp.ok ? 0 : resp.code;
+    }
+    proto_buf_reset(frames);
+}
+
+#define BUILD_NAMES 20000
+
+/* Unlock answers before the mirror is built (a slice of it per loop turn, each slice at
+ * least 32 entries: 20,000 credentials take hundreds of turns). Requests sent in the same
+ * write as the unlock are served in the turn its reply goes out: gets right from LMDB, a
+ * put seen by the next get, then a lock that stops the build (it never reports done).
+ * The next unlock builds it to the end; every credential and the put are then right. */
+START_TEST(test_unlock_serves_while_mirror_builds)
+{
+    proto_buf frames = PROTO_BUF_INIT, b = PROTO_BUF_INIT;
+    char p[16], n[16], pw[32], want[32];
+    int codes[500];
+
+    start(HARNESS_FAST_KDF, NULL);
+    int fd = connect_ok();
+    ck_assert_int_eq(call_secret(fd, 1, PROTO_OP_INIT, "pass", NULL), 0);
+    for (int i = 0; i < BUILD_NAMES; i += 500) {
+        for (int j = 0; j < 500; j++) {
+            snprintf(p, sizeof p, "p%d", (i + j) % 10);
+            snprintf(n, sizeof n, "n%d", i + j);
+            snprintf(pw, sizeof pw, "v%d", i + j);
+            frame_add(&frames, put_req(&b, (uint32_t)(10 + j), p, n, pw));
+        }
+        pipeline(fd, &frames, 10, 500, codes);
+        for (int j = 0; j < 500; j++)
+            ck_assert_int_eq(codes[j], 0);
+    }
+    ck_assert_int_eq(call(fd, harness_req(2, PROTO_OP_LOCK, NULL, NULL)), 0);
+
+    frame_add(&frames, harness_secret_req(20, PROTO_OP_UNLOCK, "pass", NULL));
+    frame_add(&frames, harness_req(21, PROTO_OP_GET, "p7", "n17"));
+    frame_add(&frames, harness_req(22, PROTO_OP_GET, NULL, "n12345"));
+    frame_add(&frames, put_req(&b, 23, "p3", "n13", "during"));
+    frame_add(&frames, harness_req(24, PROTO_OP_GET, "p3", "n13"));
+    frame_add(&frames, harness_req(25, PROTO_OP_LOCK, NULL, NULL));
+    ck_assert_int_eq(harness_send(fd, frames.data, frames.len), 0);
+    proto_buf_reset(&frames);
+    static const char *const got[] = { NULL, "v17", "v12345", NULL, "during", NULL };
+    for (int i = 0; i < 6; i++) {
+        ck_assert_int_eq(harness_recv(fd, &rbuf), 0);
+        ck_assert_int_eq(proto_response_decode(rbuf.data, rbuf.len, &resp), 0);
+        ck_assert_uint_eq(resp.id, 20 + (uint32_t)i);
+        ck_assert_msg(resp.ok, "reply %d: code %d", 20 + i, resp.code);
+        if (got[i] != NULL) {
+            proto_cur c;
+            ck_assert_int_eq(harness_map_find(resp.result, "body", &c), 0);
+            proto_span body = { c.p, (uint32_t)(c.end - c.p) };
+            ck_assert_int_eq(harness_map_str(body, "password", pw, sizeof pw), 0);
+            ck_assert_str_eq(pw, got[i]);
+        }
+    }
+    ck_assert(status_bool(fd, "locked"));
+    ck_assert_int_eq(harness_log_contains(&h, "record mirror built"), 0);
+
+    ck_assert_int_eq(call_secret(fd, 30, PROTO_OP_UNLOCK, "pass", NULL), 0);
+    for (int i = 0; i < 3000 && !harness_log_contains(&h, "record mirror built"); i++)
+        usleep(10000);
+    ck_assert_int_eq(harness_log_contains(&h, "record mirror built"), 1);
+    for (int i = 0; i < BUILD_NAMES; i += 97) {
+        snprintf(p, sizeof p, "p%d", i % 10);
+        snprintf(n, sizeof n, "n%d", i);
+        snprintf(want, sizeof want, "v%d", i);
+        get_password(fd, p, n, pw, sizeof pw);
+        ck_assert_str_eq(pw, want);
+    }
+    get_password(fd, "p3", "n13", pw, sizeof pw);
+    ck_assert_str_eq(pw, "during");
+    proto_buf_free(&frames);
+    proto_buf_free(&b);
+    close(fd);
+}
+END_TEST
+
+/* A keyfile hub unlocked at start builds its mirror too (on the loop, after start):
+ * the log says so within a bounded wait, and every credential reads right. */
+START_TEST(test_keyfile_start_builds_mirror)
+{
+    proto_buf frames = PROTO_BUF_INIT, b = PROTO_BUF_INIT;
+    char n[16], pw[32], want[32];
+    int codes[200];
+
+    start(HARNESS_KEYFILE, NULL);
+    int fd = connect_ok();
+    for (int i = 0; i < 200; i++) {
+        snprintf(n, sizeof n, "n%d", i);
+        snprintf(pw, sizeof pw, "v%d", i);
+        frame_add(&frames, put_req(&b, (uint32_t)(10 + i), "p", n, pw));
+    }
+    pipeline(fd, &frames, 10, 200, codes);
+    for (int i = 0; i < 200; i++)
+        ck_assert_int_eq(codes[i], 0);
+    close(fd);
+    harness_kill(&h, SIGTERM);
+    ck_assert_int_eq(harness_log_contains(&h, "record mirror built"), 0);
+    ck_assert_int_eq(harness_restart(&h, HARNESS_KEYFILE, NULL), 0);
+    for (int i = 0; i < 3000 && !harness_log_contains(&h, "record mirror built"); i++)
+        usleep(10000);
+    ck_assert_int_eq(harness_log_contains(&h, "record mirror built"), 1);
+    fd = connect_ok();
+    for (int i = 0; i < 200; i++) {
+        snprintf(n, sizeof n, "n%d", i);
+        snprintf(want, sizeof want, "v%d", i);
+        get_password(fd, "p", n, pw, sizeof pw);
+        ck_assert_str_eq(pw, want);
+    }
+    proto_buf_free(&frames);
+    proto_buf_free(&b);
+    close(fd);
+}
+END_TEST
+
 /* Bytes of the hub's key file `keys` (slot 0: header, then the first entry's id and
  * wrap; layout in daemon/store/store_int.h). */
 #define KEYS_ID_AT   25
@@ -1349,6 +1492,8 @@ static Suite *daemon_suite(void)
         { "max_clients_busy", test_max_clients_busy },
         { "lock_unlock_passwd_rate_limit", test_lock_unlock_passwd_rate_limit },
         { "keyfile_hub_lock_unlock", test_keyfile_hub_lock_unlock },
+        { "unlock_serves_while_mirror_builds", test_unlock_serves_while_mirror_builds },
+        { "keyfile_start_builds_mirror", test_keyfile_start_builds_mirror },
         { "passwd_rotate", test_passwd_rotate },
         { "idle_lock", test_idle_lock },
         { "other_uid_denied", test_other_uid_denied },

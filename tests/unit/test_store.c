@@ -87,6 +87,20 @@ static store *reopen(store *s)
     return s;
 }
 
+/* Runs the mirror build that unlock started to its end; returns how many steps it took
+ * (each step is at least one slice of 32 entries, budget 0 makes it exactly one). */
+static unsigned mirror_finish(store *s)
+{
+    unsigned steps = 0;
+
+    while (store_mirror_step(s, 0)) {
+        steps++;
+        ck_assert_uint_lt(steps, 1000000);
+    }
+    ck_assert(!store_mirror_building(s));
+    return steps + 1;
+}
+
 static void post_str(store *s, const char *p, const char *n, const char *body)
 {
     int r = store_post(s, p, n, (const uint8_t *)body, strlen(body));
@@ -816,6 +830,7 @@ START_TEST(test_tamper_huge)
     free(v.mv_data);
     s = open_hub();
     ck_assert_int_eq(store_unlock(s, g_kek), 0);
+    mirror_finish(s);
     ck_assert_uint_eq(store_test_mirror_count(s), 1); /* b only */
     ck_assert_int_eq(store_get(s, "x", "a", &rec), SKR_EINTEGRITY);
     expect_body(s, "x", "b", "body-b");
@@ -1886,12 +1901,160 @@ START_TEST(test_mirror_model)
             ck_assert_int_eq(store_rotate(s, NULL), 0);
     }
     s = reopen(s);
+    mirror_finish(s);
     size_t live = 0;
     for (int i = 0; i < MIR_NAMES; i++)
         live += m.body[i][0] != '\0';
     if (mask == UINT32_MAX) /* built whole at unlock */
         ck_assert_uint_eq(store_test_mirror_count(s), live);
     ck_assert_uint_eq(mir_check(s, &m), live);
+    store_close(s);
+}
+END_TEST
+
+/* ---- the mirror's build after unlock (store_mirror_build.c) ---- */
+
+#define BUILD_N 300
+
+static void build_name(int i, char p[8], char n[16])
+{
+    snprintf(p, 8, "p%d", i % 3);
+    snprintf(n, 16, "n%d", i);
+}
+
+static void build_put(store *s, char body[][24], int i, const char *b)
+{
+    char p[8], n[16];
+    bool created;
+
+    build_name(i, p, n);
+    ck_assert_int_eq(store_put(s, p, n, (const uint8_t *)b, strlen(b), &created), 0);
+    snprintf(body[i], 24, "%s", b);
+}
+
+/* Name i with and without its protocol against body[i] ("" = absent). */
+static void build_expect(store *s, char body[][24], int i)
+{
+    char p[8], n[16];
+    store_record rec;
+
+    build_name(i, p, n);
+    if (body[i][0] == '\0') {
+        ck_assert_int_eq(store_get(s, p, n, &rec), SKR_ENOT_FOUND);
+        ck_assert_int_eq(store_get(s, NULL, n, &rec), SKR_ENOT_FOUND);
+        return;
+    }
+    expect_body(s, p, n, body[i]);
+    expect_body(s, NULL, n, body[i]);
+}
+
+/* A hub of BUILD_N names written in one batch, reopened: unlocked, its mirror unbuilt. */
+static store *build_hub(char body[][24])
+{
+    char b[24];
+    store *s = new_hub();
+
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    for (int i = 0; i < BUILD_N; i++) {
+        snprintf(b, sizeof b, "b0-%d", i);
+        build_put(s, body, i, b);
+    }
+    ck_assert_int_eq(store_batch_commit(s), 0);
+    s = reopen(s);
+    ck_assert(store_mirror_building(s));
+    ck_assert_uint_eq(store_test_mirror_count(s), 0);
+    return s;
+}
+
+/* Unlock returns before the mirror is built: between the build's steps gets read LMDB and
+ * answer right, writes (alone and in batches) are seen by every later get, a step while
+ * a batch is open does nothing, and the finished mirror holds exactly the live values. */
+START_TEST(test_mirror_build_serves)
+{
+    static char body[BUILD_N][24];
+    char b[24];
+    unsigned steps = 0;
+    uint64_t misses;
+    bool deleted;
+    store *s;
+
+    memset(body, 0, sizeof body);
+    s = build_hub(body);
+    misses = store_test_mirror_misses(s);
+    expect_body(s, "p0", "n0", "b0-0");
+    ck_assert_uint_eq(store_test_mirror_misses(s), misses + 1); /* from LMDB */
+    while (store_mirror_step(s, 0)) {
+        int w = (int)(steps * 7 % BUILD_N), d = (int)((steps * 11 + 3) % BUILD_N);
+        snprintf(b, sizeof b, "b1-%u", steps);
+        if (steps % 2 == 0) {
+            build_put(s, body, w, b);
+        } else { /* in a batch: the build waits for its commit */
+            ck_assert_int_eq(store_batch_begin(s), 0);
+            build_put(s, body, w, b);
+            size_t count = store_test_mirror_count(s);
+            ck_assert(store_mirror_step(s, 0));
+            ck_assert_uint_eq(store_test_mirror_count(s), count);
+            ck_assert_int_eq(store_batch_commit(s), 0);
+        }
+        if (steps % 3 == 0) {
+            char p[8], n[16];
+            build_name(d, p, n);
+            ck_assert_int_eq(store_delete(s, p, n, &deleted), 0);
+            ck_assert(deleted == (body[d][0] != '\0'));
+            body[d][0] = '\0';
+        }
+        for (int i = (int)steps; i < BUILD_N; i += 37)
+            build_expect(s, body, i);
+        steps++;
+        ck_assert_uint_lt(steps, 100000);
+    }
+    ck_assert_uint_ge(steps, 10); /* 2 passes of 300 entries, 32 per step: it interleaved */
+    size_t live = 0;
+    for (int i = 0; i < BUILD_N; i++) {
+        build_expect(s, body, i);
+        live += body[i][0] != '\0';
+    }
+    ck_assert_uint_eq(store_test_mirror_count(s), live);
+    misses = store_test_mirror_misses(s);
+    for (int i = 0; i < BUILD_N; i++)
+        if (body[i][0] != '\0')
+            build_expect(s, body, i);
+    ck_assert_uint_eq(store_test_mirror_misses(s), misses); /* every live one from memory */
+    store_close(s);
+}
+END_TEST
+
+/* A lock during the build, in either pass, stops it and wipes every byte of the mirror
+ * and of the build's state (version table, where it stopped); the next unlock builds it
+ * whole again. */
+START_TEST(test_mirror_build_lock)
+{
+    static char body[BUILD_N][24];
+    store_record rec;
+    store *s;
+
+    memset(body, 0, sizeof body);
+    s = build_hub(body);
+    for (int i = 0; i < 3; i++) /* into the ord pass */
+        ck_assert(store_mirror_step(s, 0));
+    ck_assert(!store_test_mirror_wiped(s));
+    store_lock(s);
+    ck_assert(store_test_mirror_wiped(s));
+    ck_assert(!store_mirror_building(s));
+    ck_assert(!store_mirror_step(s, 0));
+    ck_assert_int_eq(store_get(s, "p0", "n0", &rec), SKR_ELOCKED);
+    ck_assert_int_eq(store_unlock(s, g_kek), 0);
+    ck_assert(store_mirror_building(s));
+    while (store_test_mirror_count(s) == 0) /* into the rec pass */
+        ck_assert(store_mirror_step(s, 0));
+    store_lock(s);
+    ck_assert(store_test_mirror_wiped(s));
+    ck_assert(!store_mirror_step(s, 0));
+    ck_assert_int_eq(store_unlock(s, g_kek), 0);
+    ck_assert_uint_ge(mirror_finish(s), 10);
+    ck_assert_uint_eq(store_test_mirror_count(s), BUILD_N);
+    for (int i = 0; i < BUILD_N; i++)
+        build_expect(s, body, i);
     store_close(s);
 }
 END_TEST
@@ -2019,6 +2182,7 @@ START_TEST(test_mirror_memory)
     mem_get_all(s, N, ROUNDS);
     ck_assert_uint_eq(store_test_mirror_misses(s), 0); /* every value survived compaction */
     s = reopen(s);
+    mirror_finish(s);
     ck_assert_uint_eq(store_test_mirror_count(s), N);
     ck_assert_int_le(data_map_rss_kb(), 64);
     mem_get_all(s, N, ROUNDS);
@@ -2153,6 +2317,11 @@ START_TEST(test_rollback)
      * served; a put does not paper over it; delete clears it. */
     raw_set("rec", ka, 32, &rec1);
     s = open_unlocked();
+    /* while the mirror builds, gets read LMDB: the ord check there catches it too */
+    ck_assert(store_mirror_building(s));
+    ck_assert_int_eq(store_get(s, "x", "a", &rec), SKR_EINTEGRITY);
+    ck_assert_int_eq(store_get(s, NULL, "a", &rec), SKR_EINTEGRITY);
+    mirror_finish(s);
     ck_assert_uint_eq(store_test_mirror_count(s), 2); /* the mirror did not take it */
     ck_assert_int_eq(store_get(s, "x", "a", &rec), SKR_EINTEGRITY);
     ck_assert_str_eq(store_errmsg(s),
@@ -2665,6 +2834,8 @@ int main(void)
     tc = tcase("mirror", setup_disk, 60);
     tcase_add_loop_test(tc, test_mirror_model, 0, 3);
     tcase_add_test(tc, test_mirror_failed_batch);
+    tcase_add_test(tc, test_mirror_build_serves);
+    tcase_add_test(tc, test_mirror_build_lock);
     tcase_add_test(tc, test_mirror_memory);
     suite_add_tcase(su, tc);
     tc = tcase("journal", setup_disk, 60);
