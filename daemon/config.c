@@ -190,6 +190,9 @@ static int on_ini_setting(void *user, const char *section, const char *key, cons
     }
     if (strncmp(section, "grant ", 6) == 0 && section[6] != '\0')
         return policy_grant_set(&c->cfg->policy, section + 6, key, value, c->err, sizeof(c->err)) == 0;
+    /* sekrets-secret-service's rules may share this file; it reads and checks them. */
+    if (strncmp(section, "secret-service ", 15) == 0 && section[15] != '\0')
+        return 1;
     snprintf(c->err, sizeof(c->err), "unknown section [%s] (use [daemon] or [grant NAME])", section);
     return 0;
 }
