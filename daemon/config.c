@@ -205,8 +205,11 @@ static int on_ini_setting(void *user, const char *section, const char *key, cons
         }
         return creds_config_set(&c->cfg->creds, section + 11, key, value, c->err, sizeof(c->err)) == 0;
     }
-    snprintf(c->err, sizeof(c->err), "unknown section [%s] (use [daemon], [grant NAME] or "
-             "[credential ID])", section);
+    /* sekrets-secret-service's rules may share this file; it reads and checks them. */
+    if (strncmp(section, "secret-service ", 15) == 0 && section[15] != '\0')
+        return 1;
+    snprintf(c->err, sizeof(c->err), "unknown section [%s] (use [daemon], [grant NAME], "
+             "[credential ID] or [secret-service NAME])", section);
     return 0;
 }
 #endif

@@ -10,6 +10,10 @@
  *   attributes = service=git         ; and only the items carrying all of these
  *   write = yes                      ; it may also create, change and delete those
  *
+ * The file may be sekretsd's --config: sections not named secret-service are the daemon's
+ * (it refuses those it does not know and ignores ours). The unit is libsystemd's reading of
+ * the pid's cgroup: a user unit (.../user@UID.service/app.slice/NAME.service), else a system
+ * unit (/system.slice/NAME.service).
  * The first rule whose exe and unit both match applies. Without a rules file every caller
  * of the service's own uid may do everything (as with gnome-keyring); with one, a caller no
  * rule matches is refused. Another uid is always refused. Limits (SECURITY.md): the pid is
@@ -130,10 +134,13 @@ static int on_ini(void *user, const char *section, const char *key, const char *
 {
     ini_ctx *c = user;
     ss_rule *ru;
-    if (strncmp(section, "secret-service ", 15) != 0 || section[15] == '\0') {
-        /* The daemon's own sections may share the file. */
-        if (strcmp(section, "daemon") == 0 || strncmp(section, "grant ", 6) == 0)
-            return 1;
+    if (strncmp(section, "secret-service", 14) != 0) {
+        /* The file may be sekretsd's --config: every other section ([daemon], [grant NAME],
+         * any it gains) is the daemon's, which refuses what it does not know, and ignores
+         * ours in turn. */
+        return 1;
+    }
+    if (section[14] != ' ' || section[15] == '\0') {
         snprintf(c->err, sizeof(c->err), "unknown section [%s] (use [secret-service NAME])", section);
         return 0;
     }

@@ -82,10 +82,12 @@ class Stack:
         self.start_service()
         return self
 
-    def start_daemon(self):
+    def start_daemon(self, *args):
         self._spawn("sekretsd", [SEKRETSD, "--foreground", "--socket", self.socket, "--hub", self.hub,
-                                 "--keyfile", self.keyfile])
-        poll(lambda: self.cli("ping").returncode == 0, "sekretsd")
+                                 "--keyfile", self.keyfile, *args])
+        poll(lambda: self.procs["sekretsd"].poll() is not None or self.cli("ping").returncode == 0, "sekretsd")
+        if self.procs["sekretsd"].poll() is not None:
+            raise RuntimeError("sekretsd exited: " + self.log("sekretsd"))
 
     def start_service(self, *args):
         self._spawn("service", [SERVICE, *args])
@@ -116,9 +118,10 @@ class Stack:
     def cli(self, *args, input=None):
         return subprocess.run([SEKRETS_CLI, *args], env=self.env, capture_output=True, text=True, input=input)
 
-    def run(self, *argv, input=None):
+    def run(self, *argv, input=None, cgroup=None):
+        """cgroup: a Cgroups path the child moves itself into before it execs."""
         return subprocess.run(list(argv), env=self.env, capture_output=True, text=True, input=input,
-                              timeout=30)
+                              timeout=30, preexec_fn=cgroup.enter if cgroup else None)
 
     def close(self):
         for name in ("service", "sekretsd", "bus"):
@@ -126,3 +129,65 @@ class Stack:
         for log in self.logs.values():
             log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class CgroupUnavailable(Exception):
+    pass
+
+
+class Cgroups:
+    """Cgroups named like systemd units, made in the hierarchy libsystemd reads a pid's unit
+    from (cgroup2: /sys/fs/cgroup itself, or /sys/fs/cgroup/unified on a hybrid host) and in
+    the v1 name=systemd one where there is one, so both readings agree; only the folders
+    made here are removed, deepest first, once empty."""
+
+    def __init__(self):
+        roots = ["/sys/fs/cgroup"] if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else \
+            [r for r in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd")
+             if os.path.exists(os.path.join(r, "cgroup.procs"))]
+        if not roots:
+            raise CgroupUnavailable("no cgroup2 or name=systemd hierarchy under /sys/fs/cgroup")
+        self.roots = roots
+        self.made = []
+
+    def path(self, rel):
+        """Makes ROOT/rel in every hierarchy; returns an object whose enter() moves the
+        calling process there (written as 0: the writer itself)."""
+        for root in self.roots:
+            d = root
+            for part in rel.split("/"):
+                d = os.path.join(d, part)
+                if os.path.isdir(d):
+                    continue
+                try:
+                    os.mkdir(d)
+                except OSError as e:
+                    raise CgroupUnavailable(f"cannot create cgroup {d}: {e.strerror}") from e
+                self.made.append(d)
+        procs = [os.path.join(root, rel, "cgroup.procs") for root in self.roots]
+
+        class Place:
+            @staticmethod
+            def enter():
+                for p in procs:
+                    with open(p, "w") as f:
+                        f.write("0")
+        return Place
+
+    def close(self):
+        # the children that entered them have exited (subprocess.run waited): empty
+        for d in reversed(self.made):
+            poll(lambda: self._rmdir(d), "cgroup " + d + " to empty", timeout=5)
+        self.made = []
+
+    @staticmethod
+    def _rmdir(d):
+        try:
+            os.rmdir(d)
+            return True
+        except FileNotFoundError:
+            return True
+        except OSError as e:
+            if e.errno == 16:  # EBUSY: a zombie's exit is still being accounted
+                return False
+            raise

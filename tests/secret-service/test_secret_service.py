@@ -1,7 +1,7 @@
 """tests/secret-service/test_secret_service.py - sekrets-secret-service on a private session
 bus against a real sekretsd: secret-tool (libsecret, dh session), raw jeepney calls (plain
 session, errors), Python secretstorage, keyring's SecretService backend, a locked hub and
-its unlock, and the per-caller rules. Exact results throughout."""
+its unlock (the per-caller rules: test_rules.py). Exact results throughout."""
 
 import os
 import re
@@ -431,120 +431,6 @@ class LockedTests(Base):
             self.s.cli("unlock", "--keyfile", self.s.keyfile)
             item.delete()
             bus.close()
-
-
-class RulesTests(Base):
-    """Per-caller rules: secret-tool may read the login collection's service=git items only,
-    a copy of it named st-writer may also write them, everyone else is refused with
-    AccessDenied and an audit line that quotes what the caller controls."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        import secretstorage as ss
-        bus = ss.dbus_init()
-        coll = ss.get_default_collection(bus)
-        coll.create_item("git ann", {"service": "git", "user": "ann"}, b"rule-git")
-        coll.create_item("other", {"service": "other", "user": "ann"}, b"rule-other")
-        bus.close()
-        cls.writer = os.path.join(cls.s.dir, "st-writer")
-        shutil.copy(ST, cls.writer)
-        cls.odd = os.path.join(cls.s.dir, 'odd"\x1bname')
-        shutil.copy(ST, cls.odd)
-        cls.rules = os.path.join(cls.s.dir, "rules.ini")
-        with open(cls.rules, "w") as f:
-            f.write(f"""[daemon]
-[secret-service tool]
-exe = {ST}
-collections = default
-attributes = service=git
-
-[secret-service writer]
-exe = {cls.writer}
-collections = login
-attributes = service=git
-write = yes
-""")
-        cls.s.stop("service")
-        cls.s.start_service("--rules", cls.rules)
-
-    def run_as(self, exe, *args, input=None):
-        r = self.s.run(exe, *args, input=input)
-        return r.returncode, r.stdout, r.stderr
-
-    def audit_lines(self):
-        return [l for l in self.s.log("service").splitlines() if " denied " in l]
-
-    def test_reader(self):
-        self.assertEqual(self.st("lookup", "service", "git", "user", "ann"), (0, "rule-git", ""))
-        # outside its attributes: not found, as if absent
-        self.assertEqual(self.st("lookup", "service", "other", "user", "ann"), (1, "", ""))
-        rc, out, err = self.st("search", "--all", "user", "ann")
-        self.assertEqual((rc, out.count("label = "), "rule-other" in out), (0, 1, False))
-        self.assertIn("secret = rule-git\n", out)
-        # no write
-        n = len(self.audit_lines())
-        self.assertEqual(self.st("store", "--label=x", "service", "git", "user", "x", input="nope"),
-                         (1, "", "secret-tool: CreateItem refused by the sekrets secret-service rules\n"))
-        self.assertEqual(self.st("clear", "service", "git", "user", "ann")[0], 1)
-        self.assertEqual(self.st("lookup", "service", "git", "user", "ann"), (0, "rule-git", ""))
-        lines = self.audit_lines()[n:]
-        self.assertRegex(lines[0], r'^sekrets-secret-service: denied pid=\d+ uid=%d exe="%s" unit="[^"]*" '
-                         r'sender=":1\.\d+" call="CreateItem" path="/org/freedesktop/secrets/aliases/default" rule=tool$'
-                         % (os.getuid(), re.escape(ST)))
-
-    def test_writer(self):
-        self.assertEqual(self.run_as(self.writer, "store", "--label=cy", "service", "git", "user", "cy", input="w-pw"),
-                         (0, "", ""))
-        self.assertEqual(self.run_as(self.writer, "lookup", "service", "git", "user", "cy"), (0, "w-pw", ""))
-        self.assertEqual(self.st("lookup", "service", "git", "user", "cy"), (0, "w-pw", ""))
-        # only items with its attributes
-        self.assertEqual(self.run_as(self.writer, "store", "--label=o", "service", "other", "user", "cy", input="w"),
-                         (1, "", "st-writer: CreateItem refused by the sekrets secret-service rules\n"))
-        self.assertEqual(self.run_as(self.writer, "clear", "service", "git", "user", "cy"), (0, "", ""))
-        self.assertEqual(self.st("lookup", "service", "git", "user", "cy"), (1, "", ""))
-
-    def test_outsider_refused(self):
-        n = len(self.audit_lines())
-        err, body = call(self.conn, SVC, "OpenSession", "sv", ("plain", ("s", "")))
-        self.assertEqual((err, body), ("org.freedesktop.DBus.Error.AccessDenied",
-                                       ("OpenSession refused by the sekrets secret-service rules",)))
-        err, body = call(self.conn, SVC, "SearchItems", "a{ss}", ({},))
-        self.assertEqual(err, "org.freedesktop.DBus.Error.AccessDenied")
-        err, body = prop(self.conn, "/org/freedesktop/secrets/collection/login", "org.freedesktop.Secret.Collection", "Items")
-        self.assertEqual(err, "org.freedesktop.DBus.Error.AccessDenied")
-        exe = os.path.realpath("/proc/self/exe")
-        lines = self.audit_lines()[n:]
-        self.assertEqual(len(lines), 3)
-        self.assertRegex(lines[0], r'^sekrets-secret-service: denied pid=%d uid=%d exe="%s" unit="[^"]*" '
-                         r'sender=":1\.\d+" call="OpenSession" path="/org/freedesktop/secrets" rule=-$'
-                         % (os.getpid(), os.getuid(), re.escape(exe)))
-        # keyring and secretstorage, from this process: refused as well
-        from keyring.backends import SecretService
-        from keyring.errors import InitError
-        from jeepney.wrappers import DBusErrorResponse
-        with self.assertRaises((InitError, DBusErrorResponse)):
-            SecretService.Keyring().get_password("service", "git")
-        # a caller whose executable name holds a quote and an escape: quoted in the audit line
-        rc, out, err = self.run_as(self.odd, "lookup", "service", "git")
-        self.assertEqual((rc, out), (1, ""))
-        self.assertEqual(err, 'odd"\x1bname: OpenSession refused by the sekrets secret-service rules\n')
-        odd = [l for l in self.audit_lines() if "odd" in l]
-        self.assertTrue(odd)
-        self.assertIn('exe="%s/odd\\"\\x1bname"' % self.s.dir, odd[0])
-
-    def test_bad_rules_file(self):
-        bad = os.path.join(self.s.dir, "bad.ini")
-        with open(bad, "w") as f:
-            f.write("[secret-service x]\nexe = /bin/true\ncollections = login\nbogus = 1\n")
-        r = self.s.run(os.environ["SECRET_SERVICE"], "--rules", bad)
-        self.assertEqual((r.returncode, r.stderr),
-                         (1, f"sekrets-secret-service: {bad}:4: [secret-service x] unknown key 'bogus'\n"))
-        with open(bad, "w") as f:
-            f.write("[secret-service x]\ncollections = login\n")
-        r = self.s.run(os.environ["SECRET_SERVICE"], "--rules", bad)
-        self.assertEqual((r.returncode, r.stderr),
-                         (1, f"sekrets-secret-service: {bad}: [secret-service x] needs exe or unit, and collections\n"))
 
 
 class MemoryTests(Base):
