@@ -2,10 +2,12 @@
  * daemon/store.h - the encrypted hub: one LMDB environment, envelope-encrypted records.
  *
  * Layout and crypto (see README "The hub at rest"):
- *  - A random 256-bit data key seals every record (XChaCha20-Poly1305, random nonce per
- *    write, associated data binding the value to its slot). A random 256-bit index key
- *    makes the look-up keys: keyed BLAKE2b hashes of protocol and name, so the file shows
- *    no name. Both keys are stored only wrapped by a key-encryption key (KEK) derived from
+ *  - A random 256-bit data key seals every record with the hub's cipher suite, chosen at
+ *    init (store_int.h): AES-256-GCM where the CPU has AES-NI, else XChaCha20-Poly1305;
+ *    random nonce per write, associated data binding the value to its slot and version.
+ *    A random 256-bit index key makes the look-up keys: keyed hashes of protocol and
+ *    name (SipHash-2-4-128 with AES-GCM, BLAKE2b-128 with XChaCha), so the file shows no
+ *    name. Sealed values are padded to size classes. Both keys are stored only wrapped by a key-encryption key (KEK) derived from
  *    a passphrase (Argon2id) or a keyfile (BLAKE2b of its content), in the hub's file
  *    `keys` beside data.mdb (store_ring.c), which a key change overwrites in place.
  *  - Every write is one LMDB transaction, synced before the call returns, unless the

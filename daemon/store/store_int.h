@@ -51,12 +51,18 @@
 #include <lmdb.h>
 #include <sodium.h>
 
+#include "request.h"
 #include "store.h"
 #include "sekrets/error.h"
 
 #define STORE_MAX_PROTOCOL 64
 #define STORE_MAX_NAME     256
 #define STORE_MAX_BODY     (64u * 1024u)
+/* The store holds what the wire carries: the same limits, or a request could pass the
+ * decoder and fail here (or the other way round). */
+_Static_assert(STORE_MAX_PROTOCOL == PROTO_MAX_PROTOCOL, "store and wire protocol limits");
+_Static_assert(STORE_MAX_NAME == PROTO_MAX_NAME, "store and wire name limits");
+_Static_assert(STORE_MAX_BODY == PROTO_MAX_BODY, "store and wire body limits");
 #define STORE_HASH_BYTES   16
 /* Cipher suites, chosen per hub at init and stored in meta "suite":
  *  1: records sealed with XChaCha20-Poly1305 (24-byte random nonce), look-up keys BLAKE2b-128;
