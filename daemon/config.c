@@ -194,8 +194,15 @@ static int on_ini_setting(void *user, const char *section, const char *key, cons
             snprintf(c->err, sizeof(c->err), "[daemon] invalid %s '%s'", key, value);
         return rc == 0;
     }
-    if (strncmp(section, "grant ", 6) == 0 && section[6] != '\0')
+    if (strncmp(section, "grant ", 6) == 0 && section[6] != '\0') {
+        /* the same cut: two long grant names with one prefix would merge into one grant */
+        if (strlen(section) >= 49) {
+            snprintf(c->err, sizeof(c->err), "[%.20s...]: a grant name here has at most 42 "
+                     "characters", section);
+            return 0;
+        }
         return policy_grant_set(&c->cfg->policy, section + 6, key, value, c->err, sizeof(c->err)) == 0;
+    }
     if (strncmp(section, "credential ", 11) == 0 && section[11] != '\0') {
         /* inih keeps 49 bytes of a section name: a longer ID would be cut silently */
         if (strlen(section) >= 49) {

@@ -82,6 +82,9 @@ START_TEST(config_errors_name_file_and_line)
                "than 84 characters: systemd cannot put them in its socket address\n");
     bad_config("[credential id-of-37-characters-the-most-inih-hasx]\nunit = mail.service\n",
                ":2: [credential id-of-37-...]: a credential ID here has at most 37 characters\n");
+    /* inih cuts section names at 49 bytes: a longer grant name is refused, not merged */
+    bad_config("[grant a-grant-name-of-43-characters-is-one-too-many]\nuid = 65534\n",
+               ":2: [grant a-grant-name-o...]: a grant name here has at most 42 characters\n");
 }
 END_TEST
 
