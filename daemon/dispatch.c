@@ -382,9 +382,13 @@ static int reply_bool(session *s, uint32_t id, const char *key, size_t key_len, 
 static int op_post_put(session *s, const proto_request *req)
 {
     bool created = true;
+    /* The record's times when given (import keeps the dates of its file), else now. */
+    int64_t tc = req->fields & PROTO_F_CREATED ? req->created : STORE_TIME_NOW;
+    int64_t tm = req->fields & PROTO_F_MODIFIED ? req->modified : STORE_TIME_NOW;
     int rc = req->op == PROTO_OP_POST
-        ? store_post(s->srv->hub, req->protocol, req->name, req->body.ptr, req->body.len)
-        : store_put(s->srv->hub, req->protocol, req->name, req->body.ptr, req->body.len, &created);
+        ? store_post_at(s->srv->hub, req->protocol, req->name, req->body.ptr, req->body.len, tc, tm)
+        : store_put_at(s->srv->hub, req->protocol, req->name, req->body.ptr, req->body.len,
+                       &created, tc, tm);
     return rc != 0 ? rc : reply_bool(s, req->id, "created", 7, created);
 }
 

@@ -128,7 +128,7 @@ static void quote_bytes(char *dst, size_t cap, const char *s, size_t n)
 
 typedef enum key_id {
     K_UNKNOWN, K_ID, K_OP, K_V, K_PROTOCOL, K_NAME, K_BODY, K_PASSPHRASE, K_OLD, K_NEW,
-    K_ROTATE,
+    K_ROTATE, K_CREATED, K_MODIFIED,
 } key_id;
 
 /* Every key of every request goes through here: the length picks at most two names. */
@@ -145,8 +145,11 @@ static key_id key_lookup(const char *k, uint32_t n)
         return IS_LIT(k, "name") ? K_NAME : IS_LIT(k, "body") ? K_BODY : K_UNKNOWN;
     case 6:
         return IS_LIT(k, "rotate") ? K_ROTATE : K_UNKNOWN;
+    case 7:
+        return IS_LIT(k, "created") ? K_CREATED : K_UNKNOWN;
     case 8:
-        return IS_LIT(k, "protocol") ? K_PROTOCOL : K_UNKNOWN;
+        return IS_LIT(k, "protocol") ? K_PROTOCOL : IS_LIT(k, "modified") ? K_MODIFIED
+             : K_UNKNOWN;
     case 10:
         return IS_LIT(k, "passphrase") ? K_PASSPHRASE : K_UNKNOWN;
     default:
@@ -182,6 +185,17 @@ static int read_secret(proto_cur *c, proto_span *out, const char *field, char *m
         return fail(msg, SKR_EBAD_REQUEST, "field '%s' exceeds %d bytes", field, PROTO_MAX_PASSPHRASE);
     out->ptr = s;
     out->len = n;
+    return 0;
+}
+
+/* A record time: any integer encoding of 0..PROTO_MAX_TIME. */
+static int read_time(proto_cur *c, int64_t *out, const char *field, char *msg)
+{
+    uint64_t u;
+    if (proto_cur_uint(c, &u) != 0 || u > (uint64_t)PROTO_MAX_TIME)
+        return fail(msg, SKR_EBAD_REQUEST, "field '%s' must be an integer 0..%lld (unix seconds)",
+                    field, (long long)PROTO_MAX_TIME);
+    *out = (int64_t)u;
     return 0;
 }
 
@@ -254,6 +268,12 @@ static int read_field(proto_cur *c, key_id k, proto_request *req,
             return fail(msg, SKR_EBAD_REQUEST, "field 'rotate' must be a boolean");
         req->fields |= PROTO_F_ROTATE;
         return 0;
+    case K_CREATED:
+        req->fields |= PROTO_F_CREATED;
+        return read_time(c, &req->created, "created", msg);
+    case K_MODIFIED:
+        req->fields |= PROTO_F_MODIFIED;
+        return read_time(c, &req->modified, "modified", msg);
     case K_UNKNOWN:
         break;
     }
@@ -265,7 +285,7 @@ static int read_field(proto_cur *c, key_id k, proto_request *req,
 }
 
 static const char *const field_names[] = { "protocol", "name", "body", "passphrase", "old", "new",
-                                            "rotate" };
+                                            "rotate", "created", "modified" };
 
 /*
  * First pass over the keys of the map at c (pairs read already): finds the id, so that any
@@ -452,8 +472,15 @@ int proto_request_encode(proto_buf *out, const proto_request *req, uint32_t max_
         if (sp->len > PROTO_MAX_PASSPHRASE)
             return SKR_ETOO_LARGE;
     }
+    const struct { unsigned bit; const char *key; int64_t t; } times[] = {
+        { PROTO_F_CREATED, "created", req->created },
+        { PROTO_F_MODIFIED, "modified", req->modified },
+    };
+    for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++)
+        if ((req->fields & times[i].bit) && (times[i].t < 0 || times[i].t > PROTO_MAX_TIME))
+            return SKR_EINVAL;
     unsigned pairs = 2;
-    for (unsigned f = req->fields & 0x7f; f; f &= f - 1)
+    for (unsigned f = req->fields & 0x1ff; f; f &= f - 1)
         pairs++;
 
     /* Reserve everything up front, so that packing below cannot fail half-way. */
@@ -467,6 +494,7 @@ int proto_request_encode(proto_buf *out, const proto_request *req, uint32_t max_
         need += req->body.len;
     if (req->fields & PROTO_F_ROTATE)
         need += 8; /* "rotate" and a bool */
+    need += 2 * 18; /* "created", "modified" and a uint64 each */
     int rc = proto_buf_reserve(out, need);
     if (rc != 0)
         return rc;
@@ -505,6 +533,12 @@ int proto_request_encode(proto_buf *out, const proto_request *req, uint32_t max_
             msgpack_pack_true(&pk);
         else
             msgpack_pack_false(&pk);
+    }
+    for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+        if (!(req->fields & times[i].bit))
+            continue;
+        pack_key(&pk, times[i].key);
+        msgpack_pack_uint64(&pk, (uint64_t)times[i].t);
     }
     return proto_frame_end(out, mark, max_frame);
 }

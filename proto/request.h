@@ -35,7 +35,12 @@ enum {
     PROTO_F_OLD        = 1u << 4,
     PROTO_F_NEW        = 1u << 5,
     PROTO_F_ROTATE     = 1u << 6, /* passwd: `rotate` present (its value in .rotate) */
+    PROTO_F_CREATED    = 1u << 7, /* post/put: `created` given (in .created) */
+    PROTO_F_MODIFIED   = 1u << 8, /* post/put: `modified` given (in .modified) */
 };
+
+/* The largest `created` / `modified`: 9999-12-31T23:59:59Z in unix seconds. */
+#define PROTO_MAX_TIME INT64_C(253402300799)
 
 typedef struct proto_span {
     const uint8_t *ptr;
@@ -55,6 +60,8 @@ typedef struct proto_request {
     proto_span old_pass;
     proto_span new_pass;
     bool rotate;            /* passwd: also replace the data key */
+    int64_t created;        /* post/put: unix seconds, 0..PROTO_MAX_TIME (PROTO_F_CREATED) */
+    int64_t modified;       /* (PROTO_F_MODIFIED) */
 } proto_request;
 
 /* The wire name of an op ("getDb"), or NULL. */
@@ -89,12 +96,12 @@ int proto_request_decode_checked(const uint8_t *buf, size_t len, proto_request *
 
 /*
  * Appends one request frame to out, keys in this fixed order: id, op, protocol, name,
- * body, passphrase, old, new, rotate (only those present in req->fields; passphrases as
- * str, rotate as a bool).
+ * body, passphrase, old, new, rotate, created, modified (only those present in
+ * req->fields; passphrases as str, rotate as a bool, the times as the shortest uint).
  * Every client packs this way, so the same call gives the same bytes from any client.
  * 0, SKR_ENOMEM, SKR_EINVAL (an invalid field: bad protocol or name, a body that is not
  * one MessagePack object nested at most PROTO_MAX_DEPTH - 1 deep, an empty passphrase),
- * or SKR_ETOO_LARGE (body over PROTO_MAX_BODY, passphrase over PROTO_MAX_PASSPHRASE, frame
+ * a time outside 0..PROTO_MAX_TIME), or SKR_ETOO_LARGE (body over PROTO_MAX_BODY, passphrase over PROTO_MAX_PASSPHRASE, frame
  * over max_frame).
  */
 int proto_request_encode(proto_buf *out, const proto_request *req, uint32_t max_frame);

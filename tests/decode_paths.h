@@ -44,6 +44,8 @@ static inline const char *decode_paths_differ(const uint8_t *buf, size_t len, pr
         return "a passphrase";
     if (req->rotate != c.rotate)
         return "rotate";
+    if (req->created != c.created || req->modified != c.modified)
+        return "created or modified";
     /* Both zero the request first: what is left of it is the same too. */
     if (memcmp(req, &c, sizeof(c)) != 0)
         return "the rest of the request";

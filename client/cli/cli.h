@@ -117,6 +117,8 @@ json_t *jsonmp_to_json(const void *mp, size_t len);
 typedef struct gluedb_rec {
     char *name;
     proto_buf body;   /* packed MessagePack map */
+    int64_t created;  /* info.date_created in unix seconds, SKR_TIME_NOW when absent */
+    int64_t modified; /* info.date_modified, likewise */
 } gluedb_rec;
 /* Parses a whole .gluedb file. 0, or -1 with a reason naming the record in err. */
 int gluedb_parse(const char *text, size_t len, gluedb_rec **recs, size_t *n,
@@ -127,6 +129,11 @@ void gluedb_free(gluedb_rec *recs, size_t n);
 const char *gluedb_model(const void *body, size_t len);
 /* Formats unix seconds as the dates of a .gluedb record ("2024-05-01T12:00:00+00:00"). */
 void gluedb_date(int64_t t, char buf[32]);
+/* Reads a date of a .gluedb record, as export writes it or pyswark may:
+ * YYYY-MM-DD, 'T' or a space, HH:MM:SS, optional fractional seconds (dropped), then Z,
+ * +HH:MM, -HH:MM (or +HHMM), or nothing (UTC); or YYYY-MM-DD alone (midnight UTC). *t gets UTC unix seconds; 0, or -1 (*t
+ * untouched) when it is not such a date or falls outside 0..SKR_TIME_MAX. */
+int gluedb_parse_date(const char *s, size_t len, int64_t *t);
 
 /* Subcommands. */
 int cmd_status(cli_ctx *, int, char **);

@@ -75,8 +75,9 @@ int cmd_import(cli_ctx *ctx, int argc, char **argv)
 
     bool progress = isatty(STDERR_FILENO) && n >= 200;
     for (written = 0; written < n; written++) {
-        r = skr_post(c, protocol, recs[written].name, recs[written].body.data,
-                     recs[written].body.len);
+        /* The file's dates are kept (absent: now). */
+        r = skr_post_at(c, protocol, recs[written].name, recs[written].body.data,
+                        recs[written].body.len, recs[written].created, recs[written].modified);
         if (r != 0)
             break;
         if (progress && (written % 50 == 0 || written + 1 == n))

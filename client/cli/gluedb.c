@@ -35,6 +35,98 @@ void gluedb_date(int64_t t, char buf[32])
         snprintf(buf, 32, "%lld", (long long)t);
 }
 
+/* n decimal digits at *p (advanced past them) into *v; false if any is not a digit. */
+static bool digits(const char **p, const char *end, int n, int *v)
+{
+    *v = 0;
+    for (int i = 0; i < n; i++, (*p)++) {
+        if (*p >= end || **p < '0' || **p > '9')
+            return false;
+        *v = *v * 10 + (**p - '0');
+    }
+    return true;
+}
+
+/* *p is at one of the characters of set (then advanced past it). */
+static bool lit(const char **p, const char *end, const char *set)
+{
+    if (*p >= end || strchr(set, **p) == NULL || **p == '\0')
+        return false;
+    (*p)++;
+    return true;
+}
+
+/* Days from 1970-01-01 to y-m-d of the proleptic Gregorian calendar (H. Hinnant's
+ * days_from_civil). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int dm[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : dm[m - 1];
+}
+
+/* The offset part: Z, +HH:MM, -HH:MM, +HHMM or nothing; seconds east of UTC. */
+static bool utc_offset(const char *p, const char *end, int64_t *off)
+{
+    int oh, om, sign;
+    *off = 0;
+    if (p == end)
+        return true;
+    if (lit(&p, end, "Zz"))
+        return p == end;
+    if (*p != '+' && *p != '-')
+        return false;
+    sign = *p++ == '-' ? -1 : 1;
+    if (!digits(&p, end, 2, &oh))
+        return false;
+    if (p < end && *p == ':')
+        p++;
+    if (!digits(&p, end, 2, &om) || p != end || oh > 23 || om > 59)
+        return false;
+    *off = sign * (oh * 3600 + om * 60);
+    return true;
+}
+
+int gluedb_parse_date(const char *s, size_t len, int64_t *t)
+{
+    const char *p = s, *end = s + len;
+    int y, mo, d, h, mi, sec;
+    int64_t off;
+
+    if (!digits(&p, end, 4, &y) || !lit(&p, end, "-") || !digits(&p, end, 2, &mo) ||
+        !lit(&p, end, "-") || !digits(&p, end, 2, &d))
+        return -1;
+    h = mi = sec = 0; /* a date alone: its midnight UTC */
+    if (p < end && (!lit(&p, end, "Tt ") || !digits(&p, end, 2, &h) || !lit(&p, end, ":") ||
+                    !digits(&p, end, 2, &mi) || !lit(&p, end, ":") || !digits(&p, end, 2, &sec)))
+        return -1;
+    if (p < end && *p == '.') { /* fractional seconds: at least one digit, dropped */
+        const char *f = ++p;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+        if (p == f)
+            return -1;
+    }
+    if (!utc_offset(p, end, &off) || mo < 1 || mo > 12 || d < 1 ||
+        d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59)
+        return -1;
+    int64_t v = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off;
+    if (v < 0 || v > SKR_TIME_MAX)
+        return -1;
+    *t = v;
+    return 0;
+}
+
 /* The model of each MessagePack type, by its first byte; maps are "builtins.dict". */
 static const char *const as_is_models[] = {
     "builtins.list", "builtins.str", "builtins.NoneType", "builtins.bool", "builtins.bytes",
@@ -69,6 +161,27 @@ static bool model_as_is(const json_t *model)
         if (strcmp(json_string_value(model), as_is_models[k]) == 0)
             return true;
     return false;
+}
+
+/* info.date_created and info.date_modified into rec (absent or null: SKR_TIME_NOW). */
+static int record_dates(const json_t *info, gluedb_rec *rec, char *err, size_t errlen, size_t i)
+{
+    static const char *const keys[] = { "date_created", "date_modified" };
+    int64_t *dst[] = { &rec->created, &rec->modified };
+    for (size_t k = 0; k < 2; k++) {
+        const json_t *v = json_object_get(info, keys[k]);
+        *dst[k] = SKR_TIME_NOW;
+        if (v == NULL || json_is_null(v))
+            continue;
+        if (!json_is_string(v) ||
+            gluedb_parse_date(json_string_value(v), json_string_length(v), dst[k]) != 0) {
+            snprintf(err, errlen, "record %zu (%s): info.%s is not a date like "
+                     "2024-05-01T12:00:00+00:00 from 1970 to 9999", i + 1,
+                     json_string_value(json_object_get(info, "name")), keys[k]);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 int gluedb_parse(const char *text, size_t len, gluedb_rec **out, size_t *out_n, char *err,
@@ -148,6 +261,8 @@ int gluedb_parse(const char *text, size_t len, gluedb_rec **out, size_t *out_n, 
                                   "string holding one)", i + 1);
             goto out;
         }
+        if (record_dates(json_object_get(rec, "info"), &recs[i], err, errlen, i) != 0)
+            goto out;
         recs[i].name = strdup(json_string_value(name));
         int pr = recs[i].name == NULL ? -1 : jsonmp_pack(contents, &recs[i].body, why, sizeof(why));
         json_decref(parsed);

@@ -401,28 +401,57 @@ static int write_req(proto_request *req, proto_op op, const char *protocol, cons
     return 0;
 }
 
+/* A post or put; created/modified as for skr_post_at. */
+static int write_call(skr_client *c, proto_op op, const char *protocol, const char *name,
+                      const void *body, size_t body_len, int64_t created, int64_t modified,
+                      proto_response *resp)
+{
+    const struct { int64_t t; unsigned bit; } times[] = {
+        { created, PROTO_F_CREATED }, { modified, PROTO_F_MODIFIED },
+    };
+    proto_request req;
+    int r = write_req(&req, op, protocol, name, body, body_len);
+    if (r != 0)
+        return r;
+    req.created = created;
+    req.modified = modified;
+    for (size_t i = 0; i < 2; i++) {
+        if (times[i].t == SKR_TIME_NOW)
+            continue;
+        if (times[i].t < 0 || times[i].t > PROTO_MAX_TIME)
+            return SKR_EINVAL;
+        req.fields |= times[i].bit;
+    }
+    return call(c, &req, resp);
+}
+
 int skr_post(skr_client *c, const char *protocol, const char *name, const void *body,
              size_t body_len)
 {
-    proto_request req;
-    proto_response resp;
-    int r = write_req(&req, PROTO_OP_POST, protocol, name, body, body_len);
-    if (r == 0)
-        r = call(c, &req, &resp);
-    return r;
+    return skr_post_at(c, protocol, name, body, body_len, SKR_TIME_NOW, SKR_TIME_NOW);
 }
 
 int skr_put(skr_client *c, const char *protocol, const char *name, const void *body,
             size_t body_len, bool *created)
 {
-    proto_request req;
+    return skr_put_at(c, protocol, name, body, body_len, SKR_TIME_NOW, SKR_TIME_NOW, created);
+}
+
+int skr_post_at(skr_client *c, const char *protocol, const char *name, const void *body,
+                size_t body_len, int64_t created, int64_t modified)
+{
+    proto_response resp;
+    return write_call(c, PROTO_OP_POST, protocol, name, body, body_len, created, modified, &resp);
+}
+
+int skr_put_at(skr_client *c, const char *protocol, const char *name, const void *body,
+               size_t body_len, int64_t created, int64_t modified, bool *was_created)
+{
     proto_response resp;
     bool v;
-    int r = write_req(&req, PROTO_OP_PUT, protocol, name, body, body_len);
-    if (r == 0)
-        r = call(c, &req, &resp);
-    if (r == 0 && (r = result_bool(&resp, "created", &v)) == 0 && created != NULL)
-        *created = v;
+    int r = write_call(c, PROTO_OP_PUT, protocol, name, body, body_len, created, modified, &resp);
+    if (r == 0 && (r = result_bool(&resp, "created", &v)) == 0 && was_created != NULL)
+        *was_created = v;
     return r;
 }
 

@@ -241,6 +241,7 @@ typedef struct store_wr {
     size_t blen;
     bool post;
     bool done;     /* out: created (post/put) or deleted (delete) */
+    int64_t created, modified; /* STORE_TIME_NOW: not given */
 } store_wr;
 
 /* Seals (count, protocol) for protos, or deletes the entry when count reaches 0. */
@@ -348,6 +349,18 @@ static int store_index_add(store *s, MDB_txn *txn, const store_slot *sl)
     return store_proto_add(s, txn, sl, 1);
 }
 
+/* STORE_TIME_NOW or a time the wire can carry (PROTOCOL.md: post and put). */
+static bool store_time_ok(int64_t t)
+{
+    return t == STORE_TIME_NOW || (t >= 0 && t <= STORE_TIME_MAX);
+}
+
+/* A time the caller gave, or else the default (now, or the replaced record's created). */
+static int64_t pick_time(int64_t given, int64_t dflt)
+{
+    return given == STORE_TIME_NOW ? dflt : given;
+}
+
 static int store_put_txn(store *s, MDB_txn *txn, void *ctx)
 {
     store_wr *w = ctx;
@@ -371,12 +384,14 @@ static int store_put_txn(store *s, MDB_txn *txn, void *ctx)
         w->done = false;
         if ((r = store_next_seq(s, txn, ver)) != 0)
             return r;
-        return store_rec_write(s, txn, w, seq, ver, old.created, now);
+        return store_rec_write(s, txn, w, seq, ver, pick_time(w->created, old.created),
+                               pick_time(w->modified, now));
     }
     if (rc != MDB_NOTFOUND)
         return store_mdb_err(s, rc, "get");
     if ((r = store_next_seq(s, txn, seq)) != 0 ||
-        (r = store_rec_write(s, txn, w, seq, seq, now, now)) != 0 ||
+        (r = store_rec_write(s, txn, w, seq, seq, pick_time(w->created, now),
+                             pick_time(w->modified, now))) != 0 ||
         (r = store_index_add(s, txn, &w->sl)) != 0)
         return r;
     w->done = true;
@@ -384,12 +399,16 @@ static int store_put_txn(store *s, MDB_txn *txn, void *ctx)
 }
 
 static int store_write_rec(store *s, const char *protocol, const char *name,
-                           const uint8_t *body, size_t body_len, bool post, bool *created)
+                           const uint8_t *body, size_t body_len, bool post, bool *created,
+                           int64_t t_created, int64_t t_modified)
 {
-    store_wr w = { .body = body, .blen = body_len, .post = post };
+    store_wr w = { .body = body, .blen = body_len, .post = post, .created = t_created,
+                   .modified = t_modified };
     int r;
 
     store_release(s);
+    if (!store_time_ok(t_created) || !store_time_ok(t_modified))
+        return store_errf(s, SKR_EINVAL, "time outside 0..%lld", (long long)STORE_TIME_MAX);
     if (protocol == NULL)
         return store_errf(s, SKR_EINVAL, "protocol missing");
     if (body == NULL || body_len == 0)
@@ -408,13 +427,27 @@ static int store_write_rec(store *s, const char *protocol, const char *name,
 int store_post(store *s, const char *protocol, const char *name, const uint8_t *body,
                size_t body_len)
 {
-    return store_write_rec(s, protocol, name, body, body_len, true, NULL);
+    return store_post_at(s, protocol, name, body, body_len, STORE_TIME_NOW, STORE_TIME_NOW);
 }
 
 int store_put(store *s, const char *protocol, const char *name, const uint8_t *body,
               size_t body_len, bool *created)
 {
-    return store_write_rec(s, protocol, name, body, body_len, false, created);
+    return store_put_at(s, protocol, name, body, body_len, created, STORE_TIME_NOW,
+                        STORE_TIME_NOW);
+}
+
+int store_post_at(store *s, const char *protocol, const char *name, const uint8_t *body,
+                  size_t body_len, int64_t t_created, int64_t t_modified)
+{
+    return store_write_rec(s, protocol, name, body, body_len, true, NULL, t_created, t_modified);
+}
+
+int store_put_at(store *s, const char *protocol, const char *name, const uint8_t *body,
+                 size_t body_len, bool *created, int64_t t_created, int64_t t_modified)
+{
+    return store_write_rec(s, protocol, name, body, body_len, false, created, t_created,
+                           t_modified);
 }
 
 /* Works on a corrupt record too (seq is in clear): delete is how a user clears one. */

@@ -201,6 +201,15 @@ int store_post(store *s, const char *protocol, const char *name, const uint8_t *
                size_t body_len);
 int store_put(store *s, const char *protocol, const char *name, const uint8_t *body,
               size_t body_len, bool *created);
+/* The same, with the record's times given (unix seconds, 0..STORE_TIME_MAX, else
+ * SKR_EINVAL) or STORE_TIME_NOW for either: a new record then gets now, a replace keeps
+ * its created and gets modified now. For import, which keeps the dates of the file. */
+#define STORE_TIME_NOW INT64_MIN
+#define STORE_TIME_MAX INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
+int store_post_at(store *s, const char *protocol, const char *name, const uint8_t *body,
+                  size_t body_len, int64_t t_created, int64_t t_modified);
+int store_put_at(store *s, const char *protocol, const char *name, const uint8_t *body,
+                 size_t body_len, bool *created, int64_t t_created, int64_t t_modified);
 int store_delete(store *s, const char *protocol, const char *name, bool *deleted);
 
 /*

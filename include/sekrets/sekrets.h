@@ -258,6 +258,21 @@ SKR_EXPORT SKR_WUR int skr_post(skr_client *c, const char *protocol, const char 
 /* put: creates or replaces; *created (may be NULL) tells which. */
 SKR_EXPORT SKR_WUR int skr_put(skr_client *c, const char *protocol, const char *name,
                                 const void *body, size_t body_len, bool *created);
+/*
+ * post and put with the record's times (unix seconds, 0..SKR_TIME_MAX, i.e. up to
+ * 9999-12-31T23:59:59Z; another value: SKR_EINVAL, nothing sent), or SKR_TIME_NOW for
+ * either: a new record then gets now, a replace keeps its created and gets modified now.
+ * What `sekrets-cli import` uses to keep the dates of a file. A daemon older than these
+ * fields ignores them (the record gets now).
+ */
+#define SKR_TIME_NOW INT64_MIN
+#define SKR_TIME_MAX INT64_C(253402300799)
+SKR_EXPORT SKR_WUR int skr_post_at(skr_client *c, const char *protocol, const char *name,
+                                    const void *body, size_t body_len, int64_t created,
+                                    int64_t modified);
+SKR_EXPORT SKR_WUR int skr_put_at(skr_client *c, const char *protocol, const char *name,
+                                   const void *body, size_t body_len, int64_t created,
+                                   int64_t modified, bool *was_created);
 /* delete: *deleted (may be NULL) is false when there was no such credential. */
 SKR_EXPORT SKR_WUR int skr_delete(skr_client *c, const char *protocol, const char *name,
                                    bool *deleted);

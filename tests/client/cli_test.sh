@@ -298,6 +298,9 @@ JSON
 expect 0 "imported 3 records into gdrive2" -- CLI import "$T/in.gluedb" -p gdrive2
 expect 0 "$(printf 'zoë@example.com\nsecond\n日本語')" -- CLI db gdrive2
 expect 0 "cs1" -- CLI get 'zoë@example.com' -p gdrive2 -f client_secret
+# import keeps the file's dates (no offset: UTC)
+dates() { "$SEKRETS_CLI" get "$1" -p "$2" --json | grep -o '"created":[0-9]*,"modified":[0-9]*'; }
+expect 0 '"created":1704067200,"modified":1704153600' -- dates 'zoë@example.com' gdrive2
 expect 0 "t0k" -- CLI get second -p gdrive2 -f token
 expect 0 "" -- sh -c "umask 022; \"$SEKRETS_CLI\" export -p gdrive2 -o '$T/out.gluedb'"
 expect 0 "600" -- stat -c %a "$T/out.gluedb"                       # secrets in clear: owner-only
@@ -347,7 +350,8 @@ if [ "$(id -u)" = 0 ]; then
     expect 0 "0" -- stat -c %s "$T/stolen"
 fi
 expect 0 "imported 3 records into copy" -- CLI import "$T/out.gluedb" -p copy
-expect 0 "" -- cmp <(CLI export -p gdrive2 | grep -v date_) <(CLI export -p copy | grep -v date_)
+expect 0 "" -- cmp <(CLI export -p gdrive2) <(CLI export -p copy)     # dates included
+expect 0 "$(dates second gdrive2)" -- dates second copy               # a date set at import: kept
 expect 0 '{"client_id":"id1","client_secret":"cs1","nested":{"a":{"b":[1,"x",null]}}}' -- sh -c "\"$SEKRETS_CLI\" get 'zoë@example.com' -p copy --json | sed 's/.*\"body\"://; s/}\$//'"
 expect 0 '{"token":"t0k","n":2}' -- sh -c "\"$SEKRETS_CLI\" get second -p copy --json | sed 's/.*\"body\"://; s/}\$//'"
 # every body put takes survives export -> import, not only maps (the model names its type)
@@ -366,7 +370,27 @@ for n in $(CLI db tok); do
 done
 expect 0 '"just-a-token"' -- body t1 tok2
 expect 0 '"{\"looks\": 1}"' -- body t2 tok2
-expect 0 "" -- cmp <(CLI export -p tok | grep -v date_) <(CLI export -p tok2 | grep -v date_)
+expect 0 "" -- cmp <(CLI export -p tok) <(CLI export -p tok2)
+# after rm, the same export imported again gives the same dates back
+CLI export -p copy > "$T/copy.gluedb"
+for n in 'zoë@example.com' second 日本語; do expect 0 "" -- CLI rm copy "$n"; done
+expect 0 "imported 3 records into copy" -- CLI import "$T/copy.gluedb" -p copy
+expect 0 "" -- cmp <(CLI export -p copy) "$T/copy.gluedb"
+# pyswark's own forms: a space for T, fractional seconds, an offset; read as UTC seconds
+cat > "$T/tz.gluedb" <<'JSON'
+{"model": "pyswark.gluedb.db.Db", "contents": {"records": [
+ {"info": {"name": "tz", "date_created": "2024-05-01 14:00:00.123456+02:00", "date_modified": "2024-05-01T12:30:00.5Z"},
+  "body": {"model": "builtins.dict", "contents": {"k": "v"}}}
+]}}
+JSON
+expect 0 "imported 1 records into tz" -- CLI import "$T/tz.gluedb" -p tz
+expect 0 '"created":1714564800,"modified":1714566600' -- dates tz tz
+expect 0 '"date_created": "2024-05-01T12:00:00+00:00",' -- sh -c "\"\$SEKRETS_CLI\" export tz | grep -o '\"date_created\": .*'"
+# a date that cannot be read refuses the whole file, naming the record
+sed 's/"date_modified": "2024-05-01T12:30:00.5Z"/"date_modified": "2024-02-30T00:00:00Z"/' "$T/tz.gluedb" > "$T/tzbad.gluedb"
+expect 2 "" -- CLI import "$T/tzbad.gluedb" -p tzbad
+grep -q "record 1 (tz): info.date_modified is not a date" "$T/err" || fail "bad date message: $(cat "$T/err")"
+expect 3 "" -- CLI db tzbad
 expect 7 "" -- CLI import "$T/in.gluedb" -p gdrive2              # clash: nothing written
 HUB=$(CLI hub --json)
 # Malformed: the third record's contents is a list. Nothing of it is written.

@@ -129,6 +129,10 @@ START_TEST(test_gluedb_good)
     ck_assert_uint_eq(n, 2);
     ck_assert_str_eq(recs[0].name, "b\xc3\xb6");
     ck_assert_str_eq(recs[1].name, "a");
+    ck_assert_int_eq(recs[0].created, 1704067200); /* a date alone: midnight UTC */
+    ck_assert_int_eq(recs[0].modified, SKR_TIME_NOW); /* null: now */
+    ck_assert_int_eq(recs[1].created, SKR_TIME_NOW); /* absent: now */
+    ck_assert_int_eq(recs[1].modified, SKR_TIME_NOW);
     ck_assert_int_eq(skr_msgpack_to_json(recs[0].body.data, recs[0].body.len, 0, &json), 0);
     ck_assert_str_eq(json, "{\"id\":\"1\",\"n\":{\"d\":[1]}}");
     skr_string_free(json);
@@ -164,6 +168,63 @@ START_TEST(test_gluedb_bad)
     gluedb_bad("{\"contents\": {\"records\": [{\"info\": {\"name\": \"a\"}}]}}", "record 1: no \"body\"");
     gluedb_bad("{\"contents\": {\"records\": [], \"x\": 1", "invalid JSON");
     gluedb_bad("{\"model\": 5, \"contents\": {\"records\": []}}", "\"model\"");
+    gluedb_bad("{\"contents\": {\"records\": [{\"info\": {\"name\": \"a\"}, \"body\": {\"contents\": {}}},"
+               "{\"info\": {\"name\": \"zed\", \"date_modified\": \"yesterday\"}, \"body\": {\"contents\": {}}}]}}",
+               "record 2 (zed): info.date_modified is not a date");
+    gluedb_bad("{\"contents\": {\"records\": [{\"info\": {\"name\": \"a\", \"date_created\": 1700000000},"
+               " \"body\": {\"contents\": {}}}]}}", "record 1 (a): info.date_created is not a date");
+}
+END_TEST
+
+/* The dates of .gluedb records: export's form, pyswark's variants, and what is refused. */
+START_TEST(test_gluedb_dates)
+{
+    static const struct { const char *s; int64_t t; } good[] = {
+        { "2024-05-01T12:00:00+00:00", 1714564800 },
+        { "2024-05-01 14:00:00.123456+02:00", 1714564800 },
+        { "2024-05-01T12:00:00.999Z", 1714564800 },
+        { "2024-05-01t12:00:00z", 1714564800 },
+        { "2024-05-01T07:30:00-04:30", 1714564800 },
+        { "2024-05-01T14:00:00+0200", 1714564800 },
+        { "2024-05-01T12:00:00", 1714564800 }, /* no offset: UTC */
+        { "2024-05-01", 1714521600 },
+        { "1970-01-01T00:00:00+00:00", 0 },
+        { "1970-01-01T01:00:00+01:00", 0 },
+        { "2000-02-29T00:00:00Z", 951782400 },
+        { "9999-12-31T23:59:59+00:00", SKR_TIME_MAX },
+    };
+    static const char *const bad[] = {
+        "", "2024", "2024-05-01T", "2024-05-01T12:00", "2024-05-01T12:00:00.",
+        "2024-05-01T12:00:00+02", "2024-05-01T12:00:00+02:0", "2024-05-01T12:00:00+24:00",
+        "2024-05-01T12:00:00+02:60", "2024-05-01T12:00:00 ", "2024-05-01T12:00:00Zx",
+        "2024-13-01T00:00:00Z", "2024-00-01T00:00:00Z", "2023-02-29T00:00:00Z",
+        "2024-04-31T00:00:00Z", "2024-05-00T00:00:00Z", "2024-05-01T24:00:00Z",
+        "2024-05-01T12:60:00Z", "2024-05-01T12:00:60Z", "1969-12-31T23:59:59Z",
+        "1970-01-01T00:00:00+00:01", "9999-12-31T23:59:59-00:01", "24-05-01", "2024/05/01",
+        "2024-05-01X12:00:00", "+2024-05-01", "2024-05-01T12:00:00+02:00:00",
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        int64_t t = -7;
+        ck_assert_msg(gluedb_parse_date(good[i].s, strlen(good[i].s), &t) == 0, "%s", good[i].s);
+        ck_assert_msg(t == good[i].t, "%s: %lld", good[i].s, (long long)t);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int64_t t = -7;
+        ck_assert_msg(gluedb_parse_date(bad[i], strlen(bad[i]), &t) == -1, "%s", bad[i]);
+        ck_assert_int_eq(t, -7);
+    }
+    /* export's own form reads back: every date gluedb_date writes */
+    static const int64_t back[] = { 0, 1, 951782399, 1714564800, SKR_TIME_MAX };
+    for (size_t i = 0; i < sizeof(back) / sizeof(back[0]); i++) {
+        char buf[32];
+        int64_t t;
+        gluedb_date(back[i], buf);
+        ck_assert_int_eq(gluedb_parse_date(buf, strlen(buf), &t), 0);
+        ck_assert_int_eq(t, back[i]);
+    }
+    /* a NUL inside is not a date (json strings may hold one) */
+    int64_t t;
+    ck_assert_int_eq(gluedb_parse_date("2024-05-01\0T12:00:00Z", 21, &t), -1);
 }
 END_TEST
 
@@ -322,6 +383,7 @@ int main(void)
     tcase_add_test(tc, test_render);
     tcase_add_test(tc, test_gluedb_good);
     tcase_add_test(tc, test_gluedb_bad);
+    tcase_add_test(tc, test_gluedb_dates);
     tcase_add_test(tc, test_exit_codes);
     tcase_add_test(tc, test_escape);
     tcase_add_test(tc, test_misc);

@@ -203,6 +203,31 @@ START_TEST(test_crud)
 }
 END_TEST
 
+/* skr_post_at / skr_put_at: the times given come back exactly from get; a replace without
+ * created keeps the old one; out of range is SKR_EINVAL with nothing sent. */
+START_TEST(test_times_at)
+{
+    skr_cred *cred = NULL;
+    bool flag = true;
+    up(HARNESS_KEYFILE);
+    ck_assert_int_eq(skr_post_at(c, "t", "a", body1, sizeof(body1), 1000, SKR_TIME_MAX), 0);
+    ck_assert_int_eq(skr_get(c, "a", "t", &cred), 0);
+    ck_assert_int_eq(skr_cred_created(cred), 1000);
+    ck_assert_int_eq(skr_cred_modified(cred), SKR_TIME_MAX);
+    skr_cred_free(cred);
+    ck_assert_int_eq(skr_put_at(c, "t", "a", body2, sizeof(body2), SKR_TIME_NOW, 0, &flag), 0);
+    ck_assert(!flag);
+    ck_assert_int_eq(skr_get(c, "a", "t", &cred), 0);
+    ck_assert_int_eq(skr_cred_created(cred), 1000);
+    ck_assert_int_eq(skr_cred_modified(cred), 0);
+    skr_cred_free(cred);
+    ck_assert_int_eq(skr_post_at(c, "t", "b", body1, sizeof(body1), -1, 0), SKR_EINVAL);
+    ck_assert_int_eq(skr_put_at(c, "t", "b", body1, sizeof(body1), 0, SKR_TIME_MAX + 1, NULL),
+                     SKR_EINVAL);
+    ck_assert_int_eq(skr_get(c, "b", "t", &cred), SKR_ENOT_FOUND);
+}
+END_TEST
+
 START_TEST(test_batch_and_call)
 {
     enum { N = 600 };
@@ -554,6 +579,7 @@ int main(int argc, char **argv)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_keys);
     tcase_add_test(tc, test_crud);
+    tcase_add_test(tc, test_times_at);
     tcase_add_test(tc, test_batch_and_call);
     tcase_add_test(tc, test_bad_daemons);
     tcase_add_test(tc, test_foreign_daemon);

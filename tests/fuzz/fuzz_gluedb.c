@@ -2,7 +2,7 @@
  * Fuzz target for the .gluedb importer's parser (client/cli/gluedb.c): the input is a
  * whole .gluedb file. gluedb_parse either refuses it with a one-line reason, or gives
  * records of the shape cli.h documents: each name a valid credential name (no NUL inside)
- * and unlike every other, each body one packed MessagePack map of at most PROTO_MAX_BODY
+ * and unlike every other, each date now or within 0..SKR_TIME_MAX, each body one packed MessagePack map of at most PROTO_MAX_BODY
  * bytes that the CLI's renderer can show. jansson runs with the CLI's wiping allocator.
  */
 #include <stdbool.h>
@@ -56,6 +56,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         MUST(r->body.len >= 1 && r->body.len <= PROTO_MAX_BODY);
         MUST(proto_mp_check(r->body.data, r->body.len, &obj) == 0 && obj == r->body.len);
         MUST(is_map(r->body.data[0]));
+        /* a date is now (absent) or a time the wire carries */
+        MUST(r->created == SKR_TIME_NOW || (r->created >= 0 && r->created <= SKR_TIME_MAX));
+        MUST(r->modified == SKR_TIME_NOW || (r->modified >= 0 && r->modified <= SKR_TIME_MAX));
         /* the body is accepted in a post request as is */
         char *text = NULL;
         MUST(skr_msgpack_to_json(r->body.data, r->body.len, 0, &text) == 0);

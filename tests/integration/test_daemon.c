@@ -311,6 +311,99 @@ START_TEST(test_crud)
 }
 END_TEST
 
+/* The created and modified of the last get reply. */
+static void get_times(int fd, uint32_t id, const char *p, const char *n, uint64_t *c, uint64_t *m)
+{
+    ck_assert_int_eq(call(fd, harness_req(id, PROTO_OP_GET, p, n)), 0);
+    ck_assert_int_eq(harness_map_uint(resp.result, "created", c), 0);
+    ck_assert_int_eq(harness_map_uint(resp.result, "modified", m), 0);
+}
+
+/* A raw put of {protocol "t", name "bad", body true} with `key` a str (kind 0), -1 (1)
+ * or PROTO_MAX_TIME + 1 (2). */
+static int call_bad_time(int fd, const char *key, int kind)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_sbuffer_write(&sb, "\0\0\0\0", 4); /* the frame length, set below */
+    msgpack_pack_map(&pk, 6);
+    proto_pack_cstr(&pk, "id");
+    msgpack_pack_uint32(&pk, 40);
+    proto_pack_cstr(&pk, "op");
+    proto_pack_cstr(&pk, "put");
+    proto_pack_cstr(&pk, "protocol");
+    proto_pack_cstr(&pk, "t");
+    proto_pack_cstr(&pk, "name");
+    proto_pack_cstr(&pk, "bad");
+    proto_pack_cstr(&pk, "body");
+    msgpack_pack_true(&pk);
+    proto_pack_cstr(&pk, key);
+    if (kind == 0)
+        proto_pack_cstr(&pk, "2024-01-01T00:00:00+00:00");
+    else if (kind == 1)
+        msgpack_pack_int64(&pk, -1);
+    else
+        msgpack_pack_uint64(&pk, (uint64_t)PROTO_MAX_TIME + 1);
+    uint32_t plen = (uint32_t)sb.size - 4;
+    for (int i = 0; i < 4; i++)
+        sb.data[i] = (char)(plen >> (24 - 8 * i));
+    ck_assert_int_eq(harness_call_raw(fd, sb.data, sb.size, &rbuf, &resp), 0);
+    msgpack_sbuffer_destroy(&sb);
+    ck_assert_uint_eq(resp.id, 40);
+    return resp.ok ? 0 : resp.code;
+}
+
+/* post/put with created/modified (what import sends): get answers them exactly; a replace
+ * without created keeps the old one; a bad type or range is bad_request naming the field
+ * and writes nothing. */
+START_TEST(test_post_put_times)
+{
+    start(HARNESS_KEYFILE, NULL);
+    int fd = connect_ok();
+    proto_buf b = PROTO_BUF_INIT;
+    uint64_t c, m;
+    proto_request r = harness_req(1, PROTO_OP_POST, "t", "a");
+    r.body = body_of(&b, "pw", 1);
+    r.fields |= PROTO_F_BODY | PROTO_F_CREATED | PROTO_F_MODIFIED;
+    r.created = 1500000000;
+    r.modified = PROTO_MAX_TIME;
+    ck_assert_int_eq(call(fd, r), 0);
+    get_times(fd, 2, "t", "a", &c, &m);
+    ck_assert_uint_eq(c, 1500000000);
+    ck_assert_uint_eq(m, (uint64_t)PROTO_MAX_TIME);
+    r = harness_req(3, PROTO_OP_PUT, "t", "a"); /* modified only: created kept */
+    r.body = body_of(&b, "pw2", 3);
+    r.fields |= PROTO_F_BODY | PROTO_F_MODIFIED;
+    r.modified = 0;
+    ck_assert_int_eq(call(fd, r), 0);
+    get_times(fd, 4, "t", "a", &c, &m);
+    ck_assert_uint_eq(c, 1500000000);
+    ck_assert_uint_eq(m, 0);
+    r = harness_req(5, PROTO_OP_PUT, "t", "n"); /* a new one by put, created only */
+    r.body = body_of(&b, "pw", 5);
+    r.fields |= PROTO_F_BODY | PROTO_F_CREATED;
+    r.created = 86400;
+    ck_assert_int_eq(call(fd, r), 0);
+    get_times(fd, 6, "t", "n", &c, &m);
+    ck_assert_uint_eq(c, 86400);
+    ck_assert_uint_ge(m, 1700000000); /* now */
+    static const char *const keys[] = { "created", "modified" };
+    for (int k = 0; k < 2; k++) {
+        for (int kind = 0; kind < 3; kind++) {
+            ck_assert_int_eq(call_bad_time(fd, keys[k], kind), SKR_EBAD_REQUEST);
+            char want[32];
+            snprintf(want, sizeof want, "'%s'", keys[k]);
+            ck_assert_msg(strstr(error_message(), want) != NULL, "message: %s", error_message());
+        }
+    }
+    ck_assert_int_eq(call(fd, harness_req(7, PROTO_OP_GET, "t", "bad")), SKR_ENOT_FOUND);
+    proto_buf_free(&b);
+    close(fd);
+}
+END_TEST
+
 START_TEST(test_request_errors)
 {
     start(HARNESS_KEYFILE, NULL);
@@ -1484,6 +1577,7 @@ static Suite *daemon_suite(void)
         { "new_hub_init", test_new_hub_init },
         { "status_fields", test_status_fields },
         { "crud", test_crud },
+        { "post_put_times", test_post_put_times },
         { "request_errors", test_request_errors },
         { "pipelining_1000", test_pipelining_1000 },
         { "bad_frames", test_bad_frames },

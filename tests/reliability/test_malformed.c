@@ -72,8 +72,9 @@ static int send_payload(const proto_buf *payload, uint32_t *id_out)
 static const char *const ops[] = { "ping", "status", "get", "getDb", "getHub", "post", "put",
                                    "delete", "init", "unlock", "lock", "passwd", "rotate" };
 static const char *const fields[] = { "id", "op", "v", "protocol", "name", "body",
-                                      "passphrase", "old", "new", "rotate" };
-enum { NFIELDS = 10, F_ROTATE = 9 };
+                                      "passphrase", "old", "new", "rotate", "created",
+                                      "modified" };
+enum { NFIELDS = 12, F_ROTATE = 9, F_CREATED = 10, F_MODIFIED = 11 };
 
 /* Which types a field accepts (PROTOCOL.md). */
 static bool accepts(int f, int t)
@@ -85,6 +86,7 @@ static bool accepts(int f, int t)
     case 3: case 4: return t == T_STR;
     case 5: return true;
     case F_ROTATE: return t == T_TRUE;
+    case F_CREATED: case F_MODIFIED: return t == T_UINT; /* T_NEG: out of range */
     default: return t == T_STR || t == T_BIN;
     }
 }
@@ -111,6 +113,7 @@ static void build(proto_buf *b, const char *op, int bad, int t)
         case 4: proto_pack_cstr(&pk, "v0"); break;
         case 5: msgpack_pack_map(&pk, 1); proto_pack_cstr(&pk, "v"); proto_pack_cstr(&pk, "EVIL"); break;
         case F_ROTATE: msgpack_pack_false(&pk); break;
+        case F_CREATED: case F_MODIFIED: msgpack_pack_uint32(&pk, 1700000000); break;
         default: proto_pack_cstr(&pk, "wrong-passphrase"); break;
         }
     }
@@ -230,7 +233,7 @@ int main(void)
         proto_pack_cstr(&pk, fields[f]);
         if (f == 0)
             msgpack_pack_uint32(&pk, 4242);
-        else if (f == 2)
+        else if (f == 2 || f == F_CREATED || f == F_MODIFIED)
             msgpack_pack_uint8(&pk, 1);
         else if (f == F_ROTATE)
             msgpack_pack_false(&pk);

@@ -87,6 +87,25 @@ static void add_encoded_bases(void)
     proto_request get = { .id = 3, .op = PROTO_OP_GET, .fields = PROTO_F_NAME };
     set_str(get.name, &get.name_len, "alice");
     add_encoded(&get);
+    /* post and put with the record's times (import): both, and each alone */
+    static const int64_t times[][2] = { { 0, PROTO_MAX_TIME }, { 1700000000, -1 },
+                                        { -1, 65536 } };
+    for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+        proto_request t = { .id = 9, .op = i % 2 ? PROTO_OP_POST : PROTO_OP_PUT,
+                            .fields = PROTO_F_PROTOCOL | PROTO_F_NAME | PROTO_F_BODY,
+                            .body = { (const uint8_t *)"\xc3", 1 } };
+        set_str(t.protocol, &t.protocol_len, "p");
+        set_str(t.name, &t.name_len, "n");
+        if (times[i][0] >= 0) {
+            t.fields |= PROTO_F_CREATED;
+            t.created = times[i][0];
+        }
+        if (times[i][1] >= 0) {
+            t.fields |= PROTO_F_MODIFIED;
+            t.modified = times[i][1];
+        }
+        add_encoded(&t);
+    }
 }
 
 static void pk_str(msgpack_packer *pk, const char *s)
@@ -101,7 +120,7 @@ static void add_packed_bases(void)
 {
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    for (int which = 0; which < 4; which++) {
+    for (int which = 0; which < 5; which++) {
         msgpack_sbuffer_init(&sb);
         msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
         switch (which) {
@@ -149,6 +168,23 @@ static void add_packed_bases(void)
             pk_str(&pk, "put");
             pk_str(&pk, "id");
             msgpack_pack_uint16(&pk, 300);
+            break;
+        case 4: /* post, the times as int64 and int8 (any integer encoding of 0..9999) */
+            msgpack_pack_map(&pk, 7);
+            pk_str(&pk, "modified");
+            msgpack_sbuffer_write(&sb, "\xd3\x00\x00\x00\x3a\xff\xf4\x41\x7f", 9);
+            pk_str(&pk, "op");
+            pk_str(&pk, "post");
+            pk_str(&pk, "created");
+            msgpack_sbuffer_write(&sb, "\xd0\x00", 2);
+            pk_str(&pk, "name");
+            pk_str(&pk, "n");
+            pk_str(&pk, "body");
+            msgpack_pack_nil(&pk);
+            pk_str(&pk, "protocol");
+            pk_str(&pk, "p");
+            pk_str(&pk, "id");
+            msgpack_pack_uint8(&pk, 4);
             break;
         default: /* a 32-bit id, an unknown key of every scalar type */
             msgpack_pack_map(&pk, 4);

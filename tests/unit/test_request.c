@@ -960,6 +960,98 @@ START_TEST(passwd_rotate_field)
 }
 END_TEST
 
+/* A post/put of protocol "p", name "n" and `extra` more pairs, up to the "body" key. */
+static void mb_write_pn(mb *m, uint32_t extra, uint32_t id, const char *op)
+{
+    mb_req(m, 3 + extra, id, op);
+    s(m, "protocol");
+    s(m, "p");
+    s(m, "name");
+    s(m, "n");
+    s(m, "body");
+}
+
+/* post/put's optional `created` and `modified` (import keeps the dates of the file): any
+ * integer encoding of 0..PROTO_MAX_TIME; another type or range is bad_request naming the
+ * field; the encoder packs them last, as uints, only when present. */
+START_TEST(post_put_time_fields)
+{
+    static const struct { int type; int64_t v; int code; } cases[] = {
+        { 'u', 0, 0 }, { 'u', 1700000000, 0 }, { 'u', PROTO_MAX_TIME, 0 },
+        { 'i', 5, 0 }, /* int8 5 */
+        { 'u', PROTO_MAX_TIME + 1, SKR_EBAD_REQUEST }, { 'i', -1, SKR_EBAD_REQUEST },
+        { 'x', 0, SKR_EBAD_REQUEST }, /* UINT64_MAX */
+        { 's', 0, SKR_EBAD_REQUEST }, { 'f', 0, SKR_EBAD_REQUEST }, { 'n', 0, SKR_EBAD_REQUEST },
+    };
+    static const char *const keys[] = { "created", "modified" };
+    for (size_t k = 0; k < 2; k++) {
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            mb m;
+            mb_write_pn(&m, 1, 31, k ? "put" : "post");
+            msgpack_pack_true(&m.pk);
+            s(&m, keys[k]);
+            switch (cases[i].type) {
+            case 'u': msgpack_pack_uint64(&m.pk, (uint64_t)cases[i].v); break;
+            case 'i': msgpack_sbuffer_write(&m.sb, cases[i].v < 0 ? "\xd0\xff" : "\xd0\x05", 2); break;
+            case 'x': msgpack_pack_uint64(&m.pk, UINT64_MAX); break;
+            case 's': s(&m, "1700000000"); break;
+            case 'f': msgpack_pack_double(&m.pk, 1.0); break;
+            default: msgpack_pack_nil(&m.pk); break;
+            }
+            if (cases[i].code != 0) {
+                expect(&m, cases[i].code, 31, k ? "'modified'" : "'created'");
+                continue;
+            }
+            ck_assert_int_eq(mb_decode(&m), 0);
+            ck_assert_uint_eq(m.req.fields & (PROTO_F_CREATED | PROTO_F_MODIFIED),
+                              k ? PROTO_F_MODIFIED : PROTO_F_CREATED);
+            ck_assert_int_eq(k ? m.req.modified : m.req.created, cases[i].v);
+            ck_assert_int_eq(k ? m.req.created : m.req.modified, 0);
+            mb_free(&m);
+        }
+    }
+    mb m; /* twice is a duplicate */
+    mb_write_pn(&m, 2, 32, "put");
+    msgpack_pack_true(&m.pk);
+    s(&m, "modified");
+    msgpack_pack_uint8(&m.pk, 1);
+    s(&m, "modified");
+    msgpack_pack_uint8(&m.pk, 2);
+    expect(&m, SKR_EBAD_REQUEST, 32, "'modified'");
+
+    proto_buf out = PROTO_BUF_INIT;
+    proto_request r = base_req(PROTO_OP_PUT);
+    r.fields = PROTO_F_PROTOCOL | PROTO_F_NAME | PROTO_F_BODY | PROTO_F_CREATED | PROTO_F_MODIFIED;
+    memcpy(r.protocol, "p", 2);
+    r.protocol_len = 1;
+    memcpy(r.name, "n", 2);
+    r.name_len = 1;
+    r.body = (proto_span){ (const uint8_t *)"\xc3", 1 };
+    r.created = 1;
+    r.modified = PROTO_MAX_TIME;
+    ck_assert_int_eq(proto_request_encode(&out, &r, PROTO_MAX_FRAME_DEFAULT), 0);
+    static const uint8_t tail[] = { 0xa7, 'c', 'r', 'e', 'a', 't', 'e', 'd', 0x01,
+                                    0xa8, 'm', 'o', 'd', 'i', 'f', 'i', 'e', 'd',
+                                    0xcf, 0, 0, 0, 0x3a, 0xff, 0xf4, 0x41, 0x7f };
+    ck_assert_uint_ge(out.len, sizeof tail);
+    ck_assert_mem_eq(out.data + out.len - sizeof tail, tail, sizeof tail);
+    ck_assert_int_eq(out.data[4], (int)0x87); /* id, op, protocol, name, body, the times */
+    proto_request d;
+    char msg[PROTO_ERRMSG_MAX];
+    ck_assert_int_eq(decode_both(out.data + 4, out.len - 4, &d, msg), 0);
+    ck_assert_int_eq(d.created, 1);
+    ck_assert_int_eq(d.modified, PROTO_MAX_TIME);
+    proto_buf_free(&out);
+    out = (proto_buf)PROTO_BUF_INIT;
+    r.modified = PROTO_MAX_TIME + 1;
+    ck_assert_int_eq(proto_request_encode(&out, &r, PROTO_MAX_FRAME_DEFAULT), SKR_EINVAL);
+    r.modified = 0;
+    r.created = -1;
+    ck_assert_int_eq(proto_request_encode(&out, &r, PROTO_MAX_FRAME_DEFAULT), SKR_EINVAL);
+    proto_buf_free(&out);
+}
+END_TEST
+
 static Suite *request_suite(void)
 {
     Suite *su = suite_create("request");
@@ -993,6 +1085,7 @@ static Suite *request_suite(void)
     tcase_add_test(tc, encode_frame_limit_and_append);
     tcase_add_test(tc, encode_roundtrip_bin_secret);
     tcase_add_test(tc, passwd_rotate_field);
+    tcase_add_test(tc, post_put_time_fields);
     suite_add_tcase(su, tc);
     return su;
 }

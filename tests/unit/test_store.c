@@ -551,6 +551,59 @@ START_TEST(test_ops)
 }
 END_TEST
 
+/* Import keeps the dates of the file: the times given are stored exactly; a replace
+ * without `created` keeps the old one; out-of-range times are refused. */
+START_TEST(test_times_given)
+{
+    store *s = new_hub();
+    store_record rec;
+    bool b = true;
+    const uint8_t *body = (const uint8_t *)"B";
+
+    store_test_set_now(5000);
+    ck_assert_int_eq(store_post_at(s, "p", "a", body, 1, 0, STORE_TIME_MAX), 0);
+    ck_assert_int_eq(store_get(s, "p", "a", &rec), 0);
+    ck_assert_int_eq(rec.created, 0);
+    ck_assert_int_eq(rec.modified, STORE_TIME_MAX);
+    store_release(s);
+    ck_assert_int_eq(store_post_at(s, "p", "a", body, 1, 1, 1), SKR_EEXISTS);
+    /* A replace: modified given, created kept. */
+    ck_assert_int_eq(store_put_at(s, "p", "a", body, 1, &b, STORE_TIME_NOW, 1700000000), 0);
+    ck_assert(!b);
+    ck_assert_int_eq(store_get(s, "p", "a", &rec), 0);
+    ck_assert_int_eq(rec.created, 0);
+    ck_assert_int_eq(rec.modified, 1700000000);
+    store_release(s);
+    /* Neither given: created kept, modified now. */
+    ck_assert_int_eq(store_put_at(s, "p", "a", body, 1, &b, STORE_TIME_NOW, STORE_TIME_NOW), 0);
+    ck_assert_int_eq(store_get(s, "p", "a", &rec), 0);
+    ck_assert_int_eq(rec.created, 0);
+    ck_assert_int_eq(rec.modified, 5000);
+    store_release(s);
+    /* created given on a replace. */
+    ck_assert_int_eq(store_put_at(s, "p", "a", body, 1, &b, 1234567890, STORE_TIME_NOW), 0);
+    ck_assert_int_eq(store_get(s, "p", "a", &rec), 0);
+    ck_assert_int_eq(rec.created, 1234567890);
+    ck_assert_int_eq(rec.modified, 5000);
+    store_release(s);
+    /* A new record by put, only created given. */
+    ck_assert_int_eq(store_put_at(s, "p", "n", body, 1, &b, 42, STORE_TIME_NOW), 0);
+    ck_assert(b);
+    ck_assert_int_eq(store_get(s, "p", "n", &rec), 0);
+    ck_assert_int_eq(rec.created, 42);
+    ck_assert_int_eq(rec.modified, 5000);
+    store_release(s);
+    ck_assert_int_eq(store_post_at(s, "p", "r", body, 1, -1, 0), SKR_EINVAL);
+    ck_assert_int_eq(store_post_at(s, "p", "r", body, 1, 0, STORE_TIME_MAX + 1), SKR_EINVAL);
+    ck_assert_int_eq(store_put_at(s, "p", "a", body, 1, &b, INT64_MAX, 0), SKR_EINVAL);
+    ck_assert_int_eq(store_get(s, "p", "r", &rec), SKR_ENOT_FOUND);
+    ck_assert_int_eq(store_get(s, "p", "a", &rec), 0);
+    ck_assert_int_eq(rec.created, 1234567890);
+    store_release(s);
+    store_close(s);
+}
+END_TEST
+
 START_TEST(test_order)
 {
     uint64_t np, nc;
@@ -2806,6 +2859,7 @@ int main(void)
     tcase_add_test(tc, test_keyfile);
     tcase_add_test(tc, test_init_unlock);
     tcase_add_test(tc, test_ops);
+    tcase_add_test(tc, test_times_given);
     tcase_add_test(tc, test_order);
     tcase_add_test(tc, test_default_dir);
     suite_add_tcase(su, tc);
