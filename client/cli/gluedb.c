@@ -261,8 +261,10 @@ int gluedb_parse(const char *text, size_t len, gluedb_rec **out, size_t *out_n, 
                                   "string holding one)", i + 1);
             goto out;
         }
-        if (record_dates(json_object_get(rec, "info"), &recs[i], err, errlen, i) != 0)
+        if (record_dates(json_object_get(rec, "info"), &recs[i], err, errlen, i) != 0) {
+            json_decref(parsed); /* contents that were a JSON string, parsed above */
             goto out;
+        }
         recs[i].name = strdup(json_string_value(name));
         int pr = recs[i].name == NULL ? -1 : jsonmp_pack(contents, &recs[i].body, why, sizeof(why));
         json_decref(parsed);
