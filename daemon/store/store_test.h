@@ -1,5 +1,5 @@
 /*
- * daemon/store/store_test.h - hooks for tests/unit/test_store.c and bench/bench_store.c.
+ * daemon/store/store_test.h - hooks for tests/unit/test_store_*.c and bench/bench_store.c.
  * The daemon never calls these.
  */
 #ifndef DAEMON_STORE_TEST_H

@@ -1,0 +1,405 @@
+/*
+ * tests/unit/test_store_mirror.c - the encrypted hub (daemon/store), the record mirror
+ * (store_mirror.c): a model check, failed batches, the build after unlock, and what stays
+ * resident.
+ *
+ * Shared fixture and helpers: store_fixture.h.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store_fixture.h"
+
+/* ---- the record mirror (store_mirror.c) ---- */
+
+#define MIR_NAMES 48
+
+/* What the hub should hold: body[i] of name i, "" when absent. */
+typedef struct mir_model {
+    char body[MIR_NAMES][24];
+} mir_model;
+
+static void mir_name(int i, char p[8], char n[16])
+{
+    snprintf(p, 8, "p%d", i % 3);
+    snprintf(n, 16, "n%d", i);
+}
+
+/* Every name, with and without its protocol, against the model; returns the live count. */
+static size_t mir_check(store *s, const mir_model *m)
+{
+    char p[8], n[16];
+    store_record rec;
+    size_t live = 0;
+
+    for (int i = 0; i < MIR_NAMES; i++) {
+        mir_name(i, p, n);
+        if (m->body[i][0] != '\0') {
+            expect_body(s, p, n, m->body[i]);
+            expect_body(s, NULL, n, m->body[i]);
+            live++;
+        } else {
+            ck_assert_int_eq(store_get(s, p, n, &rec), SKR_ENOT_FOUND);
+            ck_assert_int_eq(store_get(s, NULL, n, &rec), SKR_ENOT_FOUND);
+        }
+    }
+    return live;
+}
+
+/* Random puts and deletes, in batches and alone, with a lock, a rotate and a reopen on
+ * the way: after every step each get must give the model's answer. The loop runs with
+ * 32-bit tags, with 2-bit tags and with one tag for all keys (as if every key collided):
+ * gets must stay right when keys share mirror entries. */
+START_TEST(test_mirror_model)
+{
+    static const uint32_t masks[] = { UINT32_MAX, 3, 0 };
+    uint32_t mask = masks[_i];
+    char p[8], n[16], body[24];
+    unsigned seed = 7;
+    mir_model m = { 0 };
+    store *s;
+    bool b;
+
+    store_test_set_mirror_tag_mask(mask);
+    s = new_hub();
+    for (int step = 0; step < 45; step++) {
+        bool batch = step % 3 != 0;
+        if (batch)
+            ck_assert_int_eq(store_batch_begin(s), 0);
+        for (int j = 0; j < 8; j++) {
+            int i = rand_r(&seed) % MIR_NAMES;
+            mir_name(i, p, n);
+            if (rand_r(&seed) % 4 == 0) {
+                ck_assert_int_eq(store_delete(s, p, n, &b), 0);
+                ck_assert(b == (m.body[i][0] != '\0'));
+                m.body[i][0] = '\0';
+            } else {
+                snprintf(body, sizeof body, "b%d-%d", step, j);
+                ck_assert_int_eq(store_put(s, p, n, (const uint8_t *)body, strlen(body), &b), 0);
+                snprintf(m.body[i], sizeof m.body[i], "%s", body);
+            }
+            if (batch && j == 4) /* reads inside a batch see it */
+                mir_check(s, &m);
+        }
+        if (batch)
+            ck_assert_int_eq(store_batch_commit(s), 0);
+        size_t live = mir_check(s, &m);
+        /* Durable values all in memory: batches add theirs, gets fill the rest. */
+        if (mask == UINT32_MAX)
+            ck_assert_uint_eq(store_test_mirror_count(s), live);
+        else
+            ck_assert_uint_le(store_test_mirror_count(s), (size_t)mask + 1);
+        if (step == 15) {
+            store_lock(s);
+            ck_assert_uint_eq(store_test_mirror_count(s), 0);
+            ck_assert_int_eq(store_unlock(s, g_kek), 0);
+            mir_check(s, &m);
+        }
+        if (step == 30)
+            ck_assert_int_eq(store_rotate(s, NULL), 0);
+    }
+    s = reopen(s);
+    mirror_finish(s);
+    size_t live = 0;
+    for (int i = 0; i < MIR_NAMES; i++)
+        live += m.body[i][0] != '\0';
+    if (mask == UINT32_MAX) /* built whole at unlock */
+        ck_assert_uint_eq(store_test_mirror_count(s), live);
+    ck_assert_uint_eq(mir_check(s, &m), live);
+    store_close(s);
+}
+END_TEST
+
+/* ---- the mirror's build after unlock (store_mirror_build.c) ---- */
+
+#define BUILD_N 300
+
+static void build_name(int i, char p[8], char n[16])
+{
+    snprintf(p, 8, "p%d", i % 3);
+    snprintf(n, 16, "n%d", i);
+}
+
+static void build_put(store *s, char body[][24], int i, const char *b)
+{
+    char p[8], n[16];
+    bool created;
+
+    build_name(i, p, n);
+    ck_assert_int_eq(store_put(s, p, n, (const uint8_t *)b, strlen(b), &created), 0);
+    snprintf(body[i], 24, "%s", b);
+}
+
+/* Name i with and without its protocol against body[i] ("" = absent). */
+static void build_expect(store *s, char body[][24], int i)
+{
+    char p[8], n[16];
+    store_record rec;
+
+    build_name(i, p, n);
+    if (body[i][0] == '\0') {
+        ck_assert_int_eq(store_get(s, p, n, &rec), SKR_ENOT_FOUND);
+        ck_assert_int_eq(store_get(s, NULL, n, &rec), SKR_ENOT_FOUND);
+        return;
+    }
+    expect_body(s, p, n, body[i]);
+    expect_body(s, NULL, n, body[i]);
+}
+
+/* A hub of BUILD_N names written in one batch, reopened: unlocked, its mirror unbuilt. */
+static store *build_hub(char body[][24])
+{
+    char b[24];
+    store *s = new_hub();
+
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    for (int i = 0; i < BUILD_N; i++) {
+        snprintf(b, sizeof b, "b0-%d", i);
+        build_put(s, body, i, b);
+    }
+    ck_assert_int_eq(store_batch_commit(s), 0);
+    s = reopen(s);
+    ck_assert(store_mirror_building(s));
+    ck_assert_uint_eq(store_test_mirror_count(s), 0);
+    return s;
+}
+
+/* Unlock returns before the mirror is built: between the build's steps gets read LMDB and
+ * answer right, writes (alone and in batches) are seen by every later get, a step while
+ * a batch is open does nothing, and the finished mirror holds exactly the live values. */
+START_TEST(test_mirror_build_serves)
+{
+    static char body[BUILD_N][24];
+    char b[24];
+    unsigned steps = 0;
+    uint64_t misses;
+    bool deleted;
+    store *s;
+
+    memset(body, 0, sizeof body);
+    s = build_hub(body);
+    misses = store_test_mirror_misses(s);
+    expect_body(s, "p0", "n0", "b0-0");
+    ck_assert_uint_eq(store_test_mirror_misses(s), misses + 1); /* from LMDB */
+    while (store_mirror_step(s, 0)) {
+        int w = (int)(steps * 7 % BUILD_N), d = (int)((steps * 11 + 3) % BUILD_N);
+        snprintf(b, sizeof b, "b1-%u", steps);
+        if (steps % 2 == 0) {
+            build_put(s, body, w, b);
+        } else { /* in a batch: the build waits for its commit */
+            ck_assert_int_eq(store_batch_begin(s), 0);
+            build_put(s, body, w, b);
+            size_t count = store_test_mirror_count(s);
+            ck_assert(store_mirror_step(s, 0));
+            ck_assert_uint_eq(store_test_mirror_count(s), count);
+            ck_assert_int_eq(store_batch_commit(s), 0);
+        }
+        if (steps % 3 == 0) {
+            char p[8], n[16];
+            build_name(d, p, n);
+            ck_assert_int_eq(store_delete(s, p, n, &deleted), 0);
+            ck_assert(deleted == (body[d][0] != '\0'));
+            body[d][0] = '\0';
+        }
+        for (int i = (int)steps; i < BUILD_N; i += 37)
+            build_expect(s, body, i);
+        steps++;
+        ck_assert_uint_lt(steps, 100000);
+    }
+    ck_assert_uint_ge(steps, 10); /* 2 passes of 300 entries, 32 per step: it interleaved */
+    size_t live = 0;
+    for (int i = 0; i < BUILD_N; i++) {
+        build_expect(s, body, i);
+        live += body[i][0] != '\0';
+    }
+    ck_assert_uint_eq(store_test_mirror_count(s), live);
+    misses = store_test_mirror_misses(s);
+    for (int i = 0; i < BUILD_N; i++)
+        if (body[i][0] != '\0')
+            build_expect(s, body, i);
+    ck_assert_uint_eq(store_test_mirror_misses(s), misses); /* every live one from memory */
+    store_close(s);
+}
+END_TEST
+
+/* A lock during the build, in either pass, stops it and wipes every byte of the mirror
+ * and of the build's state (version table, where it stopped); the next unlock builds it
+ * whole again. */
+START_TEST(test_mirror_build_lock)
+{
+    static char body[BUILD_N][24];
+    store_record rec;
+    store *s;
+
+    memset(body, 0, sizeof body);
+    s = build_hub(body);
+    for (int i = 0; i < 3; i++) /* into the ord pass */
+        ck_assert(store_mirror_step(s, 0));
+    ck_assert(!store_test_mirror_wiped(s));
+    store_lock(s);
+    ck_assert(store_test_mirror_wiped(s));
+    ck_assert(!store_mirror_building(s));
+    ck_assert(!store_mirror_step(s, 0));
+    ck_assert_int_eq(store_get(s, "p0", "n0", &rec), SKR_ELOCKED);
+    ck_assert_int_eq(store_unlock(s, g_kek), 0);
+    ck_assert(store_mirror_building(s));
+    while (store_test_mirror_count(s) == 0) /* into the rec pass */
+        ck_assert(store_mirror_step(s, 0));
+    store_lock(s);
+    ck_assert(store_test_mirror_wiped(s));
+    ck_assert(!store_mirror_step(s, 0));
+    ck_assert_int_eq(store_unlock(s, g_kek), 0);
+    ck_assert_uint_ge(mirror_finish(s), 10);
+    ck_assert_uint_eq(store_test_mirror_count(s), BUILD_N);
+    for (int i = 0; i < BUILD_N; i++)
+        build_expect(s, body, i);
+    store_close(s);
+}
+END_TEST
+
+/* A batch whose journal write fails leaves the mirror with the old values: the failed
+ * writes were dropped from it when made and never added back. */
+START_TEST(test_mirror_failed_batch)
+{
+    store_record rec;
+    store *s = new_hub();
+    int full, saved;
+    bool b;
+
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    post_str(s, "x", "a", "old-a");
+    post_str(s, "x", "b", "old-b");
+    ck_assert_int_eq(store_batch_commit(s), 0);
+    ck_assert_uint_eq(store_test_mirror_count(s), 2);
+    /* The journal becomes /dev/full: the next batch cannot be made durable. */
+    ck_assert_int_ge(saved = dup(s->jfd), 0);
+    ck_assert_int_ge(full = open("/dev/full", O_WRONLY | O_CLOEXEC), 0);
+    ck_assert_int_ge(dup2(full, s->jfd), 0);
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    ck_assert_int_eq(store_put(s, "x", "a", (const uint8_t *)"new-a", 5, &b), 0);
+    ck_assert_int_eq(store_delete(s, "x", "b", &b), 0);
+    post_str(s, "x", "c", "new-c");
+    expect_body(s, "x", "a", "new-a"); /* inside the batch */
+    ck_assert_int_eq(store_get(s, "x", "b", &rec), SKR_ENOT_FOUND);
+    ck_assert_int_eq(store_batch_commit(s), SKR_EINTERNAL);
+    ck_assert_int_ge(dup2(saved, s->jfd), 0);
+    close(saved);
+    close(full);
+    expect_body(s, "x", "a", "old-a");
+    expect_body(s, "x", "b", "old-b");
+    ck_assert_int_eq(store_get(s, "x", "c", &rec), SKR_ENOT_FOUND);
+    ck_assert_uint_eq(store_test_mirror_count(s), 2);
+    s = reopen(s);
+    expect_body(s, "x", "a", "old-a");
+    ck_assert_int_eq(store_get(s, "x", "c", &rec), SKR_ENOT_FOUND);
+    store_close(s);
+}
+END_TEST
+
+/* test_mirror_memory's writes: round 0 puts u0..u<n-1>, round r > 0 puts every third
+ * name (i % 3 == r % 3), in batches of 100, so that replaced values lie between live ones
+ * and compaction has to move those. */
+static void mem_body(int round, int i, char body[240])
+{
+    memset(body, 'a' + round, 240);
+    snprintf(body, 240, "r%d-%d", round, i);
+    body[strlen(body)] = '.';
+}
+
+static int mem_last_round(int i, int rounds)
+{
+    for (int r = rounds - 1; r > 0; r--)
+        if (r % 3 == i % 3)
+            return r;
+    return 0;
+}
+
+static void mem_write_round(store *s, int n, int round)
+{
+    char name[16], body[240];
+    int in_batch = 0;
+    bool b;
+
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    for (int i = 0; i < n; i++) {
+        if (round > 0 && i % 3 != round % 3)
+            continue;
+        snprintf(name, sizeof name, "u%d", i);
+        mem_body(round, i, body);
+        ck_assert_int_eq(store_put(s, "p", name, (const uint8_t *)body, 240, &b), 0);
+        if (++in_batch == 100) {
+            ck_assert_int_eq(store_batch_commit(s), 0);
+            ck_assert_int_eq(store_batch_begin(s), 0);
+            in_batch = 0;
+        }
+    }
+    ck_assert_int_eq(store_batch_commit(s), 0);
+}
+
+static void mem_get_all(store *s, int n, int rounds)
+{
+    char name[16], body[240];
+    store_record rec;
+
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "u%d", i);
+        mem_body(mem_last_round(i, rounds), i, body);
+        ck_assert_int_eq(store_get(s, "p", name, &rec), 0);
+        ck_assert_uint_eq(rec.body_len, 240);
+        ck_assert_mem_eq(rec.body, body, 240);
+    }
+    store_release(s);
+}
+
+/* Gets are served from memory: after unlock (and after rotate) the store holds none of
+ * the data file's pages, and reading every record maps none again. The writes make the
+ * table grow and the arena compact itself (moving live values), and not one get misses. */
+START_TEST(test_mirror_memory)
+{
+    enum { N = 3000, ROUNDS = 16 };
+    store *s = new_hub();
+
+    for (int round = 0; round < ROUNDS; round++)
+        mem_write_round(s, N, round);
+    ck_assert_uint_eq(store_test_mirror_count(s), N);
+    /* A value of 240-byte body is padded to 384 bytes of plaintext (store_pad_class);
+     * 8,000 values written: at most 4/3 of the live ones kept. */
+    size_t per = 8 + STORE_REC_CLEAR + STORE_SEAL_OVERHEAD +
+                 store_pad_class(STORE_REC_HEAD + 1 + 5 + 240, STORE_REC_PAD_MIN,
+                                 STORE_REC_PT_MAX);
+    ck_assert_uint_lt(s->mir.used, (size_t)N * per * 4 / 3 + (256 << 10));
+    mem_get_all(s, N, ROUNDS);
+    ck_assert_uint_eq(store_test_mirror_misses(s), 0); /* every value survived compaction */
+    s = reopen(s);
+    mirror_finish(s);
+    ck_assert_uint_eq(store_test_mirror_count(s), N);
+    ck_assert_int_le(data_map_rss_kb(), 64);
+    mem_get_all(s, N, ROUNDS);
+    ck_assert_uint_eq(store_test_mirror_misses(s), 0);
+    ck_assert_int_le(data_map_rss_kb(), 64);
+    /* Rotate seals every value again: the mirror is rebuilt, gets still need no page. */
+    ck_assert_int_eq(store_rotate(s, NULL), 0);
+    ck_assert_uint_eq(store_test_mirror_count(s), N);
+    mem_get_all(s, N, ROUNDS);
+    ck_assert_uint_eq(store_test_mirror_misses(s), 0);
+    ck_assert_int_le(data_map_rss_kb(), 64);
+    store_close(s);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *su = suite_create("store_mirror");
+    TCase *tc;
+
+    tc = fixture_tcase("mirror", setup_disk, 60);
+    tcase_add_loop_test(tc, test_mirror_model, 0, 3);
+    tcase_add_test(tc, test_mirror_failed_batch);
+    tcase_add_test(tc, test_mirror_build_serves);
+    tcase_add_test(tc, test_mirror_build_lock);
+    tcase_add_test(tc, test_mirror_memory);
+    suite_add_tcase(su, tc);
+    return fixture_run(su);
+}
