@@ -1,10 +1,12 @@
 /*
  * client/lib/internal.h - shared between the library's sources; not installed.
  *
- * The library in three parts: transport.c (the connection and the one exchange loop),
- * ops.c (one function per operation, building requests and reading results), list.c
- * and cred.c (the objects handed to the caller); json.c renders bodies; names.c the
- * limits and name rules.
+ * The library in three parts: transport.c (the connection and the one exchange loop);
+ * call.c (one request and its answer, and the raw skr_call) under ops_read.c (get,
+ * batches, getDb, getHub), ops_write.c (post, put, delete) and ops_hub.c (ping, status,
+ * passphrases, lock, rotate), one function per operation; list.c and cred.c (the objects
+ * handed to the caller). json.c renders bodies; names.c has the limits, the name rules
+ * and the version.
  */
 #ifndef CLIENT_INTERNAL_H
 #define CLIENT_INTERNAL_H
@@ -65,6 +67,22 @@ void transport_break(skr_client *c);
 
 /* Copies at most cap-1 bytes of s into dst, NUL-terminated, cut at a UTF-8 boundary. */
 void copy_utf8_bounded(char *dst, size_t cap, const char *s, size_t n);
+
+/* ---- call.c ---- */
+
+/* Copies the NUL-terminated s (1..cap bytes) into dst, *dst_len its length; SKR_EINVAL for
+ * NULL, empty or longer. */
+int call_set_str(char *dst, uint32_t *dst_len, size_t cap, const char *s);
+/* One call with a filled request (its id is set here): 0 for ok:true (*resp points into
+ * c->reply until the next call), the answer's code for ok:false (its message in
+ * c->errmsg), or a transport error. SKR_EINVAL when c is NULL. */
+int call_request(skr_client *c, proto_request *req, proto_response *resp);
+/* call_request of an op without arguments, whose result is not read. */
+int call_op(skr_client *c, proto_op op);
+/* In the result map of resp, the value of `key` (*val a cursor at it), or SKR_EPROTOCOL
+ * when the result is not a map or lacks the key; call_result_bool reads it as a bool. */
+int call_result_key(const proto_response *resp, const char *key, proto_cur *val);
+int call_result_bool(const proto_response *resp, const char *key, bool *v);
 
 /* ---- list.c ---- */
 

@@ -309,3 +309,11 @@ out:
     proto_buf_free(&out);
     return r;
 }
+
+void skr_string_free(char *s)
+{
+    if (s == NULL)
+        return;
+    sodium_memzero(s, strlen(s));
+    free(s);
+}

@@ -1,5 +1,6 @@
-/* The wire's limits and name rules, exported (sekrets.h "limits"): the codec's own checks,
- * so a client and the daemon can never disagree on what is valid. */
+/* client/lib/names.c - the wire's limits and name rules, exported (sekrets.h "limits"):
+ * the codec's own checks, so a client and the daemon can never disagree on what is valid;
+ * and the library's version. */
 #include "internal.h"
 #include "request.h"
 
@@ -36,4 +37,9 @@ bool skr_valid_protocol(const char *s, size_t len)
 bool skr_valid_name(const char *s, size_t len)
 {
     return s != NULL && proto_valid_name(s, len);
+}
+
+const char *skr_version(void)
+{
+    return SKR_VERSION_STRING;
 }
