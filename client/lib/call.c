@@ -26,8 +26,6 @@ int call_set_str(char *dst, uint32_t *dst_len, size_t cap, const char *s)
 /* Prepares c for a call and encodes req into c->out with a fresh id. */
 static int begin(skr_client *c, proto_request *req)
 {
-    if (c == NULL)
-        return SKR_EINVAL;
     client_clear_error(c);
     req->id = c->next_id++;
     if (c->next_id == 0)
@@ -42,12 +40,13 @@ static void keep_answer(void *ctx, size_t i, const proto_response *resp)
     *(proto_response *)ctx = *resp;
 }
 
-/* One call with an already filled request: 0 for ok:true (*resp points into c->reply),
- * the answer's code for ok:false (its message in c->errmsg), or a transport error. */
 int call_request(skr_client *c, proto_request *req, proto_response *resp)
 {
-    int r = begin(c, req);
-    if (r != 0) {
+    int r;
+
+    if (c == NULL) /* before begin's failure path, which touches c->out */
+        return SKR_EINVAL;
+    if ((r = begin(c, req)) != 0) {
         proto_buf_reset(&c->out);
         return r;
     }

@@ -373,6 +373,43 @@ START_TEST(test_misc)
 }
 END_TEST
 
+/* A NULL client is SKR_EINVAL for every call, checked before anything else is touched
+ * (the other arguments are valid, so only the client is wrong). */
+START_TEST(test_null_client)
+{
+    static const uint8_t body[] = { 0x81, 0xa1, 'k', 0xa1, 'v' }, ping[] = { 0x80 };
+    skr_get_req one = { "n", NULL };
+    skr_cred *cred = NULL;
+    skr_list *list = NULL;
+    skr_status st;
+    size_t len = 0;
+    void *reply = NULL;
+    uint64_t recs;
+    int code;
+    bool b;
+
+    ck_assert_int_eq(skr_ping(NULL), SKR_EINVAL);
+    ck_assert_int_eq(skr_get_status(NULL, &st), SKR_EINVAL);
+    ck_assert_int_eq(skr_get(NULL, "n", "p", &cred), SKR_EINVAL);
+    ck_assert_int_eq(skr_get_batch(NULL, &one, 1, &cred, &code), SKR_EINVAL);
+    ck_assert_int_eq(skr_get_db(NULL, "p", &list), SKR_EINVAL);
+    ck_assert_int_eq(skr_get_hub(NULL, &list), SKR_EINVAL);
+    ck_assert_int_eq(skr_post(NULL, "p", "n", body, sizeof body), SKR_EINVAL);
+    ck_assert_int_eq(skr_put(NULL, "p", "n", body, sizeof body, &b), SKR_EINVAL);
+    ck_assert_int_eq(skr_delete(NULL, "p", "n", &b), SKR_EINVAL);
+    ck_assert_int_eq(skr_init(NULL, "passphrase", 10), SKR_EINVAL);
+    ck_assert_int_eq(skr_unlock(NULL, "passphrase", 10), SKR_EINVAL);
+    ck_assert_int_eq(skr_lock(NULL), SKR_EINVAL);
+    ck_assert_int_eq(skr_passwd(NULL, "passphrase", 10, "other one", 9), SKR_EINVAL);
+    ck_assert_int_eq(skr_passwd_rotate(NULL, "passphrase", 10, "other one", 9), SKR_EINVAL);
+    ck_assert_int_eq(skr_rotate(NULL, &recs), SKR_EINVAL);
+    ck_assert_int_eq(skr_call(NULL, ping, sizeof ping, &reply, &len, &code), SKR_EINVAL);
+    ck_assert_ptr_null(cred);
+    ck_assert_ptr_null(list);
+    ck_assert_ptr_null(reply);
+}
+END_TEST
+
 int main(void)
 {
     jsonmp_init();
@@ -388,6 +425,7 @@ int main(void)
     tcase_add_test(tc, test_escape);
     tcase_add_test(tc, test_misc);
     tcase_add_test(tc, test_limits_and_names);
+    tcase_add_test(tc, test_null_client);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
