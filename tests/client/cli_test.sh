@@ -4,6 +4,7 @@
 # any command line. Needs $SEKRETSD and $SEKRETS_CLI (meson sets both).
 set -u
 : "${SEKRETSD:?}" "${SEKRETS_CLI:?}"
+. "$(dirname "$0")/../wait_ping.sh"
 T=$(mktemp -d /tmp/skr-cli.XXXXXX)
 chmod 700 "$T"
 mkdir -m 700 "$T/run" "$T/hub" "$T/hub2" "$T/run2"
@@ -29,10 +30,7 @@ start() { # start SOCKET HUB [args]: starts the daemon, waits until ping answers
     local sock=$1 hub=$2; shift 2
     "$SEKRETSD" --foreground --socket "$sock" --hub "$hub" --kdf-limits min "$@" 2>>"$T/daemon.log" &
     DPID=$!
-    for _ in $(seq 100); do
-        SEKRETS_SOCKET=$sock "$SEKRETS_CLI" ping >/dev/null 2>&1 && return 0
-        sleep 0.05
-    done
+    wait_ping "$sock" 100 && return 0
     echo "daemon did not start" >&2; cat "$T/daemon.log" >&2; exit 1
 }
 stop() { kill "$DPID"; wait "$DPID" 2>/dev/null; DPID=; }

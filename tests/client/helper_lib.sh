@@ -2,6 +2,7 @@
 # a temp folder, a real sekretsd on a temp socket and keyfile hub, exact expectations.
 # Needs $SEKRETSD and $SEKRETS_CLI. Sets T (the folder, removed at exit) and SOCK.
 : "${SEKRETSD:?}" "${SEKRETS_CLI:?}"
+. "$(dirname "${BASH_SOURCE[0]}")/../wait_ping.sh"
 T=$(mktemp -d /tmp/skr-helper.XXXXXX)
 chmod 700 "$T"
 mkdir -m 700 "$T/run" "$T/hub"
@@ -19,10 +20,7 @@ start() {
     [ -f "$T/key" ] || { head -c 32 /dev/urandom > "$T/key"; chmod 600 "$T/key"; }
     "$SEKRETSD" --foreground --socket "$SOCK" --hub "$T/hub" --keyfile "$T/key" 2>>"$T/daemon.log" &
     DPID=$!
-    for _ in $(seq 200); do
-        SEKRETS_SOCKET=$SOCK "$SEKRETS_CLI" ping >/dev/null 2>&1 && return 0
-        sleep 0.05
-    done
+    wait_ping "$SOCK" && return 0
     echo "daemon did not start" >&2; cat "$T/daemon.log" >&2; exit 1
 }
 stop() { kill "$DPID"; wait "$DPID" 2>/dev/null; DPID=; }

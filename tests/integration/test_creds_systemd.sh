@@ -40,6 +40,7 @@ trap cleanup EXIT
 fails=0
 ok() { echo "ok - $*"; }
 not_ok() { echo "not ok - $*"; fails=$((fails + 1)); }
+. "$(dirname "$0")/../wait_ping.sh"
 
 # The manager: / private, then /run/systemd a tmpfs with system/ in it, then shared
 # propagation inside the namespace only (systemd moves each unit's credentials mount
@@ -80,7 +81,7 @@ sock=$xdg/sekrets/sekretsd.sock creds=$xdg/sekrets/creds.sock
 "$SEKRETSD" -f --hub "$tmp/d/hub" --keyfile "$tmp/d/keyfile" --socket "$sock" \
   --config "$tmp/d/sekretsd.conf" --credentials-socket "$creds" 2> "$tmp/d/log" &
 daemon=$!
-for _ in $(seq 200); do SEKRETS_SOCKET=$sock "$SEKRETS_CLI" ping >/dev/null 2>&1 && break; sleep 0.05; done
+wait_ping "$sock" || true # what follows says what failed
 echo '{"username": "alerts@example.com", "password": "pw-via-systemd"}' |
   SEKRETS_SOCKET=$sock "$SEKRETS_CLI" put smtp alerts@example.com >/dev/null
 

@@ -33,13 +33,7 @@ readme_block() {
     inb && /^```/ { exit } inb { print }' "$src/README.md"
 }
 
-wait_ping() {
-  for _ in $(seq 200); do
-    SEKRETS_SOCKET=$1 "$SEKRETS_CLI" ping >/dev/null 2>&1 && return 0
-    sleep 0.05
-  done
-  return 1
-}
+. "$(dirname "$0")/../wait_ping.sh"
 
 # Asks like systemd's read_full_file_full(READ_FULL_FILE_CONNECT_SOCKET): prints what is read.
 ask() { # socket unit id [cgroup-dir]

@@ -24,14 +24,7 @@ ok() { echo "ok - $*"; }
 not_ok() { echo "not ok - $*"; fails=$((fails + 1)); }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
 
-# Waits until `sekrets-cli ping` answers on socket $1 (at most 10 s).
-wait_ping() {
-  for _ in $(seq 200); do
-    SEKRETS_SOCKET=$1 "$SEKRETS_CLI" ping >/dev/null 2>&1 && return 0
-    sleep 0.05
-  done
-  return 1
-}
+. "$(dirname "$0")/../wait_ping.sh"
 
 # ---- 1 + 3: install into a destdir ----
 dest=$tmp/dest
