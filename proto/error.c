@@ -45,7 +45,7 @@ const char *skr_error_name(int code)
     return errors[-code].name;
 }
 
-int skr_error_from_name(const char *name, unsigned long len)
+int skr_error_from_name(const char *name, size_t len)
 {
     for (int i = 1; i <= -SKR_ERR_MIN; i++) {
         const char *n = errors[i].name;

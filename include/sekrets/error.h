@@ -11,6 +11,8 @@
 #ifndef SEKRETS_ERROR_H
 #define SEKRETS_ERROR_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -58,7 +60,7 @@ SKR_EXPORT const char *skr_strerror(int code);
 SKR_EXPORT const char *skr_error_name(int code);
 
 /* The code of a wire string; SKR_EINTERNAL for a string this version does not know. */
-SKR_EXPORT int skr_error_from_name(const char *name, unsigned long len);
+SKR_EXPORT int skr_error_from_name(const char *name, size_t len);
 
 #ifdef __cplusplus
 }

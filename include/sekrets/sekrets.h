@@ -15,11 +15,27 @@
  *    memory that held a credential body, passphrase or reply.
  *  - Strings returned by accessors (const char *) are NUL-terminated and owned by the
  *    object they came from; they stay valid until that object is freed.
- *  - Errors: every call that talks to the daemon may also return the transport errors
- *    SKR_EIO (connection broken), SKR_ETIMEOUT, SKR_ENOMEM and SKR_EPROTOCOL (a reply that
- *    is not PROTOCOL.md's), and the daemon's general answers SKR_ELOCKED (hub locked or not
- *    initialised), SKR_EDENIED (an access grant does not cover it), SKR_EBAD_REQUEST,
- *    SKR_EBUSY and SKR_EINTERNAL. Each call's comment lists the codes particular to it.
+ *  - Errors: each call's comment lists the codes particular to it. Besides those, every
+ *    call that talks to the daemon may return the codes of these four groups (skr_get_batch
+ *    returns those of groups 1 to 3 and skr_call those of 1 and 2; the daemon's other
+ *    answers are in their codes[] and *error):
+ *     1. before anything is sent: SKR_EINVAL when c, or a pointer the call needs, is NULL;
+ *     2. the transport: SKR_EIO (connection broken, now or by an earlier call),
+ *        SKR_ETIMEOUT, SKR_ENOMEM, SKR_EPROTOCOL (a reply that is not PROTOCOL.md's), and
+ *        SKR_EDENIED when the reconnect after an idle close (see skr_connect) finds a
+ *        daemon of another uid;
+ *     3. the daemon refusing the connection (it answers once, then hangs up): SKR_EDENIED
+ *        (no grant covers the peer), SKR_EBUSY (at a connection limit), SKR_EBAD_FRAME
+ *        (it could not read the request's frame);
+ *     4. the daemon's general answers: SKR_ELOCKED (while the hub is locked, every op but
+ *        ping, status, init and unlock; while it is not initialised, every op but ping,
+ *        status and init), SKR_EDENIED (the peer's grant does not cover the
+ *        op or the protocol), SKR_EINTEGRITY (a value in the hub file failed
+ *        authentication or is corrupt), SKR_EBAD_REQUEST (an argument the daemon refuses,
+ *        such as a name that fails skr_valid_name), SKR_EUNSUPPORTED and SKR_EUNKNOWN_OP
+ *        (a daemon that does not speak this protocol version or this op), SKR_EBUSY (the
+ *        hub's readers are all taken) and SKR_EINTERNAL (out of memory, a disk error or a
+ *        full disk on the daemon's side).
  *  - Argument order: the client first, then what names the record, then its data, then
  *    out-parameters. Reads name a credential as (name, protocol), the order of pyswark's
  *    get(name, protocol=None), since the protocol there is optional; writes take
@@ -61,8 +77,9 @@ typedef struct skr_list skr_list;
 
 /*
  * Writes the default socket path into buf (size bytes, NUL-terminated): $SEKRETS_SOCKET
- * when set and non-empty, else $XDG_RUNTIME_DIR/sekrets/sekretsd.sock.
- * 0; SKR_ECONNECT when neither variable is set; SKR_EINVAL when it does not fit.
+ * when set and non-empty, else $XDG_RUNTIME_DIR/sekrets/sekretsd.sock (XDG_RUNTIME_DIR
+ * must be an absolute path: a relative one is ignored, as the XDG spec says, and as
+ * sekretsd does). 0; SKR_ECONNECT when neither applies; SKR_EINVAL when it does not fit.
  */
 SKR_EXPORT int skr_default_socket(char *buf, size_t size);
 
@@ -82,8 +99,9 @@ SKR_EXPORT int skr_default_socket(char *buf, size_t size);
  * with the same checks, before it sends anything. A connection that breaks during a call
  * is not reopened: that call and later ones get SKR_EIO (connect again to go on).
  *
- * SKR_ECONNECT (no socket, refused, path too long), SKR_ETIMEOUT, SKR_ENOMEM, SKR_EDENIED
- * (the daemon runs as another uid), SKR_EINVAL (SEKRETS_DAEMON_UID is not a number).
+ * SKR_ECONNECT (no socket path, no socket, refused, path empty or too long), SKR_ETIMEOUT,
+ * SKR_ENOMEM, SKR_EDENIED (the daemon runs as another uid), SKR_EINVAL (out is NULL, or
+ * SEKRETS_DAEMON_UID is not a number), SKR_EINTERNAL (libsodium failed to initialise).
  */
 SKR_EXPORT SKR_WUR int skr_connect(const char *path, int timeout_ms, skr_client **out);
 
@@ -154,9 +172,10 @@ SKR_EXPORT bool skr_valid_name(const char *s, size_t len);
  * get: the credential `name` in `protocol`; protocol NULL searches every protocol
  * (SKR_EAMBIGUOUS when several hold the name). On success *out is a new credential,
  * released with skr_cred_free. SKR_ENOT_FOUND, SKR_EAMBIGUOUS, SKR_EINTEGRITY (the stored
- * record failed authentication), SKR_EINVAL (name or protocol NULL, empty or over its
- * limit: nothing sent; one that breaks the rules of skr_valid_name/skr_valid_protocol
- * otherwise is answered SKR_EBAD_REQUEST by the daemon).
+ * record failed authentication), SKR_EINVAL (out NULL, name NULL, or name or protocol
+ * empty or over its limit: nothing sent; one that breaks the rules of
+ * skr_valid_name/skr_valid_protocol otherwise is answered SKR_EBAD_REQUEST by the daemon),
+ * SKR_ETOO_LARGE (the answer would exceed the daemon's --max-frame).
  */
 SKR_EXPORT SKR_WUR int skr_get(skr_client *c, const char *name, const char *protocol,
                                 skr_cred **out);
@@ -171,8 +190,11 @@ typedef struct skr_get_req {
  * Pipelines n gets on one connection: every request is sent without waiting, the answers
  * are read as they come. For each i, codes[i] gets 0 and creds[i] a new credential, or
  * codes[i] an error code and creds[i] NULL. Returns 0 when every answer arrived (whatever
- * the per-item codes), else the transport error (SKR_EIO, SKR_ETIMEOUT, ...) and then
- * creds[] holds nothing (all NULL). n may be 0. The caller frees each creds[i].
+ * the per-item codes), else the error and then creds[] holds nothing (all NULL): SKR_EINVAL
+ * (reqs, creds or codes NULL with n > 0, n over UINT32_MAX / 2, or one name or protocol
+ * as skr_get refuses it: nothing sent), or one of groups 1 to 3 of the conventions.
+ * codes[i] is any code skr_get returns for that answer, but those of groups 1 to 3.
+ * n may be 0. The caller frees each creds[i].
  */
 SKR_EXPORT SKR_WUR int skr_get_batch(skr_client *c, const skr_get_req *reqs, size_t n,
                                       skr_cred **creds, int *codes);
@@ -211,7 +233,8 @@ SKR_EXPORT SKR_WUR int skr_cred_string(skr_cred *cred, const char *field,
 /* An integer field. SKR_ENOT_FOUND, SKR_EINVAL (not an integer or beyond int64). */
 SKR_EXPORT SKR_WUR int skr_cred_int(const skr_cred *cred, const char *field, int64_t *value);
 
-/* Any field's raw MessagePack bytes, pointing into cred. SKR_ENOT_FOUND. */
+/* Any field's raw MessagePack bytes, pointing into cred. SKR_ENOT_FOUND, SKR_EINVAL (value
+ * or len NULL). */
 SKR_EXPORT SKR_WUR int skr_cred_raw(const skr_cred *cred, const char *field,
                                      const void **value, size_t *len);
 
@@ -224,7 +247,8 @@ SKR_EXPORT SKR_WUR int skr_cred_map(const skr_cred *cred, const char *field, skr
 
 /*
  * The body rendered as JSON (see skr_msgpack_to_json). *json is new, NUL-terminated,
- * released with skr_string_free (wiped).
+ * released with skr_string_free (wiped). SKR_EINVAL (cred or json NULL, or the body as
+ * skr_msgpack_to_json refuses it), SKR_ENOMEM.
  */
 SKR_EXPORT SKR_WUR int skr_cred_json(const skr_cred *cred, int flags, char **json);
 
@@ -232,11 +256,13 @@ SKR_EXPORT SKR_WUR int skr_cred_json(const skr_cred *cred, int flags, char **jso
 
 /*
  * getDb: the names of `protocol` in creation order. *out is new (skr_list_free).
- * SKR_ENOT_FOUND when there is no such protocol, SKR_EINVAL (as for skr_get).
+ * SKR_ENOT_FOUND when there is no such protocol, SKR_EINVAL (protocol as for skr_get; out
+ * NULL), SKR_ETOO_LARGE (the list would exceed the daemon's --max-frame).
  */
 SKR_EXPORT SKR_WUR int skr_get_db(skr_client *c, const char *protocol, skr_list **out);
 
-/* getHub: the protocols sorted by name, each with its number of credentials. */
+/* getHub: the protocols sorted by name, each with its number of credentials (a peer under
+ * a grant sees its protocols only). SKR_EINVAL (out NULL), SKR_ETOO_LARGE (as for getDb). */
 SKR_EXPORT SKR_WUR int skr_get_hub(skr_client *c, skr_list **out);
 
 /* Entries of a list: names (getDb) or protocols (getHub), owned by the list. */
@@ -250,12 +276,13 @@ SKR_EXPORT void skr_list_free(skr_list *l);
 /*
  * post: creates `name` in `protocol` with `body` (one MessagePack object, at most 64 KiB).
  * SKR_EEXISTS when the name is already there. The body bytes are not kept.
- * post, put and delete: SKR_EINVAL (protocol or name as for skr_get, or no body: nothing
- * sent), SKR_ETOO_LARGE (body over SKR_MAX_BODY: nothing sent).
+ * post, put and delete: SKR_EINVAL (protocol or name NULL, empty or over its limit, or no
+ * body: nothing sent), SKR_ETOO_LARGE (body over SKR_MAX_BODY: nothing sent).
  */
 SKR_EXPORT SKR_WUR int skr_post(skr_client *c, const char *protocol, const char *name,
                                  const void *body, size_t body_len);
-/* put: creates or replaces; *created (may be NULL) tells which. */
+/* put: creates or replaces; *created (may be NULL) tells which. SKR_EINTEGRITY when the
+ * record it would replace fails authentication (delete it first). */
 SKR_EXPORT SKR_WUR int skr_put(skr_client *c, const char *protocol, const char *name,
                                 const void *body, size_t body_len, bool *created);
 /*
@@ -289,6 +316,9 @@ typedef struct skr_status {
     uint64_t idle_lock_s; /* 0: never */
 } skr_status;
 
+/* ping: 0 when the daemon answers "pong" (SKR_EPROTOCOL otherwise). status: the hub's
+ * state (a peer under a grant gets the counts of its protocols only, 0 while locked);
+ * SKR_EINVAL (out NULL). Neither gets SKR_ELOCKED. */
 SKR_EXPORT SKR_WUR int skr_ping(skr_client *c);
 SKR_EXPORT SKR_WUR int skr_get_status(skr_client *c, skr_status *out);
 
@@ -296,8 +326,11 @@ SKR_EXPORT SKR_WUR int skr_get_status(skr_client *c, skr_status *out);
  * Passphrase operations. The passphrase bytes (1..4096) are copied into a request buffer
  * that is wiped as soon as it is sent; the caller wipes its own copy.
  * init: SKR_EEXISTS when already initialised, SKR_ERATE_LIMITED (another key derivation
- * is running). unlock and passwd: SKR_EBAD_PASSPHRASE, SKR_ERATE_LIMITED. lock has no
- * error of its own. Lengths outside 1..SKR_MAX_PASSPHRASE: SKR_EINVAL, nothing sent.
+ * is running). unlock and passwd: SKR_EBAD_PASSPHRASE, SKR_ERATE_LIMITED (see
+ * skr_client_retry_after); unlock of an unlocked hub succeeds without checking the
+ * passphrase. lock has no error of its own (SKR_ELOCKED when the hub is locked already).
+ * A passphrase NULL or of a length outside 1..SKR_MAX_PASSPHRASE: SKR_EINVAL, nothing
+ * sent.
  */
 SKR_EXPORT SKR_WUR int skr_init(skr_client *c, const char *pass, size_t len);
 SKR_EXPORT SKR_WUR int skr_unlock(skr_client *c, const char *pass, size_t len);
@@ -310,7 +343,8 @@ SKR_EXPORT SKR_WUR int skr_passwd(skr_client *c, const char *old_pass, size_t ol
                                    const char *new_pass, size_t new_len);
 SKR_EXPORT SKR_WUR int skr_passwd_rotate(skr_client *c, const char *old_pass, size_t old_len,
                                           const char *new_pass, size_t new_len);
-/* Re-encrypts every record under a new data key; *records (may be NULL) gets how many. */
+/* Re-encrypts every record under a new data key; *records (may be NULL) gets how many.
+ * SKR_EINTEGRITY when a stored value fails authentication (then nothing is changed). */
 SKR_EXPORT SKR_WUR int skr_rotate(skr_client *c, uint64_t *records);
 
 /* ---------------------------------------------------------------- raw call ---- */
@@ -320,8 +354,9 @@ SKR_EXPORT SKR_WUR int skr_rotate(skr_client *c, uint64_t *records);
  * and reads one response frame. Returns 0 when a well-formed response came back, ok or
  * not; then *reply (new, released with skr_buffer_free(*reply, *reply_len)) holds the whole
  * packed response map, and *error (may be NULL) gets 0 for ok:true or the response's
- * SKR_E* code (its message in skr_client_errmsg). Otherwise a transport error
- * (SKR_EINVAL for a req that is not one map, SKR_EIO, SKR_ETIMEOUT, SKR_EPROTOCOL).
+ * SKR_E* code (its message in skr_client_errmsg). Otherwise SKR_EINVAL (c, req, reply or
+ * reply_len NULL, or a req that is not exactly one map: nothing sent), SKR_ETOO_LARGE (req
+ * over the frame limit: nothing sent), or one of groups 1 and 2 of the conventions.
  */
 SKR_EXPORT SKR_WUR int skr_call(skr_client *c, const void *req, size_t req_len,
                                  void **reply, size_t *reply_len, int *error);
