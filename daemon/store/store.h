@@ -1,5 +1,6 @@
 /*
- * daemon/store.h - the encrypted hub: one LMDB environment, envelope-encrypted records.
+ * daemon/store/store.h - the encrypted hub: one LMDB environment, envelope-encrypted
+ * records.
  *
  * Layout and crypto (see README "The hub at rest"):
  *  - A random 256-bit data key seals every record with the hub's cipher suite, chosen at
@@ -7,9 +8,10 @@
  *    random nonce per write, associated data binding the value to its slot and version.
  *    A random 256-bit index key makes the look-up keys: keyed hashes of protocol and
  *    name (SipHash-2-4-128 with AES-GCM, BLAKE2b-128 with XChaCha), so the file shows no
- *    name. Sealed values are padded to size classes. Both keys are stored only wrapped by a key-encryption key (KEK) derived from
- *    a passphrase (Argon2id) or a keyfile (BLAKE2b of its content), in the hub's file
- *    `keys` beside data.mdb (store_ring.c), which a key change overwrites in place.
+ *    name. Sealed values are padded to size classes. Both keys are stored only wrapped
+ *    by a key-encryption key (KEK) derived from a passphrase (Argon2id) or a keyfile
+ *    (BLAKE2b of its content), in the hub's file `keys` beside data.mdb (store_ring.c),
+ *    which a key change overwrites in place.
  *  - Every write is one LMDB transaction, synced before the call returns, unless the
  *    caller opened a group-commit batch: then the batch is one synced journal record
  *    (see store_batch_begin at the end).

@@ -1,5 +1,8 @@
 /*
- * daemon/store/store_keys.c - hub keys: init, unlock, lock, passwd (rewrap, rotate).
+ * daemon/store/store_keys.c - hub keys: init, unlock, lock and passwd (store_passwd,
+ * store_rewrap); the meta entries they read and write (KDF, key id, suite), and the counts
+ * of store_stats. A new data key (store_rotate, and passwd with rotate, which unwraps the
+ * old keys here) is made by store_rotate.c.
  *
  * The KEK wraps data key || index key (XChaCha20-Poly1305, AD = "skr-wrap-v2" || packed
  * KDF parameters || key id, so lowering the stored Argon2 limits, swapping the salt or
