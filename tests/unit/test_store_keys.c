@@ -8,7 +8,6 @@
 #include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,55 +15,23 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "store.h"
-#include "store_int.h"
-#include "store_test.h"
+#include "store_fixture.h"
 
 #define WRAP STORE_TEST_WRAP_BYTES
 #define SLOT 4096
 #define NREC 40
 
-static char g_tmp[256];
-static char g_hub[300];
-static store_kdf g_kdf, g_kdf2;
-static uint8_t g_kek[STORE_KEY_BYTES], g_kek2[STORE_KEY_BYTES];
-
-static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st; (void)flag; (void)f;
-    return remove(p);
-}
-
-static void fast_kek(const char *pass, store_kdf *kdf, uint8_t kek[STORE_KEY_BYTES])
-{
-    ck_assert_int_eq(store_kdf_new(kdf, STORE_KDF_ARGON2ID, crypto_pwhash_OPSLIMIT_MIN,
-                                   crypto_pwhash_MEMLIMIT_MIN), 0);
-    ck_assert_int_eq(store_kdf_derive(kdf, (const uint8_t *)pass, strlen(pass), kek), 0);
-}
+/* The fixture's folder and hub (store_fixture.h), keyed "old passphrase" (g_kdf, g_kek);
+ * passwd's target is "new passphrase". */
+static store_kdf g_kdf2;
+static uint8_t g_kek2[STORE_KEY_BYTES];
 
 static void setup(void)
 {
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/skr-keys-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(g_tmp));
-    snprintf(g_hub, sizeof g_hub, "%s/hub", g_tmp);
-    store_test_set_mapsize(0);
+    setup_disk();
     store_test_crash_at(0);
     fast_kek("old passphrase", &g_kdf, g_kek);
     fast_kek("new passphrase", &g_kdf2, g_kek2);
-}
-
-static void teardown(void)
-{
-    nftw(g_tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static store *open_hub(void)
-{
-    char err[STORE_ERRMSG_MAX];
-    store *s = NULL;
-
-    ck_assert_msg(store_open(g_hub, &s, err) == 0, "open: %s", err);
-    return s;
 }
 
 static store *unlocked(const uint8_t *kek)
@@ -574,29 +541,17 @@ START_TEST(test_migrate_legacy_passwd)
 }
 END_TEST
 
-static TCase *tcase(const char *name)
-{
-    TCase *tc = tcase_create(name);
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 60);
-    return tc;
-}
-
 int main(void)
 {
     Suite *su = suite_create("store_keys");
     TCase *tc;
-    SRunner *sr;
-    int failed;
 
-    if (sodium_init() < 0)
-        return EXIT_FAILURE;
-    tc = tcase("passwd");
+    tc = fixture_tcase("passwd", setup, 60);
     tcase_add_test(tc, test_passwd_leaves_no_old_wrap);
     tcase_add_test(tc, test_passwd_rotate);
     tcase_add_test(tc, test_rotate_key_file);
     suite_add_tcase(su, tc);
-    tc = tcase("crash");
+    tc = fixture_tcase("crash", setup, 60);
     tcase_add_test(tc, test_crash_passwd_half_written);
     tcase_add_test(tc, test_crash_rotate_before_txn);
     tcase_add_test(tc, test_crash_rotate_after_txn);
@@ -605,13 +560,9 @@ int main(void)
     tcase_add_test(tc, test_newer_slot_wins);
     tcase_add_test(tc, test_key_file_mode_and_deleted);
     suite_add_tcase(su, tc);
-    tc = tcase("migrate");
+    tc = fixture_tcase("migrate", setup, 60);
     tcase_add_test(tc, test_migrate_legacy);
     tcase_add_test(tc, test_migrate_legacy_passwd);
     suite_add_tcase(su, tc);
-    sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return fixture_run(su);
 }
