@@ -164,6 +164,20 @@ static int store_rec_result(store *s, store_slot *sl, const MDB_val *v, store_re
     return 0;
 }
 
+/* The mirror's value of the slot's key, if one of its tag's entries opens with it. */
+static bool store_mirror_answer(store *s, store_slot *sl, store_record *out)
+{
+    size_t pos = 0;
+    MDB_val v;
+
+    while (store_mirror_next(s, sl->key, &pos, &v)) {
+        if (store_rec_result(s, sl, &v, out) == 0)
+            return true;
+        store_release(s);
+    }
+    return false;
+}
+
 static int store_get_txn(store *s, MDB_txn *txn, store_slot *sl, store_record *out)
 {
     MDB_val k = { sizeof sl->key, sl->key }, v;
@@ -174,11 +188,8 @@ static int store_get_txn(store *s, MDB_txn *txn, store_slot *sl, store_record *o
             return r;
         /* The pair is known now: the mirror may answer, which spares the ord look-up
          * (its values are current; another key's value fails and LMDB answers). */
-        if (store_mirror_get(s, sl->key, &v)) {
-            if (store_rec_result(s, sl, &v, out) == 0)
-                return 0;
-            store_release(s);
-        }
+        if (store_mirror_answer(s, sl, out))
+            return 0;
     }
     if ((rc = mdb_get(txn, s->rec, &k, &v)) != 0) {
         /* A name the index knows must have its record. */
@@ -190,7 +201,7 @@ static int store_get_txn(store *s, MDB_txn *txn, store_slot *sl, store_record *o
         (r = store_rec_current(s, txn, &k, &v)) != 0)
         return r;
     if (txn != s->batch) /* durable: the mirror may serve it from now on */
-        store_mirror_fill(s, sl->key, &v);
+        store_mirror_add(s, sl->key, &v);
     return 0;
 }
 
@@ -200,15 +211,10 @@ static int store_get_txn(store *s, MDB_txn *txn, store_slot *sl, store_record *o
  * when it took them from LMDB, or written by this process), so no ord look-up here. */
 static bool store_get_mirrored(store *s, store_slot *sl, store_record *out)
 {
-    MDB_val v;
-
     if (sl->protocol == NULL || s->broken)
         return false;
-    if (store_mirror_get(s, sl->key, &v)) {
-        if (store_rec_result(s, sl, &v, out) == 0)
-            return true;
-        store_release(s);
-    }
+    if (store_mirror_answer(s, sl, out))
+        return true;
     s->mir.misses++;
     return false;
 }

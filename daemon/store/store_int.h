@@ -143,7 +143,8 @@ typedef struct store_mirror_job {
 typedef struct store_mirror {
     uint64_t *slots;    /* tag << 32 | arena offset of the entry; 0 = empty */
     size_t nslots, count;
-    uint8_t *arena;     /* tag || LEB128 length || rec value, back to back; 0 unused */
+    uint8_t *arena;     /* the entries back to back (store_mirror.c); offset 0 unused */
+    uint8_t *vbuf;      /* a get's value rebuilt as LMDB holds it (sealed: not secret) */
     size_t used, cap;   /* bytes written / mapped */
     size_t dead;        /* bytes of entries since replaced or dropped */
     uint64_t misses;    /* gets with a protocol that had to read LMDB */
@@ -265,12 +266,19 @@ void store_mirror_free(store *s);
 int store_mirror_alloc(store *s, size_t entries, size_t arena_bytes);
 void *store_map_anon(size_t bytes);
 void store_unmap_anon(void *p, size_t bytes);
-bool store_mirror_get(store *s, const uint8_t key[2 * STORE_HASH_BYTES], MDB_val *v);
+/* The values that may be the key's, one a call: *pos 0 for the first; false when no more.
+ * v points into the mirror until its next call (a value of another key of the same tag
+ * fails to open with this key's AD). */
+bool store_mirror_next(store *s, const uint8_t key[2 * STORE_HASH_BYTES], size_t *pos,
+                       MDB_val *v);
+/* A durable write: drops every entry of the key's tag, then takes val. */
 void store_mirror_put(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const uint8_t *val,
                       size_t len);
 void store_mirror_drop(store *s, const uint8_t key[2 * STORE_HASH_BYTES]);
-/* Puts v unless the key's tag already has an entry (a get that read LMDB). */
+/* The build: takes v unless an entry of the key's tag holds its record (the same seq). */
 void store_mirror_fill(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v);
+/* A get that read LMDB after no entry of the tag opened with its key: takes v beside them. */
+void store_mirror_add(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v);
 
 /* store_crypto.c */
 size_t store_ad(uint8_t ad[STORE_AD_MAX], const char *label, const MDB_val *key,
