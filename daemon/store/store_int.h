@@ -48,8 +48,10 @@
 #ifndef DAEMON_STORE_INT_H
 #define DAEMON_STORE_INT_H
 
+#include <endian.h>
 #include <lmdb.h>
 #include <sodium.h>
+#include <string.h>
 
 #include "request.h"
 #include "store.h"
@@ -118,7 +120,7 @@ _Static_assert(STORE_K_GCM % 16 == 0 && STORE_K_TOTAL % 16 == 0, "GCM state alig
 
 /* Recently used protocols and their Hp: a get then costs one BLAKE2b instead of two.
  * Hp is a PRF output, not key material; still wiped on lock with the keys. */
-#define STORE_PCACHE 16
+#define STORE_PCACHE 64 /* 5 KiB */
 typedef struct store_pcache {
     uint8_t len;                        /* 0 = empty */
     char name[STORE_MAX_PROTOCOL];
@@ -306,8 +308,21 @@ int store_unseal(const uint8_t *key, const uint8_t *ad, size_t adlen, const uint
                  size_t inlen, uint8_t *pt, size_t cap, size_t *ptlen);
 uint8_t *store_keys_alloc(void);
 void store_keys_free(uint8_t *keys);
-void store_put_u64(uint8_t *p, uint64_t v);
-uint64_t store_get_u64(const uint8_t *p);
+/* Big-endian u64s of the hub's values; inline: a get reads several (a call each cost
+ * about 30 instructions, more than the load). */
+static inline void store_put_u64(uint8_t *p, uint64_t v)
+{
+    v = htobe64(v);
+    memcpy(p, &v, 8);
+}
+
+static inline uint64_t store_get_u64(const uint8_t *p)
+{
+    uint64_t v;
+
+    memcpy(&v, p, 8);
+    return be64toh(v);
+}
 
 /* store_keys.c */
 int store_meta_load(store *s, MDB_txn *txn);

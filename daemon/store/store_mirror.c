@@ -146,6 +146,10 @@ static size_t mir_uleb_get(const uint8_t *p, uint64_t *v)
 {
     size_t n = 0;
 
+    if (p[0] < 0x80) { /* the common case: one byte */
+        *v = p[0];
+        return 1;
+    }
     *v = 0;
     do {
         *v |= (uint64_t)(p[n] & 0x7f) << (7 * n);
