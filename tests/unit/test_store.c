@@ -1981,6 +1981,54 @@ START_TEST(test_mirror_model)
 }
 END_TEST
 
+/* The mirror keeps a rec value's clear seq || ver in LEB128 (store_mirror.c): every
+ * value comes back byte for byte, whatever the two numbers (ver below seq, both at the
+ * ends of the u64 range) and the sealed length (LEB128 boundaries, the largest record);
+ * a value shorter than the clear prefix or longer than a record is not taken. With one
+ * tag for all keys, each key added keeps its entry beside the others. */
+START_TEST(test_mirror_values_exact)
+{
+    static const uint64_t nums[][2] = {
+        { 0, 0 }, { 1, 1 }, { 127, 128 }, { 128, 127 }, { 16383, 16384 },
+        { UINT32_MAX, (uint64_t)UINT32_MAX + 1 }, { UINT64_MAX, 0 }, { 0, UINT64_MAX },
+        { (uint64_t)1 << 63, UINT64_MAX }, { 5, 3 },
+    };
+    static const size_t lens[] = { 0, 1, 111, 112, 16367, 16368, 40 + STORE_REC_PT_MAX };
+    enum { N = sizeof nums / sizeof nums[0] };
+    static uint8_t val[N][STORE_REC_CLEAR + 40 + STORE_REC_PT_MAX];
+    uint8_t key[N][2 * STORE_HASH_BYTES];
+    size_t len[N];
+    store *s = new_hub();
+    MDB_val v;
+
+    store_test_set_mirror_tag_mask(_i == 0 ? UINT32_MAX : 0);
+    for (size_t i = 0; i < N; i++) {
+        randombytes_buf(key[i], sizeof key[i]);
+        len[i] = STORE_REC_CLEAR + lens[i % (sizeof lens / sizeof lens[0])];
+        store_put_u64(val[i], nums[i][0]);
+        store_put_u64(val[i] + 8, nums[i][1]);
+        randombytes_buf(val[i] + STORE_REC_CLEAR, len[i] - STORE_REC_CLEAR);
+        MDB_val in = { len[i], val[i] };
+        if (_i == 0)
+            store_mirror_put(s, key[i], val[i], len[i]);
+        else
+            store_mirror_add(s, key[i], &in);
+    }
+    ck_assert_uint_eq(store_test_mirror_count(s), N);
+    for (size_t i = 0; i < N; i++) {
+        size_t pos = 0, found = 0;
+        while (store_mirror_next(s, key[i], &pos, &v))
+            found += v.mv_size == len[i] && memcmp(v.mv_data, val[i], len[i]) == 0;
+        ck_assert_uint_eq(found, 1);
+    }
+    /* not values the store writes: not taken, and the key's old entry gone */
+    store_mirror_put(s, key[0], val[0], STORE_REC_CLEAR - 1);
+    store_mirror_put(s, key[1], val[1], STORE_REC_CLEAR + 41 + STORE_REC_PT_MAX);
+    ck_assert_uint_eq(store_test_mirror_count(s), _i == 0 ? N - 2 : 0);
+    store_close(s);
+}
+END_TEST
+
 /* ---- the mirror's build after unlock (store_mirror_build.c) ---- */
 
 #define BUILD_N 300
@@ -2907,6 +2955,7 @@ int main(void)
     tc = tcase("mirror", setup_disk, 60);
     tcase_add_loop_test(tc, test_mirror_model, 0, 3);
     tcase_add_test(tc, test_mirror_failed_batch);
+    tcase_add_loop_test(tc, test_mirror_values_exact, 0, 2);
     tcase_add_loop_test(tc, test_mirror_build_serves, 0, 2);
     tcase_add_test(tc, test_mirror_build_lock);
     tcase_add_test(tc, test_mirror_memory);
