@@ -11,15 +11,17 @@
  * accesses per get instead of a B-tree descent. The numbers are kept in LEB128, seq then
  * ver - seq (a record never replaced has ver == seq): 4 bytes instead of 16 at a million
  * credentials; a get rebuilds the value byte for byte. With a 64-byte body (AES-GCM, the
- * 128-byte class) an entry is 166 bytes and its slot 10 at the table's 0.8 load after a
- * build: 176 bytes per credential, against 189 (178 + 11) with the clear prefix and a
- * table at 2/3 (measured at 1,000,000: the Rss of the two mappings in /proc/PID/smaps).
+ * 128-byte class) an entry is 162 bytes and its slot 10 at the table's 0.8 load after a
+ * build: 172 bytes per credential, against 189 (178 + 11) with the clear prefix, a tag in
+ * each entry and a table at 2/3 (measured at 1,000,000: the Rss of the two mappings in
+ * /proc/PID/smaps). Of the 162, 156 are the sealed value itself (nonce, MAC, the padded
+ * plaintext), a floor the padding classes set (SECURITY.md).
  * Once it is built, the store drops its mapping of the data file's pages (they stay in
  * the page cache, which the kernel may reclaim); only gets without a protocol, listings
  * and writes map some again.
  *
  * Identity: a slot holds a 32-bit tag (from Hp XOR Hn) and the arena offset of the entry
- * (tag || LEB128 sealed length || LEB128 seq || LEB128 ver - seq || nonce || ciphertext).
+ * (LEB128 sealed length || LEB128 seq || LEB128 ver - seq || nonce || ciphertext).
  * Keys that share a tag may each have an entry, in slots of that tag along one probe run;
  * a get tries each and opens the value with its own Hp || Hn as associated data, so
  * another key's value fails authentication (a try costs one failed open). Without the
@@ -55,6 +57,7 @@
  * so that an arena under steady writes stops taking new pages: a page fault costs
  * several microseconds on these VMs, and a fresh arena per compaction cost puts 25%.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -64,11 +67,10 @@
 #define MIR_MIN_SLOTS   64u
 #define MIR_MIN_ARENA   ((size_t)1 << 20)
 #define MIR_COMPACT_MIN ((size_t)256 << 10)
-#define MIR_TAG_BYTES   4u
 #define MIR_MAX_ARENA   ((size_t)UINT32_MAX) /* offsets are 32-bit */
 #define MIR_LEN_MAX     3u                   /* LEB128 bytes of a length < 2^21 */
 #define MIR_U64_MAX     10u                  /* LEB128 bytes of a u64 */
-#define MIR_HEAD_MAX    (MIR_TAG_BYTES + MIR_LEN_MAX + 2 * MIR_U64_MAX)
+#define MIR_HEAD_MAX    (MIR_LEN_MAX + 2 * MIR_U64_MAX)
 #define MIR_VALUE_MAX   (STORE_REC_CLEAR + STORE_SEAL_OVERHEAD + STORE_REC_PT_MAX)
 _Static_assert(MIR_VALUE_MAX < (1u << 21), "a rec value's length fits three LEB128 bytes");
 
@@ -167,7 +169,7 @@ typedef struct mir_ent {
 
 static void mir_entry(const store_mirror *m, size_t off, mir_ent *e)
 {
-    const uint8_t *start = m->arena + off, *p = start + MIR_TAG_BYTES;
+    const uint8_t *start = m->arena + off, *p = start;
     uint64_t len, d;
 
     p += mir_uleb_get(p, &len);
@@ -244,36 +246,50 @@ static int mir_arena_reserve(store_mirror *m, size_t more)
     return 0;
 }
 
-/* The slot pointing at the entry at off (of tag), or an empty one: the entry is dead. */
-static size_t mir_slot_of(const store_mirror *m, uint32_t tag, size_t off)
+/* Sorts n (offset << 32 | slot) pairs by offset: LSD radix on the offset's 4 bytes, with
+ * tmp as the second buffer. */
+static void mir_sort(uint64_t *a, uint64_t *tmp, size_t n)
 {
-    size_t i = mir_find(m, tag);
-
-    while (m->slots[i] != 0 && mir_slot_off(m->slots[i]) != off)
-        i = mir_scan(m, tag, mir_after(m, i));
-    return i;
+    for (int shift = 32; shift < 64; shift += 8) {
+        size_t count[257] = { 0 };
+        for (size_t i = 0; i < n; i++)
+            count[((a[i] >> shift) & 0xff) + 1]++;
+        for (int d = 0; d < 256; d++)
+            count[d + 1] += count[d];
+        for (size_t i = 0; i < n; i++)
+            tmp[count[(a[i] >> shift) & 0xff]++] = a[i];
+        memcpy(a, tmp, n * sizeof *a);
+    }
 }
 
-/* Slides the live entries down over the space of replaced ones, in arena order: an entry
- * is live when a slot of its tag points at it. The arena keeps its pages. */
+/* Slides the live entries down over the space of replaced ones, in arena order. An entry
+ * does not say which slot points at it (a tag in each would cost 4 bytes a credential,
+ * 3.9 MiB at a million), so the live ones are listed from the table and sorted by offset:
+ * 16 bytes per entry of heap for the while (16 MiB at a million, once per quarter of the
+ * arena replaced). Without that memory the arena grows instead. The arena keeps its
+ * pages. */
 static void mir_compact(store_mirror *m)
 {
-    size_t r = 1, w = 1, n, i;
-    uint32_t tag;
+    size_t k = 0, w = 1, bytes = (m->count + 1) * sizeof(uint64_t);
+    uint64_t *a = malloc(bytes), *tmp = malloc(bytes);
 
-    while (r < m->used) {
-        memcpy(&tag, m->arena + r, MIR_TAG_BYTES);
-        n = mir_entry_bytes(m, r);
-        i = mir_slot_of(m, tag, r);
-        if (m->slots[i] != 0) {
-            memmove(m->arena + w, m->arena + r, n);
-            m->slots[i] = (uint64_t)tag << 32 | w;
-            w += n;
-        }
-        r += n;
+    if (a == NULL || tmp == NULL)
+        goto out;
+    for (size_t i = 0; i < m->nslots; i++)
+        if (m->slots[i] != 0)
+            a[k++] = (uint64_t)mir_slot_off(m->slots[i]) << 32 | i;
+    mir_sort(a, tmp, k);
+    for (size_t j = 0; j < k; j++) {
+        size_t off = (size_t)(a[j] >> 32), i = (uint32_t)a[j], n = mir_entry_bytes(m, off);
+        memmove(m->arena + w, m->arena + off, n);
+        m->slots[i] = (uint64_t)mir_slot_tag(m->slots[i]) << 32 | w;
+        w += n;
     }
     m->used = w;
     m->dead = 0;
+out:
+    free(a);
+    free(tmp);
 }
 
 /* Empties slot i (backward-shift deletion: no tombstones, probes stay short). */
@@ -323,8 +339,6 @@ static void mir_append(store_mirror *m, size_t i, uint32_t tag, const uint8_t *v
 
     m->slots[i] = (uint64_t)tag << 32 | m->used;
     m->count++;
-    memcpy(p, &tag, MIR_TAG_BYTES);
-    p += MIR_TAG_BYTES;
     p += mir_uleb_put(p, len - STORE_REC_CLEAR);
     p += mir_uleb_put(p, seq);
     p += mir_uleb_put(p, ver - seq); /* mod 2^64: any pair decodes back */
