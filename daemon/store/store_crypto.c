@@ -16,22 +16,6 @@
 static const uint8_t store_keyfile_personal[crypto_generichash_blake2b_PERSONALBYTES] =
     "skr-keyfile-v1";
 
-void store_put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
-uint64_t store_get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 static bool store_limits_ok(uint64_t ops, uint64_t mem)
 {
     return ops >= crypto_pwhash_OPSLIMIT_MIN && ops <= crypto_pwhash_OPSLIMIT_MAX &&

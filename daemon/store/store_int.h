@@ -48,8 +48,10 @@
 #ifndef DAEMON_STORE_INT_H
 #define DAEMON_STORE_INT_H
 
+#include <endian.h>
 #include <lmdb.h>
 #include <sodium.h>
+#include <string.h>
 
 #include "request.h"
 #include "store.h"
@@ -118,7 +120,7 @@ _Static_assert(STORE_K_GCM % 16 == 0 && STORE_K_TOTAL % 16 == 0, "GCM state alig
 
 /* Recently used protocols and their Hp: a get then costs one BLAKE2b instead of two.
  * Hp is a PRF output, not key material; still wiped on lock with the keys. */
-#define STORE_PCACHE 16
+#define STORE_PCACHE 64 /* 5 KiB */
 typedef struct store_pcache {
     uint8_t len;                        /* 0 = empty */
     char name[STORE_MAX_PROTOCOL];
@@ -143,7 +145,8 @@ typedef struct store_mirror_job {
 typedef struct store_mirror {
     uint64_t *slots;    /* tag << 32 | arena offset of the entry; 0 = empty */
     size_t nslots, count;
-    uint8_t *arena;     /* tag || LEB128 length || rec value, back to back; 0 unused */
+    uint8_t *arena;     /* the entries back to back (store_mirror.c); offset 0 unused */
+    uint8_t *vbuf;      /* a get's value rebuilt as LMDB holds it (sealed: not secret) */
     size_t used, cap;   /* bytes written / mapped */
     size_t dead;        /* bytes of entries since replaced or dropped */
     uint64_t misses;    /* gets with a protocol that had to read LMDB */
@@ -265,12 +268,19 @@ void store_mirror_free(store *s);
 int store_mirror_alloc(store *s, size_t entries, size_t arena_bytes);
 void *store_map_anon(size_t bytes);
 void store_unmap_anon(void *p, size_t bytes);
-bool store_mirror_get(store *s, const uint8_t key[2 * STORE_HASH_BYTES], MDB_val *v);
+/* The values that may be the key's, one a call: *pos 0 for the first; false when no more.
+ * v points into the mirror until its next call (a value of another key of the same tag
+ * fails to open with this key's AD). */
+bool store_mirror_next(store *s, const uint8_t key[2 * STORE_HASH_BYTES], size_t *pos,
+                       MDB_val *v);
+/* A durable write: drops every entry of the key's tag, then takes val. */
 void store_mirror_put(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const uint8_t *val,
                       size_t len);
 void store_mirror_drop(store *s, const uint8_t key[2 * STORE_HASH_BYTES]);
-/* Puts v unless the key's tag already has an entry (a get that read LMDB). */
+/* The build: takes v unless an entry of the key's tag holds its record (the same seq). */
 void store_mirror_fill(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v);
+/* A get that read LMDB after no entry of the tag opened with its key: takes v beside them. */
+void store_mirror_add(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v);
 
 /* store_crypto.c */
 size_t store_ad(uint8_t ad[STORE_AD_MAX], const char *label, const MDB_val *key,
@@ -298,8 +308,21 @@ int store_unseal(const uint8_t *key, const uint8_t *ad, size_t adlen, const uint
                  size_t inlen, uint8_t *pt, size_t cap, size_t *ptlen);
 uint8_t *store_keys_alloc(void);
 void store_keys_free(uint8_t *keys);
-void store_put_u64(uint8_t *p, uint64_t v);
-uint64_t store_get_u64(const uint8_t *p);
+/* Big-endian u64s of the hub's values; inline: a get reads several (a call each cost
+ * about 30 instructions, more than the load). */
+static inline void store_put_u64(uint8_t *p, uint64_t v)
+{
+    v = htobe64(v);
+    memcpy(p, &v, 8);
+}
+
+static inline uint64_t store_get_u64(const uint8_t *p)
+{
+    uint64_t v;
+
+    memcpy(&v, p, 8);
+    return be64toh(v);
+}
 
 /* store_keys.c */
 int store_meta_load(store *s, MDB_txn *txn);

@@ -6,27 +6,43 @@
  * each fault (fault-around; MADV_RANDOM does not stop it). Gets spread over a hub of
  * 1,000,000 credentials kept about 400 MiB resident that way: the record B-tree at about
  * 70% page fill plus the order and name indexes beside it. The mirror holds each `rec`
- * value exactly as LMDB stores it (seq || ver || nonce || ciphertext: nothing in clear)
- * back to back in one arena, found through an open-addressing table: about 180 bytes per
- * credential with a 64-byte body (padding included), and two memory accesses per get
- * instead of a B-tree descent. Once it is built, the store drops its mapping of the data
- * file's pages (they stay in the page cache, which the kernel may reclaim); only gets
- * without a protocol, listings and writes map some again.
+ * value as LMDB stores it (seq || ver || nonce || ciphertext: nothing in clear but the two
+ * numbers) back to back in one arena, found through an open-addressing table: two memory
+ * accesses per get instead of a B-tree descent. The numbers are kept in LEB128, seq then
+ * ver - seq (a record never replaced has ver == seq): 4 bytes instead of 16 at a million
+ * credentials; a get rebuilds the value byte for byte. With a 64-byte body (AES-GCM, the
+ * 128-byte class) an entry is 162 bytes and its slot 10 at the table's 0.8 load after a
+ * build: 172 bytes per credential, against 189 (178 + 11) with the clear prefix, a tag in
+ * each entry and a table at 2/3 (measured at 1,000,000: the Rss of the two mappings in
+ * /proc/PID/smaps). Of the 162, 156 are the sealed value itself (nonce, MAC, the padded
+ * plaintext), a floor the padding classes set (SECURITY.md).
+ * Once it is built, the store drops its mapping of the data file's pages (they stay in
+ * the page cache, which the kernel may reclaim); only gets without a protocol, listings
+ * and writes map some again.
  *
  * Identity: a slot holds a 32-bit tag (from Hp XOR Hn) and the arena offset of the entry
- * (tag || LEB128 length || value); one entry per tag. Keys that share a tag share the
- * entry: a write puts its own value there, a get that read LMDB leaves an existing entry
- * alone. A get opens the value with its own Hp || Hn as associated data, so another key's
- * value fails authentication and the get falls back to LMDB. The mirror is therefore
+ * (LEB128 sealed length || LEB128 seq || LEB128 ver - seq || nonce || ciphertext).
+ * Keys that share a tag may each have an entry, in slots of that tag along one probe run;
+ * a get tries each and opens the value with its own Hp || Hn as associated data, so
+ * another key's value fails authentication (a try costs one failed open). Without the
+ * key an entry cannot say whose it is, so a write drops every entry of its tag before it
+ * puts its own, and a get that read LMDB adds its value beside the others (it tried them
+ * all first). The build adds a value unless an entry of the tag holds one of the same
+ * record: the same seq, the record's creation number, which no other record has; such an
+ * entry was put since the build began (by a write or a get) and is the record's latest.
+ * Why not one entry per tag, as before: at a million keys about 120 pairs share a tag,
+ * and the one of each pair left out read LMDB on every get, mapping its B-tree pages (and
+ * their fault-around neighbours) again: 14 to 28 MiB of data.mdb resident after a few
+ * seconds of gets, 42 MiB in bench/run.sh's 1M figure. The mirror is therefore
  * never trusted for absence or authenticity, only for freshness (that a value is the
  * latest of its record: a value put back from an earlier write fails store_rec_current,
  * which gets from LMDB check and the mirror skips), which holds because:
  *  - the build (store_mirror_build.c) takes only values that pass store_rec_current;
- *  - every record write (store_db_put/store_db_del) first drops the entry of its key's
- *    tag, so a write that is later undone leaves at most a missing entry;
+ *  - every record write (store_db_put/store_db_del) first drops every entry of its key's
+ *    tag, so a write that is later undone leaves at most missing entries;
  *  - a batch's rec puts are added once the batch is durable (its journal record written);
  *  - a get that had to read LMDB adds what it read, when that is durable (not from an
- *    open batch) and the tag has no entry;
+ *    open batch): no entry of the tag opened with its key, so it had none;
  *  - the writes that bypass store_db_put leave nothing stale: rotate rebuilds the mirror;
  *    journal replay (store_batch_redo, store_journal_reload) only writes again what the
  *    mirror already has or has dropped;
@@ -41,6 +57,7 @@
  * so that an arena under steady writes stops taking new pages: a page fault costs
  * several microseconds on these VMs, and a fresh arena per compaction cost puts 25%.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -50,9 +67,10 @@
 #define MIR_MIN_SLOTS   64u
 #define MIR_MIN_ARENA   ((size_t)1 << 20)
 #define MIR_COMPACT_MIN ((size_t)256 << 10)
-#define MIR_TAG_BYTES   4u
 #define MIR_MAX_ARENA   ((size_t)UINT32_MAX) /* offsets are 32-bit */
 #define MIR_LEN_MAX     3u                   /* LEB128 bytes of a length < 2^21 */
+#define MIR_U64_MAX     10u                  /* LEB128 bytes of a u64 */
+#define MIR_HEAD_MAX    (MIR_LEN_MAX + 2 * MIR_U64_MAX)
 #define MIR_VALUE_MAX   (STORE_REC_CLEAR + STORE_SEAL_OVERHEAD + STORE_REC_PT_MAX)
 _Static_assert(MIR_VALUE_MAX < (1u << 21), "a rec value's length fits three LEB128 bytes");
 
@@ -81,11 +99,10 @@ static size_t mir_home(const store_mirror *m, uint32_t tag)
 static uint32_t mir_slot_tag(uint64_t e) { return (uint32_t)(e >> 32); }
 static uint32_t mir_slot_off(uint64_t e) { return (uint32_t)e; }
 
-/* The slot holding tag, or the empty slot where it would go. The table is never full. */
-static size_t mir_find(const store_mirror *m, uint32_t tag)
+/* From slot i on, the first slot holding tag, or the empty slot that ends the probe run
+ * (the table is never full). */
+static size_t mir_scan(const store_mirror *m, uint32_t tag, size_t i)
 {
-    size_t i = mir_home(m, tag);
-
     for (;;) {
         uint64_t e = m->slots[i];
         if (e == 0 || mir_slot_tag(e) == tag)
@@ -95,37 +112,81 @@ static size_t mir_find(const store_mirror *m, uint32_t tag)
     }
 }
 
-static size_t mir_len_put(uint8_t *p, size_t len)
+static size_t mir_after(const store_mirror *m, size_t i)
+{
+    return i + 1 == m->nslots ? 0 : i + 1;
+}
+
+/* The tag's first slot, or the empty slot where it would go. */
+static size_t mir_find(const store_mirror *m, uint32_t tag)
+{
+    return mir_scan(m, tag, mir_home(m, tag));
+}
+
+/* The empty slot at the end of tag's probe run: where a new entry of tag goes. */
+static size_t mir_free_slot(const store_mirror *m, uint32_t tag)
+{
+    size_t i = mir_home(m, tag);
+
+    while (m->slots[i] != 0)
+        i = mir_after(m, i);
+    return i;
+}
+
+static size_t mir_uleb_put(uint8_t *p, uint64_t v)
 {
     size_t n = 0;
 
     do {
-        p[n++] = (uint8_t)((len & 0x7f) | (len > 0x7f ? 0x80 : 0));
-        len >>= 7;
-    } while (len != 0);
+        p[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v != 0);
     return n;
 }
 
-/* The entry at off: tag, LEB128 length, value. Returns its size in bytes. */
-static size_t mir_blob(const store_mirror *m, size_t off, const uint8_t **val, size_t *len)
+static size_t mir_uleb_get(const uint8_t *p, uint64_t *v)
 {
-    const uint8_t *p = m->arena + off + MIR_TAG_BYTES;
-    size_t n = 0, v = 0;
+    size_t n = 0;
 
+    if (p[0] < 0x80) { /* the common case: one byte */
+        *v = p[0];
+        return 1;
+    }
+    *v = 0;
     do {
-        v |= (size_t)(p[n] & 0x7f) << (7 * n);
+        *v |= (uint64_t)(p[n] & 0x7f) << (7 * n);
     } while (p[n++] & 0x80);
-    *val = p + n;
-    *len = v;
-    return MIR_TAG_BYTES + n + v;
+    return n;
+}
+
+/* An entry as the arena holds it. */
+typedef struct mir_ent {
+    uint64_t seq, ver;     /* the clear prefix, decoded */
+    const uint8_t *sealed; /* nonce || ciphertext */
+    size_t len;            /* of sealed */
+    size_t bytes;          /* of the whole entry */
+} mir_ent;
+
+static void mir_entry(const store_mirror *m, size_t off, mir_ent *e)
+{
+    const uint8_t *start = m->arena + off, *p = start;
+    uint64_t len, d;
+
+    p += mir_uleb_get(p, &len);
+    p += mir_uleb_get(p, &e->seq);
+    p += mir_uleb_get(p, &d);
+    e->ver = e->seq + d;
+    e->sealed = p;
+    e->len = (size_t)len;
+    e->bytes = (size_t)(p - start) + e->len;
 }
 
 static size_t mir_entry_bytes(const store_mirror *m, size_t off)
 {
-    const uint8_t *val;
-    size_t len;
+    mir_ent e;
 
-    return mir_blob(m, off, &val, &len);
+    mir_entry(m, off, &e);
+    return e.bytes;
 }
 
 static void *mir_map(size_t bytes)
@@ -149,17 +210,18 @@ static int mir_rehash(store_mirror *m, size_t n)
         return -1;
     for (size_t i = 0; i < m->nslots; i++)
         if (m->slots[i] != 0)
-            t.slots[mir_find(&t, mir_slot_tag(m->slots[i]))] = m->slots[i];
+            t.slots[mir_free_slot(&t, mir_slot_tag(m->slots[i]))] = m->slots[i];
     mir_unmap(m->slots, m->nslots * sizeof *m->slots);
     m->slots = t.slots;
     m->nslots = n;
     return 0;
 }
 
-/* Room for one more entry: the table grows (to 2/3 full) before it is 4/5 full. */
+/* Room for one more entry: the table grows (to 2/3 full) before it is 7/8 full. Linear
+ * probing at 7/8 still finds a key within about 5 slots, most often in one cache line. */
 static int mir_make_room(store_mirror *m)
 {
-    if ((m->count + 1) * 5 <= m->nslots * 4)
+    if ((m->count + 1) * 8 <= m->nslots * 7)
         return 0;
     return mir_rehash(m, (m->count + 1) * 3 / 2 + MIR_MIN_SLOTS);
 }
@@ -184,26 +246,50 @@ static int mir_arena_reserve(store_mirror *m, size_t more)
     return 0;
 }
 
-/* Slides the live entries down over the space of replaced ones, in arena order: an entry
- * is live when the slot of its tag points at it. The arena keeps its pages. */
+/* Sorts n (offset << 32 | slot) pairs by offset: LSD radix on the offset's 4 bytes, with
+ * tmp as the second buffer. */
+static void mir_sort(uint64_t *a, uint64_t *tmp, size_t n)
+{
+    for (int shift = 32; shift < 64; shift += 8) {
+        size_t count[257] = { 0 };
+        for (size_t i = 0; i < n; i++)
+            count[((a[i] >> shift) & 0xff) + 1]++;
+        for (int d = 0; d < 256; d++)
+            count[d + 1] += count[d];
+        for (size_t i = 0; i < n; i++)
+            tmp[count[(a[i] >> shift) & 0xff]++] = a[i];
+        memcpy(a, tmp, n * sizeof *a);
+    }
+}
+
+/* Slides the live entries down over the space of replaced ones, in arena order. An entry
+ * does not say which slot points at it (a tag in each would cost 4 bytes a credential,
+ * 3.9 MiB at a million), so the live ones are listed from the table and sorted by offset:
+ * 16 bytes per entry of heap for the while (16 MiB at a million, once per quarter of the
+ * arena replaced). Without that memory the arena grows instead. The arena keeps its
+ * pages. */
 static void mir_compact(store_mirror *m)
 {
-    size_t r = 1, w = 1, n, i;
-    uint32_t tag;
+    size_t k = 0, w = 1, bytes = (m->count + 1) * sizeof(uint64_t);
+    uint64_t *a = malloc(bytes), *tmp = malloc(bytes);
 
-    while (r < m->used) {
-        memcpy(&tag, m->arena + r, MIR_TAG_BYTES);
-        n = mir_entry_bytes(m, r);
-        i = mir_find(m, tag);
-        if (m->slots[i] != 0 && mir_slot_off(m->slots[i]) == r) {
-            memmove(m->arena + w, m->arena + r, n);
-            m->slots[i] = (uint64_t)tag << 32 | w;
-            w += n;
-        }
-        r += n;
+    if (a == NULL || tmp == NULL)
+        goto out;
+    for (size_t i = 0; i < m->nslots; i++)
+        if (m->slots[i] != 0)
+            a[k++] = (uint64_t)mir_slot_off(m->slots[i]) << 32 | i;
+    mir_sort(a, tmp, k);
+    for (size_t j = 0; j < k; j++) {
+        size_t off = (size_t)(a[j] >> 32), i = (uint32_t)a[j], n = mir_entry_bytes(m, off);
+        memmove(m->arena + w, m->arena + off, n);
+        m->slots[i] = (uint64_t)mir_slot_tag(m->slots[i]) << 32 | w;
+        w += n;
     }
     m->used = w;
     m->dead = 0;
+out:
+    free(a);
+    free(tmp);
 }
 
 /* Empties slot i (backward-shift deletion: no tombstones, probes stay short). */
@@ -230,16 +316,45 @@ static void mir_unlink(store_mirror *m, size_t i)
     m->slots[i] = 0;
 }
 
-void store_mirror_drop(store *s, const uint8_t key[2 * STORE_HASH_BYTES])
+/* Drops every entry of tag: one of them may be the key's, and none says whose it is. */
+static void mir_drop_tag(store_mirror *m, uint32_t tag)
 {
-    store_mirror *m = &s->mir;
     size_t i;
 
-    if (m->nslots == 0)
-        return;
-    i = mir_find(m, mir_tag(key));
-    if (m->slots[i] != 0)
+    while (m->slots[i = mir_find(m, tag)] != 0)
         mir_unlink(m, i);
+}
+
+void store_mirror_drop(store *s, const uint8_t key[2 * STORE_HASH_BYTES])
+{
+    if (s->mir.nslots != 0)
+        mir_drop_tag(&s->mir, mir_tag(key));
+}
+
+/* Appends rec value val as an entry of tag in slot i (empty); room was made. */
+static void mir_append(store_mirror *m, size_t i, uint32_t tag, const uint8_t *val, size_t len)
+{
+    uint64_t seq = store_get_u64(val), ver = store_get_u64(val + 8);
+    uint8_t *p = m->arena + m->used;
+
+    m->slots[i] = (uint64_t)tag << 32 | m->used;
+    m->count++;
+    p += mir_uleb_put(p, len - STORE_REC_CLEAR);
+    p += mir_uleb_put(p, seq);
+    p += mir_uleb_put(p, ver - seq); /* mod 2^64: any pair decodes back */
+    memcpy(p, val + STORE_REC_CLEAR, len - STORE_REC_CLEAR);
+    p += len - STORE_REC_CLEAR;
+    m->used = (size_t)(p - m->arena);
+}
+
+/* Room for one more entry of a value of len bytes; false: the mirror cannot take it. */
+static bool mir_room(store_mirror *m, size_t len)
+{
+    if (len < STORE_REC_CLEAR || len > MIR_VALUE_MAX) /* not a value the store writes */
+        return false;
+    if (m->dead > MIR_COMPACT_MIN && m->dead > m->used / 4)
+        mir_compact(m);
+    return mir_make_room(m) == 0 && mir_arena_reserve(m, MIR_HEAD_MAX + len) == 0;
 }
 
 void store_mirror_put(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const uint8_t *val,
@@ -247,55 +362,75 @@ void store_mirror_put(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const u
 {
     store_mirror *m = &s->mir;
     uint32_t tag = mir_tag(key);
-    size_t i, need = MIR_TAG_BYTES + MIR_LEN_MAX + len;
 
     if (m->nslots == 0)
         return;
-    if (len > MIR_VALUE_MAX) /* not a value the store writes (a corrupt hub): LMDB's job */
-        goto drop;
-    if (m->dead > MIR_COMPACT_MIN && m->dead > m->used / 4)
-        mir_compact(m);
-    if (mir_make_room(m) != 0 || mir_arena_reserve(m, need) != 0)
-        goto drop;
-    i = mir_find(m, tag);
-    if (m->slots[i] != 0)
-        m->dead += mir_entry_bytes(m, mir_slot_off(m->slots[i]));
-    else
-        m->count++;
-    m->slots[i] = (uint64_t)tag << 32 | m->used;
-    memcpy(m->arena + m->used, &tag, MIR_TAG_BYTES);
-    m->used += MIR_TAG_BYTES;
-    m->used += mir_len_put(m->arena + m->used, len);
-    memcpy(m->arena + m->used, val, len);
-    m->used += len;
-    return;
-drop: /* no room: the key's old value must not stay */
-    store_mirror_drop(s, key);
+    mir_drop_tag(m, tag); /* the key's old value must not stay, even when this fails */
+    if (mir_room(m, len))
+        mir_append(m, mir_find(m, tag), tag, val, len);
 }
 
-bool store_mirror_get(store *s, const uint8_t key[2 * STORE_HASH_BYTES], MDB_val *v)
+/* The entry at slot i rebuilt as LMDB holds it, in m->vbuf. */
+static void mir_value(store_mirror *m, size_t i, MDB_val *v)
+{
+    mir_ent e;
+
+    mir_entry(m, mir_slot_off(m->slots[i]), &e);
+    store_put_u64(m->vbuf, e.seq);
+    store_put_u64(m->vbuf + 8, e.ver);
+    memcpy(m->vbuf + STORE_REC_CLEAR, e.sealed, e.len);
+    v->mv_data = m->vbuf;
+    v->mv_size = STORE_REC_CLEAR + e.len;
+}
+
+bool store_mirror_next(store *s, const uint8_t key[2 * STORE_HASH_BYTES], size_t *pos,
+                       MDB_val *v)
 {
     store_mirror *m = &s->mir;
-    const uint8_t *val;
-    size_t i, len;
+    uint32_t tag = mir_tag(key);
+    size_t i;
 
     if (m->nslots == 0)
         return false;
-    i = mir_find(m, mir_tag(key));
-    if (m->slots[i] == 0)
+    /* *pos: 0 before the first, else one more than the slot last given */
+    i = *pos == 0 ? mir_find(m, tag) : mir_scan(m, tag, mir_after(m, *pos - 1));
+    if (m->slots[i] == 0) /* the run's end: the walk never wraps back, a run has a hole */
         return false;
-    mir_blob(m, mir_slot_off(m->slots[i]), &val, &len);
-    v->mv_data = (void *)val;
-    v->mv_size = len;
+    mir_value(m, i, v);
+    *pos = i + 1;
     return true;
+}
+
+/* An entry of tag holds a value of record seq. */
+static bool mir_has_record(const store_mirror *m, uint32_t tag, uint64_t seq)
+{
+    mir_ent e;
+
+    for (size_t i = mir_find(m, tag); m->slots[i] != 0; i = mir_scan(m, tag, mir_after(m, i))) {
+        mir_entry(m, mir_slot_off(m->slots[i]), &e);
+        if (e.seq == seq)
+            return true;
+    }
+    return false;
 }
 
 void store_mirror_fill(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v)
 {
-    MDB_val have;
+    store_mirror *m = &s->mir;
+    uint32_t tag = mir_tag(key);
 
-    if (s->mir.nslots != 0 && !store_mirror_get(s, key, &have))
-        store_mirror_put(s, key, v->mv_data, v->mv_size);
+    if (m->nslots != 0 && v->mv_size >= STORE_REC_CLEAR &&
+        !mir_has_record(m, tag, store_get_u64(v->mv_data)) && mir_room(m, v->mv_size))
+        mir_append(m, mir_free_slot(m, tag), tag, v->mv_data, v->mv_size);
+}
+
+void store_mirror_add(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v)
+{
+    store_mirror *m = &s->mir;
+    uint32_t tag = mir_tag(key);
+
+    if (m->nslots != 0 && mir_room(m, v->mv_size))
+        mir_append(m, mir_free_slot(m, tag), tag, v->mv_data, v->mv_size);
 }
 
 void store_mirror_free(store *s)
@@ -304,6 +439,7 @@ void store_mirror_free(store *s)
 
     mir_unmap(m->slots, m->nslots * sizeof *m->slots);
     mir_unmap(m->arena, m->cap);
+    mir_unmap(m->vbuf, MIR_VALUE_MAX);
     if (m->job.vers != NULL)
         mir_unmap(m->job.vers, (m->job.vmask + 1) * 2 * sizeof *m->job.vers);
     /* the build's last key is an Hp || Hn, wiped with the keys it came from */
@@ -325,9 +461,11 @@ int store_mirror_alloc(store *s, size_t entries, size_t arena_bytes)
     store_mirror *m = &s->mir;
 
     store_mirror_free(s);
-    m->nslots = entries * 3 / 2 + MIR_MIN_SLOTS;
+    /* 4/5 full once built: the count is known, and the table grows past 7/8 */
+    m->nslots = entries * 5 / 4 + MIR_MIN_SLOTS;
     m->used = 1; /* offset 0 is never a value: a slot of 0 is empty */
     if ((m->slots = mir_map(m->nslots * sizeof *m->slots)) == NULL ||
+        (m->vbuf = mir_map(MIR_VALUE_MAX)) == NULL ||
         mir_arena_reserve(m, arena_bytes < MIR_MAX_ARENA / 2 ? arena_bytes
                                                               : MIR_MAX_ARENA / 2) != 0) {
         store_mirror_free(s);

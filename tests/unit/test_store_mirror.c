@@ -48,10 +48,25 @@ static size_t mir_check(store *s, const mir_model *m)
     return live;
 }
 
+/* Every live name again, with its protocol: each answered from memory (no miss). */
+static void mir_expect_hits(store *s, const mir_model *m)
+{
+    uint64_t misses = store_test_mirror_misses(s);
+    char p[8], n[16];
+
+    for (int i = 0; i < MIR_NAMES; i++)
+        if (m->body[i][0] != '\0') {
+            mir_name(i, p, n);
+            expect_body(s, p, n, m->body[i]);
+        }
+    ck_assert_uint_eq(store_test_mirror_misses(s), misses);
+}
+
 /* Random puts and deletes, in batches and alone, with a lock, a rotate and a reopen on
  * the way: after every step each get must give the model's answer. The loop runs with
  * 32-bit tags, with 2-bit tags and with one tag for all keys (as if every key collided):
- * gets must stay right when keys share mirror entries. */
+ * gets must stay right when keys share a tag, and once read every live key has its own
+ * entry (one each: the count is the live count) and is answered from memory. */
 START_TEST(test_mirror_model)
 {
     static const uint32_t masks[] = { UINT32_MAX, 3, 0 };
@@ -86,11 +101,10 @@ START_TEST(test_mirror_model)
         if (batch)
             ck_assert_int_eq(store_batch_commit(s), 0);
         size_t live = mir_check(s, &m);
-        /* Durable values all in memory: batches add theirs, gets fill the rest. */
-        if (mask == UINT32_MAX)
-            ck_assert_uint_eq(store_test_mirror_count(s), live);
-        else
-            ck_assert_uint_le(store_test_mirror_count(s), (size_t)mask + 1);
+        /* Durable values all in memory, those of keys that share a tag too: batches add
+         * theirs (dropping their tags' other entries), gets add the rest. */
+        ck_assert_uint_eq(store_test_mirror_count(s), live);
+        mir_expect_hits(s, &m);
         if (step == 15) {
             store_lock(s);
             ck_assert_uint_eq(store_test_mirror_count(s), 0);
@@ -105,9 +119,59 @@ START_TEST(test_mirror_model)
     size_t live = 0;
     for (int i = 0; i < MIR_NAMES; i++)
         live += m.body[i][0] != '\0';
-    if (mask == UINT32_MAX) /* built whole at unlock */
-        ck_assert_uint_eq(store_test_mirror_count(s), live);
+    /* built whole at unlock, keys that share a tag too: no get reads LMDB */
+    ck_assert_uint_eq(store_test_mirror_count(s), live);
+    mir_expect_hits(s, &m);
     ck_assert_uint_eq(mir_check(s, &m), live);
+    ck_assert_uint_eq(store_test_mirror_count(s), live);
+    store_close(s);
+}
+END_TEST
+
+/* The mirror keeps a rec value's clear seq || ver in LEB128 (store_mirror.c): every
+ * value comes back byte for byte, whatever the two numbers (ver below seq, both at the
+ * ends of the u64 range) and the sealed length (LEB128 boundaries, the largest record);
+ * a value shorter than the clear prefix or longer than a record is not taken. With one
+ * tag for all keys, each key added keeps its entry beside the others. */
+START_TEST(test_mirror_values_exact)
+{
+    static const uint64_t nums[][2] = {
+        { 0, 0 }, { 1, 1 }, { 127, 128 }, { 128, 127 }, { 16383, 16384 },
+        { UINT32_MAX, (uint64_t)UINT32_MAX + 1 }, { UINT64_MAX, 0 }, { 0, UINT64_MAX },
+        { (uint64_t)1 << 63, UINT64_MAX }, { 5, 3 },
+    };
+    static const size_t lens[] = { 0, 1, 111, 112, 16367, 16368, 40 + STORE_REC_PT_MAX };
+    enum { N = sizeof nums / sizeof nums[0] };
+    static uint8_t val[N][STORE_REC_CLEAR + 40 + STORE_REC_PT_MAX];
+    uint8_t key[N][2 * STORE_HASH_BYTES];
+    size_t len[N];
+    store *s = new_hub();
+    MDB_val v;
+
+    store_test_set_mirror_tag_mask(_i == 0 ? UINT32_MAX : 0);
+    for (size_t i = 0; i < N; i++) {
+        randombytes_buf(key[i], sizeof key[i]);
+        len[i] = STORE_REC_CLEAR + lens[i % (sizeof lens / sizeof lens[0])];
+        store_put_u64(val[i], nums[i][0]);
+        store_put_u64(val[i] + 8, nums[i][1]);
+        randombytes_buf(val[i] + STORE_REC_CLEAR, len[i] - STORE_REC_CLEAR);
+        MDB_val in = { len[i], val[i] };
+        if (_i == 0)
+            store_mirror_put(s, key[i], val[i], len[i]);
+        else
+            store_mirror_add(s, key[i], &in);
+    }
+    ck_assert_uint_eq(store_test_mirror_count(s), N);
+    for (size_t i = 0; i < N; i++) {
+        size_t pos = 0, found = 0;
+        while (store_mirror_next(s, key[i], &pos, &v))
+            found += v.mv_size == len[i] && memcmp(v.mv_data, val[i], len[i]) == 0;
+        ck_assert_uint_eq(found, 1);
+    }
+    /* not values the store writes: not taken, and the key's old entry gone */
+    store_mirror_put(s, key[0], val[0], STORE_REC_CLEAR - 1);
+    store_mirror_put(s, key[1], val[1], STORE_REC_CLEAR + 41 + STORE_REC_PT_MAX);
+    ck_assert_uint_eq(store_test_mirror_count(s), _i == 0 ? N - 2 : 0);
     store_close(s);
 }
 END_TEST
@@ -168,9 +232,11 @@ static store *build_hub(char body[][24])
 
 /* Unlock returns before the mirror is built: between the build's steps gets read LMDB and
  * answer right, writes (alone and in batches) are seen by every later get, a step while
- * a batch is open does nothing, and the finished mirror holds exactly the live values. */
+ * a batch is open does nothing, and the finished mirror holds exactly the live values
+ * (with 8 tags as well: the build adds keys that share a tag, never a stale value). */
 START_TEST(test_mirror_build_serves)
 {
+    static const uint32_t masks[] = { UINT32_MAX, 7 }; /* 8 tags: keys share them */
     static char body[BUILD_N][24];
     char b[24];
     unsigned steps = 0;
@@ -178,6 +244,7 @@ START_TEST(test_mirror_build_serves)
     bool deleted;
     store *s;
 
+    store_test_set_mirror_tag_mask(masks[_i]);
     memset(body, 0, sizeof body);
     s = build_hub(body);
     misses = store_test_mirror_misses(s);
@@ -397,7 +464,8 @@ int main(void)
     tc = fixture_tcase("mirror", setup_disk, 60);
     tcase_add_loop_test(tc, test_mirror_model, 0, 3);
     tcase_add_test(tc, test_mirror_failed_batch);
-    tcase_add_test(tc, test_mirror_build_serves);
+    tcase_add_loop_test(tc, test_mirror_values_exact, 0, 2);
+    tcase_add_loop_test(tc, test_mirror_build_serves, 0, 2);
     tcase_add_test(tc, test_mirror_build_lock);
     tcase_add_test(tc, test_mirror_memory);
     suite_add_tcase(su, tc);
