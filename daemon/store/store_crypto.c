@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store_folder.h"
 #include "store_int.h"
 
 static const uint8_t store_keyfile_personal[crypto_generichash_blake2b_PERSONALBYTES] =
@@ -84,30 +85,6 @@ void store_secret_free(uint8_t *p, size_t len)
     (void)len; /* sodium_free knows the size and wipes the whole region */
     if (p != NULL)
         sodium_free(p);
-}
-
-static int store_keyfile_check(const char *path, const struct stat *st,
-                               char err[STORE_ERRMSG_MAX])
-{
-    if (!S_ISREG(st->st_mode)) {
-        snprintf(err, STORE_ERRMSG_MAX, "keyfile %s: not a regular file", path);
-        return SKR_EINVAL;
-    }
-    if (st->st_uid != geteuid() || (st->st_mode & 077) != 0) {
-        snprintf(err, STORE_ERRMSG_MAX,
-                 "keyfile %s: must be owned by uid %u and not readable by group or others "
-                 "(mode %04o): chown it, chmod 600 it", path, (unsigned)geteuid(),
-                 (unsigned)(st->st_mode & 0777));
-        return SKR_EDENIED;
-    }
-    if (st->st_size < STORE_KEYFILE_MIN || st->st_size > (off_t)STORE_KEYFILE_MAX) {
-        /* the range a new hub takes: the legacy ceiling is for hubs keyed before it */
-        snprintf(err, STORE_ERRMSG_MAX, "keyfile %s: %lld bytes; a keyfile holds %d to %u "
-                 "bytes (e.g. head -c 32 /dev/urandom)", path, (long long)st->st_size,
-                 STORE_KEYFILE_MIN, STORE_KEYFILE_NEW_MAX);
-        return SKR_EINVAL;
-    }
-    return 0;
 }
 
 static int store_read_all(int fd, uint8_t *buf, size_t len)

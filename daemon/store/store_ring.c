@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "store_folder.h"
 #include "store_int.h"
 #include "store_test.h"
 
@@ -159,14 +160,7 @@ const store_wrapent *store_ring_find(const store *s, uint64_t id)
 
 static int r_sync_dir(store *s)
 {
-    int fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc = 0;
-
-    if (fd < 0 || fsync(fd) != 0)
-        rc = r_errno(s, "sync the hub folder");
-    if (fd >= 0)
-        close(fd);
-    return rc;
+    return store_folder_sync(s->dir) != 0 ? r_errno(s, "sync the hub folder") : 0;
 }
 
 static int r_path(store *s, const char *name, char path[PATH_MAX])
