@@ -1,5 +1,5 @@
 /*
- * daemon/store/store_int.h - what the store's files share; not for the daemon.
+ * daemon/store/store_int.h - what the layers under the hub keys share; not for the daemon.
  *
  * The hub is one LMDB environment with five named databases:
  *
@@ -35,17 +35,12 @@
  *
  * Beside data.mdb and lock.mdb, the file `journal` holds the group-commit batches written
  * since the last checkpoint (store_journal.c), and the file `keys` the wrapped keys
- * (store_ring.c): two 4 KiB slots with the same content, each
- *   "SKRKEYS1" | format u32 BE (1) | flags u32 BE | generation u64 BE | n u8 (1..2) |
- *   n x { id u64 BE | packed store_kdf | nonce || AEAD_kek(data key || index key),
- *         AD = "skr-wrap-v2" || packed store_kdf || id BE } |
- *   BLAKE2b-128 of everything before it; zeros to the end of the slot.
- * Why not in LMDB: LMDB is copy-on-write, so a rewritten "wrap" stayed in a freed page of
- * data.mdb, and an old passphrase kept opening the current file. The slots are rewritten
- * in place: after a change neither holds the old wraps. Two entries exist only while a
- * rotate runs (old and new data key); "keyid" in LMDB says which one the records use.
+ * (store_ring.c; its layout is in store_keys.h).
  *
- * The crypto layer (sealing, KDF, look-up hashes, padding; pure) is store_crypto.h.
+ * This header is what the layers under the hub keys share (kv: store_lmdb.c,
+ * store_journal.c, store_trim.c; cache: store_mirror*.c; records: store.c, store_list.c,
+ * store_format.c) and struct store, which still holds every layer's state. It includes
+ * the crypto layer (store_crypto.h) and nothing above it: daemon/store/README.md.
  */
 #ifndef DAEMON_STORE_INT_H
 #define DAEMON_STORE_INT_H
@@ -129,7 +124,8 @@ typedef struct store_mirror {
     store_mirror_job job;
 } store_mirror;
 
-/* The content of the key file `keys` (store_ring.c). */
+/* The content of the key file `keys` (store_ring.c, layout in store_keys.h): here because
+ * struct store holds it (a crossing: daemon/store/README.md). */
 #define STORE_RING_MAX     2
 #define STORE_RING_COMPACT 1u /* flags: data.mdb may still hold a pre-`keys` wrap in a
                                * freed page: copy it compacted (store_ring_compact) */
@@ -248,40 +244,6 @@ void store_mirror_drop(store *s, const uint8_t key[2 * STORE_HASH_BYTES]);
 /* Puts v unless the key's tag already has an entry (a get that read LMDB). */
 void store_mirror_fill(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v);
 
-/* store_keys.c */
-/* At open: whether the hub is initialised, its suite, and (a legacy hub) its KDF. */
-int store_meta_load(store *s, MDB_txn *txn);
-/* Seals data key || index key of keys under kek for entry id (AD binds kdf and id). */
-void store_wrap_make(const store_kdf *kdf, const uint8_t *kek, const uint8_t *keys,
-                     uint64_t id, store_wrapent *out);
-/* Writes meta "keyid" = id in txn. */
-int store_put_keyid(store *s, MDB_txn *txn, uint64_t id);
-/* A fresh data key id: random, never 0, never the current one. */
-uint64_t store_keyid_new(const store *s);
-
-/* store_ring.c: the key file. open reads it (the valid slot with the highest generation;
- * a stale or torn twin is rewritten) and finishes a pending compaction; write replaces its
- * content (next's gen is ignored: one more than the current), slot 0 then slot 1, each
- * synced. The entry LMDB names: NULL when absent. */
-int store_ring_open(store *s, char err[STORE_ERRMSG_MAX]);
-int store_ring_write(store *s, const store_ring *next);
-const store_wrapent *store_ring_find(const store *s, uint64_t id);
-void store_ring_close(store *s);
-/* Moves a hub made before `keys` there: keys unwrapped from meta "wrap" with kek. */
-int store_ring_migrate(store *s, const uint8_t *keys, const uint8_t *kek);
-/* Runs the compaction a migration left pending (nothing to do: 0). */
-int store_ring_compact_pending(store *s);
-
-/* store_test_crash_at (store_test.h): _exit here when the test asked for this point. */
-void store_crash_point(int point);
-
-/* store_rotate.c: a new data key for every sealed value, in one LMDB txn. old: a key
- * buffer with the data key LMDB names now (store_keys_derive done); the new key is
- * wrapped under kek with kdf. While the txn runs the key file holds both keys; after it,
- * only the new one (or, when it failed, only the old). *records: how many. */
-int store_rotate_keys(store *s, const uint8_t *old, const store_kdf *kdf, const uint8_t *kek,
-                      uint64_t *records);
-
 /* store_lmdb.c: true when the open file has no name left (deleted under the daemon). */
 bool store_fd_unlinked(int fd);
 /* store_lmdb.c: closes and opens the environment again (the data file was replaced). */
@@ -306,8 +268,6 @@ int store_rec_current(store *s, MDB_txn *txn, const MDB_val *k, const MDB_val *v
 int store_cursor_replace(store *s, MDB_cursor *c, const MDB_val *k, MDB_val *v,
                          const char *what);
 
-/* store_upgrade.c: re-seals a format-1 hub as format 2 in one write txn (unlocked). */
-int store_upgrade(store *s);
 /* store_format.c. At open: reads meta "version" (a new hub gets the current one); after
  * the journal's replay, store_format_settle marks a format-1 hub without records format
  * 2. A format-1 hub with records is sealed again at unlock (store_upgrade, store_keys.h). */

@@ -11,7 +11,7 @@
  */
 #include <string.h>
 
-#include "store_int.h"
+#include "store_keys.h"
 #include "store_test.h"
 
 #define STORE_WRAP_LABEL    "skr-wrap-v2"

@@ -15,6 +15,7 @@
 
 #include "store_folder.h"
 #include "store_int.h"
+#include "store_keys.h" /* crossing: open and close start and end the keys (README.md) */
 #include "store_test.h"
 
 static size_t store_initial_mapsize = STORE_DEFAULT_MAPSIZE;

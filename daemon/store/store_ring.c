@@ -7,7 +7,7 @@
  * other, each synced: after it returns, neither holds what it replaced. A crash at any
  * point leaves one valid slot (the torn one fails its checksum, or still holds the
  * previous generation), and open takes the valid slot with the highest generation and
- * rewrites its twin. Layout in store_int.h.
+ * rewrites its twin. Layout in store_keys.h.
  *
  * Hubs made before this file kept the wrap in LMDB meta. The first unlock or passwd moves
  * it here (store_ring_migrate): the key file first, then one LMDB txn that drops meta
@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "store_folder.h"
-#include "store_int.h"
+#include "store_keys.h"
 #include "store_test.h"
 
 #define R_MAGIC     "SKRKEYS1"
