@@ -75,7 +75,7 @@ int store_kdf_unpack(const uint8_t *in, size_t len, store_kdf *kdf);
  * key; store_keys_derive must have run on it since its data key last changed. Sealed:
  * nonce || ciphertext || tag, store_seal_overhead(suite) bytes more than the plaintext.
  * unseal: SKR_EINTEGRITY when the value does not authenticate or its plaintext would
- * exceed cap (pt may hold part of it then: the caller wipes pt). */
+ * exceed cap. */
 size_t store_seal_overhead(int suite);
 void store_hash_s(int suite, const uint8_t *index_key, const char *personal, const char *str,
                   size_t len, uint8_t out[STORE_HASH_BYTES]);
