@@ -4,7 +4,7 @@
  *
  * Layout and crypto (see README "The hub at rest"):
  *  - A random 256-bit data key seals every record with the hub's cipher suite, chosen at
- *    init (store_int.h): AES-256-GCM where the CPU has AES-NI, else XChaCha20-Poly1305;
+ *    init (store_crypto.h): AES-256-GCM where the CPU has AES-NI, else XChaCha20-Poly1305;
  *    random nonce per write, associated data binding the value to its slot and version.
  *    A random 256-bit index key makes the look-up keys: keyed hashes of protocol and
  *    name (SipHash-2-4-128 with AES-GCM, BLAKE2b-128 with XChaCha), so the file shows no

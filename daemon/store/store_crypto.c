@@ -1,17 +1,14 @@
 /*
- * daemon/store/store_crypto.c - KEK derivation, keyfiles, sealing and look-up hashes.
- * Nothing here touches a store, so the KDF functions may run on a worker thread.
+ * daemon/store/store_crypto.c - the crypto layer (store_crypto.h): KEK derivation, sealing,
+ * look-up hashes, associated data and size classes. Nothing here touches a store, LMDB or
+ * a file, so the KDF functions may run on a worker thread.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "store_int.h"
+#include "store_crypto.h"
+#include "sekrets/error.h"
 
 static const uint8_t store_keyfile_personal[crypto_generichash_blake2b_PERSONALBYTES] =
     "skr-keyfile-v1";
@@ -68,87 +65,6 @@ void store_secret_free(uint8_t *p, size_t len)
     (void)len; /* sodium_free knows the size and wipes the whole region */
     if (p != NULL)
         sodium_free(p);
-}
-
-static int store_keyfile_check(const char *path, const struct stat *st,
-                               char err[STORE_ERRMSG_MAX])
-{
-    if (!S_ISREG(st->st_mode)) {
-        snprintf(err, STORE_ERRMSG_MAX, "keyfile %s: not a regular file", path);
-        return SKR_EINVAL;
-    }
-    if (st->st_uid != geteuid() || (st->st_mode & 077) != 0) {
-        snprintf(err, STORE_ERRMSG_MAX,
-                 "keyfile %s: must be owned by uid %u and not readable by group or others "
-                 "(mode %04o): chown it, chmod 600 it", path, (unsigned)geteuid(),
-                 (unsigned)(st->st_mode & 0777));
-        return SKR_EDENIED;
-    }
-    if (st->st_size < STORE_KEYFILE_MIN || st->st_size > (off_t)STORE_KEYFILE_MAX) {
-        /* the range a new hub takes: the legacy ceiling is for hubs keyed before it */
-        snprintf(err, STORE_ERRMSG_MAX, "keyfile %s: %lld bytes; a keyfile holds %d to %u "
-                 "bytes (e.g. head -c 32 /dev/urandom)", path, (long long)st->st_size,
-                 STORE_KEYFILE_MIN, STORE_KEYFILE_NEW_MAX);
-        return SKR_EINVAL;
-    }
-    return 0;
-}
-
-static int store_read_all(int fd, uint8_t *buf, size_t len)
-{
-    size_t got = 0;
-    while (got < len) {
-        ssize_t n = read(fd, buf + got, len - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        got += (size_t)n;
-    }
-    return 0;
-}
-
-int store_keyfile_read(const char *path, uint8_t **content, size_t *len,
-                       char err[STORE_ERRMSG_MAX])
-{
-    struct stat st;
-    uint8_t *buf = NULL;
-    size_t n = 0;
-    int fd, r;
-
-    err[0] = '\0';
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        r = errno == ENOENT ? SKR_ENOT_FOUND : errno == EACCES ? SKR_EDENIED : SKR_EINVAL;
-        snprintf(err, STORE_ERRMSG_MAX, "keyfile %s: %s", path, strerror(errno));
-        return r;
-    }
-    /* fstat on the open file: what we check is what we read. */
-    if (fstat(fd, &st) != 0) {
-        snprintf(err, STORE_ERRMSG_MAX, "keyfile %s: %s", path, strerror(errno));
-        r = SKR_EINVAL;
-        goto out;
-    }
-    if ((r = store_keyfile_check(path, &st, err)) != 0)
-        goto out;
-    n = (size_t)st.st_size;
-    if ((buf = sodium_malloc(n)) == NULL) {
-        r = SKR_ENOMEM;
-        goto out;
-    }
-    if (store_read_all(fd, buf, n) != 0) {
-        snprintf(err, STORE_ERRMSG_MAX, "keyfile %s: short read", path);
-        r = SKR_EINVAL;
-        goto out;
-    }
-    *content = buf;
-    *len = n;
-    buf = NULL;
-    r = 0;
-out:
-    store_secret_free(buf, n);
-    close(fd);
-    return r;
 }
 
 void store_kdf_pack(const store_kdf *kdf, uint8_t out[STORE_KDF_PACKED])
@@ -256,19 +172,51 @@ void store_keys_free(uint8_t *keys)
     sodium_free(keys);
 }
 
-size_t store_ad(uint8_t ad[STORE_AD_MAX], const char *label, const MDB_val *key,
-                const uint8_t *clear, size_t clear_len)
+size_t store_ad_build(uint8_t ad[STORE_AD_MAX], const char *label, const uint8_t *key,
+                      size_t key_len, const uint8_t *clear, size_t clear_len)
 {
     size_t l = strlen(label);
 
     /* Keys are at most 32 bytes and labels 12, so this always fits; checked anyway. */
-    if (l + key->mv_size + clear_len > STORE_AD_MAX)
+    if (l + key_len + clear_len > STORE_AD_MAX)
         abort();
     memcpy(ad, label, l);
-    memcpy(ad + l, key->mv_data, key->mv_size);
+    memcpy(ad + l, key, key_len);
     if (clear_len > 0)
-        memcpy(ad + l + key->mv_size, clear, clear_len);
-    return l + key->mv_size + clear_len;
+        memcpy(ad + l + key_len, clear, clear_len);
+    return l + key_len + clear_len;
+}
+
+/* ---- size classes ----
+ *
+ * The powers of two and the midpoints 1.5 times them (128, 192, 256, 384, ...), from a
+ * minimum (128 bytes for a record, 64 for an ord or protos entry) up to a cap (the largest
+ * plaintext of the kind, or its power of two). The file then tells a length only to
+ * within a factor of 1.5, about one bit more than powers of two alone would tell.
+ * Powers of two alone cost too much memory where it counts: the record mirror holds every
+ * sealed record, and a typical credential (a ~90-byte body with its names, 143 bytes of
+ * plaintext) would take 256 bytes instead of 192, 306 instead of 242 bytes per credential
+ * in the mirror (180 unpadded). The minimum keeps every short name and small credential
+ * (the common case) in one class.
+ */
+size_t store_pad_class(size_t used, size_t min, size_t cap)
+{
+    size_t c = min; /* a power of two */
+
+    while (c < used && c < cap)
+        c = (c & (c - 1)) == 0 ? c + c / 2 : c / 3 * 4;
+    return c < cap ? c : cap;
+}
+
+/* The padding is zeros and exactly the class's length: nothing can ride in it. The bytes
+ * are all zero when the first is and each equals the next: one memcmp (vectorised), where
+ * a byte loop cost a get with a protocol a sixth of its instructions. Not constant time:
+ * it runs after authentication, on what the key holder wrote. */
+bool store_pad_ok(const uint8_t *p, size_t used, size_t n, size_t min, size_t cap)
+{
+    if (used > n || n != store_pad_class(used, min, cap))
+        return false;
+    return used == n || (p[used] == 0 && memcmp(p + used, p + used + 1, n - used - 1) == 0);
 }
 
 /* ---- suites ---- */

@@ -1,16 +1,7 @@
 /*
- * daemon/store/store_format.c - size classes, the ord and protos values, and the version
- * check that catches a record value put back from an earlier write. Layout in store_int.h.
- *
- * Size classes: the powers of two and the midpoints 1.5 times them (128, 192, 256, 384,
- * ...), from a minimum (128 bytes for a record, 64 for an ord or protos entry) up to a cap
- * (the largest plaintext of the kind, or its power of two). The file then tells a length
- * only to within a factor of 1.5, about one bit more than powers of two alone would tell.
- * Powers of two alone cost too much memory where it counts: the record mirror holds every
- * sealed record, and a typical credential (a ~90-byte body with its names, 143 bytes of
- * plaintext) would take 256 bytes instead of 192, 306 instead of 242 bytes per credential
- * in the mirror (180 unpadded). The minimum keeps every short name and small credential
- * (the common case) in one class.
+ * daemon/store/store_format.c - the ord and protos values, and the version check that
+ * catches a record value put back from an earlier write. Layout in store_int.h; the size
+ * classes they are padded to are in store_crypto.c.
  */
 #include <string.h>
 
@@ -18,26 +9,6 @@
 #include "store_test.h"
 
 static const MDB_val store_k_version = { 7, (void *)"version" };
-
-size_t store_pad_class(size_t used, size_t min, size_t cap)
-{
-    size_t c = min; /* a power of two */
-
-    while (c < used && c < cap)
-        c = (c & (c - 1)) == 0 ? c + c / 2 : c / 3 * 4;
-    return c < cap ? c : cap;
-}
-
-/* The padding is zeros and exactly the class's length: nothing can ride in it. The bytes
- * are all zero when the first is and each equals the next: one memcmp (vectorised), where
- * a byte loop cost a get with a protocol a sixth of its instructions. Not constant time:
- * it runs after authentication, on what the key holder wrote. */
-bool store_pad_ok(const uint8_t *p, size_t used, size_t n, size_t min, size_t cap)
-{
-    if (used > n || n != store_pad_class(used, min, cap))
-        return false;
-    return used == n || (p[used] == 0 && memcmp(p + used, p + used + 1, n - used - 1) == 0);
-}
 
 /* value = ver || seal(nlen || name || zeros), AD = label || Hp || seq || ver. */
 size_t store_ord_seal(store *s, const MDB_val *k, const uint8_t ver[8], const char *name,

@@ -1,5 +1,5 @@
 /*
- * daemon/store/store_int.h - what the store's files share; not for the daemon.
+ * daemon/store/store_int.h - what the layers under the hub keys share; not for the daemon.
  *
  * The hub is one LMDB environment with five named databases:
  *
@@ -35,26 +35,22 @@
  *
  * Beside data.mdb and lock.mdb, the file `journal` holds the group-commit batches written
  * since the last checkpoint (store_journal.c), and the file `keys` the wrapped keys
- * (store_ring.c): two 4 KiB slots with the same content, each
- *   "SKRKEYS1" | format u32 BE (1) | flags u32 BE | generation u64 BE | n u8 (1..2) |
- *   n x { id u64 BE | packed store_kdf | nonce || AEAD_kek(data key || index key),
- *         AD = "skr-wrap-v2" || packed store_kdf || id BE } |
- *   BLAKE2b-128 of everything before it; zeros to the end of the slot.
- * Why not in LMDB: LMDB is copy-on-write, so a rewritten "wrap" stayed in a freed page of
- * data.mdb, and an old passphrase kept opening the current file. The slots are rewritten
- * in place: after a change neither holds the old wraps. Two entries exist only while a
- * rotate runs (old and new data key); "keyid" in LMDB says which one the records use.
+ * (store_ring.c; its layout is in store_keys.h).
+ *
+ * This header is what the layers under the hub keys share (kv: store_lmdb.c,
+ * store_journal.c, store_trim.c; cache: store_mirror*.c; records: store.c, store_list.c,
+ * store_format.c) and struct store, which still holds every layer's state. It includes
+ * the crypto layer (store_crypto.h) and nothing above it: daemon/store/README.md.
  */
 #ifndef DAEMON_STORE_INT_H
 #define DAEMON_STORE_INT_H
 
-#include <endian.h>
 #include <lmdb.h>
 #include <sodium.h>
-#include <string.h>
 
 #include "request.h"
 #include "store.h"
+#include "store_crypto.h"
 #include "sekrets/error.h"
 
 #define STORE_MAX_PROTOCOL 64
@@ -65,19 +61,6 @@
 _Static_assert(STORE_MAX_PROTOCOL == PROTO_MAX_PROTOCOL, "store and wire protocol limits");
 _Static_assert(STORE_MAX_NAME == PROTO_MAX_NAME, "store and wire name limits");
 _Static_assert(STORE_MAX_BODY == PROTO_MAX_BODY, "store and wire body limits");
-#define STORE_HASH_BYTES   16
-/* Cipher suites, chosen per hub at init and stored in meta "suite":
- *  1: records sealed with XChaCha20-Poly1305 (24-byte random nonce), look-up keys BLAKE2b-128;
- *  2: records sealed with AES-256-GCM (12-byte random nonce), look-up keys SipHash-2-4-128.
- * Suite 2 is chosen when the CPU has AES-NI: a get then costs about a quarter of the
- * crypto time (see README "The hub at rest" for the argument). The key wrap is always
- * XChaCha20-Poly1305 with BLAKE2b-derived KEKs. */
-#define STORE_SUITE_XCHACHA 1
-#define STORE_SUITE_AESGCM  2
-#define STORE_NONCE_BYTES  crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
-#define STORE_SEAL_OVERHEAD (STORE_NONCE_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES)
-#define STORE_KDF_PACKED   (1 + STORE_SALT_BYTES + 8 + 8)
-#define STORE_WRAP_BYTES   (STORE_SEAL_OVERHEAD + 2 * STORE_KEY_BYTES)
 #define STORE_FORMAT_VERSION 2u
 
 /* Record plaintext: created(8) modified(8) plen(1) nlen(2) blen(4) protocol name body
@@ -99,17 +82,6 @@ _Static_assert(2 + STORE_MAX_NAME <= STORE_ORD_PT_MAX &&
 /* The scratch: a record plaintext, then protocol NUL name NUL for store_record. */
 #define STORE_STR_AREA     (STORE_MAX_PROTOCOL + 1 + STORE_MAX_NAME + 1)
 #define STORE_SCRATCH_BYTES (STORE_REC_PT_MAX + STORE_STR_AREA)
-
-/* Key buffer layout (sodium_malloc, read-only between writes): the three keys, then for
- * suite 2 the data key's AES-GCM precomputation (key schedule and GHASH powers, as secret
- * as the key), made once per key by store_keys_derive instead of once per record. The
- * buffer size is a multiple of 16, so sodium_malloc aligns the state. */
-#define STORE_K_DATA  0
-#define STORE_K_INDEX STORE_KEY_BYTES
-#define STORE_K_KEK   (2 * STORE_KEY_BYTES)
-#define STORE_K_GCM   (3 * STORE_KEY_BYTES)
-#define STORE_K_TOTAL (STORE_K_GCM + sizeof(crypto_aead_aes256gcm_state))
-_Static_assert(STORE_K_GCM % 16 == 0 && STORE_K_TOTAL % 16 == 0, "GCM state alignment");
 
 /* Internal codes outside the SKR_E* range: LMDB asks for a bigger map or a remap. */
 #define STORE_EGROW  1001
@@ -153,7 +125,8 @@ typedef struct store_mirror {
     store_mirror_job job;
 } store_mirror;
 
-/* The content of the key file `keys` (store_ring.c). */
+/* The content of the key file `keys` (store_ring.c, layout in store_keys.h): here because
+ * struct store holds it (a crossing: daemon/store/README.md). */
 #define STORE_RING_MAX     2
 #define STORE_RING_COMPACT 1u /* flags: data.mdb may still hold a pre-`keys` wrap in a
                                * freed page: copy it compacted (store_ring_compact) */
@@ -219,15 +192,12 @@ int store_write_rec_txn(store *s, store_txn_fn fn, void *ctx);
 int store_check_file(store *s);
 int store_errf(store *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* Associated data: label || LMDB key || the value's clear prefix (rec: seq BE || ver BE;
- * ord: ver BE). The v1 labels are those of format 1, read only by store_upgrade.c. */
-#define STORE_AD_REC   "skr-rec-v2"
-#define STORE_AD_ORD   "skr-ord-v2"
-#define STORE_AD_PROTO "skr-proto-v2"
-#define STORE_AD_REC_V1   "skr-rec-v1"
-#define STORE_AD_ORD_V1   "skr-ord-v1"
-#define STORE_AD_PROTO_V1 "skr-proto-v1"
-#define STORE_AD_MAX   64
+/* The AD of a value (store_crypto.h) whose key is an LMDB key. */
+static inline size_t store_ad(uint8_t ad[STORE_AD_MAX], const char *label, const MDB_val *key,
+                              const uint8_t *clear, size_t clear_len)
+{
+    return store_ad_build(ad, label, key->mv_data, key->mv_size, clear, clear_len);
+}
 #define STORE_REC_CLEAR 16 /* seq BE || ver BE in clear at the start of a rec value */
 #define STORE_ORD_CLEAR 8  /* ver BE in clear at the start of an ord value */
 #define STORE_ORD_SEALED_MAX   (STORE_ORD_CLEAR + STORE_SEAL_OVERHEAD + STORE_ORD_PT_MAX)
@@ -282,92 +252,15 @@ void store_mirror_fill(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const 
 /* A get that read LMDB after no entry of the tag opened with its key: takes v beside them. */
 void store_mirror_add(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v);
 
-/* store_crypto.c */
-size_t store_ad(uint8_t ad[STORE_AD_MAX], const char *label, const MDB_val *key,
-                const uint8_t *clear, size_t clear_len);
-void store_kdf_pack(const store_kdf *kdf, uint8_t out[STORE_KDF_PACKED]);
-int store_kdf_unpack(const uint8_t *in, size_t len, store_kdf *kdf);
-void store_hash(const uint8_t *index_key, const char *personal, const char *str, size_t len,
-                uint8_t out[STORE_HASH_BYTES]);
-/* Suite-aware sealing and hashing for records and look-up keys (see STORE_SUITE_*).
- * store_seal_s and store_unseal_s take a whole key buffer (STORE_K_*) and use its data
- * key; store_keys_derive must have run on it since its data key last changed. */
-void store_keys_derive(uint8_t *keys, int suite);
-size_t store_seal_overhead(int suite);
-void store_hash_s(int suite, const uint8_t *index_key, const char *personal, const char *str,
-                  size_t len, uint8_t out[STORE_HASH_BYTES]);
-void store_seal_s(int suite, const uint8_t *keys, const uint8_t *ad, size_t adlen,
-                  const uint8_t *pt, size_t len, uint8_t *out);
-int store_unseal_s(int suite, const uint8_t *keys, const uint8_t *ad, size_t adlen,
-                   const uint8_t *in, size_t inlen, uint8_t *pt, size_t cap, size_t *ptlen);
-/* The suite a new hub gets on this machine. */
-int store_suite_default(void);
-void store_seal(const uint8_t *key, const uint8_t *ad, size_t adlen, const uint8_t *pt,
-                size_t len, uint8_t *out);
-int store_unseal(const uint8_t *key, const uint8_t *ad, size_t adlen, const uint8_t *in,
-                 size_t inlen, uint8_t *pt, size_t cap, size_t *ptlen);
-uint8_t *store_keys_alloc(void);
-void store_keys_free(uint8_t *keys);
-/* Big-endian u64s of the hub's values; inline: a get reads several (a call each cost
- * about 30 instructions, more than the load). */
-static inline void store_put_u64(uint8_t *p, uint64_t v)
-{
-    v = htobe64(v);
-    memcpy(p, &v, 8);
-}
-
-static inline uint64_t store_get_u64(const uint8_t *p)
-{
-    uint64_t v;
-
-    memcpy(&v, p, 8);
-    return be64toh(v);
-}
-
-/* store_keys.c */
-int store_meta_load(store *s, MDB_txn *txn);
-/* Seals data key || index key of keys under kek for entry id (AD binds kdf and id). */
-void store_wrap_make(const store_kdf *kdf, const uint8_t *kek, const uint8_t *keys,
-                     uint64_t id, store_wrapent *out);
-/* Writes meta "keyid" = id in txn. */
-int store_put_keyid(store *s, MDB_txn *txn, uint64_t id);
-/* A fresh data key id: random, never 0, never the current one. */
-uint64_t store_keyid_new(const store *s);
-
-/* store_ring.c: the key file. open reads it (the valid slot with the highest generation;
- * a stale or torn twin is rewritten) and finishes a pending compaction; write replaces its
- * content (next's gen is ignored: one more than the current), slot 0 then slot 1, each
- * synced. The entry LMDB names: NULL when absent. */
-int store_ring_open(store *s, char err[STORE_ERRMSG_MAX]);
-int store_ring_write(store *s, const store_ring *next);
-const store_wrapent *store_ring_find(const store *s, uint64_t id);
-void store_ring_close(store *s);
-/* Moves a hub made before `keys` there: keys unwrapped from meta "wrap" with kek. */
-int store_ring_migrate(store *s, const uint8_t *keys, const uint8_t *kek);
-/* Runs the compaction a migration left pending (nothing to do: 0). */
-int store_ring_compact_pending(store *s);
-
-/* store_test_crash_at (store_test.h): _exit here when the test asked for this point. */
-void store_crash_point(int point);
-
 /* store_lmdb.c: true when the open file has no name left (deleted under the daemon). */
 bool store_fd_unlinked(int fd);
 /* store_lmdb.c: closes and opens the environment again (the data file was replaced). */
 void store_env_close(store *s);
 int store_env_reopen(store *s);
 
-/* store_rotate.c: a new data key for every sealed value, in one LMDB txn. old: a key
- * buffer with the data key LMDB names now (store_keys_derive done); the new key is
- * wrapped under kek with kdf. While the txn runs the key file holds both keys; after it,
- * only the new one (or, when it failed, only the old). *records: how many. */
-int store_rotate_keys(store *s, const uint8_t *old, const store_kdf *kdf, const uint8_t *kek,
-                      uint64_t *records);
-
-/* store_format.c: padding, the ord and protos values, the version check. The open
- * functions return SKR_EINTEGRITY (errmsg set) for a value that fails authentication or
- * whose padding or lengths are wrong. */
-size_t store_pad_class(size_t used, size_t min, size_t cap);
-bool store_pad_ok(const uint8_t *p, size_t used, size_t n, size_t min, size_t cap);
+/* store_format.c: the ord and protos values, the version check. The open functions
+ * return SKR_EINTEGRITY (errmsg set) for a value that fails authentication or whose
+ * padding or lengths are wrong. */
 size_t store_ord_seal(store *s, const MDB_val *k, const uint8_t ver[8], const char *name,
                       size_t nlen, uint8_t out[STORE_ORD_SEALED_MAX]);
 int store_ord_open(store *s, const MDB_val *k, const MDB_val *v, uint8_t name[STORE_MAX_NAME],
@@ -383,10 +276,9 @@ int store_rec_current(store *s, MDB_txn *txn, const MDB_val *k, const MDB_val *v
 int store_cursor_replace(store *s, MDB_cursor *c, const MDB_val *k, MDB_val *v,
                          const char *what);
 
-/* store_upgrade.c: re-seals a format-1 hub as format 2 in one write txn (unlocked). */
-int store_upgrade(store *s);
-/* At open: reads meta "version" (a new hub gets the current one); after the journal's
- * replay, store_format_settle marks a format-1 hub without records format 2. */
+/* store_format.c. At open: reads meta "version" (a new hub gets the current one); after
+ * the journal's replay, store_format_settle marks a format-1 hub without records format
+ * 2. A format-1 hub with records is sealed again at unlock (store_upgrade, store_keys.h). */
 int store_format_load(store *s, MDB_txn *txn);
 int store_format_settle(store *s);
 

@@ -14,7 +14,7 @@
  */
 #include <string.h>
 
-#include "store_int.h"
+#include "store_keys.h"
 #include "store_test.h"
 
 #define STORE_WRAP_LABEL    "skr-wrap-v2"
@@ -446,24 +446,6 @@ int store_test_wrap(store *s, uint8_t out[STORE_TEST_WRAP_BYTES])
         memcpy(out, d.mv_data, STORE_WRAP_BYTES);
     store_read_end(s);
     return r;
-}
-
-int store_stats(store *s, uint64_t *protocols, uint64_t *credentials)
-{
-    MDB_stat sp, sr;
-    MDB_txn *txn;
-    int rc, r;
-
-    if ((r = store_read_begin(s, &txn)) != 0)
-        return r;
-    if ((rc = mdb_stat(txn, s->protos, &sp)) != 0 || (rc = mdb_stat(txn, s->rec, &sr)) != 0)
-        r = store_mdb_err(s, rc, "stat");
-    store_read_end(s);
-    if (r != 0)
-        return r;
-    *protocols = sp.ms_entries;
-    *credentials = sr.ms_entries;
-    return 0;
 }
 
 int store_test_key_masked(const store *s, int which, const uint8_t mask[32], uint8_t out[32])

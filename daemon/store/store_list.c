@@ -1,5 +1,6 @@
 /*
- * daemon/store/store_list.c - getDb (names in creation order) and getHub (protocols).
+ * daemon/store/store_list.c - getDb (names in creation order), getHub (protocols) and the
+ * counts (store_stats).
  *
  * Both decrypt everything first into a private buffer and only then call the lister: a
  * corrupt entry gives SKR_EINTEGRITY before `begin`, never half a listing, and the read
@@ -228,4 +229,23 @@ out:
     free(ix);
     store_strs_free(&protos);
     return r;
+}
+
+/* The entry counts of protos and rec: nothing is decrypted, so it works locked. */
+int store_stats(store *s, uint64_t *protocols, uint64_t *credentials)
+{
+    MDB_stat sp, sr;
+    MDB_txn *txn;
+    int rc, r;
+
+    if ((r = store_read_begin(s, &txn)) != 0)
+        return r;
+    if ((rc = mdb_stat(txn, s->protos, &sp)) != 0 || (rc = mdb_stat(txn, s->rec, &sr)) != 0)
+        r = store_mdb_err(s, rc, "stat");
+    store_read_end(s);
+    if (r != 0)
+        return r;
+    *protocols = sp.ms_entries;
+    *credentials = sr.ms_entries;
+    return 0;
 }

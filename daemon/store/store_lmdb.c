@@ -1,5 +1,5 @@
 /*
- * daemon/store/store_lmdb.c - the LMDB side: folder checks, environment, transactions,
+ * daemon/store/store_lmdb.c - the LMDB side: environment, transactions,
  * map growth, and the one function that turns LMDB codes into SKR_E* codes.
  */
 #include <errno.h>
@@ -13,7 +13,9 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "store_folder.h"
 #include "store_int.h"
+#include "store_keys.h" /* crossing: open and close start and end the keys (README.md) */
 #include "store_test.h"
 
 static size_t store_initial_mapsize = STORE_DEFAULT_MAPSIZE;
@@ -404,80 +406,6 @@ int store_write_rec_txn(store *s, store_txn_fn fn, void *ctx)
     }
 }
 
-/* mkdir -p with 0700 for every folder it creates. */
-static int store_mkdirs(const char *dir, char err[STORE_ERRMSG_MAX])
-{
-    char path[PATH_MAX];
-    size_t len = strlen(dir);
-
-    if (len == 0 || len >= sizeof path) {
-        snprintf(err, STORE_ERRMSG_MAX, "hub folder: path empty or too long");
-        return SKR_EINVAL;
-    }
-    memcpy(path, dir, len + 1);
-    for (char *p = path + 1; ; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-            int e = errno; /* snprintf may change errno */
-            snprintf(err, STORE_ERRMSG_MAX, "hub folder %.200s: %s", path, strerror(e));
-            return e == EACCES ? SKR_EDENIED : SKR_EINTERNAL;
-        }
-        *p = c;
-        if (c == '\0')
-            return 0;
-    }
-}
-
-/* Owned by us, nothing for group or others: the folder and any hub file already there. */
-static int store_check_path(const char *path, bool dir, char err[STORE_ERRMSG_MAX])
-{
-    struct stat st;
-
-    if (stat(path, &st) != 0) {
-        if (!dir && errno == ENOENT)
-            return 0;
-        snprintf(err, STORE_ERRMSG_MAX, "%s: %s", path, strerror(errno));
-        return SKR_EDENIED;
-    }
-    if (dir && !S_ISDIR(st.st_mode)) {
-        snprintf(err, STORE_ERRMSG_MAX, "hub folder %s: not a folder", path);
-        return SKR_EDENIED; /* refused, like a folder of the wrong owner (exit 3) */
-    }
-    if (st.st_uid != geteuid()) {
-        snprintf(err, STORE_ERRMSG_MAX, "%s: owned by uid %u, not by uid %u", path,
-                 (unsigned)st.st_uid, (unsigned)geteuid());
-        return SKR_EDENIED;
-    }
-    if ((st.st_mode & 077) != 0) {
-        snprintf(err, STORE_ERRMSG_MAX, "%s: mode %04o is open to group or others (want %s)",
-                 path, (unsigned)(st.st_mode & 0777), dir ? "0700" : "0600");
-        return SKR_EDENIED;
-    }
-    return 0;
-}
-
-static int store_check_layout(const char *dir, char err[STORE_ERRMSG_MAX])
-{
-    static const char *const files[] = { "data.mdb", "lock.mdb", "journal", "keys" };
-    char path[PATH_MAX];
-    int r;
-
-    if ((r = store_check_path(dir, true, err)) != 0)
-        return r;
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, files[i]) >= sizeof path) {
-            snprintf(err, STORE_ERRMSG_MAX, "hub folder: path too long");
-            return SKR_EINVAL;
-        }
-        if ((r = store_check_path(path, false, err)) != 0)
-            return r;
-    }
-    return 0;
-}
-
 static int store_open_dbs(store *s, MDB_txn *txn, void *ctx)
 {
     int rc, r;
@@ -550,7 +478,7 @@ int store_open(const char *dir, store **out, char err[STORE_ERRMSG_MAX])
         snprintf(err, STORE_ERRMSG_MAX, "libsodium failed to initialise");
         return SKR_EINTERNAL;
     }
-    if ((r = store_mkdirs(dir, err)) != 0 || (r = store_check_layout(dir, err)) != 0)
+    if ((r = store_folder_prepare(dir, err)) != 0)
         return r;
     if ((s = calloc(1, sizeof *s)) == NULL)
         return SKR_ENOMEM;

@@ -7,7 +7,7 @@
  * other, each synced: after it returns, neither holds what it replaced. A crash at any
  * point leaves one valid slot (the torn one fails its checksum, or still holds the
  * previous generation), and open takes the valid slot with the highest generation and
- * rewrites its twin. Layout in store_int.h.
+ * rewrites its twin. Layout in store_keys.h.
  *
  * Hubs made before this file kept the wrap in LMDB meta. The first unlock or passwd moves
  * it here (store_ring_migrate): the key file first, then one LMDB txn that drops meta
@@ -24,7 +24,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store_int.h"
+#include "store_folder.h"
+#include "store_keys.h"
 #include "store_test.h"
 
 #define R_MAGIC     "SKRKEYS1"
@@ -159,14 +160,7 @@ const store_wrapent *store_ring_find(const store *s, uint64_t id)
 
 static int r_sync_dir(store *s)
 {
-    int fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc = 0;
-
-    if (fd < 0 || fsync(fd) != 0)
-        rc = r_errno(s, "sync the hub folder");
-    if (fd >= 0)
-        close(fd);
-    return rc;
+    return store_folder_sync(s->dir) != 0 ? r_errno(s, "sync the hub folder") : 0;
 }
 
 static int r_path(store *s, const char *name, char path[PATH_MAX])

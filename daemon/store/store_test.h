@@ -36,7 +36,7 @@ void store_test_journal_faults(const char *plan);
 /* The hub's format (meta "version": 1 until the first unlock upgrades it). */
 int store_test_format(const store *s);
 
-/* The hub's cipher suite (STORE_SUITE_* in store_int.h). */
+/* The hub's cipher suite (STORE_SUITE_* in store_crypto.h). */
 int store_test_suite(const store *s);
 
 /* The record mirror (store_mirror.c): how many values it holds; a mask on its 32-bit tags
