@@ -6,9 +6,13 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "dispatch.h"
 #include "log.h"
 #include "response.h"
+#include "sekrets/error.h"
 #include "server.h"
+#include "session.h"
+#include "unlock.h"
 
 /* Stop serving a client's frames while this much of its replies waits to be written. */
 #define OUT_HIGH_WATER (256u * 1024u)
@@ -72,7 +76,15 @@ void session_close(session *s)
     log_debug("connection closed pid=%d uid=%u", (int)s->pid, (unsigned)s->uid);
 }
 
-int session_hold(session *s, uint32_t id, size_t mark)
+void reply_error(session *s, uint32_t id, int code, const char *message)
+{
+    /* Out of memory: the connection cannot be answered in order any more; close it. */
+    if (proto_response_error(&s->out, id, code, message) != 0)
+        s->close_after_flush = true;
+}
+
+/* Records that the reply just appended (starting at `mark`) belongs to the open batch. */
+static int session_hold(session *s, uint32_t id, size_t mark)
 {
     if (!s->in_batch) {
         s->in_batch = true;
@@ -287,6 +299,67 @@ static void update_timer(session *s, bool progressed)
         uv_timer_start(&s->timer, on_timer, timer_limit_ms(s), 0);
 }
 
+/* ---- dispatch's host: the session and its server ---- */
+
+static int host_batch_open(void *arg)
+{
+    return server_batch_open(((session *)arg)->srv);
+}
+
+static void host_batch_commit(void *arg)
+{
+    server_batch_commit(((session *)arg)->srv);
+}
+
+/* While a batch is open every reply waits for its commit, and so does every later reply
+ * of a session whose earlier ones wait (replies stay in order). */
+static int host_hold(void *arg, uint32_t id, size_t mark)
+{
+    session *s = arg;
+    return s->in_batch || s->srv->batch_open ? session_hold(s, id, mark) : 0;
+}
+
+static void host_lock(void *arg)
+{
+    server_lock(((session *)arg)->srv);
+}
+
+static int host_derive(void *arg, const proto_request *req)
+{
+    return unlock_submit(arg, req);
+}
+
+static const char *host_limit_message(void *arg, char *buf, size_t cap, uint32_t *retry_s)
+{
+    return unlock_limit_message(((session *)arg)->srv, buf, cap, retry_s);
+}
+
+static const dispatch_host session_host = {
+    .batch_open = host_batch_open,
+    .batch_commit = host_batch_commit,
+    .hold = host_hold,
+    .lock = host_lock,
+    .derive = host_derive,
+    .limit_message = host_limit_message,
+};
+
+/* Serves one request through a dispatch_ctx made for it from the session and server. */
+static void session_dispatch(session *s, const proto_request *req)
+{
+    server *srv = s->srv;
+    dispatch_ctx c = {
+        .out = &s->out, .hub = srv->hub, .cfg = srv->cfg, .socket_name = srv->socket_name,
+        .pid = s->pid, .uid = s->uid, .grant = s->grant,
+        .now_ms = uv_now(srv->loop), .started_ms = srv->started_ms,
+        .host = &session_host, .host_arg = s,
+    };
+    dispatch(&c, req);
+    if (c.activity)
+        srv->last_request_ms = c.now_ms;
+    if (c.close_after_flush)
+        s->close_after_flush = true;
+}
+
 static void serve_frame(session *s, const uint8_t *frame, size_t len)
 {
     proto_request req;
@@ -302,12 +375,12 @@ static void serve_frame(session *s, const uint8_t *frame, size_t len)
         return;
     }
     if (rc != 0) {
-        audit(s, &req, rc);
+        dispatch_audit(s->pid, s->uid, &req, rc);
         reply_error(s, req.id, rc, msg);
         return;
     }
     size_t before = s->out.len;
-    dispatch(s, &req);
+    session_dispatch(s, &req);
     if (req.op == PROTO_OP_GET && s->out.len != before)
         s->body_queued = true;
 }
