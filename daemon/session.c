@@ -385,7 +385,7 @@ static void serve_frame(session *s, const uint8_t *frame, size_t len)
         s->body_queued = true;
 }
 
-void session_pump(session *s)
+static void pump(session *s)
 {
     bool progressed = s->wrote;
     s->wrote = false;
@@ -416,6 +416,20 @@ void session_pump(session *s)
     }
     update_reading(s);
     update_timer(s, progressed);
+}
+
+void session_pump(session *s)
+{
+    /* An op that commits the open batch first (lock, rotate, init, unlock, passwd)
+     * releases this session's held replies, and session_release pumps it, while the pump
+     * already running is serving that op: a nested pump would serve the next frames before
+     * it (replies out of order) and compact the reader under the frame still in use (a
+     * passwd read its passphrase wiped). The running pump serves the rest, in order. */
+    if (s->pumping)
+        return;
+    s->pumping = true;
+    pump(s);
+    s->pumping = false;
 }
 
 void session_drop_bodies(session *s)

@@ -54,6 +54,7 @@ struct session {
     uint64_t timer_since_ms;  /* when that wait began or last made progress */
     bool wrote;               /* a uv_write completed: the write wait made progress */
     bool body_queued;         /* out/writing may hold a get reply (a body): wiped at lock */
+    bool pumping;             /* inside session_pump: a nested call returns at once */
 };
 
 void session_accept(struct server *srv);
