@@ -149,7 +149,7 @@ static int hub_item_add(void *ctx, const char *str, size_t len, uint64_t count)
     return 0;
 }
 
-/* Gathers the protocols the session may see (all for the owner). Free with hub_list_free. */
+/* Gathers the protocols the peer may see (all for the owner). Free with hub_list_free. */
 static int hub_collect(dispatch_ctx *c, hub_list *h)
 {
     *h = (hub_list){ .grant = c->grant };

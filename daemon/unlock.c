@@ -23,6 +23,7 @@
 #include "sekrets/error.h"
 #include "server.h"
 #include "session.h"
+#include "store.h"
 #include "unlock.h"
 
 _Static_assert(STORE_KEYFILE_NEW_MAX <= PROTO_MAX_PASSPHRASE,
