@@ -62,7 +62,7 @@ typedef struct dispatch_ctx {
     uint64_t started_ms;
     const dispatch_host *host;
     void *host_arg;
-    /* out: set by dispatch, never cleared (the caller starts them false) */
+    /* out: set by dispatch, never cleared (the caller clears them) */
     bool activity;             /* the owner did something: the idle lock counts from now_ms */
     bool close_after_flush;    /* a reply could not be appended: close after the rest */
 } dispatch_ctx;

@@ -343,20 +343,29 @@ static const dispatch_host session_host = {
     .limit_message = host_limit_message,
 };
 
-/* Serves one request through a dispatch_ctx made for it from the session and server. */
+/* What dispatch() is given for this session's requests: set once it is admitted. */
+static void dispatch_ctx_init(session *s)
+{
+    server *srv = s->srv;
+    s->dctx = (dispatch_ctx){
+        .out = &s->out, .cfg = srv->cfg, .socket_name = srv->socket_name,
+        .pid = s->pid, .uid = s->uid, .grant = s->grant, .started_ms = srv->started_ms,
+        .host = &session_host, .host_arg = s,
+    };
+}
+
+/* Serves one request through the session's dispatch_ctx: the hub and the clock as of now. */
 static void session_dispatch(session *s, const proto_request *req)
 {
     server *srv = s->srv;
-    dispatch_ctx c = {
-        .out = &s->out, .hub = srv->hub, .cfg = srv->cfg, .socket_name = srv->socket_name,
-        .pid = s->pid, .uid = s->uid, .grant = s->grant,
-        .now_ms = uv_now(srv->loop), .started_ms = srv->started_ms,
-        .host = &session_host, .host_arg = s,
-    };
-    dispatch(&c, req);
-    if (c.activity)
-        srv->last_request_ms = c.now_ms;
-    if (c.close_after_flush)
+    dispatch_ctx *c = &s->dctx;
+    c->hub = srv->hub;
+    c->now_ms = uv_now(srv->loop);
+    c->activity = false;
+    dispatch(c, req);
+    if (c->activity)
+        srv->last_request_ms = c->now_ms;
+    if (c->close_after_flush)
         s->close_after_flush = true;
 }
 
@@ -385,8 +394,16 @@ static void serve_frame(session *s, const uint8_t *frame, size_t len)
         s->body_queued = true;
 }
 
-static void pump(session *s)
+void session_pump(session *s)
 {
+    /* An op that commits the open batch first (lock, rotate, init, unlock, passwd)
+     * releases this session's held replies, and session_release pumps it, while the pump
+     * already running is serving that op: a nested pump would serve the next frames before
+     * it (replies out of order) and compact the reader under the frame still in use (a
+     * passwd read its passphrase wiped). The running pump serves the rest, in order. */
+    if (s->pumping)
+        return;
+    s->pumping = true;
     bool progressed = s->wrote;
     s->wrote = false;
     while (!s->closing && !s->close_after_flush && !s->waiting && s->out.len < OUT_HIGH_WATER) {
@@ -406,29 +423,17 @@ static void pump(session *s)
         serve_frame(s, frame, len);
     }
     if (s->closing)
-        return;
+        goto out;
     /* Frames just served may have held a passphrase or body: wipe them now. */
     proto_reader_compact(&s->reader);
     flush(s);
     if (s->close_after_flush && !s->write_busy && !s->waiting && s->out.len == 0) {
         session_close(s);
-        return;
+        goto out;
     }
     update_reading(s);
     update_timer(s, progressed);
-}
-
-void session_pump(session *s)
-{
-    /* An op that commits the open batch first (lock, rotate, init, unlock, passwd)
-     * releases this session's held replies, and session_release pumps it, while the pump
-     * already running is serving that op: a nested pump would serve the next frames before
-     * it (replies out of order) and compact the reader under the frame still in use (a
-     * passwd read its passphrase wiped). The running pump serves the rest, in order. */
-    if (s->pumping)
-        return;
-    s->pumping = true;
-    pump(s);
+out:
     s->pumping = false;
 }
 
@@ -551,6 +556,7 @@ void session_accept(server *srv)
     }
     s->counted = true;
     srv->nsessions++;
+    dispatch_ctx_init(s);
     log_debug("connection from pid=%d uid=%u", (int)s->pid, (unsigned)s->uid);
     update_reading(s);
 }

@@ -6,8 +6,9 @@
  * freed when its last reference goes (session_unref): its two handles hold one each until
  * their close callbacks, a request on the thread pool (unlock.h) one more. Its buffers
  * (`reader`, `out`, `writing`) may hold passphrases and bodies and are wiped when emptied.
- * Each request is served by dispatch() (dispatch.h) through a dispatch_ctx that
- * session.c builds from the session and its server for that one call.
+ * Each request is served by dispatch() (dispatch.h) through the session's dispatch_ctx,
+ * which session.c fills from the session and its server when the peer is admitted (the
+ * hub and the clock before each request).
  */
 #ifndef DAEMON_SESSION_H
 #define DAEMON_SESSION_H
@@ -19,6 +20,7 @@
 #include <uv.h>
 
 #include "buf.h"
+#include "dispatch.h"
 #include "frame.h"
 #include "policy.h"
 
@@ -55,6 +57,7 @@ struct session {
     bool wrote;               /* a uv_write completed: the write wait made progress */
     bool body_queued;         /* out/writing may hold a get reply (a body): wiped at lock */
     bool pumping;             /* inside session_pump: a nested call returns at once */
+    dispatch_ctx dctx;        /* what dispatch() is given: set at admission (session.c) */
 };
 
 void session_accept(struct server *srv);
