@@ -658,6 +658,13 @@ START_TEST(test_commit_inside_a_pipeline)
     ck_assert_int_eq(call_secret(fd, 1, PROTO_OP_INIT, "first pass", NULL), 0);
     proto_buf frames = PROTO_BUF_INIT, b = PROTO_BUF_INIT;
     int codes[3];
+    /* passwd last: nothing to reorder, its passphrase must still be read whole */
+    frame_add(&frames, put_req(&b, 2, "p", "o", "zero"));
+    frame_add(&frames, harness_secret_req(3, PROTO_OP_PASSWD, "first pass", "first pass"));
+    pipeline(fd, &frames, 2, 2, codes);
+    ck_assert_int_eq(codes[0], 0);
+    ck_assert_int_eq(codes[1], 0);
+    proto_buf_reset(&b);
     frame_add(&frames, put_req(&b, 10, "p", "n", "one"));
     frame_add(&frames, harness_secret_req(11, PROTO_OP_PASSWD, "first pass", "second pass"));
     frame_add(&frames, harness_req(12, PROTO_OP_STATUS, NULL, NULL));
