@@ -15,7 +15,9 @@
 #include "internal.h" /* client/lib: json_render, the body as JSON like `sekrets-cli get --json` */
 #include "log.h"
 #include "mp.h"
+#include "sekrets/error.h"
 #include "server.h"
+#include "store.h"
 
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77 /* Linux 6.5: a pidfd of the process that connected */

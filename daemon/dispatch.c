@@ -4,22 +4,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dispatch.h"
+#include "frame.h"
 #include "log.h"
-#include "response.h"
-#include "server.h"
+#include "sekrets/error.h"
 #include "skr_config.h"
 
-void reply_error_ex(session *s, uint32_t id, int code, const char *message,
-                    const proto_error_extra *extra)
+/* Appends an error reply, with the optional keys of PROTOCOL.md "Error details". */
+static void reply_error_ex(dispatch_ctx *c, uint32_t id, int code, const char *message,
+                           const proto_error_extra *extra)
 {
     /* Out of memory: the connection cannot be answered in order any more; close it. */
-    if (proto_response_error_ex(&s->out, id, code, message, extra) != 0)
-        s->close_after_flush = true;
+    if (proto_response_error_ex(c->out, id, code, message, extra) != 0)
+        c->close_after_flush = true;
 }
 
-void reply_error(session *s, uint32_t id, int code, const char *message)
+static void reply_error(dispatch_ctx *c, uint32_t id, int code, const char *message)
 {
-    reply_error_ex(s, id, code, message, NULL);
+    reply_error_ex(c, id, code, message, NULL);
 }
 
 /* The audit line's worst case (every name byte escaped; the fixed words take under 100
@@ -29,7 +31,7 @@ _Static_assert(128 + LOG_QUOTED_SIZE(PROTO_MAX_PROTOCOL) + LOG_QUOTED_SIZE(PROTO
 
 /* pid, uid, op and result are the daemon's own words and stay bare; protocol and name
  * come from the peer and are quoted (log_quote), or a bare `-` when absent. */
-void audit(const session *s, const proto_request *req, int code)
+void dispatch_audit(pid_t pid, uid_t uid, const proto_request *req, int code)
 {
     if (!log_enabled(LOG_INFO))
         return;
@@ -41,42 +43,42 @@ void audit(const session *s, const proto_request *req, int code)
         log_quote(name, sizeof(name), req->name, req->name_len);
     const char *op = proto_op_name(req->op);
     log_msg(LOG_INFO, "pid=%d uid=%u op=%s protocol=%s name=%s result=%s",
-            (int)s->pid, (unsigned)s->uid, op ? op : "-", protocol, name,
+            (int)pid, (unsigned)uid, op ? op : "-", protocol, name,
             code == 0 ? "ok" : skr_error_name(code));
 }
 
 /* ---- ok replies ---- */
 
 typedef struct reply {
-    session *s;
+    dispatch_ctx *c;
     msgpack_packer pk;
     size_t mark;
 } reply;
 
-static int reply_begin(reply *r, session *s, uint32_t id)
+static int reply_begin(reply *r, dispatch_ctx *c, uint32_t id)
 {
-    r->s = s;
-    return proto_response_begin_ok(&s->out, &r->pk, id, &r->mark);
+    r->c = c;
+    return proto_response_begin_ok(c->out, &r->pk, id, &r->mark);
 }
 
 /* A reply found beyond max_frame as it was sealed is replaced by a too_large error. */
-static int reply_sealed(session *s, uint32_t id, int rc)
+static int reply_sealed(dispatch_ctx *c, uint32_t id, int rc)
 {
     if (rc == SKR_ETOO_LARGE)
-        reply_error(s, id, rc, "reply exceeds max_frame");
+        reply_error(c, id, rc, "reply exceeds max_frame");
     return rc;
 }
 
 /* Seals the frame. */
 static int reply_end(reply *r, uint32_t id)
 {
-    return reply_sealed(r->s, id, proto_frame_end(&r->s->out, r->mark, r->s->srv->cfg->max_frame));
+    return reply_sealed(r->c, id, proto_frame_end(r->c->out, r->mark, r->c->cfg->max_frame));
 }
 
 /* Drops a half-packed reply (the store failed after packing began). */
 static void reply_abort(reply *r)
 {
-    proto_buf *out = &r->s->out;
+    proto_buf *out = r->c->out;
     sodium_memzero(out->data + r->mark, out->len - r->mark);
     out->len = r->mark;
 }
@@ -88,19 +90,19 @@ static void reply_abort(reply *r)
         proto_pack_str(pk, v, n); \
     } while (0)
 
-static int ok_empty(session *s, uint32_t id)
+static int ok_empty(dispatch_ctx *c, uint32_t id)
 {
-    if (proto_response_ok_empty(&s->out, id) != 0)
+    if (proto_response_ok_empty(c->out, id) != 0)
         return SKR_ENOMEM;
     return 0;
 }
 
 /* ---- the ops ---- */
 
-static int op_ping(session *s, const proto_request *req)
+static int op_ping(dispatch_ctx *c, const proto_request *req)
 {
     reply r;
-    if (reply_begin(&r, s, req->id) != 0)
+    if (reply_begin(&r, c, req->id) != 0)
         return SKR_ENOMEM;
     PROTO_PACK_LIT(&r.pk, "pong");
     return reply_end(&r, req->id);
@@ -147,12 +149,12 @@ static int hub_item_add(void *ctx, const char *str, size_t len, uint64_t count)
     return 0;
 }
 
-/* Gathers the protocols the session may see (all for the owner). Free with hub_list_free. */
-static int hub_collect(session *s, hub_list *h)
+/* Gathers the protocols the peer may see (all for the owner). Free with hub_list_free. */
+static int hub_collect(dispatch_ctx *c, hub_list *h)
 {
-    *h = (hub_list){ .grant = s->grant };
+    *h = (hub_list){ .grant = c->grant };
     store_lister l = { hub_begin, hub_item_add, h };
-    return store_get_hub(s->srv->hub, &l);
+    return store_get_hub(c->hub, &l);
 }
 
 static void hub_list_free(hub_list *h)
@@ -165,13 +167,13 @@ static void hub_list_free(hub_list *h)
 /* status counts for a peer under a grant: its protocols only, so that the size of the
  * rest of the hub stays hidden. Protocol names are sealed in the hub, so while it is
  * locked nothing can be matched against the grant and both counts are 0. */
-static int granted_counts(session *s, uint64_t *protocols, uint64_t *credentials)
+static int granted_counts(dispatch_ctx *c, uint64_t *protocols, uint64_t *credentials)
 {
     *protocols = *credentials = 0;
-    if (!store_is_unlocked(s->srv->hub))
+    if (!store_is_unlocked(c->hub))
         return 0;
     hub_list h;
-    int rc = hub_collect(s, &h);
+    int rc = hub_collect(c, &h);
     if (rc == 0) {
         *protocols = h.n;
         for (size_t i = 0; i < h.n; i++)
@@ -183,25 +185,25 @@ static int granted_counts(session *s, uint64_t *protocols, uint64_t *credentials
 
 /* status for the owner only: where the hub and socket are and how the hub is sealed and
  * keyed. A peer under a grant learns no paths and nothing hub-wide. */
-static size_t status_owner_keys(session *s, store_kdf *kdf, bool *have_kdf)
+static size_t status_owner_keys(dispatch_ctx *c, store_kdf *kdf, bool *have_kdf)
 {
-    *have_kdf = s->grant == NULL && store_is_initialized(s->srv->hub) &&
-                store_get_kdf(s->srv->hub, kdf) == 0;
-    return s->grant != NULL ? 0 : *have_kdf ? 4 : 2;
+    *have_kdf = c->grant == NULL && store_is_initialized(c->hub) &&
+                store_get_kdf(c->hub, kdf) == 0;
+    return c->grant != NULL ? 0 : *have_kdf ? 4 : 2;
 }
 
-static void pack_status_owner(session *s, msgpack_packer *pk, const store_kdf *kdf, bool have_kdf)
+static void pack_status_owner(dispatch_ctx *c, msgpack_packer *pk, const store_kdf *kdf, bool have_kdf)
 {
-    if (s->grant != NULL)
+    if (c->grant != NULL)
         return;
     PROTO_PACK_LIT(pk, "hub");
-    proto_pack_cstr(pk, s->srv->cfg->hub_dir);
+    proto_pack_cstr(pk, c->cfg->hub_dir);
     PROTO_PACK_LIT(pk, "socket");
-    proto_pack_cstr(pk, s->srv->socket_name);
+    proto_pack_cstr(pk, c->socket_name);
     if (!have_kdf)
         return;
     PROTO_PACK_LIT(pk, "suite");
-    proto_pack_cstr(pk, store_suite_name(s->srv->hub));
+    proto_pack_cstr(pk, store_suite_name(c->hub));
     PROTO_PACK_LIT(pk, "kdf");
     if (kdf->kind == STORE_KDF_KEYFILE) {
         msgpack_pack_map(pk, 1);
@@ -216,31 +218,30 @@ static void pack_status_owner(session *s, msgpack_packer *pk, const store_kdf *k
     msgpack_pack_uint64(pk, kdf->memlimit);
 }
 
-static int op_status(session *s, const proto_request *req)
+static int op_status(dispatch_ctx *c, const proto_request *req)
 {
-    server *srv = s->srv;
     uint64_t protocols = 0, credentials = 0;
-    if (s->grant != NULL) {
-        int rc = granted_counts(s, &protocols, &credentials);
+    if (c->grant != NULL) {
+        int rc = granted_counts(c, &protocols, &credentials);
         if (rc != 0)
             return rc;
-    } else if (store_is_initialized(srv->hub)) {
-        store_stats(srv->hub, &protocols, &credentials);
+    } else if (store_is_initialized(c->hub)) {
+        store_stats(c->hub, &protocols, &credentials);
     }
     store_kdf kdf;
     bool have_kdf;
-    size_t owner_keys = status_owner_keys(s, &kdf, &have_kdf);
+    size_t owner_keys = status_owner_keys(c, &kdf, &have_kdf);
     reply r;
-    if (reply_begin(&r, s, req->id) != 0)
+    if (reply_begin(&r, c, req->id) != 0)
         return SKR_ENOMEM;
     msgpack_pack_map(&r.pk, 7 + owner_keys);
     PROTO_PACK_LIT(&r.pk, "initialized");
-    if (store_is_initialized(srv->hub))
+    if (store_is_initialized(c->hub))
         msgpack_pack_true(&r.pk);
     else
         msgpack_pack_false(&r.pk);
     PROTO_PACK_LIT(&r.pk, "locked");
-    if (store_is_unlocked(srv->hub))
+    if (store_is_unlocked(c->hub))
         msgpack_pack_false(&r.pk);
     else
         msgpack_pack_true(&r.pk);
@@ -251,35 +252,35 @@ static int op_status(session *s, const proto_request *req)
     PROTO_PACK_LIT(&r.pk, "credentials");
     msgpack_pack_uint64(&r.pk, credentials);
     PROTO_PACK_LIT(&r.pk, "uptime_s");
-    msgpack_pack_uint64(&r.pk, (uv_now(srv->loop) - srv->started_ms) / 1000);
+    msgpack_pack_uint64(&r.pk, (c->now_ms - c->started_ms) / 1000);
     PROTO_PACK_LIT(&r.pk, "idle_lock_s");
-    msgpack_pack_uint32(&r.pk, srv->cfg->idle_lock_s);
-    pack_status_owner(s, &r.pk, &kdf, have_kdf);
+    msgpack_pack_uint32(&r.pk, c->cfg->idle_lock_s);
+    pack_status_owner(c, &r.pk, &kdf, have_kdf);
     return reply_end(&r, req->id);
 }
 
 /* The answer to every get: written whole with one reserve (proto_response_ok_record),
  * not packed a field at a time. */
-static int pack_record(session *s, uint32_t id, const store_record *rec)
+static int pack_record(dispatch_ctx *c, uint32_t id, const store_record *rec)
 {
     const proto_record r = {
         rec->protocol, rec->protocol_len, rec->name, rec->name_len,
         rec->body, rec->body_len, rec->created, rec->modified,
     };
-    return reply_sealed(s, id, proto_response_ok_record(&s->out, id, &r, s->srv->cfg->max_frame));
+    return reply_sealed(c, id, proto_response_ok_record(c->out, id, &r, c->cfg->max_frame));
 }
 
 /* get without a protocol for a peer under a grant: search its protocols only, so that
  * nothing outside the grant can be found or even shown to exist. */
-static int get_granted(session *s, const proto_request *req, store_record *out)
+static int get_granted(dispatch_ctx *c, const proto_request *req, store_record *out)
 {
-    const policy_grant *g = s->grant;
+    const policy_grant *g = c->grant;
     size_t hit = 0;
     int found = 0;
     for (size_t i = 0; i < g->nprotocols; i++) {
         store_record rec;
-        int rc = store_get(s->srv->hub, g->protocols[i], req->name, &rec);
-        store_release(s->srv->hub);
+        int rc = store_get(c->hub, g->protocols[i], req->name, &rec);
+        store_release(c->hub);
         if (rc == SKR_ENOT_FOUND)
             continue;
         if (rc != 0)
@@ -290,21 +291,21 @@ static int get_granted(session *s, const proto_request *req, store_record *out)
     }
     if (found == 0)
         return SKR_ENOT_FOUND;
-    return store_get(s->srv->hub, g->protocols[hit], req->name, out);
+    return store_get(c->hub, g->protocols[hit], req->name, out);
 }
 
-static int op_get(session *s, const proto_request *req)
+static int op_get(dispatch_ctx *c, const proto_request *req)
 {
     store_record rec;
     int rc;
-    if (s->grant != NULL && !(req->fields & PROTO_F_PROTOCOL))
-        rc = get_granted(s, req, &rec);
+    if (c->grant != NULL && !(req->fields & PROTO_F_PROTOCOL))
+        rc = get_granted(c, req, &rec);
     else
-        rc = store_get(s->srv->hub, req->fields & PROTO_F_PROTOCOL ? req->protocol : NULL,
+        rc = store_get(c->hub, req->fields & PROTO_F_PROTOCOL ? req->protocol : NULL,
                        req->name, &rec);
     if (rc == 0)
-        rc = pack_record(s, req->id, &rec);
-    store_release(s->srv->hub);
+        rc = pack_record(c, req->id, &rec);
+    store_release(c->hub);
     return rc;
 }
 
@@ -323,16 +324,16 @@ static int list_name(void *ctx, const char *str, size_t len, uint64_t count)
     return 0;
 }
 
-static int op_getdb(session *s, const proto_request *req)
+static int op_getdb(dispatch_ctx *c, const proto_request *req)
 {
     reply r;
-    if (reply_begin(&r, s, req->id) != 0)
+    if (reply_begin(&r, c, req->id) != 0)
         return SKR_ENOMEM;
     msgpack_pack_map(&r.pk, 2);
     pack_kv_str(&r.pk, "protocol", req->protocol, req->protocol_len);
     PROTO_PACK_LIT(&r.pk, "names");
     store_lister l = { list_begin, list_name, &r };
-    int rc = store_get_db(s->srv->hub, req->protocol, &l);
+    int rc = store_get_db(c->hub, req->protocol, &l);
     if (rc != 0) {
         reply_abort(&r);
         return rc;
@@ -340,13 +341,13 @@ static int op_getdb(session *s, const proto_request *req)
     return reply_end(&r, req->id);
 }
 
-static int op_gethub(session *s, const proto_request *req)
+static int op_gethub(dispatch_ctx *c, const proto_request *req)
 {
     hub_list h;
-    int rc = hub_collect(s, &h);
+    int rc = hub_collect(c, &h);
     if (rc == 0) {
         reply r;
-        rc = reply_begin(&r, s, req->id);
+        rc = reply_begin(&r, c, req->id);
         if (rc == 0) {
             msgpack_pack_map(&r.pk, 1);
             PROTO_PACK_LIT(&r.pk, "protocols");
@@ -365,10 +366,10 @@ static int op_gethub(session *s, const proto_request *req)
 }
 
 /* A one-key map result: {key: true|false}. */
-static int reply_bool(session *s, uint32_t id, const char *key, size_t key_len, bool value)
+static int reply_bool(dispatch_ctx *c, uint32_t id, const char *key, size_t key_len, bool value)
 {
     reply r;
-    if (reply_begin(&r, s, id) != 0)
+    if (reply_begin(&r, c, id) != 0)
         return SKR_ENOMEM;
     msgpack_pack_map(&r.pk, 1);
     proto_pack_str(&r.pk, key, key_len);
@@ -379,41 +380,41 @@ static int reply_bool(session *s, uint32_t id, const char *key, size_t key_len, 
     return reply_end(&r, id);
 }
 
-static int op_post_put(session *s, const proto_request *req)
+static int op_post_put(dispatch_ctx *c, const proto_request *req)
 {
     bool created = true;
     /* The record's times when given (import keeps the dates of its file), else now. */
     int64_t tc = req->fields & PROTO_F_CREATED ? req->created : STORE_TIME_NOW;
     int64_t tm = req->fields & PROTO_F_MODIFIED ? req->modified : STORE_TIME_NOW;
     int rc = req->op == PROTO_OP_POST
-        ? store_post_at(s->srv->hub, req->protocol, req->name, req->body.ptr, req->body.len, tc, tm)
-        : store_put_at(s->srv->hub, req->protocol, req->name, req->body.ptr, req->body.len,
+        ? store_post_at(c->hub, req->protocol, req->name, req->body.ptr, req->body.len, tc, tm)
+        : store_put_at(c->hub, req->protocol, req->name, req->body.ptr, req->body.len,
                        &created, tc, tm);
-    return rc != 0 ? rc : reply_bool(s, req->id, "created", 7, created);
+    return rc != 0 ? rc : reply_bool(c, req->id, "created", 7, created);
 }
 
-static int op_delete(session *s, const proto_request *req)
+static int op_delete(dispatch_ctx *c, const proto_request *req)
 {
     bool deleted;
-    int rc = store_delete(s->srv->hub, req->protocol, req->name, &deleted);
-    return rc != 0 ? rc : reply_bool(s, req->id, "deleted", 7, deleted);
+    int rc = store_delete(c->hub, req->protocol, req->name, &deleted);
+    return rc != 0 ? rc : reply_bool(c, req->id, "deleted", 7, deleted);
 }
 
-static int op_lock(session *s, const proto_request *req)
+static int op_lock(dispatch_ctx *c, const proto_request *req)
 {
-    server_lock(s->srv);
-    log_info("hub locked by pid=%d uid=%u", (int)s->pid, (unsigned)s->uid);
-    return ok_empty(s, req->id);
+    c->host->lock(c->host_arg);
+    log_info("hub locked by pid=%d uid=%u", (int)c->pid, (unsigned)c->uid);
+    return ok_empty(c, req->id);
 }
 
-static int op_rotate(session *s, const proto_request *req)
+static int op_rotate(dispatch_ctx *c, const proto_request *req)
 {
     uint64_t records;
-    int rc = store_rotate(s->srv->hub, &records);
+    int rc = store_rotate(c->hub, &records);
     if (rc != 0)
         return rc;
     reply r;
-    if (reply_begin(&r, s, req->id) != 0)
+    if (reply_begin(&r, c, req->id) != 0)
         return SKR_ENOMEM;
     msgpack_pack_map(&r.pk, 1);
     PROTO_PACK_LIT(&r.pk, "records");
@@ -421,22 +422,28 @@ static int op_rotate(session *s, const proto_request *req)
     return reply_end(&r, req->id);
 }
 
+/* init, unlock, passwd: the host derives the key (on its thread pool, in the daemon). */
+static int op_derive(dispatch_ctx *c, const proto_request *req)
+{
+    return c->host->derive(c->host_arg, req);
+}
+
 /* ---- error answers ---- */
 
 /* `ambiguous`: names the protocols that hold the name, among those the peer may see
  * (hub_collect filters by its grant), so a granted peer learns of nothing outside it. */
-static void reply_ambiguous(session *s, const proto_request *req)
+static void reply_ambiguous(dispatch_ctx *c, const proto_request *req)
 {
     const char *held[PROTO_MAX_AMBIGUOUS];
     proto_error_extra extra = { .protocols = held };
     char why[PROTO_MAX_MESSAGE + 1];
     hub_list h;
     size_t at = (size_t)snprintf(why, sizeof(why), "%s:", skr_strerror(SKR_EAMBIGUOUS));
-    if (hub_collect(s, &h) == 0) {
+    if (hub_collect(c, &h) == 0) {
         for (size_t i = 0; i < h.n && extra.nprotocols < PROTO_MAX_AMBIGUOUS; i++) {
             store_record rec;
-            int rc = store_get(s->srv->hub, h.items[i].name, req->name, &rec);
-            store_release(s->srv->hub);
+            int rc = store_get(c->hub, h.items[i].name, req->name, &rec);
+            store_release(c->hub);
             if (rc != 0)
                 continue;
             held[extra.nprotocols++] = h.items[i].name;
@@ -446,39 +453,38 @@ static void reply_ambiguous(session *s, const proto_request *req)
     }
     if (at < sizeof(why))
         snprintf(why + at, sizeof(why) - at, "; give the protocol");
-    reply_error_ex(s, req->id, SKR_EAMBIGUOUS, extra.nprotocols > 0 ? why : NULL, &extra);
+    reply_error_ex(c, req->id, SKR_EAMBIGUOUS, extra.nprotocols > 0 ? why : NULL, &extra);
     hub_list_free(&h);
 }
 
 /* The error answer to a request that failed with rc (not too_large: answered already). */
-static void reply_failure(session *s, const proto_request *req, int rc)
+static void reply_failure(dispatch_ctx *c, const proto_request *req, int rc)
 {
-    server *srv = s->srv;
     if (rc == SKR_ENOMEM) {
-        reply_error(s, req->id, SKR_EINTERNAL, "out of memory");
+        reply_error(c, req->id, SKR_EINTERNAL, "out of memory");
     } else if (rc == SKR_ERATE_LIMITED) {
         char why[96];
         proto_error_extra extra = { .has_retry_after = true };
-        const char *msg = unlock_limit_message(srv, why, sizeof(why), &extra.retry_after);
-        reply_error_ex(s, req->id, rc, msg, &extra);
+        const char *msg = c->host->limit_message(c->host_arg, why, sizeof(why), &extra.retry_after);
+        reply_error_ex(c, req->id, rc, msg, &extra);
     } else if (rc == SKR_EAMBIGUOUS) {
-        reply_ambiguous(s, req);
-    } else if (rc == SKR_ELOCKED && !store_is_initialized(srv->hub)) {
-        reply_error(s, req->id, rc, "hub is not initialised: create it with 'sekrets-cli init'");
+        reply_ambiguous(c, req);
+    } else if (rc == SKR_ELOCKED && !store_is_initialized(c->hub)) {
+        reply_error(c, req->id, rc, "hub is not initialised: create it with 'sekrets-cli init'");
     } else {
-        reply_error(s, req->id, rc, rc == SKR_EINTERNAL || rc == SKR_EINTEGRITY
-                                      ? store_errmsg(srv->hub) : NULL);
+        reply_error(c, req->id, rc, rc == SKR_EINTERNAL || rc == SKR_EINTEGRITY
+                                      ? store_errmsg(c->hub) : NULL);
     }
 }
 
 /* Which ops a hub state serves (PROTOCOL.md): anything else gets `locked`. */
-static bool state_allows(const server *srv, proto_op op)
+static bool state_allows(const store *hub, proto_op op)
 {
     if (op == PROTO_OP_PING || op == PROTO_OP_STATUS)
         return true;
-    if (!store_is_initialized(srv->hub))
+    if (!store_is_initialized(hub))
         return op == PROTO_OP_INIT;
-    if (!store_is_unlocked(srv->hub))
+    if (!store_is_unlocked(hub))
         return op == PROTO_OP_UNLOCK || op == PROTO_OP_INIT;
     return true;
 }
@@ -493,7 +499,7 @@ static bool grant_allows(const policy_grant *g, const proto_request *req)
     return true;
 }
 
-typedef int (*op_fn)(session *s, const proto_request *req);
+typedef int (*op_fn)(dispatch_ctx *c, const proto_request *req);
 
 static const op_fn ops[PROTO_OP_COUNT] = {
     [PROTO_OP_PING] = op_ping,       [PROTO_OP_STATUS] = op_status,
@@ -501,8 +507,8 @@ static const op_fn ops[PROTO_OP_COUNT] = {
     [PROTO_OP_GETHUB] = op_gethub,   [PROTO_OP_POST] = op_post_put,
     [PROTO_OP_PUT] = op_post_put,    [PROTO_OP_DELETE] = op_delete,
     [PROTO_OP_LOCK] = op_lock,       [PROTO_OP_ROTATE] = op_rotate,
-    [PROTO_OP_INIT] = unlock_submit, [PROTO_OP_UNLOCK] = unlock_submit,
-    [PROTO_OP_PASSWD] = unlock_submit,
+    [PROTO_OP_INIT] = op_derive,     [PROTO_OP_UNLOCK] = op_derive,
+    [PROTO_OP_PASSWD] = op_derive,
 };
 
 static bool is_write(proto_op op)
@@ -512,54 +518,53 @@ static bool is_write(proto_op op)
 
 /* Runs the op, inside the group-commit batch for writes. Ops that change keys or rewrite
  * the hub commit the open batch first: they run in transactions of their own. */
-static int run_op(session *s, const proto_request *req)
+static int run_op(dispatch_ctx *c, const proto_request *req)
 {
-    server *srv = s->srv;
     int rc;
     if (is_write(req->op)) {
-        if ((rc = server_batch_open(srv)) != 0)
+        if ((rc = c->host->batch_open(c->host_arg)) != 0)
             return rc;
     } else if (req->op == PROTO_OP_LOCK || req->op == PROTO_OP_ROTATE ||
                req->op == PROTO_OP_INIT || req->op == PROTO_OP_UNLOCK ||
                req->op == PROTO_OP_PASSWD) {
-        server_batch_commit(srv);
+        c->host->batch_commit(c->host_arg);
     }
-    return ops[req->op](s, req);
+    return ops[req->op](c, req);
 }
 
 /* What keeps the hub from its idle lock: a request of the owner that passed the gate,
  * other than ping and status (a prompt or monitor polling status must not keep it open).
  * Nothing a peer under a grant does counts, allowed or not; neither does a denied, locked
  * out or malformed request (the last never reaches dispatch). */
-static bool is_activity(const session *s, const proto_request *req)
+static bool is_activity(const dispatch_ctx *c, const proto_request *req)
 {
-    return s->grant == NULL && req->op != PROTO_OP_PING && req->op != PROTO_OP_STATUS;
+    return c->grant == NULL && req->op != PROTO_OP_PING && req->op != PROTO_OP_STATUS;
 }
 
-int dispatch(session *s, const proto_request *req)
+int dispatch(dispatch_ctx *c, const proto_request *req)
 {
-    server *srv = s->srv;
-    size_t mark = s->out.len;
+    size_t mark = c->out->len;
     int rc;
-    if (s->grant != NULL && !grant_allows(s->grant, req)) {
+    if (c->grant != NULL && !grant_allows(c->grant, req)) {
         rc = SKR_EDENIED;
-    } else if (req->op == PROTO_OP_INIT && store_is_initialized(srv->hub)) {
+    } else if (req->op == PROTO_OP_INIT && store_is_initialized(c->hub)) {
         rc = SKR_EEXISTS;
-    } else if (!state_allows(srv, req->op)) {
+    } else if (!state_allows(c->hub, req->op)) {
         rc = SKR_ELOCKED;
     } else {
-        if (is_activity(s, req))
-            srv->last_request_ms = uv_now(srv->loop);
-        rc = run_op(s, req);
+        if (is_activity(c, req))
+            c->activity = true;
+        rc = run_op(c, req);
         if (rc == 1)
-            return 1; /* on the thread pool: unlock.c answers and audits */
+            return 1; /* on the thread pool: the host answers and audits */
     }
-    audit(s, req, rc);
+    dispatch_audit(c->pid, c->uid, req, rc);
     if (rc != 0 && rc != SKR_ETOO_LARGE) /* too_large was answered by reply_end already */
-        reply_failure(s, req, rc);
+        reply_failure(c, req, rc);
     /* While a batch is open, every reply waits for its commit: a write's, and a read's,
-     * which sees the batch's writes (no client learns of a write that may yet be lost). */
-    if ((s->in_batch || srv->batch_open) && session_hold(s, req->id, mark) != 0)
-        s->close_after_flush = true;
+     * which sees the batch's writes (no client learns of a write that may yet be lost).
+     * The host knows whether one is open (dispatch_host.hold). */
+    if (c->host->hold(c->host_arg, req->id, mark) != 0)
+        c->close_after_flush = true;
     return 0;
 }

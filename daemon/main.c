@@ -8,9 +8,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "log.h"
+#include "sekrets/error.h"
 #include "server.h"
 #include "skr_config.h"
+#include "store.h"
 
 #if SKR_HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>

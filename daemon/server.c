@@ -14,6 +14,7 @@
 #include "creds.h"
 #include "log.h"
 #include "server.h"
+#include "session.h"
 #include "skr_config.h"
 
 #if SKR_HAVE_SYSTEMD

@@ -1,28 +1,26 @@
 /*
- * daemon/server.h - the libuv server: listening socket, sessions, hub state machine.
+ * daemon/server.h - the libuv server: listening socket, signals, group commit, idle lock.
  *
- * One thread runs the loop; only Argon2id runs on libuv's thread pool (see unlock.c), so
+ * One thread runs the loop; only Argon2id runs on libuv's thread pool (see unlock.h), so
  * an unlock never stalls other clients. Handle memory is freed only in close callbacks.
+ *
+ * Ownership: main.c owns the one `server` (static) and the hub it points to (opened after
+ * server_start, closed after server_finish); the server owns its handles and the list of
+ * sessions (session.h), which free themselves when their handles close. cfg is main.c's
+ * and outlives the server.
  */
 #ifndef DAEMON_SERVER_H
 #define DAEMON_SERVER_H
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/types.h>
 #include <uv.h>
 
-#include "buf.h"
-#include "sekrets/error.h"
 #include "config.h"
-#include "frame.h"
-#include "policy.h"
-#include "request.h"
-#include "response.h"
 #include "store.h"
 
-typedef struct session session;
 typedef struct server server;
+struct session;
 
 struct server {
     uv_loop_t *loop;
@@ -46,9 +44,9 @@ struct server {
     uint32_t nsessions;       /* sessions counted against max_clients */
     uint64_t denied_logged_ms; /* when a denied peer was last logged (0: never) */
     uint64_t denied_unlogged;  /* denied peers since, not logged (rate limit) */
-    session *sessions;        /* all open sessions (list, for shutdown) */
+    struct session *sessions; /* all open sessions (list, for shutdown; session.c links them) */
     uint64_t started_ms;      /* uv_now at start */
-    uint64_t last_request_ms; /* for idle auto-lock: the owner's last activity (dispatch.c) */
+    uint64_t last_request_ms; /* for idle auto-lock: the owner's last activity (dispatch_ctx) */
     /* failed-unlock rate limit */
     uint32_t failed_unlocks;
     uint64_t unlock_blocked_until_ms;
@@ -57,37 +55,6 @@ struct server {
     uint64_t kdf_started_ms;
     uint64_t kdf_last_ms;
     int exit_code;
-};
-
-struct session {
-    uv_pipe_t pipe;           /* first member: handles cast back to the session */
-    uv_timer_t timer;         /* closes a connection stalled mid-frame, idle, or not reading */
-    uv_write_t write_req;
-    server *srv;
-    session *next, *prev;
-    proto_reader reader;
-    proto_buf out;            /* replies being gathered */
-    proto_buf writing;        /* replies handed to uv_write */
-    pid_t pid;
-    uid_t uid;
-    gid_t gid;
-    const policy_grant *grant; /* NULL: the owner */
-    bool counted;             /* holds one of max_clients' places */
-    bool reading;
-    bool write_busy;
-    bool close_after_flush;   /* answered a fatal error: close once written */
-    bool closing;
-    bool waiting;             /* a request is on the thread pool: answers wait for it */
-    bool in_batch;            /* wrote into the open batch: replies held until commit */
-    size_t batch_mark;        /* where in `out` the held replies start */
-    uint32_t *batch_ids;      /* ids of the held replies, to fail them if commit fails */
-    size_t nbatch_ids;
-    size_t batch_ids_cap;
-    int refs;                 /* open handles + jobs in flight; freed at 0 */
-    int timer_mode;           /* which wait the timer measures (session.c) */
-    uint64_t timer_since_ms;  /* when that wait began or last made progress */
-    bool wrote;               /* a uv_write completed: the write wait made progress */
-    bool body_queued;         /* out/writing may hold a get reply (a body): wiped at lock */
 };
 
 /* Sets up the listener (bound or inherited), signals and timers. 0 or an exit code.
@@ -117,41 +84,5 @@ void server_mirror_build(server *srv);
 
 /* Locks the hub (lock op, idle lock) and drops every unread reply that holds a body. */
 void server_lock(server *srv);
-
-/* session.c */
-void session_accept(server *srv);
-/* Serves frames that are waiting and flushes replies; resumes after an async request. */
-void session_pump(session *s);
-void session_close(session *s);
-/* At lock: replies with a body that cannot be handed to the socket now are wiped, and
- * their connection closed. */
-void session_drop_bodies(session *s);
-/* Records that the reply just appended (starting at `mark`) belongs to the open batch. */
-int session_hold(session *s, uint32_t id, size_t mark);
-/* After the batch commit: releases the held replies, or turns them into `code` errors. */
-void session_release(session *s, int code, const char *message);
-/* References that keep a session's memory alive (its handles hold one each; a request on
- * the thread pool holds one). */
-void session_ref(session *s);
-void session_unref(session *s);
-
-/* dispatch.c: serves one decoded request, appending its reply to s->out. Returns 0, or 1
- * when the reply will come later (the request went to the thread pool; s->waiting set). */
-int dispatch(session *s, const proto_request *req);
-/* Appends an error reply (closing the connection after it if memory runs out). */
-void reply_error(session *s, uint32_t id, int code, const char *message);
-/* The same with the optional keys of PROTOCOL.md "Error details". */
-void reply_error_ex(session *s, uint32_t id, int code, const char *message,
-                    const proto_error_extra *extra);
-/* One audit line for a served request (never a body or passphrase). */
-void audit(const session *s, const proto_request *req, int code);
-
-/* unlock.c: ops that derive a key (init, unlock, passwd) run Argon2id off the loop. */
-int unlock_submit(session *s, const proto_request *req);
-bool unlock_rate_limited(server *srv, uint64_t *wait_ms);
-/* The message of a `rate_limited` answer given now: why, and how long to wait when that
- * is known. Written into buf (cap bytes); returns buf. *retry_s: the wait in whole
- * seconds, rounded up, at least 1 (1 too when a running derivation's end is unknown). */
-const char *unlock_limit_message(server *srv, char *buf, size_t cap, uint32_t *retry_s);
 
 #endif

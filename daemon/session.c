@@ -6,9 +6,13 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "dispatch.h"
 #include "log.h"
 #include "response.h"
+#include "sekrets/error.h"
 #include "server.h"
+#include "session.h"
+#include "unlock.h"
 
 /* Stop serving a client's frames while this much of its replies waits to be written. */
 #define OUT_HIGH_WATER (256u * 1024u)
@@ -72,7 +76,15 @@ void session_close(session *s)
     log_debug("connection closed pid=%d uid=%u", (int)s->pid, (unsigned)s->uid);
 }
 
-int session_hold(session *s, uint32_t id, size_t mark)
+void reply_error(session *s, uint32_t id, int code, const char *message)
+{
+    /* Out of memory: the connection cannot be answered in order any more; close it. */
+    if (proto_response_error(&s->out, id, code, message) != 0)
+        s->close_after_flush = true;
+}
+
+/* Records that the reply just appended (starting at `mark`) belongs to the open batch. */
+static int session_hold(session *s, uint32_t id, size_t mark)
 {
     if (!s->in_batch) {
         s->in_batch = true;
@@ -287,6 +299,76 @@ static void update_timer(session *s, bool progressed)
         uv_timer_start(&s->timer, on_timer, timer_limit_ms(s), 0);
 }
 
+/* ---- dispatch's host: the session and its server ---- */
+
+static int host_batch_open(void *arg)
+{
+    return server_batch_open(((session *)arg)->srv);
+}
+
+static void host_batch_commit(void *arg)
+{
+    server_batch_commit(((session *)arg)->srv);
+}
+
+/* While a batch is open every reply waits for its commit, and so does every later reply
+ * of a session whose earlier ones wait (replies stay in order). */
+static int host_hold(void *arg, uint32_t id, size_t mark)
+{
+    session *s = arg;
+    return s->in_batch || s->srv->batch_open ? session_hold(s, id, mark) : 0;
+}
+
+static void host_lock(void *arg)
+{
+    server_lock(((session *)arg)->srv);
+}
+
+static int host_derive(void *arg, const proto_request *req)
+{
+    return unlock_submit(arg, req);
+}
+
+static const char *host_limit_message(void *arg, char *buf, size_t cap, uint32_t *retry_s)
+{
+    return unlock_limit_message(((session *)arg)->srv, buf, cap, retry_s);
+}
+
+static const dispatch_host session_host = {
+    .batch_open = host_batch_open,
+    .batch_commit = host_batch_commit,
+    .hold = host_hold,
+    .lock = host_lock,
+    .derive = host_derive,
+    .limit_message = host_limit_message,
+};
+
+/* What dispatch() is given for this session's requests: set once it is admitted. */
+static void dispatch_ctx_init(session *s)
+{
+    server *srv = s->srv;
+    s->dctx = (dispatch_ctx){
+        .out = &s->out, .cfg = srv->cfg, .socket_name = srv->socket_name,
+        .pid = s->pid, .uid = s->uid, .grant = s->grant, .started_ms = srv->started_ms,
+        .host = &session_host, .host_arg = s,
+    };
+}
+
+/* Serves one request through the session's dispatch_ctx: the hub and the clock as of now. */
+static void session_dispatch(session *s, const proto_request *req)
+{
+    server *srv = s->srv;
+    dispatch_ctx *c = &s->dctx;
+    c->hub = srv->hub;
+    c->now_ms = uv_now(srv->loop);
+    c->activity = false;
+    dispatch(c, req);
+    if (c->activity)
+        srv->last_request_ms = c->now_ms;
+    if (c->close_after_flush)
+        s->close_after_flush = true;
+}
+
 static void serve_frame(session *s, const uint8_t *frame, size_t len)
 {
     proto_request req;
@@ -302,18 +384,26 @@ static void serve_frame(session *s, const uint8_t *frame, size_t len)
         return;
     }
     if (rc != 0) {
-        audit(s, &req, rc);
+        dispatch_audit(s->pid, s->uid, &req, rc);
         reply_error(s, req.id, rc, msg);
         return;
     }
     size_t before = s->out.len;
-    dispatch(s, &req);
+    session_dispatch(s, &req);
     if (req.op == PROTO_OP_GET && s->out.len != before)
         s->body_queued = true;
 }
 
 void session_pump(session *s)
 {
+    /* An op that commits the open batch first (lock, rotate, init, unlock, passwd)
+     * releases this session's held replies, and session_release pumps it, while the pump
+     * already running is serving that op: a nested pump would serve the next frames before
+     * it (replies out of order) and compact the reader under the frame still in use (a
+     * passwd read its passphrase wiped). The running pump serves the rest, in order. */
+    if (s->pumping)
+        return;
+    s->pumping = true;
     bool progressed = s->wrote;
     s->wrote = false;
     while (!s->closing && !s->close_after_flush && !s->waiting && s->out.len < OUT_HIGH_WATER) {
@@ -333,16 +423,18 @@ void session_pump(session *s)
         serve_frame(s, frame, len);
     }
     if (s->closing)
-        return;
+        goto out;
     /* Frames just served may have held a passphrase or body: wipe them now. */
     proto_reader_compact(&s->reader);
     flush(s);
     if (s->close_after_flush && !s->write_busy && !s->waiting && s->out.len == 0) {
         session_close(s);
-        return;
+        goto out;
     }
     update_reading(s);
     update_timer(s, progressed);
+out:
+    s->pumping = false;
 }
 
 void session_drop_bodies(session *s)
@@ -464,6 +556,7 @@ void session_accept(server *srv)
     }
     s->counted = true;
     srv->nsessions++;
+    dispatch_ctx_init(s);
     log_debug("connection from pid=%d uid=%u", (int)s->pid, (unsigned)s->uid);
     update_reading(s);
 }

@@ -17,9 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dispatch.h"
 #include "log.h"
 #include "response.h"
+#include "sekrets/error.h"
 #include "server.h"
+#include "session.h"
+#include "store.h"
+#include "unlock.h"
 
 _Static_assert(STORE_KEYFILE_NEW_MAX <= PROTO_MAX_PASSPHRASE,
                "a new hub's keyfile must fit in an unlock request");
@@ -162,7 +167,7 @@ static void kdf_done(uv_work_t *w, int status)
                  (int)s->pid, (unsigned)s->uid);
     proto_request shown = { .id = j->id, .op = j->op };
     if (!s->closing) {
-        audit(s, &shown, rc);
+        dispatch_audit(s->pid, s->uid, &shown, rc);
         if (rc == 0) {
             if (proto_response_ok_empty(&s->out, j->id) != 0)
                 s->close_after_flush = true;

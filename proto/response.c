@@ -286,11 +286,31 @@ static int decode_error(proto_cur *c, proto_response *r)
     return have_code ? 0 : SKR_EPROTOCOL;
 }
 
+/* The response map, each of its keys and values checked by proto_mp_check_depth (honest
+ * counts, no 0xc1, ...) and nothing after it. Values may nest PROTO_MAX_DEPTH deep inside
+ * the map: get's result is the record map around a body that nests up to
+ * PROTO_MAX_DEPTH - 1 deep (as in the request that stored it), so a response is one
+ * level deeper than a request may be. 0 or -1. */
+static int check_response(const uint8_t *buf, size_t len)
+{
+    proto_cur c = proto_cur_make(buf, len);
+    uint32_t pairs;
+    if (proto_cur_map(&c, &pairs) != 0)
+        return -1;
+    /* each key and value takes a byte at least: the loop ends with the buffer */
+    for (uint64_t i = 0; i < 2 * (uint64_t)pairs; i++) {
+        size_t n;
+        if (proto_mp_check_depth(c.p, (size_t)(c.end - c.p), PROTO_MAX_DEPTH, &n) != 0)
+            return -1;
+        c.p += n;
+    }
+    return c.p == c.end ? 0 : -1;
+}
+
 int proto_response_decode(const uint8_t *buf, size_t len, proto_response *r)
 {
-    size_t obj_len;
     memset(r, 0, sizeof(*r));
-    if (proto_mp_check(buf, len, &obj_len) != 0 || obj_len != len)
+    if (check_response(buf, len) != 0)
         return SKR_EPROTOCOL;
     proto_cur c = proto_cur_make(buf, len);
     uint32_t pairs;

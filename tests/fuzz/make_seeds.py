@@ -162,6 +162,7 @@ def unlock(id_, p):
 
 
 BODY2 = pmap([(pstr("token"), pstr("n3w"))])
+G = 0x80000000
 DEEP_BODY = b"\x91" * 30 + pmap([(pstr("k"), pbin(b"\x00\xff"))])
 
 # Against a hub that starts unlocked and empty with passphrase "correct horse"; a stream
@@ -188,6 +189,16 @@ DISPATCH = {
     "names_edge": frames(write("post", 1, "p" * 64, "n" * 256, BODY), write("post", 2, "p" * 64, "\u00ef\U0001f511", BODY), req(3, "getDb", protocol=pstr("p" * 64)), get(4, "p" * 64, "n" * 256)),
     "bad_then_more": frames(req(1, "get"), write("post", 2, "p", "n", BODY)) + b"\x00\x00\x00\x01\xc1" + frame(get(3, "p", "n")),
     "many": frames(*(write("put", i, "p%d" % (i % 3), "n%d" % i, puint(i)) for i in range(1, 40)), req(40, "getHub"), req(41, "getDb", protocol=pstr("p1")), req(42, "rotate")),
+    # ids with bit 31 set come from the peer under a grant (get, getDb, getHub, status, ping
+    # on "a", "github" and "p")
+    "granted": frames(write("post", 1, "github", "alice", BODY), write("post", 2, "s3", "bob", BODY),
+                      get(G | 3, None, "alice"), get(G | 4, "s3", "bob"), get(G | 5, None, "bob"),
+                      write("put", G | 6, "github", "alice", BODY2), req(G | 7, "getHub"),
+                      req(G | 8, "getDb", protocol=pstr("github")), req(G | 9, "status"),
+                      req(G | 10, "lock"), req(11, "lock"), get(G | 12, "github", "alice"), req(G | 13, "ping")),
+    "granted_ambiguous": frames(write("post", 1, "github", "x", BODY), write("post", 2, "p", "x", BODY2),
+                                write("post", 3, "s3", "x", BODY), get(G | 4, None, "x"), get(5, None, "x"),
+                                req(6, "delete", protocol=pstr("p"), name=pstr("x")), get(G | 7, None, "x")),
 }
 
 JSON = {

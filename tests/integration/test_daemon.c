@@ -647,6 +647,49 @@ static void pipeline(int fd, proto_buf *frames, uint32_t first, int n, int *code
     proto_buf_reset(frames);
 }
 
+/* A write and then, in the same write of the client, an op that commits the open batch
+ * first (passwd, lock): the commit releases the session's held replies while its
+ * requests are being served. The replies still come in request order, each request
+ * served after the one before, and passwd reads its passphrase intact. */
+START_TEST(test_commit_inside_a_pipeline)
+{
+    start(HARNESS_FAST_KDF, NULL);
+    int fd = connect_ok();
+    ck_assert_int_eq(call_secret(fd, 1, PROTO_OP_INIT, "first pass", NULL), 0);
+    proto_buf frames = PROTO_BUF_INIT, b = PROTO_BUF_INIT;
+    int codes[3];
+    /* passwd last: nothing to reorder, its passphrase must still be read whole */
+    frame_add(&frames, put_req(&b, 2, "p", "o", "zero"));
+    frame_add(&frames, harness_secret_req(3, PROTO_OP_PASSWD, "first pass", "first pass"));
+    pipeline(fd, &frames, 2, 2, codes);
+    ck_assert_int_eq(codes[0], 0);
+    ck_assert_int_eq(codes[1], 0);
+    proto_buf_reset(&b);
+    frame_add(&frames, put_req(&b, 10, "p", "n", "one"));
+    frame_add(&frames, harness_secret_req(11, PROTO_OP_PASSWD, "first pass", "second pass"));
+    frame_add(&frames, harness_req(12, PROTO_OP_STATUS, NULL, NULL));
+    pipeline(fd, &frames, 10, 3, codes);
+    ck_assert_int_eq(codes[0], 0);
+    ck_assert_int_eq(codes[1], 0);
+    ck_assert_int_eq(codes[2], 0);
+    proto_buf_reset(&b);
+    frame_add(&frames, put_req(&b, 20, "p", "m", "two"));
+    frame_add(&frames, harness_req(21, PROTO_OP_LOCK, NULL, NULL));
+    frame_add(&frames, harness_req(22, PROTO_OP_GET, "p", "m"));
+    pipeline(fd, &frames, 20, 3, codes);
+    ck_assert_int_eq(codes[0], 0);
+    ck_assert_int_eq(codes[1], 0);
+    ck_assert_int_eq(codes[2], SKR_ELOCKED); /* served after the lock */
+    ck_assert_int_eq(call_secret(fd, 23, PROTO_OP_UNLOCK, "second pass", NULL), 0);
+    char pw[32];
+    get_password(fd, "p", "m", pw, sizeof(pw));
+    ck_assert_str_eq(pw, "two");
+    proto_buf_free(&frames);
+    proto_buf_free(&b);
+    close(fd);
+}
+END_TEST
+
 #define BUILD_NAMES 20000
 
 /* Unlock answers before the mirror is built (a slice of it per loop turn, each slice at
@@ -1587,6 +1630,7 @@ static Suite *daemon_suite(void)
         { "lock_unlock_passwd_rate_limit", test_lock_unlock_passwd_rate_limit },
         { "keyfile_hub_lock_unlock", test_keyfile_hub_lock_unlock },
         { "unlock_serves_while_mirror_builds", test_unlock_serves_while_mirror_builds },
+        { "commit_inside_a_pipeline", test_commit_inside_a_pipeline },
         { "keyfile_start_builds_mirror", test_keyfile_start_builds_mirror },
         { "passwd_rotate", test_passwd_rotate },
         { "idle_lock", test_idle_lock },

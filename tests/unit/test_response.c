@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "mp.h"
 #include "request.h"
 #include "response.h"
 #include "sekrets/error.h"
@@ -489,6 +490,37 @@ START_TEST(ok_record_too_large_or_no_memory)
 }
 END_TEST
 
+/* A body may nest PROTO_MAX_DEPTH - 1 deep (as a request's body); get's answer puts it in
+ * the record map inside the response map, one level deeper than a request: the decoder
+ * reads it (found by fuzz_dispatch, which decodes every reply of the real dispatch). */
+START_TEST(decode_record_of_deepest_body)
+{
+    uint8_t body[PROTO_MAX_DEPTH];
+    memset(body, 0x91, PROTO_MAX_DEPTH - 1); /* 31 arrays, the last holding nil */
+    body[PROTO_MAX_DEPTH - 1] = 0xc0;
+    proto_record r = { "p", 1, "n", 1, body, sizeof(body), 1, 2 };
+    proto_buf out = PROTO_BUF_INIT;
+    ck_assert_int_eq(proto_response_ok_record(&out, 7, &r, PROTO_MAX_FRAME_DEFAULT), 0);
+    proto_response resp;
+    ck_assert_int_eq(proto_response_decode(out.data + PROTO_HEADER_LEN,
+                                           out.len - PROTO_HEADER_LEN, &resp), 0);
+    ck_assert(resp.ok);
+    ck_assert_uint_eq(resp.id, 7);
+    ck_assert_ptr_nonnull(memmem(resp.result.ptr, resp.result.len, body, sizeof(body)));
+    /* one array more than any answer holds is still refused */
+    uint8_t deeper[PROTO_MAX_DEPTH + 1];
+    memset(deeper, 0x91, PROTO_MAX_DEPTH);
+    deeper[PROTO_MAX_DEPTH] = 0xc0;
+    r.body = deeper;
+    r.body_len = sizeof(deeper);
+    proto_buf_reset(&out);
+    ck_assert_int_eq(proto_response_ok_record(&out, 7, &r, PROTO_MAX_FRAME_DEFAULT), 0);
+    ck_assert_int_eq(proto_response_decode(out.data + PROTO_HEADER_LEN,
+                                           out.len - PROTO_HEADER_LEN, &resp), SKR_EPROTOCOL);
+    proto_buf_free(&out);
+}
+END_TEST
+
 START_TEST(pack_cstr)
 {
     proto_buf out = PROTO_BUF_INIT;
@@ -560,9 +592,10 @@ static const reply bad_replies[] = {
     R("id a str", "\x83\xa2id\xa1" "1\xa2ok\xc3\xa6result\xc0"),
     R("ok not a bool", "\x83\xa2id\x01\xa2ok\x01\xa6result\xc0"),
     R("key not a str", "\x84\xa2id\x01\xa2ok\xc3\xa6result\xc0\x01\x02"),
+    /* a value may nest 32 deep inside the response map (decode_record_of_deepest_body) */
     R("too deep", "\x83\xa2id\x01\xa2ok\xc3\xa6result"
                   "\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91"
-                  "\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\xc0"),
+                  "\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\xc0"),
 };
 
 START_TEST(decode_malformed)
@@ -592,6 +625,7 @@ static Suite *response_suite(void)
     tcase_add_test(tc, ok_head_bytes_as_msgpack);
     tcase_add_test(tc, ok_record_bytes_as_msgpack);
     tcase_add_test(tc, ok_record_too_large_or_no_memory);
+    tcase_add_test(tc, decode_record_of_deepest_body);
     suite_add_tcase(s, tc);
     tc = tcase_create("decode");
     tcase_add_test(tc, decode_good_variants);

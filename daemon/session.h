@@ -1,0 +1,79 @@
+/*
+ * daemon/session.h - one client connection: peer check, framing, ordered replies, group
+ * commit holds, backpressure (session.c).
+ *
+ * Ownership: session_accept allocates a session and links it into srv->sessions; it is
+ * freed when its last reference goes (session_unref): its two handles hold one each until
+ * their close callbacks, a request on the thread pool (unlock.h) one more. Its buffers
+ * (`reader`, `out`, `writing`) may hold passphrases and bodies and are wiped when emptied.
+ * Each request is served by dispatch() (dispatch.h) through the session's dispatch_ctx,
+ * which session.c fills from the session and its server when the peer is admitted (the
+ * hub and the clock before each request).
+ */
+#ifndef DAEMON_SESSION_H
+#define DAEMON_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "buf.h"
+#include "dispatch.h"
+#include "frame.h"
+#include "policy.h"
+
+struct server;
+typedef struct session session;
+
+struct session {
+    uv_pipe_t pipe;           /* first member: handles cast back to the session */
+    uv_timer_t timer;         /* closes a connection stalled mid-frame, idle, or not reading */
+    uv_write_t write_req;
+    struct server *srv;
+    session *next, *prev;
+    proto_reader reader;
+    proto_buf out;            /* replies being gathered */
+    proto_buf writing;        /* replies handed to uv_write */
+    pid_t pid;
+    uid_t uid;
+    gid_t gid;
+    const policy_grant *grant; /* NULL: the owner */
+    bool counted;             /* holds one of max_clients' places */
+    bool reading;
+    bool write_busy;
+    bool close_after_flush;   /* answered a fatal error: close once written */
+    bool closing;
+    bool waiting;             /* a request is on the thread pool: answers wait for it */
+    bool in_batch;            /* wrote into the open batch: replies held until commit */
+    size_t batch_mark;        /* where in `out` the held replies start */
+    uint32_t *batch_ids;      /* ids of the held replies, to fail them if commit fails */
+    size_t nbatch_ids;
+    size_t batch_ids_cap;
+    int refs;                 /* open handles + jobs in flight; freed at 0 */
+    int timer_mode;           /* which wait the timer measures (session.c) */
+    uint64_t timer_since_ms;  /* when that wait began or last made progress */
+    bool wrote;               /* a uv_write completed: the write wait made progress */
+    bool body_queued;         /* out/writing may hold a get reply (a body): wiped at lock */
+    bool pumping;             /* inside session_pump: a nested call returns at once */
+    dispatch_ctx dctx;        /* what dispatch() is given: set at admission (session.c) */
+};
+
+void session_accept(struct server *srv);
+/* Serves frames that are waiting and flushes replies; resumes after an async request. */
+void session_pump(session *s);
+void session_close(session *s);
+/* At lock: replies with a body that cannot be handed to the socket now are wiped, and
+ * their connection closed. */
+void session_drop_bodies(session *s);
+/* After the batch commit: releases the held replies, or turns them into `code` errors. */
+void session_release(session *s, int code, const char *message);
+/* References that keep a session's memory alive (its handles hold one each; a request on
+ * the thread pool holds one). */
+void session_ref(session *s);
+void session_unref(session *s);
+/* Appends an error reply to s->out (closing the connection after it if memory runs out). */
+void reply_error(session *s, uint32_t id, int code, const char *message);
+
+#endif
