@@ -553,6 +553,16 @@ int dispatch(session *s, const proto_request *req)
         rc = run_op(s, req);
         if (rc == 1)
             return 1; /* on the thread pool: unlock.c answers and audits */
+        if (rc == STORE_ECHECKPOINT) {
+            /* Needs LMDB while the checkpoint commits: nothing was done; the session
+             * serves this frame again when it ends (replies stay in order). */
+            if (s->out.len > mark) {
+                sodium_memzero(s->out.data + mark, s->out.len - mark);
+                s->out.len = mark;
+            }
+            s->parked = true;
+            return DISPATCH_PARKED;
+        }
     }
     audit(s, req, rc);
     if (rc != 0 && rc != SKR_ETOO_LARGE) /* too_large was answered by reply_end already */

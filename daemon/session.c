@@ -212,7 +212,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
  * client waiting on Argon2id is not idle. */
 static int timer_mode(const session *s)
 {
-    if (s->waiting)
+    if (s->waiting || s->parked)
         return TIMER_OFF;
     if (output_pending(s))
         return TIMER_WRITE;
@@ -255,11 +255,12 @@ static void on_timer(uv_timer_t *t)
     session_close(s);
 }
 
-/* Reads only while replies are flowing and nothing waits on the thread pool. */
+/* Reads only while replies are flowing and nothing waits on the thread pool or for a
+ * checkpoint. */
 static void update_reading(session *s)
 {
-    bool want = !s->closing && !s->close_after_flush && !s->waiting && s->out.len < OUT_HIGH_WATER
-                && !s->srv->stopping;
+    bool want = !s->closing && !s->close_after_flush && !s->waiting && !s->parked &&
+                s->out.len < OUT_HIGH_WATER && !s->srv->stopping;
     if (want && !s->reading) {
         if (uv_read_start((uv_stream_t *)&s->pipe, on_alloc, on_read) == 0)
             s->reading = true;
@@ -307,7 +308,10 @@ static void serve_frame(session *s, const uint8_t *frame, size_t len)
         return;
     }
     size_t before = s->out.len;
-    dispatch(s, &req);
+    if (dispatch(s, &req) == DISPATCH_PARKED) {
+        proto_reader_unread(&s->reader, len);
+        return;
+    }
     if (req.op == PROTO_OP_GET && s->out.len != before)
         s->body_queued = true;
 }
@@ -316,7 +320,8 @@ void session_pump(session *s)
 {
     bool progressed = s->wrote;
     s->wrote = false;
-    while (!s->closing && !s->close_after_flush && !s->waiting && s->out.len < OUT_HIGH_WATER) {
+    while (!s->closing && !s->close_after_flush && !s->waiting && !s->parked &&
+           s->out.len < OUT_HIGH_WATER) {
         const uint8_t *frame;
         size_t len;
         int rc = proto_reader_next(&s->reader, &frame, &len);
