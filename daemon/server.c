@@ -302,8 +302,11 @@ void server_checkpoint_end(server *srv)
         return;
     srv->ckpt_running = false;
     int rc = store_checkpoint_finish(srv->hub);
-    log_debug("checkpoint committed off the loop in %llu ms",
-              (unsigned long long)(uv_now(srv->loop) - srv->ckpt_started_ms));
+    unsigned waited = 0;
+    for (session *s = srv->sessions; s != NULL; s = s->next)
+        waited += s->parked;
+    log_debug("checkpoint committed off the loop in %llu ms (%u connections waited for it)",
+              (unsigned long long)(uv_now(srv->loop) - srv->ckpt_started_ms), waited);
     after_checkpoint(srv, rc);
     for (session *s = srv->sessions, *next; s != NULL; s = next) {
         next = s->next;
