@@ -4,7 +4,7 @@
  *
  *   bench_wire --socket PATH [--redis] [--op get|getdb|put|ping] [--clients N] [--depth D]
  *              [--seconds S] [--protocols P] [--names N] [--server-pid PID]
- *              [--label TEXT] [--csv FILE]
+ *              [--beside-puts D] [--label TEXT] [--csv FILE]
  *   bench_wire --echo [--clients N] [--depth D] [--seconds S] [--names N]
  *   bench_wire --socket PATH [--redis] --populate N [--protocols P] [--body-bytes B]
  *
@@ -18,8 +18,12 @@
  * --echo starts, in a child process, a single-threaded epoll server that answers each
  * frame with a reply of the size of a get reply for a 64-byte body: the cost of the Unix
  * socket alone (the floor); its CPU is reported the same way.
- * Prints one line: label, requests/s, p50 and p99 in microseconds, server and client CPU
- * per request in microseconds, errors.
+ * --beside-puts D adds one more connection that keeps D puts in flight during the load
+ * (the same bodies again, each reply checked): the load's latency under a concurrent write
+ * load, which is what a checkpoint stalling the server shows in (its longest wait is the
+ * max). Its puts get a line (and CSV row) of their own, labelled LABEL_puts.
+ * Prints one line: label, requests/s, p50, p99 and max in microseconds, server and client
+ * CPU per request in microseconds, errors. The CSV row ends with the max.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -43,7 +47,7 @@
 
 #define MAX_DEPTH 1024
 
-typedef struct opts {
+struct opts {
     const char *socket;
     const char *label;
     const char *csv;
@@ -53,12 +57,18 @@ typedef struct opts {
     unsigned long populate;
     long server_pid;
     int echo;
+    int beside_puts; /* depth of the extra put connection (0: none) */
     size_t reply_bytes; /* echo: reply size */
     kv_spec kv;
-} opts;
+};
 
 /* One connection of the load: its own id space and requests in flight. */
+typedef struct lats lats;
+typedef struct opts opts;
+
 typedef struct conn {
+    const opts *o;   /* what this connection sends: the load's, or the puts beside it */
+    lats *l;         /* where its latencies go */
     int fd;
     uint64_t rng;
     proto_reader rd; /* sekrets frames */
@@ -70,11 +80,11 @@ typedef struct conn {
 } conn;
 
 /* Latencies of every request, in microseconds. */
-typedef struct lats {
+struct lats {
     double *v;
     size_t n, cap;
     unsigned long errors;
-} lats;
+};
 
 static double now_us(void)
 {
@@ -267,12 +277,15 @@ static int drain(const opts *o, conn *c, lats *l, int stopping, proto_buf *scrat
 
 /* The load: one thread drives every connection through epoll, as redis-benchmark does,
  * so that client threads do not compete with the server for the cores. */
-static void run_load(const opts *o, lats *l)
+static void run_load(const opts *o, lats *l, const opts *po, lats *pl)
 {
-    conn *cs = calloc((size_t)o->clients, sizeof(*cs));
+    int nconn = o->clients + (po != NULL);
+    conn *cs = calloc((size_t)nconn, sizeof(*cs));
     proto_buf scratch = PROTO_BUF_INIT;
     int ep = epoll_create1(EPOLL_CLOEXEC);
-    for (int i = 0; i < o->clients; i++) {
+    for (int i = 0; i < nconn; i++) {
+        cs[i].o = i < o->clients ? o : po;
+        cs[i].l = i < o->clients ? l : pl;
         cs[i].fd = dial(o->socket);
         cs[i].rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(i + 1) ^ (uint64_t)getpid();
         proto_reader_init(&cs[i].rd, PROTO_MAX_FRAME_LIMIT);
@@ -280,22 +293,22 @@ static void run_load(const opts *o, lats *l)
         epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev);
     }
     double end = now_us() + o->seconds * 1e6;
-    for (int i = 0; i < o->clients; i++)
-        refill(o, &cs[i]);
-    int owing = o->clients, stopping = 0;
+    for (int i = 0; i < nconn; i++)
+        refill(cs[i].o, &cs[i]);
+    int owing = nconn, stopping = 0;
     while (owing > 0) {
         struct epoll_event evs[256];
         int n = epoll_wait(ep, evs, 256, 1000);
         stopping = stopping || now_us() >= end;
         for (int i = 0; i < n; i++) {
             conn *c = evs[i].data.ptr;
-            if (!drain(o, c, l, stopping, &scratch)) {
+            if (!drain(c->o, c, c->l, stopping, &scratch)) {
                 epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
                 owing--;
             }
         }
     }
-    for (int i = 0; i < o->clients; i++) {
+    for (int i = 0; i < nconn; i++) {
         close(cs[i].fd);
         proto_reader_free(&cs[i].rd);
         proto_buf_free(&cs[i].out);
@@ -441,27 +454,30 @@ static void populate(opts *o)
     free(l.v);
 }
 
-static void report(const opts *o, lats *l, double secs, double server_us, double client_us)
+static void report(const opts *o, const char *label, lats *l, double secs, double server_us,
+                   double client_us)
 {
     size_t total = l->n;
     double *all = l->v != NULL ? l->v : calloc(1, sizeof(double));
     qsort(all, total, sizeof(double), cmp_double);
     double p50 = total ? all[total / 2] : 0, p99 = total ? all[(size_t)((double)total * 0.99)] : 0;
+    double max = total ? all[total - 1] : 0;
     double per = total ? 1.0 / (double)total : 0;
-    const char *label = o->label ? o->label : o->echo ? "echo" : "load";
     printf("%-24s clients=%-3d depth=%-3d %9.0f req/s  p50 %7.1f us  p99 %7.1f us  "
-           "server %6.2f us/req  client %6.2f us/req  errors %lu\n",
-           label, o->clients, o->depth, (double)total / secs, p50, p99, server_us * per,
+           "max %8.1f us  server %6.2f us/req  client %6.2f us/req  errors %lu\n",
+           label, o->clients, o->depth, (double)total / secs, p50, p99, max, server_us * per,
            client_us * per, l->errors);
     if (o->csv != NULL) {
         FILE *f = fopen(o->csv, "a");
         if (f != NULL) {
-            fprintf(f, "%s,%d,%d,%.0f,%.2f,%.2f,%lu,%.3f,%.3f\n", label, o->clients, o->depth,
-                    (double)total / secs, p50, p99, l->errors, server_us * per, client_us * per);
+            fprintf(f, "%s,%d,%d,%.0f,%.2f,%.2f,%lu,%.3f,%.3f,%.2f\n", label, o->clients,
+                    o->depth, (double)total / secs, p50, p99, l->errors, server_us * per,
+                    client_us * per, max);
             fclose(f);
         }
     }
-    free(all);
+    if (all != l->v)
+        free(all);
 }
 
 static void usage(void)
@@ -496,7 +512,8 @@ static void parse(int argc, char **argv, opts *o)
         { "names", 1, NULL, 'n' }, { "populate", 1, NULL, 'p' }, { "echo", 0, NULL, 'e' },
         { "label", 1, NULL, 'l' }, { "csv", 1, NULL, 'C' }, { "body-bytes", 1, NULL, 'b' },
         { "reply-bytes", 1, NULL, 'r' }, { "redis", 0, NULL, 'R' },
-        { "server-pid", 1, NULL, 'S' }, { NULL, 0, NULL, 0 },
+        { "server-pid", 1, NULL, 'S' }, { "beside-puts", 1, NULL, 'B' },
+        { NULL, 0, NULL, 0 },
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -516,11 +533,13 @@ static void parse(int argc, char **argv, opts *o)
         case 'r': o->reply_bytes = strtoul(optarg, NULL, 10); break;
         case 'R': o->kv.redis = true; break;
         case 'S': o->server_pid = atol(optarg); break;
+        case 'B': o->beside_puts = atoi(optarg); break;
         default: usage();
         }
     }
     if (o->clients < 1 || o->depth < 1 || o->depth > MAX_DEPTH || o->kv.protocols < 1 ||
-        o->names < 1 || (o->echo && o->kv.redis))
+        o->names < 1 || (o->echo && o->kv.redis) || o->beside_puts < 0 ||
+        o->beside_puts > MAX_DEPTH || (o->echo && o->beside_puts))
         usage();
 }
 
@@ -541,14 +560,28 @@ int main(int argc, char **argv)
         populate(&o);
         return 0;
     }
-    lats l = { 0 };
+    lats l = { 0 }, pl = { 0 };
+    opts po = o; /* the puts beside the load */
+    po.kv.op = KV_PUT;
+    po.clients = 1;
+    po.depth = o.beside_puts;
     unsigned long long cpu0 = task_cpu_ns(o.server_pid);
     double t0 = now_us(), c0 = self_cpu_us();
-    run_load(&o, &l);
+    run_load(&o, &l, o.beside_puts > 0 ? &po : NULL, &pl);
     double secs = (now_us() - t0) / 1e6, client_us = self_cpu_us() - c0;
     double server_us = (double)(task_cpu_ns(o.server_pid) - cpu0) / 1e3;
-    unsigned long errors = l.errors;
-    report(&o, &l, secs, server_us, client_us);
+    unsigned long errors = l.errors + pl.errors;
+    const char *label = o.label ? o.label : o.echo ? "echo" : "load";
+    /* beside puts, the CPU figures are of both loads together: per request of the two */
+    double share = o.beside_puts > 0 ? (double)l.n / (double)(l.n + pl.n ? l.n + pl.n : 1) : 1;
+    report(&o, label, &l, secs, server_us * share, client_us * share);
+    if (o.beside_puts > 0) {
+        char plabel[128];
+        snprintf(plabel, sizeof(plabel), "%s_puts", label);
+        report(&po, plabel, &pl, secs, server_us * (1 - share), client_us * (1 - share));
+    }
+    free(l.v);
+    free(pl.v);
     if (echo_pid > 0) {
         kill(echo_pid, SIGTERM);
         waitpid(echo_pid, NULL, 0);

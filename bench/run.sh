@@ -52,14 +52,18 @@ cleanup() {
 trap cleanup EXIT
 
 # ---- helpers ----
-declare -A R P50 P99 SRV   # results by key: req/s, p50 and p99 (us), server CPU us/req
-# wire KEY ARGS...: one bench_wire run; stores its figures under KEY. A wrong reply stops
-# the benchmark: a figure for wrong answers is no figure.
+declare -A R P50 P99 SRV MAX # results by key: req/s, p50, p99, max (us), server CPU us/req
+# wire KEY ARGS...: one bench_wire run; stores its figures under KEY (with --beside-puts,
+# the puts' under KEY_puts). A wrong reply stops the benchmark: a figure for wrong answers
+# is no figure.
 wire_run() {
-  local key=$1; shift
+  local key=$1 k; shift
   "$wire" --seconds "$secs" --label "$key" --csv "$csv" "$@" >/dev/null ||
     { echo "bench_wire $key: wrong or failed replies (see $csv)" >&2; exit 1; }
-  IFS=, read -r _ _ _ R[$key] P50[$key] P99[$key] _ SRV[$key] _ < <(tail -1 "$csv")
+  for k in "$key" "${key}_puts"; do
+    grep -q "^$k," "$csv" || continue
+    IFS=, read -r _ _ _ R[$k] P50[$k] P99[$k] _ SRV[$k] _ MAX[$k] < <(grep "^$k," "$csv" | tail -1)
+  done
 }
 # median of the values given
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
@@ -193,6 +197,11 @@ for round in $(seq "$rounds"); do
     wire_run "redis_set_$shape" "${rd[@]}" $(shape_args $shape); keep "redis_set_$shape"
   done
   wire_run getdb_1000 --socket "${SD_SOCK[h$s1]}" --op getdb --server-pid "${SD_PID[h$s1]}"; keep getdb_1000
+  # one client's gets beside 64 puts in flight on the biggest hub: its checkpoints commit
+  # the most dirty pages (issue #20: they used to stall every get for up to ~0.5 s)
+  wire_run get_beside_puts --socket "${SD_SOCK[h$big]}" --names "$big" --beside-puts 64 \
+    --server-pid "${SD_PID[h$big]}"
+  keep get_beside_puts; keep get_beside_puts_puts
 done
 # the hub still holds every body the gets expect, after the puts
 wire_run check_after_puts --socket "${SD_SOCK[h$s1]}" --names "$s1" --depth 64
@@ -262,6 +271,8 @@ for shape in 1 d64 c8; do
   row "put $shape / redis SET appendfsync always $shape" "" "" "" "$(fig "put_$shape") / $(fig "redis_set_$shape")"
 done
 row "getDb of 1,000 names" "" "" "" "$(fig getdb_1000)"
+row "get 1 client beside 64 puts in flight, $big" "" "" "" "$(fig get_beside_puts), max ${MAX[get_beside_puts]} us (last round)"
+row "  the puts beside it" "" "" "" "$(fig get_beside_puts_puts)"
 echo
 printf "%-50s %16s %8s %8s  %s\n" "target" "figures" "ratio" "target" ""
 printf -- "-%.0s" $(seq 96); echo
@@ -283,6 +294,8 @@ if [ "$big" != "$s1" ]; then
 fi
 r=$(ratio "${R[put_d64]}" "${R[redis_set_d64]}")
 row "put 64 in flight / redis SET appendfsync always" "${R[put_d64]}/${R[redis_set_d64]}" "$r" ">=1.0" "$(verdict "$r" 1.0 ge)"
+r=$(ratio "${P99[get_beside_puts]}" 1000)
+row "$big: get p99 beside 64 puts in flight (ms)" "${P99[get_beside_puts]} us" "$r" "<=5" "$(verdict "$r" 5 le)"
 r=$(ratio "${R[get_${s1}_1]}" "${R[floor_1]}")
 row "get 1 client sync / floor ($s1)" "${R[get_${s1}_1]}/${R[floor_1]}" "$r" ">=0.85" "$(verdict "$r" 0.85 ge)"
 cli_net=$((cli_us - true_us)) pass_net=$((pass_us - true_us)) git_net=$((git_us - true_us)) min_net=$((min_us - true_us))

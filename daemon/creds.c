@@ -247,6 +247,12 @@ static const char *fetch(server *srv, const creds_grant *g, proto_buf *out)
     if (!store_is_unlocked(srv->hub))
         return "locked";
     int rc = store_get(srv->hub, g->protocol, g->name, &rec);
+    if (rc == STORE_ECHECKPOINT) {
+        /* Rare (a mirror miss while a checkpoint commits): wait for it here rather than
+         * park a one-shot connection; server_checkpoint_end serves the parked ones. */
+        (void)store_checkpoint_finish(srv->hub);
+        rc = store_get(srv->hub, g->protocol, g->name, &rec);
+    }
     if (rc != 0)
         return skr_error_name(rc);
     rc = render(g, rec.body, rec.body_len, out);

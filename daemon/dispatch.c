@@ -557,6 +557,15 @@ int dispatch(dispatch_ctx *c, const proto_request *req)
         rc = run_op(c, req);
         if (rc == 1)
             return 1; /* on the thread pool: the host answers and audits */
+        if (rc == STORE_ECHECKPOINT) {
+            /* Needs LMDB while the checkpoint commits: nothing was done; the host serves
+             * this frame again when it ends (replies stay in order). */
+            if (c->out->len > mark) {
+                sodium_memzero(c->out->data + mark, c->out->len - mark);
+                c->out->len = mark;
+            }
+            return DISPATCH_PARKED;
+        }
     }
     dispatch_audit(c->pid, c->uid, req, rc);
     if (rc != 0 && rc != SKR_ETOO_LARGE) /* too_large was answered by reply_end already */

@@ -68,7 +68,10 @@ typedef struct dispatch_ctx {
 } dispatch_ctx;
 
 /* Serves one decoded request, appending its reply to *c->out. Returns 0, or 1 when the
- * reply will come later (c->host->derive took it). */
+ * reply will come later (c->host->derive took it), or DISPATCH_PARKED when it needs LMDB
+ * while a checkpoint commits (store.h, STORE_ECHECKPOINT): nothing was answered, audited
+ * or changed, and the host serves the same request again once the checkpoint ends. */
+#define DISPATCH_PARKED 2
 int dispatch(dispatch_ctx *c, const proto_request *req);
 
 /* One audit line for a served request (never a body or passphrase). */

@@ -226,6 +226,40 @@ static void on_commit_idle(uv_idle_t *idle)
  * itself every 4 MiB of journal, the daemon one a second after a write. */
 #define CHECKPOINT_DELAY_MS 1000
 
+static void on_ckpt_timer(uv_timer_t *t);
+
+/* After a checkpoint (rc its result): quiet for a whole delay, give back the memory the
+ * burst of writes left (store.h). While writes go on it would only be taken again: look
+ * later. */
+static void after_checkpoint(server *srv, int rc)
+{
+    if (rc != 0) {
+        log_error("checkpoint failed (the journal keeps every write): %s",
+                  store_errmsg(srv->hub));
+        return;
+    }
+    if (srv->stopping)
+        return;
+    uint64_t quiet = uv_now(srv->loop) - srv->last_commit_ms;
+    if (quiet < CHECKPOINT_DELAY_MS) {
+        if (store_trim_pending(srv->hub) && !uv_is_active((uv_handle_t *)&srv->ckpt_timer))
+            uv_timer_start(&srv->ckpt_timer, on_ckpt_timer, CHECKPOINT_DELAY_MS - quiet, 0);
+        return;
+    }
+    if (store_trim(srv->hub) != 0)
+        log_error("could not reopen the hub after writes: %s", store_errmsg(srv->hub));
+}
+
+/* The daemon's side of a checkpoint that store_batch_commit or the timer started on the
+ * store's thread: from now on requests that need LMDB are parked (dispatch.c). */
+static void note_checkpoint_start(server *srv)
+{
+    if (srv->ckpt_running || !store_checkpoint_running(srv->hub))
+        return;
+    srv->ckpt_running = true;
+    srv->ckpt_started_ms = uv_now(srv->loop);
+}
+
 static void on_ckpt_timer(uv_timer_t *t)
 {
     server *srv = t->data;
@@ -233,21 +267,56 @@ static void on_ckpt_timer(uv_timer_t *t)
         uv_timer_start(t, on_ckpt_timer, 1, 0);
         return;
     }
-    if (store_checkpoint(srv->hub) != 0) {
-        log_error("checkpoint failed (the journal keeps every write): %s",
-                  store_errmsg(srv->hub));
+    if (srv->ckpt_running) /* server_checkpoint_end goes on from here */
+        return;
+    int rc = store_checkpoint_start(srv->hub);
+    if (rc == 1) {
+        note_checkpoint_start(srv);
         return;
     }
-    /* Quiet for a whole delay and checkpointed: give back the memory the burst of writes
-     * left (store.h). While writes go on it would only be taken again: look later. */
-    uint64_t quiet = uv_now(srv->loop) - srv->last_commit_ms;
-    if (quiet < CHECKPOINT_DELAY_MS) {
-        if (store_trim_pending(srv->hub))
-            uv_timer_start(t, on_ckpt_timer, CHECKPOINT_DELAY_MS - quiet, 0);
+    after_checkpoint(srv, rc);
+}
+
+/* From the store's checkpoint thread: only uv_async_send is safe there. */
+static void checkpoint_notify(void *arg)
+{
+    server *srv = arg;
+    uv_async_send(&srv->ckpt_async);
+}
+
+static void on_ckpt_async(uv_async_t *a)
+{
+    server_checkpoint_end(a->data);
+}
+
+void server_checkpoints_async(server *srv)
+{
+    store_checkpoint_async(srv->hub, checkpoint_notify, srv);
+}
+
+void server_checkpoint_end(server *srv)
+{
+    /* Sends coalesce, and lock or close may have joined the commit already (then this one
+     * only serves the parked requests); a newer commit still running will notify too. */
+    if (!srv->ckpt_running ||
+        (store_checkpoint_running(srv->hub) && !store_checkpoint_committed(srv->hub)))
         return;
+    srv->ckpt_running = false;
+    int rc = store_checkpoint_finish(srv->hub);
+    unsigned waited = 0;
+    for (session *s = srv->sessions; s != NULL; s = s->next)
+        waited += s->parked;
+    log_debug("checkpoint committed off the loop in %llu ms (%u connections waited for it)",
+              (unsigned long long)(uv_now(srv->loop) - srv->ckpt_started_ms), waited);
+    after_checkpoint(srv, rc);
+    for (session *s = srv->sessions, *next; s != NULL; s = next) {
+        next = s->next;
+        if (s->parked) {
+            s->parked = false;
+            session_pump(s);
+        }
     }
-    if (store_trim(srv->hub) != 0)
-        log_error("could not reopen the hub after writes: %s", store_errmsg(srv->hub));
+    server_mirror_build(srv); /* a build paused for the commit */
 }
 
 /* A slice per turn, short against a get's or a write's latency (the 5 ms p99 aim under
@@ -257,6 +326,11 @@ static void on_ckpt_timer(uv_timer_t *t)
 static void on_mirror_idle(uv_idle_t *idle)
 {
     server *srv = idle->data;
+    if (store_checkpoint_running(srv->hub)) { /* resumed by server_checkpoint_end */
+        uv_idle_stop(idle);
+        srv->mirror_paused = true;
+        return;
+    }
     if (store_mirror_step(srv->hub, MIRROR_SLICE_US))
         return;
     uv_idle_stop(idle);
@@ -267,9 +341,12 @@ static void on_mirror_idle(uv_idle_t *idle)
 
 void server_mirror_build(server *srv)
 {
-    if (!store_mirror_building(srv->hub) || uv_is_active((uv_handle_t *)&srv->mirror_idle))
+    if (!store_mirror_building(srv->hub) || uv_is_active((uv_handle_t *)&srv->mirror_idle) ||
+        srv->stopping)
         return;
-    srv->mirror_started_ms = uv_now(srv->loop);
+    if (!srv->mirror_paused)
+        srv->mirror_started_ms = uv_now(srv->loop);
+    srv->mirror_paused = false;
     uv_idle_start(&srv->mirror_idle, on_mirror_idle);
 }
 
@@ -298,6 +375,7 @@ void server_batch_commit(server *srv)
     uv_check_stop(&srv->commit_check);
     uv_idle_stop(&srv->commit_idle);
     int rc = store_batch_commit(srv->hub);
+    note_checkpoint_start(srv); /* a due one now commits on the store's thread */
     char msg[STORE_ERRMSG_MAX + 32] = "";
     if (rc != 0) {
         snprintf(msg, sizeof(msg), "write not saved: %s", store_errmsg(srv->hub));
@@ -400,6 +478,8 @@ int server_start(server *srv, uv_loop_t *loop, const config *cfg)
     srv->commit_check.data = srv;
     uv_idle_init(loop, &srv->commit_idle);
     uv_timer_init(loop, &srv->ckpt_timer);
+    uv_async_init(loop, &srv->ckpt_async, on_ckpt_async);
+    srv->ckpt_async.data = srv;
     uv_idle_init(loop, &srv->mirror_idle);
     srv->mirror_idle.data = srv;
     srv->ckpt_timer.data = srv;
@@ -433,6 +513,11 @@ void server_stop(server *srv)
         return;
     srv->stopping = true;
     server_batch_commit(srv);
+    /* The commit thread ends before its handle closes: it must not wake a closed one. */
+    store_checkpoint_async(srv->hub, NULL, NULL);
+    srv->ckpt_running = false;
+    for (session *s = srv->sessions; s != NULL; s = s->next)
+        s->parked = false; /* closing after their replies: a parked frame is not served */
 #if SKR_HAVE_SYSTEMD
     sd_notify(0, "STOPPING=1");
 #endif
@@ -447,6 +532,7 @@ void server_stop(server *srv)
     uv_close((uv_handle_t *)&srv->commit_check, NULL);
     uv_close((uv_handle_t *)&srv->commit_idle, NULL);
     uv_close((uv_handle_t *)&srv->ckpt_timer, NULL); /* store_close checkpoints */
+    uv_close((uv_handle_t *)&srv->ckpt_async, NULL);
     uv_close((uv_handle_t *)&srv->mirror_idle, NULL);
     /* Every session finishes the replies it owes, then closes. */
     for (session *s = srv->sessions, *next; s != NULL; s = next) {

@@ -32,8 +32,12 @@ struct server {
     uv_check_t commit_check;  /* group commit: runs after each loop turn's I/O */
     uv_idle_t commit_idle;    /* active while a batch is open: the loop must not sleep */
     uv_timer_t ckpt_timer;    /* checkpoints the journal a while after the first write */
+    uv_async_t ckpt_async;    /* the store's checkpoint thread is done (store_ckpt.c) */
+    bool ckpt_running;        /* a checkpoint commit runs off the loop: parked requests */
+    uint64_t ckpt_started_ms; /* uv_now when it began */
     uv_idle_t mirror_idle;    /* builds the hub's mirror in slices after an unlock */
     uint64_t mirror_started_ms; /* uv_now when that build began */
+    bool mirror_paused;       /* stopped for a checkpoint commit (resumed at its end) */
     bool batch_open;          /* writes are waiting in the store's open transaction */
     uint64_t last_commit_ms;  /* uv_now of the last batch commit: quiet since then? */
     const config *cfg;
@@ -78,6 +82,11 @@ int server_batch_open(server *srv);
 /* Commits the open batch (one synced journal record), then releases every held reply, or
  * replaces them with errors if the commit failed. Needed before lock/rotate/passwd/init. */
 void server_batch_commit(server *srv);
+/* Once the hub is open: checkpoints commit on the store's thread, and requests that need
+ * LMDB meanwhile wait (parked) until server_checkpoint_end serves them again. */
+void server_checkpoints_async(server *srv);
+/* A running checkpoint commit ended: settles it and serves the parked requests. */
+void server_checkpoint_end(server *srv);
 /* After an unlock: builds the hub's in-memory copy of the records a slice per loop turn,
  * between requests (store_mirror_step); gets read LMDB meanwhile. */
 void server_mirror_build(server *srv);

@@ -224,7 +224,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
  * client waiting on Argon2id is not idle. */
 static int timer_mode(const session *s)
 {
-    if (s->waiting)
+    if (s->waiting || s->parked)
         return TIMER_OFF;
     if (output_pending(s))
         return TIMER_WRITE;
@@ -267,11 +267,12 @@ static void on_timer(uv_timer_t *t)
     session_close(s);
 }
 
-/* Reads only while replies are flowing and nothing waits on the thread pool. */
+/* Reads only while replies are flowing and nothing waits on the thread pool or for a
+ * checkpoint. */
 static void update_reading(session *s)
 {
-    bool want = !s->closing && !s->close_after_flush && !s->waiting && s->out.len < OUT_HIGH_WATER
-                && !s->srv->stopping;
+    bool want = !s->closing && !s->close_after_flush && !s->waiting && !s->parked &&
+                s->out.len < OUT_HIGH_WATER && !s->srv->stopping;
     if (want && !s->reading) {
         if (uv_read_start((uv_stream_t *)&s->pipe, on_alloc, on_read) == 0)
             s->reading = true;
@@ -355,18 +356,22 @@ static void dispatch_ctx_init(session *s)
 }
 
 /* Serves one request through the session's dispatch_ctx: the hub and the clock as of now. */
-static void session_dispatch(session *s, const proto_request *req)
+/* dispatch()'s answer: DISPATCH_PARKED parks the session until the checkpoint ends. */
+static int session_dispatch(session *s, const proto_request *req)
 {
     server *srv = s->srv;
     dispatch_ctx *c = &s->dctx;
     c->hub = srv->hub;
     c->now_ms = uv_now(srv->loop);
     c->activity = false;
-    dispatch(c, req);
+    int rc = dispatch(c, req);
     if (c->activity)
         srv->last_request_ms = c->now_ms;
     if (c->close_after_flush)
         s->close_after_flush = true;
+    if (rc == DISPATCH_PARKED)
+        s->parked = true;
+    return rc;
 }
 
 static void serve_frame(session *s, const uint8_t *frame, size_t len)
@@ -389,7 +394,10 @@ static void serve_frame(session *s, const uint8_t *frame, size_t len)
         return;
     }
     size_t before = s->out.len;
-    session_dispatch(s, &req);
+    if (session_dispatch(s, &req) == DISPATCH_PARKED) {
+        proto_reader_unread(&s->reader, len);
+        return;
+    }
     if (req.op == PROTO_OP_GET && s->out.len != before)
         s->body_queued = true;
 }
@@ -406,7 +414,8 @@ void session_pump(session *s)
     s->pumping = true;
     bool progressed = s->wrote;
     s->wrote = false;
-    while (!s->closing && !s->close_after_flush && !s->waiting && s->out.len < OUT_HIGH_WATER) {
+    while (!s->closing && !s->close_after_flush && !s->waiting && !s->parked &&
+           s->out.len < OUT_HIGH_WATER) {
         const uint8_t *frame;
         size_t len;
         int rc = proto_reader_next(&s->reader, &frame, &len);

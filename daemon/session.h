@@ -46,6 +46,8 @@ struct session {
     bool close_after_flush;   /* answered a fatal error: close once written */
     bool closing;
     bool waiting;             /* a request is on the thread pool: answers wait for it */
+    bool parked;              /* its next frame needs LMDB while a checkpoint commits:
+                               * served again once it ends (server_checkpoint_end) */
     bool in_batch;            /* wrote into the open batch: replies held until commit */
     size_t batch_mark;        /* where in `out` the held replies start */
     uint32_t *batch_ids;      /* ids of the held replies, to fail them if commit fails */

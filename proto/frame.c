@@ -157,6 +157,12 @@ int proto_reader_next(proto_reader *r, const uint8_t **payload, size_t *len)
     return 1;
 }
 
+void proto_reader_unread(proto_reader *r, size_t len)
+{
+    if (PROTO_HEADER_LEN + len <= r->start)
+        r->start -= PROTO_HEADER_LEN + len;
+}
+
 size_t proto_reader_pending(const proto_reader *r)
 {
     return r->end - r->start;

@@ -58,6 +58,11 @@ int proto_reader_feed(proto_reader *r, const void *data, size_t n);
  */
 int proto_reader_next(proto_reader *r, const uint8_t **payload, size_t *len);
 
+/* Gives back the frame proto_reader_next just returned (len: its payload length), so that
+ * the next call returns it again: for a request that must wait before it is served. Only
+ * right after that call, with no space/feed/compact in between. */
+void proto_reader_unread(proto_reader *r, size_t len);
+
 /* Bytes received but not yet taken as frames (a partial frame in progress, if any). */
 size_t proto_reader_pending(const proto_reader *r);
 

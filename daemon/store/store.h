@@ -23,7 +23,8 @@
  *
  * Threads: a store is used from one thread at a time. The store_kdf_* and store_keyfile_*
  * functions touch no store and may run on a worker thread (the daemon runs Argon2id off
- * its event loop that way).
+ * its event loop that way). The store's own thread runs only a checkpoint's LMDB commit
+ * (store_checkpoint_async, below).
  *
  * Returns: 0 or a negative SKR_E* code (sekrets/error.h). Out-parameters are written only
  * on success. store_errmsg() gives a one-line detail for the last failure (never secret).
@@ -238,6 +239,39 @@ int store_batch_begin(store *s);
 int store_batch_commit(store *s);
 int store_checkpoint(store *s);
 bool store_checkpoint_pending(const store *s);
+
+/*
+ * Checkpoints off the caller's thread (store_ckpt.c). A checkpoint's LMDB commit writes
+ * every dirty page and syncs twice: up to about half a second on a big hub after 32768
+ * ops. store_checkpoint_async(s, notify, arg) turns this on: from then on a due
+ * checkpoint at store_batch_commit, and store_checkpoint_start, hand the commit to a
+ * thread of the store, which calls notify(arg) from that thread once it has committed
+ * (the daemon: uv_async_send). notify NULL turns it off (waiting for a running one).
+ *
+ * While the commit runs (store_checkpoint_running), the caller's thread must not touch
+ * LMDB, so a call that needs it and can simply be repeated does nothing and returns
+ * STORE_ECHECKPOINT: store_get when the mirror cannot answer it (a get with a protocol
+ * that the mirror holds is served), store_get_db, store_get_hub, store_stats,
+ * store_batch_begin (so every write in a batch). Call it again after
+ * store_checkpoint_finish. store_mirror_step does nothing (returns true); store_trim does
+ * nothing. Every other call that needs LMDB (lock, close, init, unlock, passwd, rotate,
+ * store_checkpoint, a write outside a batch) first waits for the commit to end.
+ *
+ * store_checkpoint_start: 1 when a commit started (or one runs already), 0 when there was
+ * nothing to commit (a journal reset owed is done at once), or an SKR_E* code.
+ * store_checkpoint_finish: waits for a running commit, then, on the caller's thread, resets
+ * the journal (or, if the commit failed, rebuilds the batches in memory from the journal:
+ * nothing is lost; a full map grows and the checkpoint runs again synchronously). 0 when
+ * none was running. The journal is reset only after the commit returned 0, so a crash at
+ * any point loses no acknowledged write.
+ */
+#define STORE_ECHECKPOINT 1003 /* never on the wire: the daemon retries the request */
+void store_checkpoint_async(store *s, void (*notify)(void *arg), void *arg);
+int store_checkpoint_start(store *s);
+bool store_checkpoint_running(const store *s);
+/* The running commit has returned (its notify is due or done): finish will not wait. */
+bool store_checkpoint_committed(const store *s);
+int store_checkpoint_finish(store *s);
 /* Gives back what writes left in memory once they are checkpointed (store_trim.c): LMDB's
  * cached dirty pages and the data file's resident map pages. A no-op while a batch or
  * checkpoint is open, or when nothing was written since the last trim. On failure the

@@ -46,7 +46,9 @@
 #define DAEMON_STORE_INT_H
 
 #include <lmdb.h>
+#include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 
 #include "request.h"
 #include "store.h"
@@ -86,6 +88,7 @@ _Static_assert(2 + STORE_MAX_NAME <= STORE_ORD_PT_MAX &&
 /* Internal codes outside the SKR_E* range: LMDB asks for a bigger map or a remap. */
 #define STORE_EGROW  1001
 #define STORE_EREMAP 1002
+/* STORE_ECHECKPOINT (1003, store.h) is the third: a checkpoint commit is running. */
 
 #define STORE_DEFAULT_MAPSIZE ((size_t)64 << 20)
 #define STORE_MAX_MAPSIZE     ((size_t)1 << 40)
@@ -166,6 +169,15 @@ struct store {
     size_t jlen, jcap;
     uint64_t ckpt_ops;      /* LMDB puts and deletes since the checkpoint: a bound on the
                              * dirty pages of s->ckpt (a dropped batch's count too) */
+    /* A checkpoint committed on the store's thread (store_ckpt.c). While ckpt_running
+     * the caller's thread makes no mdb_* call at all; ckpt_rc is read after the join. */
+    void (*ckpt_notify)(void *arg); /* called from the thread when the commit ends */
+    void *ckpt_notify_arg;
+    bool ckpt_running;
+    pthread_t ckpt_thread;
+    MDB_txn *ckpt_txn;      /* the txn the thread commits (s->ckpt is NULL meanwhile) */
+    int ckpt_rc;            /* its mdb_txn_commit result */
+    atomic_bool ckpt_committed; /* set by the thread once its commit returned */
     uint8_t *sealbuf;       /* a sealed record value on its way to LMDB (not secret) */
     size_t mapsize;
     uint8_t *keys;          /* NULL when locked; STORE_K_TOTAL bytes */
@@ -214,6 +226,12 @@ int store_journal_sync(store *s);
 int store_journal_reload(store *s);
 int store_journal_apply_batch(store *s);
 bool store_checkpoint_due(store *s);
+/* After the commit of the checkpoint txn returned rc (the txn is gone either way), on the
+ * caller's thread: the journal reset, or the txn rebuilt from the journal (a full map:
+ * grown, and the checkpoint run again here, synchronously). */
+int store_checkpoint_settle(store *s, int rc);
+/* store_ckpt.c: true when async checkpoints are on (a notify function is set) */
+bool store_checkpoint_async_on(const store *s);
 void store_journal_close(store *s);
 /* Walks the open batch's rec ops: add (once the batch is durable) puts them into the
  * mirror and drops what they delete; otherwise drops every key they touch. */

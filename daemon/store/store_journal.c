@@ -483,10 +483,55 @@ static int j_reset(store *s)
     return 0;
 }
 
+/* After a commit of the checkpoint txn returned rc: 0, or 1 when the map grew and the
+ * txn was rebuilt from the journal (commit it again), or the error (the txn rebuilt from
+ * the journal, so that the batches are served from memory until a checkpoint succeeds). */
+static int ckpt_after(store *s, int rc, int tries)
+{
+    int r;
+
+    s->ckpt_ops = 0;
+    if (rc == 0) {
+        s->trim_owed = true;
+        return 0;
+    }
+    r = store_mdb_err(s, rc, "checkpoint");
+    /* The commit freed the txn; the journal still has every batch. A full map (the
+     * freelist needs pages too) grows, and the batches are applied again. */
+    if ((r == STORE_EGROW || r == STORE_EREMAP) && tries < 8) {
+        if ((r = store_remap(s, r == STORE_EGROW ? 2 * s->mapsize : 0)) == 0 &&
+            (r = store_journal_reload(s)) == 0)
+            return 1;
+    }
+    if (r == STORE_EGROW || r == STORE_EREMAP)
+        r = store_errf(s, SKR_EINTERNAL, "checkpoint: map full");
+    char msg[STORE_ERRMSG_MAX];
+    memcpy(msg, s->errmsg, sizeof msg);
+    if (store_journal_reload(s) == 0)
+        memcpy(s->errmsg, msg, sizeof msg);
+    return r;
+}
+
+/* The journal is reset only here, once the data file holds all of it. */
+static int ckpt_reset(store *s)
+{
+    return s->jend > J_HEAD_BYTES || s->jreset_owed ? j_reset(s) : 0;
+}
+
+int store_checkpoint_settle(store *s, int rc)
+{
+    int r = ckpt_after(s, rc, 0);
+
+    if (r == 1) /* rare: the map grew; the rebuilt txn is committed here */
+        return store_checkpoint(s);
+    return r != 0 ? r : ckpt_reset(s);
+}
+
 int store_checkpoint(store *s)
 {
     int rc, r;
 
+    (void)store_checkpoint_finish(s); /* a commit running on the thread ends first */
     if (s->broken)
         return store_errf(s, SKR_EINTERNAL, "the hub journal could not be applied: "
                           "restart sekretsd");
@@ -495,29 +540,10 @@ int store_checkpoint(store *s)
     for (int tries = 0; s->ckpt != NULL; tries++) {
         rc = mdb_txn_commit(s->ckpt); /* synced: the env has no NOSYNC */
         s->ckpt = NULL;
-        s->ckpt_ops = 0;
-        if (rc == 0) {
-            s->trim_owed = true;
-            break;
-        }
-        r = store_mdb_err(s, rc, "checkpoint");
-        /* The commit freed the txn; the journal still has every batch. A full map (the
-         * freelist needs pages too) grows, and the batches are applied again. */
-        if ((r == STORE_EGROW || r == STORE_EREMAP) && tries < 8) {
-            if ((r = store_remap(s, r == STORE_EGROW ? 2 * s->mapsize : 0)) == 0 &&
-                (r = store_journal_reload(s)) == 0)
-                continue;
-        }
-        if (r == STORE_EGROW || r == STORE_EREMAP)
-            r = store_errf(s, SKR_EINTERNAL, "checkpoint: map full");
-        char msg[STORE_ERRMSG_MAX];
-        memcpy(msg, s->errmsg, sizeof msg);
-        /* Serve the batches from memory again until a checkpoint succeeds. */
-        if (store_journal_reload(s) == 0)
-            memcpy(s->errmsg, msg, sizeof msg);
-        return r;
+        if ((r = ckpt_after(s, rc, tries)) != 0 && r != 1) /* 1: grown, commit again */
+            return r;
     }
-    return s->jend > J_HEAD_BYTES || s->jreset_owed ? j_reset(s) : 0;
+    return ckpt_reset(s);
 }
 
 /* Empties the journal file (after a checkpoint): old records hold values sealed under a
@@ -554,7 +580,7 @@ bool store_checkpoint_due(store *s)
 
 bool store_checkpoint_pending(const store *s)
 {
-    return s->ckpt != NULL || s->jend > J_HEAD_BYTES || s->jreset_owed;
+    return s->ckpt != NULL || s->ckpt_running || s->jend > J_HEAD_BYTES || s->jreset_owed;
 }
 
 /* ---- open and close ---- */

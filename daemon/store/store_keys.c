@@ -277,6 +277,7 @@ static int store_init_as(store *s, const store_kdf *kdf, const uint8_t *kek, boo
     uint8_t *keys = NULL;
     int r;
 
+    (void)store_checkpoint_finish(s); /* a failure keeps the journal: retried later */
     if (s->initialized)
         return store_errf(s, SKR_EEXISTS, "hub already initialised");
     if (!store_kdf_valid(kdf) || kek == NULL)
@@ -323,6 +324,7 @@ int store_unlock(store *s, const uint8_t kek[STORE_KEY_BYTES])
     uint8_t *keys = NULL;
     int r;
 
+    (void)store_checkpoint_finish(s); /* a failure keeps the journal: retried later */
     if (!s->initialized)
         return store_errf(s, SKR_ELOCKED, "hub not initialised");
     if (s->suite == STORE_SUITE_AESGCM && !crypto_aead_aes256gcm_is_available())
@@ -355,6 +357,7 @@ void store_lock(store *s)
 {
     if (s == NULL)
         return;
+    (void)store_checkpoint_finish(s); /* a failure keeps the journal: retried later */
     store_release(s);
     store_keys_free(s->keys); /* read-write, wipe, free */
     s->keys = NULL;
@@ -394,6 +397,7 @@ int store_passwd(store *s, const uint8_t old_kek[STORE_KEY_BYTES], const store_k
     int r;
 
     store_release(s);
+    (void)store_checkpoint_finish(s); /* a failure keeps the journal: retried later */
     if (!s->initialized)
         return store_errf(s, SKR_ELOCKED, "hub not initialised");
     if (!store_kdf_valid(new_kdf) || old_kek == NULL || new_kek == NULL)
@@ -430,6 +434,7 @@ int store_test_wrap(store *s, uint8_t out[STORE_TEST_WRAP_BYTES])
     MDB_txn *txn;
     int rc, r;
 
+    (void)store_checkpoint_finish(s);
     if (!s->initialized)
         return SKR_ELOCKED;
     if (!s->legacy) {

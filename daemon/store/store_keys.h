@@ -49,9 +49,6 @@ int store_ring_migrate(store *s, const uint8_t *keys, const uint8_t *kek);
 /* Runs the compaction a migration left pending (nothing to do: 0). */
 int store_ring_compact_pending(store *s);
 
-/* store_test_crash_at (store_test.h): _exit here when the test asked for this point. */
-void store_crash_point(int point);
-
 /* store_rotate.c: a new data key for every sealed value, in one LMDB txn. old: a key
  * buffer with the data key LMDB names now (store_keys_derive done); the new key is
  * wrapped under kek with kdf. While the txn runs the key file holds both keys; after it,

@@ -135,6 +135,9 @@ int store_read_begin(store *s, MDB_txn **txn)
     if (s->broken)
         return store_errf(s, SKR_EINTERNAL, "the hub journal could not be applied: "
                           "restart sekretsd");
+    /* While the checkpoint thread commits, no mdb_* call here (store_ckpt.c). */
+    if (s->ckpt_running)
+        return store_errf(s, STORE_ECHECKPOINT, "a checkpoint is being written");
     /* Journaled writes live in the open write txns until a checkpoint: reads go there. An
      * open batch is not durable yet: the caller holds replies until store_batch_commit. */
     if (s->batch != NULL || s->ckpt != NULL) {
@@ -209,6 +212,7 @@ int store_write(store *s, store_txn_fn fn, void *ctx)
 
     if (s->batching)
         return store_errf(s, SKR_EBUSY, "a write batch is open: commit it first");
+    (void)store_checkpoint_finish(s); /* before any mdb_* call; its failure: below */
     if ((r = store_check_file(s)) != 0 || (r = store_checkpoint(s)) != 0)
         return r;
     for (;;) {
@@ -245,6 +249,8 @@ int store_batch_begin(store *s)
 
     if (s->batching)
         return 0;
+    if (s->ckpt_running) /* no write until the commit ends: the caller asks again */
+        return store_errf(s, STORE_ECHECKPOINT, "a checkpoint is being written");
     if ((rc = store_check_file(s)) != 0)
         return rc;
     /* Grow before the batch: the map can only grow while no write txn is open, so that
@@ -303,9 +309,10 @@ int store_batch_commit(store *s)
     s->batching = false;
     s->batch_err = 0;
     s->jlen = 0;
-    /* The batch is durable; a failed checkpoint is retried later (the journal has it). */
+    /* The batch is durable; a failed checkpoint is retried later (the journal has it).
+     * With async checkpoints on, the commit runs on the store's thread (store_ckpt.c). */
     if (r == 0 && store_checkpoint_due(s))
-        (void)store_checkpoint(s);
+        (void)(store_checkpoint_async_on(s) ? store_checkpoint_start(s) : store_checkpoint(s));
     return r;
 }
 
@@ -423,19 +430,48 @@ static int store_open_dbs(store *s, MDB_txn *txn, void *ctx)
     return store_meta_load(s, txn);
 }
 
+/* With MDB_NOLOCK LMDB neither makes nor reads lock.mdb. The hub keeps one all the same,
+ * 0600 and zero-filled to the size LMDB gives it (126 reader slots): the layout stays the
+ * one the hub's checks, tests and tools know, and a tool that opens the hub with LMDB's
+ * locking while no daemon runs takes the file exclusively and initialises it. (Not made
+ * by an LMDB open and close here: that frees LMDB's 1-2 MiB page lists, which raises
+ * glibc's mmap threshold, and large reader buffers would then stay on the heap.) */
+#define STORE_LOCKFILE_BYTES 8192
+static int store_lockfile_keep(store *s)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    int fd, r = 0;
+
+    if ((size_t)snprintf(path, sizeof path, "%s/lock.mdb", s->dir) >= sizeof path)
+        return store_errf(s, SKR_EINVAL, "hub folder: path too long");
+    if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+        return store_mdb_err(s, errno, "lock.mdb");
+    if (fstat(fd, &st) != 0 || (st.st_size == 0 && ftruncate(fd, STORE_LOCKFILE_BYTES) != 0))
+        r = store_mdb_err(s, errno, "lock.mdb");
+    close(fd);
+    return r;
+}
+
 static int store_env_open(store *s, size_t mapsize)
 {
     MDB_envinfo info;
     int rc;
 
+    if ((rc = store_lockfile_keep(s)) != 0)
+        return rc;
     if ((rc = mdb_env_create(&s->env)) != 0)
         return store_mdb_err(s, rc, "create env");
     /* MDB_NOTLS: the reader slot belongs to our reused read txn, not to the thread, so
      * the store may be handed between threads (one at a time) and a reset read txn
-     * never collides with the thread's other txns. No NOSYNC/NOMETASYNC: commit syncs. */
+     * never collides with the thread's other txns. MDB_NOLOCK: a checkpoint's write txn
+     * is committed on another thread than the one that began it, which LMDB's writer
+     * mutex forbids; the flock on `journal` (taken before this open) keeps every other
+     * process out, and the store serializes its own calls (store_ckpt.c says how).
+     * No NOSYNC/NOMETASYNC: commit syncs. */
     if ((rc = mdb_env_set_maxdbs(s->env, 5)) != 0 ||
         (rc = mdb_env_set_mapsize(s->env, mapsize)) != 0 ||
-        (rc = mdb_env_open(s->env, s->dir, MDB_NOTLS, 0600)) != 0)
+        (rc = mdb_env_open(s->env, s->dir, MDB_NOTLS | MDB_NOLOCK, 0600)) != 0)
         return store_mdb_err(s, rc, "open env");
     if ((rc = mdb_env_info(s->env, &info)) != 0)
         return store_mdb_err(s, rc, "env info");
@@ -515,6 +551,7 @@ void store_close(store *s)
 {
     if (s == NULL)
         return;
+    (void)store_checkpoint_finish(s); /* failed: the journal keeps it for the next open */
     store_batch_abort(s);
     store_journal_close(s); /* checkpoints */
     store_lock(s);

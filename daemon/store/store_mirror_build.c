@@ -245,6 +245,8 @@ bool store_mirror_step(store *s, unsigned budget_us)
         return false;
     if (s->batching) /* its writes are not durable: the build reads none of them */
         return true;
+    if (s->ckpt_running) /* no LMDB until the commit ends (store_ckpt.c) */
+        return true;
     memcpy(msg, s->errmsg, sizeof msg);
     do /* at least one slice (at least MIR_CLOCK_EVERY entries): a step always advances */
         r = mir_slice(s, deadline);
@@ -262,6 +264,7 @@ bool store_mirror_step(store *s, unsigned budget_us)
 
 void store_mirror_build(store *s)
 {
+    (void)store_checkpoint_finish(s); /* the steps below read LMDB */
     store_mirror_start(s);
     /* an open batch (never, from rotate and init, which refuse one) leaves it to steps */
     while (!s->batching && store_mirror_step(s, 1000000u))

@@ -151,6 +151,7 @@ out:
 int store_rotate(store *s, uint64_t *records)
 {
     store_release(s);
+    (void)store_checkpoint_finish(s); /* a failure keeps the journal: retried later */
     if (s->keys == NULL)
         return store_errf(s, SKR_ELOCKED, s->initialized ? "hub locked"
                                                          : "hub not initialised");

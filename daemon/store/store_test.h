@@ -27,6 +27,10 @@ int store_test_key_masked(const store *s, int which, const uint8_t mask[32], uin
 /* The dirty-page bound that makes a batch commit checkpoint (0 = the default, STORE_CKPT_MAX_PAGES). */
 void store_test_set_ckpt_pages(uint64_t pages);
 
+/* The checkpoint thread sleeps this long before its commit (0 = not at all): a slow
+ * disk, so that a test can act while the commit runs (store_ckpt.c). */
+void store_test_set_ckpt_delay(unsigned ms);
+
 /* Journal write faults, one character of plan per journal write from now on (until its
  * end): 'o' works, 'l' lands on disk but reports EIO (as a failed O_DSYNC flush may),
  * 'f' fails with EIO, nothing written. NULL or "" = no faults. The string must outlive
@@ -59,8 +63,13 @@ enum {
     STORE_CRASH_MIGRATE_RING,     /* migration: key file written, LMDB still holds the wrap */
     STORE_CRASH_MIGRATE_TXN,      /* migration: the wrap deleted, data.mdb not compacted */
     STORE_CRASH_COMPACT_COPIED,   /* compaction: the copy synced, not yet renamed */
+    STORE_CRASH_CKPT_RUNNING,     /* async checkpoint: on its thread, before the commit */
+    STORE_CRASH_CKPT_COMMITTED,   /* async checkpoint: committed, the journal not reset */
 };
 void store_test_crash_at(int point);
+/* Called by the store (any layer) at each point: _exit there when the test asked for it
+ * (defined in store_ring.c). */
+void store_crash_point(int point);
 
 /* The wrap of the data key the records use, as stored now (the key file, or LMDB meta on
  * a hub made before it). SKR_ELOCKED when not initialised. */

@@ -29,7 +29,8 @@ int store_trim(store *s)
 {
     int r;
 
-    if (s == NULL || !s->trim_owed || s->batching || s->ckpt != NULL || s->batch != NULL)
+    if (s == NULL || !s->trim_owed || s->batching || s->ckpt != NULL || s->batch != NULL ||
+        s->ckpt_running)
         return 0; /* nothing written since, or writes still in memory only */
     /* A data file deleted under the daemon must not be created anew by the open. */
     if ((r = store_check_file(s)) != 0)

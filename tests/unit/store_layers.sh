@@ -11,7 +11,7 @@ declare -A layer=(
   [store_folder.h]=folder [store_folder.c]=folder
   [store_int.h]=int [store.c]=int [store_format.c]=int [store_journal.c]=int
   [store_list.c]=int [store_lmdb.c]=int [store_mirror.c]=int [store_mirror_build.c]=int
-  [store_trim.c]=int
+  [store_trim.c]=int [store_ckpt.c]=int
   [store_keys.h]=keys [store_keys.c]=keys [store_ring.c]=keys [store_rotate.c]=keys
   [store_upgrade.c]=keys [store_keyfile.c]=keys
 )

@@ -1,0 +1,116 @@
+/*
+ * daemon/store/store_ckpt.c - a checkpoint's LMDB commit on a thread of the store.
+ *
+ * Why: the commit of s->ckpt writes every page the journaled batches dirtied and syncs
+ * twice; on a big hub under a 64-in-flight put load that took up to ~557 ms, and on the
+ * daemon's event loop every get waited for it. Here a thread commits while the caller
+ * keeps serving what needs no LMDB (gets the mirror answers); the rest waits (store.h).
+ *
+ * An LMDB write txn belongs to the thread that holds the env's writer mutex, so the env is
+ * opened with MDB_NOLOCK (store_lmdb.c): no lock file and no mutex, and this store
+ * serializes every use itself. That is safe because one process owns the hub (the flock
+ * on `journal`, taken before the env is opened, refuses a second store_open) and, while
+ * a commit runs, the caller's thread makes no mdb_* call at all, not even a read txn (the
+ * commit rewrites a meta page). No read txn is ever live while a write txn is open: the
+ * reused read txn is reset after each call (store_read_end), and reads go to the write
+ * txn while one exists. (Tools that open a hub themselves, such as the tests' tamper
+ * helpers, do so only while no daemon or store has it open.)
+ *
+ * Only the commit runs on the thread; what follows it (journal reset, trim_owed, the
+ * retry after a full map) runs in store_checkpoint_finish on the caller's thread.
+ */
+#include <signal.h>
+#include <time.h>
+
+#include "store_int.h"
+#include "store_test.h"
+
+static unsigned ckpt_delay_ms;
+
+void store_test_set_ckpt_delay(unsigned ms)
+{
+    ckpt_delay_ms = ms;
+}
+
+static void *ckpt_main(void *arg)
+{
+    store *s = arg;
+
+    if (ckpt_delay_ms > 0) { /* tests: a slow disk */
+        struct timespec ts = { ckpt_delay_ms / 1000, (long)(ckpt_delay_ms % 1000) * 1000000L };
+        while (nanosleep(&ts, &ts) != 0)
+            ;
+    }
+    store_crash_point(STORE_CRASH_CKPT_RUNNING);
+    s->ckpt_rc = mdb_txn_commit(s->ckpt_txn); /* synced: the env has no NOSYNC */
+    store_crash_point(STORE_CRASH_CKPT_COMMITTED);
+    atomic_store(&s->ckpt_committed, true);
+    s->ckpt_notify(s->ckpt_notify_arg);
+    return NULL;
+}
+
+void store_checkpoint_async(store *s, void (*notify)(void *arg), void *arg)
+{
+    if (s == NULL)
+        return;
+    (void)store_checkpoint_finish(s);
+    s->ckpt_notify = notify;
+    s->ckpt_notify_arg = arg;
+}
+
+bool store_checkpoint_async_on(const store *s)
+{
+    return s->ckpt_notify != NULL;
+}
+
+bool store_checkpoint_running(const store *s)
+{
+    return s != NULL && s->ckpt_running;
+}
+
+bool store_checkpoint_committed(const store *s)
+{
+    return s != NULL && s->ckpt_running && atomic_load(&s->ckpt_committed);
+}
+
+/* The thread takes no signal: the daemon's handlers run on its loop thread. */
+static int ckpt_spawn(store *s)
+{
+    sigset_t all, old;
+    int e;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    e = pthread_create(&s->ckpt_thread, NULL, ckpt_main, s);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return e;
+}
+
+int store_checkpoint_start(store *s)
+{
+    if (s->ckpt_running)
+        return 1;
+    if (s->ckpt == NULL || s->ckpt_notify == NULL || s->broken || s->batch != NULL)
+        return store_checkpoint(s); /* nothing to commit (or refused): as before */
+    s->ckpt_txn = s->ckpt;
+    s->ckpt = NULL;
+    s->ckpt_running = true;
+    atomic_store(&s->ckpt_committed, false);
+    if (ckpt_spawn(s) != 0) { /* no thread: commit here, as before */
+        s->ckpt = s->ckpt_txn;
+        s->ckpt_txn = NULL;
+        s->ckpt_running = false;
+        return store_checkpoint(s);
+    }
+    return 1;
+}
+
+int store_checkpoint_finish(store *s)
+{
+    if (s == NULL || !s->ckpt_running)
+        return 0;
+    pthread_join(s->ckpt_thread, NULL);
+    s->ckpt_running = false;
+    s->ckpt_txn = NULL; /* committed, or freed by the failed commit */
+    return store_checkpoint_settle(s, s->ckpt_rc);
+}
