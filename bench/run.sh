@@ -47,6 +47,9 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   [ -n "${SSH_AGENT_PID:-}" ] && kill "$SSH_AGENT_PID" 2>/dev/null || true
+  # git's cache daemon outlives the run and keeps our stdout open (a `meson compile bench`
+  # then never returns)
+  [ -S "$tmp/home/git-cache" ] && git credential-cache --socket "$tmp/home/git-cache" exit 2>/dev/null || true
   rm -rf "$tmp"
 }
 trap cleanup EXIT
