@@ -272,9 +272,15 @@ void store_mirror_add(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const M
 
 /* store_lmdb.c: true when the open file has no name left (deleted under the daemon). */
 bool store_fd_unlinked(int fd);
-/* store_lmdb.c: closes and opens the environment again (the data file was replaced). */
+/* store_lmdb.c: the environment. open makes or opens the five databases and runs fn (may
+ * be NULL) in the same write txn: what the layers above load from meta (store_hub.c);
+ * reopen closes and opens it again (the data file was replaced or is trimmed) and runs no
+ * fn: what was loaded stays. */
+int store_env_open(store *s, store_txn_fn fn, void *ctx);
 void store_env_close(store *s);
 int store_env_reopen(store *s);
+/* store_lmdb.c: drops an open batch (at close: nothing of it was acknowledged). */
+void store_batch_abort(store *s);
 
 /* store_format.c: the ord and protos values, the version check. The open functions
  * return SKR_EINTEGRITY (errmsg set) for a value that fails authentication or whose
