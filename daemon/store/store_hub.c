@@ -35,6 +35,7 @@ static store *store_hub_alloc(const char *dir)
         return NULL;
     s->jfd = -1;
     s->kfd = -1;
+    s->batch_durable = store_rec_batch_durable; /* records feed the mirror */
     if ((s->dir = strdup(dir)) == NULL ||
         (s->scratch = sodium_malloc(STORE_SCRATCH_BYTES)) == NULL ||
         (s->sealbuf = malloc(STORE_REC_CLEAR + STORE_SEAL_OVERHEAD + STORE_REC_PT_MAX)) == NULL) {
