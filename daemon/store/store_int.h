@@ -38,7 +38,7 @@
  * (store_ring.c; its layout is in store_keys.h).
  *
  * This header is what the layers under the hub keys share (kv: store_lmdb.c,
- * store_journal.c, store_trim.c; cache: store_mirror*.c; records: store.c, store_list.c,
+ * store_journal.c, store_ckpt.c, store_trim.c; cache: store_mirror*.c; records: store.c, store_list.c,
  * store_format.c) and struct store, which still holds every layer's state. It includes
  * the crypto layer (store_crypto.h) and nothing above it: daemon/store/README.md.
  */
