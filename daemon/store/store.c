@@ -246,6 +246,25 @@ int store_get(store *s, const char *protocol, const char *name, store_record *ou
 
 /* ---- writes ---- */
 
+/* The records layer feeds the mirror: each rec write drops its key's entries first (below),
+ * and a batch's values go in once the journal made them durable. */
+void store_rec_batch_durable(store *s)
+{
+    size_t pos = 0;
+    store_jop op;
+
+    if (s->mir.nslots == 0)
+        return; /* no mirror (locked, or no memory): nothing to walk */
+    while (store_journal_next(s, &pos, &op)) {
+        if (op.dbi != s->rec || op.k.mv_size != 2 * STORE_HASH_BYTES)
+            continue;
+        if (op.put)
+            store_mirror_put(s, op.k.mv_data, op.v.mv_data, op.v.mv_size);
+        else
+            store_mirror_drop(s, op.k.mv_data);
+    }
+}
+
 typedef struct store_wr {
     store_slot sl;
     const uint8_t *body;
@@ -337,6 +356,7 @@ static int store_rec_write(store *s, MDB_txn *txn, const store_wr *w, const uint
     memcpy(s->sealbuf + 8, ver, 8);
     adlen = store_ad(ad, STORE_AD_REC, &k, s->sealbuf, STORE_REC_CLEAR);
     store_seal_s(s->suite, s->keys, ad, adlen, p, n, s->sealbuf + STORE_REC_CLEAR);
+    store_mirror_drop(s, sl->key); /* until the write is durable (store_mirror.c) */
     if ((rc = store_db_put(s, txn, s->rec, &k, &v, 0)) != 0)
         return store_mdb_err(s, rc, "write record");
     memcpy(ok, sl->key, STORE_HASH_BYTES);
@@ -479,6 +499,7 @@ static int store_delete_txn(store *s, MDB_txn *txn, void *ctx)
     memset(ok + STORE_HASH_BYTES, 0, 8);
     if (v.mv_size >= 8)
         memcpy(ok + STORE_HASH_BYTES, v.mv_data, 8);
+    store_mirror_drop(s, w->sl.key);
     if ((rc = store_db_del(s, txn, s->rec, &k, NULL)) != 0 ||
         ((rc = store_db_del(s, txn, s->ord, &okv, NULL)) != 0 && rc != MDB_NOTFOUND) ||
         ((rc = store_db_del(s, txn, s->names, &nk, &nv)) != 0 && rc != MDB_NOTFOUND))

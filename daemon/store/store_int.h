@@ -38,7 +38,7 @@
  * (store_ring.c; its layout is in store_keys.h).
  *
  * This header is what the layers under the hub keys share (kv: store_lmdb.c,
- * store_journal.c, store_trim.c; cache: store_mirror*.c; records: store.c, store_list.c,
+ * store_journal.c, store_ckpt.c, store_trim.c; cache: store_mirror*.c; records: store.c, store_list.c,
  * store_format.c) and struct store, which still holds every layer's state. It includes
  * the crypto layer (store_crypto.h) and nothing above it: daemon/store/README.md.
  */
@@ -167,6 +167,10 @@ struct store {
     bool jreset_owed;       /* a journal reset failed: no record until one succeeds */
     uint8_t *jbuf;          /* the open batch's ops: the next record */
     size_t jlen, jcap;
+    /* Called by the journal once the open batch is durable (its record written), before
+     * its ops are dropped: the records layer feeds the mirror (store_rec_batch_durable,
+     * set at open by store_hub.c). kv knows nothing of what it does. */
+    void (*batch_durable)(store *s);
     uint64_t ckpt_ops;      /* LMDB puts and deletes since the checkpoint: a bound on the
                              * dirty pages of s->ckpt (a dropped batch's count too) */
     /* A checkpoint committed on the store's thread (store_ckpt.c). While ckpt_running
@@ -233,9 +237,15 @@ int store_checkpoint_settle(store *s, int rc);
 /* store_ckpt.c: true when async checkpoints are on (a notify function is set) */
 bool store_checkpoint_async_on(const store *s);
 void store_journal_close(store *s);
-/* Walks the open batch's rec ops: add (once the batch is durable) puts them into the
- * mirror and drops what they delete; otherwise drops every key they touch. */
-void store_journal_mirror(store *s, bool add);
+/* One op of the open batch as the journal logged it: k and v point into the batch's
+ * buffer, valid until the batch's next write. */
+typedef struct store_jop {
+    bool put;           /* else a delete (v: the value deleted, if one was named) */
+    MDB_dbi dbi;
+    MDB_val k, v;
+} store_jop;
+/* The open batch's ops in order, one a call: *pos 0 for the first; false when no more. */
+bool store_journal_next(const store *s, size_t *pos, store_jop *op);
 /* Checkpoint once the journal holds this much, or once the open txn may hold this many
  * dirty pages (each op dirties at most about one page; a small hub has fewer pages than
  * that in all). The dirty pages are heap memory that LMDB keeps for reuse: this bounds
@@ -272,9 +282,15 @@ void store_mirror_add(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const M
 
 /* store_lmdb.c: true when the open file has no name left (deleted under the daemon). */
 bool store_fd_unlinked(int fd);
-/* store_lmdb.c: closes and opens the environment again (the data file was replaced). */
+/* store_lmdb.c: the environment. open makes or opens the five databases and runs fn (may
+ * be NULL) in the same write txn: what the layers above load from meta (store_hub.c);
+ * reopen closes and opens it again (the data file was replaced or is trimmed) and runs no
+ * fn: what was loaded stays. */
+int store_env_open(store *s, store_txn_fn fn, void *ctx);
 void store_env_close(store *s);
 int store_env_reopen(store *s);
+/* store_lmdb.c: drops an open batch (at close: nothing of it was acknowledged). */
+void store_batch_abort(store *s);
 
 /* store_format.c: the ord and protos values, the version check. The open functions
  * return SKR_EINTEGRITY (errmsg set) for a value that fails authentication or whose
@@ -302,6 +318,9 @@ int store_format_settle(store *s);
 
 /* store.c */
 int64_t store_now(void);
+/* The open batch is durable (s->batch_durable): its rec puts go into the mirror, its rec
+ * deletes out of it. */
+void store_rec_batch_durable(store *s);
 void store_proto_hash(store *s, const char *protocol, size_t plen,
                       uint8_t hp[STORE_HASH_BYTES]);
 

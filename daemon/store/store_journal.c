@@ -133,11 +133,7 @@ static int j_log(store *s, int kind, MDB_dbi dbi, const MDB_val *k, const MDB_va
 /* Returns the LMDB code; a logging failure is SKR_E* (negative, never an LMDB code). */
 int store_db_put(store *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v, unsigned flags)
 {
-    int rc;
-
-    if (dbi == s->rec && k->mv_size == 2 * STORE_HASH_BYTES)
-        store_mirror_drop(s, k->mv_data); /* until the write is durable (store_mirror.c) */
-    rc = mdb_put(txn, dbi, k, v, flags);
+    int rc = mdb_put(txn, dbi, k, v, flags);
 
     if (rc == 0 && s->batching)
         rc = j_log(s, J_OP_PUT, dbi, k, v);
@@ -146,11 +142,7 @@ int store_db_put(store *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v, un
 
 int store_db_del(store *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v)
 {
-    int rc;
-
-    if (dbi == s->rec && k->mv_size == 2 * STORE_HASH_BYTES)
-        store_mirror_drop(s, k->mv_data);
-    rc = mdb_del(txn, dbi, k, v);
+    int rc = mdb_del(txn, dbi, k, v);
 
     if (rc == 0 && s->batching)
         rc = j_log(s, J_OP_DEL, dbi, k, v);
@@ -291,33 +283,32 @@ int store_journal_sync(store *s)
         j_disown(s);
         return r;
     }
-    store_journal_mirror(s, true); /* durable: gets may read these values from memory */
+    if (s->batch_durable != NULL) /* the layer above's turn, while the ops are here */
+        s->batch_durable(s);
     s->jseq++;
     s->jend += len;
     s->jlen = 0;
     return 0;
 }
 
-void store_journal_mirror(store *s, bool add)
+bool store_journal_next(const store *s, size_t *pos, store_jop *op)
 {
-    const uint8_t *p, *end;
-    int rec = j_db_index(s, s->rec);
+    const uint8_t *p;
+    size_t klen, vlen;
 
-    if (s->jlen <= J_REC_HEAD || s->mir.nslots == 0)
-        return; /* jbuf may be NULL then */
-    p = s->jbuf + J_REC_HEAD;
-    end = s->jbuf + s->jlen;
-    while (end - p >= J_OP_HEAD) { /* ops j_log wrote: well formed */
-        size_t klen = (size_t)p[2] << 8 | p[3], vlen = j_get32(p + 4);
-        const uint8_t *key = p + J_OP_HEAD;
-        if (p[1] == rec && klen == 2 * STORE_HASH_BYTES) {
-            if (add && p[0] == J_OP_PUT)
-                store_mirror_put(s, key, key + klen, vlen);
-            else
-                store_mirror_drop(s, key);
-        }
-        p += J_OP_HEAD + klen + vlen;
-    }
+    if (*pos == 0)
+        *pos = J_REC_HEAD;
+    if (s->jlen < *pos + J_OP_HEAD) /* none logged: jbuf may be NULL */
+        return false;
+    p = s->jbuf + *pos; /* an op j_log wrote: well formed */
+    klen = (size_t)p[2] << 8 | p[3];
+    vlen = j_get32(p + 4);
+    op->put = p[0] == J_OP_PUT;
+    op->dbi = j_dbi(s, p[1]);
+    op->k = (MDB_val){ klen, (void *)(p + J_OP_HEAD) };
+    op->v = (MDB_val){ vlen, (void *)(p + J_OP_HEAD + klen) };
+    *pos += J_OP_HEAD + klen + vlen;
+    return true;
 }
 
 /* ---- replay ---- */

@@ -6,8 +6,8 @@
  * public calls they implement.
  *
  * It includes the layers below (store_int.h, which includes store_crypto.h); nothing
- * below includes it but store_lmdb.c, whose store_open and store_close still open and
- * close the key file and load meta (daemon/store/README.md: what still crosses).
+ * below includes it. store_hub.c, at the top, opens and closes the hub over kv and these
+ * (store_open, store_close: daemon/store/README.md).
  *
  * The key file `keys` (store_ring.c): two 4 KiB slots with the same content, each
  *   "SKRKEYS1" | format u32 BE (1) | flags u32 BE | generation u64 BE | n u8 (1..2) |

@@ -15,7 +15,6 @@
 
 #include "store_folder.h"
 #include "store_int.h"
-#include "store_keys.h" /* crossing: open and close start and end the keys (README.md) */
 #include "store_test.h"
 
 static size_t store_initial_mapsize = STORE_DEFAULT_MAPSIZE;
@@ -317,7 +316,7 @@ int store_batch_commit(store *s)
 }
 
 /* Drops an open batch: nothing of it was acknowledged (replies wait for the commit). */
-static void store_batch_abort(store *s)
+void store_batch_abort(store *s)
 {
     if (s->batch != NULL)
         mdb_txn_abort(s->batch);
@@ -413,11 +412,17 @@ int store_write_rec_txn(store *s, store_txn_fn fn, void *ctx)
     }
 }
 
+/* What store_env_open runs in the txn that opens the databases. */
+typedef struct store_open_then {
+    store_txn_fn fn;
+    void *ctx;
+} store_open_then;
+
 static int store_open_dbs(store *s, MDB_txn *txn, void *ctx)
 {
-    int rc, r;
+    const store_open_then *then = ctx;
+    int rc;
 
-    (void)ctx;
     if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0 ||
         (rc = mdb_dbi_open(txn, "rec", MDB_CREATE, &s->rec)) != 0 ||
         (rc = mdb_dbi_open(txn, "ord", MDB_CREATE, &s->ord)) != 0 ||
@@ -425,9 +430,7 @@ static int store_open_dbs(store *s, MDB_txn *txn, void *ctx)
                            &s->names)) != 0 ||
         (rc = mdb_dbi_open(txn, "protos", MDB_CREATE, &s->protos)) != 0)
         return store_mdb_err(s, rc, "open databases");
-    if ((r = store_format_load(s, txn)) != 0)
-        return r;
-    return store_meta_load(s, txn);
+    return then->fn != NULL ? then->fn(s, txn, then->ctx) : 0;
 }
 
 /* With MDB_NOLOCK LMDB neither makes nor reads lock.mdb. The hub keeps one all the same,
@@ -453,8 +456,12 @@ static int store_lockfile_keep(store *s)
     return r;
 }
 
-static int store_env_open(store *s, size_t mapsize)
+/* The first open (s->mapsize 0) takes the initial map size; a reopen keeps the current
+ * one: the file may already be bigger than the initial one. */
+int store_env_open(store *s, store_txn_fn fn, void *ctx)
 {
+    size_t mapsize = s->mapsize != 0 ? s->mapsize : store_initial_mapsize;
+    store_open_then then = { fn, ctx };
     MDB_envinfo info;
     int rc;
 
@@ -476,7 +483,7 @@ static int store_env_open(store *s, size_t mapsize)
     if ((rc = mdb_env_info(s->env, &info)) != 0)
         return store_mdb_err(s, rc, "env info");
     s->mapsize = info.me_mapsize;
-    return store_write(s, store_open_dbs, NULL);
+    return store_write(s, store_open_dbs, &then);
 }
 
 void store_env_close(store *s)
@@ -490,99 +497,15 @@ void store_env_close(store *s)
     s->env = NULL;
 }
 
-/* The same map size: the file may already be bigger than the initial one. A failure
- * leaves no environment: every later call fails (broken) until a restart. */
+/* The same map size, the same databases; what the layers above loaded from meta at open
+ * stays as it is (the file holds the same content). A failure leaves no environment:
+ * every later call fails (broken) until a restart. */
 int store_env_reopen(store *s)
 {
     int r;
 
     store_env_close(s);
-    if ((r = store_env_open(s, s->mapsize)) != 0)
+    if ((r = store_env_open(s, NULL, NULL)) != 0)
         s->broken = true;
     return r;
 }
-
-int store_open(const char *dir, store **out, char err[STORE_ERRMSG_MAX])
-{
-    store *s = NULL;
-    int r;
-
-    err[0] = '\0';
-    if (dir == NULL || out == NULL)
-        return SKR_EINVAL;
-    if (sodium_init() < 0) {
-        snprintf(err, STORE_ERRMSG_MAX, "libsodium failed to initialise");
-        return SKR_EINTERNAL;
-    }
-    if ((r = store_folder_prepare(dir, err)) != 0)
-        return r;
-    if ((s = calloc(1, sizeof *s)) == NULL)
-        return SKR_ENOMEM;
-    s->jfd = -1;
-    s->kfd = -1;
-    if ((s->dir = strdup(dir)) == NULL ||
-        (s->scratch = sodium_malloc(STORE_SCRATCH_BYTES)) == NULL ||
-        (s->sealbuf = malloc(STORE_REC_CLEAR + STORE_SEAL_OVERHEAD + STORE_REC_PT_MAX)) == NULL) {
-        r = SKR_ENOMEM;
-        goto out;
-    }
-    if ((r = store_journal_lock(s, dir, err)) != 0)
-        goto out;
-    if ((r = store_env_open(s, store_initial_mapsize)) != 0) {
-        snprintf(err, STORE_ERRMSG_MAX, "hub %.100s: %.140s", dir, s->errmsg);
-        goto out;
-    }
-    if ((r = store_ring_open(s, err)) != 0)
-        goto out;
-    if ((r = store_journal_open(s, err)) != 0)
-        goto out;
-    if ((r = store_format_settle(s)) != 0) {
-        snprintf(err, STORE_ERRMSG_MAX, "hub %.100s: %.140s", dir, s->errmsg);
-        goto out;
-    }
-    *out = s;
-    s = NULL;
-out:
-    store_close(s);
-    return r;
-}
-
-void store_close(store *s)
-{
-    if (s == NULL)
-        return;
-    (void)store_checkpoint_finish(s); /* failed: the journal keeps it for the next open */
-    store_batch_abort(s);
-    store_journal_close(s); /* checkpoints */
-    store_lock(s);
-    store_env_close(s);
-    store_ring_close(s);
-    free(s->sealbuf);
-    free(s->dir);
-    if (s->scratch != NULL)
-        sodium_free(s->scratch); /* sodium_free wipes the region */
-    free(s);
-}
-
-static int store_dir_join(char *buf, size_t cap, const char *base, const char *tail)
-{
-    int n = snprintf(buf, cap, "%s%s", base, tail);
-    return n < 0 || (size_t)n >= cap ? SKR_EINVAL : 0;
-}
-
-int store_default_dir(char *buf, size_t cap)
-{
-    const char *v;
-
-    if (buf == NULL)
-        return SKR_EINVAL;
-    if ((v = getenv("SEKRETS_HUB")) != NULL && v[0] != '\0')
-        return store_dir_join(buf, cap, v, "");
-    /* XDG: a relative XDG_DATA_HOME is invalid and must be ignored. */
-    if ((v = getenv("XDG_DATA_HOME")) != NULL && v[0] == '/')
-        return store_dir_join(buf, cap, v, "/sekrets/hub");
-    if ((v = getenv("HOME")) != NULL && v[0] == '/')
-        return store_dir_join(buf, cap, v, "/.local/share/sekrets/hub");
-    return SKR_EINVAL;
-}
-

@@ -38,12 +38,14 @@
  * latest of its record: a value put back from an earlier write fails store_rec_current,
  * which gets from LMDB check and the mirror skips), which holds because:
  *  - the build (store_mirror_build.c) takes only values that pass store_rec_current;
- *  - every record write (store_db_put/store_db_del) first drops every entry of its key's
- *    tag, so a write that is later undone leaves at most missing entries;
- *  - a batch's rec puts are added once the batch is durable (its journal record written);
+ *  - every record write (store.c, before its store_db_put/store_db_del of the rec key)
+ *    first drops every entry of its key's tag, so a write that is later undone leaves at
+ *    most missing entries;
+ *  - a batch's rec puts are added once the batch is durable (its journal record written:
+ *    the journal then calls store_rec_batch_durable, store.c, which walks its ops);
  *  - a get that had to read LMDB adds what it read, when that is durable (not from an
  *    open batch): no entry of the tag opened with its key, so it had none;
- *  - the writes that bypass store_db_put leave nothing stale: rotate rebuilds the mirror;
+ *  - the writes that bypass store.c leave nothing stale: rotate rebuilds the mirror;
  *    journal replay (store_batch_redo, store_journal_reload) only writes again what the
  *    mirror already has or has dropped;
  *  - lock frees it.

@@ -16,7 +16,7 @@
  * whose version differs, and leaves it out (a miss: one LMDB read later). A value is taken
  * only when it carries the version ord named, and every write gives a new version to both,
  * so a taken value is the one its record holds. Writes between slices keep the mirror
- * right on their own (store_db_put/del drop, durable batches add); the rec pass adds a
+ * right on their own (store.c's rec writes drop, durable batches add); the rec pass adds a
  * value only where no entry of its tag holds the same record (store_mirror_fill), so it
  * never replaces one a write or a get put there since.
  */
