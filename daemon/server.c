@@ -302,20 +302,19 @@ void server_checkpoint_end(server *srv)
         (store_checkpoint_running(srv->hub) && !store_checkpoint_committed(srv->hub)))
         return;
     srv->ckpt_running = false;
-    int rc = store_checkpoint_finish(srv->hub);
+    uint64_t took_ms = uv_now(srv->loop) - srv->ckpt_started_ms;
+    after_checkpoint(srv, store_checkpoint_finish(srv->hub));
     unsigned waited = 0;
-    for (session *s = srv->sessions; s != NULL; s = s->next)
-        waited += s->parked;
-    log_debug("checkpoint committed off the loop in %llu ms (%u connections waited for it)",
-              (unsigned long long)(uv_now(srv->loop) - srv->ckpt_started_ms), waited);
-    after_checkpoint(srv, rc);
     for (session *s = srv->sessions, *next; s != NULL; s = next) {
         next = s->next;
         if (s->parked) {
+            waited++;
             s->parked = false;
             session_pump(s);
         }
     }
+    log_debug("checkpoint committed off the loop in %llu ms (%u connections waited for it)",
+              (unsigned long long)took_ms, waited);
     server_mirror_build(srv); /* a build paused for the commit */
 }
 
