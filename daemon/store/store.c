@@ -356,7 +356,8 @@ static int store_rec_write(store *s, MDB_txn *txn, const store_wr *w, const uint
     memcpy(s->sealbuf + 8, ver, 8);
     adlen = store_ad(ad, STORE_AD_REC, &k, s->sealbuf, STORE_REC_CLEAR);
     store_seal_s(s->suite, s->keys, ad, adlen, p, n, s->sealbuf + STORE_REC_CLEAR);
-    store_mirror_drop(s, sl->key); /* until the write is durable (store_mirror.c) */
+    /* the record's entries go until the write is durable (store_mirror.c) */
+    store_mirror_drop_record(s, sl->key, store_get_u64(seq_be));
     if ((rc = store_db_put(s, txn, s->rec, &k, &v, 0)) != 0)
         return store_mdb_err(s, rc, "write record");
     memcpy(ok, sl->key, STORE_HASH_BYTES);
@@ -497,9 +498,12 @@ static int store_delete_txn(store *s, MDB_txn *txn, void *ctx)
         return rc == MDB_NOTFOUND ? 0 : store_mdb_err(s, rc, "get");
     memcpy(ok, w->sl.key, STORE_HASH_BYTES);
     memset(ok + STORE_HASH_BYTES, 0, 8);
-    if (v.mv_size >= 8)
+    if (v.mv_size >= 8) {
         memcpy(ok + STORE_HASH_BYTES, v.mv_data, 8);
-    store_mirror_drop(s, w->sl.key);
+        store_mirror_drop_record(s, w->sl.key, store_get_u64(v.mv_data));
+    } else { /* a value too short for its seq: no entry can say it is not the record's */
+        store_mirror_drop(s, w->sl.key);
+    }
     if ((rc = store_db_del(s, txn, s->rec, &k, NULL)) != 0 ||
         ((rc = store_db_del(s, txn, s->ord, &okv, NULL)) != 0 && rc != MDB_NOTFOUND) ||
         ((rc = store_db_del(s, txn, s->names, &nk, &nv)) != 0 && rc != MDB_NOTFOUND))

@@ -271,10 +271,14 @@ void store_unmap_anon(void *p, size_t bytes);
  * fails to open with this key's AD). */
 bool store_mirror_next(store *s, const uint8_t key[2 * STORE_HASH_BYTES], size_t *pos,
                        MDB_val *v);
-/* A durable write: drops every entry of the key's tag, then takes val. */
+/* A durable write: drops the entries of val's record (its seq), then takes val. */
 void store_mirror_put(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const uint8_t *val,
                       size_t len);
+/* Drops every entry of the key's tag (none says whose it is). */
 void store_mirror_drop(store *s, const uint8_t key[2 * STORE_HASH_BYTES]);
+/* Drops the entries of the key's tag that hold record seq (its creation number: no other
+ * record has it), so that the tag's other keys keep theirs. */
+void store_mirror_drop_record(store *s, const uint8_t key[2 * STORE_HASH_BYTES], uint64_t seq);
 /* The build: takes v unless an entry of the key's tag holds its record (the same seq). */
 void store_mirror_fill(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v);
 /* A get that read LMDB after no entry of the tag opened with its key: takes v beside them. */

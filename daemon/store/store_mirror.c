@@ -24,12 +24,16 @@
  * (LEB128 sealed length || LEB128 seq || LEB128 ver - seq || nonce || ciphertext).
  * Keys that share a tag may each have an entry, in slots of that tag along one probe run;
  * a get tries each and opens the value with its own Hp || Hn as associated data, so
- * another key's value fails authentication (a try costs one failed open). Without the
- * key an entry cannot say whose it is, so a write drops every entry of its tag before it
- * puts its own, and a get that read LMDB adds its value beside the others (it tried them
- * all first). The build adds a value unless an entry of the tag holds one of the same
- * record: the same seq, the record's creation number, which no other record has; such an
- * entry was put since the build began (by a write or a get) and is the record's latest.
+ * another key's value fails authentication (a try costs one failed open). An entry says
+ * whose it is only through its seq, the record's creation number, which no other record
+ * has: a write drops the entries of its record's seq before it puts its own (the tag's
+ * other keys keep theirs: dropping the whole tag sent each of them to LMDB once after a
+ * write of its neighbour, and at a million puts that kept about 27 MiB of the data file
+ * resident), and a get that read LMDB adds its value beside the others (it tried them all
+ * first). A delete, once durable, still drops the whole tag: its journal op names no
+ * value, so no seq (its record's entries went before it wrote). The build adds a value
+ * unless an entry of the tag holds one of the same record, the same seq; such an entry
+ * was put since the build began (by a write or a get) and is the record's latest.
  * Why not one entry per tag, as before: at a million keys about 120 pairs share a tag,
  * and the one of each pair left out read LMDB on every get, mapping its B-tree pages (and
  * their fault-around neighbours) again: 14 to 28 MiB of data.mdb resident after a few
@@ -39,8 +43,11 @@
  * which gets from LMDB check and the mirror skips), which holds because:
  *  - the build (store_mirror_build.c) takes only values that pass store_rec_current;
  *  - every record write (store.c, before its store_db_put/store_db_del of the rec key)
- *    first drops every entry of its key's tag, so a write that is later undone leaves at
- *    most missing entries;
+ *    first drops its record's entries (those of its seq; a value too short to hold one:
+ *    the whole tag), so a write that is later undone leaves at most missing entries; a
+ *    record keeps its seq for its whole life (a replace keeps it; a delete drops its
+ *    entries and a new record of the key takes a new number), so no entry of an earlier
+ *    record of the key is left to open with the key's AD;
  *  - a batch's rec puts are added once the batch is durable (its journal record written:
  *    the journal then calls store_rec_batch_durable, store.c, which walks its ops);
  *  - a get that had to read LMDB adds what it read, when that is durable (not from an
@@ -333,6 +340,29 @@ void store_mirror_drop(store *s, const uint8_t key[2 * STORE_HASH_BYTES])
         mir_drop_tag(&s->mir, mir_tag(key));
 }
 
+/* Drops the entries of tag that hold record seq: the record's own (seq is its creation
+ * number, which no other record has), so the other keys of the tag keep theirs. */
+static void mir_drop_record(store_mirror *m, uint32_t tag, uint64_t seq)
+{
+    mir_ent e;
+
+    for (size_t i = mir_find(m, tag); m->slots[i] != 0;) {
+        mir_entry(m, mir_slot_off(m->slots[i]), &e);
+        if (e.seq == seq) { /* the backward shift fills slot i from later in the run */
+            mir_unlink(m, i);
+            i = mir_scan(m, tag, i);
+        } else {
+            i = mir_scan(m, tag, mir_after(m, i));
+        }
+    }
+}
+
+void store_mirror_drop_record(store *s, const uint8_t key[2 * STORE_HASH_BYTES], uint64_t seq)
+{
+    if (s->mir.nslots != 0)
+        mir_drop_record(&s->mir, mir_tag(key), seq);
+}
+
 /* Appends rec value val as an entry of tag in slot i (empty); room was made. */
 static void mir_append(store_mirror *m, size_t i, uint32_t tag, const uint8_t *val, size_t len)
 {
@@ -367,9 +397,14 @@ void store_mirror_put(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const u
 
     if (m->nslots == 0)
         return;
-    mir_drop_tag(m, tag); /* the key's old value must not stay, even when this fails */
-    if (mir_room(m, len))
-        mir_append(m, mir_find(m, tag), tag, val, len);
+    /* the record's old value must not stay, even when this fails; a value without a seq
+     * (not one the store writes) cannot say which entry is its record's: all of the tag go */
+    if (len >= STORE_REC_CLEAR)
+        mir_drop_record(m, tag, store_get_u64(val));
+    else
+        mir_drop_tag(m, tag);
+    if (mir_room(m, len)) /* after the tag's other keys' entries, which stay */
+        mir_append(m, mir_free_slot(m, tag), tag, val, len);
 }
 
 /* The entry at slot i rebuilt as LMDB holds it, in m->vbuf. */
