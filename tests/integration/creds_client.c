@@ -41,18 +41,33 @@ int creds_cg_create(const char *unit)
     return mkdir(path, 0755);
 }
 
-int creds_cg_enter(const char *unit)
+/* One try at moving the calling process into `unit`: 0, or -1 with errno set. */
+static int cg_enter_once(const char *unit)
 {
-    char path[160];
+    char path[160], pid[24];
     snprintf(path, sizeof(path), "%s/%s/cgroup.procs", cg_root, unit);
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
-    char pid[24];
     int n = snprintf(pid, sizeof(pid), "%d", (int)getpid());
-    int rc = write(fd, pid, (size_t)n) == n ? 0 : -1;
+    int rc = write(fd, pid, (size_t)n) == n ? 0 : -1, saved = errno;
     close(fd);
+    errno = saved;
     return rc;
+}
+
+int creds_cg_enter(const char *unit)
+{
+    /* A migration can be refused for a moment (the kernel's EAGAIN/EBUSY while a fork or
+     * an exit in the group is under way, seen on a loaded machine under ASan): bounded
+     * retries, 1 s in all. */
+    for (int tries = 0;; tries++) {
+        if (cg_enter_once(unit) == 0)
+            return 0;
+        if ((errno != EAGAIN && errno != EBUSY && errno != EINTR) || tries == 100)
+            return -1;
+        usleep(10000);
+    }
 }
 
 void creds_cg_remove(const char *unit)

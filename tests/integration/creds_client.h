@@ -18,7 +18,8 @@
 int creds_cg_find(void);
 /* mkdir of cgroup `unit` under it; 0 or -1 (errno). */
 int creds_cg_create(const char *unit);
-/* Moves the calling process into cgroup `unit`. 0 or -1. */
+/* Moves the calling process into cgroup `unit` (retrying a moment on EAGAIN/EBUSY). 0, or
+ * -1 with errno set. */
 int creds_cg_enter(const char *unit);
 /* rmdir of cgroup `unit`, waiting (bounded) until its last process has left. */
 void creds_cg_remove(const char *unit);
