@@ -438,6 +438,25 @@ bool store_mirror_next(store *s, const uint8_t key[2 * STORE_HASH_BYTES], size_t
     return true;
 }
 
+bool store_mirror_holds(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v)
+{
+    store_mirror *m = &s->mir;
+    uint32_t tag = mir_tag(key);
+    const uint8_t *p = v->mv_data;
+    mir_ent e;
+
+    if (m->nslots == 0 || v->mv_size < STORE_REC_CLEAR)
+        return false;
+    for (size_t i = mir_find(m, tag); m->slots[i] != 0; i = mir_scan(m, tag, mir_after(m, i))) {
+        mir_entry(m, mir_slot_off(m->slots[i]), &e);
+        if (e.seq == store_get_u64(p) && e.ver == store_get_u64(p + 8) &&
+            e.len == v->mv_size - STORE_REC_CLEAR &&
+            memcmp(e.sealed, p + STORE_REC_CLEAR, e.len) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* An entry of tag holds a value of record seq. */
 static bool mir_has_record(const store_mirror *m, uint32_t tag, uint64_t seq)
 {
