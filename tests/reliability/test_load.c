@@ -212,8 +212,15 @@ int main(int argc, char **argv)
     CHECK(n_fail == 0, "%ld requests failed", n_fail);
     CHECK(fd_busy >= fd_base + nconn, "the daemon did not hold %d connections", nconn);
     CHECK(rss_warm > 0 && rss_end > 0, "no RSS");
+#ifdef __SANITIZE_ADDRESS__
+    /* AddressSanitizer's quarantine keeps freed memory until it holds 256 MiB, so the
+     * daemon's RSS under it says how fast it frees, not whether it keeps what it frees:
+     * the bound is checked in the plain build (tests/run), not here. */
+    printf("  RSS bound not checked under AddressSanitizer (its quarantine fills)\n");
+#else
     CHECK(rss_end <= rss_warm * 11 / 10 && rss_end >= rss_warm * 9 / 10,
           "RSS moved more than 10%% after warm-up");
+#endif
     CHECK(fd_after == fd_base, "fds not back to baseline");
     return 0;
 }
