@@ -156,7 +156,7 @@ struct store {
     MDB_txn *rtxn;          /* reused read txn: reset between calls, renewed on use */
     MDB_cursor *ncur;       /* names cursor of rtxn, renewed with it (no malloc per get) */
     MDB_txn *ckpt;          /* journaled batches not yet checkpointed, or NULL */
-    MDB_txn *batch;         /* open group-commit txn (a child of ckpt), or NULL */
+    MDB_txn *batch;         /* s->ckpt while the open batch has written to it, or NULL */
     bool batching;          /* between store_batch_begin and store_batch_commit */
     int batch_err;          /* the batch already failed: its writes are lost */
     bool broken;            /* the journal could not be applied: every call fails */
@@ -172,7 +172,7 @@ struct store {
      * set at open by store_hub.c). kv knows nothing of what it does. */
     void (*batch_durable)(store *s);
     uint64_t ckpt_ops;      /* LMDB puts and deletes since the checkpoint: a bound on the
-                             * dirty pages of s->ckpt (a dropped batch's count too) */
+                             * dirty pages of s->ckpt (recounted when it is rebuilt) */
     /* A checkpoint committed on the store's thread (store_ckpt.c). While ckpt_running
      * the caller's thread makes no mdb_* call at all; ckpt_rc is read after the join. */
     void (*ckpt_notify)(void *arg); /* called from the thread when the commit ends */
