@@ -1,10 +1,11 @@
 /*
- * daemon/store/store.c - records: get, post, put, delete. Layout in store_int.h.
+ * daemon/store/store.c - records: get, post, put, delete. Layout in store_records.h.
  */
 #include <string.h>
 #include <time.h>
 
-#include "store_int.h"
+#include "store_hub.h"
+#include "store_records.h"
 #include "store_test.h"
 
 static int64_t store_fixed_now;
@@ -29,10 +30,10 @@ void store_proto_hash(store *s, const char *protocol, size_t plen,
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < plen; i++)
         h = (h ^ (uint8_t)protocol[i]) * 16777619u;
-    store_pcache *c = &s->pcache[h % STORE_PCACHE];
+    store_pcache *c = &s->recs.pcache[h % STORE_PCACHE];
 
     if (c->len != plen || memcmp(c->name, protocol, plen) != 0) {
-        store_hash_s(s->suite, s->keys + STORE_K_INDEX, "skr-proto", protocol, plen, c->hp);
+        store_hash_s(s->hk.suite, s->hk.keys + STORE_K_INDEX, "skr-proto", protocol, plen, c->hp);
         memcpy(c->name, protocol, plen);
         c->len = (uint8_t)plen;
     }
@@ -63,12 +64,12 @@ static int store_slot_make(store *s, store_slot *sl, const char *protocol, const
         sl->nlen == 0 || sl->nlen > STORE_MAX_NAME)
         return store_errf(s, SKR_EINVAL, "protocol must be 1..%d bytes, name 1..%d bytes",
                           STORE_MAX_PROTOCOL, STORE_MAX_NAME);
-    if (s->keys == NULL)
-        return store_errf(s, SKR_ELOCKED, s->initialized ? "hub locked"
+    if (s->hk.keys == NULL)
+        return store_errf(s, SKR_ELOCKED, s->hk.initialized ? "hub locked"
                                                          : "hub not initialised");
     if (protocol != NULL)
         store_proto_hash(s, protocol, sl->plen, sl->key);
-    store_hash_s(s->suite, s->keys + STORE_K_INDEX, "skr-name", name, sl->nlen, sl->key + STORE_HASH_BYTES);
+    store_hash_s(s->hk.suite, s->hk.keys + STORE_K_INDEX, "skr-name", name, sl->nlen, sl->key + STORE_HASH_BYTES);
     return 0;
 }
 
@@ -76,18 +77,18 @@ static int store_slot_make(store *s, store_slot *sl, const char *protocol, const
 static int store_rec_open(store *s, const MDB_val *k, const MDB_val *v, store_pt *pt)
 {
     uint8_t ad[STORE_AD_MAX];
-    const uint8_t *p = s->scratch;
+    const uint8_t *p = s->recs.scratch;
     size_t adlen, n;
 
     if (v->mv_size < STORE_REC_CLEAR)
         return store_errf(s, SKR_EINTEGRITY, "record failed authentication");
     adlen = store_ad(ad, STORE_AD_REC, k, v->mv_data, STORE_REC_CLEAR);
-    if (store_unseal_s(s->suite, s->keys, ad, adlen, (const uint8_t *)v->mv_data +
-                     STORE_REC_CLEAR, v->mv_size - STORE_REC_CLEAR, s->scratch,
+    if (store_unseal_s(s->hk.suite, s->hk.keys, ad, adlen, (const uint8_t *)v->mv_data +
+                     STORE_REC_CLEAR, v->mv_size - STORE_REC_CLEAR, s->recs.scratch,
                      STORE_REC_PT_MAX, &n) != 0 || n < STORE_REC_HEAD)
         return store_errf(s, SKR_EINTEGRITY, "record failed authentication");
-    if (n > s->scratch_used)
-        s->scratch_used = n;
+    if (n > s->recs.scratch_used)
+        s->recs.scratch_used = n;
     pt->created = (int64_t)store_get_u64(p);
     pt->modified = (int64_t)store_get_u64(p + 8);
     pt->plen = p[16];
@@ -104,11 +105,11 @@ static int store_rec_open(store *s, const MDB_val *k, const MDB_val *v, store_pt
 
 void store_release(store *s)
 {
-    if (s == NULL || s->scratch_used == 0)
+    if (s == NULL || s->recs.scratch_used == 0)
         return;
-    sodium_memzero(s->scratch, s->scratch_used);
-    sodium_memzero(s->scratch + STORE_REC_PT_MAX, STORE_STR_AREA);
-    s->scratch_used = 0;
+    sodium_memzero(s->recs.scratch, s->recs.scratch_used);
+    sodium_memzero(s->recs.scratch + STORE_REC_PT_MAX, STORE_STR_AREA);
+    s->recs.scratch_used = 0;
 }
 
 /* Without a protocol: the name's single holder (names DB), else not_found / ambiguous. */
@@ -119,11 +120,11 @@ static int store_find_protocol(store *s, MDB_txn *txn, store_slot *sl)
     MDB_cursor *c;
     int rc, r = 0;
 
-    if (txn != s->rtxn) /* the batch's write txn: a cursor of its own */
-        rc = mdb_cursor_open(txn, s->names, &c);
-    else if ((rc = s->ncur != NULL ? mdb_cursor_renew(txn, s->ncur)
-                                   : mdb_cursor_open(txn, s->names, &s->ncur)) == 0)
-        c = s->ncur;
+    if (txn != s->kv.rtxn) /* the batch's write txn: a cursor of its own */
+        rc = mdb_cursor_open(txn, s->kv.names, &c);
+    else if ((rc = s->kv.ncur != NULL ? mdb_cursor_renew(txn, s->kv.ncur)
+                                   : mdb_cursor_open(txn, s->kv.names, &s->kv.ncur)) == 0)
+        c = s->kv.ncur;
     if (rc != 0)
         return store_mdb_err(s, rc, "names cursor");
     rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
@@ -138,7 +139,7 @@ static int store_find_protocol(store *s, MDB_txn *txn, store_slot *sl)
         r = store_errf(s, SKR_EINTEGRITY, "names index is corrupt");
     else
         memcpy(sl->key, v.mv_data, STORE_HASH_BYTES);
-    if (c != s->ncur)
+    if (c != s->kv.ncur)
         mdb_cursor_close(c);
     return r;
 }
@@ -147,7 +148,7 @@ static int store_find_protocol(store *s, MDB_txn *txn, store_slot *sl)
 static int store_rec_result(store *s, store_slot *sl, const MDB_val *v, store_record *out)
 {
     MDB_val k = { sizeof sl->key, sl->key };
-    char *str = (char *)s->scratch + STORE_REC_PT_MAX;
+    char *str = (char *)s->recs.scratch + STORE_REC_PT_MAX;
     store_pt pt;
     int r;
 
@@ -196,7 +197,7 @@ static int store_get_txn(store *s, MDB_txn *txn, store_slot *sl, store_record *o
         if (store_mirror_answer(s, sl, out))
             return 0;
     }
-    if ((rc = mdb_get(txn, s->rec, &k, &v)) != 0) {
+    if ((rc = mdb_get(txn, s->kv.rec, &k, &v)) != 0) {
         /* A name the index knows must have its record. */
         if (rc == MDB_NOTFOUND && sl->protocol == NULL)
             return store_errf(s, SKR_EINTEGRITY, "names index points to no record");
@@ -205,7 +206,7 @@ static int store_get_txn(store *s, MDB_txn *txn, store_slot *sl, store_record *o
     if ((r = store_rec_result(s, sl, &v, out)) != 0 ||
         (r = store_rec_current(s, txn, &k, &v)) != 0)
         return r;
-    if (txn != s->batch) /* durable: the mirror may serve it from now on */
+    if (txn != s->kv.batch) /* durable: the mirror may serve it from now on */
         store_mirror_add(s, sl->key, &v);
     return 0;
 }
@@ -216,7 +217,7 @@ static int store_get_txn(store *s, MDB_txn *txn, store_slot *sl, store_record *o
  * when it took them from LMDB, or written by this process), so no ord look-up here. */
 static bool store_get_mirrored(store *s, store_slot *sl, store_record *out)
 {
-    if (sl->protocol == NULL || s->broken)
+    if (sl->protocol == NULL || s->kv.broken)
         return false;
     if (store_mirror_answer(s, sl, out))
         return true;
@@ -256,7 +257,7 @@ void store_rec_batch_durable(store *s)
     if (s->mir.nslots == 0)
         return; /* no mirror (locked, or no memory): nothing to walk */
     while (store_journal_next(s, &pos, &op)) {
-        if (op.dbi != s->rec || op.k.mv_size != 2 * STORE_HASH_BYTES)
+        if (op.dbi != s->kv.rec || op.k.mv_size != 2 * STORE_HASH_BYTES)
             continue;
         if (op.put)
             store_mirror_put(s, op.k.mv_data, op.v.mv_data, op.v.mv_size);
@@ -283,7 +284,7 @@ static int store_proto_add(store *s, MDB_txn *txn, const store_slot *sl, int del
     size_t plen;
     int rc, r;
 
-    rc = mdb_get(txn, s->protos, &k, &v);
+    rc = mdb_get(txn, s->kv.protos, &k, &v);
     if (rc == 0) {
         if ((r = store_proto_open(s, &k, &v, &count, proto, &plen)) != 0)
             return r;
@@ -292,11 +293,11 @@ static int store_proto_add(store *s, MDB_txn *txn, const store_slot *sl, int del
     }
     count += (uint64_t)(int64_t)delta;
     if (count == 0 || (delta < 0 && rc == MDB_NOTFOUND))
-        return rc == 0 && (rc = store_db_del(s, txn, s->protos, &k, NULL)) != 0
+        return rc == 0 && (rc = store_db_del(s, txn, s->kv.protos, &k, NULL)) != 0
                    ? store_mdb_err(s, rc, "delete protocol") : 0;
     v.mv_size = store_proto_seal(s, &k, count, sl->protocol, sl->plen, sealed);
     v.mv_data = sealed;
-    if ((rc = store_db_put(s, txn, s->protos, &k, &v, 0)) != 0)
+    if ((rc = store_db_put(s, txn, s->kv.protos, &k, &v, 0)) != 0)
         return store_mdb_err(s, rc, "write protocol");
     return 0;
 }
@@ -309,7 +310,7 @@ static int store_next_seq(store *s, MDB_txn *txn, uint8_t seq_be[8])
     uint8_t next[8];
     int rc;
 
-    if ((rc = mdb_get(txn, s->meta, &k, &v)) != 0)
+    if ((rc = mdb_get(txn, s->kv.meta, &k, &v)) != 0)
         return store_mdb_err(s, rc, "read seq");
     if (v.mv_size != 8)
         return store_errf(s, SKR_EINTEGRITY, "seq counter is corrupt");
@@ -317,7 +318,7 @@ static int store_next_seq(store *s, MDB_txn *txn, uint8_t seq_be[8])
     store_put_u64(next, store_get_u64(seq_be) + 1);
     v.mv_size = 8;
     v.mv_data = next;
-    if ((rc = store_db_put(s, txn, s->meta, &k, &v, 0)) != 0)
+    if ((rc = store_db_put(s, txn, s->kv.meta, &k, &v, 0)) != 0)
         return store_mdb_err(s, rc, "write seq");
     return 0;
 }
@@ -330,7 +331,7 @@ static int store_rec_write(store *s, MDB_txn *txn, const store_wr *w, const uint
     size_t used = STORE_REC_HEAD + sl->plen + sl->nlen + w->blen, adlen;
     size_t n = store_pad_class(used, STORE_REC_PAD_MIN, STORE_REC_PT_MAX);
     MDB_val k = { sizeof sl->key, (void *)sl->key }, v;
-    uint8_t ad[STORE_AD_MAX], *p = s->scratch, ok[STORE_HASH_BYTES + 8];
+    uint8_t ad[STORE_AD_MAX], *p = s->recs.scratch, ok[STORE_HASH_BYTES + 8];
     uint8_t osealed[STORE_ORD_SEALED_MAX];
     MDB_val okv = { sizeof ok, ok }, ov = { 0, osealed };
     int rc;
@@ -348,22 +349,22 @@ static int store_rec_write(store *s, MDB_txn *txn, const store_wr *w, const uint
     memcpy(p + STORE_REC_HEAD + sl->plen, sl->name, sl->nlen);
     memcpy(p + STORE_REC_HEAD + sl->plen + sl->nlen, w->body, w->blen);
     memset(p + used, 0, n - used);
-    if (n > s->scratch_used)
-        s->scratch_used = n;
-    v.mv_size = STORE_REC_CLEAR + store_seal_overhead(s->suite) + n;
-    v.mv_data = s->sealbuf;
-    memcpy(s->sealbuf, seq_be, 8);
-    memcpy(s->sealbuf + 8, ver, 8);
-    adlen = store_ad(ad, STORE_AD_REC, &k, s->sealbuf, STORE_REC_CLEAR);
-    store_seal_s(s->suite, s->keys, ad, adlen, p, n, s->sealbuf + STORE_REC_CLEAR);
+    if (n > s->recs.scratch_used)
+        s->recs.scratch_used = n;
+    v.mv_size = STORE_REC_CLEAR + store_seal_overhead(s->hk.suite) + n;
+    v.mv_data = s->recs.sealbuf;
+    memcpy(s->recs.sealbuf, seq_be, 8);
+    memcpy(s->recs.sealbuf + 8, ver, 8);
+    adlen = store_ad(ad, STORE_AD_REC, &k, s->recs.sealbuf, STORE_REC_CLEAR);
+    store_seal_s(s->hk.suite, s->hk.keys, ad, adlen, p, n, s->recs.sealbuf + STORE_REC_CLEAR);
     /* the record's entries go until the write is durable (store_mirror.c) */
     store_mirror_drop_record(s, sl->key, store_get_u64(seq_be));
-    if ((rc = store_db_put(s, txn, s->rec, &k, &v, 0)) != 0)
+    if ((rc = store_db_put(s, txn, s->kv.rec, &k, &v, 0)) != 0)
         return store_mdb_err(s, rc, "write record");
     memcpy(ok, sl->key, STORE_HASH_BYTES);
     memcpy(ok + STORE_HASH_BYTES, seq_be, 8);
     ov.mv_size = store_ord_seal(s, &okv, ver, sl->name, sl->nlen, osealed);
-    if ((rc = store_db_put(s, txn, s->ord, &okv, &ov, 0)) != 0)
+    if ((rc = store_db_put(s, txn, s->kv.ord, &okv, &ov, 0)) != 0)
         return store_mdb_err(s, rc, "write order");
     return 0;
 }
@@ -375,7 +376,7 @@ static int store_index_add(store *s, MDB_txn *txn, const store_slot *sl)
     MDB_val nv = { STORE_HASH_BYTES, (void *)sl->key };
     int rc;
 
-    if ((rc = store_db_put(s, txn, s->names, &nk, &nv, MDB_NODUPDATA)) != 0 &&
+    if ((rc = store_db_put(s, txn, s->kv.names, &nk, &nv, MDB_NODUPDATA)) != 0 &&
         rc != MDB_KEYEXIST)
         return store_mdb_err(s, rc, "write name index");
     return store_proto_add(s, txn, sl, 1);
@@ -402,7 +403,7 @@ static int store_put_txn(store *s, MDB_txn *txn, void *ctx)
     store_pt old;
     int rc, r;
 
-    rc = mdb_get(txn, s->rec, &k, &v);
+    rc = mdb_get(txn, s->kv.rec, &k, &v);
     if (rc == 0) {
         if (w->post)
             return store_errf(s, SKR_EEXISTS, "name already in that protocol");
@@ -496,7 +497,7 @@ static int store_delete_txn(store *s, MDB_txn *txn, void *ctx)
     int rc;
 
     w->done = false;
-    if ((rc = mdb_get(txn, s->rec, &k, &v)) != 0)
+    if ((rc = mdb_get(txn, s->kv.rec, &k, &v)) != 0)
         return rc == MDB_NOTFOUND ? 0 : store_mdb_err(s, rc, "get");
     memcpy(ok, w->sl.key, STORE_HASH_BYTES);
     memset(ok + STORE_HASH_BYTES, 0, 8);
@@ -506,9 +507,9 @@ static int store_delete_txn(store *s, MDB_txn *txn, void *ctx)
     } else { /* a value too short for its seq: no entry can say it is not the record's */
         store_mirror_drop(s, w->sl.key);
     }
-    if ((rc = store_db_del(s, txn, s->rec, &k, NULL)) != 0 ||
-        ((rc = store_db_del(s, txn, s->ord, &okv, NULL)) != 0 && rc != MDB_NOTFOUND) ||
-        ((rc = store_db_del(s, txn, s->names, &nk, &nv)) != 0 && rc != MDB_NOTFOUND))
+    if ((rc = store_db_del(s, txn, s->kv.rec, &k, NULL)) != 0 ||
+        ((rc = store_db_del(s, txn, s->kv.ord, &okv, NULL)) != 0 && rc != MDB_NOTFOUND) ||
+        ((rc = store_db_del(s, txn, s->kv.names, &nk, &nv)) != 0 && rc != MDB_NOTFOUND))
         return store_mdb_err(s, rc, "delete");
     w->done = true;
     return store_proto_add(s, txn, &w->sl, -1);

@@ -1,7 +1,7 @@
 /*
  * daemon/store/store_ckpt.c - a checkpoint's LMDB commit on a thread of the store.
  *
- * Why: the commit of s->ckpt writes every page the journaled batches dirtied and syncs
+ * Why: the commit of s->kv.ckpt writes every page the journaled batches dirtied and syncs
  * twice; on a big hub under a 64-in-flight put load that took up to ~557 ms, and on the
  * daemon's event loop every get waited for it. Here a thread commits while the caller
  * keeps serving what needs no LMDB (gets the mirror answers); the rest waits (store.h).
@@ -22,7 +22,8 @@
 #include <signal.h>
 #include <time.h>
 
-#include "store_int.h"
+#include "store_hub.h"
+#include "store_kv.h"
 #include "store_test.h"
 
 static unsigned ckpt_delay_ms;
@@ -42,10 +43,10 @@ static void *ckpt_main(void *arg)
             ;
     }
     store_crash_point(STORE_CRASH_CKPT_RUNNING);
-    s->ckpt_rc = mdb_txn_commit(s->ckpt_txn); /* synced: the env has no NOSYNC */
+    s->kv.ckpt_rc = mdb_txn_commit(s->kv.ckpt_txn); /* synced: the env has no NOSYNC */
     store_crash_point(STORE_CRASH_CKPT_COMMITTED);
-    atomic_store(&s->ckpt_committed, true);
-    s->ckpt_notify(s->ckpt_notify_arg);
+    atomic_store(&s->kv.ckpt_committed, true);
+    s->kv.ckpt_notify(s->kv.ckpt_notify_arg);
     return NULL;
 }
 
@@ -54,23 +55,23 @@ void store_checkpoint_async(store *s, void (*notify)(void *arg), void *arg)
     if (s == NULL)
         return;
     (void)store_checkpoint_finish(s);
-    s->ckpt_notify = notify;
-    s->ckpt_notify_arg = arg;
+    s->kv.ckpt_notify = notify;
+    s->kv.ckpt_notify_arg = arg;
 }
 
 bool store_checkpoint_async_on(const store *s)
 {
-    return s->ckpt_notify != NULL;
+    return s->kv.ckpt_notify != NULL;
 }
 
 bool store_checkpoint_running(const store *s)
 {
-    return s != NULL && s->ckpt_running;
+    return s != NULL && s->kv.ckpt_running;
 }
 
 bool store_checkpoint_committed(const store *s)
 {
-    return s != NULL && s->ckpt_running && atomic_load(&s->ckpt_committed);
+    return s != NULL && s->kv.ckpt_running && atomic_load(&s->kv.ckpt_committed);
 }
 
 /* The thread takes no signal: the daemon's handlers run on its loop thread. */
@@ -81,25 +82,25 @@ static int ckpt_spawn(store *s)
 
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    e = pthread_create(&s->ckpt_thread, NULL, ckpt_main, s);
+    e = pthread_create(&s->kv.ckpt_thread, NULL, ckpt_main, s);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return e;
 }
 
 int store_checkpoint_start(store *s)
 {
-    if (s->ckpt_running)
+    if (s->kv.ckpt_running)
         return 1;
-    if (s->ckpt == NULL || s->ckpt_notify == NULL || s->broken || s->batch != NULL)
+    if (s->kv.ckpt == NULL || s->kv.ckpt_notify == NULL || s->kv.broken || s->kv.batch != NULL)
         return store_checkpoint(s); /* nothing to commit (or refused): as before */
-    s->ckpt_txn = s->ckpt;
-    s->ckpt = NULL;
-    s->ckpt_running = true;
-    atomic_store(&s->ckpt_committed, false);
+    s->kv.ckpt_txn = s->kv.ckpt;
+    s->kv.ckpt = NULL;
+    s->kv.ckpt_running = true;
+    atomic_store(&s->kv.ckpt_committed, false);
     if (ckpt_spawn(s) != 0) { /* no thread: commit here, as before */
-        s->ckpt = s->ckpt_txn;
-        s->ckpt_txn = NULL;
-        s->ckpt_running = false;
+        s->kv.ckpt = s->kv.ckpt_txn;
+        s->kv.ckpt_txn = NULL;
+        s->kv.ckpt_running = false;
         return store_checkpoint(s);
     }
     return 1;
@@ -107,10 +108,10 @@ int store_checkpoint_start(store *s)
 
 int store_checkpoint_finish(store *s)
 {
-    if (s == NULL || !s->ckpt_running)
+    if (s == NULL || !s->kv.ckpt_running)
         return 0;
-    pthread_join(s->ckpt_thread, NULL);
-    s->ckpt_running = false;
-    s->ckpt_txn = NULL; /* committed, or freed by the failed commit */
-    return store_checkpoint_settle(s, s->ckpt_rc);
+    pthread_join(s->kv.ckpt_thread, NULL);
+    s->kv.ckpt_running = false;
+    s->kv.ckpt_txn = NULL; /* committed, or freed by the failed commit */
+    return store_checkpoint_settle(s, s->kv.ckpt_rc);
 }

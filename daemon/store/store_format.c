@@ -1,11 +1,12 @@
 /*
  * daemon/store/store_format.c - the ord and protos values, and the version check that
- * catches a record value put back from an earlier write. Layout in store_int.h; the size
+ * catches a record value put back from an earlier write. Layout in store_records.h; the size
  * classes they are padded to are in store_crypto.c.
  */
 #include <string.h>
 
-#include "store_int.h"
+#include "store_hub.h"
+#include "store_records.h"
 #include "store_test.h"
 
 static const MDB_val store_k_version = { 7, (void *)"version" };
@@ -22,9 +23,9 @@ size_t store_ord_seal(store *s, const MDB_val *k, const uint8_t ver[8], const ch
     pt[1] = (uint8_t)nlen;
     memcpy(pt + 2, name, nlen);
     memcpy(out, ver, STORE_ORD_CLEAR);
-    store_seal_s(s->suite, s->keys, ad, adlen, pt, n, out + STORE_ORD_CLEAR);
+    store_seal_s(s->hk.suite, s->hk.keys, ad, adlen, pt, n, out + STORE_ORD_CLEAR);
     sodium_memzero(pt, sizeof pt);
-    return STORE_ORD_CLEAR + store_seal_overhead(s->suite) + n;
+    return STORE_ORD_CLEAR + store_seal_overhead(s->hk.suite) + n;
 }
 
 /* The ord and protos plaintexts: head || string || zeros, the string's length being the
@@ -44,7 +45,7 @@ static int store_small_open(store *s, const store_small *f, const MDB_val *k, co
     if (v->mv_size < f->clear)
         return store_errf(s, SKR_EINTEGRITY, "%s failed authentication", f->what);
     adlen = store_ad(ad, f->label, k, v->mv_data, f->clear);
-    if (store_unseal_s(s->suite, s->keys, ad, adlen, (const uint8_t *)v->mv_data + f->clear,
+    if (store_unseal_s(s->hk.suite, s->hk.keys, ad, adlen, (const uint8_t *)v->mv_data + f->clear,
                        v->mv_size - f->clear, pt, f->cap, &n) != 0)
         return store_errf(s, SKR_EINTEGRITY, "%s failed authentication", f->what);
     for (size_t i = f->head - f->lbytes; n >= f->head && i < f->head; i++)
@@ -88,9 +89,9 @@ size_t store_proto_seal(store *s, const MDB_val *k, uint64_t count, const char *
     store_put_u64(pt, count);
     pt[8] = (uint8_t)plen;
     memcpy(pt + 9, protocol, plen);
-    store_seal_s(s->suite, s->keys, ad, adlen, pt, n, out);
+    store_seal_s(s->hk.suite, s->hk.keys, ad, adlen, pt, n, out);
     sodium_memzero(pt, sizeof pt);
-    return store_seal_overhead(s->suite) + n;
+    return store_seal_overhead(s->hk.suite) + n;
 }
 
 int store_proto_open(store *s, const MDB_val *k, const MDB_val *v, uint64_t *count,
@@ -124,7 +125,7 @@ int store_rec_current(store *s, MDB_txn *txn, const MDB_val *k, const MDB_val *v
         return store_errf(s, SKR_EINTEGRITY, "record failed authentication");
     memcpy(ok, k->mv_data, STORE_HASH_BYTES);
     memcpy(ok + STORE_HASH_BYTES, v->mv_data, 8);
-    if ((rc = mdb_get(txn, s->ord, &okv, &ov)) != 0)
+    if ((rc = mdb_get(txn, s->kv.ord, &okv, &ov)) != 0)
         return rc == MDB_NOTFOUND ? store_errf(s, SKR_EINTEGRITY, "record has no order entry")
                                   : store_mdb_err(s, rc, "order");
     if (ov.mv_size < STORE_ORD_CLEAR ||
@@ -149,7 +150,7 @@ static int store_version_put(store *s, MDB_txn *txn)
     MDB_val k = store_k_version, d = { sizeof v, v };
     int rc;
 
-    if ((rc = mdb_put(txn, s->meta, &k, &d, 0)) != 0)
+    if ((rc = mdb_put(txn, s->kv.meta, &k, &d, 0)) != 0)
         return store_mdb_err(s, rc, "write version");
     return 0;
 }
@@ -160,11 +161,11 @@ int store_format_load(store *s, MDB_txn *txn)
     const uint8_t *p;
     int rc, r;
 
-    rc = mdb_get(txn, s->meta, &k, &d);
+    rc = mdb_get(txn, s->kv.meta, &k, &d);
     if (rc == MDB_NOTFOUND) { /* a new hub */
         if ((r = store_version_put(s, txn)) != 0)
             return r;
-        s->format = STORE_FORMAT_VERSION;
+        s->recs.format = STORE_FORMAT_VERSION;
         return 0;
     }
     if (rc != 0)
@@ -173,14 +174,14 @@ int store_format_load(store *s, MDB_txn *txn)
     if (d.mv_size != 4 || p[0] != 0 || p[1] != 0 || p[2] != 0 || p[3] < 1 ||
         p[3] > STORE_FORMAT_VERSION)
         return store_errf(s, SKR_EINTERNAL, "hub format version not supported");
-    s->format = p[3];
+    s->recs.format = p[3];
     return 0;
 }
 
 static bool store_no_values(store *s, MDB_txn *txn)
 {
-    return store_db_empty(txn, s->rec) && store_db_empty(txn, s->ord) &&
-           store_db_empty(txn, s->protos);
+    return store_db_empty(txn, s->kv.rec) && store_db_empty(txn, s->kv.ord) &&
+           store_db_empty(txn, s->kv.protos);
 }
 
 static int store_settle_txn(store *s, MDB_txn *txn, void *ctx)
@@ -200,7 +201,7 @@ int store_format_settle(store *s)
     bool empty;
     int r;
 
-    if (s->format == STORE_FORMAT_VERSION)
+    if (s->recs.format == STORE_FORMAT_VERSION)
         return 0;
     if ((r = store_read_begin(s, &txn)) != 0)
         return r;
@@ -210,13 +211,13 @@ int store_format_settle(store *s)
         return 0;
     if ((r = store_write(s, store_settle_txn, NULL)) != 0)
         return r;
-    s->format = STORE_FORMAT_VERSION;
+    s->recs.format = STORE_FORMAT_VERSION;
     return 0;
 }
 
 int store_test_format(const store *s)
 {
-    return s->format;
+    return s->recs.format;
 }
 
 /* Replaces the value at the cursor (rotate, upgrade). The key must not point into the page

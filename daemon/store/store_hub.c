@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "store_folder.h"
+#include "store_hub.h"
 #include "store_keys.h"
 
 /* What the layers above kv keep of meta, read in the txn that opens the databases (so a
@@ -33,12 +34,12 @@ static store *store_hub_alloc(const char *dir)
 
     if (s == NULL)
         return NULL;
-    s->jfd = -1;
-    s->kfd = -1;
-    s->batch_durable = store_rec_batch_durable; /* records feed the mirror */
-    if ((s->dir = strdup(dir)) == NULL ||
-        (s->scratch = sodium_malloc(STORE_SCRATCH_BYTES)) == NULL ||
-        (s->sealbuf = malloc(STORE_REC_CLEAR + STORE_SEAL_OVERHEAD + STORE_REC_PT_MAX)) == NULL) {
+    s->kv.jfd = -1;
+    s->hk.kfd = -1;
+    s->kv.batch_durable = store_rec_batch_durable; /* records feed the mirror */
+    if ((s->kv.dir = strdup(dir)) == NULL ||
+        (s->recs.scratch = sodium_malloc(STORE_SCRATCH_BYTES)) == NULL ||
+        (s->recs.sealbuf = malloc(STORE_REC_CLEAR + STORE_SEAL_OVERHEAD + STORE_REC_PT_MAX)) == NULL) {
         store_close(s);
         return NULL;
     }
@@ -95,10 +96,10 @@ void store_close(store *s)
     store_lock(s);
     store_env_close(s);
     store_ring_close(s);
-    free(s->sealbuf);
-    free(s->dir);
-    if (s->scratch != NULL)
-        sodium_free(s->scratch); /* sodium_free wipes the region */
+    free(s->recs.sealbuf);
+    free(s->kv.dir);
+    if (s->recs.scratch != NULL)
+        sodium_free(s->recs.scratch); /* sodium_free wipes the region */
     free(s);
 }
 

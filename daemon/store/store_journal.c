@@ -4,7 +4,7 @@
  * Why: an LMDB commit is two ordered fdatasyncs over every B-tree page the batch dirtied
  * (data pages, then the meta page). A batch of small puts instead becomes one record
  * written to `journal` with one O_DSYNC pwrite; its replies go out after that. The LMDB
- * side of those batches stays in one open write transaction (`s->ckpt`), which a
+ * side of those batches stays in one open write transaction (`s->kv.ckpt`), which a
  * checkpoint commits (synced) every STORE_JOURNAL_CKPT_BYTES of journal, once it may hold
  * STORE_CKPT_MAX_PAGES dirty pages, when the daemon goes quiet, and before any other kind
  * of write. The data file therefore only ever changes by fully synced LMDB commits; the
@@ -36,7 +36,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "store_int.h"
+#include "store_hub.h"
+#include "store_kv.h"
 #include "store_test.h"
 
 #define J_MAGIC      "SKRJRNL1"
@@ -71,7 +72,7 @@ static void j_sum(const uint8_t *p, size_t len, uint8_t out[J_SUM])
 
 static MDB_dbi j_dbi(const store *s, unsigned db)
 {
-    const MDB_dbi dbis[J_DBS] = { s->meta, s->rec, s->ord, s->names, s->protos };
+    const MDB_dbi dbis[J_DBS] = { s->kv.meta, s->kv.rec, s->kv.ord, s->kv.names, s->kv.protos };
     return dbis[db];
 }
 
@@ -87,18 +88,18 @@ static int j_db_index(const store *s, MDB_dbi dbi)
 
 static int j_reserve(store *s, size_t more)
 {
-    if (more > J_REC_MAX - s->jlen)
+    if (more > J_REC_MAX - s->kv.jlen)
         return store_errf(s, SKR_ETOO_LARGE, "write batch over %llu bytes",
                           (unsigned long long)J_REC_MAX);
-    if (s->jlen + more > s->jcap) {
-        size_t cap = s->jcap ? s->jcap : 64 * 1024;
-        while (cap < s->jlen + more)
+    if (s->kv.jlen + more > s->kv.jcap) {
+        size_t cap = s->kv.jcap ? s->kv.jcap : 64 * 1024;
+        while (cap < s->kv.jlen + more)
             cap *= 2;
-        uint8_t *p = realloc(s->jbuf, cap);
+        uint8_t *p = realloc(s->kv.jbuf, cap);
         if (p == NULL)
             return store_errf(s, SKR_ENOMEM, "no memory for the write batch");
-        s->jbuf = p;
-        s->jcap = cap;
+        s->kv.jbuf = p;
+        s->kv.jcap = cap;
     }
     return 0;
 }
@@ -110,13 +111,13 @@ static int j_log(store *s, int kind, MDB_dbi dbi, const MDB_val *k, const MDB_va
 
     if (db < 0 || k->mv_size > UINT16_MAX || vlen > UINT32_MAX)
         return store_errf(s, SKR_EINTERNAL, "journal: op out of range");
-    if (s->jlen == 0 && (r = j_reserve(s, J_REC_HEAD)) != 0)
+    if (s->kv.jlen == 0 && (r = j_reserve(s, J_REC_HEAD)) != 0)
         return r;
-    if (s->jlen == 0)
-        s->jlen = J_REC_HEAD; /* filled in by j_append */
+    if (s->kv.jlen == 0)
+        s->kv.jlen = J_REC_HEAD; /* filled in by j_append */
     if ((r = j_reserve(s, J_OP_HEAD + k->mv_size + vlen + J_SUM)) != 0)
         return r;
-    uint8_t *p = s->jbuf + s->jlen;
+    uint8_t *p = s->kv.jbuf + s->kv.jlen;
     p[0] = (uint8_t)kind;
     p[1] = (uint8_t)db;
     p[2] = (uint8_t)(k->mv_size >> 8);
@@ -125,8 +126,8 @@ static int j_log(store *s, int kind, MDB_dbi dbi, const MDB_val *k, const MDB_va
     memcpy(p + J_OP_HEAD, k->mv_data, k->mv_size);
     if (vlen)
         memcpy(p + J_OP_HEAD + k->mv_size, v->mv_data, vlen);
-    s->jlen += J_OP_HEAD + k->mv_size + vlen;
-    s->ckpt_ops++;
+    s->kv.jlen += J_OP_HEAD + k->mv_size + vlen;
+    s->kv.ckpt_ops++;
     return 0;
 }
 
@@ -135,7 +136,7 @@ int store_db_put(store *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v, un
 {
     int rc = mdb_put(txn, dbi, k, v, flags);
 
-    if (rc == 0 && s->batching)
+    if (rc == 0 && s->kv.batching)
         rc = j_log(s, J_OP_PUT, dbi, k, v);
     return rc;
 }
@@ -144,7 +145,7 @@ int store_db_del(store *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v)
 {
     int rc = mdb_del(txn, dbi, k, v);
 
-    if (rc == 0 && s->batching)
+    if (rc == 0 && s->kv.batching)
         rc = j_log(s, J_OP_DEL, dbi, k, v);
     return rc;
 }
@@ -171,7 +172,7 @@ static int j_pwrite(store *s, const uint8_t *p, size_t len, uint64_t off, const 
     if (fault != '\0') { /* tests only */
         j_fault_plan++;
         if (fault == 'l') {
-            ssize_t n = pwrite(s->jfd, p, len, (off_t)off);
+            ssize_t n = pwrite(s->kv.jfd, p, len, (off_t)off);
             (void)n;
         }
         if (fault != 'o') {
@@ -180,7 +181,7 @@ static int j_pwrite(store *s, const uint8_t *p, size_t len, uint64_t off, const 
         }
     }
     while (len > 0) {
-        ssize_t n = pwrite(s->jfd, p, len, (off_t)off);
+        ssize_t n = pwrite(s->kv.jfd, p, len, (off_t)off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -213,7 +214,7 @@ static int j_pread(int fd, uint8_t *p, size_t len, uint64_t off)
 
 static int j_fsync(store *s, const char *what)
 {
-    while (fdatasync(s->jfd) != 0) {
+    while (fdatasync(s->kv.jfd) != 0) {
         if (errno != EINTR)
             return j_errno(s, what);
     }
@@ -253,41 +254,41 @@ static int j_reset(store *s);
 /* After a failed record write: the bytes may have reached the disk all the same (an error
  * from the O_DSYNC flush), and the batch was reported lost, so the record must never be
  * replayed. Its header is zeroed (best effort: the next record goes to the same place
- * and overwrites it anyway), and in-process reloads stop at s->jseq. */
+ * and overwrites it anyway), and in-process reloads stop at s->kv.jseq. */
 static void j_disown(store *s)
 {
     static const uint8_t zero[J_REC_HEAD];
 
-    (void)j_pwrite(s, zero, sizeof zero, s->jend, "journal write");
+    (void)j_pwrite(s, zero, sizeof zero, s->kv.jend, "journal write");
 }
 
 /* Writes the open batch's ops as the next record and syncs it: after this the batch is
  * durable. An empty batch writes nothing. */
 int store_journal_sync(store *s)
 {
-    uint8_t *p = s->jbuf;
+    uint8_t *p = s->kv.jbuf;
     size_t len;
     int r;
 
-    if (s->jlen == 0)
+    if (s->kv.jlen == 0)
         return 0;
-    if (s->jreset_owed && (r = j_reset(s)) != 0)
+    if (s->kv.jreset_owed && (r = j_reset(s)) != 0)
         return r;
-    len = s->jlen + J_SUM; /* room reserved by j_log */
+    len = s->kv.jlen + J_SUM; /* room reserved by j_log */
     j_put32(p, (uint32_t)len);
     j_put32(p + 4, 0);
-    store_put_u64(p + 8, s->jepoch);
-    store_put_u64(p + 16, s->jseq + 1);
-    j_sum(p, s->jlen, p + s->jlen);
-    if ((r = j_pwrite(s, p, len, s->jend, "journal write")) != 0) {
+    store_put_u64(p + 8, s->kv.jepoch);
+    store_put_u64(p + 16, s->kv.jseq + 1);
+    j_sum(p, s->kv.jlen, p + s->kv.jlen);
+    if ((r = j_pwrite(s, p, len, s->kv.jend, "journal write")) != 0) {
         j_disown(s);
         return r;
     }
-    if (s->batch_durable != NULL) /* the layer above's turn, while the ops are here */
-        s->batch_durable(s);
-    s->jseq++;
-    s->jend += len;
-    s->jlen = 0;
+    if (s->kv.batch_durable != NULL) /* the layer above's turn, while the ops are here */
+        s->kv.batch_durable(s);
+    s->kv.jseq++;
+    s->kv.jend += len;
+    s->kv.jlen = 0;
     return 0;
 }
 
@@ -298,9 +299,9 @@ bool store_journal_next(const store *s, size_t *pos, store_jop *op)
 
     if (*pos == 0)
         *pos = J_REC_HEAD;
-    if (s->jlen < *pos + J_OP_HEAD) /* none logged: jbuf may be NULL */
+    if (s->kv.jlen < *pos + J_OP_HEAD) /* none logged: jbuf may be NULL */
         return false;
-    p = s->jbuf + *pos; /* an op j_log wrote: well formed */
+    p = s->kv.jbuf + *pos; /* an op j_log wrote: well formed */
     klen = (size_t)p[2] << 8 | p[3];
     vlen = j_get32(p + 4);
     op->put = p[0] == J_OP_PUT;
@@ -327,31 +328,31 @@ static int j_apply_ops(store *s, MDB_txn *txn, const uint8_t *p, size_t len)
         MDB_dbi dbi = j_dbi(s, db);
         int rc;
         if (kind == J_OP_PUT) {
-            rc = mdb_put(txn, dbi, &k, &v, dbi == s->names ? MDB_NODUPDATA : 0);
+            rc = mdb_put(txn, dbi, &k, &v, dbi == s->kv.names ? MDB_NODUPDATA : 0);
             if (rc == MDB_KEYEXIST)
                 rc = 0;
         } else {
-            rc = mdb_del(txn, dbi, &k, dbi == s->names && vlen ? &v : NULL);
+            rc = mdb_del(txn, dbi, &k, dbi == s->kv.names && vlen ? &v : NULL);
             if (rc == MDB_NOTFOUND)
                 rc = 0;
         }
         if (rc != 0)
             return store_mdb_err(s, rc, "journal replay");
-        s->ckpt_ops++;
+        s->kv.ckpt_ops++;
         p += J_OP_HEAD + klen + vlen;
         len -= J_OP_HEAD + klen + vlen;
     }
     return 0;
 }
 
-/* Applies the open batch's ops (s->jbuf) to s->batch: see store_batch_redo. */
+/* Applies the open batch's ops (s->kv.jbuf) to s->kv.batch: see store_batch_redo. */
 int store_journal_apply_batch(store *s)
 {
-    if (s->jlen <= J_REC_HEAD) {
-        s->jlen = 0;
+    if (s->kv.jlen <= J_REC_HEAD) {
+        s->kv.jlen = 0;
         return 0;
     }
-    return j_apply_ops(s, s->batch, s->jbuf + J_REC_HEAD, s->jlen - J_REC_HEAD);
+    return j_apply_ops(s, s->kv.batch, s->kv.jbuf + J_REC_HEAD, s->kv.jlen - J_REC_HEAD);
 }
 
 /* Reads the record at off into *buf (grown as needed). 1 = a valid record of this epoch
@@ -365,11 +366,11 @@ static int j_read_record(store *s, uint64_t off, uint64_t size, uint64_t seq, ui
 
     if (size - off < J_REC_HEAD + J_SUM)
         return 0;
-    if ((r = j_pread(s->jfd, h, sizeof h, off)) != 0)
+    if ((r = j_pread(s->kv.jfd, h, sizeof h, off)) != 0)
         return r < 0 ? j_errno(s, "journal read") : 0;
     n = j_get32(h);
     if (n < J_REC_HEAD + J_SUM || n > size - off || n > J_REC_MAX ||
-        store_get_u64(h + 8) != s->jepoch || store_get_u64(h + 16) != seq)
+        store_get_u64(h + 8) != s->kv.jepoch || store_get_u64(h + 16) != seq)
         return 0;
     if (n > *cap) {
         uint8_t *p = realloc(*buf, n);
@@ -378,7 +379,7 @@ static int j_read_record(store *s, uint64_t off, uint64_t size, uint64_t seq, ui
         *buf = p;
         *cap = n;
     }
-    if ((r = j_pread(s->jfd, *buf, n, off)) != 0)
+    if ((r = j_pread(s->kv.jfd, *buf, n, off)) != 0)
         return r < 0 ? j_errno(s, "journal read") : 0;
     j_sum(*buf, n - J_SUM, sum);
     if (sodium_memcmp(sum, *buf + n - J_SUM, J_SUM) != 0)
@@ -397,7 +398,7 @@ static int j_replay(store *s, MDB_txn *txn, uint64_t max_seq)
     struct stat st;
     int r = 0;
 
-    if (fstat(s->jfd, &st) != 0)
+    if (fstat(s->kv.jfd, &st) != 0)
         return j_errno(s, "journal");
     while (seq < max_seq &&
            (r = j_read_record(s, off, (uint64_t)st.st_size, seq + 1, &buf, &cap, &len)) == 1) {
@@ -408,51 +409,51 @@ static int j_replay(store *s, MDB_txn *txn, uint64_t max_seq)
     }
     free(buf);
     if (r == 0) {
-        s->jend = off;
-        s->jseq = seq;
+        s->kv.jend = off;
+        s->kv.jseq = seq;
     }
     return r;
 }
 
-/* Rebuilds s->ckpt from the journal's first max_seq records. */
+/* Rebuilds s->kv.ckpt from the journal's first max_seq records. */
 static int j_reload(store *s, uint64_t max_seq)
 {
     int rc, r;
 
-    if (s->ckpt != NULL)
-        mdb_txn_abort(s->ckpt);
-    s->ckpt = NULL;
+    if (s->kv.ckpt != NULL)
+        mdb_txn_abort(s->kv.ckpt);
+    s->kv.ckpt = NULL;
     for (;;) {
-        s->ckpt_ops = 0;
-        if ((rc = mdb_txn_begin(s->env, NULL, 0, &s->ckpt)) != 0) {
-            s->ckpt = NULL;
+        s->kv.ckpt_ops = 0;
+        if ((rc = mdb_txn_begin(s->kv.env, NULL, 0, &s->kv.ckpt)) != 0) {
+            s->kv.ckpt = NULL;
             r = store_mdb_err(s, rc, "begin journal replay");
-        } else if ((r = j_replay(s, s->ckpt, max_seq)) != 0) {
-            mdb_txn_abort(s->ckpt);
-            s->ckpt = NULL;
+        } else if ((r = j_replay(s, s->kv.ckpt, max_seq)) != 0) {
+            mdb_txn_abort(s->kv.ckpt);
+            s->kv.ckpt = NULL;
         }
         if (r != STORE_EGROW && r != STORE_EREMAP)
             break;
-        if ((r = store_remap(s, r == STORE_EGROW ? 2 * s->mapsize : 0)) != 0)
+        if ((r = store_remap(s, r == STORE_EGROW ? 2 * s->kv.mapsize : 0)) != 0)
             break;
     }
     if (r != 0) {
-        s->broken = true;
+        s->kv.broken = true;
         return r;
     }
-    if (s->jseq == 0) { /* nothing to replay */
-        mdb_txn_abort(s->ckpt);
-        s->ckpt = NULL;
+    if (s->kv.jseq == 0) { /* nothing to replay */
+        mdb_txn_abort(s->kv.ckpt);
+        s->kv.ckpt = NULL;
     }
     return 0;
 }
 
-/* Rebuilds s->ckpt from the journal when the in-memory transaction was lost (a failed
+/* Rebuilds s->kv.ckpt from the journal when the in-memory transaction was lost (a failed
  * checkpoint or batch commit): the state every acknowledged batch left, and nothing of a
  * record whose write reported an error (j_disown). */
 int store_journal_reload(store *s)
 {
-    return j_reload(s, s->jseq);
+    return j_reload(s, s->kv.jseq);
 }
 
 /* ---- checkpoint ---- */
@@ -464,13 +465,13 @@ static int j_reset(store *s)
 {
     int r;
 
-    s->jreset_owed = true;
-    if ((r = j_write_head(s, s->jepoch + 1)) != 0 || (r = j_fsync(s, "journal sync")) != 0)
+    s->kv.jreset_owed = true;
+    if ((r = j_write_head(s, s->kv.jepoch + 1)) != 0 || (r = j_fsync(s, "journal sync")) != 0)
         return r;
-    s->jepoch++;
-    s->jseq = 0;
-    s->jend = J_HEAD_BYTES;
-    s->jreset_owed = false;
+    s->kv.jepoch++;
+    s->kv.jseq = 0;
+    s->kv.jend = J_HEAD_BYTES;
+    s->kv.jreset_owed = false;
     return 0;
 }
 
@@ -481,16 +482,16 @@ static int ckpt_after(store *s, int rc, int tries)
 {
     int r;
 
-    s->ckpt_ops = 0;
+    s->kv.ckpt_ops = 0;
     if (rc == 0) {
-        s->trim_owed = true;
+        s->kv.trim_owed = true;
         return 0;
     }
     r = store_mdb_err(s, rc, "checkpoint");
     /* The commit freed the txn; the journal still has every batch. A full map (the
      * freelist needs pages too) grows, and the batches are applied again. */
     if ((r == STORE_EGROW || r == STORE_EREMAP) && tries < 8) {
-        if ((r = store_remap(s, r == STORE_EGROW ? 2 * s->mapsize : 0)) == 0 &&
+        if ((r = store_remap(s, r == STORE_EGROW ? 2 * s->kv.mapsize : 0)) == 0 &&
             (r = store_journal_reload(s)) == 0)
             return 1;
     }
@@ -506,7 +507,7 @@ static int ckpt_after(store *s, int rc, int tries)
 /* The journal is reset only here, once the data file holds all of it. */
 static int ckpt_reset(store *s)
 {
-    return s->jend > J_HEAD_BYTES || s->jreset_owed ? j_reset(s) : 0;
+    return s->kv.jend > J_HEAD_BYTES || s->kv.jreset_owed ? j_reset(s) : 0;
 }
 
 int store_checkpoint_settle(store *s, int rc)
@@ -523,14 +524,14 @@ int store_checkpoint(store *s)
     int rc, r;
 
     (void)store_checkpoint_finish(s); /* a commit running on the thread ends first */
-    if (s->broken)
+    if (s->kv.broken)
         return store_errf(s, SKR_EINTERNAL, "the hub journal could not be applied: "
                           "restart sekretsd");
-    if (s->batch != NULL)
+    if (s->kv.batch != NULL)
         return store_errf(s, SKR_EBUSY, "a write batch is open: commit it first");
-    for (int tries = 0; s->ckpt != NULL; tries++) {
-        rc = mdb_txn_commit(s->ckpt); /* synced: the env has no NOSYNC */
-        s->ckpt = NULL;
+    for (int tries = 0; s->kv.ckpt != NULL; tries++) {
+        rc = mdb_txn_commit(s->kv.ckpt); /* synced: the env has no NOSYNC */
+        s->kv.ckpt = NULL;
         if ((r = ckpt_after(s, rc, tries)) != 0 && r != 1) /* 1: grown, commit again */
             return r;
     }
@@ -541,9 +542,9 @@ int store_checkpoint(store *s)
  * data key that `rotate` just retired, and names since deleted. */
 int store_journal_truncate(store *s)
 {
-    if (s->jfd < 0 || s->jend > J_HEAD_BYTES)
+    if (s->kv.jfd < 0 || s->kv.jend > J_HEAD_BYTES)
         return 0;
-    if (ftruncate(s->jfd, J_HEAD_USED + J_SUM) != 0)
+    if (ftruncate(s->kv.jfd, J_HEAD_USED + J_SUM) != 0)
         return j_errno(s, "journal truncate");
     return j_fsync(s, "journal sync");
 }
@@ -561,9 +562,9 @@ bool store_checkpoint_due(store *s)
     MDB_envinfo info;
     uint64_t pages;
 
-    if (s->jend >= STORE_JOURNAL_CKPT_BYTES)
+    if (s->kv.jend >= STORE_JOURNAL_CKPT_BYTES)
         return true;
-    if (s->ckpt_ops < ckpt_max_pages || mdb_env_info(s->env, &info) != 0)
+    if (s->kv.ckpt_ops < ckpt_max_pages || mdb_env_info(s->kv.env, &info) != 0)
         return false;
     pages = (uint64_t)info.me_last_pgno + 1; /* no more distinct pages than the hub has */
     return pages >= ckpt_max_pages;
@@ -571,7 +572,7 @@ bool store_checkpoint_due(store *s)
 
 bool store_checkpoint_pending(const store *s)
 {
-    return s->ckpt != NULL || s->ckpt_running || s->jend > J_HEAD_BYTES || s->jreset_owed;
+    return s->kv.ckpt != NULL || s->kv.ckpt_running || s->kv.jend > J_HEAD_BYTES || s->kv.jreset_owed;
 }
 
 /* ---- open and close ---- */
@@ -602,21 +603,21 @@ int store_journal_lock(store *s, const char *dir, char err[STORE_ERRMSG_MAX])
         snprintf(err, STORE_ERRMSG_MAX, "hub folder: path too long");
         return SKR_EINVAL;
     }
-    s->jfd = open(path, flags);
-    if (s->jfd < 0 && errno == ENOENT) {
-        s->jfd = open(path, flags | O_CREAT | O_EXCL, 0600);
-        created = s->jfd >= 0;
+    s->kv.jfd = open(path, flags);
+    if (s->kv.jfd < 0 && errno == ENOENT) {
+        s->kv.jfd = open(path, flags | O_CREAT | O_EXCL, 0600);
+        created = s->kv.jfd >= 0;
     }
-    if (s->jfd < 0) {
+    if (s->kv.jfd < 0) {
         int e = errno;
         snprintf(err, STORE_ERRMSG_MAX, "%.200s: %s", path, strerror(e));
         return e == EACCES ? SKR_EDENIED : SKR_EINTERNAL;
     }
-    if (flock(s->jfd, LOCK_EX | LOCK_NB) != 0) {
+    if (flock(s->kv.jfd, LOCK_EX | LOCK_NB) != 0) {
         snprintf(err, STORE_ERRMSG_MAX, "hub %.200s is in use by another process", dir);
         return SKR_EBUSY;
     }
-    if (fstat(s->jfd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(s->kv.jfd, &st) != 0 || !S_ISREG(st.st_mode)) {
         snprintf(err, STORE_ERRMSG_MAX, "%.200s: not a regular file", path);
         return SKR_EINVAL;
     }
@@ -632,20 +633,20 @@ int store_journal_open(store *s, char err[STORE_ERRMSG_MAX])
 {
     int r = 0;
 
-    if (j_read_head(s->jfd, &s->jepoch) != 0) {
+    if (j_read_head(s->kv.jfd, &s->kv.jepoch) != 0) {
         r = j_errno(s, "journal read");
         snprintf(err, STORE_ERRMSG_MAX, "journal: %.200s", s->errmsg);
         return r;
     }
-    s->jend = J_HEAD_BYTES;
-    if (s->jepoch == 0) {
+    s->kv.jend = J_HEAD_BYTES;
+    if (s->kv.jepoch == 0) {
         /* New, or a header torn by a crash during a reset: its records are all in the
          * data file already (a reset only follows a synced checkpoint). Old records are
          * dropped and the epoch starts at a random number, so that no stale record can
          * ever pass for a new one. */
-        randombytes_buf(&s->jepoch, sizeof s->jepoch);
-        s->jepoch >>= 1;
-        if (ftruncate(s->jfd, 0) != 0 || (r = j_reset(s)) != 0) {
+        randombytes_buf(&s->kv.jepoch, sizeof s->kv.jepoch);
+        s->kv.jepoch >>= 1;
+        if (ftruncate(s->kv.jfd, 0) != 0 || (r = j_reset(s)) != 0) {
             if (r == 0)
                 r = j_errno(s, "journal");
             snprintf(err, STORE_ERRMSG_MAX, "journal: %.200s", s->errmsg);
@@ -655,7 +656,7 @@ int store_journal_open(store *s, char err[STORE_ERRMSG_MAX])
     }
     if ((r = j_reload(s, UINT64_MAX)) != 0 || (r = store_checkpoint(s)) != 0) {
         /* A checkpoint that fails (disk full) keeps the replayed batches in memory. */
-        if (s->broken) {
+        if (s->kv.broken) {
             snprintf(err, STORE_ERRMSG_MAX, "journal: %.200s", s->errmsg);
             return r;
         }
@@ -665,15 +666,15 @@ int store_journal_open(store *s, char err[STORE_ERRMSG_MAX])
 
 void store_journal_close(store *s)
 {
-    if (s->ckpt != NULL)
+    if (s->kv.ckpt != NULL)
         (void)store_checkpoint(s); /* on failure the journal keeps it for the next open */
-    if (s->ckpt != NULL)
-        mdb_txn_abort(s->ckpt);
-    s->ckpt = NULL;
-    if (s->jfd >= 0)
-        close(s->jfd);
-    s->jfd = -1;
-    free(s->jbuf);
-    s->jbuf = NULL;
-    s->jlen = s->jcap = 0;
+    if (s->kv.ckpt != NULL)
+        mdb_txn_abort(s->kv.ckpt);
+    s->kv.ckpt = NULL;
+    if (s->kv.jfd >= 0)
+        close(s->kv.jfd);
+    s->kv.jfd = -1;
+    free(s->kv.jbuf);
+    s->kv.jbuf = NULL;
+    s->kv.jlen = s->kv.jcap = 0;
 }

@@ -14,6 +14,7 @@
  */
 #include <string.h>
 
+#include "store_hub.h"
 #include "store_keys.h"
 #include "store_test.h"
 
@@ -59,10 +60,10 @@ static bool store_kdf_valid(const store_kdf *kdf)
 static int store_meta_suite(store *s, MDB_txn *txn)
 {
     MDB_val k = store_k_suite, d;
-    int rc = mdb_get(txn, s->meta, &k, &d);
+    int rc = mdb_get(txn, s->kv.meta, &k, &d);
 
     if (rc == MDB_NOTFOUND) {
-        s->suite = STORE_SUITE_XCHACHA; /* hubs made before suites were recorded */
+        s->hk.suite = STORE_SUITE_XCHACHA; /* hubs made before suites were recorded */
         return 0;
     }
     if (rc != 0)
@@ -70,7 +71,7 @@ static int store_meta_suite(store *s, MDB_txn *txn)
     if (d.mv_size != 1 || (((uint8_t *)d.mv_data)[0] != STORE_SUITE_XCHACHA &&
                            ((uint8_t *)d.mv_data)[0] != STORE_SUITE_AESGCM))
         return store_errf(s, SKR_EINTEGRITY, "hub cipher suite is unknown or corrupt");
-    s->suite = ((uint8_t *)d.mv_data)[0];
+    s->hk.suite = ((uint8_t *)d.mv_data)[0];
     return 0;
 }
 
@@ -83,61 +84,61 @@ int store_meta_load(store *s, MDB_txn *txn)
     store_kdf kdf = { 0 };
     int rc, r;
 
-    s->initialized = false;
-    s->legacy = false;
-    rc = mdb_get(txn, s->meta, &k, &d);
+    s->hk.initialized = false;
+    s->hk.legacy = false;
+    rc = mdb_get(txn, s->kv.meta, &k, &d);
     if (rc == 0) {
         k = store_k_kdf;
-        if ((rc = mdb_get(txn, s->meta, &k, &d)) != 0)
+        if ((rc = mdb_get(txn, s->kv.meta, &k, &d)) != 0)
             return store_mdb_err(s, rc, "read kdf");
         if ((r = store_kdf_unpack(d.mv_data, d.mv_size, &kdf)) != 0)
             return store_errf(s, r, "hub KDF parameters are corrupt");
-        s->legacy = true;
+        s->hk.legacy = true;
     } else if (rc != MDB_NOTFOUND) {
         return store_mdb_err(s, rc, "read wrapped keys");
     } else {
         k = store_k_keyid;
-        if ((rc = mdb_get(txn, s->meta, &k, &d)) == MDB_NOTFOUND)
+        if ((rc = mdb_get(txn, s->kv.meta, &k, &d)) == MDB_NOTFOUND)
             return 0;
         if (rc != 0)
             return store_mdb_err(s, rc, "read keyid");
         if (d.mv_size != 8)
             return store_errf(s, SKR_EINTEGRITY, "hub key id is corrupt");
-        s->keyid = store_get_u64(d.mv_data);
+        s->hk.keyid = store_get_u64(d.mv_data);
     }
     if ((r = store_meta_suite(s, txn)) != 0)
         return r;
     /* A key-file hub's KDF comes from its entry (store_ring_open, and every change of
      * the key file): an environment reopened (store_env_reopen: compaction, trim) must
      * keep it, so only a legacy hub's meta sets it here. */
-    if (s->legacy)
-        s->kdf = kdf;
-    s->initialized = true;
+    if (s->hk.legacy)
+        s->hk.kdf = kdf;
+    s->hk.initialized = true;
     return 0;
 }
 
 bool store_is_initialized(const store *s)
 {
-    return s != NULL && s->initialized;
+    return s != NULL && s->hk.initialized;
 }
 
 const char *store_suite_name(const store *s)
 {
-    if (s == NULL || !s->initialized)
+    if (s == NULL || !s->hk.initialized)
         return "none";
-    return s->suite == STORE_SUITE_AESGCM ? "aes-256-gcm" : "xchacha20-poly1305";
+    return s->hk.suite == STORE_SUITE_AESGCM ? "aes-256-gcm" : "xchacha20-poly1305";
 }
 
 bool store_is_unlocked(const store *s)
 {
-    return s != NULL && s->keys != NULL;
+    return s != NULL && s->hk.keys != NULL;
 }
 
 int store_get_kdf(store *s, store_kdf *out)
 {
-    if (!s->initialized)
+    if (!s->hk.initialized)
         return store_errf(s, SKR_ELOCKED, "hub not initialised");
-    *out = s->kdf;
+    *out = s->hk.kdf;
     return 0;
 }
 
@@ -159,7 +160,7 @@ int store_put_keyid(store *s, MDB_txn *txn, uint64_t id)
     int rc;
 
     store_put_u64(v, id);
-    if ((rc = mdb_put(txn, s->meta, &k, &d, 0)) != 0)
+    if ((rc = mdb_put(txn, s->kv.meta, &k, &d, 0)) != 0)
         return store_mdb_err(s, rc, "write keyid");
     return 0;
 }
@@ -170,7 +171,7 @@ uint64_t store_keyid_new(const store *s)
 
     do
         randombytes_buf(&id, sizeof id);
-    while (id == 0 || id == s->keyid);
+    while (id == 0 || id == s->hk.keyid);
     return id;
 }
 
@@ -185,8 +186,8 @@ static int store_unwrap(store *s, const uint8_t *kek, uint8_t *keys)
     MDB_txn *txn;
     int rc, r, bad;
 
-    if (!s->legacy) {
-        if ((e = store_ring_find(s, s->keyid)) == NULL)
+    if (!s->hk.legacy) {
+        if ((e = store_ring_find(s, s->hk.keyid)) == NULL)
             return store_errf(s, SKR_EINTEGRITY, "the key file holds no key for the records");
         adlen = store_wrap_ad(STORE_WRAP_LABEL, &e->kdf, &e->id, ad);
         bad = store_unseal(kek, ad, adlen, e->wrap, STORE_WRAP_BYTES, keys,
@@ -194,11 +195,11 @@ static int store_unwrap(store *s, const uint8_t *kek, uint8_t *keys)
     } else {
         if ((r = store_read_begin(s, &txn)) != 0)
             return r;
-        if ((rc = mdb_get(txn, s->meta, &k, &d)) != 0) {
+        if ((rc = mdb_get(txn, s->kv.meta, &k, &d)) != 0) {
             store_read_end(s);
             return store_mdb_err(s, rc, "read wrapped keys");
         }
-        adlen = store_wrap_ad(STORE_WRAP_V1_LABEL, &s->kdf, NULL, ad);
+        adlen = store_wrap_ad(STORE_WRAP_V1_LABEL, &s->hk.kdf, NULL, ad);
         bad = d.mv_size != STORE_WRAP_BYTES ||
               store_unseal(kek, ad, adlen, d.mv_data, d.mv_size, keys, 2 * STORE_KEY_BYTES,
                            &n) != 0;
@@ -216,7 +217,7 @@ static int store_unwrap_current(store *s, const uint8_t *kek, uint8_t *keys)
 
     if ((r = store_unwrap(s, kek, keys)) != 0)
         return r;
-    return s->legacy ? store_ring_migrate(s, keys, kek) : store_ring_compact_pending(s);
+    return s->hk.legacy ? store_ring_migrate(s, keys, kek) : store_ring_compact_pending(s);
 }
 
 struct store_init_ctx {
@@ -234,20 +235,20 @@ static int store_init_txn(store *s, MDB_txn *txn, void *ctx)
     MDB_val k = store_k_wrap, d;
     int rc;
 
-    if ((rc = mdb_get(txn, s->meta, &k, &d)) == 0 ||
-        (rc == MDB_NOTFOUND && (k = store_k_keyid, rc = mdb_get(txn, s->meta, &k, &d)) == 0))
+    if ((rc = mdb_get(txn, s->kv.meta, &k, &d)) == 0 ||
+        (rc == MDB_NOTFOUND && (k = store_k_keyid, rc = mdb_get(txn, s->kv.meta, &k, &d)) == 0))
         return store_errf(s, SKR_EEXISTS, "hub already initialised");
     if (rc != MDB_NOTFOUND)
         return store_mdb_err(s, rc, "read key id");
     k = store_k_seq;
     d.mv_size = sizeof zero;
     d.mv_data = zero;
-    if ((rc = mdb_put(txn, s->meta, &k, &d, MDB_NOOVERWRITE)) != 0 && rc != MDB_KEYEXIST)
+    if ((rc = mdb_put(txn, s->kv.meta, &k, &d, MDB_NOOVERWRITE)) != 0 && rc != MDB_KEYEXIST)
         return store_mdb_err(s, rc, "write seq");
     k = store_k_suite;
     d.mv_size = 1;
     d.mv_data = &suite;
-    if ((rc = mdb_put(txn, s->meta, &k, &d, 0)) != 0)
+    if ((rc = mdb_put(txn, s->kv.meta, &k, &d, 0)) != 0)
         return store_mdb_err(s, rc, "write suite");
     if (!c->legacy)
         return store_put_keyid(s, txn, c->id);
@@ -258,12 +259,12 @@ static int store_init_txn(store *s, MDB_txn *txn, void *ctx)
     k = store_k_kdf;
     d.mv_size = sizeof packed;
     d.mv_data = packed;
-    if ((rc = mdb_put(txn, s->meta, &k, &d, 0)) != 0)
+    if ((rc = mdb_put(txn, s->kv.meta, &k, &d, 0)) != 0)
         return store_mdb_err(s, rc, "write kdf");
     k = store_k_wrap;
     d.mv_size = sizeof wrap;
     d.mv_data = wrap;
-    if ((rc = mdb_put(txn, s->meta, &k, &d, 0)) != 0)
+    if ((rc = mdb_put(txn, s->kv.meta, &k, &d, 0)) != 0)
         return store_mdb_err(s, rc, "write wrapped keys");
     return 0;
 }
@@ -278,11 +279,11 @@ static int store_init_as(store *s, const store_kdf *kdf, const uint8_t *kek, boo
     int r;
 
     (void)store_checkpoint_finish(s); /* a failure keeps the journal: retried later */
-    if (s->initialized)
+    if (s->hk.initialized)
         return store_errf(s, SKR_EEXISTS, "hub already initialised");
     if (!store_kdf_valid(kdf) || kek == NULL)
         return store_errf(s, SKR_EINVAL, "invalid KDF parameters");
-    if (s->batching)
+    if (s->kv.batching)
         return store_errf(s, SKR_EBUSY, "a write batch is open: commit it first");
     if ((keys = store_keys_alloc()) == NULL)
         return store_errf(s, SKR_ENOMEM, "no guarded memory for keys");
@@ -296,13 +297,13 @@ static int store_init_as(store *s, const store_kdf *kdf, const uint8_t *kek, boo
         goto out;
     store_lock(s);
     sodium_mprotect_readonly(keys);
-    s->keys = keys;
+    s->hk.keys = keys;
     keys = NULL;
-    s->kdf = *kdf;
-    s->suite = (uint8_t)c.suite;
-    s->keyid = legacy ? 0 : c.id;
-    s->legacy = legacy;
-    s->initialized = true;
+    s->hk.kdf = *kdf;
+    s->hk.suite = (uint8_t)c.suite;
+    s->hk.keyid = legacy ? 0 : c.id;
+    s->hk.legacy = legacy;
+    s->hk.initialized = true;
     store_mirror_build(s); /* empty; without it gets read LMDB */
 out:
     store_keys_free(keys);
@@ -325,23 +326,23 @@ int store_unlock(store *s, const uint8_t kek[STORE_KEY_BYTES])
     int r;
 
     (void)store_checkpoint_finish(s); /* a failure keeps the journal: retried later */
-    if (!s->initialized)
+    if (!s->hk.initialized)
         return store_errf(s, SKR_ELOCKED, "hub not initialised");
-    if (s->suite == STORE_SUITE_AESGCM && !crypto_aead_aes256gcm_is_available())
+    if (s->hk.suite == STORE_SUITE_AESGCM && !crypto_aead_aes256gcm_is_available())
         return store_errf(s, SKR_EINTERNAL, "this hub is sealed with AES-256-GCM, which needs "
                           "a CPU with AES-NI");
     if ((keys = store_keys_alloc()) == NULL)
         return store_errf(s, SKR_ENOMEM, "no guarded memory for keys");
     if ((r = store_unwrap_current(s, kek, keys)) != 0)
         goto out;
-    store_keys_derive(keys, s->suite);
+    store_keys_derive(keys, s->hk.suite);
     memcpy(keys + STORE_K_KEK, kek, STORE_KEY_BYTES);
     store_lock(s);
     sodium_mprotect_readonly(keys);
-    s->keys = keys;
+    s->hk.keys = keys;
     keys = NULL;
     /* A format-1 hub is sealed again as format 2 before anything reads it. */
-    if (s->format < STORE_FORMAT_VERSION && (r = store_upgrade(s)) != 0) {
+    if (s->recs.format < STORE_FORMAT_VERSION && (r = store_upgrade(s)) != 0) {
         store_lock(s);
         goto out;
     }
@@ -359,9 +360,9 @@ void store_lock(store *s)
         return;
     (void)store_checkpoint_finish(s); /* a failure keeps the journal: retried later */
     store_release(s);
-    store_keys_free(s->keys); /* read-write, wipe, free */
-    s->keys = NULL;
-    sodium_memzero(s->pcache, sizeof s->pcache);
+    store_keys_free(s->hk.keys); /* read-write, wipe, free */
+    s->hk.keys = NULL;
+    sodium_memzero(s->recs.pcache, sizeof s->recs.pcache);
     store_mirror_free(s); /* derived from the index key: gone with it */
 }
 
@@ -371,21 +372,21 @@ static int store_rewrap_ring(store *s, const uint8_t *keys, const store_kdf *new
                              const uint8_t *new_kek)
 {
     store_ring next = { .n = 1 };
-    uint64_t gen = s->ring.gen;
+    uint64_t gen = s->hk.ring.gen;
     int r;
 
-    store_wrap_make(new_kdf, new_kek, keys, s->keyid, &next.ent[0]);
+    store_wrap_make(new_kdf, new_kek, keys, s->hk.keyid, &next.ent[0]);
     r = store_ring_write(s, &next);
     sodium_memzero(&next, sizeof next);
-    if (s->ring.gen == gen)
+    if (s->hk.ring.gen == gen)
         return r; /* nothing landed */
     /* Slot 0 holds the new wrap (an open would take it): follow it, even when slot 1
      * failed (r says so). */
-    s->kdf = *new_kdf;
-    if (s->keys != NULL) {
-        sodium_mprotect_readwrite(s->keys);
-        memcpy(s->keys + STORE_K_KEK, new_kek, STORE_KEY_BYTES);
-        sodium_mprotect_readonly(s->keys);
+    s->hk.kdf = *new_kdf;
+    if (s->hk.keys != NULL) {
+        sodium_mprotect_readwrite(s->hk.keys);
+        memcpy(s->hk.keys + STORE_K_KEK, new_kek, STORE_KEY_BYTES);
+        sodium_mprotect_readonly(s->hk.keys);
     }
     return r;
 }
@@ -398,11 +399,11 @@ int store_passwd(store *s, const uint8_t old_kek[STORE_KEY_BYTES], const store_k
 
     store_release(s);
     (void)store_checkpoint_finish(s); /* a failure keeps the journal: retried later */
-    if (!s->initialized)
+    if (!s->hk.initialized)
         return store_errf(s, SKR_ELOCKED, "hub not initialised");
     if (!store_kdf_valid(new_kdf) || old_kek == NULL || new_kek == NULL)
         return store_errf(s, SKR_EINVAL, "invalid KDF parameters");
-    if (s->batching)
+    if (s->kv.batching)
         return store_errf(s, SKR_EBUSY, "a write batch is open: commit it first");
     if ((tmp = store_keys_alloc()) == NULL)
         return store_errf(s, SKR_ENOMEM, "no guarded memory for keys");
@@ -412,7 +413,7 @@ int store_passwd(store *s, const uint8_t old_kek[STORE_KEY_BYTES], const store_k
         r = store_rewrap_ring(s, tmp, new_kdf, new_kek);
         goto out;
     }
-    store_keys_derive(tmp, s->suite);
+    store_keys_derive(tmp, s->hk.suite);
     r = store_rotate_keys(s, tmp, new_kdf, new_kek, records);
 out:
     store_keys_free(tmp);
@@ -435,17 +436,17 @@ int store_test_wrap(store *s, uint8_t out[STORE_TEST_WRAP_BYTES])
     int rc, r;
 
     (void)store_checkpoint_finish(s);
-    if (!s->initialized)
+    if (!s->hk.initialized)
         return SKR_ELOCKED;
-    if (!s->legacy) {
-        if ((e = store_ring_find(s, s->keyid)) == NULL)
+    if (!s->hk.legacy) {
+        if ((e = store_ring_find(s, s->hk.keyid)) == NULL)
             return SKR_EINTEGRITY;
         memcpy(out, e->wrap, STORE_WRAP_BYTES);
         return 0;
     }
     if ((r = store_read_begin(s, &txn)) != 0)
         return r;
-    if ((rc = mdb_get(txn, s->meta, &k, &d)) != 0 || d.mv_size != STORE_WRAP_BYTES)
+    if ((rc = mdb_get(txn, s->kv.meta, &k, &d)) != 0 || d.mv_size != STORE_WRAP_BYTES)
         r = SKR_EINTEGRITY;
     else
         memcpy(out, d.mv_data, STORE_WRAP_BYTES);
@@ -457,9 +458,9 @@ int store_test_key_masked(const store *s, int which, const uint8_t mask[32], uin
 {
     const uint8_t *k;
 
-    if (s->keys == NULL)
+    if (s->hk.keys == NULL)
         return SKR_ELOCKED;
-    k = s->keys + (which == 0 ? STORE_K_DATA : STORE_K_INDEX);
+    k = s->hk.keys + (which == 0 ? STORE_K_DATA : STORE_K_INDEX);
     for (int i = 0; i < 32; i++)
         out[i] = k[i] ^ mask[i];
     return 0;
@@ -467,5 +468,5 @@ int store_test_key_masked(const store *s, int which, const uint8_t mask[32], uin
 
 int store_test_suite(const store *s)
 {
-    return s->suite;
+    return s->hk.suite;
 }

@@ -5,9 +5,12 @@
  * (store_keyfile.c). What they export to each other and to the top; store.h has the
  * public calls they implement.
  *
- * It includes the layers below (store_int.h, which includes store_crypto.h); nothing
- * below includes it. store_hub.c, at the top, opens and closes the hub over kv and these
- * (store_open, store_close: daemon/store/README.md).
+ * It includes the layers below (store_records.h, which includes the cache, kv and crypto
+ * headers); nothing below includes it. Its state is store_hubkeys, which struct store
+ * (store_hub.h) embeds as s->hk; the records layer reads s->hk.keys and s->hk.suite to
+ * seal. Its functions take the whole store *: they write through kv and records.
+ * store_hub.c, at the top, opens and closes the hub over kv and these (store_open,
+ * store_close: daemon/store/README.md).
  *
  * The key file `keys` (store_ring.c): two 4 KiB slots with the same content, each
  *   "SKRKEYS1" | format u32 BE (1) | flags u32 BE | generation u64 BE | n u8 (1..2) |
@@ -18,12 +21,39 @@
  * data.mdb, and an old passphrase kept opening the current file. The slots are rewritten
  * in place: after a change neither holds the old wraps. Two entries exist only while a
  * rotate runs (old and new data key); "keyid" in LMDB says which one the records use.
- * Its content in memory, store_ring, is in store_int.h (struct store holds it).
  */
 #ifndef DAEMON_STORE_KEYS_H
 #define DAEMON_STORE_KEYS_H
 
-#include "store_int.h"
+#include "store_records.h"
+
+/* The content of the key file `keys` (store_ring.c, its layout above). */
+#define STORE_RING_MAX     2
+#define STORE_RING_COMPACT 1u /* flags: data.mdb may still hold a pre-`keys` wrap in a
+                               * freed page: copy it compacted (store_ring_compact) */
+typedef struct store_wrapent {
+    uint64_t id;
+    store_kdf kdf;
+    uint8_t wrap[STORE_WRAP_BYTES];
+} store_wrapent;
+typedef struct store_ring {
+    uint64_t gen;       /* 0: no valid slot (a new hub, or no file yet) */
+    uint32_t flags;
+    unsigned n;
+    store_wrapent ent[STORE_RING_MAX];
+} store_ring;
+
+/* The hub keys' state (struct store's s->hk). */
+typedef struct store_hubkeys {
+    int kfd;                /* the key file `keys` */
+    store_ring ring;        /* what the key file holds */
+    uint64_t keyid;         /* meta "keyid": the data key the records use */
+    bool legacy;            /* the wrap is still in LMDB meta (a hub made before `keys`) */
+    uint8_t *keys;          /* NULL when locked; STORE_K_TOTAL bytes */
+    bool initialized;
+    uint8_t suite;          /* STORE_SUITE_*: how records and look-up keys are made */
+    store_kdf kdf;          /* valid when initialized */
+} store_hubkeys;
 
 /* store_keys.c */
 /* At open: whether the hub is initialised, its suite, and (a legacy hub) its KDF. */

@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store_int.h"
+#include "store_hub.h"
+#include "store_records.h"
 
 /* A growable list of NUL-terminated strings with a count each; wiped when freed. */
 typedef struct store_strs {
@@ -75,8 +76,8 @@ static int store_list_ready(store *s, const store_lister *l)
 {
     if (l == NULL || l->begin == NULL || l->item == NULL)
         return store_errf(s, SKR_EINVAL, "lister missing");
-    if (s->keys == NULL)
-        return store_errf(s, SKR_ELOCKED, s->initialized ? "hub locked"
+    if (s->hk.keys == NULL)
+        return store_errf(s, SKR_ELOCKED, s->hk.initialized ? "hub locked"
                                                          : "hub not initialised");
     return 0;
 }
@@ -91,13 +92,13 @@ static int store_db_collect(store *s, MDB_txn *txn, const uint8_t hp[STORE_HASH_
     size_t n;
     int rc, r = 0;
 
-    if ((rc = mdb_get(txn, s->protos, &k, &v)) != 0)
+    if ((rc = mdb_get(txn, s->kv.protos, &k, &v)) != 0)
         return rc == MDB_NOTFOUND ? store_errf(s, SKR_ENOT_FOUND, "no such protocol")
                                   : store_mdb_err(s, rc, "protocol");
     memcpy(start, hp, STORE_HASH_BYTES);
     k.mv_size = sizeof start;
     k.mv_data = start;
-    if ((rc = mdb_cursor_open(txn, s->ord, &c)) != 0)
+    if ((rc = mdb_cursor_open(txn, s->kv.ord, &c)) != 0)
         return store_mdb_err(s, rc, "order cursor");
     for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
@@ -174,7 +175,7 @@ static int store_hub_collect(store *s, MDB_txn *txn, store_strs *out)
     size_t n;
     int rc, r = 0;
 
-    if ((rc = mdb_cursor_open(txn, s->protos, &c)) != 0)
+    if ((rc = mdb_cursor_open(txn, s->kv.protos, &c)) != 0)
         return store_mdb_err(s, rc, "protocol cursor");
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
@@ -240,7 +241,7 @@ int store_stats(store *s, uint64_t *protocols, uint64_t *credentials)
 
     if ((r = store_read_begin(s, &txn)) != 0)
         return r;
-    if ((rc = mdb_stat(txn, s->protos, &sp)) != 0 || (rc = mdb_stat(txn, s->rec, &sr)) != 0)
+    if ((rc = mdb_stat(txn, s->kv.protos, &sp)) != 0 || (rc = mdb_stat(txn, s->kv.rec, &sr)) != 0)
         r = store_mdb_err(s, rc, "stat");
     store_read_end(s);
     if (r != 0)

@@ -14,7 +14,8 @@
 #include <unistd.h>
 
 #include "store_folder.h"
-#include "store_int.h"
+#include "store_hub.h"
+#include "store_kv.h"
 #include "store_test.h"
 
 static size_t store_initial_mapsize = STORE_DEFAULT_MAPSIZE;
@@ -26,7 +27,7 @@ void store_test_set_mapsize(size_t bytes)
 
 size_t store_test_mapsize(const store *s)
 {
-    return s->mapsize;
+    return s->kv.mapsize;
 }
 
 int store_errf(store *s, int code, const char *fmt, ...)
@@ -51,7 +52,7 @@ static bool store_fs_full(store *s)
     struct statvfs vfs;
     int fd;
 
-    if (s->env == NULL || mdb_env_get_fd(s->env, &fd) != 0 || fstatvfs(fd, &vfs) != 0)
+    if (s->kv.env == NULL || mdb_env_get_fd(s->kv.env, &fd) != 0 || fstatvfs(fd, &vfs) != 0)
         return false;
     return (uint64_t)vfs.f_bavail * vfs.f_frsize < 64 * 1024;
 }
@@ -95,9 +96,9 @@ int store_mdb_err(store *s, int rc, const char *what)
 
 static void store_rtxn_drop(store *s)
 {
-    if (s->rtxn != NULL) {
-        mdb_txn_abort(s->rtxn);
-        s->rtxn = NULL;
+    if (s->kv.rtxn != NULL) {
+        mdb_txn_abort(s->kv.rtxn);
+        s->kv.rtxn = NULL;
     }
 }
 
@@ -109,20 +110,20 @@ int store_remap(store *s, size_t new_size)
     int rc;
 
     store_rtxn_drop(s);
-    if ((rc = mdb_env_set_mapsize(s->env, new_size)) != 0)
+    if ((rc = mdb_env_set_mapsize(s->kv.env, new_size)) != 0)
         return store_mdb_err(s, rc, "set map size");
-    if ((rc = mdb_env_info(s->env, &info)) != 0)
+    if ((rc = mdb_env_info(s->kv.env, &info)) != 0)
         return store_mdb_err(s, rc, "env info");
-    s->mapsize = info.me_mapsize;
+    s->kv.mapsize = info.me_mapsize;
     return 0;
 }
 
 static int store_grow(store *s)
 {
-    if (s->mapsize >= STORE_MAX_MAPSIZE)
+    if (s->kv.mapsize >= STORE_MAX_MAPSIZE)
         return store_errf(s, SKR_EINTERNAL, "hub map reached its limit of %zu bytes",
                           (size_t)STORE_MAX_MAPSIZE);
-    return store_remap(s, s->mapsize * 2);
+    return store_remap(s, s->kv.mapsize * 2);
 }
 
 /* The read txn is kept across calls (reset, then renewed): no malloc or reader-slot search
@@ -131,23 +132,23 @@ int store_read_begin(store *s, MDB_txn **txn)
 {
     int rc, r;
 
-    if (s->broken)
+    if (s->kv.broken)
         return store_errf(s, SKR_EINTERNAL, "the hub journal could not be applied: "
                           "restart sekretsd");
     /* While the checkpoint thread commits, no mdb_* call here (store_ckpt.c). */
-    if (s->ckpt_running)
+    if (s->kv.ckpt_running)
         return store_errf(s, STORE_ECHECKPOINT, "a checkpoint is being written");
     /* Journaled writes live in the open write txns until a checkpoint: reads go there. An
      * open batch is not durable yet: the caller holds replies until store_batch_commit. */
-    if (s->batch != NULL || s->ckpt != NULL) {
-        *txn = s->batch != NULL ? s->batch : s->ckpt;
+    if (s->kv.batch != NULL || s->kv.ckpt != NULL) {
+        *txn = s->kv.batch != NULL ? s->kv.batch : s->kv.ckpt;
         return 0;
     }
     for (int tries = 0; tries < 4; tries++) {
-        rc = s->rtxn == NULL ? mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->rtxn)
-                             : mdb_txn_renew(s->rtxn);
+        rc = s->kv.rtxn == NULL ? mdb_txn_begin(s->kv.env, NULL, MDB_RDONLY, &s->kv.rtxn)
+                             : mdb_txn_renew(s->kv.rtxn);
         if (rc == 0) {
-            *txn = s->rtxn;
+            *txn = s->kv.rtxn;
             return 0;
         }
         store_rtxn_drop(s);
@@ -162,10 +163,10 @@ int store_read_begin(store *s, MDB_txn **txn)
 
 void store_read_end(store *s)
 {
-    if (s->batch != NULL || s->ckpt != NULL)
+    if (s->kv.batch != NULL || s->kv.ckpt != NULL)
         return; /* write txns live on until the commit or checkpoint */
-    if (s->rtxn != NULL)
-        mdb_txn_reset(s->rtxn);
+    if (s->kv.rtxn != NULL)
+        mdb_txn_reset(s->kv.rtxn);
 }
 
 /* True when the open file has no name left. Asks statx for the link count alone: an
@@ -189,12 +190,12 @@ int store_check_file(store *s)
 {
     int fd;
 
-    if ((mdb_env_get_fd(s->env, &fd) == 0 && store_fd_unlinked(fd)) ||
-        (s->jfd >= 0 && store_fd_unlinked(s->jfd)) ||
-        (s->kfd >= 0 && store_fd_unlinked(s->kfd)))
+    if ((mdb_env_get_fd(s->kv.env, &fd) == 0 && store_fd_unlinked(fd)) ||
+        (s->kv.jfd >= 0 && store_fd_unlinked(s->kv.jfd)) ||
+        (s->hk.kfd >= 0 && store_fd_unlinked(s->hk.kfd)))
         return store_errf(s, SKR_EINTERNAL, "the hub file was deleted while sekretsd ran: "
                           "writes are refused (restart sekretsd)");
-    if (s->broken)
+    if (s->kv.broken)
         return store_errf(s, SKR_EINTERNAL, "the hub journal could not be applied: "
                           "restart sekretsd");
     return 0;
@@ -209,20 +210,20 @@ int store_write(store *s, store_txn_fn fn, void *ctx)
     MDB_txn *txn;
     int rc, r;
 
-    if (s->batching)
+    if (s->kv.batching)
         return store_errf(s, SKR_EBUSY, "a write batch is open: commit it first");
     (void)store_checkpoint_finish(s); /* before any mdb_* call; its failure: below */
     if ((r = store_check_file(s)) != 0 || (r = store_checkpoint(s)) != 0)
         return r;
     for (;;) {
-        if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0) {
+        if ((rc = mdb_txn_begin(s->kv.env, NULL, 0, &txn)) != 0) {
             r = store_mdb_err(s, rc, "begin write");
         } else if ((r = fn(s, txn, ctx)) != 0) {
             mdb_txn_abort(txn);
         } else if ((rc = mdb_txn_commit(txn)) != 0) {
             r = store_mdb_err(s, rc, "commit");
         } else {
-            s->trim_owed = true;
+            s->kv.trim_owed = true;
         }
         if (r == STORE_EGROW)
             r = store_grow(s);
@@ -236,9 +237,9 @@ int store_write(store *s, store_txn_fn fn, void *ctx)
 }
 
 /* ---- group commit ----
- * A batch writes straight into the long-lived s->ckpt (s->batch names it while the batch
+ * A batch writes straight into the long-lived s->kv.ckpt (s->kv.batch names it while the batch
  * has written something); store_batch_commit makes the batch durable with one journal
- * record (store_journal.c). Undoing a batch, or a failed write inside it, rebuilds s->ckpt
+ * record (store_journal.c). Undoing a batch, or a failed write inside it, rebuilds s->kv.ckpt
  * from the journal (store_batch_drop), which holds every acknowledged batch and nothing
  * else. Why not a child txn per batch, as before: LMDB copies every page the child
  * touches that the parent already dirtied (a fresh malloc and a 4 KiB memset each), and
@@ -253,70 +254,70 @@ int store_batch_begin(store *s)
     MDB_stat st;
     int rc;
 
-    if (s->batching)
+    if (s->kv.batching)
         return 0;
-    if (s->ckpt_running) /* no write until the commit ends: the caller asks again */
+    if (s->kv.ckpt_running) /* no write until the commit ends: the caller asks again */
         return store_errf(s, STORE_ECHECKPOINT, "a checkpoint is being written");
     if ((rc = store_check_file(s)) != 0)
         return rc;
     /* Grow before the batch: the map can only grow while no write txn is open, so that
      * costs a checkpoint; inside the batch, a full map costs an early commit. */
-    if ((rc = mdb_env_info(s->env, &info)) != 0 || (rc = mdb_env_stat(s->env, &st)) != 0)
+    if ((rc = mdb_env_info(s->kv.env, &info)) != 0 || (rc = mdb_env_stat(s->kv.env, &st)) != 0)
         return store_mdb_err(s, rc, "env info");
     /* The open checkpoint txn may have taken up to about one new page per op. */
-    if ((info.me_last_pgno + 1 + s->ckpt_ops) * (size_t)st.ms_psize > s->mapsize / 2) {
+    if ((info.me_last_pgno + 1 + s->kv.ckpt_ops) * (size_t)st.ms_psize > s->kv.mapsize / 2) {
         int r;
         if ((r = store_checkpoint(s)) != 0 || (r = store_grow(s)) != 0)
             return r;
     }
-    s->batching = true;
-    s->batch_err = 0;
-    s->jlen = 0;
+    s->kv.batching = true;
+    s->kv.batch_err = 0;
+    s->kv.jlen = 0;
     return 0; /* the txns themselves are begun by the first write */
 }
 
-/* Takes the open batch's writes out of s->ckpt: it is rebuilt from the journal, which
+/* Takes the open batch's writes out of s->kv.ckpt: it is rebuilt from the journal, which
  * does not hold them (none of them was acknowledged). A failed rebuild leaves the store
  * broken (every call fails: store_journal_reload). */
 static int store_batch_drop(store *s)
 {
-    if (s->batch == NULL)
+    if (s->kv.batch == NULL)
         return 0;
-    s->batch = NULL;
+    s->kv.batch = NULL;
     return store_journal_reload(s);
 }
 
-/* Journals the batch so far: its writes in s->ckpt are then durable. After a journal
+/* Journals the batch so far: its writes in s->kv.ckpt are then durable. After a journal
  * failure the batch is dropped (none of it was acknowledged). */
 static int store_batch_settle(store *s)
 {
     int r;
 
-    if (s->batch == NULL)
+    if (s->kv.batch == NULL)
         return 0;
     if ((r = store_journal_sync(s)) != 0) {
         (void)store_batch_drop(s); /* a failed rebuild: broken; r says what went wrong */
-        s->jlen = 0;
+        s->kv.jlen = 0;
         return r;
     }
-    s->batch = NULL;
+    s->kv.batch = NULL;
     return 0;
 }
 
 int store_batch_commit(store *s)
 {
-    int r = s->batch_err;
+    int r = s->kv.batch_err;
 
-    if (!s->batching)
+    if (!s->kv.batching)
         return 0;
     if (r != 0) {
         (void)store_batch_drop(s);
     } else {
         r = store_batch_settle(s);
     }
-    s->batching = false;
-    s->batch_err = 0;
-    s->jlen = 0;
+    s->kv.batching = false;
+    s->kv.batch_err = 0;
+    s->kv.jlen = 0;
     /* The batch is durable; a failed checkpoint is retried later (the journal has it).
      * With async checkpoints on, the commit runs on the store's thread (store_ckpt.c). */
     if (r == 0 && store_checkpoint_due(s))
@@ -327,9 +328,9 @@ int store_batch_commit(store *s)
 /* Drops an open batch: nothing of it was acknowledged (replies wait for the commit). */
 void store_batch_abort(store *s)
 {
-    (void)store_batch_drop(s); /* before the close's checkpoint commits s->ckpt */
-    s->batching = false;
-    s->jlen = 0;
+    (void)store_batch_drop(s); /* before the close's checkpoint commits s->kv.ckpt */
+    s->kv.batching = false;
+    s->kv.jlen = 0;
 }
 
 /* Makes what the batch holds so far durable and checkpoints it, so that the map can grow
@@ -339,7 +340,7 @@ static int store_batch_flush(store *s)
     int r;
 
     if ((r = store_batch_settle(s)) != 0) {
-        s->batch_err = r; /* the batch so far is lost: none of its replies may go out */
+        s->kv.batch_err = r; /* the batch so far is lost: none of its replies may go out */
         return r;
     }
     /* The batch so far is durable: a failure from here on fails this write only. */
@@ -353,20 +354,20 @@ static int store_batch_txn(store *s)
     int rc, r;
 
     for (;;) {
-        if (s->ckpt == NULL && (rc = mdb_txn_begin(s->env, NULL, 0, &s->ckpt)) != 0) {
-            s->ckpt = NULL;
+        if (s->kv.ckpt == NULL && (rc = mdb_txn_begin(s->kv.env, NULL, 0, &s->kv.ckpt)) != 0) {
+            s->kv.ckpt = NULL;
             if ((r = store_mdb_err(s, rc, "begin batch")) != STORE_EREMAP)
                 return r;
             if ((r = store_remap(s, 0)) != 0)
                 return r;
             continue;
         }
-        s->batch = s->ckpt;
+        s->kv.batch = s->kv.ckpt;
         return 0;
     }
 }
 
-/* Undoes a failed write inside the batch: LMDB cannot undo part of a txn, so s->ckpt is
+/* Undoes a failed write inside the batch: LMDB cannot undo part of a txn, so s->kv.ckpt is
  * rebuilt from the journal and the batch's ops so far (the writes that succeeded) are
  * applied to it again. Costs nothing on success, unlike a nested txn per write. */
 static int store_batch_redo(store *s)
@@ -377,7 +378,7 @@ static int store_batch_redo(store *s)
         (r = store_journal_apply_batch(s)) != 0) {
         if (r == STORE_EGROW || r == STORE_EREMAP)
             r = store_errf(s, SKR_EINTERNAL, "write batch: map full");
-        s->batch_err = r;
+        s->kv.batch_err = r;
         return r;
     }
     return 0;
@@ -390,22 +391,22 @@ int store_write_rec_txn(store *s, store_txn_fn fn, void *ctx)
     size_t mark;
     int r, r2;
 
-    if (!s->batching)
+    if (!s->kv.batching)
         return store_write(s, fn, ctx);
     for (;;) {
-        if (s->batch_err != 0)
-            return store_errf(s, s->batch_err, "this write batch already failed");
-        if (s->batch == NULL && (r = store_batch_txn(s)) != 0)
+        if (s->kv.batch_err != 0)
+            return store_errf(s, s->kv.batch_err, "this write batch already failed");
+        if (s->kv.batch == NULL && (r = store_batch_txn(s)) != 0)
             return r;
-        mark = s->jlen;
-        if ((r = fn(s, s->batch, ctx)) == 0)
+        mark = s->kv.jlen;
+        if ((r = fn(s, s->kv.batch, ctx)) == 0)
             return 0;
         /* A refusal found before anything was written (a post of a name that exists...)
          * leaves the txn as it was: no redo. */
-        if (s->jlen == mark && (r == SKR_EEXISTS || r == SKR_ENOT_FOUND || r == SKR_EINVAL ||
+        if (s->kv.jlen == mark && (r == SKR_EEXISTS || r == SKR_ENOT_FOUND || r == SKR_EINVAL ||
                                 r == SKR_ELOCKED))
             return r;
-        s->jlen = mark;
+        s->kv.jlen = mark;
         if ((r2 = store_batch_redo(s)) != 0)
             return r2;
         if (r != STORE_EGROW)
@@ -426,12 +427,12 @@ static int store_open_dbs(store *s, MDB_txn *txn, void *ctx)
     const store_open_then *then = ctx;
     int rc;
 
-    if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0 ||
-        (rc = mdb_dbi_open(txn, "rec", MDB_CREATE, &s->rec)) != 0 ||
-        (rc = mdb_dbi_open(txn, "ord", MDB_CREATE, &s->ord)) != 0 ||
+    if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->kv.meta)) != 0 ||
+        (rc = mdb_dbi_open(txn, "rec", MDB_CREATE, &s->kv.rec)) != 0 ||
+        (rc = mdb_dbi_open(txn, "ord", MDB_CREATE, &s->kv.ord)) != 0 ||
         (rc = mdb_dbi_open(txn, "names", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED,
-                           &s->names)) != 0 ||
-        (rc = mdb_dbi_open(txn, "protos", MDB_CREATE, &s->protos)) != 0)
+                           &s->kv.names)) != 0 ||
+        (rc = mdb_dbi_open(txn, "protos", MDB_CREATE, &s->kv.protos)) != 0)
         return store_mdb_err(s, rc, "open databases");
     return then->fn != NULL ? then->fn(s, txn, then->ctx) : 0;
 }
@@ -449,7 +450,7 @@ static int store_lockfile_keep(store *s)
     struct stat st;
     int fd, r = 0;
 
-    if ((size_t)snprintf(path, sizeof path, "%s/lock.mdb", s->dir) >= sizeof path)
+    if ((size_t)snprintf(path, sizeof path, "%s/lock.mdb", s->kv.dir) >= sizeof path)
         return store_errf(s, SKR_EINVAL, "hub folder: path too long");
     if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
         return store_mdb_err(s, errno, "lock.mdb");
@@ -459,18 +460,18 @@ static int store_lockfile_keep(store *s)
     return r;
 }
 
-/* The first open (s->mapsize 0) takes the initial map size; a reopen keeps the current
+/* The first open (s->kv.mapsize 0) takes the initial map size; a reopen keeps the current
  * one: the file may already be bigger than the initial one. */
 int store_env_open(store *s, store_txn_fn fn, void *ctx)
 {
-    size_t mapsize = s->mapsize != 0 ? s->mapsize : store_initial_mapsize;
+    size_t mapsize = s->kv.mapsize != 0 ? s->kv.mapsize : store_initial_mapsize;
     store_open_then then = { fn, ctx };
     MDB_envinfo info;
     int rc;
 
     if ((rc = store_lockfile_keep(s)) != 0)
         return rc;
-    if ((rc = mdb_env_create(&s->env)) != 0)
+    if ((rc = mdb_env_create(&s->kv.env)) != 0)
         return store_mdb_err(s, rc, "create env");
     /* MDB_NOTLS: the reader slot belongs to our reused read txn, not to the thread, so
      * the store may be handed between threads (one at a time) and a reset read txn
@@ -479,25 +480,25 @@ int store_env_open(store *s, store_txn_fn fn, void *ctx)
      * mutex forbids; the flock on `journal` (taken before this open) keeps every other
      * process out, and the store serializes its own calls (store_ckpt.c says how).
      * No NOSYNC/NOMETASYNC: commit syncs. */
-    if ((rc = mdb_env_set_maxdbs(s->env, 5)) != 0 ||
-        (rc = mdb_env_set_mapsize(s->env, mapsize)) != 0 ||
-        (rc = mdb_env_open(s->env, s->dir, MDB_NOTLS | MDB_NOLOCK, 0600)) != 0)
+    if ((rc = mdb_env_set_maxdbs(s->kv.env, 5)) != 0 ||
+        (rc = mdb_env_set_mapsize(s->kv.env, mapsize)) != 0 ||
+        (rc = mdb_env_open(s->kv.env, s->kv.dir, MDB_NOTLS | MDB_NOLOCK, 0600)) != 0)
         return store_mdb_err(s, rc, "open env");
-    if ((rc = mdb_env_info(s->env, &info)) != 0)
+    if ((rc = mdb_env_info(s->kv.env, &info)) != 0)
         return store_mdb_err(s, rc, "env info");
-    s->mapsize = info.me_mapsize;
+    s->kv.mapsize = info.me_mapsize;
     return store_write(s, store_open_dbs, &then);
 }
 
 void store_env_close(store *s)
 {
-    if (s->ncur != NULL)
-        mdb_cursor_close(s->ncur);
-    s->ncur = NULL;
+    if (s->kv.ncur != NULL)
+        mdb_cursor_close(s->kv.ncur);
+    s->kv.ncur = NULL;
     store_rtxn_drop(s);
-    if (s->env != NULL)
-        mdb_env_close(s->env);
-    s->env = NULL;
+    if (s->kv.env != NULL)
+        mdb_env_close(s->kv.env);
+    s->kv.env = NULL;
 }
 
 /* The same map size, the same databases; what the layers above loaded from meta at open
@@ -509,6 +510,6 @@ int store_env_reopen(store *s)
 
     store_env_close(s);
     if ((r = store_env_open(s, NULL, NULL)) != 0)
-        s->broken = true;
+        s->kv.broken = true;
     return r;
 }

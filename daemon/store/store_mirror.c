@@ -70,7 +70,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "store_int.h"
+#include "store_cache.h"
+#include "store_hub.h"
 #include "store_test.h"
 
 #define MIR_MIN_SLOTS   64u

@@ -27,7 +27,8 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#include "store_int.h"
+#include "store_cache.h"
+#include "store_hub.h"
 #include "store_test.h"
 
 #define MIR_ORD_KEY  (STORE_HASH_BYTES + 8)
@@ -49,8 +50,8 @@ static void mir_drop_map_pages(store *s)
 
     /* Without MDB_WRITEMAP the map is read-only and shared: dropping its pages loses
      * nothing (they are the page cache's); the next access maps them again. */
-    if (mdb_env_get_flags(s->env, &flags) != 0 || (flags & MDB_WRITEMAP) ||
-        mdb_env_get_fd(s->env, &fd) != 0 || fstat(fd, &st) != 0 ||
+    if (mdb_env_get_flags(s->kv.env, &flags) != 0 || (flags & MDB_WRITEMAP) ||
+        mdb_env_get_fd(s->kv.env, &fd) != 0 || fstat(fd, &st) != 0 ||
         (f = fopen("/proc/self/maps", "re")) == NULL)
         return;
     while (fgets(line, sizeof line, f) != NULL)
@@ -158,7 +159,7 @@ static int mir_slice(store *s, uint64_t deadline)
 
     if ((r = store_read_begin(s, &txn)) != 0)
         return r;
-    if ((rc = mdb_cursor_open(txn, j->pass == STORE_MIR_ORD ? s->ord : s->rec, &c)) != 0)
+    if ((rc = mdb_cursor_open(txn, j->pass == STORE_MIR_ORD ? s->kv.ord : s->kv.rec, &c)) != 0)
         goto out;
     for (rc = mir_resume(j, c, &k, &v); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         mir_take(s, &k, &v);
@@ -192,9 +193,9 @@ static int mir_start(store *s)
     store_mirror_free(s);
     if ((r = store_read_begin(s, &txn)) != 0)
         return r;
-    rc = mdb_stat(txn, s->ord, &ord);
+    rc = mdb_stat(txn, s->kv.ord, &ord);
     if (rc == 0)
-        rc = mdb_stat(txn, s->rec, &rec);
+        rc = mdb_stat(txn, s->kv.rec, &rec);
     store_read_end(s);
     if (rc != 0)
         return store_mdb_err(s, rc, "mirror");
@@ -243,9 +244,9 @@ bool store_mirror_step(store *s, unsigned budget_us)
 
     if (s == NULL || s->mir.job.pass == STORE_MIR_NONE)
         return false;
-    if (s->batching) /* its writes are not durable: the build reads none of them */
+    if (s->kv.batching) /* its writes are not durable: the build reads none of them */
         return true;
-    if (s->ckpt_running) /* no LMDB until the commit ends (store_ckpt.c) */
+    if (s->kv.ckpt_running) /* no LMDB until the commit ends (store_ckpt.c) */
         return true;
     memcpy(msg, s->errmsg, sizeof msg);
     do /* at least one slice (at least MIR_CLOCK_EVERY entries): a step always advances */
@@ -267,7 +268,7 @@ void store_mirror_build(store *s)
     (void)store_checkpoint_finish(s); /* the steps below read LMDB */
     store_mirror_start(s);
     /* an open batch (never, from rotate and init, which refuse one) leaves it to steps */
-    while (!s->batching && store_mirror_step(s, 1000000u))
+    while (!s->kv.batching && store_mirror_step(s, 1000000u))
         ;
 }
 

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "store_folder.h"
+#include "store_hub.h"
 #include "store_keys.h"
 #include "store_test.h"
 
@@ -118,14 +119,14 @@ static int r_errno(store *s, const char *what)
 
 static int r_write_slot(store *s, unsigned i, const uint8_t slot[R_SLOT])
 {
-    ssize_t n = pwrite(s->kfd, slot, R_SLOT, (off_t)i * R_SLOT);
+    ssize_t n = pwrite(s->hk.kfd, slot, R_SLOT, (off_t)i * R_SLOT);
 
     if (n != (ssize_t)R_SLOT) {
         if (n >= 0)
             errno = EIO;
         return r_errno(s, "write");
     }
-    if (fdatasync(s->kfd) != 0)
+    if (fdatasync(s->hk.kfd) != 0)
         return r_errno(s, "sync");
     return 0;
 }
@@ -137,35 +138,35 @@ int store_ring_write(store *s, const store_ring *next)
     int rc;
 
     /* A key change written into a deleted file would be lost at the next start. */
-    if (store_fd_unlinked(s->kfd))
+    if (store_fd_unlinked(s->hk.kfd))
         return store_errf(s, SKR_EINTERNAL, "the hub's key file was deleted while sekretsd "
                           "ran: key changes are refused (restart sekretsd)");
-    r.gen = s->ring.gen + 1;
+    r.gen = s->hk.ring.gen + 1;
     r_encode(&r, slot);
     if ((rc = r_write_slot(s, 0, slot)) != 0)
         return rc;
     /* Slot 0 is what an open would take from now on: so does this process. */
-    s->ring = r;
+    s->hk.ring = r;
     store_crash_point(STORE_CRASH_RING_HALF);
     return r_write_slot(s, 1, slot);
 }
 
 const store_wrapent *store_ring_find(const store *s, uint64_t id)
 {
-    for (unsigned i = 0; i < s->ring.n; i++)
-        if (s->ring.ent[i].id == id)
-            return &s->ring.ent[i];
+    for (unsigned i = 0; i < s->hk.ring.n; i++)
+        if (s->hk.ring.ent[i].id == id)
+            return &s->hk.ring.ent[i];
     return NULL;
 }
 
 static int r_sync_dir(store *s)
 {
-    return store_folder_sync(s->dir) != 0 ? r_errno(s, "sync the hub folder") : 0;
+    return store_folder_sync(s->kv.dir) != 0 ? r_errno(s, "sync the hub folder") : 0;
 }
 
 static int r_path(store *s, const char *name, char path[PATH_MAX])
 {
-    if ((size_t)snprintf(path, PATH_MAX, "%s/%s", s->dir, name) >= PATH_MAX)
+    if ((size_t)snprintf(path, PATH_MAX, "%s/%s", s->kv.dir, name) >= PATH_MAX)
         return store_errf(s, SKR_EINVAL, "hub folder: path too long");
     return 0;
 }
@@ -181,7 +182,7 @@ static int r_compact(store *s)
         return r;
     if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
         return r_errno(s, "create " R_COMPACT);
-    if ((rc = mdb_env_copyfd2(s->env, fd, MDB_CP_COMPACT)) != 0) {
+    if ((rc = mdb_env_copyfd2(s->kv.env, fd, MDB_CP_COMPACT)) != 0) {
         r = store_mdb_err(s, rc, "compact data.mdb");
         goto out;
     }
@@ -213,11 +214,11 @@ int store_ring_compact_pending(store *s)
     store_ring next;
     int r;
 
-    if (!(s->ring.flags & STORE_RING_COMPACT) || s->legacy)
+    if (!(s->hk.ring.flags & STORE_RING_COMPACT) || s->hk.legacy)
         return 0;
     if ((r = store_checkpoint(s)) != 0 || (r = r_compact(s)) != 0)
         return r;
-    next = s->ring;
+    next = s->hk.ring;
     next.flags &= ~STORE_RING_COMPACT;
     return store_ring_write(s, &next);
 }
@@ -231,7 +232,7 @@ static int r_migrate_txn(store *s, MDB_txn *txn, void *ctx)
     for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++) {
         k.mv_size = strlen(gone[i]);
         k.mv_data = (void *)gone[i];
-        if ((rc = mdb_del(txn, s->meta, &k, NULL)) != 0 && rc != MDB_NOTFOUND)
+        if ((rc = mdb_del(txn, s->kv.meta, &k, NULL)) != 0 && rc != MDB_NOTFOUND)
             return store_mdb_err(s, rc, "migrate: delete the old wrap");
     }
     return store_put_keyid(s, txn, *(const uint64_t *)ctx);
@@ -243,14 +244,14 @@ int store_ring_migrate(store *s, const uint8_t *keys, const uint8_t *kek)
     uint64_t id = store_keyid_new(s);
     int r;
 
-    store_wrap_make(&s->kdf, kek, keys, id, &next.ent[0]);
+    store_wrap_make(&s->hk.kdf, kek, keys, id, &next.ent[0]);
     if ((r = store_ring_write(s, &next)) != 0)
         return r;
     store_crash_point(STORE_CRASH_MIGRATE_RING);
     if ((r = store_write(s, r_migrate_txn, &id)) != 0)
         return r;
-    s->keyid = id;
-    s->legacy = false;
+    s->hk.keyid = id;
+    s->hk.legacy = false;
     store_crash_point(STORE_CRASH_MIGRATE_TXN);
     return store_ring_compact_pending(s);
 }
@@ -268,19 +269,19 @@ int store_ring_open(store *s, char err[STORE_ERRMSG_MAX])
     (void)unlink(path); /* a compaction cut short: data.mdb is still the whole hub */
     if ((r = r_path(s, R_FILE, path)) != 0)
         goto fail;
-    s->kfd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-    if (s->kfd < 0 && errno == ENOENT) {
+    s->hk.kfd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (s->hk.kfd < 0 && errno == ENOENT) {
         /* A new file: its name must be durable before anything relies on its content. */
-        if ((s->kfd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+        if ((s->hk.kfd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
                            0600)) >= 0 && (r = r_sync_dir(s)) != 0)
             goto fail;
     }
-    if (s->kfd < 0) {
+    if (s->hk.kfd < 0) {
         r = r_errno(s, "open");
         goto fail;
     }
     memset(slot, 0, sizeof slot);
-    if ((n = pread(s->kfd, slot, sizeof slot, 0)) < 0) {
+    if ((n = pread(s->hk.kfd, slot, sizeof slot, 0)) < 0) {
         r = r_errno(s, "read");
         goto fail;
     }
@@ -288,7 +289,7 @@ int store_ring_open(store *s, char err[STORE_ERRMSG_MAX])
         ok[i] = r_decode(slot[i], &got[i]) == 0;
     best = ok[1] && (!ok[0] || got[1].gen > got[0].gen) ? 1 : 0;
     if (ok[best]) {
-        s->ring = got[best];
+        s->hk.ring = got[best];
         /* The twin is torn or a generation behind: make it a copy of the one in use. */
         if (!ok[!best] || memcmp(slot[0], slot[1], R_SLOT) != 0) {
             if ((r = r_write_slot(s, !best, slot[best])) != 0)
@@ -296,19 +297,19 @@ int store_ring_open(store *s, char err[STORE_ERRMSG_MAX])
         }
     }
     sodium_memzero(slot, sizeof slot);
-    if (s->initialized && !s->legacy) {
-        const store_wrapent *e = store_ring_find(s, s->keyid);
+    if (s->hk.initialized && !s->hk.legacy) {
+        const store_wrapent *e = store_ring_find(s, s->hk.keyid);
         if (e == NULL) {
             r = store_errf(s, SKR_EINTEGRITY, "the key file %s holds no key for this hub's "
                            "records (data key %016llx): restore it from the backup of this "
-                           "hub", path, (unsigned long long)s->keyid);
+                           "hub", path, (unsigned long long)s->hk.keyid);
             goto fail;
         }
-        s->kdf = e->kdf;
+        s->hk.kdf = e->kdf;
         /* A rotate cut short left a wrap no record uses (the old key's, under the old
          * passphrase after a passwd --rotate): keep only the one LMDB names. */
-        if (s->ring.n > 1) {
-            store_ring next = { .flags = s->ring.flags, .n = 1, .ent = { *e } };
+        if (s->hk.ring.n > 1) {
+            store_ring next = { .flags = s->hk.ring.flags, .n = 1, .ent = { *e } };
             r = store_ring_write(s, &next);
             sodium_memzero(&next, sizeof next);
             if (r != 0)
@@ -319,14 +320,14 @@ int store_ring_open(store *s, char err[STORE_ERRMSG_MAX])
         goto fail;
     return 0;
 fail:
-    snprintf(err, STORE_ERRMSG_MAX, "hub %.100s: %.140s", s->dir, s->errmsg);
+    snprintf(err, STORE_ERRMSG_MAX, "hub %.100s: %.140s", s->kv.dir, s->errmsg);
     return r;
 }
 
 void store_ring_close(store *s)
 {
-    if (s->kfd >= 0)
-        close(s->kfd);
-    s->kfd = -1;
-    sodium_memzero(&s->ring, sizeof s->ring);
+    if (s->hk.kfd >= 0)
+        close(s->hk.kfd);
+    s->hk.kfd = -1;
+    sodium_memzero(&s->hk.ring, sizeof s->hk.ring);
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store_hub.h"
 #include "store_keys.h"
 #include "store_test.h"
 
@@ -45,17 +46,17 @@ static int store_reseal_db(store *s, MDB_txn *txn, MDB_dbi dbi, const char *labe
             goto out;
         }
         adlen = store_ad(ad, label, &k, v.mv_data, clear);
-        if (store_unseal_s(s->suite, rot->old, ad, adlen, (uint8_t *)v.mv_data + clear,
-                         v.mv_size - clear, s->scratch, STORE_REC_PT_MAX, &n) != 0) {
+        if (store_unseal_s(s->hk.suite, rot->old, ad, adlen, (uint8_t *)v.mv_data + clear,
+                         v.mv_size - clear, s->recs.scratch, STORE_REC_PT_MAX, &n) != 0) {
             /* Re-sealing it would launder a tampered value: the user deletes it first. */
             r = store_errf(s, SKR_EINTEGRITY, "rotate: a stored value failed authentication"
                            " (delete that record, then rotate)");
             goto out;
         }
-        if (n > s->scratch_used)
-            s->scratch_used = n;
+        if (n > s->recs.scratch_used)
+            s->recs.scratch_used = n;
         memcpy(rot->ct, v.mv_data, clear);
-        store_seal_s(s->suite, rot->keys, ad, adlen, s->scratch, n, rot->ct + clear);
+        store_seal_s(s->hk.suite, rot->keys, ad, adlen, s->recs.scratch, n, rot->ct + clear);
         nv.mv_size = v.mv_size;
         nv.mv_data = rot->ct;
         if ((r = store_cursor_replace(s, c, &k, &nv, "rotate write")) != 0)
@@ -77,9 +78,9 @@ static int store_rotate_txn(store *s, MDB_txn *txn, void *ctx)
 
     /* A retry after map growth seals under the same new key: the key file holds its
      * wrap already. Nothing of the aborted try reaches a committed page. */
-    if ((r = store_reseal_db(s, txn, s->rec, STORE_AD_REC, STORE_REC_CLEAR, rot, &recs)) ||
-        (r = store_reseal_db(s, txn, s->ord, STORE_AD_ORD, STORE_ORD_CLEAR, rot, &other)) ||
-        (r = store_reseal_db(s, txn, s->protos, STORE_AD_PROTO, 0, rot, &other)))
+    if ((r = store_reseal_db(s, txn, s->kv.rec, STORE_AD_REC, STORE_REC_CLEAR, rot, &recs)) ||
+        (r = store_reseal_db(s, txn, s->kv.ord, STORE_AD_ORD, STORE_ORD_CLEAR, rot, &other)) ||
+        (r = store_reseal_db(s, txn, s->kv.protos, STORE_AD_PROTO, 0, rot, &other)))
         return r;
     if ((r = store_put_keyid(s, txn, rot->id)) != 0)
         return r;
@@ -92,7 +93,7 @@ static int store_rotate_txn(store *s, MDB_txn *txn, void *ctx)
 int store_rotate_keys(store *s, const uint8_t *old, const store_kdf *kdf, const uint8_t *kek,
                       uint64_t *records)
 {
-    const store_wrapent *cur = store_ring_find(s, s->keyid);
+    const store_wrapent *cur = store_ring_find(s, s->hk.keyid);
     store_ring both = { .n = 2 }, one = { .n = 1 };
     store_rot rot = { .old = old };
     store_kdf nkdf = *kdf;
@@ -106,7 +107,7 @@ int store_rotate_keys(store *s, const uint8_t *old, const store_kdf *kdf, const 
     }
     memcpy(rot.keys, old, STORE_K_TOTAL); /* the index key carries over */
     randombytes_buf(rot.keys + STORE_K_DATA, STORE_KEY_BYTES);
-    store_keys_derive(rot.keys, s->suite);
+    store_keys_derive(rot.keys, s->hk.suite);
     memcpy(rot.keys + STORE_K_KEK, kek, STORE_KEY_BYTES);
     rot.id = store_keyid_new(s);
     both.ent[0] = *cur;
@@ -117,17 +118,17 @@ int store_rotate_keys(store *s, const uint8_t *old, const store_kdf *kdf, const 
     store_crash_point(STORE_CRASH_ROTATE_RING);
     if ((r = store_write(s, store_rotate_txn, &rot)) != 0)
         goto back;
-    s->keyid = rot.id;
-    s->kdf = nkdf;
+    s->hk.keyid = rot.id;
+    s->hk.kdf = nkdf;
     store_crash_point(STORE_CRASH_ROTATE_TXN);
     /* Old journal records hold values sealed under the retired key: drop them. */
     (void)store_journal_truncate(s);
     /* The records are sealed under the new key whatever this returns: install it. */
     r = store_ring_write(s, &one);
-    if (s->keys != NULL) {
-        store_keys_free(s->keys);
+    if (s->hk.keys != NULL) {
+        store_keys_free(s->hk.keys);
         sodium_mprotect_readonly(rot.keys);
-        s->keys = rot.keys;
+        s->hk.keys = rot.keys;
         rot.keys = NULL;
         store_mirror_build(s); /* every value was sealed again */
     }
@@ -137,7 +138,7 @@ int store_rotate_keys(store *s, const uint8_t *old, const store_kdf *kdf, const 
 back:
     /* The records still use the old key: the key file keeps only its wrap. */
     one.ent[0] = both.ent[0];
-    if (s->ring.n != 1 || s->ring.ent[0].id != one.ent[0].id)
+    if (s->hk.ring.n != 1 || s->hk.ring.ent[0].id != one.ent[0].id)
         (void)store_ring_write(s, &one);
 out:
     sodium_memzero(&both, sizeof both);
@@ -152,11 +153,11 @@ int store_rotate(store *s, uint64_t *records)
 {
     store_release(s);
     (void)store_checkpoint_finish(s); /* a failure keeps the journal: retried later */
-    if (s->keys == NULL)
-        return store_errf(s, SKR_ELOCKED, s->initialized ? "hub locked"
+    if (s->hk.keys == NULL)
+        return store_errf(s, SKR_ELOCKED, s->hk.initialized ? "hub locked"
                                                          : "hub not initialised");
-    if (s->batching)
+    if (s->kv.batching)
         return store_errf(s, SKR_EBUSY, "a write batch is open: commit it first");
-    /* The KEK is copied into the new key buffer before s->keys is replaced. */
-    return store_rotate_keys(s, s->keys, &s->kdf, s->keys + STORE_K_KEK, records);
+    /* The KEK is copied into the new key buffer before s->hk.keys is replaced. */
+    return store_rotate_keys(s, s->hk.keys, &s->hk.kdf, s->hk.keys + STORE_K_KEK, records);
 }

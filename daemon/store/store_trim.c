@@ -18,19 +18,20 @@
  */
 #include <malloc.h>
 
-#include "store_int.h"
+#include "store_hub.h"
+#include "store_kv.h"
 
 bool store_trim_pending(const store *s)
 {
-    return s != NULL && s->trim_owed;
+    return s != NULL && s->kv.trim_owed;
 }
 
 int store_trim(store *s)
 {
     int r;
 
-    if (s == NULL || !s->trim_owed || s->batching || s->ckpt != NULL || s->batch != NULL ||
-        s->ckpt_running)
+    if (s == NULL || !s->kv.trim_owed || s->kv.batching || s->kv.ckpt != NULL || s->kv.batch != NULL ||
+        s->kv.ckpt_running)
         return 0; /* nothing written since, or writes still in memory only */
     /* A data file deleted under the daemon must not be created anew by the open. */
     if ((r = store_check_file(s)) != 0)
@@ -38,7 +39,7 @@ int store_trim(store *s)
     /* on failure no environment is left: every later call fails (broken) */
     if ((r = store_env_reopen(s)) != 0)
         return r;
-    s->trim_owed = false;
+    s->kv.trim_owed = false;
     malloc_trim(0);
     return 0;
 }

@@ -6,7 +6,7 @@
  *          name, body), AD = "skr-rec-v1" || key || seq BE
  *   ord    Hp || seq BE -> nonce || AEAD(name), AD = "skr-ord-v1" || key
  *   protos Hp -> nonce || AEAD(count BE || protocol), AD = "skr-proto-v1" || Hp
- * Every value is opened and sealed again as format 2 (store_int.h), a record's version
+ * Every value is opened and sealed again as format 2 (store_records.h), a record's version
  * being its seq (unique, and below the write counter), in one write txn that also writes
  * the new version number: a crash leaves the hub format 1 or format 2, never a mix, and
  * the next unlock tries again.
@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store_hub.h"
 #include "store_keys.h"
 
 #define UPG_CT_MAX    (STORE_REC_CLEAR + STORE_SEAL_OVERHEAD + STORE_REC_PT_MAX)
@@ -33,21 +34,21 @@ typedef size_t (*upg_fn)(store *s, const MDB_val *k, const MDB_val *v, uint8_t *
 
 static void upg_scratch_used(store *s, size_t n)
 {
-    if (n > s->scratch_used)
-        s->scratch_used = n;
+    if (n > s->recs.scratch_used)
+        s->recs.scratch_used = n;
 }
 
 /* Opened V1_HEAD_GAP bytes into the scratch, the v1 head moves down over the gap and
  * blen fills it: protocol, name and body are then already where format 2 has them. */
 static size_t upg_rec(store *s, const MDB_val *k, const MDB_val *v, uint8_t *ct)
 {
-    uint8_t ad[STORE_AD_MAX], *p = s->scratch;
+    uint8_t ad[STORE_AD_MAX], *p = s->recs.scratch;
     size_t n, adlen, plen, nlen, blen, cls;
 
     if (v->mv_size < V1_REC_CLEAR)
         return 0;
     adlen = store_ad(ad, STORE_AD_REC_V1, k, v->mv_data, V1_REC_CLEAR);
-    if (store_unseal_s(s->suite, s->keys, ad, adlen, (const uint8_t *)v->mv_data + V1_REC_CLEAR,
+    if (store_unseal_s(s->hk.suite, s->hk.keys, ad, adlen, (const uint8_t *)v->mv_data + V1_REC_CLEAR,
                        v->mv_size - V1_REC_CLEAR, p + V1_HEAD_GAP,
                        STORE_REC_PT_MAX - V1_HEAD_GAP, &n) != 0)
         return 0;
@@ -68,8 +69,8 @@ static size_t upg_rec(store *s, const MDB_val *k, const MDB_val *v, uint8_t *ct)
     memcpy(ct, v->mv_data, V1_REC_CLEAR);
     memcpy(ct + V1_REC_CLEAR, v->mv_data, V1_REC_CLEAR); /* version = seq */
     adlen = store_ad(ad, STORE_AD_REC, k, ct, STORE_REC_CLEAR);
-    store_seal_s(s->suite, s->keys, ad, adlen, p, cls, ct + STORE_REC_CLEAR);
-    return STORE_REC_CLEAR + store_seal_overhead(s->suite) + cls;
+    store_seal_s(s->hk.suite, s->hk.keys, ad, adlen, p, cls, ct + STORE_REC_CLEAR);
+    return STORE_REC_CLEAR + store_seal_overhead(s->hk.suite) + cls;
 }
 
 static size_t upg_ord(store *s, const MDB_val *k, const MDB_val *v, uint8_t *ct)
@@ -78,7 +79,7 @@ static size_t upg_ord(store *s, const MDB_val *k, const MDB_val *v, uint8_t *ct)
     size_t n, adlen = store_ad(ad, STORE_AD_ORD_V1, k, NULL, 0), len = 0;
 
     if (k->mv_size == STORE_HASH_BYTES + 8 &&
-        store_unseal_s(s->suite, s->keys, ad, adlen, v->mv_data, v->mv_size, name,
+        store_unseal_s(s->hk.suite, s->hk.keys, ad, adlen, v->mv_data, v->mv_size, name,
                        sizeof name, &n) == 0 && n > 0)
         len = store_ord_seal(s, k, (const uint8_t *)k->mv_data + STORE_HASH_BYTES,
                              (const char *)name, n, ct);
@@ -91,7 +92,7 @@ static size_t upg_proto(store *s, const MDB_val *k, const MDB_val *v, uint8_t *c
     uint8_t ad[STORE_AD_MAX], pt[8 + STORE_MAX_PROTOCOL];
     size_t n, adlen = store_ad(ad, STORE_AD_PROTO_V1, k, NULL, 0), len = 0;
 
-    if (store_unseal_s(s->suite, s->keys, ad, adlen, v->mv_data, v->mv_size, pt, sizeof pt,
+    if (store_unseal_s(s->hk.suite, s->hk.keys, ad, adlen, v->mv_data, v->mv_size, pt, sizeof pt,
                        &n) == 0 && n > 8)
         len = store_proto_seal(s, k, store_get_u64(pt), (const char *)pt + 8, n - 8, ct);
     sodium_memzero(pt, sizeof pt);
@@ -108,8 +109,8 @@ static bool upg_is_v2(store *s, const char *label, size_t clear, const MDB_val *
     if (v->mv_size < clear)
         return false;
     adlen = store_ad(ad, label, k, v->mv_data, clear);
-    if (store_unseal_s(s->suite, s->keys, ad, adlen, (const uint8_t *)v->mv_data + clear,
-                       v->mv_size - clear, s->scratch, STORE_REC_PT_MAX, &n) != 0)
+    if (store_unseal_s(s->hk.suite, s->hk.keys, ad, adlen, (const uint8_t *)v->mv_data + clear,
+                       v->mv_size - clear, s->recs.scratch, STORE_REC_PT_MAX, &n) != 0)
         return false;
     upg_scratch_used(s, n);
     return true;
@@ -153,11 +154,11 @@ static int upg_txn(store *s, MDB_txn *txn, void *ctx)
     MDB_val k = { 7, (void *)"version" }, d = { sizeof ver, ver };
     int rc, r;
 
-    if ((r = upg_db(s, txn, s->rec, upg_rec, STORE_AD_REC, STORE_REC_CLEAR, ctx)) != 0 ||
-        (r = upg_db(s, txn, s->ord, upg_ord, STORE_AD_ORD, STORE_ORD_CLEAR, ctx)) != 0 ||
-        (r = upg_db(s, txn, s->protos, upg_proto, STORE_AD_PROTO, 0, ctx)) != 0)
+    if ((r = upg_db(s, txn, s->kv.rec, upg_rec, STORE_AD_REC, STORE_REC_CLEAR, ctx)) != 0 ||
+        (r = upg_db(s, txn, s->kv.ord, upg_ord, STORE_AD_ORD, STORE_ORD_CLEAR, ctx)) != 0 ||
+        (r = upg_db(s, txn, s->kv.protos, upg_proto, STORE_AD_PROTO, 0, ctx)) != 0)
         return r;
-    if ((rc = mdb_put(txn, s->meta, &k, &d, 0)) != 0)
+    if ((rc = mdb_put(txn, s->kv.meta, &k, &d, 0)) != 0)
         return store_mdb_err(s, rc, "write version");
     return 0;
 }
@@ -178,6 +179,6 @@ int store_upgrade(store *s)
         return store_errf(s, r, "upgrading the hub to format %u: %.200s",
                           STORE_FORMAT_VERSION, msg);
     }
-    s->format = STORE_FORMAT_VERSION;
+    s->recs.format = STORE_FORMAT_VERSION;
     return 0;
 }

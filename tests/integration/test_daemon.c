@@ -802,7 +802,7 @@ START_TEST(test_keyfile_start_builds_mirror)
 END_TEST
 
 /* Bytes of the hub's key file `keys` (slot 0: header, then the first entry's id and
- * wrap; layout in daemon/store/store_int.h). */
+ * wrap; layout in daemon/store/store_records.h). */
 #define KEYS_ID_AT   25
 #define KEYS_WRAP_AT (25 + 8 + 33)
 #define KEYS_WRAP    104

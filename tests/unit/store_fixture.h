@@ -18,7 +18,7 @@
 #include <sys/types.h>
 
 #include "store.h"
-#include "store_int.h"
+#include "store_hub.h"
 #include "store_test.h"
 
 extern char g_tmp[256];                  /* this test's folder, removed by teardown */

@@ -1,25 +1,42 @@
 #!/usr/bin/env bash
-# The store's layers (daemon/store/README.md): which file may include which store header.
-# Fails on an include that goes up a layer (or sideways, between crypto and folder), on a
+# The store's layers (daemon/store/README.md): which file may include which store header,
+# and which layer's state (struct store's members) a file may read.
+# Fails on an include that goes up a layer or sideways (between crypto and folder, or
+# between two layers' headers of one rank), on a header that includes store_hub.h, on a
 # file of daemon/store this table does not place, on a line of the crypto layer that
-# names a store, LMDB or a file call, and on a kv file that calls a layer above by name.
+# names a store, LMDB or a file call, on a file that reads the state of a layer above its
+# own (s->mir, s->recs, s->hk) beyond the crossings listed below, and on a kv or cache file
+# that calls a layer above by name.
 # Usage: store_layers.sh [DIR (daemon/store)]
 set -u
 dir=${1:-$(cd "$(dirname "$0")/../../daemon/store" && pwd)}
 declare -A layer=(
-  [store.h]=api [store_test.h]=api
+  [store.h]=api [store_test.h]=api [store_hub.h]=hub
   [store_crypto.h]=crypto [store_crypto.c]=crypto
   [store_folder.h]=folder [store_folder.c]=folder
-  [store_int.h]=int [store.c]=int [store_format.c]=int [store_journal.c]=int
-  [store_list.c]=int [store_lmdb.c]=int [store_mirror.c]=int [store_mirror_build.c]=int
-  [store_trim.c]=int [store_ckpt.c]=int
+  [store_kv.h]=kv [store_lmdb.c]=kv [store_journal.c]=kv [store_ckpt.c]=kv [store_trim.c]=kv
+  [store_cache.h]=cache [store_mirror.c]=cache [store_mirror_build.c]=cache
+  [store_records.h]=records [store.c]=records [store_list.c]=records [store_format.c]=records
   [store_keys.h]=keys [store_keys.c]=keys [store_ring.c]=keys [store_rotate.c]=keys
   [store_upgrade.c]=keys [store_keyfile.c]=keys [store_hub.c]=keys
 )
 # api: the module's public header and the test hooks, which any file may include.
-declare -A rank=([api]=0 [crypto]=1 [folder]=1 [int]=2 [keys]=3)
-# Crossings that are still there, each with what removes it (README.md).
+# hub: struct store, every layer's state side by side (store_hub.h): any .c file may
+# include it to reach its own layer's state; no header may (it would carry every layer's
+# declarations down). What a file may read of struct store is checked below.
+declare -A rank=([api]=0 [crypto]=1 [folder]=1 [kv]=2 [cache]=3 [records]=4 [keys]=5)
+# The state each layer owns in struct store, and the layers whose state a file may read:
+# its own and those below it.
+declare -A owns=([kv]=kv [cache]=mir [records]=recs [keys]=hk)
+# Crossings that are still there, each with what removes it (README.md): FILE:HEADER for
+# an include, FILE:s->MEMBER.FIELD for a read of a layer above.
 declare -A crossing=(
+  # records seal with the hub keys' state, which the keys layer sets at unlock
+  [store.c:s->hk.keys]=1 [store.c:s->hk.suite]=1 [store.c:s->hk.initialized]=1
+  [store_format.c:s->hk.keys]=1 [store_format.c:s->hk.suite]=1
+  [store_list.c:s->hk.keys]=1 [store_list.c:s->hk.initialized]=1
+  # kv checks that the key file still has a name (store_check_file)
+  [store_lmdb.c:s->hk.kfd]=1
 )
 bad=0
 say() { echo "store_layers: $*"; bad=1; }
@@ -33,21 +50,44 @@ for path in "${files[@]}"; do
   while IFS= read -r h; do
     m=${layer[$h]:-}
     [ -n "$m" ] || { say "$f includes $h, which is not placed in a layer"; continue; }
-    [ "$m" = api ] || [ "$m" = "$l" ] || [ "${rank[$m]}" -lt "${rank[$l]}" ] ||
-      [ -n "${crossing[$f:$h]:-}" ] || say "$f ($l) includes $h ($m): a layer above it"
+    if [ "$m" = hub ]; then
+      case $f in *.h) say "$f includes $h: only .c files may (struct store)";; esac
+      continue
+    fi
+    [ "$m" = api ] || [ "$m" = "$l" ] || { [ "$l" != hub ] && [ "${rank[$m]}" -lt "${rank[$l]}" ]; } ||
+      [ "$l" = hub ] || [ -n "${crossing[$f:$h]:-}" ] || say "$f ($l) includes $h ($m): a layer above it"
   done < <(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\(store[a-z_]*\.h\)".*/\1/p' "$path")
-  if [ "$l" = crypto ]; then
-    grep -nE 'MDB_|lmdb\.h|\bstore \*|struct store\b|\b(open|openat|read|write|pread|pwrite|fopen|fstat|stat|close|unlink|rename)\(' \
-      "$path" | while IFS= read -r line; do echo "store_layers: $f:$line: not pure"; done | grep . &&
-      bad=1
+  if [ "$l" = crypto ] || [ "$l" = folder ] || [ "$l" = api ]; then
+    if [ "$l" = crypto ]; then
+      grep -nE 'MDB_|lmdb\.h|\bstore \*|struct store\b|\b(open|openat|read|write|pread|pwrite|fopen|fstat|stat|close|unlink|rename)\(' \
+        "$path" | while IFS= read -r line; do echo "store_layers: $f:$line: not pure"; done | grep . &&
+        bad=1
+    fi
+    continue
   fi
+  [ "$l" = hub ] && continue
+  case $f in *.h) continue;; esac # a header declares; its comments may name a member
+  # The state of the layers above this file's own: s->MEMBER.FIELD with MEMBER theirs.
+  for above in "${!owns[@]}"; do
+    [ "${rank[$above]}" -gt "${rank[$l]}" ] || continue
+    while IFS= read -r use; do
+      [ -n "${crossing[$f:$use]:-}" ] || say "$f ($l) reads $use: the state of $above, a layer above it"
+    done < <(grep -oE "\bs->${owns[$above]}\.[a-z_]+" "$path" | sort -u)
+  done
 done
-# kv (LMDB, journal, checkpoints) calls nothing of the cache, records or keys by name: what
-# it must tell the layers above goes through the s->batch_durable pointer (README.md).
-for f in store_lmdb.c store_journal.c store_ckpt.c store_trim.c; do
+# kv (LMDB, journal, checkpoints) and cache (the mirror) call nothing of the layers above
+# by name: what kv must tell them goes through the s->kv.batch_durable pointer, and the
+# records layer feeds the cache (README.md).
+above_kv='\bstore_((mirror|format|meta|ring|rec|ord|proto|upgrade|rotate)_[a-z_]*|lock|unlock|release)\('
+above_cache='\bstore_((format|meta|ring|rec|ord|proto|upgrade|rotate)_[a-z_]*|lock|unlock|release)\('
+for f in store_lmdb.c store_journal.c store_ckpt.c store_trim.c store_mirror.c store_mirror_build.c; do
   [ -f "$dir/$f" ] || continue
-  grep -nE '\bstore_((mirror|format|meta|ring|rec|ord|proto|upgrade|rotate)_[a-z_]*|lock|unlock|release)\(' \
-    "$dir/$f" | while IFS= read -r line; do echo "store_layers: $f:$line: kv calls a layer above"; done |
-    grep . && bad=1
+  re=$above_kv; [ "${layer[$f]}" = cache ] && re=$above_cache
+  grep -nE "$re" "$dir/$f" | while IFS= read -r line; do
+    case "$f:$line" in
+      store_mirror_build.c:*store_ord_open\(*) continue;; # crossing: the build opens ord values
+    esac
+    echo "store_layers: $f:$line: ${layer[$f]} calls a layer above"
+  done | grep . && bad=1
 done
 exit $bad

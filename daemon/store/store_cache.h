@@ -1,0 +1,100 @@
+/*
+ * daemon/store/store_cache.h - the cache layer: the rec values in memory (store_mirror.c)
+ * and the job that builds it after unlock (store_mirror_build.c). The records layer feeds
+ * it; nothing below calls it.
+ *
+ * It includes kv (store_kv.h, whose read txns the build uses) and crypto (store_crypto.h,
+ * the look-up hash sizes), nothing above. Its state is store_mirror, which struct store
+ * (store_hub.h) embeds as s->mir. Its functions take the whole store * for s->errmsg and
+ * the build's read txns (s->kv); what they keep is s->mir alone.
+ */
+#ifndef DAEMON_STORE_CACHE_H
+#define DAEMON_STORE_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "request.h"
+#include "store.h"
+#include "store_crypto.h"
+#include "store_kv.h"
+
+/* A rec value as the cache holds it (its layout is the records layer's, store_records.h):
+ * STORE_REC_CLEAR bytes in clear (seq BE || ver BE), then the sealed plaintext, of at
+ * most STORE_REC_PT_MAX bytes. The limits that size it: */
+#define STORE_MAX_PROTOCOL 64
+#define STORE_MAX_NAME     256
+#define STORE_MAX_BODY     (64u * 1024u)
+/* The store holds what the wire carries: the same limits, or a request could pass the
+ * decoder and fail here (or the other way round). */
+_Static_assert(STORE_MAX_PROTOCOL == PROTO_MAX_PROTOCOL, "store and wire protocol limits");
+_Static_assert(STORE_MAX_NAME == PROTO_MAX_NAME, "store and wire name limits");
+_Static_assert(STORE_MAX_BODY == PROTO_MAX_BODY, "store and wire body limits");
+
+/* Record plaintext: created(8) modified(8) plen(1) nlen(2) blen(4) protocol name body
+ * padding. The largest class is the largest record itself, not the next class above it:
+ * a 64 KiB body costs 64 KiB, not 96 (store_pad_class). */
+#define STORE_REC_HEAD     23
+#define STORE_REC_PT_MAX   (STORE_REC_HEAD + STORE_MAX_PROTOCOL + STORE_MAX_NAME + STORE_MAX_BODY)
+#define STORE_REC_CLEAR 16 /* seq BE || ver BE in clear at the start of a rec value */
+
+/* The mirror's build, which unlock starts and store_mirror_step continues in slices
+ * (store_mirror_build.c): a pass over ord collects each record's version, then a pass over
+ * rec takes the values that carry it. Nothing is held between slices but this. */
+#define STORE_MIR_NONE 0 /* no build running (built, failed or locked) */
+#define STORE_MIR_ORD  1
+#define STORE_MIR_REC  2
+typedef struct store_mirror_job {
+    int pass;           /* STORE_MIR_* */
+    uint64_t *vers;     /* (seq + 1, ver) pairs, open addressing; 0 = empty */
+    size_t vmask, vcount; /* slots - 1 (a power of two); pairs held */
+    uint8_t last[2 * STORE_HASH_BYTES]; /* the key the pass stopped at (taken) */
+    size_t last_len;    /* 0: the pass starts at its first key */
+} store_mirror_job;
+
+/* The rec values in memory (store_mirror.c). nslots 0: none (locked). */
+typedef struct store_mirror {
+    uint64_t *slots;    /* tag << 32 | arena offset of the entry; 0 = empty */
+    size_t nslots, count;
+    uint8_t *arena;     /* the entries back to back (store_mirror.c); offset 0 unused */
+    uint8_t *vbuf;      /* a get's value rebuilt as LMDB holds it (sealed: not secret) */
+    size_t used, cap;   /* bytes written / mapped */
+    size_t dead;        /* bytes of entries since replaced or dropped */
+    uint64_t misses;    /* gets with a protocol that had to read LMDB */
+    store_mirror_job job;
+} store_mirror;
+
+/* store_mirror.c: see there for why gets may trust it. Built after unlock, in slices
+ * (store_mirror_build.c: store_mirror_start, then store_mirror_step; store_mirror_build
+ * runs the whole build at once; once built, LMDB's map pages are dropped; best effort:
+ * without it gets read LMDB), freed at lock; keys are rec keys Hp || Hn. */
+void store_mirror_start(store *s);
+void store_mirror_build(store *s);
+void store_mirror_free(store *s);
+/* An empty mirror sized for entries values in about arena_bytes (the old one freed). */
+int store_mirror_alloc(store *s, size_t entries, size_t arena_bytes);
+void *store_map_anon(size_t bytes);
+void store_unmap_anon(void *p, size_t bytes);
+/* The values that may be the key's, one a call: *pos 0 for the first; false when no more.
+ * v points into the mirror until its next call (a value of another key of the same tag
+ * fails to open with this key's AD). */
+bool store_mirror_next(store *s, const uint8_t key[2 * STORE_HASH_BYTES], size_t *pos,
+                       MDB_val *v);
+/* A durable write: drops the entries of val's record (its seq), then takes val. */
+void store_mirror_put(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const uint8_t *val,
+                      size_t len);
+/* Drops every entry of the key's tag (none says whose it is). */
+void store_mirror_drop(store *s, const uint8_t key[2 * STORE_HASH_BYTES]);
+/* Drops the entries of the key's tag that hold record seq (its creation number: no other
+ * record has it), so that the tag's other keys keep theirs. */
+void store_mirror_drop_record(store *s, const uint8_t key[2 * STORE_HASH_BYTES], uint64_t seq);
+/* An entry of the key's tag is v byte for byte. When v also opens with the key's AD, it is
+ * the record's latest version (the mirror holds no other): the ord check may be spared. */
+bool store_mirror_holds(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v);
+/* The build: takes v unless an entry of the key's tag holds its record (the same seq). */
+void store_mirror_fill(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v);
+/* A get that read LMDB after no entry of the tag opened with its key: takes v beside them. */
+void store_mirror_add(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v);
+
+#endif

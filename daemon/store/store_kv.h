@@ -1,0 +1,131 @@
+/*
+ * daemon/store/store_kv.h - the kv layer: a durable key-value store over LMDB with
+ * group-commit batches, a journal and checkpoints (store_lmdb.c, store_journal.c,
+ * store_ckpt.c, store_trim.c). It knows nothing of records, keys or the mirror.
+ *
+ * It includes the bottom only (store.h; LMDB); every layer above includes it. Its state
+ * is store_kv, which struct store (store_hub.h) embeds as s->kv. Its functions take the
+ * whole store *: they write s->errmsg (the hub's one message), and the batch's hook
+ * (store_kv.batch_durable) is handed the store it belongs to.
+ *
+ * Beside data.mdb and lock.mdb, the file `journal` holds the group-commit batches written
+ * since the last checkpoint (store_journal.c).
+ */
+#ifndef DAEMON_STORE_KV_H
+#define DAEMON_STORE_KV_H
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store.h"
+#include "sekrets/error.h"
+
+/* Internal codes outside the SKR_E* range: LMDB asks for a bigger map or a remap. */
+#define STORE_EGROW  1001
+#define STORE_EREMAP 1002
+/* STORE_ECHECKPOINT (1003, store.h) is the third: a checkpoint commit is running. */
+
+#define STORE_DEFAULT_MAPSIZE ((size_t)64 << 20)
+#define STORE_MAX_MAPSIZE     ((size_t)1 << 40)
+
+/* The kv layer's state (struct store's s->kv). */
+typedef struct store_kv {
+    MDB_env *env;
+    char *dir;              /* the hub folder */
+    MDB_dbi meta, rec, ord, names, protos;
+    MDB_txn *rtxn;          /* reused read txn: reset between calls, renewed on use */
+    MDB_cursor *ncur;       /* names cursor of rtxn, renewed with it (no malloc per get) */
+    MDB_txn *ckpt;          /* journaled batches not yet checkpointed, or NULL */
+    MDB_txn *batch;         /* s->kv.ckpt while the open batch has written to it, or NULL */
+    bool batching;          /* between store_batch_begin and store_batch_commit */
+    int batch_err;          /* the batch already failed: its writes are lost */
+    bool broken;            /* the journal could not be applied: every call fails */
+    bool trim_owed;         /* written since the last store_trim (store_trim.c) */
+    int jfd;                /* the journal (store_journal.c), flock'ed while open */
+    uint64_t jepoch, jseq;  /* the header's epoch; records written since it */
+    uint64_t jend;          /* where the next record goes */
+    bool jreset_owed;       /* a journal reset failed: no record until one succeeds */
+    uint8_t *jbuf;          /* the open batch's ops: the next record */
+    size_t jlen, jcap;
+    /* Called by the journal once the open batch is durable (its record written), before
+     * its ops are dropped: the records layer feeds the mirror (store_rec_batch_durable,
+     * set at open by store_hub.c). kv knows nothing of what it does. */
+    void (*batch_durable)(store *s);
+    uint64_t ckpt_ops;      /* LMDB puts and deletes since the checkpoint: a bound on the
+                             * dirty pages of s->kv.ckpt (recounted when it is rebuilt) */
+    /* A checkpoint committed on the store's thread (store_ckpt.c). While ckpt_running
+     * the caller's thread makes no mdb_* call at all; ckpt_rc is read after the join. */
+    void (*ckpt_notify)(void *arg); /* called from the thread when the commit ends */
+    void *ckpt_notify_arg;
+    bool ckpt_running;
+    pthread_t ckpt_thread;
+    MDB_txn *ckpt_txn;      /* the txn the thread commits (s->kv.ckpt is NULL meanwhile) */
+    int ckpt_rc;            /* its mdb_txn_commit result */
+    atomic_bool ckpt_committed; /* set by the thread once its commit returned */
+    size_t mapsize;
+} store_kv;
+
+/* store_lmdb.c */
+int store_mdb_err(store *s, int rc, const char *what);
+int store_remap(store *s, size_t new_size);
+int store_read_begin(store *s, MDB_txn **txn);
+void store_read_end(store *s);
+typedef int (*store_txn_fn)(store *s, MDB_txn *txn, void *ctx);
+/* A record write joins an open batch; any other write refuses one (SKR_EBUSY). */
+int store_write(store *s, store_txn_fn fn, void *ctx);
+int store_write_rec_txn(store *s, store_txn_fn fn, void *ctx);
+int store_check_file(store *s);
+int store_errf(store *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* store_journal.c. Record writes go through store_db_put/del: inside a batch each op is
+ * also added to the batch's journal record. They return LMDB codes (or SKR_E* < 0). */
+int store_db_put(store *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v, unsigned flags);
+int store_db_del(store *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v);
+int store_journal_lock(store *s, const char *dir, char err[STORE_ERRMSG_MAX]);
+int store_journal_open(store *s, char err[STORE_ERRMSG_MAX]);
+int store_journal_truncate(store *s);
+int store_journal_sync(store *s);
+int store_journal_reload(store *s);
+int store_journal_apply_batch(store *s);
+bool store_checkpoint_due(store *s);
+/* After the commit of the checkpoint txn returned rc (the txn is gone either way), on the
+ * caller's thread: the journal reset, or the txn rebuilt from the journal (a full map:
+ * grown, and the checkpoint run again here, synchronously). */
+int store_checkpoint_settle(store *s, int rc);
+/* store_ckpt.c: true when async checkpoints are on (a notify function is set) */
+bool store_checkpoint_async_on(const store *s);
+void store_journal_close(store *s);
+/* One op of the open batch as the journal logged it: k and v point into the batch's
+ * buffer, valid until the batch's next write. */
+typedef struct store_jop {
+    bool put;           /* else a delete (v: the value deleted, if one was named) */
+    MDB_dbi dbi;
+    MDB_val k, v;
+} store_jop;
+/* The open batch's ops in order, one a call: *pos 0 for the first; false when no more. */
+bool store_journal_next(const store *s, size_t *pos, store_jop *op);
+/* Checkpoint once the journal holds this much, or once the open txn may hold this many
+ * dirty pages (each op dirties at most about one page; a small hub has fewer pages than
+ * that in all). The dirty pages are heap memory that LMDB keeps for reuse: this bounds
+ * the daemon's memory to 128 MiB on a big hub under a burst of writes (45 MiB measured
+ * after 300k puts). A smaller bound costs more than it saves: at 8192 pages, 300k puts
+ * took 11.4 s instead of 7.7 s, and a reader beside them got 127 gets/s, not 3.7k. */
+#define STORE_JOURNAL_CKPT_BYTES ((uint64_t)4 << 20)
+#define STORE_CKPT_MAX_PAGES     32768u
+
+/* store_lmdb.c: true when the open file has no name left (deleted under the daemon). */
+bool store_fd_unlinked(int fd);
+/* store_lmdb.c: the environment. open makes or opens the five databases and runs fn (may
+ * be NULL) in the same write txn: what the layers above load from meta (store_hub.c);
+ * reopen closes and opens it again (the data file was replaced or is trimmed) and runs no
+ * fn: what was loaded stays. */
+int store_env_open(store *s, store_txn_fn fn, void *ctx);
+void store_env_close(store *s);
+int store_env_reopen(store *s);
+/* store_lmdb.c: drops an open batch (at close: nothing of it was acknowledged). */
+void store_batch_abort(store *s);
+
+#endif

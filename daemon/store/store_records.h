@@ -1,0 +1,132 @@
+/*
+ * daemon/store/store_records.h - the records layer: get, post, put, delete (store.c),
+ * list and stats (store_list.c), the formats of the values and the version check
+ * (store_format.c). It seals through crypto, writes through kv, and feeds the cache.
+ *
+ * It includes the layers below (store_cache.h, store_kv.h, store_crypto.h), nothing
+ * above. Its state is store_records, which struct store (store_hub.h) embeds as s->recs.
+ * Its functions take the whole store *: a record is sealed with the hub keys' state
+ * (s->hk.keys, s->hk.suite: set by the keys layer, read here) and written through kv.
+ *
+ * The hub is one LMDB environment with five named databases:
+ *
+ *   meta    "version" -> u32 BE (STORE_FORMAT_VERSION; a version-1 hub is upgraded at its
+ *           first unlock, store_upgrade.c); "suite" -> u8 (STORE_SUITE_*);
+ *           "keyid" -> u64 BE, the id of the data key that seals the records (its wrap is
+ *           in the file `keys`, below);
+ *           "seq" -> u64 BE, the hub-wide write counter: every post and put takes the next
+ *           number as the version of what it writes (a new record's first number is also
+ *           its creation-order number).
+ *           Hubs made before the file `keys` held "kdf" -> packed store_kdf and "wrap" ->
+ *           nonce || AEAD_kek(data key || index key), AD = "skr-wrap-v1" || kdf, and no
+ *           "keyid": the first unlock or passwd moves them to `keys` (store_ring.c).
+ *   rec     Hp || Hn -> seq BE || ver BE || nonce || AEAD_data(created, modified, plen, nlen,
+ *           blen, protocol, name, body, zero padding), AD = "skr-rec-v2" || Hp || Hn || seq
+ *           BE || ver BE. seq stays in clear (authenticated by the AD) so that a corrupt
+ *           record can still be deleted: the delete needs seq to find its `ord` entry.
+ *   ord     Hp || seq BE -> ver BE || nonce || AEAD_data(nlen, name, zero padding),
+ *           AD = "skr-ord-v2" || key || ver BE. A protocol's names in creation order without
+ *           decrypting any body; rewritten with the record on every write, so it names the
+ *           record's current version: a get checks that the rec value carries it (a value
+ *           put back from an earlier write of the same record does not: integrity).
+ *   names   Hn -> Hp, MDB_DUPSORT|MDB_DUPFIXED: get without a protocol.
+ *   protos  Hp -> nonce || AEAD_data(count BE, plen, protocol, zero padding),
+ *           AD = "skr-proto-v2" || Hp.
+ *
+ * Every sealed plaintext is padded with zeros to its size class (store_pad_class): the
+ * file shows lengths by class only. The lengths inside are authenticated, and the padding
+ * must be zeros of exactly the class's length, so it carries nothing.
+ *
+ * Hp = BLAKE2b-128(protocol; key = index key, personal "skr-proto"), Hn likewise with
+ * "skr-name". Records of a protocol are contiguous in `rec` and `ord`.
+ */
+#ifndef DAEMON_STORE_RECORDS_H
+#define DAEMON_STORE_RECORDS_H
+
+#include <lmdb.h>
+#include <sodium.h>
+
+#include "store.h"
+#include "store_cache.h"
+#include "store_crypto.h"
+#include "store_kv.h"
+#include "sekrets/error.h"
+
+#define STORE_FORMAT_VERSION 2u
+
+/* ord plaintext: nlen(2) name padding; protos plaintext: count(8) plen(1) protocol padding.
+ * Their classes stop at these powers of two. */
+#define STORE_ORD_PT_MAX   512
+#define STORE_PROTO_PT_MAX 128
+/* The smallest class: 128 bytes for a record, so that the common small credential (a
+ * body under about 80 bytes with its names) sits in one class; 64 for ord and protos. */
+#define STORE_REC_PAD_MIN  128
+#define STORE_PAD_MIN      64
+_Static_assert(2 + STORE_MAX_NAME <= STORE_ORD_PT_MAX &&
+               9 + STORE_MAX_PROTOCOL <= STORE_PROTO_PT_MAX,
+               "ord and protos plaintexts fit their top class");
+/* The scratch: a record plaintext, then protocol NUL name NUL for store_record. */
+#define STORE_STR_AREA     (STORE_MAX_PROTOCOL + 1 + STORE_MAX_NAME + 1)
+#define STORE_SCRATCH_BYTES (STORE_REC_PT_MAX + STORE_STR_AREA)
+
+/* Recently used protocols and their Hp: a get then costs one BLAKE2b instead of two.
+ * Hp is a PRF output, not key material; still wiped on lock with the keys. */
+#define STORE_PCACHE 64 /* 5 KiB */
+typedef struct store_pcache {
+    uint8_t len;                        /* 0 = empty */
+    char name[STORE_MAX_PROTOCOL];
+    uint8_t hp[STORE_HASH_BYTES];
+} store_pcache;
+
+/* The records layer's state (struct store's s->recs). */
+typedef struct store_records {
+    uint8_t *sealbuf;       /* a sealed record value on its way to LMDB (not secret) */
+    uint8_t *scratch;       /* STORE_SCRATCH_BYTES, holds the last decrypted record */
+    size_t scratch_used;    /* bytes of plaintext to wipe on release */
+    uint8_t format;         /* meta "version": 1 until store_upgrade ran */
+    store_pcache pcache[STORE_PCACHE];
+} store_records;
+
+/* The AD of a value (store_crypto.h) whose key is an LMDB key. */
+static inline size_t store_ad(uint8_t ad[STORE_AD_MAX], const char *label, const MDB_val *key,
+                              const uint8_t *clear, size_t clear_len)
+{
+    return store_ad_build(ad, label, key->mv_data, key->mv_size, clear, clear_len);
+}
+#define STORE_ORD_CLEAR 8  /* ver BE in clear at the start of an ord value */
+#define STORE_ORD_SEALED_MAX   (STORE_ORD_CLEAR + STORE_SEAL_OVERHEAD + STORE_ORD_PT_MAX)
+#define STORE_PROTO_SEALED_MAX (STORE_SEAL_OVERHEAD + STORE_PROTO_PT_MAX)
+
+/* store_format.c: the ord and protos values, the version check. The open functions
+ * return SKR_EINTEGRITY (errmsg set) for a value that fails authentication or whose
+ * padding or lengths are wrong. */
+size_t store_ord_seal(store *s, const MDB_val *k, const uint8_t ver[8], const char *name,
+                      size_t nlen, uint8_t out[STORE_ORD_SEALED_MAX]);
+int store_ord_open(store *s, const MDB_val *k, const MDB_val *v, uint8_t name[STORE_MAX_NAME],
+                   size_t *nlen);
+size_t store_proto_seal(store *s, const MDB_val *k, uint64_t count, const char *protocol,
+                        size_t plen, uint8_t out[STORE_PROTO_SEALED_MAX]);
+int store_proto_open(store *s, const MDB_val *k, const MDB_val *v, uint64_t *count,
+                     uint8_t protocol[STORE_MAX_PROTOCOL], size_t *plen);
+/* rec value v (of rec key k) is the record's current version: its ord entry authenticates
+ * and names the version v carries. */
+int store_rec_current(store *s, MDB_txn *txn, const MDB_val *k, const MDB_val *v);
+
+int store_cursor_replace(store *s, MDB_cursor *c, const MDB_val *k, MDB_val *v,
+                         const char *what);
+
+/* store_format.c. At open: reads meta "version" (a new hub gets the current one); after
+ * the journal's replay, store_format_settle marks a format-1 hub without records format
+ * 2. A format-1 hub with records is sealed again at unlock (store_upgrade, store_keys.h). */
+int store_format_load(store *s, MDB_txn *txn);
+int store_format_settle(store *s);
+
+/* store.c */
+int64_t store_now(void);
+/* The open batch is durable (s->kv.batch_durable): its rec puts go into the mirror, its rec
+ * deletes out of it. */
+void store_rec_batch_durable(store *s);
+void store_proto_hash(store *s, const char *protocol, size_t plen,
+                      uint8_t hp[STORE_HASH_BYTES]);
+
+#endif
