@@ -45,8 +45,15 @@ _Static_assert(STORE_MAX_BODY == PROTO_MAX_BODY, "store and wire body limits");
 #define STORE_MIR_NONE 0 /* no build running (built, failed or locked) */
 #define STORE_MIR_ORD  1
 #define STORE_MIR_REC  2
+/* What the build asks of the layer above for each value of ord (its key k, value v): the
+ * seq of the record it belongs to and the version it names, when it authenticates (the
+ * records layer's store_ord_version, handed by the caller of start/build). The cache
+ * knows no ord format. */
+typedef bool (*store_mirror_ord_fn)(store *s, const MDB_val *k, const MDB_val *v,
+                                    uint64_t *seq, uint64_t *ver);
 typedef struct store_mirror_job {
     int pass;           /* STORE_MIR_* */
+    store_mirror_ord_fn ord_version; /* the ord pass's question (above) */
     uint64_t *vers;     /* (seq + 1, ver) pairs, open addressing; 0 = empty */
     size_t vmask, vcount; /* slots - 1 (a power of two); pairs held */
     uint8_t last[2 * STORE_HASH_BYTES]; /* the key the pass stopped at (taken) */
@@ -69,8 +76,8 @@ typedef struct store_mirror {
  * (store_mirror_build.c: store_mirror_start, then store_mirror_step; store_mirror_build
  * runs the whole build at once; once built, LMDB's map pages are dropped; best effort:
  * without it gets read LMDB), freed at lock; keys are rec keys Hp || Hn. */
-void store_mirror_start(store *s);
-void store_mirror_build(store *s);
+void store_mirror_start(store *s, store_mirror_ord_fn ord_version);
+void store_mirror_build(store *s, store_mirror_ord_fn ord_version);
 void store_mirror_free(store *s);
 /* An empty mirror sized for entries values in about arena_bytes (the old one freed). */
 int store_mirror_alloc(store *s, size_t entries, size_t arena_bytes);

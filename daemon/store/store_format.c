@@ -78,6 +78,23 @@ int store_ord_open(store *s, const MDB_val *k, const MDB_val *v, uint8_t name[ST
     return r;
 }
 
+/* The mirror's build asks this of each ord entry (store_mirror_ord_fn): an ord key is
+ * Hp || seq BE, its value ver BE || sealed name; only an entry that opens names a version. */
+bool store_ord_version(store *s, const MDB_val *k, const MDB_val *v, uint64_t *seq,
+                       uint64_t *ver)
+{
+    uint8_t name[STORE_MAX_NAME];
+    size_t nlen;
+    bool ok = k->mv_size == STORE_HASH_BYTES + 8 && store_ord_open(s, k, v, name, &nlen) == 0;
+
+    sodium_memzero(name, sizeof name);
+    if (ok) {
+        *seq = store_get_u64((const uint8_t *)k->mv_data + STORE_HASH_BYTES);
+        *ver = store_get_u64(v->mv_data);
+    }
+    return ok;
+}
+
 /* value = seal(count || plen || protocol || zeros), AD = label || Hp. */
 size_t store_proto_seal(store *s, const MDB_val *k, uint64_t count, const char *protocol,
                         size_t plen, uint8_t out[STORE_PROTO_SEALED_MAX])

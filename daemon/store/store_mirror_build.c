@@ -31,7 +31,6 @@
 #include "store_hub.h"
 #include "store_test.h"
 
-#define MIR_ORD_KEY  (STORE_HASH_BYTES + 8)
 #define MIR_REC_KEY  (2 * STORE_HASH_BYTES)
 #define MIR_CLOCK_EVERY 32u /* entries between two looks at the clock */
 
@@ -111,14 +110,11 @@ static bool mir_vers_current(const store_mirror_job *j, const MDB_val *v)
 static void mir_take(store *s, const MDB_val *k, const MDB_val *v)
 {
     store_mirror_job *j = &s->mir.job;
-    uint8_t name[STORE_MAX_NAME];
-    size_t nlen;
+    uint64_t seq, ver;
 
     if (j->pass == STORE_MIR_ORD) {
-        if (k->mv_size == MIR_ORD_KEY && store_ord_open(s, k, v, name, &nlen) == 0)
-            mir_vers_add(j, store_get_u64((const uint8_t *)k->mv_data + STORE_HASH_BYTES),
-                         store_get_u64(v->mv_data));
-        sodium_memzero(name, sizeof name);
+        if (j->ord_version(s, k, v, &seq, &ver))
+            mir_vers_add(j, seq, ver);
     } else if (k->mv_size == MIR_REC_KEY && mir_vers_current(j, v)) {
         store_mirror_fill(s, k->mv_data, v);
     }
@@ -182,7 +178,7 @@ out:
     return rc != 0 ? store_mdb_err(s, rc, "mirror read") : 0;
 }
 
-static int mir_start(store *s)
+static int mir_start(store *s, store_mirror_ord_fn ord_version)
 {
     store_mirror_job *j = &s->mir.job;
     MDB_stat ord, rec;
@@ -211,6 +207,7 @@ static int mir_start(store *s)
         return store_errf(s, SKR_ENOMEM, "no memory for the record mirror");
     }
     j->vmask = slots - 1;
+    j->ord_version = ord_version;
     j->pass = STORE_MIR_ORD;
     return 0;
 }
@@ -227,12 +224,12 @@ static void mir_finish(store *s)
 
 /* Best effort: without a mirror gets read LMDB; the caller's own call succeeded, so the
  * build's failure does not replace its error message. */
-void store_mirror_start(store *s)
+void store_mirror_start(store *s, store_mirror_ord_fn ord_version)
 {
     char msg[STORE_ERRMSG_MAX];
 
     memcpy(msg, s->errmsg, sizeof msg);
-    (void)mir_start(s);
+    (void)mir_start(s, ord_version);
     memcpy(s->errmsg, msg, sizeof msg);
 }
 
@@ -263,10 +260,10 @@ bool store_mirror_step(store *s, unsigned budget_us)
     return false;
 }
 
-void store_mirror_build(store *s)
+void store_mirror_build(store *s, store_mirror_ord_fn ord_version)
 {
     (void)store_checkpoint_finish(s); /* the steps below read LMDB */
-    store_mirror_start(s);
+    store_mirror_start(s, ord_version);
     /* an open batch (never, from rotate and init, which refuse one) leaves it to steps */
     while (!s->kv.batching && store_mirror_step(s, 1000000u))
         ;

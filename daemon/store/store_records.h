@@ -108,6 +108,10 @@ size_t store_proto_seal(store *s, const MDB_val *k, uint64_t count, const char *
                         size_t plen, uint8_t out[STORE_PROTO_SEALED_MAX]);
 int store_proto_open(store *s, const MDB_val *k, const MDB_val *v, uint64_t *count,
                      uint8_t protocol[STORE_MAX_PROTOCOL], size_t *plen);
+/* The cache's question about ord entry (k, v) while it builds (store_mirror_ord_fn):
+ * true, with its record's seq and the version it names, when it authenticates. */
+bool store_ord_version(store *s, const MDB_val *k, const MDB_val *v, uint64_t *seq,
+                       uint64_t *ver);
 /* rec value v (of rec key k) is the record's current version: its ord entry authenticates
  * and names the version v carries. */
 int store_rec_current(store *s, MDB_txn *txn, const MDB_val *k, const MDB_val *v);
