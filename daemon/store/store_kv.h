@@ -31,6 +31,8 @@
 #define STORE_DEFAULT_MAPSIZE ((size_t)64 << 20)
 #define STORE_MAX_MAPSIZE     ((size_t)1 << 40)
 
+#define STORE_KV_WATCH_MAX 2
+
 /* The kv layer's state (struct store's s->kv). */
 typedef struct store_kv {
     MDB_env *env;
@@ -66,6 +68,10 @@ typedef struct store_kv {
     int ckpt_rc;            /* its mdb_txn_commit result */
     atomic_bool ckpt_committed; /* set by the thread once its commit returned */
     size_t mapsize;
+    /* Files of the layers above whose loss refuses writes as the data file's and the
+     * journal's do (store_check_file): the top hands them (store_kv_watch). */
+    int watch[STORE_KV_WATCH_MAX];
+    unsigned nwatch;
 } store_kv;
 
 /* store_lmdb.c */
@@ -77,7 +83,12 @@ typedef int (*store_txn_fn)(store *s, MDB_txn *txn, void *ctx);
 /* A record write joins an open batch; any other write refuses one (SKR_EBUSY). */
 int store_write(store *s, store_txn_fn fn, void *ctx);
 int store_write_rec_txn(store *s, store_txn_fn fn, void *ctx);
+/* A write is refused (SKR_EINTERNAL) once the data file, the journal or a watched file has
+ * no name left, or the journal could not be applied. */
 int store_check_file(store *s);
+/* Adds fd (a file of a layer above, open until the store closes) to what
+ * store_check_file checks: SKR_EINVAL when STORE_KV_WATCH_MAX are watched already. */
+int store_kv_watch(store_kv *kv, int fd);
 int store_errf(store *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* store_journal.c. Record writes go through store_db_put/del: inside a batch each op is

@@ -186,13 +186,28 @@ bool store_fd_unlinked(int fd)
 
 /* A write into a data file (or journal) that was deleted under the daemon would be
  * acknowledged and lost: refuse it. Two statx calls per transaction. */
+static bool store_watched_unlinked(const store_kv *kv)
+{
+    for (unsigned i = 0; i < kv->nwatch; i++)
+        if (store_fd_unlinked(kv->watch[i]))
+            return true;
+    return false;
+}
+
+int store_kv_watch(store_kv *kv, int fd)
+{
+    if (kv->nwatch == STORE_KV_WATCH_MAX)
+        return SKR_EINVAL;
+    kv->watch[kv->nwatch++] = fd;
+    return 0;
+}
+
 int store_check_file(store *s)
 {
     int fd;
 
     if ((mdb_env_get_fd(s->kv.env, &fd) == 0 && store_fd_unlinked(fd)) ||
-        (s->kv.jfd >= 0 && store_fd_unlinked(s->kv.jfd)) ||
-        (s->hk.kfd >= 0 && store_fd_unlinked(s->hk.kfd)))
+        (s->kv.jfd >= 0 && store_fd_unlinked(s->kv.jfd)) || store_watched_unlinked(&s->kv))
         return store_errf(s, SKR_EINTERNAL, "the hub file was deleted while sekretsd ran: "
                           "writes are refused (restart sekretsd)");
     if (s->kv.broken)

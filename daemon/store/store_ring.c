@@ -280,6 +280,11 @@ int store_ring_open(store *s, char err[STORE_ERRMSG_MAX])
         r = r_errno(s, "open");
         goto fail;
     }
+    /* kv refuses writes once the key file is deleted, as it does for its own files */
+    if ((r = store_kv_watch(&s->kv, s->hk.kfd)) != 0) {
+        r = store_errf(s, r, "key file: kv watches too many files");
+        goto fail;
+    }
     memset(slot, 0, sizeof slot);
     if ((n = pread(s->hk.kfd, slot, sizeof slot, 0)) < 0) {
         r = r_errno(s, "read");
