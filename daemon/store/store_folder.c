@@ -120,6 +120,17 @@ int store_keyfile_check(const char *path, const struct stat *st, char err[STORE_
     return 0;
 }
 
+int store_folder_file_check(int fd, const char *path, char err[STORE_ERRMSG_MAX])
+{
+    struct stat st;
+
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, STORE_ERRMSG_MAX, "%.200s: not a regular file", path);
+        return SKR_EINVAL;
+    }
+    return 0;
+}
+
 int store_folder_sync(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r, e;

@@ -23,6 +23,10 @@ int store_folder_prepare(const char *dir, char err[STORE_ERRMSG_MAX]);
  * STORE_KEYFILE_MAX bytes. */
 int store_keyfile_check(const char *path, const struct stat *st, char err[STORE_ERRMSG_MAX]);
 
+/* A hub file the store just opened (fd; path names it in err): a regular file, as fstat
+ * sees it (what is checked is what is used). SKR_EINVAL otherwise. */
+int store_folder_file_check(int fd, const char *path, char err[STORE_ERRMSG_MAX]);
+
 /* fsyncs the folder, so that a name just made in it is durable. 0, or -1 with errno. */
 int store_folder_sync(const char *dir);
 

@@ -36,6 +36,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store_folder.h"
 #include "store_hub.h"
 #include "store_kv.h"
 #include "store_test.h"
@@ -578,17 +579,6 @@ bool store_checkpoint_pending(const store *s)
 /* ---- open and close ---- */
 
 /* A new journal's name must be durable before a batch in it is acknowledged. */
-static int j_sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
-
-    if (fd < 0)
-        return -1;
-    r = fsync(fd);
-    close(fd);
-    return r;
-}
-
 /* Opens (or creates) the journal and locks it: one process per hub, since the journal's
  * open write txn holds LMDB's writer lock. Runs before LMDB is opened, so a second
  * process is refused before it can touch the environment. */
@@ -596,8 +586,8 @@ int store_journal_lock(store *s, const char *dir, char err[STORE_ERRMSG_MAX])
 {
     const int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_DSYNC;
     char path[PATH_MAX];
-    struct stat st;
     bool created = false;
+    int r;
 
     if ((size_t)snprintf(path, sizeof path, "%s/journal", dir) >= sizeof path) {
         snprintf(err, STORE_ERRMSG_MAX, "hub folder: path too long");
@@ -617,11 +607,9 @@ int store_journal_lock(store *s, const char *dir, char err[STORE_ERRMSG_MAX])
         snprintf(err, STORE_ERRMSG_MAX, "hub %.200s is in use by another process", dir);
         return SKR_EBUSY;
     }
-    if (fstat(s->kv.jfd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, STORE_ERRMSG_MAX, "%.200s: not a regular file", path);
-        return SKR_EINVAL;
-    }
-    if (created && j_sync_dir(dir) != 0) {
+    if ((r = store_folder_file_check(s->kv.jfd, path, err)) != 0)
+        return r;
+    if (created && store_folder_sync(dir) != 0) {
         snprintf(err, STORE_ERRMSG_MAX, "hub folder %.200s: sync: %s", dir, strerror(errno));
         return SKR_EINTERNAL;
     }

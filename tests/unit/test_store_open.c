@@ -94,6 +94,23 @@ START_TEST(test_open_denied)
 }
 END_TEST
 
+/* A journal that is not a regular file (a FIFO of ours, 0600: the folder's owner and
+ * mode checks pass it) is refused once open, before anything is read from it. */
+START_TEST(test_open_journal_not_regular)
+{
+    char err[STORE_ERRMSG_MAX], path[400];
+    store *s = NULL;
+
+    store_close(open_hub());
+    snprintf(path, sizeof path, "%s/journal", g_hub);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    ck_assert_int_eq(store_open(g_hub, &s, err), SKR_EINVAL);
+    ck_assert_ptr_null(s);
+    ck_assert_msg(strstr(err, "/journal: not a regular file") != NULL, "%s", err);
+}
+END_TEST
+
 START_TEST(test_keyfile)
 {
     char path[400], err[STORE_ERRMSG_MAX];
@@ -228,6 +245,7 @@ int main(void)
     tcase_add_test(tc, test_kdf);
     tcase_add_test(tc, test_open_layout);
     tcase_add_test(tc, test_open_denied);
+    tcase_add_test(tc, test_open_journal_not_regular);
     tcase_add_test(tc, test_keyfile);
     tcase_add_test(tc, test_init_unlock);
     tcase_add_test(tc, test_default_dir);
