@@ -6,7 +6,8 @@
 # file of daemon/store this table does not place, on a line of the crypto layer that
 # names a store, LMDB or a file call, on a file that reads the state of a layer above its
 # own (s->mir, s->recs, s->hk) beyond the crossings listed below, and on a kv or cache file
-# that calls a layer above by name.
+# that calls a layer above by name; and on README.md's include table when it is not what
+# the files include.
 # Usage: store_layers.sh [DIR (daemon/store)]
 set -u
 dir=${1:-$(cd "$(dirname "$0")/../../daemon/store" && pwd)}
@@ -31,7 +32,8 @@ declare -A owns=([kv]=kv [cache]=mir [records]=recs [keys]=hk)
 # Crossings that are still there, each with what removes it (README.md): FILE:HEADER for
 # an include, FILE:s->MEMBER.FIELD for a read of a layer above.
 declare -A crossing=(
-  # records seal with the hub keys' state, which the keys layer sets at unlock
+  # records seal with the hub keys' state, which the keys layer sets at unlock; goes when
+  # records are handed the key buffer and suite instead (README.md)
   [store.c:s->hk.keys]=1 [store.c:s->hk.suite]=1 [store.c:s->hk.initialized]=1
   [store_format.c:s->hk.keys]=1 [store_format.c:s->hk.suite]=1
   [store_list.c:s->hk.keys]=1 [store_list.c:s->hk.initialized]=1
@@ -86,4 +88,27 @@ for f in store_lmdb.c store_journal.c store_ckpt.c store_trim.c store_mirror.c s
     echo "store_layers: $f:$line: ${layer[$f]} calls a layer above"
   done | grep . && bad=1
 done
+# README.md's include table (the one the issue's closing note shows) is what the files
+# include: each file of the folder in one row, with exactly its store headers.
+readme=$dir/README.md
+if [ -f "$readme" ]; then
+  declare -A listed=()
+  while IFS='|' read -r _ names headers _; do
+    want=$(echo "$headers" | tr -d ' ' | tr ',' '\n' | sort | paste -sd ' ' -)
+    for f in $(echo "$names" | tr ',' ' '); do
+      [ -z "${listed[$f]:-}" ] || say "README.md: $f is in two rows of the include table"
+      listed[$f]=1
+      [ -f "$dir/$f" ] || { say "README.md: the include table names $f, which is not here"; continue; }
+      got=$(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\(store[a-z_]*\.h\)".*/\1/p' "$dir/$f" |
+            sort -u | paste -sd ' ' -)
+      [ "$got" = "$want" ] || say "README.md: $f includes ${got:-nothing}, the include table says ${want:-nothing}"
+    done
+  done < <(awk '/^## Who includes which store header/ { on = 1; next }
+                on && /^\|/ { rows = 1; if ($0 ~ /^\| store/) print; next }
+                on && rows { exit }' "$readme")
+  for path in "${files[@]}"; do
+    f=$(basename "$path")
+    [ "$f" = store.h ] || [ -n "${listed[$f]:-}" ] || say "README.md: $f is not in the include table"
+  done
+fi
 exit $bad
