@@ -77,11 +77,14 @@ typedef struct store_kv {
 /* store_lmdb.c */
 int store_mdb_err(store *s, int rc, const char *what);
 int store_remap(store *s, size_t new_size);
+/* Doubles the map (up to STORE_MAX_MAPSIZE); no write txn may be open. */
+int store_grow(store *s);
 int store_read_begin(store *s, MDB_txn **txn);
 void store_read_end(store *s);
 typedef int (*store_txn_fn)(store *s, MDB_txn *txn, void *ctx);
 /* A record write joins an open batch; any other write refuses one (SKR_EBUSY). */
 int store_write(store *s, store_txn_fn fn, void *ctx);
+/* store_batch.c: a record write, into the open batch if there is one, else alone. */
 int store_write_rec_txn(store *s, store_txn_fn fn, void *ctx);
 /* A write is refused (SKR_EINTERNAL) once the data file, the journal or a watched file has
  * no name left, or the journal could not be applied. */
@@ -136,7 +139,7 @@ bool store_fd_unlinked(int fd);
 int store_env_open(store *s, store_txn_fn fn, void *ctx);
 void store_env_close(store *s);
 int store_env_reopen(store *s);
-/* store_lmdb.c: drops an open batch (at close: nothing of it was acknowledged). */
+/* store_batch.c: drops an open batch (at close: nothing of it was acknowledged). */
 void store_batch_abort(store *s);
 
 #endif
