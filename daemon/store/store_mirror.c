@@ -341,21 +341,29 @@ void store_mirror_drop(store *s, const uint8_t key[2 * STORE_HASH_BYTES])
         mir_drop_tag(&s->mir, mir_tag(key));
 }
 
+/* The slot of tag's first entry that holds record seq, or the empty slot that ends the
+ * tag's probe run. */
+static size_t mir_record_slot(const store_mirror *m, uint32_t tag, uint64_t seq)
+{
+    size_t i = mir_find(m, tag);
+    mir_ent e;
+
+    for (; m->slots[i] != 0; i = mir_scan(m, tag, mir_after(m, i))) {
+        mir_entry(m, mir_slot_off(m->slots[i]), &e);
+        if (e.seq == seq)
+            break;
+    }
+    return i;
+}
+
 /* Drops the entries of tag that hold record seq: the record's own (seq is its creation
  * number, which no other record has), so the other keys of the tag keep theirs. */
 static void mir_drop_record(store_mirror *m, uint32_t tag, uint64_t seq)
 {
-    mir_ent e;
+    size_t i;
 
-    for (size_t i = mir_find(m, tag); m->slots[i] != 0;) {
-        mir_entry(m, mir_slot_off(m->slots[i]), &e);
-        if (e.seq == seq) { /* the backward shift fills slot i from later in the run */
-            mir_unlink(m, i);
-            i = mir_scan(m, tag, i);
-        } else {
-            i = mir_scan(m, tag, mir_after(m, i));
-        }
-    }
+    while (m->slots[i = mir_record_slot(m, tag, seq)] != 0)
+        mir_unlink(m, i);
 }
 
 void store_mirror_drop_record(store *s, const uint8_t key[2 * STORE_HASH_BYTES], uint64_t seq)
@@ -445,30 +453,22 @@ bool store_mirror_holds(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const
     uint32_t tag = mir_tag(key);
     const uint8_t *p = v->mv_data;
     mir_ent e;
+    size_t i;
 
     if (m->nslots == 0 || v->mv_size < STORE_REC_CLEAR)
         return false;
-    for (size_t i = mir_find(m, tag); m->slots[i] != 0; i = mir_scan(m, tag, mir_after(m, i))) {
-        mir_entry(m, mir_slot_off(m->slots[i]), &e);
-        if (e.seq == store_get_u64(p) && e.ver == store_get_u64(p + 8) &&
-            e.len == v->mv_size - STORE_REC_CLEAR &&
-            memcmp(e.sealed, p + STORE_REC_CLEAR, e.len) == 0)
-            return true;
-    }
-    return false;
+    /* a record has one entry (a write drops its seq's entries before it adds its own) */
+    if (m->slots[i = mir_record_slot(m, tag, store_get_u64(p))] == 0)
+        return false;
+    mir_entry(m, mir_slot_off(m->slots[i]), &e);
+    return e.ver == store_get_u64(p + 8) && e.len == v->mv_size - STORE_REC_CLEAR &&
+           memcmp(e.sealed, p + STORE_REC_CLEAR, e.len) == 0;
 }
 
 /* An entry of tag holds a value of record seq. */
 static bool mir_has_record(const store_mirror *m, uint32_t tag, uint64_t seq)
 {
-    mir_ent e;
-
-    for (size_t i = mir_find(m, tag); m->slots[i] != 0; i = mir_scan(m, tag, mir_after(m, i))) {
-        mir_entry(m, mir_slot_off(m->slots[i]), &e);
-        if (e.seq == seq)
-            return true;
-    }
-    return false;
+    return m->slots[mir_record_slot(m, tag, seq)] != 0;
 }
 
 void store_mirror_fill(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v)
