@@ -153,6 +153,7 @@ int main(int argc, char **argv)
     }
     srv.hub = hub;
     server_checkpoints_async(&srv);
+    server_commits_async(&srv);
     /* The keyfile creates or unlocks the hub once the socket is ours, so a start refused
      * for its socket leaves no hub keyed behind. Clients wait in the listen backlog. */
     if (key != NULL) {

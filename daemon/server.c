@@ -210,11 +210,23 @@ static void on_idle_timer(uv_timer_t *t)
  * Writes that arrive in the same loop turn, from every client, go into one LMDB
  * transaction (each write atomic on its own inside it) that is committed and synced once,
  * after the turn's I/O; only then are their replies released. Under load, many writes
- * share one fsync; alone, a write still costs exactly one. */
+ * share one fsync; alone, a write still costs exactly one. A big batch's journal record
+ * is written on the store's writer thread (store_batch_commit_start) while the loop fills
+ * the next batch, whose commit waits for that record: each session's held replies form
+ * two runs, the record in flight's and the open batch's (session.h). */
+
+static void server_batch_commit_start(server *srv);
 
 static void on_commit_check(uv_check_t *check)
 {
-    server_batch_commit(check->data);
+    server *srv = check->data;
+    if (srv->sync_pending) {
+        /* One record in flight at a time: the open batch grows until its notify, and the
+         * loop may sleep till then. */
+        uv_idle_stop(&srv->commit_idle);
+        return;
+    }
+    server_batch_commit_start(srv);
 }
 
 static void on_commit_idle(uv_idle_t *idle)
@@ -263,7 +275,7 @@ static void note_checkpoint_start(server *srv)
 static void on_ckpt_timer(uv_timer_t *t)
 {
     server *srv = t->data;
-    if (srv->batch_open) { /* commits at the end of this turn; try again just after */
+    if (srv->batch_open || srv->sync_pending) { /* commits soon; try again just after */
         uv_timer_start(t, on_ckpt_timer, 1, 0);
         return;
     }
@@ -360,20 +372,25 @@ int server_batch_open(server *srv)
     uv_check_start(&srv->commit_check, on_commit_check);
     /* A batch opened from the check callback itself (a released session serving its
      * next buffered request) is committed by the next turn's check: keep the loop from
-     * blocking in poll until then. */
-    uv_idle_start(&srv->commit_idle, on_commit_idle);
+     * blocking in poll until then. While a record is in flight its notify wakes the loop. */
+    if (!srv->sync_pending)
+        uv_idle_start(&srv->commit_idle, on_commit_idle);
     return 0;
 }
 
-void server_batch_commit(server *srv)
+/* The open batch ends: what writes come next open another. */
+static void server_batch_close(server *srv)
 {
-    if (!srv->batch_open)
-        return;
     srv->batch_open = false;
     srv->last_commit_ms = uv_now(srv->loop);
     uv_check_stop(&srv->commit_check);
     uv_idle_stop(&srv->commit_idle);
-    int rc = store_batch_commit(srv->hub);
+}
+
+/* After a batch's commit returned rc: a checkpoint it started, the timer for the next
+ * one, and the replies held for it (`which` of each session's), released or failed. */
+static void server_batch_settled(server *srv, int which, int rc)
+{
     note_checkpoint_start(srv); /* a due one now commits on the store's thread */
     char msg[STORE_ERRMSG_MAX + 32] = "";
     if (rc != 0) {
@@ -386,8 +403,67 @@ void server_batch_commit(server *srv)
         uv_timer_start(&srv->ckpt_timer, on_ckpt_timer, CHECKPOINT_DELAY_MS, 0);
     for (session *s = srv->sessions, *next; s != NULL; s = next) {
         next = s->next;
-        session_release(s, rc, msg);
+        session_release(s, which, rc, msg);
     }
+}
+
+/* The record in flight was written (or is waited for here): its replies go out, or fail
+ * together with the open batch's, which was lost with it (store.h). */
+static void server_sync_end(server *srv)
+{
+    srv->sync_pending = false;
+    server_batch_settled(srv, SESSION_HELD_WRITING, store_batch_commit_finish(srv->hub));
+}
+
+static void on_commit_async(uv_async_t *a)
+{
+    server *srv = a->data;
+    /* A notify may come late, for a record server_batch_commit already waited for, while
+     * the next one is being written: that one's own notify follows. */
+    if (srv->sync_pending && store_batch_written(srv->hub))
+        server_sync_end(srv);
+}
+
+/* From the store's journal writer thread: only uv_async_send is safe there. */
+static void commit_notify(void *arg)
+{
+    server *srv = arg;
+    uv_async_send(&srv->commit_async);
+}
+
+void server_commits_async(server *srv)
+{
+    store_batch_async(srv->hub, commit_notify, srv);
+}
+
+/* The turn's batch ends: its record goes to the store's writer thread, and its replies
+ * wait for it (held, now for the record in flight), or it was written here. */
+static void server_batch_commit_start(server *srv)
+{
+    if (!srv->batch_open)
+        return;
+    server_batch_close(srv);
+    int rc = store_batch_commit_start(srv->hub);
+    if (rc == 1) {
+        if (!srv->sync_pending_seen) /* once: the tests look for it */
+            log_debug("a batch's journal record is written off the loop");
+        srv->sync_pending_seen = true;
+        srv->sync_pending = true;
+        for (session *s = srv->sessions; s != NULL; s = s->next)
+            session_hold_advance(s);
+        return;
+    }
+    server_batch_settled(srv, SESSION_HELD_OPEN, rc);
+}
+
+void server_batch_commit(server *srv)
+{
+    if (srv->sync_pending)
+        server_sync_end(srv);
+    if (!srv->batch_open)
+        return;
+    server_batch_close(srv);
+    server_batch_settled(srv, SESSION_HELD_OPEN, store_batch_commit(srv->hub));
 }
 
 void server_lock(server *srv)
@@ -479,6 +555,8 @@ int server_start(server *srv, uv_loop_t *loop, const config *cfg)
     uv_timer_init(loop, &srv->ckpt_timer);
     uv_async_init(loop, &srv->ckpt_async, on_ckpt_async);
     srv->ckpt_async.data = srv;
+    uv_async_init(loop, &srv->commit_async, on_commit_async);
+    srv->commit_async.data = srv;
     uv_idle_init(loop, &srv->mirror_idle);
     srv->mirror_idle.data = srv;
     srv->ckpt_timer.data = srv;
@@ -512,8 +590,9 @@ void server_stop(server *srv)
         return;
     srv->stopping = true;
     server_batch_commit(srv);
-    /* The commit thread ends before its handle closes: it must not wake a closed one. */
+    /* The commit threads end before their handles close: they must not wake closed ones. */
     store_checkpoint_async(srv->hub, NULL, NULL);
+    store_batch_async(srv->hub, NULL, NULL);
     srv->ckpt_running = false;
     for (session *s = srv->sessions; s != NULL; s = s->next)
         s->parked = false; /* closing after their replies: a parked frame is not served */
@@ -532,6 +611,7 @@ void server_stop(server *srv)
     uv_close((uv_handle_t *)&srv->commit_idle, NULL);
     uv_close((uv_handle_t *)&srv->ckpt_timer, NULL); /* store_close checkpoints */
     uv_close((uv_handle_t *)&srv->ckpt_async, NULL);
+    uv_close((uv_handle_t *)&srv->commit_async, NULL);
     uv_close((uv_handle_t *)&srv->mirror_idle, NULL);
     /* Every session finishes the replies it owes, then closes. */
     for (session *s = srv->sessions, *next; s != NULL; s = next) {

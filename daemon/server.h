@@ -39,6 +39,10 @@ struct server {
     uint64_t mirror_started_ms; /* uv_now when that build began */
     bool mirror_paused;       /* stopped for a checkpoint commit (resumed at its end) */
     bool batch_open;          /* writes are waiting in the store's open transaction */
+    bool sync_pending;        /* a committed batch's record is being written off the loop
+                               * (store_batch_commit_start): its replies are held */
+    bool sync_pending_seen;   /* one was: logged once (debug) */
+    uv_async_t commit_async;  /* the store's journal writer is done (store_jwrite.c) */
     uint64_t last_commit_ms;  /* uv_now of the last batch commit: quiet since then? */
     const config *cfg;
     store *hub;
@@ -80,11 +84,15 @@ void server_release(server *srv);
 /* Group commit: opens the batch for a write (once per loop turn). 0 or an SKR_E* code. */
 int server_batch_open(server *srv);
 /* Commits the open batch (one synced journal record), then releases every held reply, or
- * replaces them with errors if the commit failed. Needed before lock/rotate/passwd/init. */
+ * replaces them with errors if the commit failed. Needed before lock/rotate/passwd/init:
+ * it waits for a record in flight too, so nothing is left to be made durable. */
 void server_batch_commit(server *srv);
 /* Once the hub is open: checkpoints commit on the store's thread, and requests that need
  * LMDB meanwhile wait (parked) until server_checkpoint_end serves them again. */
 void server_checkpoints_async(server *srv);
+/* Once the hub is open: a batch's journal record is written on the store's writer thread
+ * while the loop serves the next batch (store_batch_commit_start). */
+void server_commits_async(server *srv);
 /* A running checkpoint commit ended: settles it and serves the parked requests. */
 void server_checkpoint_end(server *srv);
 /* After an unlock: builds the hub's in-memory copy of the records a slice per loop turn,

@@ -32,7 +32,8 @@ void session_unref(session *s)
     proto_reader_free(&s->reader);
     proto_buf_free(&s->out);
     proto_buf_free(&s->writing);
-    free(s->batch_ids);
+    for (int i = 0; i < SESSION_HELD_RUNS; i++)
+        free(s->held[i].ids);
     free(s);
 }
 
@@ -83,39 +84,87 @@ void reply_error(session *s, uint32_t id, int code, const char *message)
         s->close_after_flush = true;
 }
 
-/* Records that the reply just appended (starting at `mark`) belongs to the open batch. */
-static int session_hold(session *s, uint32_t id, size_t mark)
+static int held_add(session_held *h, uint32_t id)
 {
-    if (!s->in_batch) {
-        s->in_batch = true;
-        s->batch_mark = mark;
-        s->nbatch_ids = 0;
-    }
-    if (s->nbatch_ids == s->batch_ids_cap) {
-        size_t cap = s->batch_ids_cap ? 2 * s->batch_ids_cap : 64;
-        uint32_t *ids = realloc(s->batch_ids, cap * sizeof(*ids));
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? 2 * h->cap : 64;
+        uint32_t *ids = realloc(h->ids, cap * sizeof(*ids));
         if (ids == NULL)
             return SKR_ENOMEM;
-        s->batch_ids = ids;
-        s->batch_ids_cap = cap;
+        h->ids = ids;
+        h->cap = cap;
     }
-    s->batch_ids[s->nbatch_ids++] = id;
+    h->ids[h->n++] = id;
     return 0;
 }
 
-void session_release(session *s, int code, const char *message)
+/* Records that the reply just appended (starting at `mark`) waits for a batch: the open
+ * one, or, with none open, the one whose record is in flight (a read that saw its
+ * writes). Runs stay in the order of `out`: once the open batch's run began, every later
+ * reply joins it. */
+static int session_hold(session *s, uint32_t id, size_t mark)
 {
-    if (!s->in_batch)
-        return;
-    s->in_batch = false;
-    if (code != 0 && !s->closing) {
-        /* None of the held replies may be sent: their writes were not saved. */
-        sodium_memzero(s->out.data + s->batch_mark, s->out.len - s->batch_mark);
-        s->out.len = s->batch_mark;
-        for (size_t i = 0; i < s->nbatch_ids; i++)
-            reply_error(s, s->batch_ids[i], code, message);
+    int which = s->srv->batch_open || s->held[SESSION_HELD_OPEN].on ? SESSION_HELD_OPEN
+                                                                    : SESSION_HELD_WRITING;
+    session_held *h = &s->held[which];
+    if (!h->on) {
+        h->on = true;
+        h->mark = mark;
+        h->n = 0;
     }
-    s->nbatch_ids = 0;
+    return held_add(h, id);
+}
+
+static bool holding(const session *s)
+{
+    return s->held[SESSION_HELD_WRITING].on || s->held[SESSION_HELD_OPEN].on;
+}
+
+void session_hold_advance(session *s)
+{
+    session_held *w = &s->held[SESSION_HELD_WRITING], *o = &s->held[SESSION_HELD_OPEN];
+    if (!o->on)
+        return;
+    if (!w->on) { /* the usual case: the run before was released; its ids array is reused */
+        session_held t = *w;
+        *w = *o;
+        *o = t;
+        return;
+    }
+    for (size_t i = 0; i < o->n; i++) /* both now wait for the same record */
+        if (held_add(w, o->ids[i]) != 0)
+            s->close_after_flush = true; /* cannot fail them one by one any more */
+    o->on = false;
+    o->n = 0;
+}
+
+/* Replaces the replies from h's mark on with errors for h's ids (and then o's, the run
+ * after it, when given): none of them may be sent, their writes were not saved. */
+static void held_fail(session *s, session_held *h, session_held *o, int code,
+                      const char *message)
+{
+    sodium_memzero(s->out.data + h->mark, s->out.len - h->mark);
+    s->out.len = h->mark;
+    for (size_t i = 0; i < h->n; i++)
+        reply_error(s, h->ids[i], code, message);
+    if (o != NULL && o->on) {
+        for (size_t i = 0; i < o->n; i++)
+            reply_error(s, o->ids[i], code, message);
+        o->on = false;
+        o->n = 0;
+    }
+}
+
+void session_release(session *s, int which, int code, const char *message)
+{
+    session_held *h = &s->held[which];
+    if (!h->on)
+        return;
+    h->on = false;
+    if (code != 0 && !s->closing) /* a lost record in flight took the open batch too */
+        held_fail(s, h, which == SESSION_HELD_WRITING ? &s->held[SESSION_HELD_OPEN] : NULL,
+                  code, message);
+    h->n = 0;
     if (!s->closing)
         session_pump(s);
 }
@@ -166,30 +215,65 @@ static void on_written(uv_write_t *req, int status)
     session_pump(s);
 }
 
+/* Where the replies that wait for a batch begin: what comes before may be sent. */
+static size_t sendable(const session *s)
+{
+    for (int i = 0; i < SESSION_HELD_RUNS; i++)
+        if (s->held[i].on)
+            return s->held[i].mark;
+    return s->out.len;
+}
+
+/* Takes the first n bytes (sent, or handed to `writing`) out of `out`; the held replies
+ * behind them move to the front. */
+static void out_consume(session *s, size_t n)
+{
+    memmove(s->out.data, s->out.data + n, s->out.len - n);
+    sodium_memzero(s->out.data + s->out.len - n, n);
+    s->out.len -= n;
+    for (int i = 0; i < SESSION_HELD_RUNS; i++)
+        if (s->held[i].on)
+            s->held[i].mark -= n;
+}
+
 static void flush(session *s)
 {
-    /* Held replies are acknowledgements of writes not yet durable: they wait. */
-    if (s->write_busy || s->out.len == 0 || s->closing || s->in_batch)
+    /* Held replies are acknowledgements of writes not yet durable: they wait, and what
+     * is before them goes. */
+    size_t n = sendable(s);
+    if (s->write_busy || n == 0 || s->closing)
         return;
     /* Most replies fit the socket buffer: write them now, without queuing a uv_write_t
      * (which costs libuv an extra epoll_ctl and a loop turn per reply). */
-    uv_buf_t b = uv_buf_init((char *)s->out.data, (unsigned)s->out.len);
-    int n = uv_try_write((uv_stream_t *)&s->pipe, &b, 1);
-    if (n == (int)s->out.len) {
+    uv_buf_t b = uv_buf_init((char *)s->out.data, (unsigned)n);
+    int w = uv_try_write((uv_stream_t *)&s->pipe, &b, 1);
+    if (w == (int)n && n == s->out.len) {
         buf_done(&s->out);
         s->body_queued = false; /* nothing is left in our memory */
         return;
     }
-    if (n < 0 && n != UV_EAGAIN) {
-        log_debug("write failed: %s", uv_strerror(n));
+    if (w == (int)n) {
+        out_consume(s, n);
+        return;
+    }
+    if (w < 0 && w != UV_EAGAIN) {
+        log_debug("write failed: %s", uv_strerror(w));
         session_close(s);
         return;
     }
-    size_t done = n > 0 ? (size_t)n : 0;
-    /* Swap: `out` keeps gathering replies while `writing` is on the wire. */
-    proto_buf t = s->writing;
-    s->writing = s->out;
-    s->out = t;
+    size_t done = w > 0 ? (size_t)w : 0;
+    if (n == s->out.len) {
+        /* Swap: `out` keeps gathering replies while `writing` is on the wire. */
+        proto_buf t = s->writing;
+        s->writing = s->out;
+        s->out = t;
+    } else { /* held replies stay in `out`: the rest of what may go moves to `writing` */
+        if (proto_buf_append(&s->writing, s->out.data, n) != 0) {
+            session_close(s);
+            return;
+        }
+        out_consume(s, n);
+    }
     b = uv_buf_init((char *)s->writing.data + done, (unsigned)(s->writing.len - done));
     s->write_req.data = s;
     int rc = uv_write(&s->write_req, (uv_stream_t *)&s->pipe, &b, 1, on_written);
@@ -312,12 +396,14 @@ static void host_batch_commit(void *arg)
     server_batch_commit(((session *)arg)->srv);
 }
 
-/* While a batch is open every reply waits for its commit, and so does every later reply
- * of a session whose earlier ones wait (replies stay in order). */
+/* While a batch is open, or a batch's record is in flight, every reply waits for it (a
+ * read may have seen its writes), and so does every later reply of a session whose
+ * earlier ones wait (replies stay in order). */
 static int host_hold(void *arg, uint32_t id, size_t mark)
 {
     session *s = arg;
-    return s->in_batch || s->srv->batch_open ? session_hold(s, id, mark) : 0;
+    return holding(s) || s->srv->batch_open || s->srv->sync_pending ? session_hold(s, id, mark)
+                                                                     : 0;
 }
 
 static void host_lock(void *arg)

@@ -27,6 +27,22 @@
 struct server;
 typedef struct session session;
 
+/* Replies held for one batch (group commit): they acknowledge writes, or show reads of
+ * them, that are not durable yet. A session has two such runs at most, one behind the
+ * other in `out`: the batch whose journal record is being written, and the open one. */
+typedef struct session_held {
+    bool on;
+    size_t mark;              /* where in `out` they start */
+    uint32_t *ids;            /* their ids, to fail them if the batch is lost */
+    size_t n, cap;
+} session_held;
+
+enum {
+    SESSION_HELD_WRITING, /* the batch whose record is in flight (server.sync_pending) */
+    SESSION_HELD_OPEN,    /* the open batch (server.batch_open) */
+    SESSION_HELD_RUNS
+};
+
 struct session {
     uv_pipe_t pipe;           /* first member: handles cast back to the session */
     uv_timer_t timer;         /* closes a connection stalled mid-frame, idle, or not reading */
@@ -48,11 +64,8 @@ struct session {
     bool waiting;             /* a request is on the thread pool: answers wait for it */
     bool parked;              /* its next frame needs LMDB while a checkpoint commits:
                                * served again once it ends (server_checkpoint_end) */
-    bool in_batch;            /* wrote into the open batch: replies held until commit */
-    size_t batch_mark;        /* where in `out` the held replies start */
-    uint32_t *batch_ids;      /* ids of the held replies, to fail them if commit fails */
-    size_t nbatch_ids;
-    size_t batch_ids_cap;
+    session_held held[SESSION_HELD_RUNS]; /* replies held until their batch is durable;
+                               * what comes before the first run is sent */
     int refs;                 /* open handles + jobs in flight; freed at 0 */
     int timer_mode;           /* which wait the timer measures (session.c) */
     uint64_t timer_since_ms;  /* when that wait began or last made progress */
@@ -69,8 +82,13 @@ void session_close(session *s);
 /* At lock: replies with a body that cannot be handed to the socket now are wiped, and
  * their connection closed. */
 void session_drop_bodies(session *s);
-/* After the batch commit: releases the held replies, or turns them into `code` errors. */
-void session_release(session *s, int code, const char *message);
+/* After a batch's commit: releases the replies held for it (`which`: SESSION_HELD_*), or
+ * turns them into `code` errors; a failed record in flight fails the open batch's too
+ * (the store lost both). */
+void session_release(session *s, int which, int code, const char *message);
+/* The open batch's record went to the writer thread: its held replies now wait for that
+ * (SESSION_HELD_OPEN becomes SESSION_HELD_WRITING, which was released before). */
+void session_hold_advance(session *s);
 /* References that keep a session's memory alive (its handles hold one each; a request on
  * the thread pool holds one). */
 void session_ref(session *s);

@@ -266,6 +266,21 @@ void store_rec_batch_durable(store *s)
     }
 }
 
+/* A batch the mirror was fed was lost after all (s->kv.batch_lost: its record's write
+ * failed): each rec key it wrote loses its entries, whatever their seq, so that the mirror
+ * holds nothing of it (a miss reads LMDB, rebuilt without the batch). */
+void store_rec_batch_lost(store *s)
+{
+    size_t pos = 0;
+    store_jop op;
+
+    if (s->mir.nslots == 0)
+        return;
+    while (store_journal_next(s, &pos, &op))
+        if (op.dbi == s->kv.rec && op.k.mv_size == 2 * STORE_HASH_BYTES)
+            store_mirror_drop(s, op.k.mv_data);
+}
+
 typedef struct store_wr {
     store_slot sl;
     const uint8_t *body;

@@ -237,6 +237,30 @@ int store_delete(store *s, const char *protocol, const char *name, bool *deleted
  */
 int store_batch_begin(store *s);
 int store_batch_commit(store *s);
+
+/*
+ * The pipelined commit (store_batch.c, store_jwrite.c): the batch's journal record is
+ * written on a thread of the store while the caller opens and fills the next batch.
+ * store_batch_async(s, notify, arg) turns it on (notify NULL: off); notify(arg) is called
+ * from that thread once the write returned (the daemon: uv_async_send).
+ *
+ * store_batch_commit_start ends the open batch: 1 when its record is being written (a big
+ * enough batch: small ones are written here, as store_batch_commit does, which is what
+ * it returns then: 0 or an SKR_E* code). Until store_batch_commit_finish the batch is not
+ * durable, and the caller holds its replies, and every reply given meanwhile (reads see
+ * its writes), as for an open batch. One record is in flight at a time: the caller commits
+ * the next batch after the finish. store_batch_commit_finish waits for the write if it
+ * has not returned (store_batch_written: it has) and gives its result: 0, the batch is
+ * durable; an SKR_E* code, it was lost, and so was the batch opened since (its commit
+ * fails with the same code: the caller fails both batches' replies). 0 again when there
+ * was nothing left to finish. Any call that needs the journal settled (a checkpoint,
+ * store_batch_commit, lock, close, ...) waits for a write in flight itself and keeps its
+ * result for store_batch_commit_finish.
+ */
+void store_batch_async(store *s, void (*notify)(void *arg), void *arg);
+int store_batch_commit_start(store *s);
+bool store_batch_written(const store *s);
+int store_batch_commit_finish(store *s);
 int store_checkpoint(store *s);
 bool store_checkpoint_pending(const store *s);
 

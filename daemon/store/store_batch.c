@@ -72,24 +72,93 @@ static int store_batch_settle(store *s)
     return 0;
 }
 
+/* After a durable batch: a due checkpoint (a failed one is retried later: the journal has
+ * everything). With async checkpoints on, its commit runs on the store's thread
+ * (store_ckpt.c). */
+static void store_batch_checkpoint(store *s)
+{
+    if (store_checkpoint_due(s))
+        (void)(store_checkpoint_async_on(s) ? store_checkpoint_start(s) : store_checkpoint(s));
+}
+
+static void store_batch_close(store *s)
+{
+    s->kv.batching = false;
+    s->kv.batch_err = 0;
+    s->kv.jlen = 0;
+}
+
 int store_batch_commit(store *s)
 {
-    int r = s->kv.batch_err;
+    int r;
 
     if (!s->kv.batching)
         return 0;
-    if (r != 0) {
+    store_journal_write_join(s); /* a record in flight first: lost, it takes this batch */
+    if ((r = s->kv.batch_err) != 0) {
         (void)store_batch_drop(s);
     } else {
         r = store_batch_settle(s);
     }
-    s->kv.batching = false;
-    s->kv.batch_err = 0;
-    s->kv.jlen = 0;
-    /* The batch is durable; a failed checkpoint is retried later (the journal has it).
-     * With async checkpoints on, the commit runs on the store's thread (store_ckpt.c). */
-    if (r == 0 && store_checkpoint_due(s))
-        (void)(store_checkpoint_async_on(s) ? store_checkpoint_start(s) : store_checkpoint(s));
+    store_batch_close(s);
+    if (r == 0)
+        store_batch_checkpoint(s);
+    return r;
+}
+
+void store_batch_async(store *s, void (*notify)(void *arg), void *arg)
+{
+    if (s == NULL)
+        return;
+    (void)store_batch_commit_finish(s);
+    s->kv.jw.notify = notify;
+    s->kv.jw.notify_arg = arg;
+}
+
+/* A batch whose record is shorter is written on the caller's thread: the hand-over costs
+ * two thread wake-ups (tens of us), which a lone client's put would wait for, while
+ * nothing else is there to run during its sync. About four puts of a small record. */
+#define STORE_BATCH_ASYNC_MIN_BYTES 2048u
+
+int store_batch_commit_start(store *s)
+{
+    int r;
+
+    if (!s->kv.batching)
+        return 0;
+    if (s->kv.jw.notify == NULL || s->kv.jw_state != STORE_JW_IDLE || s->kv.batch_err != 0 ||
+        s->kv.batch == NULL || s->kv.jlen < STORE_BATCH_ASYNC_MIN_BYTES ||
+        store_checkpoint_due(s))
+        return store_batch_commit(s); /* here, as before */
+    if ((r = store_journal_write_begin(s)) < 0) { /* (0: written here after all) */
+        (void)store_batch_drop(s);
+        store_batch_close(s);
+        return r;
+    }
+    s->kv.batch = NULL; /* its writes stay in s->kv.ckpt; the next batch writes on top */
+    store_batch_close(s);
+    if (r == 0)
+        store_batch_checkpoint(s);
+    return r;
+}
+
+bool store_batch_written(const store *s)
+{
+    return s == NULL || s->kv.jw_state != STORE_JW_WRITING || atomic_load(&s->kv.jw.written);
+}
+
+int store_batch_commit_finish(store *s)
+{
+    int r;
+
+    if (s == NULL)
+        return 0;
+    store_journal_write_join(s);
+    if (s->kv.jw_state != STORE_JW_SETTLED)
+        return 0;
+    s->kv.jw_state = STORE_JW_IDLE;
+    if ((r = s->kv.jw_rc) == 0 && !s->kv.batching)
+        store_batch_checkpoint(s);
     return r;
 }
 

@@ -91,8 +91,10 @@ int store_checkpoint_start(store *s)
 {
     if (s->kv.ckpt_running)
         return 1;
-    if (s->kv.ckpt == NULL || s->kv.ckpt_notify == NULL || s->kv.broken || s->kv.batch != NULL)
-        return store_checkpoint(s); /* nothing to commit (or refused): as before */
+    if (s->kv.ckpt == NULL || s->kv.ckpt_notify == NULL || s->kv.broken || s->kv.batch != NULL ||
+        s->kv.jw_state == STORE_JW_WRITING)
+        return store_checkpoint(s); /* nothing to commit (or refused, or a record in flight
+                                    * to settle first): here, as before */
     s->kv.ckpt_txn = s->kv.ckpt;
     s->kv.ckpt = NULL;
     s->kv.ckpt_running = true;

@@ -37,6 +37,7 @@ static store *store_hub_alloc(const char *dir)
     s->kv.jfd = -1;
     s->hk.kfd = -1;
     s->kv.batch_durable = store_rec_batch_durable; /* records feed the mirror */
+    s->kv.batch_lost = store_rec_batch_lost;       /* and take a lost batch out */
     if ((s->kv.dir = strdup(dir)) == NULL ||
         (s->recs.scratch = sodium_malloc(STORE_SCRATCH_BYTES)) == NULL ||
         (s->recs.sealbuf = malloc(STORE_REC_CLEAR + STORE_SEAL_OVERHEAD + STORE_REC_PT_MAX)) == NULL) {

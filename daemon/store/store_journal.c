@@ -166,30 +166,23 @@ void store_test_journal_faults(const char *plan)
     j_fault_plan = plan != NULL ? plan : "";
 }
 
-static int j_pwrite(store *s, const uint8_t *p, size_t len, uint64_t off, const char *what)
+/* The plan's next step, for the write about to be made (tests only). */
+static char j_fault_next(void)
 {
     char fault = *j_fault_plan;
 
-    if (fault != '\0') { /* tests only */
+    if (fault != '\0')
         j_fault_plan++;
-        if (fault == 'l') {
-            ssize_t n = pwrite(s->kv.jfd, p, len, (off_t)off);
-            (void)n;
-        }
-        if (fault != 'o') {
-            errno = EIO;
-            return j_errno(s, what);
-        }
-    }
-    while (len > 0) {
-        ssize_t n = pwrite(s->kv.jfd, p, len, (off_t)off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return j_errno(s, what);
-        p += n;
-        len -= (size_t)n;
-        off += (uint64_t)n;
+    return fault;
+}
+
+static int j_pwrite(store *s, const uint8_t *p, size_t len, uint64_t off, const char *what)
+{
+    int e = store_jwrite_all(s->kv.jfd, p, len, off, j_fault_next());
+
+    if (e != 0) {
+        errno = e;
+        return j_errno(s, what);
     }
     return 0;
 }
@@ -263,34 +256,133 @@ static void j_disown(store *s)
     (void)j_pwrite(s, zero, sizeof zero, s->kv.jend, "journal write");
 }
 
-/* Writes the open batch's ops as the next record and syncs it: after this the batch is
- * durable. An empty batch writes nothing. */
-int store_journal_sync(store *s)
+/* Fills in the open batch's record head and checksum (room reserved by j_log): its
+ * length. */
+static size_t j_seal(store *s)
 {
     uint8_t *p = s->kv.jbuf;
-    size_t len;
-    int r;
+    size_t len = s->kv.jlen + J_SUM;
 
-    if (s->kv.jlen == 0)
-        return 0;
-    if (s->kv.jreset_owed && (r = j_reset(s)) != 0)
-        return r;
-    len = s->kv.jlen + J_SUM; /* room reserved by j_log */
     j_put32(p, (uint32_t)len);
     j_put32(p + 4, 0);
     store_put_u64(p + 8, s->kv.jepoch);
     store_put_u64(p + 16, s->kv.jseq + 1);
     j_sum(p, s->kv.jlen, p + s->kv.jlen);
-    if ((r = j_pwrite(s, p, len, s->kv.jend, "journal write")) != 0) {
+    return len;
+}
+
+/* Runs a hook of the layer above (batch_durable, batch_lost) over the ops of the record
+ * at p (ops_end: where its ops end), which store_journal_next walks meanwhile. */
+static void j_batch_hook(store *s, void (*hook)(store *s), const uint8_t *p, size_t ops_end)
+{
+    if (hook == NULL)
+        return;
+    s->kv.jops = p;
+    s->kv.jops_len = ops_end;
+    hook(s);
+    s->kv.jops = NULL;
+    s->kv.jops_len = 0;
+}
+
+/* Writes the open batch's ops as the next record and syncs it: after this the batch is
+ * durable. An empty batch writes nothing. A record in flight is settled first: when it
+ * was lost, so is the open batch (its batch_err). */
+int store_journal_sync(store *s)
+{
+    size_t len;
+    int r;
+
+    store_journal_write_join(s);
+    if (s->kv.batching && s->kv.batch_err != 0)
+        return s->kv.batch_err;
+    if (s->kv.jlen == 0)
+        return 0;
+    if (s->kv.jreset_owed && (r = j_reset(s)) != 0)
+        return r;
+    len = j_seal(s);
+    if ((r = j_pwrite(s, s->kv.jbuf, len, s->kv.jend, "journal write")) != 0) {
         j_disown(s);
         return r;
     }
-    if (s->kv.batch_durable != NULL) /* the layer above's turn, while the ops are here */
-        s->kv.batch_durable(s);
+    /* the layer above's turn, while the ops are here */
+    j_batch_hook(s, s->kv.batch_durable, s->kv.jbuf, s->kv.jlen);
     s->kv.jseq++;
     s->kv.jend += len;
     s->kv.jlen = 0;
     return 0;
+}
+
+/* The pipelined write (store_kv.h). The mirror is fed when the write starts, while the
+ * batch's ops are final: a later batch's write of the same key drops what this one put
+ * (records drop a key's entries before writing it), whereas feeding it after the sync
+ * would put back a value a later batch had already replaced. Gets that read those values
+ * meanwhile are held by the caller until this record is durable (store.h); a lost record
+ * takes them out again (batch_lost). */
+int store_journal_write_begin(store *s)
+{
+    store_kv *kv = &s->kv;
+    uint8_t *spare = kv->jw.buf;
+    size_t spare_cap = kv->jw.cap, len;
+
+    store_journal_write_join(s);
+    if (kv->jlen == 0)
+        return 0;
+    if (kv->jw_state != STORE_JW_IDLE || kv->jreset_owed || store_jwrite_start(&kv->jw) != 0)
+        return store_journal_sync(s); /* a result still owed, a reset first, no thread */
+    len = j_seal(s);
+    j_batch_hook(s, kv->batch_durable, kv->jbuf, kv->jlen);
+    kv->jw.buf = kv->jbuf;
+    kv->jw.cap = kv->jcap;
+    kv->jw.len = len;
+    kv->jw.off = kv->jend;
+    kv->jw.fd = kv->jfd;
+    kv->jw.fault = j_fault_next();
+    kv->jbuf = spare; /* the next batch logs into the other buffer */
+    kv->jcap = spare_cap;
+    kv->jlen = 0;
+    kv->jw_state = STORE_JW_WRITING;
+    store_jwrite_submit(&kv->jw);
+    return 1;
+}
+
+/* A record in flight that failed: never to be replayed (j_disown), its ops out of the
+ * mirror again, the open batch failed with it (it was written on top of this one in
+ * s->kv.ckpt, and its replies are still held), and s->kv.ckpt rebuilt without either. */
+static int j_write_lost(store *s, int err)
+{
+    char msg[STORE_ERRMSG_MAX];
+    int r;
+
+    errno = err;
+    r = j_errno(s, "journal write");
+    memcpy(msg, s->errmsg, sizeof msg);
+    j_disown(s);
+    j_batch_hook(s, s->kv.batch_lost, s->kv.jw.buf, s->kv.jw.len - J_SUM);
+    if (s->kv.batching) {
+        s->kv.batch_err = r;
+        s->kv.jlen = 0;
+    }
+    s->kv.batch = NULL;
+    (void)store_journal_reload(s); /* a failed rebuild leaves the store broken */
+    memcpy(s->errmsg, msg, sizeof msg);
+    return r;
+}
+
+void store_journal_write_join(store *s)
+{
+    store_kv *kv = &s->kv;
+
+    if (kv->jw_state != STORE_JW_WRITING)
+        return;
+    store_jwrite_wait(&kv->jw);
+    kv->jw_state = STORE_JW_SETTLED;
+    if (kv->jw.err != 0) {
+        kv->jw_rc = j_write_lost(s, kv->jw.err);
+        return;
+    }
+    kv->jw_rc = 0;
+    kv->jseq++;
+    kv->jend += kv->jw.len;
 }
 
 bool store_journal_next(const store *s, size_t *pos, store_jop *op)
@@ -300,9 +392,9 @@ bool store_journal_next(const store *s, size_t *pos, store_jop *op)
 
     if (*pos == 0)
         *pos = J_REC_HEAD;
-    if (s->kv.jlen < *pos + J_OP_HEAD) /* none logged: jbuf may be NULL */
+    if (s->kv.jops_len < *pos + J_OP_HEAD) /* none logged: the buffer may be NULL */
         return false;
-    p = s->kv.jbuf + *pos; /* an op j_log wrote: well formed */
+    p = s->kv.jops + *pos; /* an op j_log wrote: well formed */
     klen = (size_t)p[2] << 8 | p[3];
     vlen = j_get32(p + 4);
     op->put = p[0] == J_OP_PUT;
@@ -454,6 +546,9 @@ static int j_reload(store *s, uint64_t max_seq)
  * record whose write reported an error (j_disown). */
 int store_journal_reload(store *s)
 {
+    /* A record in flight settles first: it may yet count (a lost one comes back here,
+     * and then nothing is in flight). */
+    store_journal_write_join(s);
     return j_reload(s, s->kv.jseq);
 }
 
@@ -525,6 +620,7 @@ int store_checkpoint(store *s)
     int rc, r;
 
     (void)store_checkpoint_finish(s); /* a commit running on the thread ends first */
+    store_journal_write_join(s);      /* and so does a record in flight */
     if (s->kv.broken)
         return store_errf(s, SKR_EINTERNAL, "the hub journal could not be applied: "
                           "restart sekretsd");
@@ -543,6 +639,7 @@ int store_checkpoint(store *s)
  * data key that `rotate` just retired, and names since deleted. */
 int store_journal_truncate(store *s)
 {
+    store_journal_write_join(s);
     if (s->kv.jfd < 0 || s->kv.jend > J_HEAD_BYTES)
         return 0;
     if (ftruncate(s->kv.jfd, J_HEAD_USED + J_SUM) != 0)
@@ -654,6 +751,9 @@ int store_journal_open(store *s, char err[STORE_ERRMSG_MAX])
 
 void store_journal_close(store *s)
 {
+    store_journal_write_join(s);
+    store_jwrite_stop(&s->kv.jw);
+    s->kv.jw_state = STORE_JW_IDLE; /* a result not taken: the store is closing */
     if (s->kv.ckpt != NULL)
         (void)store_checkpoint(s); /* on failure the journal keeps it for the next open */
     if (s->kv.ckpt != NULL)
@@ -665,4 +765,7 @@ void store_journal_close(store *s)
     free(s->kv.jbuf);
     s->kv.jbuf = NULL;
     s->kv.jlen = s->kv.jcap = 0;
+    free(s->kv.jw.buf);
+    s->kv.jw.buf = NULL;
+    s->kv.jw.len = s->kv.jw.cap = 0;
 }

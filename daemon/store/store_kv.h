@@ -33,6 +33,28 @@
 
 #define STORE_KV_WATCH_MAX 2
 
+/* The journal's writer thread (store_jwrite.c): writes one record with one O_DSYNC
+ * pwrite while the caller's thread serves the next batch. Everything under mu but buf,
+ * len and off, which the caller sets before it hands a job over and reads after done. */
+typedef struct store_jwriter {
+    pthread_t thread;
+    bool up;                /* the thread was started (joined at store_jwrite_stop) */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;      /* a job or stop for the thread; done for the caller */
+    bool job, stop, done;
+    atomic_bool written;    /* done, readable without mu (store_batch_written) */
+    int err;                /* the write's errno, 0 when it succeeded */
+    int fd;
+    char fault;             /* tests: the journal fault plan's step for this write */
+    uint8_t *buf;           /* the record in flight: swapped with jbuf at the start */
+    size_t len, cap;
+    uint64_t off;
+    void (*notify)(void *arg); /* from the thread once the write returned */
+    void *notify_arg;
+} store_jwriter;
+
+enum { STORE_JW_IDLE, STORE_JW_WRITING, STORE_JW_SETTLED };
+
 /* The kv layer's state (struct store's s->kv). */
 typedef struct store_kv {
     MDB_env *env;
@@ -67,6 +89,19 @@ typedef struct store_kv {
     MDB_txn *ckpt_txn;      /* the txn the thread commits (s->kv.ckpt is NULL meanwhile) */
     int ckpt_rc;            /* its mdb_txn_commit result */
     atomic_bool ckpt_committed; /* set by the thread once its commit returned */
+    /* The journal's writer thread (store_jwrite.c): the pipelined group commit's one
+     * record in flight. While jw_state is STORE_JW_WRITING the thread owns jw.buf; the
+     * caller's thread keeps the open batch (jbuf) and every other field. */
+    store_jwriter jw;
+    int jw_state;           /* STORE_JW_IDLE, _WRITING, or _SETTLED (jw_rc not yet taken) */
+    int jw_rc;              /* the settled write's result, for store_batch_commit_finish */
+    /* Called once a batch whose ops the mirror was fed (batch_durable, at the write's
+     * start) is lost after all (its record's write failed): the records layer drops
+     * those ops' entries again (store_rec_batch_lost). kv iterates the lost batch's ops
+     * with store_journal_next while it runs. */
+    void (*batch_lost)(store *s);
+    const uint8_t *jops;    /* the ops store_journal_next walks: jbuf, or jw.buf */
+    size_t jops_len;
     size_t mapsize;
     /* Files of the layers above whose loss refuses writes as the data file's and the
      * journal's do (store_check_file): the top hands them (store_kv_watch). */
@@ -129,6 +164,25 @@ bool store_journal_next(const store *s, size_t *pos, store_jop *op);
  * took 11.4 s instead of 7.7 s, and a reader beside them got 127 gets/s, not 3.7k. */
 #define STORE_JOURNAL_CKPT_BYTES ((uint64_t)4 << 20)
 #define STORE_CKPT_MAX_PAGES     32768u
+
+/* store_jwrite.c: the writer thread. write_all writes len bytes at off (fault: a test's
+ * plan step, '\0' for none, store_test_journal_faults), 0 or an errno; it touches no
+ * state, so either thread may call it. start runs the thread (0 or an errno); submit
+ * hands it jw's record; wait blocks until that write returned; stop joins the thread. */
+int store_jwrite_all(int fd, const uint8_t *p, size_t len, uint64_t off, char fault);
+int store_jwrite_start(store_jwriter *jw);
+void store_jwrite_submit(store_jwriter *jw);
+void store_jwrite_wait(store_jwriter *jw);
+void store_jwrite_stop(store_jwriter *jw);
+/* store_journal.c: the pipelined write of the open batch's record. write_begin seals the
+ * record, feeds the mirror (batch_durable), hands the record to the thread and leaves an
+ * empty batch buffer: 1, or 0 when it wrote the record here instead (no thread), or an
+ * SKR_E* code. write_join waits for a write in flight and settles it (the batch durable,
+ * or lost: then the open batch fails too and s->kv.ckpt is rebuilt from the journal);
+ * its result stays in jw_rc for store_batch_commit_finish. Every kv function that reads
+ * the journal's end or rebuilds s->kv.ckpt joins first. */
+int store_journal_write_begin(store *s);
+void store_journal_write_join(store *s);
 
 /* store_lmdb.c: true when the open file has no name left (deleted under the daemon). */
 bool store_fd_unlinked(int fd);

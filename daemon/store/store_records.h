@@ -127,9 +127,11 @@ int store_format_settle(store *s);
 
 /* store.c */
 int64_t store_now(void);
-/* The open batch is durable (s->kv.batch_durable): its rec puts go into the mirror, its rec
- * deletes out of it. */
+/* A batch's ops are final (s->kv.batch_durable: its record is durable, or being written
+ * on the journal's thread): its rec puts go into the mirror, its rec deletes out of it. */
 void store_rec_batch_durable(store *s);
+/* That batch was lost after all (s->kv.batch_lost): its rec keys' entries go again. */
+void store_rec_batch_lost(store *s);
 void store_proto_hash(store *s, const char *protocol, size_t plen,
                       uint8_t hp[STORE_HASH_BYTES]);
 

@@ -15,7 +15,7 @@ declare -A layer=(
   [store.h]=api [store_test.h]=api [store_hub.h]=hub
   [store_crypto.h]=crypto [store_crypto.c]=crypto
   [store_folder.h]=folder [store_folder.c]=folder
-  [store_kv.h]=kv [store_lmdb.c]=kv [store_batch.c]=kv [store_journal.c]=kv [store_ckpt.c]=kv [store_trim.c]=kv
+  [store_kv.h]=kv [store_lmdb.c]=kv [store_batch.c]=kv [store_journal.c]=kv [store_jwrite.c]=kv [store_ckpt.c]=kv [store_trim.c]=kv
   [store_cache.h]=cache [store_mirror.c]=cache [store_mirror_build.c]=cache
   [store_records.h]=records [store.c]=records [store_list.c]=records [store_format.c]=records
   [store_keys.h]=keys [store_keys.c]=keys [store_ring.c]=keys [store_rotate.c]=keys
@@ -81,7 +81,7 @@ done
 # its caller hands it (store_mirror_ord_fn) (README.md).
 above_kv='\bstore_((mirror|format|meta|ring|rec|ord|proto|upgrade|rotate)_[a-z_]*|lock|unlock|release)\('
 above_cache='\bstore_((format|meta|ring|rec|ord|proto|upgrade|rotate)_[a-z_]*|lock|unlock|release)\('
-for f in store_lmdb.c store_batch.c store_journal.c store_ckpt.c store_trim.c store_mirror.c store_mirror_build.c; do
+for f in store_lmdb.c store_batch.c store_journal.c store_jwrite.c store_ckpt.c store_trim.c store_mirror.c store_mirror_build.c; do
   [ -f "$dir/$f" ] || continue
   re=$above_kv; [ "${layer[$f]}" = cache ] && re=$above_cache
   grep -nE "$re" "$dir/$f" | while IFS= read -r line; do

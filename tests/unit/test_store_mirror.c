@@ -5,6 +5,7 @@
  *
  * Shared fixture and helpers: store_fixture.h.
  */
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -426,6 +427,106 @@ START_TEST(test_mirror_failed_batch)
 }
 END_TEST
 
+/* The pipelined commit (store_batch_commit_start): a counter for the writer's notify. */
+static atomic_int pipe_notified;
+
+static void pipe_notify(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&pipe_notified, 1);
+}
+
+/* Posts n records "p<i>" of 100 bytes each: a record well over the size that goes to the
+ * writer thread. */
+static void pipe_posts(store *s, const char *prefix, int n)
+{
+    char name[16], body[101];
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "%s%d", prefix, i);
+        memset(body, 'a' + i % 26, 100);
+        body[100] = '\0';
+        post_str(s, "x", name, body);
+    }
+}
+
+START_TEST(test_pipelined_commit)
+{
+    store_record rec;
+    store *s = new_hub();
+    bool b;
+
+    atomic_store(&pipe_notified, 0);
+    store_batch_async(s, pipe_notify, NULL);
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    post_str(s, "x", "a", "first");
+    pipe_posts(s, "p", 20);
+    ck_assert_int_eq(store_batch_commit_start(s), 1);
+    /* The next batch runs on top of the one in flight: it reads and replaces its writes. */
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    expect_body(s, "x", "a", "first");
+    ck_assert_int_eq(store_put(s, "x", "a", (const uint8_t *)"second", 6, &b), 0);
+    post_str(s, "x", "z", "zed");
+    expect_body(s, "x", "a", "second");
+    ck_assert_int_eq(store_batch_commit_finish(s), 0);
+    ck_assert(store_batch_written(s));
+    ck_assert_int_eq(atomic_load(&pipe_notified), 1);
+    ck_assert_int_eq(store_batch_commit_finish(s), 0); /* nothing left to finish */
+    ck_assert_int_eq(store_batch_commit(s), 0);
+    /* The mirror holds the first batch's values but not a's old one, which the second
+     * replaced after the first was fed to it. */
+    expect_body(s, "x", "a", "second");
+    expect_body(s, "x", "p7", "hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh"
+                              "hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh");
+    ck_assert_uint_eq(store_test_mirror_count(s), 22);
+    s = reopen(s);
+    expect_body(s, "x", "a", "second");
+    expect_body(s, "x", "z", "zed");
+    ck_assert_int_eq(store_get(s, "x", "p19", &rec), 0);
+    store_release(s);
+    store_close(s);
+}
+END_TEST
+
+/* A record in flight that fails is lost, and so is the batch written on top of it: both
+ * out of LMDB's txn and out of the mirror, which was fed the first at the write's start. */
+START_TEST(test_pipelined_commit_lost)
+{
+    store_record rec;
+    store *s = new_hub();
+    bool b;
+
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    post_str(s, "x", "a", "old-a");
+    ck_assert_int_eq(store_batch_commit(s), 0);
+    store_batch_async(s, pipe_notify, NULL);
+    store_test_journal_faults("f"); /* the record in flight: EIO, nothing written */
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    ck_assert_int_eq(store_put(s, "x", "a", (const uint8_t *)"new-a", 5, &b), 0);
+    pipe_posts(s, "p", 20);
+    ck_assert_int_eq(store_batch_commit_start(s), 1);
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    post_str(s, "x", "c", "new-c");
+    ck_assert_int_eq(store_batch_commit_finish(s), SKR_EINTERNAL);
+    ck_assert_int_eq(store_batch_commit(s), SKR_EINTERNAL); /* lost with it */
+    store_test_journal_faults(NULL);
+    expect_body(s, "x", "a", "old-a");
+    ck_assert_int_eq(store_get(s, "x", "c", &rec), SKR_ENOT_FOUND);
+    ck_assert_int_eq(store_get(s, "x", "p0", &rec), SKR_ENOT_FOUND);
+    ck_assert_uint_eq(store_test_mirror_count(s), 1);
+    /* The store goes on: the next batch is durable. */
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    pipe_posts(s, "q", 20);
+    ck_assert_int_eq(store_batch_commit_start(s), 1);
+    ck_assert_int_eq(store_batch_commit_finish(s), 0);
+    s = reopen(s);
+    expect_body(s, "x", "a", "old-a");
+    ck_assert_int_eq(store_get(s, "x", "p0", &rec), SKR_ENOT_FOUND);
+    ck_assert_int_eq(store_get(s, "x", "q19", &rec), 0);
+    store_release(s);
+    store_close(s);
+}
+END_TEST
+
 /* test_mirror_memory's writes: round 0 puts u0..u<n-1>, round r > 0 puts every third
  * name (i % 3 == r % 3), in batches of 100, so that replaced values lie between live ones
  * and compaction has to move those. */
@@ -526,6 +627,8 @@ int main(void)
     tcase_add_loop_test(tc, test_mirror_model, 0, 3);
     tcase_add_test(tc, test_mirror_failed_batch);
     tcase_add_test(tc, test_mirror_write_keeps_neighbours);
+    tcase_add_test(tc, test_pipelined_commit);
+    tcase_add_test(tc, test_pipelined_commit_lost);
     tcase_add_loop_test(tc, test_mirror_values_exact, 0, 2);
     tcase_add_loop_test(tc, test_mirror_build_serves, 0, 2);
     tcase_add_test(tc, test_mirror_build_lock);
