@@ -126,12 +126,12 @@ static int store_find_protocol(store *s, MDB_txn *txn, store_slot *sl)
                                    : mdb_cursor_open(txn, s->kv.names, &s->kv.ncur)) == 0)
         c = s->kv.ncur;
     if (rc != 0)
-        return store_mdb_err(s, rc, "names cursor");
+        return store_mdb_err(&s->kv, rc, "names cursor");
     rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
     if (rc == 0)
         rc = mdb_cursor_count(c, &count);
     if (rc != 0)
-        r = store_mdb_err(s, rc, "names");
+        r = store_mdb_err(&s->kv, rc, "names");
     else if (count > 1)
         r = store_errf(s, SKR_EAMBIGUOUS, "name held by %llu protocols",
                        (unsigned long long)count);
@@ -201,7 +201,7 @@ static int store_get_txn(store *s, MDB_txn *txn, store_slot *sl, store_record *o
         /* A name the index knows must have its record. */
         if (rc == MDB_NOTFOUND && sl->protocol == NULL)
             return store_errf(s, SKR_EINTEGRITY, "names index points to no record");
-        return store_mdb_err(s, rc, "get");
+        return store_mdb_err(&s->kv, rc, "get");
     }
     if ((r = store_rec_result(s, sl, &v, out)) != 0 ||
         (r = store_rec_current(s, txn, &k, &v)) != 0)
@@ -236,10 +236,10 @@ int store_get(store *s, const char *protocol, const char *name, store_record *ou
         return r;
     if (store_get_mirrored(s, &sl, out))
         return 0;
-    if ((r = store_read_begin(s, &txn)) != 0)
+    if ((r = store_read_begin(&s->kv, &txn)) != 0)
         return r;
     r = store_get_txn(s, txn, &sl, out);
-    store_read_end(s);
+    store_read_end(&s->kv);
     if (r != 0)
         store_release(s);
     return r;
@@ -256,7 +256,7 @@ void store_rec_batch_durable(store *s)
 
     if (s->mir.nslots == 0)
         return; /* no mirror (locked, or no memory): nothing to walk */
-    while (store_journal_next(s, &pos, &op)) {
+    while (store_journal_next(&s->kv, &pos, &op)) {
         if (op.dbi != s->kv.rec || op.k.mv_size != 2 * STORE_HASH_BYTES)
             continue;
         if (op.put)
@@ -276,7 +276,7 @@ void store_rec_batch_lost(store *s)
 
     if (s->mir.nslots == 0)
         return;
-    while (store_journal_next(s, &pos, &op))
+    while (store_journal_next(&s->kv, &pos, &op))
         if (op.dbi == s->kv.rec && op.k.mv_size == 2 * STORE_HASH_BYTES)
             store_mirror_drop(s, op.k.mv_data);
 }
@@ -304,16 +304,16 @@ static int store_proto_add(store *s, MDB_txn *txn, const store_slot *sl, int del
         if ((r = store_proto_open(s, &k, &v, &count, proto, &plen)) != 0)
             return r;
     } else if (rc != MDB_NOTFOUND) {
-        return store_mdb_err(s, rc, "protocol");
+        return store_mdb_err(&s->kv, rc, "protocol");
     }
     count += (uint64_t)(int64_t)delta;
     if (count == 0 || (delta < 0 && rc == MDB_NOTFOUND))
-        return rc == 0 && (rc = store_db_del(s, txn, s->kv.protos, &k, NULL)) != 0
-                   ? store_mdb_err(s, rc, "delete protocol") : 0;
+        return rc == 0 && (rc = store_db_del(&s->kv, txn, s->kv.protos, &k, NULL)) != 0
+                   ? store_mdb_err(&s->kv, rc, "delete protocol") : 0;
     v.mv_size = store_proto_seal(s, &k, count, sl->protocol, sl->plen, sealed);
     v.mv_data = sealed;
-    if ((rc = store_db_put(s, txn, s->kv.protos, &k, &v, 0)) != 0)
-        return store_mdb_err(s, rc, "write protocol");
+    if ((rc = store_db_put(&s->kv, txn, s->kv.protos, &k, &v, 0)) != 0)
+        return store_mdb_err(&s->kv, rc, "write protocol");
     return 0;
 }
 
@@ -326,15 +326,15 @@ static int store_next_seq(store *s, MDB_txn *txn, uint8_t seq_be[8])
     int rc;
 
     if ((rc = mdb_get(txn, s->kv.meta, &k, &v)) != 0)
-        return store_mdb_err(s, rc, "read seq");
+        return store_mdb_err(&s->kv, rc, "read seq");
     if (v.mv_size != 8)
         return store_errf(s, SKR_EINTEGRITY, "seq counter is corrupt");
     memcpy(seq_be, v.mv_data, 8);
     store_put_u64(next, store_get_u64(seq_be) + 1);
     v.mv_size = 8;
     v.mv_data = next;
-    if ((rc = store_db_put(s, txn, s->kv.meta, &k, &v, 0)) != 0)
-        return store_mdb_err(s, rc, "write seq");
+    if ((rc = store_db_put(&s->kv, txn, s->kv.meta, &k, &v, 0)) != 0)
+        return store_mdb_err(&s->kv, rc, "write seq");
     return 0;
 }
 
@@ -374,13 +374,13 @@ static int store_rec_write(store *s, MDB_txn *txn, const store_wr *w, const uint
     store_seal_s(s->hk.suite, s->hk.keys, ad, adlen, p, n, s->recs.sealbuf + STORE_REC_CLEAR);
     /* the record's entries go until the write is durable (store_mirror.c) */
     store_mirror_drop_record(s, sl->key, store_get_u64(seq_be));
-    if ((rc = store_db_put(s, txn, s->kv.rec, &k, &v, 0)) != 0)
-        return store_mdb_err(s, rc, "write record");
+    if ((rc = store_db_put(&s->kv, txn, s->kv.rec, &k, &v, 0)) != 0)
+        return store_mdb_err(&s->kv, rc, "write record");
     memcpy(ok, sl->key, STORE_HASH_BYTES);
     memcpy(ok + STORE_HASH_BYTES, seq_be, 8);
     ov.mv_size = store_ord_seal(s, &okv, ver, sl->name, sl->nlen, osealed);
-    if ((rc = store_db_put(s, txn, s->kv.ord, &okv, &ov, 0)) != 0)
-        return store_mdb_err(s, rc, "write order");
+    if ((rc = store_db_put(&s->kv, txn, s->kv.ord, &okv, &ov, 0)) != 0)
+        return store_mdb_err(&s->kv, rc, "write order");
     return 0;
 }
 
@@ -391,9 +391,9 @@ static int store_index_add(store *s, MDB_txn *txn, const store_slot *sl)
     MDB_val nv = { STORE_HASH_BYTES, (void *)sl->key };
     int rc;
 
-    if ((rc = store_db_put(s, txn, s->kv.names, &nk, &nv, MDB_NODUPDATA)) != 0 &&
+    if ((rc = store_db_put(&s->kv, txn, s->kv.names, &nk, &nv, MDB_NODUPDATA)) != 0 &&
         rc != MDB_KEYEXIST)
-        return store_mdb_err(s, rc, "write name index");
+        return store_mdb_err(&s->kv, rc, "write name index");
     return store_proto_add(s, txn, sl, 1);
 }
 
@@ -438,7 +438,7 @@ static int store_put_txn(store *s, MDB_txn *txn, void *ctx)
                                pick_time(w->modified, now));
     }
     if (rc != MDB_NOTFOUND)
-        return store_mdb_err(s, rc, "get");
+        return store_mdb_err(&s->kv, rc, "get");
     if ((r = store_next_seq(s, txn, seq)) != 0 ||
         (r = store_rec_write(s, txn, w, seq, seq, pick_time(w->created, now),
                              pick_time(w->modified, now))) != 0 ||
@@ -467,7 +467,7 @@ static int store_write_rec(store *s, const char *protocol, const char *name,
         return store_errf(s, SKR_ETOO_LARGE, "body over %u bytes", STORE_MAX_BODY);
     if ((r = store_slot_make(s, &w.sl, protocol, name)) != 0)
         return r;
-    r = store_write_rec_txn(s, store_put_txn, &w);
+    r = store_write_rec_txn(&s->kv, store_put_txn, &w);
     store_release(s); /* the scratch held the plaintext body */
     if (r == 0 && created != NULL)
         *created = w.done;
@@ -513,7 +513,7 @@ static int store_delete_txn(store *s, MDB_txn *txn, void *ctx)
 
     w->done = false;
     if ((rc = mdb_get(txn, s->kv.rec, &k, &v)) != 0)
-        return rc == MDB_NOTFOUND ? 0 : store_mdb_err(s, rc, "get");
+        return rc == MDB_NOTFOUND ? 0 : store_mdb_err(&s->kv, rc, "get");
     memcpy(ok, w->sl.key, STORE_HASH_BYTES);
     memset(ok + STORE_HASH_BYTES, 0, 8);
     if (v.mv_size >= 8) {
@@ -522,10 +522,10 @@ static int store_delete_txn(store *s, MDB_txn *txn, void *ctx)
     } else { /* a value too short for its seq: no entry can say it is not the record's */
         store_mirror_drop(s, w->sl.key);
     }
-    if ((rc = store_db_del(s, txn, s->kv.rec, &k, NULL)) != 0 ||
-        ((rc = store_db_del(s, txn, s->kv.ord, &okv, NULL)) != 0 && rc != MDB_NOTFOUND) ||
-        ((rc = store_db_del(s, txn, s->kv.names, &nk, &nv)) != 0 && rc != MDB_NOTFOUND))
-        return store_mdb_err(s, rc, "delete");
+    if ((rc = store_db_del(&s->kv, txn, s->kv.rec, &k, NULL)) != 0 ||
+        ((rc = store_db_del(&s->kv, txn, s->kv.ord, &okv, NULL)) != 0 && rc != MDB_NOTFOUND) ||
+        ((rc = store_db_del(&s->kv, txn, s->kv.names, &nk, &nv)) != 0 && rc != MDB_NOTFOUND))
+        return store_mdb_err(&s->kv, rc, "delete");
     w->done = true;
     return store_proto_add(s, txn, &w->sl, -1);
 }
@@ -540,7 +540,7 @@ int store_delete(store *s, const char *protocol, const char *name, bool *deleted
         return store_errf(s, SKR_EINVAL, "protocol missing");
     if ((r = store_slot_make(s, &w.sl, protocol, name)) != 0)
         return r;
-    if ((r = store_write_rec_txn(s, store_delete_txn, &w)) != 0)
+    if ((r = store_write_rec_txn(&s->kv, store_delete_txn, &w)) != 0)
         return r;
     if (deleted != NULL)
         *deleted = w.done;

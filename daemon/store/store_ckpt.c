@@ -1,7 +1,7 @@
 /*
  * daemon/store/store_ckpt.c - a checkpoint's LMDB commit on a thread of the store.
  *
- * Why: the commit of s->kv.ckpt writes every page the journaled batches dirtied and syncs
+ * Why: the commit of kv->ckpt writes every page the journaled batches dirtied and syncs
  * twice; on a big hub under a 64-in-flight put load that took up to ~557 ms, and on the
  * daemon's event loop every get waited for it. Here a thread commits while the caller
  * keeps serving what needs no LMDB (gets the mirror answers); the rest waits (store.h).
@@ -22,7 +22,6 @@
 #include <signal.h>
 #include <time.h>
 
-#include "store_hub.h"
 #include "store_kv.h"
 #include "store_test.h"
 
@@ -35,7 +34,7 @@ void store_test_set_ckpt_delay(unsigned ms)
 
 static void *ckpt_main(void *arg)
 {
-    store *s = arg;
+    store_kv *kv = arg;
 
     if (ckpt_delay_ms > 0) { /* tests: a slow disk */
         struct timespec ts = { ckpt_delay_ms / 1000, (long)(ckpt_delay_ms % 1000) * 1000000L };
@@ -43,77 +42,77 @@ static void *ckpt_main(void *arg)
             ;
     }
     store_crash_point(STORE_CRASH_CKPT_RUNNING);
-    s->kv.ckpt_rc = mdb_txn_commit(s->kv.ckpt_txn); /* synced: the env has no NOSYNC */
+    kv->ckpt_rc = mdb_txn_commit(kv->ckpt_txn); /* synced: the env has no NOSYNC */
     store_crash_point(STORE_CRASH_CKPT_COMMITTED);
-    atomic_store(&s->kv.ckpt_committed, true);
-    s->kv.ckpt_notify(s->kv.ckpt_notify_arg);
+    atomic_store(&kv->ckpt_committed, true);
+    kv->ckpt_notify(kv->ckpt_notify_arg);
     return NULL;
 }
 
-void store_checkpoint_async(store *s, void (*notify)(void *arg), void *arg)
+void store_kv_checkpoint_async(store_kv *kv, void (*notify)(void *arg), void *arg)
 {
-    if (s == NULL)
+    if (kv == NULL)
         return;
-    (void)store_checkpoint_finish(s);
-    s->kv.ckpt_notify = notify;
-    s->kv.ckpt_notify_arg = arg;
+    (void)store_kv_checkpoint_finish(kv);
+    kv->ckpt_notify = notify;
+    kv->ckpt_notify_arg = arg;
 }
 
-bool store_checkpoint_async_on(const store *s)
+bool store_checkpoint_async_on(const store_kv *kv)
 {
-    return s->kv.ckpt_notify != NULL;
+    return kv->ckpt_notify != NULL;
 }
 
-bool store_checkpoint_running(const store *s)
+bool store_kv_checkpoint_running(const store_kv *kv)
 {
-    return s != NULL && s->kv.ckpt_running;
+    return kv != NULL && kv->ckpt_running;
 }
 
-bool store_checkpoint_committed(const store *s)
+bool store_kv_checkpoint_committed(const store_kv *kv)
 {
-    return s != NULL && s->kv.ckpt_running && atomic_load(&s->kv.ckpt_committed);
+    return kv != NULL && kv->ckpt_running && atomic_load(&kv->ckpt_committed);
 }
 
 /* The thread takes no signal: the daemon's handlers run on its loop thread. */
-static int ckpt_spawn(store *s)
+static int ckpt_spawn(store_kv *kv)
 {
     sigset_t all, old;
     int e;
 
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    e = pthread_create(&s->kv.ckpt_thread, NULL, ckpt_main, s);
+    e = pthread_create(&kv->ckpt_thread, NULL, ckpt_main, kv);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return e;
 }
 
-int store_checkpoint_start(store *s)
+int store_kv_checkpoint_start(store_kv *kv)
 {
-    if (s->kv.ckpt_running)
+    if (kv->ckpt_running)
         return 1;
-    if (s->kv.ckpt == NULL || s->kv.ckpt_notify == NULL || s->kv.broken || s->kv.batch != NULL ||
-        s->kv.jw_state == STORE_JW_WRITING)
-        return store_checkpoint(s); /* nothing to commit (or refused, or a record in flight
+    if (kv->ckpt == NULL || kv->ckpt_notify == NULL || kv->broken || kv->batch != NULL ||
+        kv->jw_state == STORE_JW_WRITING)
+        return store_kv_checkpoint(kv); /* nothing to commit (or refused, or a record in flight
                                     * to settle first): here, as before */
-    s->kv.ckpt_txn = s->kv.ckpt;
-    s->kv.ckpt = NULL;
-    s->kv.ckpt_running = true;
-    atomic_store(&s->kv.ckpt_committed, false);
-    if (ckpt_spawn(s) != 0) { /* no thread: commit here, as before */
-        s->kv.ckpt = s->kv.ckpt_txn;
-        s->kv.ckpt_txn = NULL;
-        s->kv.ckpt_running = false;
-        return store_checkpoint(s);
+    kv->ckpt_txn = kv->ckpt;
+    kv->ckpt = NULL;
+    kv->ckpt_running = true;
+    atomic_store(&kv->ckpt_committed, false);
+    if (ckpt_spawn(kv) != 0) { /* no thread: commit here, as before */
+        kv->ckpt = kv->ckpt_txn;
+        kv->ckpt_txn = NULL;
+        kv->ckpt_running = false;
+        return store_kv_checkpoint(kv);
     }
     return 1;
 }
 
-int store_checkpoint_finish(store *s)
+int store_kv_checkpoint_finish(store_kv *kv)
 {
-    if (s == NULL || !s->kv.ckpt_running)
+    if (kv == NULL || !kv->ckpt_running)
         return 0;
-    pthread_join(s->kv.ckpt_thread, NULL);
-    s->kv.ckpt_running = false;
-    s->kv.ckpt_txn = NULL; /* committed, or freed by the failed commit */
-    return store_checkpoint_settle(s, s->kv.ckpt_rc);
+    pthread_join(kv->ckpt_thread, NULL);
+    kv->ckpt_running = false;
+    kv->ckpt_txn = NULL; /* committed, or freed by the failed commit */
+    return store_checkpoint_settle(kv, kv->ckpt_rc);
 }

@@ -144,7 +144,7 @@ int store_rec_current(store *s, MDB_txn *txn, const MDB_val *k, const MDB_val *v
     memcpy(ok + STORE_HASH_BYTES, v->mv_data, 8);
     if ((rc = mdb_get(txn, s->kv.ord, &okv, &ov)) != 0)
         return rc == MDB_NOTFOUND ? store_errf(s, SKR_EINTEGRITY, "record has no order entry")
-                                  : store_mdb_err(s, rc, "order");
+                                  : store_mdb_err(&s->kv, rc, "order");
     if (ov.mv_size < STORE_ORD_CLEAR ||
         memcmp(ov.mv_data, (const uint8_t *)v->mv_data + 8, 8) != 0)
         return store_errf(s, SKR_EINTEGRITY, "record is not its latest version "
@@ -168,7 +168,7 @@ static int store_version_put(store *s, MDB_txn *txn)
     int rc;
 
     if ((rc = mdb_put(txn, s->kv.meta, &k, &d, 0)) != 0)
-        return store_mdb_err(s, rc, "write version");
+        return store_mdb_err(&s->kv, rc, "write version");
     return 0;
 }
 
@@ -186,7 +186,7 @@ int store_format_load(store *s, MDB_txn *txn)
         return 0;
     }
     if (rc != 0)
-        return store_mdb_err(s, rc, "read version");
+        return store_mdb_err(&s->kv, rc, "read version");
     p = d.mv_data;
     if (d.mv_size != 4 || p[0] != 0 || p[1] != 0 || p[2] != 0 || p[3] < 1 ||
         p[3] > STORE_FORMAT_VERSION)
@@ -220,13 +220,13 @@ int store_format_settle(store *s)
 
     if (s->recs.format == STORE_FORMAT_VERSION)
         return 0;
-    if ((r = store_read_begin(s, &txn)) != 0)
+    if ((r = store_read_begin(&s->kv, &txn)) != 0)
         return r;
     empty = store_no_values(s, txn);
-    store_read_end(s);
+    store_read_end(&s->kv);
     if (!empty)
         return 0;
-    if ((r = store_write(s, store_settle_txn, NULL)) != 0)
+    if ((r = store_write(&s->kv, store_settle_txn, NULL)) != 0)
         return r;
     s->recs.format = STORE_FORMAT_VERSION;
     return 0;
@@ -251,6 +251,6 @@ int store_cursor_replace(store *s, MDB_cursor *c, const MDB_val *k, MDB_val *v,
         return store_errf(s, SKR_EINTEGRITY, "%s: a stored key is malformed", what);
     memcpy(kcopy, k->mv_data, k->mv_size);
     if ((rc = mdb_cursor_put(c, &kc, v, MDB_CURRENT)) != 0)
-        return store_mdb_err(s, rc, what);
+        return store_mdb_err(&s->kv, rc, what);
     return 0;
 }

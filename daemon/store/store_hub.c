@@ -36,6 +36,7 @@ static store *store_hub_alloc(const char *dir)
         return NULL;
     s->kv.jfd = -1;
     s->hk.kfd = -1;
+    s->kv.owner = s;                               /* what kv hands the callbacks */
     s->kv.batch_durable = store_rec_batch_durable; /* records feed the mirror */
     s->kv.batch_lost = store_rec_batch_lost;       /* and take a lost batch out */
     if ((s->kv.dir = strdup(dir)) == NULL ||
@@ -66,18 +67,18 @@ int store_open(const char *dir, store **out, char err[STORE_ERRMSG_MAX])
         return r;
     if ((s = store_hub_alloc(dir)) == NULL)
         return SKR_ENOMEM;
-    if ((r = store_journal_lock(s, dir, err)) != 0)
+    if ((r = store_journal_lock(&s->kv, dir, err)) != 0)
         goto out;
-    if ((r = store_env_open(s, store_hub_load, NULL)) != 0) {
-        snprintf(err, STORE_ERRMSG_MAX, "hub %.100s: %.140s", dir, s->errmsg);
+    if ((r = store_env_open(&s->kv, store_hub_load, NULL)) != 0) {
+        snprintf(err, STORE_ERRMSG_MAX, "hub %.100s: %.140s", dir, s->kv.errmsg);
         goto out;
     }
     if ((r = store_ring_open(s, err)) != 0)
         goto out;
-    if ((r = store_journal_open(s, err)) != 0)
+    if ((r = store_journal_open(&s->kv, err)) != 0)
         goto out;
     if ((r = store_format_settle(s)) != 0) {
-        snprintf(err, STORE_ERRMSG_MAX, "hub %.100s: %.140s", dir, s->errmsg);
+        snprintf(err, STORE_ERRMSG_MAX, "hub %.100s: %.140s", dir, s->kv.errmsg);
         goto out;
     }
     *out = s;
@@ -92,10 +93,10 @@ void store_close(store *s)
     if (s == NULL)
         return;
     (void)store_checkpoint_finish(s); /* failed: the journal keeps it for the next open */
-    store_batch_abort(s);
-    store_journal_close(s); /* checkpoints */
+    store_batch_abort(&s->kv);
+    store_journal_close(&s->kv); /* checkpoints */
     store_lock(s);
-    store_env_close(s);
+    store_env_close(&s->kv);
     store_ring_close(s);
     free(s->recs.sealbuf);
     free(s->kv.dir);

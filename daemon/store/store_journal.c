@@ -4,7 +4,7 @@
  * Why: an LMDB commit is two ordered fdatasyncs over every B-tree page the batch dirtied
  * (data pages, then the meta page). A batch of small puts instead becomes one record
  * written to `journal` with one O_DSYNC pwrite; its replies go out after that. The LMDB
- * side of those batches stays in one open write transaction (`s->kv.ckpt`), which a
+ * side of those batches stays in one open write transaction (`kv->ckpt`), which a
  * checkpoint commits (synced) every STORE_JOURNAL_CKPT_BYTES of journal, once it may hold
  * STORE_CKPT_MAX_PAGES dirty pages, when the daemon goes quiet, and before any other kind
  * of write. The data file therefore only ever changes by fully synced LMDB commits; the
@@ -36,8 +36,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store_crypto.h"
 #include "store_folder.h"
-#include "store_hub.h"
 #include "store_kv.h"
 #include "store_test.h"
 
@@ -71,54 +71,54 @@ static void j_sum(const uint8_t *p, size_t len, uint8_t out[J_SUM])
     crypto_generichash(out, J_SUM, p, len, NULL, 0);
 }
 
-static MDB_dbi j_dbi(const store *s, unsigned db)
+static MDB_dbi j_dbi(const store_kv *kv, unsigned db)
 {
-    const MDB_dbi dbis[J_DBS] = { s->kv.meta, s->kv.rec, s->kv.ord, s->kv.names, s->kv.protos };
+    const MDB_dbi dbis[J_DBS] = { kv->meta, kv->rec, kv->ord, kv->names, kv->protos };
     return dbis[db];
 }
 
-static int j_db_index(const store *s, MDB_dbi dbi)
+static int j_db_index(const store_kv *kv, MDB_dbi dbi)
 {
     for (unsigned i = 0; i < J_DBS; i++)
-        if (j_dbi(s, i) == dbi)
+        if (j_dbi(kv, i) == dbi)
             return (int)i;
     return -1;
 }
 
 /* ---- logging the batch's ops ---- */
 
-static int j_reserve(store *s, size_t more)
+static int j_reserve(store_kv *kv, size_t more)
 {
-    if (more > J_REC_MAX - s->kv.jlen)
-        return store_errf(s, SKR_ETOO_LARGE, "write batch over %llu bytes",
+    if (more > J_REC_MAX - kv->jlen)
+        return store_kv_errf(kv, SKR_ETOO_LARGE, "write batch over %llu bytes",
                           (unsigned long long)J_REC_MAX);
-    if (s->kv.jlen + more > s->kv.jcap) {
-        size_t cap = s->kv.jcap ? s->kv.jcap : 64 * 1024;
-        while (cap < s->kv.jlen + more)
+    if (kv->jlen + more > kv->jcap) {
+        size_t cap = kv->jcap ? kv->jcap : 64 * 1024;
+        while (cap < kv->jlen + more)
             cap *= 2;
-        uint8_t *p = realloc(s->kv.jbuf, cap);
+        uint8_t *p = realloc(kv->jbuf, cap);
         if (p == NULL)
-            return store_errf(s, SKR_ENOMEM, "no memory for the write batch");
-        s->kv.jbuf = p;
-        s->kv.jcap = cap;
+            return store_kv_errf(kv, SKR_ENOMEM, "no memory for the write batch");
+        kv->jbuf = p;
+        kv->jcap = cap;
     }
     return 0;
 }
 
-static int j_log(store *s, int kind, MDB_dbi dbi, const MDB_val *k, const MDB_val *v)
+static int j_log(store_kv *kv, int kind, MDB_dbi dbi, const MDB_val *k, const MDB_val *v)
 {
     size_t vlen = v != NULL ? v->mv_size : 0;
-    int db = j_db_index(s, dbi), r;
+    int db = j_db_index(kv, dbi), r;
 
     if (db < 0 || k->mv_size > UINT16_MAX || vlen > UINT32_MAX)
-        return store_errf(s, SKR_EINTERNAL, "journal: op out of range");
-    if (s->kv.jlen == 0 && (r = j_reserve(s, J_REC_HEAD)) != 0)
+        return store_kv_errf(kv, SKR_EINTERNAL, "journal: op out of range");
+    if (kv->jlen == 0 && (r = j_reserve(kv, J_REC_HEAD)) != 0)
         return r;
-    if (s->kv.jlen == 0)
-        s->kv.jlen = J_REC_HEAD; /* filled in by j_append */
-    if ((r = j_reserve(s, J_OP_HEAD + k->mv_size + vlen + J_SUM)) != 0)
+    if (kv->jlen == 0)
+        kv->jlen = J_REC_HEAD; /* filled in by j_append */
+    if ((r = j_reserve(kv, J_OP_HEAD + k->mv_size + vlen + J_SUM)) != 0)
         return r;
-    uint8_t *p = s->kv.jbuf + s->kv.jlen;
+    uint8_t *p = kv->jbuf + kv->jlen;
     p[0] = (uint8_t)kind;
     p[1] = (uint8_t)db;
     p[2] = (uint8_t)(k->mv_size >> 8);
@@ -127,36 +127,36 @@ static int j_log(store *s, int kind, MDB_dbi dbi, const MDB_val *k, const MDB_va
     memcpy(p + J_OP_HEAD, k->mv_data, k->mv_size);
     if (vlen)
         memcpy(p + J_OP_HEAD + k->mv_size, v->mv_data, vlen);
-    s->kv.jlen += J_OP_HEAD + k->mv_size + vlen;
-    s->kv.ckpt_ops++;
+    kv->jlen += J_OP_HEAD + k->mv_size + vlen;
+    kv->ckpt_ops++;
     return 0;
 }
 
 /* Returns the LMDB code; a logging failure is SKR_E* (negative, never an LMDB code). */
-int store_db_put(store *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v, unsigned flags)
+int store_db_put(store_kv *kv, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v, unsigned flags)
 {
     int rc = mdb_put(txn, dbi, k, v, flags);
 
-    if (rc == 0 && s->kv.batching)
-        rc = j_log(s, J_OP_PUT, dbi, k, v);
+    if (rc == 0 && kv->batching)
+        rc = j_log(kv, J_OP_PUT, dbi, k, v);
     return rc;
 }
 
-int store_db_del(store *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v)
+int store_db_del(store_kv *kv, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v)
 {
     int rc = mdb_del(txn, dbi, k, v);
 
-    if (rc == 0 && s->kv.batching)
-        rc = j_log(s, J_OP_DEL, dbi, k, v);
+    if (rc == 0 && kv->batching)
+        rc = j_log(kv, J_OP_DEL, dbi, k, v);
     return rc;
 }
 
 /* ---- the file ---- */
 
-static int j_errno(store *s, const char *what)
+static int j_errno(store_kv *kv, const char *what)
 {
     int e = errno ? errno : EIO;
-    return store_mdb_err(s, e, what); /* ENOSPC gets the disk-full message */
+    return store_mdb_err(kv, e, what); /* ENOSPC gets the disk-full message */
 }
 
 static const char *j_fault_plan = "";
@@ -176,13 +176,13 @@ static char j_fault_next(void)
     return fault;
 }
 
-static int j_pwrite(store *s, const uint8_t *p, size_t len, uint64_t off, const char *what)
+static int j_pwrite(store_kv *kv, const uint8_t *p, size_t len, uint64_t off, const char *what)
 {
-    int e = store_jwrite_all(s->kv.jfd, p, len, off, j_fault_next());
+    int e = store_jwrite_all(kv->jfd, p, len, off, j_fault_next());
 
     if (e != 0) {
         errno = e;
-        return j_errno(s, what);
+        return j_errno(kv, what);
     }
     return 0;
 }
@@ -206,23 +206,23 @@ static int j_pread(int fd, uint8_t *p, size_t len, uint64_t off)
     return 0;
 }
 
-static int j_fsync(store *s, const char *what)
+static int j_fsync(store_kv *kv, const char *what)
 {
-    while (fdatasync(s->kv.jfd) != 0) {
+    while (fdatasync(kv->jfd) != 0) {
         if (errno != EINTR)
-            return j_errno(s, what);
+            return j_errno(kv, what);
     }
     return 0;
 }
 
-static int j_write_head(store *s, uint64_t epoch)
+static int j_write_head(store_kv *kv, uint64_t epoch)
 {
     uint8_t h[J_HEAD_USED + J_SUM] = { 0 };
 
     memcpy(h, J_MAGIC, 8);
     store_put_u64(h + 8, epoch);
     j_sum(h, J_HEAD_USED, h + J_HEAD_USED);
-    return j_pwrite(s, h, sizeof h, 0, "journal header");
+    return j_pwrite(kv, h, sizeof h, 0, "journal header");
 }
 
 /* Sets *epoch to the header's, or 0 when there is no valid header (a new or torn one:
@@ -243,72 +243,73 @@ static int j_read_head(int fd, uint64_t *epoch)
     return 0;
 }
 
-static int j_reset(store *s);
+static int j_reset(store_kv *kv);
 
 /* After a failed record write: the bytes may have reached the disk all the same (an error
  * from the O_DSYNC flush), and the batch was reported lost, so the record must never be
  * replayed. Its header is zeroed (best effort: the next record goes to the same place
- * and overwrites it anyway), and in-process reloads stop at s->kv.jseq. */
-static void j_disown(store *s)
+ * and overwrites it anyway), and in-process reloads stop at kv->jseq. */
+static void j_disown(store_kv *kv)
 {
     static const uint8_t zero[J_REC_HEAD];
 
-    (void)j_pwrite(s, zero, sizeof zero, s->kv.jend, "journal write");
+    (void)j_pwrite(kv, zero, sizeof zero, kv->jend, "journal write");
 }
 
 /* Fills in the open batch's record head and checksum (room reserved by j_log): its
  * length. */
-static size_t j_seal(store *s)
+static size_t j_seal(store_kv *kv)
 {
-    uint8_t *p = s->kv.jbuf;
-    size_t len = s->kv.jlen + J_SUM;
+    uint8_t *p = kv->jbuf;
+    size_t len = kv->jlen + J_SUM;
 
     j_put32(p, (uint32_t)len);
     j_put32(p + 4, 0);
-    store_put_u64(p + 8, s->kv.jepoch);
-    store_put_u64(p + 16, s->kv.jseq + 1);
-    j_sum(p, s->kv.jlen, p + s->kv.jlen);
+    store_put_u64(p + 8, kv->jepoch);
+    store_put_u64(p + 16, kv->jseq + 1);
+    j_sum(p, kv->jlen, p + kv->jlen);
     return len;
 }
 
 /* Runs a hook of the layer above (batch_durable, batch_lost) over the ops of the record
  * at p (ops_end: where its ops end), which store_journal_next walks meanwhile. */
-static void j_batch_hook(store *s, void (*hook)(store *s), const uint8_t *p, size_t ops_end)
+static void j_batch_hook(store_kv *kv, void (*hook)(store *owner), const uint8_t *p,
+                         size_t ops_end)
 {
     if (hook == NULL)
         return;
-    s->kv.jops = p;
-    s->kv.jops_len = ops_end;
-    hook(s);
-    s->kv.jops = NULL;
-    s->kv.jops_len = 0;
+    kv->jops = p;
+    kv->jops_len = ops_end;
+    hook(kv->owner);
+    kv->jops = NULL;
+    kv->jops_len = 0;
 }
 
 /* Writes the open batch's ops as the next record and syncs it: after this the batch is
  * durable. An empty batch writes nothing. A record in flight is settled first: when it
  * was lost, so is the open batch (its batch_err). */
-int store_journal_sync(store *s)
+int store_journal_sync(store_kv *kv)
 {
     size_t len;
     int r;
 
-    store_journal_write_join(s);
-    if (s->kv.batching && s->kv.batch_err != 0)
-        return s->kv.batch_err;
-    if (s->kv.jlen == 0)
+    store_journal_write_join(kv);
+    if (kv->batching && kv->batch_err != 0)
+        return kv->batch_err;
+    if (kv->jlen == 0)
         return 0;
-    if (s->kv.jreset_owed && (r = j_reset(s)) != 0)
+    if (kv->jreset_owed && (r = j_reset(kv)) != 0)
         return r;
-    len = j_seal(s);
-    if ((r = j_pwrite(s, s->kv.jbuf, len, s->kv.jend, "journal write")) != 0) {
-        j_disown(s);
+    len = j_seal(kv);
+    if ((r = j_pwrite(kv, kv->jbuf, len, kv->jend, "journal write")) != 0) {
+        j_disown(kv);
         return r;
     }
     /* the layer above's turn, while the ops are here */
-    j_batch_hook(s, s->kv.batch_durable, s->kv.jbuf, s->kv.jlen);
-    s->kv.jseq++;
-    s->kv.jend += len;
-    s->kv.jlen = 0;
+    j_batch_hook(kv, kv->batch_durable, kv->jbuf, kv->jlen);
+    kv->jseq++;
+    kv->jend += len;
+    kv->jlen = 0;
     return 0;
 }
 
@@ -318,19 +319,18 @@ int store_journal_sync(store *s)
  * would put back a value a later batch had already replaced. Gets that read those values
  * meanwhile are held by the caller until this record is durable (store.h); a lost record
  * takes them out again (batch_lost). */
-int store_journal_write_begin(store *s)
+int store_journal_write_begin(store_kv *kv)
 {
-    store_kv *kv = &s->kv;
     uint8_t *spare = kv->jw.buf;
     size_t spare_cap = kv->jw.cap, len;
 
-    store_journal_write_join(s);
+    store_journal_write_join(kv);
     if (kv->jlen == 0)
         return 0;
     if (kv->jw_state != STORE_JW_IDLE || kv->jreset_owed || store_jwrite_start(&kv->jw) != 0)
-        return store_journal_sync(s); /* a result still owed, a reset first, no thread */
-    len = j_seal(s);
-    j_batch_hook(s, kv->batch_durable, kv->jbuf, kv->jlen);
+        return store_journal_sync(kv); /* a result still owed, a reset first, no thread */
+    len = j_seal(kv);
+    j_batch_hook(kv, kv->batch_durable, kv->jbuf, kv->jlen);
     kv->jw.buf = kv->jbuf;
     kv->jw.cap = kv->jcap;
     kv->jw.len = len;
@@ -347,37 +347,36 @@ int store_journal_write_begin(store *s)
 
 /* A record in flight that failed: never to be replayed (j_disown), its ops out of the
  * mirror again, the open batch failed with it (it was written on top of this one in
- * s->kv.ckpt, and its replies are still held), and s->kv.ckpt rebuilt without either. */
-static int j_write_lost(store *s, int err)
+ * kv->ckpt, and its replies are still held), and kv->ckpt rebuilt without either. */
+static int j_write_lost(store_kv *kv, int err)
 {
     char msg[STORE_ERRMSG_MAX];
     int r;
 
     errno = err;
-    r = j_errno(s, "journal write");
-    memcpy(msg, s->errmsg, sizeof msg);
-    j_disown(s);
-    j_batch_hook(s, s->kv.batch_lost, s->kv.jw.buf, s->kv.jw.len - J_SUM);
-    if (s->kv.batching) {
-        s->kv.batch_err = r;
-        s->kv.jlen = 0;
+    r = j_errno(kv, "journal write");
+    memcpy(msg, kv->errmsg, sizeof msg);
+    j_disown(kv);
+    j_batch_hook(kv, kv->batch_lost, kv->jw.buf, kv->jw.len - J_SUM);
+    if (kv->batching) {
+        kv->batch_err = r;
+        kv->jlen = 0;
     }
-    s->kv.batch = NULL;
-    (void)store_journal_reload(s); /* a failed rebuild leaves the store broken */
-    memcpy(s->errmsg, msg, sizeof msg);
+    kv->batch = NULL;
+    (void)store_journal_reload(kv); /* a failed rebuild leaves the store broken */
+    memcpy(kv->errmsg, msg, sizeof msg);
     return r;
 }
 
-void store_journal_write_join(store *s)
+void store_journal_write_join(store_kv *kv)
 {
-    store_kv *kv = &s->kv;
 
     if (kv->jw_state != STORE_JW_WRITING)
         return;
     store_jwrite_wait(&kv->jw);
     kv->jw_state = STORE_JW_SETTLED;
     if (kv->jw.err != 0) {
-        kv->jw_rc = j_write_lost(s, kv->jw.err);
+        kv->jw_rc = j_write_lost(kv, kv->jw.err);
         return;
     }
     kv->jw_rc = 0;
@@ -385,20 +384,20 @@ void store_journal_write_join(store *s)
     kv->jend += kv->jw.len;
 }
 
-bool store_journal_next(const store *s, size_t *pos, store_jop *op)
+bool store_journal_next(const store_kv *kv, size_t *pos, store_jop *op)
 {
     const uint8_t *p;
     size_t klen, vlen;
 
     if (*pos == 0)
         *pos = J_REC_HEAD;
-    if (s->kv.jops_len < *pos + J_OP_HEAD) /* none logged: the buffer may be NULL */
+    if (kv->jops_len < *pos + J_OP_HEAD) /* none logged: the buffer may be NULL */
         return false;
-    p = s->kv.jops + *pos; /* an op j_log wrote: well formed */
+    p = kv->jops + *pos; /* an op j_log wrote: well formed */
     klen = (size_t)p[2] << 8 | p[3];
     vlen = j_get32(p + 4);
     op->put = p[0] == J_OP_PUT;
-    op->dbi = j_dbi(s, p[1]);
+    op->dbi = j_dbi(kv, p[1]);
     op->k = (MDB_val){ klen, (void *)(p + J_OP_HEAD) };
     op->v = (MDB_val){ vlen, (void *)(p + J_OP_HEAD + klen) };
     *pos += J_OP_HEAD + klen + vlen;
@@ -407,50 +406,50 @@ bool store_journal_next(const store *s, size_t *pos, store_jop *op)
 
 /* ---- replay ---- */
 
-static int j_apply_ops(store *s, MDB_txn *txn, const uint8_t *p, size_t len)
+static int j_apply_ops(store_kv *kv, MDB_txn *txn, const uint8_t *p, size_t len)
 {
     while (len > 0) {
         if (len < J_OP_HEAD)
-            return store_errf(s, SKR_EINTEGRITY, "journal record is malformed");
+            return store_kv_errf(kv, SKR_EINTEGRITY, "journal record is malformed");
         unsigned kind = p[0], db = p[1];
         size_t klen = (size_t)p[2] << 8 | p[3], vlen = j_get32(p + 4);
         if ((kind != J_OP_PUT && kind != J_OP_DEL) || db >= J_DBS || klen == 0 ||
             klen > len - J_OP_HEAD || vlen > len - J_OP_HEAD - klen)
-            return store_errf(s, SKR_EINTEGRITY, "journal record is malformed");
+            return store_kv_errf(kv, SKR_EINTEGRITY, "journal record is malformed");
         MDB_val k = { klen, (void *)(p + J_OP_HEAD) }, v = { vlen, (void *)(p + J_OP_HEAD + klen) };
-        MDB_dbi dbi = j_dbi(s, db);
+        MDB_dbi dbi = j_dbi(kv, db);
         int rc;
         if (kind == J_OP_PUT) {
-            rc = mdb_put(txn, dbi, &k, &v, dbi == s->kv.names ? MDB_NODUPDATA : 0);
+            rc = mdb_put(txn, dbi, &k, &v, dbi == kv->names ? MDB_NODUPDATA : 0);
             if (rc == MDB_KEYEXIST)
                 rc = 0;
         } else {
-            rc = mdb_del(txn, dbi, &k, dbi == s->kv.names && vlen ? &v : NULL);
+            rc = mdb_del(txn, dbi, &k, dbi == kv->names && vlen ? &v : NULL);
             if (rc == MDB_NOTFOUND)
                 rc = 0;
         }
         if (rc != 0)
-            return store_mdb_err(s, rc, "journal replay");
-        s->kv.ckpt_ops++;
+            return store_mdb_err(kv, rc, "journal replay");
+        kv->ckpt_ops++;
         p += J_OP_HEAD + klen + vlen;
         len -= J_OP_HEAD + klen + vlen;
     }
     return 0;
 }
 
-/* Applies the open batch's ops (s->kv.jbuf) to s->kv.batch: see store_batch_redo. */
-int store_journal_apply_batch(store *s)
+/* Applies the open batch's ops (kv->jbuf) to kv->batch: see store_batch_redo. */
+int store_journal_apply_batch(store_kv *kv)
 {
-    if (s->kv.jlen <= J_REC_HEAD) {
-        s->kv.jlen = 0;
+    if (kv->jlen <= J_REC_HEAD) {
+        kv->jlen = 0;
         return 0;
     }
-    return j_apply_ops(s, s->kv.batch, s->kv.jbuf + J_REC_HEAD, s->kv.jlen - J_REC_HEAD);
+    return j_apply_ops(kv, kv->batch, kv->jbuf + J_REC_HEAD, kv->jlen - J_REC_HEAD);
 }
 
 /* Reads the record at off into *buf (grown as needed). 1 = a valid record of this epoch
  * and seq, 0 = the end of the journal. */
-static int j_read_record(store *s, uint64_t off, uint64_t size, uint64_t seq, uint8_t **buf,
+static int j_read_record(store_kv *kv, uint64_t off, uint64_t size, uint64_t seq, uint8_t **buf,
                          size_t *cap, size_t *len)
 {
     uint8_t h[J_REC_HEAD], sum[J_SUM];
@@ -459,21 +458,21 @@ static int j_read_record(store *s, uint64_t off, uint64_t size, uint64_t seq, ui
 
     if (size - off < J_REC_HEAD + J_SUM)
         return 0;
-    if ((r = j_pread(s->kv.jfd, h, sizeof h, off)) != 0)
-        return r < 0 ? j_errno(s, "journal read") : 0;
+    if ((r = j_pread(kv->jfd, h, sizeof h, off)) != 0)
+        return r < 0 ? j_errno(kv, "journal read") : 0;
     n = j_get32(h);
     if (n < J_REC_HEAD + J_SUM || n > size - off || n > J_REC_MAX ||
-        store_get_u64(h + 8) != s->kv.jepoch || store_get_u64(h + 16) != seq)
+        store_get_u64(h + 8) != kv->jepoch || store_get_u64(h + 16) != seq)
         return 0;
     if (n > *cap) {
         uint8_t *p = realloc(*buf, n);
         if (p == NULL)
-            return store_errf(s, SKR_ENOMEM, "no memory to replay the journal");
+            return store_kv_errf(kv, SKR_ENOMEM, "no memory to replay the journal");
         *buf = p;
         *cap = n;
     }
-    if ((r = j_pread(s->kv.jfd, *buf, n, off)) != 0)
-        return r < 0 ? j_errno(s, "journal read") : 0;
+    if ((r = j_pread(kv->jfd, *buf, n, off)) != 0)
+        return r < 0 ? j_errno(kv, "journal read") : 0;
     j_sum(*buf, n - J_SUM, sum);
     if (sodium_memcmp(sum, *buf + n - J_SUM, J_SUM) != 0)
         return 0;
@@ -483,7 +482,7 @@ static int j_read_record(store *s, uint64_t off, uint64_t size, uint64_t seq, ui
 
 /* Applies the valid records of the current epoch, at most max_seq of them, to txn; sets
  * jend and jseq to the end. */
-static int j_replay(store *s, MDB_txn *txn, uint64_t max_seq)
+static int j_replay(store_kv *kv, MDB_txn *txn, uint64_t max_seq)
 {
     uint8_t *buf = NULL;
     size_t cap = 0, len = 0;
@@ -491,65 +490,65 @@ static int j_replay(store *s, MDB_txn *txn, uint64_t max_seq)
     struct stat st;
     int r = 0;
 
-    if (fstat(s->kv.jfd, &st) != 0)
-        return j_errno(s, "journal");
+    if (fstat(kv->jfd, &st) != 0)
+        return j_errno(kv, "journal");
     while (seq < max_seq &&
-           (r = j_read_record(s, off, (uint64_t)st.st_size, seq + 1, &buf, &cap, &len)) == 1) {
-        if ((r = j_apply_ops(s, txn, buf + J_REC_HEAD, len - J_REC_HEAD - J_SUM)) != 0)
+           (r = j_read_record(kv, off, (uint64_t)st.st_size, seq + 1, &buf, &cap, &len)) == 1) {
+        if ((r = j_apply_ops(kv, txn, buf + J_REC_HEAD, len - J_REC_HEAD - J_SUM)) != 0)
             break;
         off += len;
         seq++;
     }
     free(buf);
     if (r == 0) {
-        s->kv.jend = off;
-        s->kv.jseq = seq;
+        kv->jend = off;
+        kv->jseq = seq;
     }
     return r;
 }
 
-/* Rebuilds s->kv.ckpt from the journal's first max_seq records. */
-static int j_reload(store *s, uint64_t max_seq)
+/* Rebuilds kv->ckpt from the journal's first max_seq records. */
+static int j_reload(store_kv *kv, uint64_t max_seq)
 {
     int rc, r;
 
-    if (s->kv.ckpt != NULL)
-        mdb_txn_abort(s->kv.ckpt);
-    s->kv.ckpt = NULL;
+    if (kv->ckpt != NULL)
+        mdb_txn_abort(kv->ckpt);
+    kv->ckpt = NULL;
     for (;;) {
-        s->kv.ckpt_ops = 0;
-        if ((rc = mdb_txn_begin(s->kv.env, NULL, 0, &s->kv.ckpt)) != 0) {
-            s->kv.ckpt = NULL;
-            r = store_mdb_err(s, rc, "begin journal replay");
-        } else if ((r = j_replay(s, s->kv.ckpt, max_seq)) != 0) {
-            mdb_txn_abort(s->kv.ckpt);
-            s->kv.ckpt = NULL;
+        kv->ckpt_ops = 0;
+        if ((rc = mdb_txn_begin(kv->env, NULL, 0, &kv->ckpt)) != 0) {
+            kv->ckpt = NULL;
+            r = store_mdb_err(kv, rc, "begin journal replay");
+        } else if ((r = j_replay(kv, kv->ckpt, max_seq)) != 0) {
+            mdb_txn_abort(kv->ckpt);
+            kv->ckpt = NULL;
         }
         if (r != STORE_EGROW && r != STORE_EREMAP)
             break;
-        if ((r = store_remap(s, r == STORE_EGROW ? 2 * s->kv.mapsize : 0)) != 0)
+        if ((r = store_remap(kv, r == STORE_EGROW ? 2 * kv->mapsize : 0)) != 0)
             break;
     }
     if (r != 0) {
-        s->kv.broken = true;
+        kv->broken = true;
         return r;
     }
-    if (s->kv.jseq == 0) { /* nothing to replay */
-        mdb_txn_abort(s->kv.ckpt);
-        s->kv.ckpt = NULL;
+    if (kv->jseq == 0) { /* nothing to replay */
+        mdb_txn_abort(kv->ckpt);
+        kv->ckpt = NULL;
     }
     return 0;
 }
 
-/* Rebuilds s->kv.ckpt from the journal when the in-memory transaction was lost (a failed
+/* Rebuilds kv->ckpt from the journal when the in-memory transaction was lost (a failed
  * checkpoint or batch commit): the state every acknowledged batch left, and nothing of a
  * record whose write reported an error (j_disown). */
-int store_journal_reload(store *s)
+int store_journal_reload(store_kv *kv)
 {
     /* A record in flight settles first: it may yet count (a lost one comes back here,
      * and then nothing is in flight). */
-    store_journal_write_join(s);
-    return j_reload(s, s->kv.jseq);
+    store_journal_write_join(kv);
+    return j_reload(kv, kv->jseq);
 }
 
 /* ---- checkpoint ---- */
@@ -557,94 +556,94 @@ int store_journal_reload(store *s)
 /* Starts a new, empty journal: only once the data file holds everything in the old one.
  * Until it succeeds no record may be written: a header that reached the disk although
  * its write reported an error would disown the records that follow (jreset_owed). */
-static int j_reset(store *s)
+static int j_reset(store_kv *kv)
 {
     int r;
 
-    s->kv.jreset_owed = true;
-    if ((r = j_write_head(s, s->kv.jepoch + 1)) != 0 || (r = j_fsync(s, "journal sync")) != 0)
+    kv->jreset_owed = true;
+    if ((r = j_write_head(kv, kv->jepoch + 1)) != 0 || (r = j_fsync(kv, "journal sync")) != 0)
         return r;
-    s->kv.jepoch++;
-    s->kv.jseq = 0;
-    s->kv.jend = J_HEAD_BYTES;
-    s->kv.jreset_owed = false;
+    kv->jepoch++;
+    kv->jseq = 0;
+    kv->jend = J_HEAD_BYTES;
+    kv->jreset_owed = false;
     return 0;
 }
 
 /* After a commit of the checkpoint txn returned rc: 0, or 1 when the map grew and the
  * txn was rebuilt from the journal (commit it again), or the error (the txn rebuilt from
  * the journal, so that the batches are served from memory until a checkpoint succeeds). */
-static int ckpt_after(store *s, int rc, int tries)
+static int ckpt_after(store_kv *kv, int rc, int tries)
 {
     int r;
 
-    s->kv.ckpt_ops = 0;
+    kv->ckpt_ops = 0;
     if (rc == 0) {
-        s->kv.trim_owed = true;
+        kv->trim_owed = true;
         return 0;
     }
-    r = store_mdb_err(s, rc, "checkpoint");
+    r = store_mdb_err(kv, rc, "checkpoint");
     /* The commit freed the txn; the journal still has every batch. A full map (the
      * freelist needs pages too) grows, and the batches are applied again. */
     if ((r == STORE_EGROW || r == STORE_EREMAP) && tries < 8) {
-        if ((r = store_remap(s, r == STORE_EGROW ? 2 * s->kv.mapsize : 0)) == 0 &&
-            (r = store_journal_reload(s)) == 0)
+        if ((r = store_remap(kv, r == STORE_EGROW ? 2 * kv->mapsize : 0)) == 0 &&
+            (r = store_journal_reload(kv)) == 0)
             return 1;
     }
     if (r == STORE_EGROW || r == STORE_EREMAP)
-        r = store_errf(s, SKR_EINTERNAL, "checkpoint: map full");
+        r = store_kv_errf(kv, SKR_EINTERNAL, "checkpoint: map full");
     char msg[STORE_ERRMSG_MAX];
-    memcpy(msg, s->errmsg, sizeof msg);
-    if (store_journal_reload(s) == 0)
-        memcpy(s->errmsg, msg, sizeof msg);
+    memcpy(msg, kv->errmsg, sizeof msg);
+    if (store_journal_reload(kv) == 0)
+        memcpy(kv->errmsg, msg, sizeof msg);
     return r;
 }
 
 /* The journal is reset only here, once the data file holds all of it. */
-static int ckpt_reset(store *s)
+static int ckpt_reset(store_kv *kv)
 {
-    return s->kv.jend > J_HEAD_BYTES || s->kv.jreset_owed ? j_reset(s) : 0;
+    return kv->jend > J_HEAD_BYTES || kv->jreset_owed ? j_reset(kv) : 0;
 }
 
-int store_checkpoint_settle(store *s, int rc)
+int store_checkpoint_settle(store_kv *kv, int rc)
 {
-    int r = ckpt_after(s, rc, 0);
+    int r = ckpt_after(kv, rc, 0);
 
     if (r == 1) /* rare: the map grew; the rebuilt txn is committed here */
-        return store_checkpoint(s);
-    return r != 0 ? r : ckpt_reset(s);
+        return store_kv_checkpoint(kv);
+    return r != 0 ? r : ckpt_reset(kv);
 }
 
-int store_checkpoint(store *s)
+int store_kv_checkpoint(store_kv *kv)
 {
     int rc, r;
 
-    (void)store_checkpoint_finish(s); /* a commit running on the thread ends first */
-    store_journal_write_join(s);      /* and so does a record in flight */
-    if (s->kv.broken)
-        return store_errf(s, SKR_EINTERNAL, "the hub journal could not be applied: "
+    (void)store_kv_checkpoint_finish(kv); /* a commit running on the thread ends first */
+    store_journal_write_join(kv);      /* and so does a record in flight */
+    if (kv->broken)
+        return store_kv_errf(kv, SKR_EINTERNAL, "the hub journal could not be applied: "
                           "restart sekretsd");
-    if (s->kv.batch != NULL)
-        return store_errf(s, SKR_EBUSY, "a write batch is open: commit it first");
-    for (int tries = 0; s->kv.ckpt != NULL; tries++) {
-        rc = mdb_txn_commit(s->kv.ckpt); /* synced: the env has no NOSYNC */
-        s->kv.ckpt = NULL;
-        if ((r = ckpt_after(s, rc, tries)) != 0 && r != 1) /* 1: grown, commit again */
+    if (kv->batch != NULL)
+        return store_kv_errf(kv, SKR_EBUSY, "a write batch is open: commit it first");
+    for (int tries = 0; kv->ckpt != NULL; tries++) {
+        rc = mdb_txn_commit(kv->ckpt); /* synced: the env has no NOSYNC */
+        kv->ckpt = NULL;
+        if ((r = ckpt_after(kv, rc, tries)) != 0 && r != 1) /* 1: grown, commit again */
             return r;
     }
-    return ckpt_reset(s);
+    return ckpt_reset(kv);
 }
 
 /* Empties the journal file (after a checkpoint): old records hold values sealed under a
  * data key that `rotate` just retired, and names since deleted. */
-int store_journal_truncate(store *s)
+int store_journal_truncate(store_kv *kv)
 {
-    store_journal_write_join(s);
-    if (s->kv.jfd < 0 || s->kv.jend > J_HEAD_BYTES)
+    store_journal_write_join(kv);
+    if (kv->jfd < 0 || kv->jend > J_HEAD_BYTES)
         return 0;
-    if (ftruncate(s->kv.jfd, J_HEAD_USED + J_SUM) != 0)
-        return j_errno(s, "journal truncate");
-    return j_fsync(s, "journal sync");
+    if (ftruncate(kv->jfd, J_HEAD_USED + J_SUM) != 0)
+        return j_errno(kv, "journal truncate");
+    return j_fsync(kv, "journal sync");
 }
 
 static uint64_t ckpt_max_pages = STORE_CKPT_MAX_PAGES;
@@ -655,22 +654,22 @@ void store_test_set_ckpt_pages(uint64_t pages)
 }
 
 /* Due once the journal is long or the open txn may hold many dirty pages. */
-bool store_checkpoint_due(store *s)
+bool store_checkpoint_due(store_kv *kv)
 {
     MDB_envinfo info;
     uint64_t pages;
 
-    if (s->kv.jend >= STORE_JOURNAL_CKPT_BYTES)
+    if (kv->jend >= STORE_JOURNAL_CKPT_BYTES)
         return true;
-    if (s->kv.ckpt_ops < ckpt_max_pages || mdb_env_info(s->kv.env, &info) != 0)
+    if (kv->ckpt_ops < ckpt_max_pages || mdb_env_info(kv->env, &info) != 0)
         return false;
     pages = (uint64_t)info.me_last_pgno + 1; /* no more distinct pages than the hub has */
     return pages >= ckpt_max_pages;
 }
 
-bool store_checkpoint_pending(const store *s)
+bool store_kv_checkpoint_pending(const store_kv *kv)
 {
-    return s->kv.ckpt != NULL || s->kv.ckpt_running || s->kv.jend > J_HEAD_BYTES || s->kv.jreset_owed;
+    return kv->ckpt != NULL || kv->ckpt_running || kv->jend > J_HEAD_BYTES || kv->jreset_owed;
 }
 
 /* ---- open and close ---- */
@@ -679,7 +678,7 @@ bool store_checkpoint_pending(const store *s)
 /* Opens (or creates) the journal and locks it: one process per hub, since the journal's
  * open write txn holds LMDB's writer lock. Runs before LMDB is opened, so a second
  * process is refused before it can touch the environment. */
-int store_journal_lock(store *s, const char *dir, char err[STORE_ERRMSG_MAX])
+int store_journal_lock(store_kv *kv, const char *dir, char err[STORE_ERRMSG_MAX])
 {
     const int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_DSYNC;
     char path[PATH_MAX];
@@ -690,21 +689,21 @@ int store_journal_lock(store *s, const char *dir, char err[STORE_ERRMSG_MAX])
         snprintf(err, STORE_ERRMSG_MAX, "hub folder: path too long");
         return SKR_EINVAL;
     }
-    s->kv.jfd = open(path, flags);
-    if (s->kv.jfd < 0 && errno == ENOENT) {
-        s->kv.jfd = open(path, flags | O_CREAT | O_EXCL, 0600);
-        created = s->kv.jfd >= 0;
+    kv->jfd = open(path, flags);
+    if (kv->jfd < 0 && errno == ENOENT) {
+        kv->jfd = open(path, flags | O_CREAT | O_EXCL, 0600);
+        created = kv->jfd >= 0;
     }
-    if (s->kv.jfd < 0) {
+    if (kv->jfd < 0) {
         int e = errno;
         snprintf(err, STORE_ERRMSG_MAX, "%.200s: %s", path, strerror(e));
         return e == EACCES ? SKR_EDENIED : SKR_EINTERNAL;
     }
-    if (flock(s->kv.jfd, LOCK_EX | LOCK_NB) != 0) {
+    if (flock(kv->jfd, LOCK_EX | LOCK_NB) != 0) {
         snprintf(err, STORE_ERRMSG_MAX, "hub %.200s is in use by another process", dir);
         return SKR_EBUSY;
     }
-    if ((r = store_folder_file_check(s->kv.jfd, path, err)) != 0)
+    if ((r = store_folder_file_check(kv->jfd, path, err)) != 0)
         return r;
     if (created && store_folder_sync(dir) != 0) {
         snprintf(err, STORE_ERRMSG_MAX, "hub folder %.200s: sync: %s", dir, strerror(errno));
@@ -714,58 +713,58 @@ int store_journal_lock(store *s, const char *dir, char err[STORE_ERRMSG_MAX])
 }
 
 /* Replays the journal of a process that died (then checkpoints), or starts one. */
-int store_journal_open(store *s, char err[STORE_ERRMSG_MAX])
+int store_journal_open(store_kv *kv, char err[STORE_ERRMSG_MAX])
 {
     int r = 0;
 
-    if (j_read_head(s->kv.jfd, &s->kv.jepoch) != 0) {
-        r = j_errno(s, "journal read");
-        snprintf(err, STORE_ERRMSG_MAX, "journal: %.200s", s->errmsg);
+    if (j_read_head(kv->jfd, &kv->jepoch) != 0) {
+        r = j_errno(kv, "journal read");
+        snprintf(err, STORE_ERRMSG_MAX, "journal: %.200s", kv->errmsg);
         return r;
     }
-    s->kv.jend = J_HEAD_BYTES;
-    if (s->kv.jepoch == 0) {
+    kv->jend = J_HEAD_BYTES;
+    if (kv->jepoch == 0) {
         /* New, or a header torn by a crash during a reset: its records are all in the
          * data file already (a reset only follows a synced checkpoint). Old records are
          * dropped and the epoch starts at a random number, so that no stale record can
          * ever pass for a new one. */
-        randombytes_buf(&s->kv.jepoch, sizeof s->kv.jepoch);
-        s->kv.jepoch >>= 1;
-        if (ftruncate(s->kv.jfd, 0) != 0 || (r = j_reset(s)) != 0) {
+        randombytes_buf(&kv->jepoch, sizeof kv->jepoch);
+        kv->jepoch >>= 1;
+        if (ftruncate(kv->jfd, 0) != 0 || (r = j_reset(kv)) != 0) {
             if (r == 0)
-                r = j_errno(s, "journal");
-            snprintf(err, STORE_ERRMSG_MAX, "journal: %.200s", s->errmsg);
+                r = j_errno(kv, "journal");
+            snprintf(err, STORE_ERRMSG_MAX, "journal: %.200s", kv->errmsg);
             return r;
         }
         return 0;
     }
-    if ((r = j_reload(s, UINT64_MAX)) != 0 || (r = store_checkpoint(s)) != 0) {
+    if ((r = j_reload(kv, UINT64_MAX)) != 0 || (r = store_kv_checkpoint(kv)) != 0) {
         /* A checkpoint that fails (disk full) keeps the replayed batches in memory. */
-        if (s->kv.broken) {
-            snprintf(err, STORE_ERRMSG_MAX, "journal: %.200s", s->errmsg);
+        if (kv->broken) {
+            snprintf(err, STORE_ERRMSG_MAX, "journal: %.200s", kv->errmsg);
             return r;
         }
     }
     return 0;
 }
 
-void store_journal_close(store *s)
+void store_journal_close(store_kv *kv)
 {
-    store_journal_write_join(s);
-    store_jwrite_stop(&s->kv.jw);
-    s->kv.jw_state = STORE_JW_IDLE; /* a result not taken: the store is closing */
-    if (s->kv.ckpt != NULL)
-        (void)store_checkpoint(s); /* on failure the journal keeps it for the next open */
-    if (s->kv.ckpt != NULL)
-        mdb_txn_abort(s->kv.ckpt);
-    s->kv.ckpt = NULL;
-    if (s->kv.jfd >= 0)
-        close(s->kv.jfd);
-    s->kv.jfd = -1;
-    free(s->kv.jbuf);
-    s->kv.jbuf = NULL;
-    s->kv.jlen = s->kv.jcap = 0;
-    free(s->kv.jw.buf);
-    s->kv.jw.buf = NULL;
-    s->kv.jw.len = s->kv.jw.cap = 0;
+    store_journal_write_join(kv);
+    store_jwrite_stop(&kv->jw);
+    kv->jw_state = STORE_JW_IDLE; /* a result not taken: the store is closing */
+    if (kv->ckpt != NULL)
+        (void)store_kv_checkpoint(kv); /* on failure the journal keeps it for the next open */
+    if (kv->ckpt != NULL)
+        mdb_txn_abort(kv->ckpt);
+    kv->ckpt = NULL;
+    if (kv->jfd >= 0)
+        close(kv->jfd);
+    kv->jfd = -1;
+    free(kv->jbuf);
+    kv->jbuf = NULL;
+    kv->jlen = kv->jcap = 0;
+    free(kv->jw.buf);
+    kv->jw.buf = NULL;
+    kv->jw.len = kv->jw.cap = 0;
 }

@@ -67,7 +67,7 @@ static int store_meta_suite(store *s, MDB_txn *txn)
         return 0;
     }
     if (rc != 0)
-        return store_mdb_err(s, rc, "read suite");
+        return store_mdb_err(&s->kv, rc, "read suite");
     if (d.mv_size != 1 || (((uint8_t *)d.mv_data)[0] != STORE_SUITE_XCHACHA &&
                            ((uint8_t *)d.mv_data)[0] != STORE_SUITE_AESGCM))
         return store_errf(s, SKR_EINTEGRITY, "hub cipher suite is unknown or corrupt");
@@ -90,18 +90,18 @@ int store_meta_load(store *s, MDB_txn *txn)
     if (rc == 0) {
         k = store_k_kdf;
         if ((rc = mdb_get(txn, s->kv.meta, &k, &d)) != 0)
-            return store_mdb_err(s, rc, "read kdf");
+            return store_mdb_err(&s->kv, rc, "read kdf");
         if ((r = store_kdf_unpack(d.mv_data, d.mv_size, &kdf)) != 0)
             return store_errf(s, r, "hub KDF parameters are corrupt");
         s->hk.legacy = true;
     } else if (rc != MDB_NOTFOUND) {
-        return store_mdb_err(s, rc, "read wrapped keys");
+        return store_mdb_err(&s->kv, rc, "read wrapped keys");
     } else {
         k = store_k_keyid;
         if ((rc = mdb_get(txn, s->kv.meta, &k, &d)) == MDB_NOTFOUND)
             return 0;
         if (rc != 0)
-            return store_mdb_err(s, rc, "read keyid");
+            return store_mdb_err(&s->kv, rc, "read keyid");
         if (d.mv_size != 8)
             return store_errf(s, SKR_EINTEGRITY, "hub key id is corrupt");
         s->hk.keyid = store_get_u64(d.mv_data);
@@ -161,7 +161,7 @@ int store_put_keyid(store *s, MDB_txn *txn, uint64_t id)
 
     store_put_u64(v, id);
     if ((rc = mdb_put(txn, s->kv.meta, &k, &d, 0)) != 0)
-        return store_mdb_err(s, rc, "write keyid");
+        return store_mdb_err(&s->kv, rc, "write keyid");
     return 0;
 }
 
@@ -193,17 +193,17 @@ static int store_unwrap(store *s, const uint8_t *kek, uint8_t *keys)
         bad = store_unseal(kek, ad, adlen, e->wrap, STORE_WRAP_BYTES, keys,
                            2 * STORE_KEY_BYTES, &n) != 0;
     } else {
-        if ((r = store_read_begin(s, &txn)) != 0)
+        if ((r = store_read_begin(&s->kv, &txn)) != 0)
             return r;
         if ((rc = mdb_get(txn, s->kv.meta, &k, &d)) != 0) {
-            store_read_end(s);
-            return store_mdb_err(s, rc, "read wrapped keys");
+            store_read_end(&s->kv);
+            return store_mdb_err(&s->kv, rc, "read wrapped keys");
         }
         adlen = store_wrap_ad(STORE_WRAP_V1_LABEL, &s->hk.kdf, NULL, ad);
         bad = d.mv_size != STORE_WRAP_BYTES ||
               store_unseal(kek, ad, adlen, d.mv_data, d.mv_size, keys, 2 * STORE_KEY_BYTES,
                            &n) != 0;
-        store_read_end(s);
+        store_read_end(&s->kv);
     }
     if (bad || n != 2 * STORE_KEY_BYTES)
         return store_errf(s, SKR_EBAD_PASSPHRASE, "wrong passphrase or keyfile");
@@ -239,17 +239,17 @@ static int store_init_txn(store *s, MDB_txn *txn, void *ctx)
         (rc == MDB_NOTFOUND && (k = store_k_keyid, rc = mdb_get(txn, s->kv.meta, &k, &d)) == 0))
         return store_errf(s, SKR_EEXISTS, "hub already initialised");
     if (rc != MDB_NOTFOUND)
-        return store_mdb_err(s, rc, "read key id");
+        return store_mdb_err(&s->kv, rc, "read key id");
     k = store_k_seq;
     d.mv_size = sizeof zero;
     d.mv_data = zero;
     if ((rc = mdb_put(txn, s->kv.meta, &k, &d, MDB_NOOVERWRITE)) != 0 && rc != MDB_KEYEXIST)
-        return store_mdb_err(s, rc, "write seq");
+        return store_mdb_err(&s->kv, rc, "write seq");
     k = store_k_suite;
     d.mv_size = 1;
     d.mv_data = &suite;
     if ((rc = mdb_put(txn, s->kv.meta, &k, &d, 0)) != 0)
-        return store_mdb_err(s, rc, "write suite");
+        return store_mdb_err(&s->kv, rc, "write suite");
     if (!c->legacy)
         return store_put_keyid(s, txn, c->id);
     uint8_t packed[STORE_KDF_PACKED], ad[STORE_WRAP_AD], wrap[STORE_WRAP_BYTES];
@@ -260,12 +260,12 @@ static int store_init_txn(store *s, MDB_txn *txn, void *ctx)
     d.mv_size = sizeof packed;
     d.mv_data = packed;
     if ((rc = mdb_put(txn, s->kv.meta, &k, &d, 0)) != 0)
-        return store_mdb_err(s, rc, "write kdf");
+        return store_mdb_err(&s->kv, rc, "write kdf");
     k = store_k_wrap;
     d.mv_size = sizeof wrap;
     d.mv_data = wrap;
     if ((rc = mdb_put(txn, s->kv.meta, &k, &d, 0)) != 0)
-        return store_mdb_err(s, rc, "write wrapped keys");
+        return store_mdb_err(&s->kv, rc, "write wrapped keys");
     return 0;
 }
 
@@ -293,7 +293,7 @@ static int store_init_as(store *s, const store_kdf *kdf, const uint8_t *kek, boo
     c.keys = keys;
     store_wrap_make(kdf, kek, keys, c.id, &next.ent[0]);
     if ((!legacy && (r = store_ring_write(s, &next)) != 0) ||
-        (r = store_write(s, store_init_txn, &c)) != 0)
+        (r = store_write(&s->kv, store_init_txn, &c)) != 0)
         goto out;
     store_lock(s);
     sodium_mprotect_readonly(keys);
@@ -444,13 +444,13 @@ int store_test_wrap(store *s, uint8_t out[STORE_TEST_WRAP_BYTES])
         memcpy(out, e->wrap, STORE_WRAP_BYTES);
         return 0;
     }
-    if ((r = store_read_begin(s, &txn)) != 0)
+    if ((r = store_read_begin(&s->kv, &txn)) != 0)
         return r;
     if ((rc = mdb_get(txn, s->kv.meta, &k, &d)) != 0 || d.mv_size != STORE_WRAP_BYTES)
         r = SKR_EINTEGRITY;
     else
         memcpy(out, d.mv_data, STORE_WRAP_BYTES);
-    store_read_end(s);
+    store_read_end(&s->kv);
     return r;
 }
 

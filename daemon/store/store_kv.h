@@ -1,12 +1,17 @@
 /*
  * daemon/store/store_kv.h - the kv layer: a durable key-value store over LMDB with
- * group-commit batches, a journal and checkpoints (store_lmdb.c, store_journal.c,
- * store_ckpt.c, store_trim.c). It knows nothing of records, keys or the mirror.
+ * group-commit batches, a journal and checkpoints (store_lmdb.c, store_batch.c,
+ * store_journal.c, store_jwrite.c, store_ckpt.c, store_trim.c). It knows nothing of
+ * records, keys or the mirror.
  *
- * It includes the bottom only (store.h; LMDB); every layer above includes it. Its state
- * is store_kv, which struct store (store_hub.h) embeds as s->kv. Its functions take the
- * whole store *: they write s->errmsg (the hub's one message), and the batch's hook
- * (store_kv.batch_durable) is handed the store it belongs to.
+ * It includes the bottom only (store.h; LMDB; store_crypto.h and store_folder.h); every
+ * layer above includes it. Its state is store_kv, which struct store (store_hub.h) embeds
+ * as s->kv, and its functions take that state (store_kv *), never struct store, which
+ * its files cannot see (they do not include store_hub.h: tests/unit/store_layers.sh). The
+ * hub's one error message is kv's (errmsg). The callbacks of the layers above
+ * (store_txn_fn, batch_durable, batch_lost) are handed the opaque store kv belongs to
+ * (owner). The calls of store.h that kv implements are store_kv_* here, and store_api.c
+ * (the top) hands them s->kv.
  *
  * Beside data.mdb and lock.mdb, the file `journal` holds the group-commit batches written
  * since the last checkpoint (store_journal.c).
@@ -77,7 +82,7 @@ typedef struct store_kv {
     /* Called by the journal once the open batch is durable (its record written), before
      * its ops are dropped: the records layer feeds the mirror (store_rec_batch_durable,
      * set at open by store_hub.c). kv knows nothing of what it does. */
-    void (*batch_durable)(store *s);
+    void (*batch_durable)(store *owner);
     uint64_t ckpt_ops;      /* LMDB puts and deletes since the checkpoint: a bound on the
                              * dirty pages of s->kv.ckpt (recounted when it is rebuilt) */
     /* A checkpoint committed on the store's thread (store_ckpt.c). While ckpt_running
@@ -99,10 +104,16 @@ typedef struct store_kv {
      * start) is lost after all (its record's write failed): the records layer drops
      * those ops' entries again (store_rec_batch_lost). kv iterates the lost batch's ops
      * with store_journal_next while it runs. */
-    void (*batch_lost)(store *s);
+    void (*batch_lost)(store *owner);
     const uint8_t *jops;    /* the ops store_journal_next walks: jbuf, or jw.buf */
     size_t jops_len;
     size_t mapsize;
+    /* The hub's one error message (store_errmsg): kv's, since every layer's failure
+     * passes through kv's calls; the layers above write it with store_errf. */
+    char errmsg[STORE_ERRMSG_MAX];
+    /* The store kv belongs to, opaque here: handed to the callbacks (store_txn_fn,
+     * batch_durable, batch_lost), which belong to the layers above. */
+    store *owner;
     /* Files of the layers above whose loss refuses writes as the data file's and the
      * journal's do (store_check_file): the top hands them (store_kv_watch). */
     int watch[STORE_KV_WATCH_MAX];
@@ -110,43 +121,45 @@ typedef struct store_kv {
 } store_kv;
 
 /* store_lmdb.c */
-int store_mdb_err(store *s, int rc, const char *what);
-int store_remap(store *s, size_t new_size);
+int store_mdb_err(store_kv *kv, int rc, const char *what);
+int store_remap(store_kv *kv, size_t new_size);
 /* Doubles the map (up to STORE_MAX_MAPSIZE); no write txn may be open. */
-int store_grow(store *s);
-int store_read_begin(store *s, MDB_txn **txn);
-void store_read_end(store *s);
-typedef int (*store_txn_fn)(store *s, MDB_txn *txn, void *ctx);
+int store_grow(store_kv *kv);
+int store_read_begin(store_kv *kv, MDB_txn **txn);
+void store_read_end(store_kv *kv);
+typedef int (*store_txn_fn)(store *owner, MDB_txn *txn, void *ctx);
 /* A record write joins an open batch; any other write refuses one (SKR_EBUSY). */
-int store_write(store *s, store_txn_fn fn, void *ctx);
+int store_write(store_kv *kv, store_txn_fn fn, void *ctx);
 /* store_batch.c: a record write, into the open batch if there is one, else alone. */
-int store_write_rec_txn(store *s, store_txn_fn fn, void *ctx);
+int store_write_rec_txn(store_kv *kv, store_txn_fn fn, void *ctx);
 /* A write is refused (SKR_EINTERNAL) once the data file, the journal or a watched file has
  * no name left, or the journal could not be applied. */
-int store_check_file(store *s);
+int store_check_file(store_kv *kv);
 /* Adds fd (a file of a layer above, open until the store closes) to what
  * store_check_file checks: SKR_EINVAL when STORE_KV_WATCH_MAX are watched already. */
 int store_kv_watch(store_kv *kv, int fd);
-int store_errf(store *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Sets the hub's one error message (kv's errmsg, which store_errmsg reads) and returns
+ * code. The layers above call it as store_errf(s, ...) (store_hub.h). */
+int store_kv_errf(store_kv *kv, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* store_journal.c. Record writes go through store_db_put/del: inside a batch each op is
  * also added to the batch's journal record. They return LMDB codes (or SKR_E* < 0). */
-int store_db_put(store *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v, unsigned flags);
-int store_db_del(store *s, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v);
-int store_journal_lock(store *s, const char *dir, char err[STORE_ERRMSG_MAX]);
-int store_journal_open(store *s, char err[STORE_ERRMSG_MAX]);
-int store_journal_truncate(store *s);
-int store_journal_sync(store *s);
-int store_journal_reload(store *s);
-int store_journal_apply_batch(store *s);
-bool store_checkpoint_due(store *s);
+int store_db_put(store_kv *kv, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v, unsigned flags);
+int store_db_del(store_kv *kv, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v);
+int store_journal_lock(store_kv *kv, const char *dir, char err[STORE_ERRMSG_MAX]);
+int store_journal_open(store_kv *kv, char err[STORE_ERRMSG_MAX]);
+int store_journal_truncate(store_kv *kv);
+int store_journal_sync(store_kv *kv);
+int store_journal_reload(store_kv *kv);
+int store_journal_apply_batch(store_kv *kv);
+bool store_checkpoint_due(store_kv *kv);
 /* After the commit of the checkpoint txn returned rc (the txn is gone either way), on the
  * caller's thread: the journal reset, or the txn rebuilt from the journal (a full map:
  * grown, and the checkpoint run again here, synchronously). */
-int store_checkpoint_settle(store *s, int rc);
+int store_checkpoint_settle(store_kv *kv, int rc);
 /* store_ckpt.c: true when async checkpoints are on (a notify function is set) */
-bool store_checkpoint_async_on(const store *s);
-void store_journal_close(store *s);
+bool store_checkpoint_async_on(const store_kv *kv);
+void store_journal_close(store_kv *kv);
 /* One op of the open batch as the journal logged it: k and v point into the batch's
  * buffer, valid until the batch's next write. */
 typedef struct store_jop {
@@ -155,7 +168,7 @@ typedef struct store_jop {
     MDB_val k, v;
 } store_jop;
 /* The open batch's ops in order, one a call: *pos 0 for the first; false when no more. */
-bool store_journal_next(const store *s, size_t *pos, store_jop *op);
+bool store_journal_next(const store_kv *kv, size_t *pos, store_jop *op);
 /* Checkpoint once the journal holds this much, or once the open txn may hold this many
  * dirty pages (each op dirties at most about one page; a small hub has fewer pages than
  * that in all). The dirty pages are heap memory that LMDB keeps for reuse: this bounds
@@ -181,8 +194,8 @@ void store_jwrite_stop(store_jwriter *jw);
  * or lost: then the open batch fails too and s->kv.ckpt is rebuilt from the journal);
  * its result stays in jw_rc for store_batch_commit_finish. Every kv function that reads
  * the journal's end or rebuilds s->kv.ckpt joins first. */
-int store_journal_write_begin(store *s);
-void store_journal_write_join(store *s);
+int store_journal_write_begin(store_kv *kv);
+void store_journal_write_join(store_kv *kv);
 
 /* store_lmdb.c: true when the open file has no name left (deleted under the daemon). */
 bool store_fd_unlinked(int fd);
@@ -190,10 +203,29 @@ bool store_fd_unlinked(int fd);
  * be NULL) in the same write txn: what the layers above load from meta (store_hub.c);
  * reopen closes and opens it again (the data file was replaced or is trimmed) and runs no
  * fn: what was loaded stays. */
-int store_env_open(store *s, store_txn_fn fn, void *ctx);
-void store_env_close(store *s);
-int store_env_reopen(store *s);
+int store_env_open(store_kv *kv, store_txn_fn fn, void *ctx);
+void store_env_close(store_kv *kv);
+int store_env_reopen(store_kv *kv);
 /* store_batch.c: drops an open batch (at close: nothing of it was acknowledged). */
-void store_batch_abort(store *s);
+void store_batch_abort(store_kv *kv);
+
+/* The hub's calls that kv implements (store.h names them store_X; store_api.c, at the
+ * top, hands them kv's state): see store.h for what each does. */
+int store_kv_batch_begin(store_kv *kv);
+int store_kv_batch_commit(store_kv *kv);
+void store_kv_batch_async(store_kv *kv, void (*notify)(void *arg), void *arg);
+int store_kv_batch_commit_start(store_kv *kv);
+bool store_kv_batch_written(const store_kv *kv);
+int store_kv_batch_commit_finish(store_kv *kv);
+int store_kv_checkpoint(store_kv *kv);
+bool store_kv_checkpoint_pending(const store_kv *kv);
+void store_kv_checkpoint_async(store_kv *kv, void (*notify)(void *arg), void *arg);
+int store_kv_checkpoint_start(store_kv *kv);
+bool store_kv_checkpoint_running(const store_kv *kv);
+bool store_kv_checkpoint_committed(const store_kv *kv);
+int store_kv_checkpoint_finish(store_kv *kv);
+int store_kv_trim(store_kv *kv);
+bool store_kv_trim_pending(const store_kv *kv);
+size_t store_kv_test_mapsize(const store_kv *kv);
 
 #endif

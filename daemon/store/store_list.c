@@ -94,12 +94,12 @@ static int store_db_collect(store *s, MDB_txn *txn, const uint8_t hp[STORE_HASH_
 
     if ((rc = mdb_get(txn, s->kv.protos, &k, &v)) != 0)
         return rc == MDB_NOTFOUND ? store_errf(s, SKR_ENOT_FOUND, "no such protocol")
-                                  : store_mdb_err(s, rc, "protocol");
+                                  : store_mdb_err(&s->kv, rc, "protocol");
     memcpy(start, hp, STORE_HASH_BYTES);
     k.mv_size = sizeof start;
     k.mv_data = start;
     if ((rc = mdb_cursor_open(txn, s->kv.ord, &c)) != 0)
-        return store_mdb_err(s, rc, "order cursor");
+        return store_mdb_err(&s->kv, rc, "order cursor");
     for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         if (k.mv_size != sizeof start || memcmp(k.mv_data, hp, STORE_HASH_BYTES) != 0)
@@ -113,7 +113,7 @@ static int store_db_collect(store *s, MDB_txn *txn, const uint8_t hp[STORE_HASH_
         memcpy(dst, name, n);
     }
     if (rc != 0 && rc != MDB_NOTFOUND)
-        r = store_mdb_err(s, rc, "order");
+        r = store_mdb_err(&s->kv, rc, "order");
 out:
     sodium_memzero(name, sizeof name);
     mdb_cursor_close(c);
@@ -149,10 +149,10 @@ int store_get_db(store *s, const char *protocol, const store_lister *l)
     if (plen == 0 || plen > STORE_MAX_PROTOCOL)
         return store_errf(s, SKR_EINVAL, "protocol must be 1..%d bytes", STORE_MAX_PROTOCOL);
     store_proto_hash(s, protocol, plen, hp);
-    if ((r = store_read_begin(s, &txn)) != 0)
+    if ((r = store_read_begin(&s->kv, &txn)) != 0)
         return r;
     r = store_db_collect(s, txn, hp, &names);
-    store_read_end(s);
+    store_read_end(&s->kv);
     if (r != 0)
         goto out;
     if ((ix = store_strs_index(&names)) == NULL) {
@@ -176,7 +176,7 @@ static int store_hub_collect(store *s, MDB_txn *txn, store_strs *out)
     int rc, r = 0;
 
     if ((rc = mdb_cursor_open(txn, s->kv.protos, &c)) != 0)
-        return store_mdb_err(s, rc, "protocol cursor");
+        return store_mdb_err(&s->kv, rc, "protocol cursor");
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         if ((r = store_proto_open(s, &k, &v, &count, proto, &n)) != 0)
@@ -188,7 +188,7 @@ static int store_hub_collect(store *s, MDB_txn *txn, store_strs *out)
         memcpy(dst, proto, n);
     }
     if (rc != MDB_NOTFOUND)
-        r = store_mdb_err(s, rc, "protocols");
+        r = store_mdb_err(&s->kv, rc, "protocols");
 out:
     sodium_memzero(proto, sizeof proto);
     mdb_cursor_close(c);
@@ -214,10 +214,10 @@ int store_get_hub(store *s, const store_lister *l)
 
     if ((r = store_list_ready(s, l)) != 0)
         return r;
-    if ((r = store_read_begin(s, &txn)) != 0)
+    if ((r = store_read_begin(&s->kv, &txn)) != 0)
         return r;
     r = store_hub_collect(s, txn, &protos);
-    store_read_end(s);
+    store_read_end(&s->kv);
     if (r != 0)
         goto out;
     if ((ix = store_strs_index(&protos)) == NULL) {
@@ -239,11 +239,11 @@ int store_stats(store *s, uint64_t *protocols, uint64_t *credentials)
     MDB_txn *txn;
     int rc, r;
 
-    if ((r = store_read_begin(s, &txn)) != 0)
+    if ((r = store_read_begin(&s->kv, &txn)) != 0)
         return r;
     if ((rc = mdb_stat(txn, s->kv.protos, &sp)) != 0 || (rc = mdb_stat(txn, s->kv.rec, &sr)) != 0)
-        r = store_mdb_err(s, rc, "stat");
-    store_read_end(s);
+        r = store_mdb_err(&s->kv, rc, "stat");
+    store_read_end(&s->kv);
     if (r != 0)
         return r;
     *protocols = sp.ms_entries;

@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "store_folder.h"
-#include "store_hub.h"
 #include "store_kv.h"
 #include "store_test.h"
 
@@ -26,40 +25,35 @@ void store_test_set_mapsize(size_t bytes)
     store_initial_mapsize = bytes ? bytes : STORE_DEFAULT_MAPSIZE;
 }
 
-size_t store_test_mapsize(const store *s)
+size_t store_kv_test_mapsize(const store_kv *kv)
 {
-    return s->kv.mapsize;
+    return kv->mapsize;
 }
 
-int store_errf(store *s, int code, const char *fmt, ...)
+int store_kv_errf(store_kv *kv, int code, const char *fmt, ...)
 {
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(s->errmsg, sizeof s->errmsg, fmt, ap);
+    vsnprintf(kv->errmsg, sizeof kv->errmsg, fmt, ap);
     va_end(ap);
     return code;
 }
 
-const char *store_errmsg(const store *s)
-{
-    return s != NULL ? s->errmsg : "no store";
-}
-
 /* True when the hub's file system has (almost) no room left. LMDB reports a short write
  * (disk full) as EIO, which would leave the user guessing. */
-static bool store_fs_full(store *s)
+static bool store_fs_full(store_kv *kv)
 {
     struct statvfs vfs;
     int fd;
 
-    if (s->kv.env == NULL || mdb_env_get_fd(s->kv.env, &fd) != 0 || fstatvfs(fd, &vfs) != 0)
+    if (kv->env == NULL || mdb_env_get_fd(kv->env, &fd) != 0 || fstatvfs(fd, &vfs) != 0)
         return false;
     return (uint64_t)vfs.f_bavail * vfs.f_frsize < 64 * 1024;
 }
 
 /* Every LMDB (and errno, which LMDB passes through) code goes through here, once. */
-int store_mdb_err(store *s, int rc, const char *what)
+int store_mdb_err(store_kv *kv, int rc, const char *what)
 {
     int code;
 
@@ -69,8 +63,8 @@ int store_mdb_err(store *s, int rc, const char *what)
     case EIO:
     case ENOSPC:
     case EDQUOT:
-        if (store_fs_full(s)) {
-            snprintf(s->errmsg, sizeof s->errmsg,
+        if (store_fs_full(kv)) {
+            snprintf(kv->errmsg, sizeof kv->errmsg,
                      "%s: No space left on device (the hub's file system is full)", what);
             return SKR_EINTERNAL;
         }
@@ -91,83 +85,83 @@ int store_mdb_err(store *s, int rc, const char *what)
     case MDB_BAD_VALSIZE:      code = SKR_ETOO_LARGE; break;
     default:                   code = SKR_EINTERNAL; break;
     }
-    snprintf(s->errmsg, sizeof s->errmsg, "%s: %s", what, mdb_strerror(rc));
+    snprintf(kv->errmsg, sizeof kv->errmsg, "%s: %s", what, mdb_strerror(rc));
     return code;
 }
 
-static void store_rtxn_drop(store *s)
+static void store_rtxn_drop(store_kv *kv)
 {
-    if (s->kv.rtxn != NULL) {
-        mdb_txn_abort(s->kv.rtxn);
-        s->kv.rtxn = NULL;
+    if (kv->rtxn != NULL) {
+        mdb_txn_abort(kv->rtxn);
+        kv->rtxn = NULL;
     }
 }
 
 /* Adopts the current map size; new_size 0 = the size another process set. No write txn
  * may be open. */
-int store_remap(store *s, size_t new_size)
+int store_remap(store_kv *kv, size_t new_size)
 {
     MDB_envinfo info;
     int rc;
 
-    store_rtxn_drop(s);
-    if ((rc = mdb_env_set_mapsize(s->kv.env, new_size)) != 0)
-        return store_mdb_err(s, rc, "set map size");
-    if ((rc = mdb_env_info(s->kv.env, &info)) != 0)
-        return store_mdb_err(s, rc, "env info");
-    s->kv.mapsize = info.me_mapsize;
+    store_rtxn_drop(kv);
+    if ((rc = mdb_env_set_mapsize(kv->env, new_size)) != 0)
+        return store_mdb_err(kv, rc, "set map size");
+    if ((rc = mdb_env_info(kv->env, &info)) != 0)
+        return store_mdb_err(kv, rc, "env info");
+    kv->mapsize = info.me_mapsize;
     return 0;
 }
 
-int store_grow(store *s)
+int store_grow(store_kv *kv)
 {
-    if (s->kv.mapsize >= STORE_MAX_MAPSIZE)
-        return store_errf(s, SKR_EINTERNAL, "hub map reached its limit of %zu bytes",
+    if (kv->mapsize >= STORE_MAX_MAPSIZE)
+        return store_kv_errf(kv, SKR_EINTERNAL, "hub map reached its limit of %zu bytes",
                           (size_t)STORE_MAX_MAPSIZE);
-    return store_remap(s, s->kv.mapsize * 2);
+    return store_remap(kv, kv->mapsize * 2);
 }
 
 /* The read txn is kept across calls (reset, then renewed): no malloc or reader-slot search
  * per get. It is reset after each call so that it pins no old snapshot. */
-int store_read_begin(store *s, MDB_txn **txn)
+int store_read_begin(store_kv *kv, MDB_txn **txn)
 {
     int rc, r;
 
-    if (s->kv.broken)
-        return store_errf(s, SKR_EINTERNAL, "the hub journal could not be applied: "
+    if (kv->broken)
+        return store_kv_errf(kv, SKR_EINTERNAL, "the hub journal could not be applied: "
                           "restart sekretsd");
     /* While the checkpoint thread commits, no mdb_* call here (store_ckpt.c). */
-    if (s->kv.ckpt_running)
-        return store_errf(s, STORE_ECHECKPOINT, "a checkpoint is being written");
+    if (kv->ckpt_running)
+        return store_kv_errf(kv, STORE_ECHECKPOINT, "a checkpoint is being written");
     /* Journaled writes live in the open write txns until a checkpoint: reads go there. An
      * open batch is not durable yet: the caller holds replies until store_batch_commit. */
-    if (s->kv.batch != NULL || s->kv.ckpt != NULL) {
-        *txn = s->kv.batch != NULL ? s->kv.batch : s->kv.ckpt;
+    if (kv->batch != NULL || kv->ckpt != NULL) {
+        *txn = kv->batch != NULL ? kv->batch : kv->ckpt;
         return 0;
     }
     for (int tries = 0; tries < 4; tries++) {
-        rc = s->kv.rtxn == NULL ? mdb_txn_begin(s->kv.env, NULL, MDB_RDONLY, &s->kv.rtxn)
-                             : mdb_txn_renew(s->kv.rtxn);
+        rc = kv->rtxn == NULL ? mdb_txn_begin(kv->env, NULL, MDB_RDONLY, &kv->rtxn)
+                             : mdb_txn_renew(kv->rtxn);
         if (rc == 0) {
-            *txn = s->kv.rtxn;
+            *txn = kv->rtxn;
             return 0;
         }
-        store_rtxn_drop(s);
-        r = store_mdb_err(s, rc, "begin read");
+        store_rtxn_drop(kv);
+        r = store_mdb_err(kv, rc, "begin read");
         if (r != STORE_EREMAP)
             return r;
-        if ((r = store_remap(s, 0)) != 0)
+        if ((r = store_remap(kv, 0)) != 0)
             return r;
     }
-    return store_errf(s, SKR_EINTERNAL, "begin read: the map keeps changing size");
+    return store_kv_errf(kv, SKR_EINTERNAL, "begin read: the map keeps changing size");
 }
 
-void store_read_end(store *s)
+void store_read_end(store_kv *kv)
 {
-    if (s->kv.batch != NULL || s->kv.ckpt != NULL)
+    if (kv->batch != NULL || kv->ckpt != NULL)
         return; /* write txns live on until the commit or checkpoint */
-    if (s->kv.rtxn != NULL)
-        mdb_txn_reset(s->kv.rtxn);
+    if (kv->rtxn != NULL)
+        mdb_txn_reset(kv->rtxn);
 }
 
 /* True when the open file has no name left. Asks statx for the link count alone: an
@@ -203,16 +197,16 @@ int store_kv_watch(store_kv *kv, int fd)
     return 0;
 }
 
-int store_check_file(store *s)
+int store_check_file(store_kv *kv)
 {
     int fd;
 
-    if ((mdb_env_get_fd(s->kv.env, &fd) == 0 && store_fd_unlinked(fd)) ||
-        (s->kv.jfd >= 0 && store_fd_unlinked(s->kv.jfd)) || store_watched_unlinked(&s->kv))
-        return store_errf(s, SKR_EINTERNAL, "the hub file was deleted while sekretsd ran: "
+    if ((mdb_env_get_fd(kv->env, &fd) == 0 && store_fd_unlinked(fd)) ||
+        (kv->jfd >= 0 && store_fd_unlinked(kv->jfd)) || store_watched_unlinked(kv))
+        return store_kv_errf(kv, SKR_EINTERNAL, "the hub file was deleted while sekretsd ran: "
                           "writes are refused (restart sekretsd)");
-    if (s->kv.broken)
-        return store_errf(s, SKR_EINTERNAL, "the hub journal could not be applied: "
+    if (kv->broken)
+        return store_kv_errf(kv, SKR_EINTERNAL, "the hub journal could not be applied: "
                           "restart sekretsd");
     return 0;
 }
@@ -221,30 +215,30 @@ int store_check_file(store *s)
  * Journaled batches are checkpointed first: the data file then holds everything, in order.
  * A full map is never the caller's problem: abort, double the map, run fn again. */
 
-int store_write(store *s, store_txn_fn fn, void *ctx)
+int store_write(store_kv *kv, store_txn_fn fn, void *ctx)
 {
     MDB_txn *txn;
     int rc, r;
 
-    if (s->kv.batching)
-        return store_errf(s, SKR_EBUSY, "a write batch is open: commit it first");
-    (void)store_checkpoint_finish(s); /* before any mdb_* call; its failure: below */
-    if ((r = store_check_file(s)) != 0 || (r = store_checkpoint(s)) != 0)
+    if (kv->batching)
+        return store_kv_errf(kv, SKR_EBUSY, "a write batch is open: commit it first");
+    (void)store_kv_checkpoint_finish(kv); /* before any mdb_* call; its failure: below */
+    if ((r = store_check_file(kv)) != 0 || (r = store_kv_checkpoint(kv)) != 0)
         return r;
     for (;;) {
-        if ((rc = mdb_txn_begin(s->kv.env, NULL, 0, &txn)) != 0) {
-            r = store_mdb_err(s, rc, "begin write");
-        } else if ((r = fn(s, txn, ctx)) != 0) {
+        if ((rc = mdb_txn_begin(kv->env, NULL, 0, &txn)) != 0) {
+            r = store_mdb_err(kv, rc, "begin write");
+        } else if ((r = fn(kv->owner, txn, ctx)) != 0) {
             mdb_txn_abort(txn);
         } else if ((rc = mdb_txn_commit(txn)) != 0) {
-            r = store_mdb_err(s, rc, "commit");
+            r = store_mdb_err(kv, rc, "commit");
         } else {
-            s->kv.trim_owed = true;
+            kv->trim_owed = true;
         }
         if (r == STORE_EGROW)
-            r = store_grow(s);
+            r = store_grow(kv);
         else if (r == STORE_EREMAP)
-            r = store_remap(s, 0);
+            r = store_remap(kv, 0);
         else
             return r;
         if (r != 0)
@@ -254,23 +248,25 @@ int store_write(store *s, store_txn_fn fn, void *ctx)
 
 /* What store_env_open runs in the txn that opens the databases. */
 typedef struct store_open_then {
+    store_kv *kv;
     store_txn_fn fn;
     void *ctx;
 } store_open_then;
 
-static int store_open_dbs(store *s, MDB_txn *txn, void *ctx)
+static int store_open_dbs(store *owner, MDB_txn *txn, void *ctx)
 {
     const store_open_then *then = ctx;
+    store_kv *kv = then->kv;
     int rc;
 
-    if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->kv.meta)) != 0 ||
-        (rc = mdb_dbi_open(txn, "rec", MDB_CREATE, &s->kv.rec)) != 0 ||
-        (rc = mdb_dbi_open(txn, "ord", MDB_CREATE, &s->kv.ord)) != 0 ||
+    if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &kv->meta)) != 0 ||
+        (rc = mdb_dbi_open(txn, "rec", MDB_CREATE, &kv->rec)) != 0 ||
+        (rc = mdb_dbi_open(txn, "ord", MDB_CREATE, &kv->ord)) != 0 ||
         (rc = mdb_dbi_open(txn, "names", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED,
-                           &s->kv.names)) != 0 ||
-        (rc = mdb_dbi_open(txn, "protos", MDB_CREATE, &s->kv.protos)) != 0)
-        return store_mdb_err(s, rc, "open databases");
-    return then->fn != NULL ? then->fn(s, txn, then->ctx) : 0;
+                           &kv->names)) != 0 ||
+        (rc = mdb_dbi_open(txn, "protos", MDB_CREATE, &kv->protos)) != 0)
+        return store_mdb_err(kv, rc, "open databases");
+    return then->fn != NULL ? then->fn(owner, txn, then->ctx) : 0;
 }
 
 /* With MDB_NOLOCK LMDB neither makes nor reads lock.mdb. The hub keeps one all the same,
@@ -280,35 +276,35 @@ static int store_open_dbs(store *s, MDB_txn *txn, void *ctx)
  * by an LMDB open and close here: that frees LMDB's 1-2 MiB page lists, which raises
  * glibc's mmap threshold, and large reader buffers would then stay on the heap.) */
 #define STORE_LOCKFILE_BYTES 8192
-static int store_lockfile_keep(store *s)
+static int store_lockfile_keep(store_kv *kv)
 {
     char path[PATH_MAX];
     struct stat st;
     int fd, r = 0;
 
-    if ((size_t)snprintf(path, sizeof path, "%s/lock.mdb", s->kv.dir) >= sizeof path)
-        return store_errf(s, SKR_EINVAL, "hub folder: path too long");
+    if ((size_t)snprintf(path, sizeof path, "%s/lock.mdb", kv->dir) >= sizeof path)
+        return store_kv_errf(kv, SKR_EINVAL, "hub folder: path too long");
     if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
-        return store_mdb_err(s, errno, "lock.mdb");
+        return store_mdb_err(kv, errno, "lock.mdb");
     if (fstat(fd, &st) != 0 || (st.st_size == 0 && ftruncate(fd, STORE_LOCKFILE_BYTES) != 0))
-        r = store_mdb_err(s, errno, "lock.mdb");
+        r = store_mdb_err(kv, errno, "lock.mdb");
     close(fd);
     return r;
 }
 
-/* The first open (s->kv.mapsize 0) takes the initial map size; a reopen keeps the current
+/* The first open (kv->mapsize 0) takes the initial map size; a reopen keeps the current
  * one: the file may already be bigger than the initial one. */
-int store_env_open(store *s, store_txn_fn fn, void *ctx)
+int store_env_open(store_kv *kv, store_txn_fn fn, void *ctx)
 {
-    size_t mapsize = s->kv.mapsize != 0 ? s->kv.mapsize : store_initial_mapsize;
-    store_open_then then = { fn, ctx };
+    size_t mapsize = kv->mapsize != 0 ? kv->mapsize : store_initial_mapsize;
+    store_open_then then = { kv, fn, ctx };
     MDB_envinfo info;
     int rc;
 
-    if ((rc = store_lockfile_keep(s)) != 0)
+    if ((rc = store_lockfile_keep(kv)) != 0)
         return rc;
-    if ((rc = mdb_env_create(&s->kv.env)) != 0)
-        return store_mdb_err(s, rc, "create env");
+    if ((rc = mdb_env_create(&kv->env)) != 0)
+        return store_mdb_err(kv, rc, "create env");
     /* MDB_NOTLS: the reader slot belongs to our reused read txn, not to the thread, so
      * the store may be handed between threads (one at a time) and a reset read txn
      * never collides with the thread's other txns. MDB_NOLOCK: a checkpoint's write txn
@@ -316,36 +312,36 @@ int store_env_open(store *s, store_txn_fn fn, void *ctx)
      * mutex forbids; the flock on `journal` (taken before this open) keeps every other
      * process out, and the store serializes its own calls (store_ckpt.c says how).
      * No NOSYNC/NOMETASYNC: commit syncs. */
-    if ((rc = mdb_env_set_maxdbs(s->kv.env, 5)) != 0 ||
-        (rc = mdb_env_set_mapsize(s->kv.env, mapsize)) != 0 ||
-        (rc = mdb_env_open(s->kv.env, s->kv.dir, MDB_NOTLS | MDB_NOLOCK, 0600)) != 0)
-        return store_mdb_err(s, rc, "open env");
-    if ((rc = mdb_env_info(s->kv.env, &info)) != 0)
-        return store_mdb_err(s, rc, "env info");
-    s->kv.mapsize = info.me_mapsize;
-    return store_write(s, store_open_dbs, &then);
+    if ((rc = mdb_env_set_maxdbs(kv->env, 5)) != 0 ||
+        (rc = mdb_env_set_mapsize(kv->env, mapsize)) != 0 ||
+        (rc = mdb_env_open(kv->env, kv->dir, MDB_NOTLS | MDB_NOLOCK, 0600)) != 0)
+        return store_mdb_err(kv, rc, "open env");
+    if ((rc = mdb_env_info(kv->env, &info)) != 0)
+        return store_mdb_err(kv, rc, "env info");
+    kv->mapsize = info.me_mapsize;
+    return store_write(kv, store_open_dbs, &then);
 }
 
-void store_env_close(store *s)
+void store_env_close(store_kv *kv)
 {
-    if (s->kv.ncur != NULL)
-        mdb_cursor_close(s->kv.ncur);
-    s->kv.ncur = NULL;
-    store_rtxn_drop(s);
-    if (s->kv.env != NULL)
-        mdb_env_close(s->kv.env);
-    s->kv.env = NULL;
+    if (kv->ncur != NULL)
+        mdb_cursor_close(kv->ncur);
+    kv->ncur = NULL;
+    store_rtxn_drop(kv);
+    if (kv->env != NULL)
+        mdb_env_close(kv->env);
+    kv->env = NULL;
 }
 
 /* The same map size, the same databases; what the layers above loaded from meta at open
  * stays as it is (the file holds the same content). A failure leaves no environment:
  * every later call fails (broken) until a restart. */
-int store_env_reopen(store *s)
+int store_env_reopen(store_kv *kv)
 {
     int r;
 
-    store_env_close(s);
-    if ((r = store_env_open(s, NULL, NULL)) != 0)
-        s->kv.broken = true;
+    store_env_close(kv);
+    if ((r = store_env_open(kv, NULL, NULL)) != 0)
+        kv->broken = true;
     return r;
 }

@@ -153,7 +153,7 @@ static int mir_slice(store *s, uint64_t deadline)
     size_t n = 0;
     int rc, r;
 
-    if ((r = store_read_begin(s, &txn)) != 0)
+    if ((r = store_read_begin(&s->kv, &txn)) != 0)
         return r;
     if ((rc = mdb_cursor_open(txn, j->pass == STORE_MIR_ORD ? s->kv.ord : s->kv.rec, &c)) != 0)
         goto out;
@@ -174,8 +174,8 @@ static int mir_slice(store *s, uint64_t deadline)
 out:
     if (c != NULL)
         mdb_cursor_close(c);
-    store_read_end(s);
-    return rc != 0 ? store_mdb_err(s, rc, "mirror read") : 0;
+    store_read_end(&s->kv);
+    return rc != 0 ? store_mdb_err(&s->kv, rc, "mirror read") : 0;
 }
 
 static int mir_start(store *s, store_mirror_ord_fn ord_version)
@@ -187,14 +187,14 @@ static int mir_start(store *s, store_mirror_ord_fn ord_version)
     int rc, r;
 
     store_mirror_free(s);
-    if ((r = store_read_begin(s, &txn)) != 0)
+    if ((r = store_read_begin(&s->kv, &txn)) != 0)
         return r;
     rc = mdb_stat(txn, s->kv.ord, &ord);
     if (rc == 0)
         rc = mdb_stat(txn, s->kv.rec, &rec);
-    store_read_end(s);
+    store_read_end(&s->kv);
     if (rc != 0)
-        return store_mdb_err(s, rc, "mirror");
+        return store_mdb_err(&s->kv, rc, "mirror");
     /* The tree's leaf bytes bound what the values take; the arena grows past a guess. */
     if ((r = store_mirror_alloc(s, rec.ms_entries, (size_t)rec.ms_psize *
                                 (rec.ms_leaf_pages + rec.ms_overflow_pages))) != 0)
@@ -228,9 +228,9 @@ void store_mirror_start(store *s, store_mirror_ord_fn ord_version)
 {
     char msg[STORE_ERRMSG_MAX];
 
-    memcpy(msg, s->errmsg, sizeof msg);
+    memcpy(msg, s->kv.errmsg, sizeof msg);
     (void)mir_start(s, ord_version);
-    memcpy(s->errmsg, msg, sizeof msg);
+    memcpy(s->kv.errmsg, msg, sizeof msg);
 }
 
 bool store_mirror_step(store *s, unsigned budget_us)
@@ -245,11 +245,11 @@ bool store_mirror_step(store *s, unsigned budget_us)
         return true;
     if (s->kv.ckpt_running) /* no LMDB until the commit ends (store_ckpt.c) */
         return true;
-    memcpy(msg, s->errmsg, sizeof msg);
+    memcpy(msg, s->kv.errmsg, sizeof msg);
     do /* at least one slice (at least MIR_CLOCK_EVERY entries): a step always advances */
         r = mir_slice(s, deadline);
     while (r == 0 && s->mir.job.pass != STORE_MIR_NONE && mir_now_ns() < deadline);
-    memcpy(s->errmsg, msg, sizeof msg);
+    memcpy(s->kv.errmsg, msg, sizeof msg);
     if (r != 0) {
         store_mirror_free(s);
         return false;

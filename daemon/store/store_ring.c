@@ -183,7 +183,7 @@ static int r_compact(store *s)
     if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
         return r_errno(s, "create " R_COMPACT);
     if ((rc = mdb_env_copyfd2(s->kv.env, fd, MDB_CP_COMPACT)) != 0) {
-        r = store_mdb_err(s, rc, "compact data.mdb");
+        r = store_mdb_err(&s->kv, rc, "compact data.mdb");
         goto out;
     }
     if (fsync(fd) != 0) {
@@ -191,16 +191,16 @@ static int r_compact(store *s)
         goto out;
     }
     store_crash_point(STORE_CRASH_COMPACT_COPIED);
-    store_env_close(s);
+    store_env_close(&s->kv);
     if (rename(tmp, dst) != 0) {
         r = r_errno(s, "rename " R_COMPACT);
-        (void)store_env_reopen(s);
+        (void)store_env_reopen(&s->kv);
         goto out;
     }
     if ((r = r_sync_dir(s)) == 0)
-        r = store_env_reopen(s);
+        r = store_env_reopen(&s->kv);
     else
-        (void)store_env_reopen(s);
+        (void)store_env_reopen(&s->kv);
 out:
     if (fd >= 0)
         close(fd);
@@ -233,7 +233,7 @@ static int r_migrate_txn(store *s, MDB_txn *txn, void *ctx)
         k.mv_size = strlen(gone[i]);
         k.mv_data = (void *)gone[i];
         if ((rc = mdb_del(txn, s->kv.meta, &k, NULL)) != 0 && rc != MDB_NOTFOUND)
-            return store_mdb_err(s, rc, "migrate: delete the old wrap");
+            return store_mdb_err(&s->kv, rc, "migrate: delete the old wrap");
     }
     return store_put_keyid(s, txn, *(const uint64_t *)ctx);
 }
@@ -248,7 +248,7 @@ int store_ring_migrate(store *s, const uint8_t *keys, const uint8_t *kek)
     if ((r = store_ring_write(s, &next)) != 0)
         return r;
     store_crash_point(STORE_CRASH_MIGRATE_RING);
-    if ((r = store_write(s, r_migrate_txn, &id)) != 0)
+    if ((r = store_write(&s->kv, r_migrate_txn, &id)) != 0)
         return r;
     s->hk.keyid = id;
     s->hk.legacy = false;
@@ -325,7 +325,7 @@ int store_ring_open(store *s, char err[STORE_ERRMSG_MAX])
         goto fail;
     return 0;
 fail:
-    snprintf(err, STORE_ERRMSG_MAX, "hub %.100s: %.140s", s->kv.dir, s->errmsg);
+    snprintf(err, STORE_ERRMSG_MAX, "hub %.100s: %.140s", s->kv.dir, s->kv.errmsg);
     return r;
 }
 

@@ -38,7 +38,7 @@ static int store_reseal_db(store *s, MDB_txn *txn, MDB_dbi dbi, const char *labe
     int rc, r = 0;
 
     if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
-        return store_mdb_err(s, rc, "rotate cursor");
+        return store_mdb_err(&s->kv, rc, "rotate cursor");
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         if (v.mv_size < clear || v.mv_size > STORE_CT_MAX || k.mv_size > 2 * STORE_HASH_BYTES) {
@@ -64,7 +64,7 @@ static int store_reseal_db(store *s, MDB_txn *txn, MDB_dbi dbi, const char *labe
         (*count)++;
     }
     if (rc != MDB_NOTFOUND)
-        r = store_mdb_err(s, rc, "rotate read");
+        r = store_mdb_err(&s->kv, rc, "rotate read");
 out:
     mdb_cursor_close(c);
     return r;
@@ -116,13 +116,13 @@ int store_rotate_keys(store *s, const uint8_t *old, const store_kdf *kdf, const 
     if ((r = store_ring_write(s, &both)) != 0)
         goto back;
     store_crash_point(STORE_CRASH_ROTATE_RING);
-    if ((r = store_write(s, store_rotate_txn, &rot)) != 0)
+    if ((r = store_write(&s->kv, store_rotate_txn, &rot)) != 0)
         goto back;
     s->hk.keyid = rot.id;
     s->hk.kdf = nkdf;
     store_crash_point(STORE_CRASH_ROTATE_TXN);
     /* Old journal records hold values sealed under the retired key: drop them. */
-    (void)store_journal_truncate(s);
+    (void)store_journal_truncate(&s->kv);
     /* The records are sealed under the new key whatever this returns: install it. */
     r = store_ring_write(s, &one);
     if (s->hk.keys != NULL) {

@@ -18,28 +18,27 @@
  */
 #include <malloc.h>
 
-#include "store_hub.h"
 #include "store_kv.h"
 
-bool store_trim_pending(const store *s)
+bool store_kv_trim_pending(const store_kv *kv)
 {
-    return s != NULL && s->kv.trim_owed;
+    return kv != NULL && kv->trim_owed;
 }
 
-int store_trim(store *s)
+int store_kv_trim(store_kv *kv)
 {
     int r;
 
-    if (s == NULL || !s->kv.trim_owed || s->kv.batching || s->kv.ckpt != NULL || s->kv.batch != NULL ||
-        s->kv.ckpt_running)
+    if (kv == NULL || !kv->trim_owed || kv->batching || kv->ckpt != NULL || kv->batch != NULL ||
+        kv->ckpt_running)
         return 0; /* nothing written since, or writes still in memory only */
     /* A data file deleted under the daemon must not be created anew by the open. */
-    if ((r = store_check_file(s)) != 0)
+    if ((r = store_check_file(kv)) != 0)
         return r;
     /* on failure no environment is left: every later call fails (broken) */
-    if ((r = store_env_reopen(s)) != 0)
+    if ((r = store_env_reopen(kv)) != 0)
         return r;
-    s->kv.trim_owed = false;
+    kv->trim_owed = false;
     malloc_trim(0);
     return 0;
 }

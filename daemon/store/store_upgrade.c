@@ -124,7 +124,7 @@ static int upg_db(store *s, MDB_txn *txn, MDB_dbi dbi, upg_fn fn, const char *la
     int rc, r = 0;
 
     if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
-        return store_mdb_err(s, rc, "upgrade cursor");
+        return store_mdb_err(&s->kv, rc, "upgrade cursor");
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         if (k.mv_size > 2 * STORE_HASH_BYTES)
@@ -142,7 +142,7 @@ static int upg_db(store *s, MDB_txn *txn, MDB_dbi dbi, upg_fn fn, const char *la
             goto out;
     }
     if (rc != MDB_NOTFOUND)
-        r = store_mdb_err(s, rc, "upgrade read");
+        r = store_mdb_err(&s->kv, rc, "upgrade read");
 out:
     mdb_cursor_close(c);
     return r;
@@ -159,7 +159,7 @@ static int upg_txn(store *s, MDB_txn *txn, void *ctx)
         (r = upg_db(s, txn, s->kv.protos, upg_proto, STORE_AD_PROTO, 0, ctx)) != 0)
         return r;
     if ((rc = mdb_put(txn, s->kv.meta, &k, &d, 0)) != 0)
-        return store_mdb_err(s, rc, "write version");
+        return store_mdb_err(&s->kv, rc, "write version");
     return 0;
 }
 
@@ -171,11 +171,11 @@ int store_upgrade(store *s)
 
     if ((ct = malloc(UPG_CT_MAX)) == NULL)
         return store_errf(s, SKR_ENOMEM, "no memory to upgrade the hub");
-    r = store_write(s, upg_txn, ct);
+    r = store_write(&s->kv, upg_txn, ct);
     store_release(s); /* the scratch held plaintexts */
     free(ct);
     if (r != 0) {
-        memcpy(msg, s->errmsg, sizeof msg);
+        memcpy(msg, s->kv.errmsg, sizeof msg);
         return store_errf(s, r, "upgrading the hub to format %u: %.200s",
                           STORE_FORMAT_VERSION, msg);
     }

@@ -19,7 +19,7 @@ declare -A layer=(
   [store_cache.h]=cache [store_mirror.c]=cache [store_mirror_build.c]=cache
   [store_records.h]=records [store.c]=records [store_list.c]=records [store_format.c]=records
   [store_keys.h]=keys [store_keys.c]=keys [store_ring.c]=keys [store_rotate.c]=keys
-  [store_upgrade.c]=keys [store_keyfile.c]=keys [store_hub.c]=keys
+  [store_upgrade.c]=keys [store_keyfile.c]=keys [store_hub.c]=keys [store_api.c]=keys
 )
 # api: the module's public header and the test hooks, which any file may include.
 # hub: struct store, every layer's state side by side (store_hub.h): any .c file may
@@ -87,6 +87,12 @@ for f in store_lmdb.c store_batch.c store_journal.c store_jwrite.c store_ckpt.c 
   grep -nE "$re" "$dir/$f" | while IFS= read -r line; do
     echo "store_layers: $f:$line: ${layer[$f]} calls a layer above"
   done | grep . && bad=1
+done
+# kv's files take their own state (store_kv *), not struct store: none includes store_hub.h.
+for f in store_lmdb.c store_batch.c store_journal.c store_jwrite.c store_ckpt.c store_trim.c; do
+  [ -f "$dir/$f" ] || continue
+  grep -q '^[[:space:]]*#[[:space:]]*include[[:space:]]*"store_hub.h"' "$dir/$f" &&
+    say "$f (kv) includes store_hub.h: kv's functions take store_kv *, not struct store"
 done
 # README.md's include table (the one the closing note shows) is what the files
 # include: each file of the folder in one row, with exactly its store headers.
