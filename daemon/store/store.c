@@ -176,7 +176,7 @@ static bool store_mirror_answer(store *s, store_slot *sl, store_record *out)
     size_t pos = 0;
     MDB_val v;
 
-    while (store_mirror_next(s, sl->key, &pos, &v)) {
+    while (store_mirror_next(&s->mir, sl->key, &pos, &v)) {
         if (store_rec_result(s, sl, &v, out) == 0)
             return true;
         store_release(s);
@@ -207,7 +207,7 @@ static int store_get_txn(store *s, MDB_txn *txn, store_slot *sl, store_record *o
         (r = store_rec_current(s, txn, &k, &v)) != 0)
         return r;
     if (txn != s->kv.batch) /* durable: the mirror may serve it from now on */
-        store_mirror_add(s, sl->key, &v);
+        store_mirror_add(&s->mir, sl->key, &v);
     return 0;
 }
 
@@ -260,9 +260,9 @@ void store_rec_batch_durable(store *s)
         if (op.dbi != s->kv.rec || op.k.mv_size != 2 * STORE_HASH_BYTES)
             continue;
         if (op.put)
-            store_mirror_put(s, op.k.mv_data, op.v.mv_data, op.v.mv_size);
+            store_mirror_put(&s->mir, op.k.mv_data, op.v.mv_data, op.v.mv_size);
         else
-            store_mirror_drop(s, op.k.mv_data);
+            store_mirror_drop(&s->mir, op.k.mv_data);
     }
 }
 
@@ -278,7 +278,7 @@ void store_rec_batch_lost(store *s)
         return;
     while (store_journal_next(&s->kv, &pos, &op))
         if (op.dbi == s->kv.rec && op.k.mv_size == 2 * STORE_HASH_BYTES)
-            store_mirror_drop(s, op.k.mv_data);
+            store_mirror_drop(&s->mir, op.k.mv_data);
 }
 
 typedef struct store_wr {
@@ -373,7 +373,7 @@ static int store_rec_write(store *s, MDB_txn *txn, const store_wr *w, const uint
     adlen = store_ad(ad, STORE_AD_REC, &k, s->recs.sealbuf, STORE_REC_CLEAR);
     store_seal_s(s->hk.suite, s->hk.keys, ad, adlen, p, n, s->recs.sealbuf + STORE_REC_CLEAR);
     /* the record's entries go until the write is durable (store_mirror.c) */
-    store_mirror_drop_record(s, sl->key, store_get_u64(seq_be));
+    store_mirror_drop_record(&s->mir, sl->key, store_get_u64(seq_be));
     if ((rc = store_db_put(&s->kv, txn, s->kv.rec, &k, &v, 0)) != 0)
         return store_mdb_err(&s->kv, rc, "write record");
     memcpy(ok, sl->key, STORE_HASH_BYTES);
@@ -427,7 +427,7 @@ static int store_put_txn(store *s, MDB_txn *txn, void *ctx)
          * it first. A value that opens and that the mirror holds is current (store_mirror.c):
          * no ord read and decrypt then (a put of a mirrored record: 2 AEAD opens, not 3). */
         if ((r = store_rec_open(s, &k, &v, &old)) != 0 ||
-            (!store_mirror_holds(s, w->sl.key, &v) &&
+            (!store_mirror_holds(&s->mir, w->sl.key, &v) &&
              (r = store_rec_current(s, txn, &k, &v)) != 0))
             return r;
         memcpy(seq, v.mv_data, 8);
@@ -518,9 +518,9 @@ static int store_delete_txn(store *s, MDB_txn *txn, void *ctx)
     memset(ok + STORE_HASH_BYTES, 0, 8);
     if (v.mv_size >= 8) {
         memcpy(ok + STORE_HASH_BYTES, v.mv_data, 8);
-        store_mirror_drop_record(s, w->sl.key, store_get_u64(v.mv_data));
+        store_mirror_drop_record(&s->mir, w->sl.key, store_get_u64(v.mv_data));
     } else { /* a value too short for its seq: no entry can say it is not the record's */
-        store_mirror_drop(s, w->sl.key);
+        store_mirror_drop(&s->mir, w->sl.key);
     }
     if ((rc = store_db_del(&s->kv, txn, s->kv.rec, &k, NULL)) != 0 ||
         ((rc = store_db_del(&s->kv, txn, s->kv.ord, &okv, NULL)) != 0 && rc != MDB_NOTFOUND) ||

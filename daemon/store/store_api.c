@@ -1,8 +1,9 @@
 /*
- * daemon/store/store_api.c - the hub's calls (store.h) that the kv layer implements,
- * handed kv's state (hub keys, the top layer: it alone reads struct store whole besides
- * the layers' own files, so kv needs no store_hub.h).
+ * daemon/store/store_api.c - the hub's calls (store.h, store_test.h) that the kv and cache
+ * layers implement, handed their state (hub keys, the top layer: it reads struct store
+ * whole, so that kv's and the cache's files need no store_hub.h).
  */
+#include "store_cache.h"
 #include "store_hub.h"
 #include "store_kv.h"
 #include "store_test.h"
@@ -92,4 +93,29 @@ bool store_trim_pending(const store *s)
 size_t store_test_mapsize(const store *s)
 {
     return store_kv_test_mapsize(&s->kv);
+}
+
+bool store_mirror_step(store *s, unsigned budget_us)
+{
+    return s != NULL && store_cache_step(&s->mir, &s->kv, budget_us);
+}
+
+bool store_mirror_building(const store *s)
+{
+    return s != NULL && store_cache_building(&s->mir);
+}
+
+bool store_test_mirror_wiped(const store *s)
+{
+    return store_cache_wiped(&s->mir);
+}
+
+size_t store_test_mirror_count(const store *s)
+{
+    return s->mir.count;
+}
+
+uint64_t store_test_mirror_misses(const store *s)
+{
+    return s->mir.misses;
 }

@@ -5,8 +5,12 @@
  *
  * It includes kv (store_kv.h, whose read txns the build uses) and crypto (store_crypto.h,
  * the look-up hash sizes), nothing above. Its state is store_mirror, which struct store
- * (store_hub.h) embeds as s->mir. Its functions take the whole store * for s->errmsg and
- * the build's read txns (s->kv); what they keep is s->mir alone.
+ * (store_hub.h) embeds as s->mir. Its functions take that state (store_mirror *), and the
+ * build's also kv's (store_kv *: its read txns, the hub's error message), never struct
+ * store, which its files cannot see (they do not include store_hub.h). The build's ord
+ * question (store_mirror_ord_fn) belongs to the records layer and is handed kv's owner.
+ * store.h's calls that the cache implements are store_cache_* here, and store_api.c (the
+ * top) hands them s->mir and s->kv.
  */
 #ifndef DAEMON_STORE_CACHE_H
 #define DAEMON_STORE_CACHE_H
@@ -49,7 +53,7 @@ _Static_assert(STORE_MAX_BODY == PROTO_MAX_BODY, "store and wire body limits");
  * seq of the record it belongs to and the version it names, when it authenticates (the
  * records layer's store_ord_version, handed by the caller of start/build). The cache
  * knows no ord format. */
-typedef bool (*store_mirror_ord_fn)(store *s, const MDB_val *k, const MDB_val *v,
+typedef bool (*store_mirror_ord_fn)(store *owner, const MDB_val *k, const MDB_val *v,
                                     uint64_t *seq, uint64_t *ver);
 typedef struct store_mirror_job {
     int pass;           /* STORE_MIR_* */
@@ -76,32 +80,38 @@ typedef struct store_mirror {
  * (store_mirror_build.c: store_mirror_start, then store_mirror_step; store_mirror_build
  * runs the whole build at once; once built, LMDB's map pages are dropped; best effort:
  * without it gets read LMDB), freed at lock; keys are rec keys Hp || Hn. */
-void store_mirror_start(store *s, store_mirror_ord_fn ord_version);
-void store_mirror_build(store *s, store_mirror_ord_fn ord_version);
-void store_mirror_free(store *s);
-/* An empty mirror sized for entries values in about arena_bytes (the old one freed). */
-int store_mirror_alloc(store *s, size_t entries, size_t arena_bytes);
+void store_mirror_start(store_mirror *m, store_kv *kv, store_mirror_ord_fn ord_version);
+void store_mirror_build(store_mirror *m, store_kv *kv, store_mirror_ord_fn ord_version);
+void store_mirror_free(store_mirror *m);
+/* An empty mirror sized for entries values in about arena_bytes (the old one freed):
+ * 0, or SKR_ENOMEM (the build says so in the hub's message). */
+int store_mirror_alloc(store_mirror *m, size_t entries, size_t arena_bytes);
+/* store.h's store_mirror_step and store_mirror_building, store_test.h's
+ * store_test_mirror_wiped (store_api.c hands them the state). */
+bool store_cache_step(store_mirror *m, store_kv *kv, unsigned budget_us);
+bool store_cache_building(const store_mirror *m);
+bool store_cache_wiped(const store_mirror *m);
 void *store_map_anon(size_t bytes);
 void store_unmap_anon(void *p, size_t bytes);
 /* The values that may be the key's, one a call: *pos 0 for the first; false when no more.
  * v points into the mirror until its next call (a value of another key of the same tag
  * fails to open with this key's AD). */
-bool store_mirror_next(store *s, const uint8_t key[2 * STORE_HASH_BYTES], size_t *pos,
+bool store_mirror_next(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES], size_t *pos,
                        MDB_val *v);
 /* A durable write: drops the entries of val's record (its seq), then takes val. */
-void store_mirror_put(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const uint8_t *val,
+void store_mirror_put(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES], const uint8_t *val,
                       size_t len);
 /* Drops every entry of the key's tag (none says whose it is). */
-void store_mirror_drop(store *s, const uint8_t key[2 * STORE_HASH_BYTES]);
+void store_mirror_drop(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES]);
 /* Drops the entries of the key's tag that hold record seq (its creation number: no other
  * record has it), so that the tag's other keys keep theirs. */
-void store_mirror_drop_record(store *s, const uint8_t key[2 * STORE_HASH_BYTES], uint64_t seq);
+void store_mirror_drop_record(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES], uint64_t seq);
 /* An entry of the key's tag is v byte for byte. When v also opens with the key's AD, it is
  * the record's latest version (the mirror holds no other): the ord check may be spared. */
-bool store_mirror_holds(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v);
+bool store_mirror_holds(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v);
 /* The build: takes v unless an entry of the key's tag holds its record (the same seq). */
-void store_mirror_fill(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v);
+void store_mirror_fill(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v);
 /* A get that read LMDB after no entry of the tag opened with its key: takes v beside them. */
-void store_mirror_add(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v);
+void store_mirror_add(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v);
 
 #endif

@@ -304,7 +304,7 @@ static int store_init_as(store *s, const store_kdf *kdf, const uint8_t *kek, boo
     s->hk.keyid = legacy ? 0 : c.id;
     s->hk.legacy = legacy;
     s->hk.initialized = true;
-    store_mirror_build(s, store_ord_version); /* empty; without it gets read LMDB */
+    store_mirror_build(&s->mir, &s->kv, store_ord_version); /* empty; without it gets read LMDB */
 out:
     store_keys_free(keys);
     return r;
@@ -348,7 +348,7 @@ int store_unlock(store *s, const uint8_t kek[STORE_KEY_BYTES])
     }
     /* Gets read LMDB until the mirror is built (store_mirror_step) or when there is none
      * (no memory): slower, still right. */
-    store_mirror_start(s, store_ord_version);
+    store_mirror_start(&s->mir, &s->kv, store_ord_version);
 out:
     store_keys_free(keys);
     return r;
@@ -363,7 +363,7 @@ void store_lock(store *s)
     store_keys_free(s->hk.keys); /* read-write, wipe, free */
     s->hk.keys = NULL;
     sodium_memzero(s->recs.pcache, sizeof s->recs.pcache);
-    store_mirror_free(s); /* derived from the index key: gone with it */
+    store_mirror_free(&s->mir); /* derived from the index key: gone with it */
 }
 
 /* passwd without rotate: the same data key, one wrap under new_kek, both slots rewritten

@@ -71,7 +71,6 @@
 #include <sys/mman.h>
 
 #include "store_cache.h"
-#include "store_hub.h"
 #include "store_test.h"
 
 #define MIR_MIN_SLOTS   64u
@@ -335,10 +334,10 @@ static void mir_drop_tag(store_mirror *m, uint32_t tag)
         mir_unlink(m, i);
 }
 
-void store_mirror_drop(store *s, const uint8_t key[2 * STORE_HASH_BYTES])
+void store_mirror_drop(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES])
 {
-    if (s->mir.nslots != 0)
-        mir_drop_tag(&s->mir, mir_tag(key));
+    if (m->nslots != 0)
+        mir_drop_tag(m, mir_tag(key));
 }
 
 /* The slot of tag's first entry that holds record seq, or the empty slot that ends the
@@ -366,10 +365,10 @@ static void mir_drop_record(store_mirror *m, uint32_t tag, uint64_t seq)
         mir_unlink(m, i);
 }
 
-void store_mirror_drop_record(store *s, const uint8_t key[2 * STORE_HASH_BYTES], uint64_t seq)
+void store_mirror_drop_record(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES], uint64_t seq)
 {
-    if (s->mir.nslots != 0)
-        mir_drop_record(&s->mir, mir_tag(key), seq);
+    if (m->nslots != 0)
+        mir_drop_record(m, mir_tag(key), seq);
 }
 
 /* Appends rec value val as an entry of tag in slot i (empty); room was made. */
@@ -398,10 +397,9 @@ static bool mir_room(store_mirror *m, size_t len)
     return mir_make_room(m) == 0 && mir_arena_reserve(m, MIR_HEAD_MAX + len) == 0;
 }
 
-void store_mirror_put(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const uint8_t *val,
+void store_mirror_put(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES], const uint8_t *val,
                       size_t len)
 {
-    store_mirror *m = &s->mir;
     uint32_t tag = mir_tag(key);
 
     if (m->nslots == 0)
@@ -429,10 +427,9 @@ static void mir_value(store_mirror *m, size_t i, MDB_val *v)
     v->mv_size = STORE_REC_CLEAR + e.len;
 }
 
-bool store_mirror_next(store *s, const uint8_t key[2 * STORE_HASH_BYTES], size_t *pos,
+bool store_mirror_next(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES], size_t *pos,
                        MDB_val *v)
 {
-    store_mirror *m = &s->mir;
     uint32_t tag = mir_tag(key);
     size_t i;
 
@@ -447,9 +444,8 @@ bool store_mirror_next(store *s, const uint8_t key[2 * STORE_HASH_BYTES], size_t
     return true;
 }
 
-bool store_mirror_holds(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v)
+bool store_mirror_holds(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v)
 {
-    store_mirror *m = &s->mir;
     uint32_t tag = mir_tag(key);
     const uint8_t *p = v->mv_data;
     mir_ent e;
@@ -471,9 +467,8 @@ static bool mir_has_record(const store_mirror *m, uint32_t tag, uint64_t seq)
     return m->slots[mir_record_slot(m, tag, seq)] != 0;
 }
 
-void store_mirror_fill(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v)
+void store_mirror_fill(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v)
 {
-    store_mirror *m = &s->mir;
     uint32_t tag = mir_tag(key);
 
     if (m->nslots != 0 && v->mv_size >= STORE_REC_CLEAR &&
@@ -481,18 +476,16 @@ void store_mirror_fill(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const 
         mir_append(m, mir_free_slot(m, tag), tag, v->mv_data, v->mv_size);
 }
 
-void store_mirror_add(store *s, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v)
+void store_mirror_add(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v)
 {
-    store_mirror *m = &s->mir;
     uint32_t tag = mir_tag(key);
 
     if (m->nslots != 0 && mir_room(m, v->mv_size))
         mir_append(m, mir_free_slot(m, tag), tag, v->mv_data, v->mv_size);
 }
 
-void store_mirror_free(store *s)
+void store_mirror_free(store_mirror *m)
 {
-    store_mirror *m = &s->mir;
 
     mir_unmap(m->slots, m->nslots * sizeof *m->slots);
     mir_unmap(m->arena, m->cap);
@@ -513,11 +506,10 @@ void store_unmap_anon(void *p, size_t bytes)
     mir_unmap(p, bytes);
 }
 
-int store_mirror_alloc(store *s, size_t entries, size_t arena_bytes)
+int store_mirror_alloc(store_mirror *m, size_t entries, size_t arena_bytes)
 {
-    store_mirror *m = &s->mir;
 
-    store_mirror_free(s);
+    store_mirror_free(m);
     /* 4/5 full once built: the count is known, and the table grows past 7/8 */
     m->nslots = entries * 5 / 4 + MIR_MIN_SLOTS;
     m->used = 1; /* offset 0 is never a value: a slot of 0 is empty */
@@ -525,18 +517,8 @@ int store_mirror_alloc(store *s, size_t entries, size_t arena_bytes)
         (m->vbuf = mir_map(MIR_VALUE_MAX)) == NULL ||
         mir_arena_reserve(m, arena_bytes < MIR_MAX_ARENA / 2 ? arena_bytes
                                                               : MIR_MAX_ARENA / 2) != 0) {
-        store_mirror_free(s);
-        return store_errf(s, SKR_ENOMEM, "no memory for the record mirror");
+        store_mirror_free(m);
+        return SKR_ENOMEM; /* the build says so (store_mirror_build.c) */
     }
     return 0;
-}
-
-size_t store_test_mirror_count(const store *s)
-{
-    return s->mir.count;
-}
-
-uint64_t store_test_mirror_misses(const store *s)
-{
-    return s->mir.misses;
 }

@@ -28,7 +28,7 @@
 #include <sys/sysmacros.h>
 
 #include "store_cache.h"
-#include "store_hub.h"
+#include "store_kv.h"
 #include "store_test.h"
 
 #define MIR_REC_KEY  (2 * STORE_HASH_BYTES)
@@ -37,7 +37,7 @@
 /* LMDB's map of the data file: after a full scan, gets need none of it. LMDB does not
  * give the map's address (mdb_env_info's me_mapaddr is only set with MDB_FIXEDMAP), so
  * it is found in /proc/self/maps: the shared mapping of the data file's device and inode. */
-static void mir_drop_map_pages(store *s)
+static void mir_drop_map_pages(store_kv *kv)
 {
     unsigned long long start, end, off, ino;
     unsigned dev_major, dev_minor;
@@ -49,8 +49,8 @@ static void mir_drop_map_pages(store *s)
 
     /* Without MDB_WRITEMAP the map is read-only and shared: dropping its pages loses
      * nothing (they are the page cache's); the next access maps them again. */
-    if (mdb_env_get_flags(s->kv.env, &flags) != 0 || (flags & MDB_WRITEMAP) ||
-        mdb_env_get_fd(s->kv.env, &fd) != 0 || fstat(fd, &st) != 0 ||
+    if (mdb_env_get_flags(kv->env, &flags) != 0 || (flags & MDB_WRITEMAP) ||
+        mdb_env_get_fd(kv->env, &fd) != 0 || fstat(fd, &st) != 0 ||
         (f = fopen("/proc/self/maps", "re")) == NULL)
         return;
     while (fgets(line, sizeof line, f) != NULL)
@@ -107,16 +107,16 @@ static bool mir_vers_current(const store_mirror_job *j, const MDB_val *v)
     return false;
 }
 
-static void mir_take(store *s, const MDB_val *k, const MDB_val *v)
+static void mir_take(store_mirror *m, store_kv *kv, const MDB_val *k, const MDB_val *v)
 {
-    store_mirror_job *j = &s->mir.job;
+    store_mirror_job *j = &m->job;
     uint64_t seq, ver;
 
     if (j->pass == STORE_MIR_ORD) {
-        if (j->ord_version(s, k, v, &seq, &ver))
+        if (j->ord_version(kv->owner, k, v, &seq, &ver))
             mir_vers_add(j, seq, ver);
     } else if (k->mv_size == MIR_REC_KEY && mir_vers_current(j, v)) {
-        store_mirror_fill(s, k->mv_data, v);
+        store_mirror_fill(m, k->mv_data, v);
     }
 }
 
@@ -144,21 +144,21 @@ static int mir_resume(store_mirror_job *j, MDB_cursor *c, MDB_val *k, MDB_val *v
 }
 
 /* One slice of the current pass, until the deadline or the pass's end. */
-static int mir_slice(store *s, uint64_t deadline)
+static int mir_slice(store_mirror *m, store_kv *kv, uint64_t deadline)
 {
-    store_mirror_job *j = &s->mir.job;
+    store_mirror_job *j = &m->job;
     MDB_cursor *c = NULL;
     MDB_txn *txn;
     MDB_val k, v;
     size_t n = 0;
     int rc, r;
 
-    if ((r = store_read_begin(&s->kv, &txn)) != 0)
+    if ((r = store_read_begin(kv, &txn)) != 0)
         return r;
-    if ((rc = mdb_cursor_open(txn, j->pass == STORE_MIR_ORD ? s->kv.ord : s->kv.rec, &c)) != 0)
+    if ((rc = mdb_cursor_open(txn, j->pass == STORE_MIR_ORD ? kv->ord : kv->rec, &c)) != 0)
         goto out;
     for (rc = mir_resume(j, c, &k, &v); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        mir_take(s, &k, &v);
+        mir_take(m, kv, &k, &v);
         if (++n % MIR_CLOCK_EVERY == 0 && k.mv_size <= sizeof j->last &&
             mir_now_ns() >= deadline) {
             memcpy(j->last, k.mv_data, k.mv_size);
@@ -174,37 +174,37 @@ static int mir_slice(store *s, uint64_t deadline)
 out:
     if (c != NULL)
         mdb_cursor_close(c);
-    store_read_end(&s->kv);
-    return rc != 0 ? store_mdb_err(&s->kv, rc, "mirror read") : 0;
+    store_read_end(kv);
+    return rc != 0 ? store_mdb_err(kv, rc, "mirror read") : 0;
 }
 
-static int mir_start(store *s, store_mirror_ord_fn ord_version)
+static int mir_start(store_mirror *m, store_kv *kv, store_mirror_ord_fn ord_version)
 {
-    store_mirror_job *j = &s->mir.job;
+    store_mirror_job *j = &m->job;
     MDB_stat ord, rec;
     MDB_txn *txn;
     size_t slots = 64;
     int rc, r;
 
-    store_mirror_free(s);
-    if ((r = store_read_begin(&s->kv, &txn)) != 0)
+    store_mirror_free(m);
+    if ((r = store_read_begin(kv, &txn)) != 0)
         return r;
-    rc = mdb_stat(txn, s->kv.ord, &ord);
+    rc = mdb_stat(txn, kv->ord, &ord);
     if (rc == 0)
-        rc = mdb_stat(txn, s->kv.rec, &rec);
-    store_read_end(&s->kv);
+        rc = mdb_stat(txn, kv->rec, &rec);
+    store_read_end(kv);
     if (rc != 0)
-        return store_mdb_err(&s->kv, rc, "mirror");
+        return store_mdb_err(kv, rc, "mirror");
     /* The tree's leaf bytes bound what the values take; the arena grows past a guess. */
-    if ((r = store_mirror_alloc(s, rec.ms_entries, (size_t)rec.ms_psize *
+    if ((r = store_mirror_alloc(m, rec.ms_entries, (size_t)rec.ms_psize *
                                 (rec.ms_leaf_pages + rec.ms_overflow_pages))) != 0)
-        return r;
+        return store_kv_errf(kv, r, "no memory for the record mirror");
     /* room for the entries of today plus writes during the build, under 3/4 full */
     while (slots < ord.ms_entries * 2 + 64)
         slots *= 2;
     if ((j->vers = store_map_anon(slots * 2 * sizeof *j->vers)) == NULL) {
-        store_mirror_free(s);
-        return store_errf(s, SKR_ENOMEM, "no memory for the record mirror");
+        store_mirror_free(m);
+        return store_kv_errf(kv, SKR_ENOMEM, "no memory for the record mirror");
     }
     j->vmask = slots - 1;
     j->ord_version = ord_version;
@@ -213,68 +213,68 @@ static int mir_start(store *s, store_mirror_ord_fn ord_version)
 }
 
 /* Once built: the version table goes, and so do LMDB's map pages the passes touched. */
-static void mir_finish(store *s)
+static void mir_finish(store_mirror *m, store_kv *kv)
 {
-    store_mirror_job *j = &s->mir.job;
+    store_mirror_job *j = &m->job;
 
     store_unmap_anon(j->vers, (j->vmask + 1) * 2 * sizeof *j->vers);
     sodium_memzero(j, sizeof *j);
-    mir_drop_map_pages(s);
+    mir_drop_map_pages(kv);
 }
 
 /* Best effort: without a mirror gets read LMDB; the caller's own call succeeded, so the
  * build's failure does not replace its error message. */
-void store_mirror_start(store *s, store_mirror_ord_fn ord_version)
+void store_mirror_start(store_mirror *m, store_kv *kv, store_mirror_ord_fn ord_version)
 {
     char msg[STORE_ERRMSG_MAX];
 
-    memcpy(msg, s->kv.errmsg, sizeof msg);
-    (void)mir_start(s, ord_version);
-    memcpy(s->kv.errmsg, msg, sizeof msg);
+    memcpy(msg, kv->errmsg, sizeof msg);
+    (void)mir_start(m, kv, ord_version);
+    memcpy(kv->errmsg, msg, sizeof msg);
 }
 
-bool store_mirror_step(store *s, unsigned budget_us)
+bool store_cache_step(store_mirror *m, store_kv *kv, unsigned budget_us)
 {
     uint64_t deadline = mir_now_ns() + (uint64_t)budget_us * 1000u;
     char msg[STORE_ERRMSG_MAX];
     int r = 0;
 
-    if (s == NULL || s->mir.job.pass == STORE_MIR_NONE)
+    if (m->job.pass == STORE_MIR_NONE)
         return false;
-    if (s->kv.batching) /* its writes are not durable: the build reads none of them */
+    if (kv->batching) /* its writes are not durable: the build reads none of them */
         return true;
-    if (s->kv.ckpt_running) /* no LMDB until the commit ends (store_ckpt.c) */
+    if (kv->ckpt_running) /* no LMDB until the commit ends (store_ckpt.c) */
         return true;
-    memcpy(msg, s->kv.errmsg, sizeof msg);
+    memcpy(msg, kv->errmsg, sizeof msg);
     do /* at least one slice (at least MIR_CLOCK_EVERY entries): a step always advances */
-        r = mir_slice(s, deadline);
-    while (r == 0 && s->mir.job.pass != STORE_MIR_NONE && mir_now_ns() < deadline);
-    memcpy(s->kv.errmsg, msg, sizeof msg);
+        r = mir_slice(m, kv, deadline);
+    while (r == 0 && m->job.pass != STORE_MIR_NONE && mir_now_ns() < deadline);
+    memcpy(kv->errmsg, msg, sizeof msg);
     if (r != 0) {
-        store_mirror_free(s);
+        store_mirror_free(m);
         return false;
     }
-    if (s->mir.job.pass != STORE_MIR_NONE)
+    if (m->job.pass != STORE_MIR_NONE)
         return true;
-    mir_finish(s);
+    mir_finish(m, kv);
     return false;
 }
 
-void store_mirror_build(store *s, store_mirror_ord_fn ord_version)
+void store_mirror_build(store_mirror *m, store_kv *kv, store_mirror_ord_fn ord_version)
 {
-    (void)store_checkpoint_finish(s); /* the steps below read LMDB */
-    store_mirror_start(s, ord_version);
+    (void)store_kv_checkpoint_finish(kv); /* the steps below read LMDB */
+    store_mirror_start(m, kv, ord_version);
     /* an open batch (never, from rotate and init, which refuse one) leaves it to steps */
-    while (!s->kv.batching && store_mirror_step(s, 1000000u))
+    while (!kv->batching && store_cache_step(m, kv, 1000000u))
         ;
 }
 
-bool store_mirror_building(const store *s)
+bool store_cache_building(const store_mirror *m)
 {
-    return s != NULL && s->mir.job.pass != STORE_MIR_NONE;
+    return m->job.pass != STORE_MIR_NONE;
 }
 
-bool store_test_mirror_wiped(const store *s)
+bool store_cache_wiped(const store_mirror *m)
 {
-    return sodium_is_zero((const unsigned char *)&s->mir, sizeof s->mir);
+    return sodium_is_zero((const unsigned char *)m, sizeof *m);
 }

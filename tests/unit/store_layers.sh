@@ -88,11 +88,13 @@ for f in store_lmdb.c store_batch.c store_journal.c store_jwrite.c store_ckpt.c 
     echo "store_layers: $f:$line: ${layer[$f]} calls a layer above"
   done | grep . && bad=1
 done
-# kv's files take their own state (store_kv *), not struct store: none includes store_hub.h.
-for f in store_lmdb.c store_batch.c store_journal.c store_jwrite.c store_ckpt.c store_trim.c; do
+# kv's and cache's files take their own state (store_kv *, store_mirror *), not struct
+# store: none includes store_hub.h.
+for f in store_lmdb.c store_batch.c store_journal.c store_jwrite.c store_ckpt.c store_trim.c \
+         store_mirror.c store_mirror_build.c; do
   [ -f "$dir/$f" ] || continue
   grep -q '^[[:space:]]*#[[:space:]]*include[[:space:]]*"store_hub.h"' "$dir/$f" &&
-    say "$f (kv) includes store_hub.h: kv's functions take store_kv *, not struct store"
+    say "$f (${layer[$f]}) includes store_hub.h: its functions take their layer's state, not struct store"
 done
 # README.md's include table (the one the closing note shows) is what the files
 # include: each file of the folder in one row, with exactly its store headers.

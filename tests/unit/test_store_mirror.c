@@ -223,20 +223,20 @@ START_TEST(test_mirror_values_exact)
         randombytes_buf(val[i] + STORE_REC_CLEAR, len[i] - STORE_REC_CLEAR);
         MDB_val in = { len[i], val[i] };
         if (_i == 0)
-            store_mirror_put(s, key[i], val[i], len[i]);
+            store_mirror_put(&s->mir, key[i], val[i], len[i]);
         else
-            store_mirror_add(s, key[i], &in);
+            store_mirror_add(&s->mir, key[i], &in);
     }
     ck_assert_uint_eq(store_test_mirror_count(s), N);
     for (size_t i = 0; i < N; i++) {
         size_t pos = 0, found = 0;
-        while (store_mirror_next(s, key[i], &pos, &v))
+        while (store_mirror_next(&s->mir, key[i], &pos, &v))
             found += v.mv_size == len[i] && memcmp(v.mv_data, val[i], len[i]) == 0;
         ck_assert_uint_eq(found, 1);
     }
     /* not values the store writes: not taken, and the key's old entry gone */
-    store_mirror_put(s, key[0], val[0], STORE_REC_CLEAR - 1);
-    store_mirror_put(s, key[1], val[1], STORE_REC_CLEAR + 41 + STORE_REC_PT_MAX);
+    store_mirror_put(&s->mir, key[0], val[0], STORE_REC_CLEAR - 1);
+    store_mirror_put(&s->mir, key[1], val[1], STORE_REC_CLEAR + 41 + STORE_REC_PT_MAX);
     ck_assert_uint_eq(store_test_mirror_count(s), _i == 0 ? N - 2 : 0);
     store_close(s);
 }
