@@ -33,7 +33,7 @@ void store_proto_hash(store *s, const char *protocol, size_t plen,
     store_pcache *c = &s->recs.pcache[h % STORE_PCACHE];
 
     if (c->len != plen || memcmp(c->name, protocol, plen) != 0) {
-        store_hash_s(s->hk.suite, s->hk.keys + STORE_K_INDEX, "skr-proto", protocol, plen, c->hp);
+        store_hash_s(s->recs.suite, s->recs.keys + STORE_K_INDEX, "skr-proto", protocol, plen, c->hp);
         memcpy(c->name, protocol, plen);
         c->len = (uint8_t)plen;
     }
@@ -64,12 +64,12 @@ static int store_slot_make(store *s, store_slot *sl, const char *protocol, const
         sl->nlen == 0 || sl->nlen > STORE_MAX_NAME)
         return store_errf(s, SKR_EINVAL, "protocol must be 1..%d bytes, name 1..%d bytes",
                           STORE_MAX_PROTOCOL, STORE_MAX_NAME);
-    if (s->hk.keys == NULL)
-        return store_errf(s, SKR_ELOCKED, s->hk.initialized ? "hub locked"
+    if (s->recs.keys == NULL)
+        return store_errf(s, SKR_ELOCKED, s->recs.initialized ? "hub locked"
                                                          : "hub not initialised");
     if (protocol != NULL)
         store_proto_hash(s, protocol, sl->plen, sl->key);
-    store_hash_s(s->hk.suite, s->hk.keys + STORE_K_INDEX, "skr-name", name, sl->nlen, sl->key + STORE_HASH_BYTES);
+    store_hash_s(s->recs.suite, s->recs.keys + STORE_K_INDEX, "skr-name", name, sl->nlen, sl->key + STORE_HASH_BYTES);
     return 0;
 }
 
@@ -83,7 +83,7 @@ static int store_rec_open(store *s, const MDB_val *k, const MDB_val *v, store_pt
     if (v->mv_size < STORE_REC_CLEAR)
         return store_errf(s, SKR_EINTEGRITY, "record failed authentication");
     adlen = store_ad(ad, STORE_AD_REC, k, v->mv_data, STORE_REC_CLEAR);
-    if (store_unseal_s(s->hk.suite, s->hk.keys, ad, adlen, (const uint8_t *)v->mv_data +
+    if (store_unseal_s(s->recs.suite, s->recs.keys, ad, adlen, (const uint8_t *)v->mv_data +
                      STORE_REC_CLEAR, v->mv_size - STORE_REC_CLEAR, s->recs.scratch,
                      STORE_REC_PT_MAX, &n) != 0 || n < STORE_REC_HEAD)
         return store_errf(s, SKR_EINTEGRITY, "record failed authentication");
@@ -366,12 +366,12 @@ static int store_rec_write(store *s, MDB_txn *txn, const store_wr *w, const uint
     memset(p + used, 0, n - used);
     if (n > s->recs.scratch_used)
         s->recs.scratch_used = n;
-    v.mv_size = STORE_REC_CLEAR + store_seal_overhead(s->hk.suite) + n;
+    v.mv_size = STORE_REC_CLEAR + store_seal_overhead(s->recs.suite) + n;
     v.mv_data = s->recs.sealbuf;
     memcpy(s->recs.sealbuf, seq_be, 8);
     memcpy(s->recs.sealbuf + 8, ver, 8);
     adlen = store_ad(ad, STORE_AD_REC, &k, s->recs.sealbuf, STORE_REC_CLEAR);
-    store_seal_s(s->hk.suite, s->hk.keys, ad, adlen, p, n, s->recs.sealbuf + STORE_REC_CLEAR);
+    store_seal_s(s->recs.suite, s->recs.keys, ad, adlen, p, n, s->recs.sealbuf + STORE_REC_CLEAR);
     /* the record's entries go until the write is durable (store_mirror.c) */
     store_mirror_drop_record(&s->mir, sl->key, store_get_u64(seq_be));
     if ((rc = store_db_put(&s->kv, txn, s->kv.rec, &k, &v, 0)) != 0)

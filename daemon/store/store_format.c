@@ -23,9 +23,9 @@ size_t store_ord_seal(store *s, const MDB_val *k, const uint8_t ver[8], const ch
     pt[1] = (uint8_t)nlen;
     memcpy(pt + 2, name, nlen);
     memcpy(out, ver, STORE_ORD_CLEAR);
-    store_seal_s(s->hk.suite, s->hk.keys, ad, adlen, pt, n, out + STORE_ORD_CLEAR);
+    store_seal_s(s->recs.suite, s->recs.keys, ad, adlen, pt, n, out + STORE_ORD_CLEAR);
     sodium_memzero(pt, sizeof pt);
-    return STORE_ORD_CLEAR + store_seal_overhead(s->hk.suite) + n;
+    return STORE_ORD_CLEAR + store_seal_overhead(s->recs.suite) + n;
 }
 
 /* The ord and protos plaintexts: head || string || zeros, the string's length being the
@@ -45,7 +45,7 @@ static int store_small_open(store *s, const store_small *f, const MDB_val *k, co
     if (v->mv_size < f->clear)
         return store_errf(s, SKR_EINTEGRITY, "%s failed authentication", f->what);
     adlen = store_ad(ad, f->label, k, v->mv_data, f->clear);
-    if (store_unseal_s(s->hk.suite, s->hk.keys, ad, adlen, (const uint8_t *)v->mv_data + f->clear,
+    if (store_unseal_s(s->recs.suite, s->recs.keys, ad, adlen, (const uint8_t *)v->mv_data + f->clear,
                        v->mv_size - f->clear, pt, f->cap, &n) != 0)
         return store_errf(s, SKR_EINTEGRITY, "%s failed authentication", f->what);
     for (size_t i = f->head - f->lbytes; n >= f->head && i < f->head; i++)
@@ -106,9 +106,9 @@ size_t store_proto_seal(store *s, const MDB_val *k, uint64_t count, const char *
     store_put_u64(pt, count);
     pt[8] = (uint8_t)plen;
     memcpy(pt + 9, protocol, plen);
-    store_seal_s(s->hk.suite, s->hk.keys, ad, adlen, pt, n, out);
+    store_seal_s(s->recs.suite, s->recs.keys, ad, adlen, pt, n, out);
     sodium_memzero(pt, sizeof pt);
-    return store_seal_overhead(s->hk.suite) + n;
+    return store_seal_overhead(s->recs.suite) + n;
 }
 
 int store_proto_open(store *s, const MDB_val *k, const MDB_val *v, uint64_t *count,

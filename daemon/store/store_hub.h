@@ -25,7 +25,7 @@ struct store {
     store_kv kv;            /* kv: LMDB, journal, batches, checkpoints */
     store_mirror mir;       /* cache: the rec values in memory */
     store_records recs;     /* records: the scratch, the sealed value, the format, Hp cache */
-    store_hubkeys hk;       /* hub keys: the key file, the keys, the suite, the KDF */
+    store_hubkeys hk;       /* hub keys: the key file, its ring, the KDF */
 };
 
 /* The hub's one error message is kv's (s->kv.errmsg): the layers above set it so. */

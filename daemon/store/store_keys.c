@@ -63,7 +63,7 @@ static int store_meta_suite(store *s, MDB_txn *txn)
     int rc = mdb_get(txn, s->kv.meta, &k, &d);
 
     if (rc == MDB_NOTFOUND) {
-        s->hk.suite = STORE_SUITE_XCHACHA; /* hubs made before suites were recorded */
+        s->recs.suite = STORE_SUITE_XCHACHA; /* hubs made before suites were recorded */
         return 0;
     }
     if (rc != 0)
@@ -71,7 +71,7 @@ static int store_meta_suite(store *s, MDB_txn *txn)
     if (d.mv_size != 1 || (((uint8_t *)d.mv_data)[0] != STORE_SUITE_XCHACHA &&
                            ((uint8_t *)d.mv_data)[0] != STORE_SUITE_AESGCM))
         return store_errf(s, SKR_EINTEGRITY, "hub cipher suite is unknown or corrupt");
-    s->hk.suite = ((uint8_t *)d.mv_data)[0];
+    s->recs.suite = ((uint8_t *)d.mv_data)[0];
     return 0;
 }
 
@@ -84,7 +84,7 @@ int store_meta_load(store *s, MDB_txn *txn)
     store_kdf kdf = { 0 };
     int rc, r;
 
-    s->hk.initialized = false;
+    s->recs.initialized = false;
     s->hk.legacy = false;
     rc = mdb_get(txn, s->kv.meta, &k, &d);
     if (rc == 0) {
@@ -113,30 +113,30 @@ int store_meta_load(store *s, MDB_txn *txn)
      * keep it, so only a legacy hub's meta sets it here. */
     if (s->hk.legacy)
         s->hk.kdf = kdf;
-    s->hk.initialized = true;
+    s->recs.initialized = true;
     return 0;
 }
 
 bool store_is_initialized(const store *s)
 {
-    return s != NULL && s->hk.initialized;
+    return s != NULL && s->recs.initialized;
 }
 
 const char *store_suite_name(const store *s)
 {
-    if (s == NULL || !s->hk.initialized)
+    if (s == NULL || !s->recs.initialized)
         return "none";
-    return s->hk.suite == STORE_SUITE_AESGCM ? "aes-256-gcm" : "xchacha20-poly1305";
+    return s->recs.suite == STORE_SUITE_AESGCM ? "aes-256-gcm" : "xchacha20-poly1305";
 }
 
 bool store_is_unlocked(const store *s)
 {
-    return s != NULL && s->hk.keys != NULL;
+    return s != NULL && s->recs.keys != NULL;
 }
 
 int store_get_kdf(store *s, store_kdf *out)
 {
-    if (!s->hk.initialized)
+    if (!s->recs.initialized)
         return store_errf(s, SKR_ELOCKED, "hub not initialised");
     *out = s->hk.kdf;
     return 0;
@@ -279,7 +279,7 @@ static int store_init_as(store *s, const store_kdf *kdf, const uint8_t *kek, boo
     int r;
 
     (void)store_checkpoint_finish(s); /* a failure keeps the journal: retried later */
-    if (s->hk.initialized)
+    if (s->recs.initialized)
         return store_errf(s, SKR_EEXISTS, "hub already initialised");
     if (!store_kdf_valid(kdf) || kek == NULL)
         return store_errf(s, SKR_EINVAL, "invalid KDF parameters");
@@ -297,13 +297,13 @@ static int store_init_as(store *s, const store_kdf *kdf, const uint8_t *kek, boo
         goto out;
     store_lock(s);
     sodium_mprotect_readonly(keys);
-    s->hk.keys = keys;
+    s->recs.keys = keys;
     keys = NULL;
     s->hk.kdf = *kdf;
-    s->hk.suite = (uint8_t)c.suite;
+    s->recs.suite = (uint8_t)c.suite;
     s->hk.keyid = legacy ? 0 : c.id;
     s->hk.legacy = legacy;
-    s->hk.initialized = true;
+    s->recs.initialized = true;
     store_mirror_build(&s->mir, &s->kv, store_ord_version); /* empty; without it gets read LMDB */
 out:
     store_keys_free(keys);
@@ -326,20 +326,20 @@ int store_unlock(store *s, const uint8_t kek[STORE_KEY_BYTES])
     int r;
 
     (void)store_checkpoint_finish(s); /* a failure keeps the journal: retried later */
-    if (!s->hk.initialized)
+    if (!s->recs.initialized)
         return store_errf(s, SKR_ELOCKED, "hub not initialised");
-    if (s->hk.suite == STORE_SUITE_AESGCM && !crypto_aead_aes256gcm_is_available())
+    if (s->recs.suite == STORE_SUITE_AESGCM && !crypto_aead_aes256gcm_is_available())
         return store_errf(s, SKR_EINTERNAL, "this hub is sealed with AES-256-GCM, which needs "
                           "a CPU with AES-NI");
     if ((keys = store_keys_alloc()) == NULL)
         return store_errf(s, SKR_ENOMEM, "no guarded memory for keys");
     if ((r = store_unwrap_current(s, kek, keys)) != 0)
         goto out;
-    store_keys_derive(keys, s->hk.suite);
+    store_keys_derive(keys, s->recs.suite);
     memcpy(keys + STORE_K_KEK, kek, STORE_KEY_BYTES);
     store_lock(s);
     sodium_mprotect_readonly(keys);
-    s->hk.keys = keys;
+    s->recs.keys = keys;
     keys = NULL;
     /* A format-1 hub is sealed again as format 2 before anything reads it. */
     if (s->recs.format < STORE_FORMAT_VERSION && (r = store_upgrade(s)) != 0) {
@@ -360,8 +360,8 @@ void store_lock(store *s)
         return;
     (void)store_checkpoint_finish(s); /* a failure keeps the journal: retried later */
     store_release(s);
-    store_keys_free(s->hk.keys); /* read-write, wipe, free */
-    s->hk.keys = NULL;
+    store_keys_free(s->recs.keys); /* read-write, wipe, free */
+    s->recs.keys = NULL;
     sodium_memzero(s->recs.pcache, sizeof s->recs.pcache);
     store_mirror_free(&s->mir); /* derived from the index key: gone with it */
 }
@@ -383,10 +383,10 @@ static int store_rewrap_ring(store *s, const uint8_t *keys, const store_kdf *new
     /* Slot 0 holds the new wrap (an open would take it): follow it, even when slot 1
      * failed (r says so). */
     s->hk.kdf = *new_kdf;
-    if (s->hk.keys != NULL) {
-        sodium_mprotect_readwrite(s->hk.keys);
-        memcpy(s->hk.keys + STORE_K_KEK, new_kek, STORE_KEY_BYTES);
-        sodium_mprotect_readonly(s->hk.keys);
+    if (s->recs.keys != NULL) {
+        sodium_mprotect_readwrite(s->recs.keys);
+        memcpy(s->recs.keys + STORE_K_KEK, new_kek, STORE_KEY_BYTES);
+        sodium_mprotect_readonly(s->recs.keys);
     }
     return r;
 }
@@ -399,7 +399,7 @@ int store_passwd(store *s, const uint8_t old_kek[STORE_KEY_BYTES], const store_k
 
     store_release(s);
     (void)store_checkpoint_finish(s); /* a failure keeps the journal: retried later */
-    if (!s->hk.initialized)
+    if (!s->recs.initialized)
         return store_errf(s, SKR_ELOCKED, "hub not initialised");
     if (!store_kdf_valid(new_kdf) || old_kek == NULL || new_kek == NULL)
         return store_errf(s, SKR_EINVAL, "invalid KDF parameters");
@@ -413,7 +413,7 @@ int store_passwd(store *s, const uint8_t old_kek[STORE_KEY_BYTES], const store_k
         r = store_rewrap_ring(s, tmp, new_kdf, new_kek);
         goto out;
     }
-    store_keys_derive(tmp, s->hk.suite);
+    store_keys_derive(tmp, s->recs.suite);
     r = store_rotate_keys(s, tmp, new_kdf, new_kek, records);
 out:
     store_keys_free(tmp);
@@ -436,7 +436,7 @@ int store_test_wrap(store *s, uint8_t out[STORE_TEST_WRAP_BYTES])
     int rc, r;
 
     (void)store_checkpoint_finish(s);
-    if (!s->hk.initialized)
+    if (!s->recs.initialized)
         return SKR_ELOCKED;
     if (!s->hk.legacy) {
         if ((e = store_ring_find(s, s->hk.keyid)) == NULL)
@@ -458,9 +458,9 @@ int store_test_key_masked(const store *s, int which, const uint8_t mask[32], uin
 {
     const uint8_t *k;
 
-    if (s->hk.keys == NULL)
+    if (s->recs.keys == NULL)
         return SKR_ELOCKED;
-    k = s->hk.keys + (which == 0 ? STORE_K_DATA : STORE_K_INDEX);
+    k = s->recs.keys + (which == 0 ? STORE_K_DATA : STORE_K_INDEX);
     for (int i = 0; i < 32; i++)
         out[i] = k[i] ^ mask[i];
     return 0;
@@ -468,5 +468,5 @@ int store_test_key_masked(const store *s, int which, const uint8_t mask[32], uin
 
 int store_test_suite(const store *s)
 {
-    return s->hk.suite;
+    return s->recs.suite;
 }

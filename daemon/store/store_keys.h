@@ -7,8 +7,9 @@
  *
  * It includes the layers below (store_records.h, which includes the cache, kv and crypto
  * headers); nothing below includes it. Its state is store_hubkeys, which struct store
- * (store_hub.h) embeds as s->hk; the records layer reads s->hk.keys and s->hk.suite to
- * seal. Its functions take the whole store *: they write through kv and records.
+ * (store_hub.h) embeds as s->hk. The keys the records seal with are the records layer's
+ * state (s->recs.keys, .suite, .initialized), which this layer sets at init and unlock and
+ * clears at lock. Its functions take the whole store *: they write through kv and records.
  * store_hub.c, at the top, opens and closes the hub over kv and these (store_open,
  * store_close: daemon/store/README.md).
  *
@@ -49,9 +50,6 @@ typedef struct store_hubkeys {
     store_ring ring;        /* what the key file holds */
     uint64_t keyid;         /* meta "keyid": the data key the records use */
     bool legacy;            /* the wrap is still in LMDB meta (a hub made before `keys`) */
-    uint8_t *keys;          /* NULL when locked; STORE_K_TOTAL bytes */
-    bool initialized;
-    uint8_t suite;          /* STORE_SUITE_*: how records and look-up keys are made */
     store_kdf kdf;          /* valid when initialized */
 } store_hubkeys;
 

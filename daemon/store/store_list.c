@@ -76,8 +76,8 @@ static int store_list_ready(store *s, const store_lister *l)
 {
     if (l == NULL || l->begin == NULL || l->item == NULL)
         return store_errf(s, SKR_EINVAL, "lister missing");
-    if (s->hk.keys == NULL)
-        return store_errf(s, SKR_ELOCKED, s->hk.initialized ? "hub locked"
+    if (s->recs.keys == NULL)
+        return store_errf(s, SKR_ELOCKED, s->recs.initialized ? "hub locked"
                                                          : "hub not initialised");
     return 0;
 }

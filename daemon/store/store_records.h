@@ -5,8 +5,9 @@
  *
  * It includes the layers below (store_cache.h, store_kv.h, store_crypto.h), nothing
  * above. Its state is store_records, which struct store (store_hub.h) embeds as s->recs.
- * Its functions take the whole store *: a record is sealed with the hub keys' state
- * (s->hk.keys, s->hk.suite: set by the keys layer, read here) and written through kv.
+ * Its functions take the whole store *: a record is sealed with the key in its state
+ * (s->recs.keys, s->recs.suite: set by the keys layer above at init and unlock, cleared
+ * at lock) and written through kv.
  *
  * The hub is one LMDB environment with five named databases:
  *
@@ -84,6 +85,10 @@ typedef struct store_records {
     uint8_t *scratch;       /* STORE_SCRATCH_BYTES, holds the last decrypted record */
     size_t scratch_used;    /* bytes of plaintext to wipe on release */
     uint8_t format;         /* meta "version": 1 until store_upgrade ran */
+    /* What the records seal with, which the keys layer sets (store_keys.c): */
+    uint8_t *keys;          /* NULL when locked; STORE_K_TOTAL bytes, guarded memory */
+    uint8_t suite;          /* STORE_SUITE_*: how records and look-up keys are made */
+    bool initialized;       /* the hub has keys: a locked get says "hub locked" */
     store_pcache pcache[STORE_PCACHE];
 } store_records;
 

@@ -302,7 +302,7 @@ int store_ring_open(store *s, char err[STORE_ERRMSG_MAX])
         }
     }
     sodium_memzero(slot, sizeof slot);
-    if (s->hk.initialized && !s->hk.legacy) {
+    if (s->recs.initialized && !s->hk.legacy) {
         const store_wrapent *e = store_ring_find(s, s->hk.keyid);
         if (e == NULL) {
             r = store_errf(s, SKR_EINTEGRITY, "the key file %s holds no key for this hub's "

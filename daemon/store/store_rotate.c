@@ -46,7 +46,7 @@ static int store_reseal_db(store *s, MDB_txn *txn, MDB_dbi dbi, const char *labe
             goto out;
         }
         adlen = store_ad(ad, label, &k, v.mv_data, clear);
-        if (store_unseal_s(s->hk.suite, rot->old, ad, adlen, (uint8_t *)v.mv_data + clear,
+        if (store_unseal_s(s->recs.suite, rot->old, ad, adlen, (uint8_t *)v.mv_data + clear,
                          v.mv_size - clear, s->recs.scratch, STORE_REC_PT_MAX, &n) != 0) {
             /* Re-sealing it would launder a tampered value: the user deletes it first. */
             r = store_errf(s, SKR_EINTEGRITY, "rotate: a stored value failed authentication"
@@ -56,7 +56,7 @@ static int store_reseal_db(store *s, MDB_txn *txn, MDB_dbi dbi, const char *labe
         if (n > s->recs.scratch_used)
             s->recs.scratch_used = n;
         memcpy(rot->ct, v.mv_data, clear);
-        store_seal_s(s->hk.suite, rot->keys, ad, adlen, s->recs.scratch, n, rot->ct + clear);
+        store_seal_s(s->recs.suite, rot->keys, ad, adlen, s->recs.scratch, n, rot->ct + clear);
         nv.mv_size = v.mv_size;
         nv.mv_data = rot->ct;
         if ((r = store_cursor_replace(s, c, &k, &nv, "rotate write")) != 0)
@@ -107,7 +107,7 @@ int store_rotate_keys(store *s, const uint8_t *old, const store_kdf *kdf, const 
     }
     memcpy(rot.keys, old, STORE_K_TOTAL); /* the index key carries over */
     randombytes_buf(rot.keys + STORE_K_DATA, STORE_KEY_BYTES);
-    store_keys_derive(rot.keys, s->hk.suite);
+    store_keys_derive(rot.keys, s->recs.suite);
     memcpy(rot.keys + STORE_K_KEK, kek, STORE_KEY_BYTES);
     rot.id = store_keyid_new(s);
     both.ent[0] = *cur;
@@ -125,10 +125,10 @@ int store_rotate_keys(store *s, const uint8_t *old, const store_kdf *kdf, const 
     (void)store_journal_truncate(&s->kv);
     /* The records are sealed under the new key whatever this returns: install it. */
     r = store_ring_write(s, &one);
-    if (s->hk.keys != NULL) {
-        store_keys_free(s->hk.keys);
+    if (s->recs.keys != NULL) {
+        store_keys_free(s->recs.keys);
         sodium_mprotect_readonly(rot.keys);
-        s->hk.keys = rot.keys;
+        s->recs.keys = rot.keys;
         rot.keys = NULL;
         store_mirror_build(&s->mir, &s->kv, store_ord_version); /* every value was sealed again */
     }
@@ -153,11 +153,11 @@ int store_rotate(store *s, uint64_t *records)
 {
     store_release(s);
     (void)store_checkpoint_finish(s); /* a failure keeps the journal: retried later */
-    if (s->hk.keys == NULL)
-        return store_errf(s, SKR_ELOCKED, s->hk.initialized ? "hub locked"
+    if (s->recs.keys == NULL)
+        return store_errf(s, SKR_ELOCKED, s->recs.initialized ? "hub locked"
                                                          : "hub not initialised");
     if (s->kv.batching)
         return store_errf(s, SKR_EBUSY, "a write batch is open: commit it first");
-    /* The KEK is copied into the new key buffer before s->hk.keys is replaced. */
-    return store_rotate_keys(s, s->hk.keys, &s->hk.kdf, s->hk.keys + STORE_K_KEK, records);
+    /* The KEK is copied into the new key buffer before s->recs.keys is replaced. */
+    return store_rotate_keys(s, s->recs.keys, &s->hk.kdf, s->recs.keys + STORE_K_KEK, records);
 }

@@ -48,7 +48,7 @@ static size_t upg_rec(store *s, const MDB_val *k, const MDB_val *v, uint8_t *ct)
     if (v->mv_size < V1_REC_CLEAR)
         return 0;
     adlen = store_ad(ad, STORE_AD_REC_V1, k, v->mv_data, V1_REC_CLEAR);
-    if (store_unseal_s(s->hk.suite, s->hk.keys, ad, adlen, (const uint8_t *)v->mv_data + V1_REC_CLEAR,
+    if (store_unseal_s(s->recs.suite, s->recs.keys, ad, adlen, (const uint8_t *)v->mv_data + V1_REC_CLEAR,
                        v->mv_size - V1_REC_CLEAR, p + V1_HEAD_GAP,
                        STORE_REC_PT_MAX - V1_HEAD_GAP, &n) != 0)
         return 0;
@@ -69,8 +69,8 @@ static size_t upg_rec(store *s, const MDB_val *k, const MDB_val *v, uint8_t *ct)
     memcpy(ct, v->mv_data, V1_REC_CLEAR);
     memcpy(ct + V1_REC_CLEAR, v->mv_data, V1_REC_CLEAR); /* version = seq */
     adlen = store_ad(ad, STORE_AD_REC, k, ct, STORE_REC_CLEAR);
-    store_seal_s(s->hk.suite, s->hk.keys, ad, adlen, p, cls, ct + STORE_REC_CLEAR);
-    return STORE_REC_CLEAR + store_seal_overhead(s->hk.suite) + cls;
+    store_seal_s(s->recs.suite, s->recs.keys, ad, adlen, p, cls, ct + STORE_REC_CLEAR);
+    return STORE_REC_CLEAR + store_seal_overhead(s->recs.suite) + cls;
 }
 
 static size_t upg_ord(store *s, const MDB_val *k, const MDB_val *v, uint8_t *ct)
@@ -79,7 +79,7 @@ static size_t upg_ord(store *s, const MDB_val *k, const MDB_val *v, uint8_t *ct)
     size_t n, adlen = store_ad(ad, STORE_AD_ORD_V1, k, NULL, 0), len = 0;
 
     if (k->mv_size == STORE_HASH_BYTES + 8 &&
-        store_unseal_s(s->hk.suite, s->hk.keys, ad, adlen, v->mv_data, v->mv_size, name,
+        store_unseal_s(s->recs.suite, s->recs.keys, ad, adlen, v->mv_data, v->mv_size, name,
                        sizeof name, &n) == 0 && n > 0)
         len = store_ord_seal(s, k, (const uint8_t *)k->mv_data + STORE_HASH_BYTES,
                              (const char *)name, n, ct);
@@ -92,7 +92,7 @@ static size_t upg_proto(store *s, const MDB_val *k, const MDB_val *v, uint8_t *c
     uint8_t ad[STORE_AD_MAX], pt[8 + STORE_MAX_PROTOCOL];
     size_t n, adlen = store_ad(ad, STORE_AD_PROTO_V1, k, NULL, 0), len = 0;
 
-    if (store_unseal_s(s->hk.suite, s->hk.keys, ad, adlen, v->mv_data, v->mv_size, pt, sizeof pt,
+    if (store_unseal_s(s->recs.suite, s->recs.keys, ad, adlen, v->mv_data, v->mv_size, pt, sizeof pt,
                        &n) == 0 && n > 8)
         len = store_proto_seal(s, k, store_get_u64(pt), (const char *)pt + 8, n - 8, ct);
     sodium_memzero(pt, sizeof pt);
@@ -109,7 +109,7 @@ static bool upg_is_v2(store *s, const char *label, size_t clear, const MDB_val *
     if (v->mv_size < clear)
         return false;
     adlen = store_ad(ad, label, k, v->mv_data, clear);
-    if (store_unseal_s(s->hk.suite, s->hk.keys, ad, adlen, (const uint8_t *)v->mv_data + clear,
+    if (store_unseal_s(s->recs.suite, s->recs.keys, ad, adlen, (const uint8_t *)v->mv_data + clear,
                        v->mv_size - clear, s->recs.scratch, STORE_REC_PT_MAX, &n) != 0)
         return false;
     upg_scratch_used(s, n);

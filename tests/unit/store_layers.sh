@@ -5,9 +5,10 @@
 # between two layers' headers of one rank), on a header that includes store_hub.h, on a
 # file of daemon/store this table does not place, on a line of the crypto layer that
 # names a store, LMDB or a file call, on a file that reads the state of a layer above its
-# own (s->mir, s->recs, s->hk) beyond the crossings listed below, and on a kv or cache file
-# that calls a layer above by name; and on README.md's include table when it is not what
-# the files include.
+# own (s->mir, s->recs, s->hk) beyond the crossings listed below, on a file that calls a
+# function declared in the header of a layer above (or beside) its own, on a kv or cache
+# file that calls a layer above by name or includes store_hub.h; and on README.md's
+# include table when it is not what the files include.
 # Usage: store_layers.sh [DIR (daemon/store)]
 set -u
 dir=${1:-$(cd "$(dirname "$0")/../../daemon/store" && pwd)}
@@ -32,11 +33,8 @@ declare -A owns=([kv]=kv [cache]=mir [records]=recs [keys]=hk)
 # Crossings that are still there, each with what removes it (README.md): FILE:HEADER for
 # an include, FILE:s->MEMBER.FIELD for a read of a layer above.
 declare -A crossing=(
-  # records seal with the hub keys' state, which the keys layer sets at unlock; goes when
-  # records are handed the key buffer and suite instead (README.md)
-  [store.c:s->hk.keys]=1 [store.c:s->hk.suite]=1 [store.c:s->hk.initialized]=1
-  [store_format.c:s->hk.keys]=1 [store_format.c:s->hk.suite]=1
-  [store_list.c:s->hk.keys]=1 [store_list.c:s->hk.initialized]=1
+  # none today: the records' sealing key is the records' state (s->recs.keys), which the
+  # keys layer above sets
 )
 bad=0
 say() { echo "store_layers: $*"; bad=1; }
@@ -87,6 +85,27 @@ for f in store_lmdb.c store_batch.c store_journal.c store_jwrite.c store_ckpt.c 
   grep -nE "$re" "$dir/$f" | while IFS= read -r line; do
     echo "store_layers: $f:$line: ${layer[$f]} calls a layer above"
   done | grep . && bad=1
+done
+# No file calls a function that a header of a layer above its own (or beside it) declares:
+# the names are read from the headers' declarations, so a new one is checked too.
+declare -A declared=()
+for h in "${!layer[@]}"; do
+  case $h in *.h) ;; *) continue;; esac
+  [ -f "$dir/$h" ] || continue
+  case ${layer[$h]} in api|hub) continue;; esac
+  declared[$h]=$(sed -nE 's/^[a-z][a-z0-9_ ]*[ *](store_[a-z0-9_]+)\(.*/\1/p' "$dir/$h" | sort -u | paste -sd '|' -)
+done
+for path in "$dir"/*.c; do
+  f=$(basename "$path")
+  l=${layer[$f]:-}
+  [ -n "$l" ] || continue
+  for h in "${!declared[@]}"; do
+    m=${layer[$h]}
+    [ "$m" != "$l" ] && [ "${rank[$m]}" -ge "${rank[$l]}" ] && [ -n "${declared[$h]}" ] || continue
+    grep -nE "\b(${declared[$h]})\(" "$path" | while IFS= read -r line; do
+      echo "store_layers: $f:$line: $l calls $m (declared in $h)"
+    done | grep . && bad=1
+  done
 done
 # kv's and cache's files take their own state (store_kv *, store_mirror *), not struct
 # store: none includes store_hub.h.
