@@ -618,6 +618,75 @@ START_TEST(test_mirror_memory)
 }
 END_TEST
 
+/* ---- huge pages for a big mirror (store_mirror.c, mir_map) ---- */
+
+/* THPeligible of the mapping of /proc/self/smaps that holds addr: 0 or 1, -1 if none. */
+static int thp_eligible(const void *addr)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    char line[512];
+    int in = 0, r = -1;
+
+    ck_assert_ptr_nonnull(f);
+    while (r < 0 && fgets(line, sizeof line, f) != NULL) {
+        unsigned long lo, hi;
+        int v;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+            in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+        else if (in && sscanf(line, "THPeligible: %d", &v) == 1)
+            r = v;
+    }
+    fclose(f);
+    return r;
+}
+
+/* Whether the system grants huge pages to a mapping that asks (its "madvise" or "always"
+ * mode), from /sys/kernel/mm/transparent_hugepage/enabled. */
+static bool thp_on_request(void)
+{
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    char mode[128] = "";
+
+    if (f == NULL)
+        return false;
+    if (fgets(mode, sizeof mode, f) == NULL)
+        mode[0] = 0;
+    fclose(f);
+    return strstr(mode, "[never]") == NULL && mode[0] != 0;
+}
+
+/* A big mirror's table and arena ask for huge pages (a get's two random reads then miss
+ * no TLB), also when the arena grows past the bound by mremap; a small one's do not (a
+ * huge page would be 2 MiB resident for a few KiB of hub). */
+START_TEST(test_mirror_huge_pages)
+{
+    enum { N = 60000, LEN = 184 };
+    static uint8_t val[STORE_REC_CLEAR + LEN];
+    uint8_t key[2 * STORE_HASH_BYTES];
+    store_mirror big = { 0 }, small = { 0 };
+    bool on = thp_on_request();
+
+    ck_assert_int_eq(store_mirror_alloc(&big, 1100000, (size_t)64 << 20), 0);
+    ck_assert_int_eq(store_mirror_alloc(&small, 1000, (size_t)1 << 20), 0);
+    ck_assert_int_eq(thp_eligible(big.slots), on);
+    ck_assert_int_eq(thp_eligible(big.arena), on);
+    ck_assert_int_eq(thp_eligible(small.slots), 0);
+    ck_assert_int_eq(thp_eligible(small.arena), 0);
+    for (uint64_t i = 1; i <= N; i++) { /* about 12 MiB of entries: the arena moves */
+        randombytes_buf(key, sizeof key);
+        store_put_u64(val, i);
+        store_put_u64(val + 8, i);
+        randombytes_buf(val + STORE_REC_CLEAR, LEN);
+        store_mirror_put(&small, key, val, sizeof val);
+    }
+    ck_assert_uint_eq(small.count, N);
+    ck_assert_uint_ge(small.cap, (size_t)8 << 20);
+    ck_assert_int_eq(thp_eligible(small.arena), on);
+    store_mirror_free(&big);
+    store_mirror_free(&small);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("store_mirror");
@@ -633,6 +702,7 @@ int main(void)
     tcase_add_loop_test(tc, test_mirror_build_serves, 0, 2);
     tcase_add_test(tc, test_mirror_build_lock);
     tcase_add_test(tc, test_mirror_memory);
+    tcase_add_test(tc, test_mirror_huge_pages);
     suite_add_tcase(su, tc);
     return fixture_run(su);
 }
