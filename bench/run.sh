@@ -244,7 +244,7 @@ sd_sock=$tmp/run/pass.sock
 sd_pid=$!
 pids+=("$sd_pid")
 wait_ping "$sd_sock"
-printf 'bench passphrase' > "$tmp/pass"
+(umask 077; printf 'bench passphrase' > "$tmp/pass") # the CLI warns about a readable one
 SEKRETS_SOCKET=$sd_sock "$cli" init --passphrase-file "$tmp/pass" >/dev/null
 SEKRETS_SOCKET=$sd_sock "$cli" lock >/dev/null
 t0=$(ms_now)
