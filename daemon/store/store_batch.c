@@ -118,7 +118,7 @@ void store_kv_batch_async(store_kv *kv, void (*notify)(void *arg), void *arg)
  * two thread wake-ups (the writer's, then the loop's: 43 and 33 us at the median on this
  * 2-core VM), which pay only when the loop has other work to run during the sync; a small
  * batch means few clients, all waiting for it. About 22 puts of a small record (some 370
- * bytes of journal each): 8 clients of one put each stay here (5 to 10% faster than
+ * bytes of journal each): 8 clients of one put each stay here (4 to 16% faster than
  * handed over, 4 interleaved rounds), one client with 64 in flight is handed over (11 to
  * 30% faster than written here). */
 #define STORE_BATCH_ASYNC_MIN_BYTES (8u << 10)
