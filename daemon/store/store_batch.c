@@ -38,7 +38,11 @@ int store_kv_batch_begin(store_kv *kv)
             return r;
     }
     kv->batching = true;
-    kv->batch_err = 0;
+    /* A record in flight that was settled here but not yet finished (the growth
+     * checkpoint above, say, waited for it) and was lost takes this batch with it, as it
+     * does a batch opened before the loss: store_batch_commit_finish reports the loss, and
+     * the caller fails the open batch's replies with the record's (store.h). */
+    kv->batch_err = kv->jw_state == STORE_JW_SETTLED ? kv->jw_rc : 0;
     kv->jlen = 0;
     return 0; /* the txns themselves are begun by the first write */
 }
