@@ -401,9 +401,23 @@ static void server_batch_settled(server *srv, int which, int rc)
         !uv_is_active((uv_handle_t *)&srv->ckpt_timer) &&
         !srv->stopping)
         uv_timer_start(&srv->ckpt_timer, on_ckpt_timer, CHECKPOINT_DELAY_MS, 0);
-    for (session *s = srv->sessions, *next; s != NULL; s = next) {
-        next = s->next;
-        session_release(s, which, rc, msg);
+    /* Every session's run first, then the pumps: a pump may serve a lock that closes
+     * other sessions, and a walk that pumped as it went could stop short of a run that
+     * must still fail (its acks would then go out with a later record). */
+    for (session *s = srv->sessions; s != NULL; s = s->next) /* |=: a walk of an outer */
+        s->pump_due |= session_settle(s, which, rc, msg);     /* call may still owe one */
+    session *s = srv->sessions;
+    while (s != NULL) {
+        if (!s->pump_due) {
+            s = s->next;
+            continue;
+        }
+        uint64_t closes = srv->closes;
+        s->pump_due = false;
+        session_pump(s);
+        /* A session closed meanwhile is out of the list (and s may be that one): start
+         * over; the ones pumped already are not due any more. */
+        s = srv->closes == closes ? s->next : srv->sessions;
     }
 }
 

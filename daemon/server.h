@@ -42,6 +42,8 @@ struct server {
     bool sync_pending;        /* a committed batch's record is being written off the loop
                                * (store_batch_commit_start): its replies are held */
     bool sync_pending_seen;   /* one was: logged once (debug) */
+    uint64_t closes;          /* sessions closed so far: a walk of the list that pumps
+                               * sessions starts over when one closed (server.c) */
     uv_async_t commit_async;  /* the store's journal writer is done (store_jwrite.c) */
     uint64_t last_commit_ms;  /* uv_now of the last batch commit: quiet since then? */
     const config *cfg;

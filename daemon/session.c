@@ -63,6 +63,7 @@ void session_close(session *s)
     if (s->closing)
         return;
     s->closing = true;
+    s->srv->closes++;
     session_unlink(s);
     /* Wipe now: the close callbacks come a loop turn later. */
     proto_reader_free(&s->reader);
@@ -155,19 +156,19 @@ static void held_fail(session *s, session_held *h, session_held *o, int code,
     }
 }
 
-void session_release(session *s, int which, int code, const char *message)
+bool session_settle(session *s, int which, int code, const char *message)
 {
     session_held *h = &s->held[which];
     if (!h->on)
-        return;
+        return false;
     h->on = false;
     if (code != 0 && !s->closing) /* a lost record in flight took the open batch too */
         held_fail(s, h, which == SESSION_HELD_WRITING ? &s->held[SESSION_HELD_OPEN] : NULL,
                   code, message);
     h->n = 0;
-    if (!s->closing)
-        session_pump(s);
+    return !s->closing;
 }
+
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
@@ -460,6 +461,17 @@ static int session_dispatch(session *s, const proto_request *req)
     return rc;
 }
 
+/* An error reply that dispatch did not give: it waits behind the replies held before it
+ * like any other, and is counted in their run, so that a lost batch, whose run is wiped
+ * and answered again id by id (held_fail), answers it again too. */
+static void reply_error_held(session *s, uint32_t id, int code, const char *message)
+{
+    size_t mark = s->out.len;
+    reply_error(s, id, code, message);
+    if (host_hold(s, id, mark) != 0)
+        s->close_after_flush = true; /* cannot be answered again if the batch is lost */
+}
+
 static void serve_frame(session *s, const uint8_t *frame, size_t len)
 {
     proto_request req;
@@ -470,13 +482,13 @@ static void serve_frame(session *s, const uint8_t *frame, size_t len)
         char shown[LOG_QUOTED_SIZE(PROTO_ERRMSG_MAX)];
         log_warn("bad frame from pid=%d uid=%u: reason=%s", (int)s->pid, (unsigned)s->uid,
                  log_quote(shown, sizeof(shown), msg, strlen(msg)));
-        reply_error(s, req.id, rc, msg);
+        reply_error_held(s, req.id, rc, msg);
         s->close_after_flush = true;
         return;
     }
     if (rc != 0) {
         dispatch_audit(s->pid, s->uid, &req, rc);
-        reply_error(s, req.id, rc, msg);
+        reply_error_held(s, req.id, rc, msg);
         return;
     }
     size_t before = s->out.len;
@@ -491,7 +503,7 @@ static void serve_frame(session *s, const uint8_t *frame, size_t len)
 void session_pump(session *s)
 {
     /* An op that commits the open batch first (lock, rotate, init, unlock, passwd)
-     * releases this session's held replies, and session_release pumps it, while the pump
+     * releases this session's held replies, and server_batch_settled pumps it, while the pump
      * already running is serving that op: a nested pump would serve the next frames before
      * it (replies out of order) and compact the reader under the frame still in use (a
      * passwd read its passphrase wiped). The running pump serves the rest, in order. */

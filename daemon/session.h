@@ -72,6 +72,7 @@ struct session {
     bool wrote;               /* a uv_write completed: the write wait made progress */
     bool body_queued;         /* out/writing may hold a get reply (a body): wiped at lock */
     bool pumping;             /* inside session_pump: a nested call returns at once */
+    bool pump_due;            /* a run was released: to be pumped (server_batch_settled) */
     dispatch_ctx dctx;        /* what dispatch() is given: set at admission (session.c) */
 };
 
@@ -84,8 +85,9 @@ void session_close(session *s);
 void session_drop_bodies(session *s);
 /* After a batch's commit: releases the replies held for it (`which`: SESSION_HELD_*), or
  * turns them into `code` errors; a failed record in flight fails the open batch's too
- * (the store lost both). */
-void session_release(session *s, int which, int code, const char *message);
+ * (the store lost both). True when a run was released: the caller then pumps the session
+ * (server_batch_settled settles every session first, then pumps). */
+bool session_settle(session *s, int which, int code, const char *message);
 /* The open batch's record went to the writer thread: its held replies now wait for that
  * (SESSION_HELD_OPEN becomes SESSION_HELD_WRITING, which was released before). */
 void session_hold_advance(session *s);
