@@ -358,6 +358,9 @@ void store_lock(store *s)
 {
     if (s == NULL)
         return;
+    /* A record in flight is settled first (its result kept for store_batch_commit_finish):
+     * a lost one takes its values out of the mirror and LMDB's txn while both are here. */
+    store_journal_write_join(&s->kv);
     (void)store_checkpoint_finish(s); /* a failure keeps the journal: retried later */
     store_release(s);
     store_keys_free(s->recs.keys); /* read-write, wipe, free */

@@ -40,7 +40,8 @@
 
 /* The journal's writer thread (store_jwrite.c): writes one record with one O_DSYNC
  * pwrite while the caller's thread serves the next batch. Everything under mu but buf,
- * len and off, which the caller sets before it hands a job over and reads after done. */
+ * len, off, fd, fault and notify, which the caller sets before it hands a job over (or,
+ * notify, before the thread starts or after a wait) and reads after done. */
 typedef struct store_jwriter {
     pthread_t thread;
     bool up;                /* the thread was started (joined at store_jwrite_stop) */
