@@ -169,7 +169,6 @@ bool session_settle(session *s, int which, int code, const char *message)
     return !s->closing;
 }
 
-
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     session *s = h->data;

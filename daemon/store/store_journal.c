@@ -370,7 +370,6 @@ static int j_write_lost(store_kv *kv, int err)
 
 void store_journal_write_join(store_kv *kv)
 {
-
     if (kv->jw_state != STORE_JW_WRITING)
         return;
     store_jwrite_wait(&kv->jw);

@@ -500,7 +500,6 @@ void store_mirror_add(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES], 
 
 void store_mirror_free(store_mirror *m)
 {
-
     mir_unmap(m->slots, m->nslots * sizeof *m->slots);
     mir_unmap(m->arena, m->cap);
     mir_unmap(m->vbuf, MIR_VALUE_MAX);
@@ -522,7 +521,6 @@ void store_unmap_anon(void *p, size_t bytes)
 
 int store_mirror_alloc(store_mirror *m, size_t entries, size_t arena_bytes)
 {
-
     store_mirror_free(m);
     /* 4/5 full once built: the count is known, and the table grows past 7/8 */
     m->nslots = entries * 5 / 4 + MIR_MIN_SLOTS;
