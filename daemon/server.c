@@ -212,17 +212,20 @@ static void on_idle_timer(uv_timer_t *t)
  * after the turn's I/O; only then are their replies released. Under load, many writes
  * share one fsync; alone, a write still costs exactly one. A big batch's journal record
  * is written on the store's writer thread (store_batch_commit_start) while the loop fills
- * the next batch, whose commit waits for that record: each session's held replies form
- * two runs, the record in flight's and the open batch's (session.h). */
+ * the next batch, which queues behind it when its turn ends (up to
+ * STORE_BATCH_IN_FLIGHT_MAX records in flight), so the disk goes from one record to the
+ * next: each session's held replies form a run per record in flight and one for the
+ * open batch (session.h). */
 
 static void server_batch_commit_start(server *srv);
 
 static void on_commit_check(uv_check_t *check)
 {
     server *srv = check->data;
-    if (srv->sync_pending) {
-        /* One record in flight at a time: the open batch grows until its notify, and the
-         * loop may sleep till then. */
+    if (store_batch_in_flight(srv->hub) > 0 && !store_batch_queueable(srv->hub)) {
+        /* No slot free behind the records in flight (or this batch cannot queue: a
+         * checkpoint is due, say): it grows until a notify, and the loop may sleep till
+         * then. Committing it here would wait for those writes on the loop. */
         uv_idle_stop(&srv->commit_idle);
         return;
     }
@@ -275,7 +278,7 @@ static void note_checkpoint_start(server *srv)
 static void on_ckpt_timer(uv_timer_t *t)
 {
     server *srv = t->data;
-    if (srv->batch_open || srv->sync_pending) { /* commits soon; try again just after */
+    if (srv->batch_open || store_batch_in_flight(srv->hub) > 0) { /* commits soon: retry */
         uv_timer_start(t, on_ckpt_timer, 1, 0);
         return;
     }
@@ -372,8 +375,8 @@ int server_batch_open(server *srv)
     uv_check_start(&srv->commit_check, on_commit_check);
     /* A batch opened from the check callback itself (a released session serving its
      * next buffered request) is committed by the next turn's check: keep the loop from
-     * blocking in poll until then. While a record is in flight its notify wakes the loop. */
-    if (!srv->sync_pending)
+     * blocking in poll until then. With every slot in flight taken, a notify wakes it. */
+    if (store_batch_in_flight(srv->hub) < STORE_BATCH_IN_FLIGHT_MAX)
         uv_idle_start(&srv->commit_idle, on_commit_idle);
     return 0;
 }
@@ -388,8 +391,9 @@ static void server_batch_close(server *srv)
 }
 
 /* After a batch's commit returned rc: a checkpoint it started, the timer for the next
- * one, and the replies held for it (`which` of each session's), released or failed. */
-static void server_batch_settled(server *srv, int which, int rc)
+ * one, and the replies held for it (`which` of each session's), released or failed; the
+ * sessions are pumped after (server_batch_pump). */
+static void server_batch_settle(server *srv, int which, int rc)
 {
     note_checkpoint_start(srv); /* a due one now commits on the store's thread */
     char msg[STORE_ERRMSG_MAX + 32] = "";
@@ -406,6 +410,11 @@ static void server_batch_settled(server *srv, int which, int rc)
      * must still fail (its acks would then go out with a later record). */
     for (session *s = srv->sessions; s != NULL; s = s->next) /* |=: a walk of an outer */
         s->pump_due |= session_settle(s, which, rc, msg);     /* call may still owe one */
+}
+
+/* Serves the sessions whose held replies were settled. */
+static void server_batch_pump(server *srv)
+{
     session *s = srv->sessions;
     while (s != NULL) {
         if (!s->pump_due) {
@@ -421,20 +430,27 @@ static void server_batch_settled(server *srv, int which, int rc)
     }
 }
 
-/* The record in flight was written (or is waited for here): its replies go out, or fail
- * together with the open batch's, which was lost with it (store.h). */
+static void server_batch_settled(server *srv, int which, int rc)
+{
+    server_batch_settle(srv, which, rc);
+    server_batch_pump(srv);
+}
+
+/* The oldest record in flight was written (or is waited for here): its replies go out,
+ * or fail together with those of the records behind it and of the open batch, which
+ * were lost with it (store.h). */
 static void server_sync_end(server *srv)
 {
-    srv->sync_pending = false;
     server_batch_settled(srv, SESSION_HELD_WRITING, store_batch_commit_finish(srv->hub));
 }
 
 static void on_commit_async(uv_async_t *a)
 {
     server *srv = a->data;
-    /* A notify may come late, for a record server_batch_commit already waited for, while
-     * the next one is being written: that one's own notify follows. */
-    if (srv->sync_pending && store_batch_written(srv->hub))
+    /* Sends coalesce: one notify may stand for several records written. One may also
+     * come late, for a record server_batch_commit already waited for, while the next one
+     * is being written: that one's own notify follows. */
+    while (store_batch_in_flight(srv->hub) > 0 && store_batch_written(srv->hub))
         server_sync_end(srv);
 }
 
@@ -459,20 +475,29 @@ static void server_batch_commit_start(server *srv)
     server_batch_close(srv);
     int rc = store_batch_commit_start(srv->hub);
     if (rc == 1) {
-        if (!srv->sync_pending_seen) /* once: the tests look for it */
+        if (!srv->sync_pending_seen) /* once each: the tests look for them */
             log_debug("a batch's journal record is written off the loop");
         srv->sync_pending_seen = true;
-        srv->sync_pending = true;
+        if (!srv->sync_queued_seen && store_batch_in_flight(srv->hub) > 1)
+            log_debug("a batch's journal record is queued behind one in flight");
+        srv->sync_queued_seen |= store_batch_in_flight(srv->hub) > 1;
         for (session *s = srv->sessions; s != NULL; s = s->next)
             session_hold_advance(s);
         return;
     }
-    server_batch_settled(srv, SESSION_HELD_OPEN, rc);
+    /* Written here (or lost): the store settled the records in flight first (a thread's
+     * failure just now makes it so), so their replies are settled before this batch's,
+     * in the order of `out`, and only then is anyone pumped: a pump that opened the next
+     * batch would have its replies join a run that is about to be settled. */
+    while (store_batch_in_flight(srv->hub) > 0)
+        server_batch_settle(srv, SESSION_HELD_WRITING, store_batch_commit_finish(srv->hub));
+    server_batch_settle(srv, SESSION_HELD_OPEN, rc);
+    server_batch_pump(srv);
 }
 
 void server_batch_commit(server *srv)
 {
-    if (srv->sync_pending)
+    while (store_batch_in_flight(srv->hub) > 0)
         server_sync_end(srv);
     if (!srv->batch_open)
         return;

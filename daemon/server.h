@@ -39,9 +39,9 @@ struct server {
     uint64_t mirror_started_ms; /* uv_now when that build began */
     bool mirror_paused;       /* stopped for a checkpoint commit (resumed at its end) */
     bool batch_open;          /* writes are waiting in the store's open transaction */
-    bool sync_pending;        /* a committed batch's record is being written off the loop
-                               * (store_batch_commit_start): its replies are held */
-    bool sync_pending_seen;   /* one was: logged once (debug) */
+    bool sync_pending_seen;   /* a batch's record was written off the loop (its replies
+                               * held till then: store_batch_in_flight): logged once */
+    bool sync_queued_seen;    /* one was queued behind another in flight: logged once */
     uint64_t closes;          /* sessions closed so far: a walk of the list that pumps
                                * sessions starts over when one closed (server.c) */
     uv_async_t commit_async;  /* the store's journal writer is done (store_jwrite.c) */

@@ -99,14 +99,25 @@ static int held_add(session_held *h, uint32_t id)
     return 0;
 }
 
+/* The run of the newest record in flight, or a later one this session holds already. */
+static int newest_writing(const session *s)
+{
+    unsigned n = store_batch_in_flight(s->srv->hub);
+    int which = n > 0 ? (int)n - 1 : SESSION_HELD_WRITING;
+    for (int i = which + 1; i < SESSION_HELD_OPEN; i++)
+        if (s->held[i].on)
+            which = i;
+    return which;
+}
+
 /* Records that the reply just appended (starting at `mark`) waits for a batch: the open
- * one, or, with none open, the one whose record is in flight (a read that saw its
- * writes). Runs stay in the order of `out`: once the open batch's run began, every later
- * reply joins it. */
+ * one, or, with none open, the newest whose record is in flight (a read that may have
+ * seen its writes). Runs stay in the order of `out`: once a run began, every later reply
+ * joins it or one behind it. */
 static int session_hold(session *s, uint32_t id, size_t mark)
 {
     int which = s->srv->batch_open || s->held[SESSION_HELD_OPEN].on ? SESSION_HELD_OPEN
-                                                                    : SESSION_HELD_WRITING;
+                                                                    : newest_writing(s);
     session_held *h = &s->held[which];
     if (!h->on) {
         h->on = true;
@@ -118,15 +129,20 @@ static int session_hold(session *s, uint32_t id, size_t mark)
 
 static bool holding(const session *s)
 {
-    return s->held[SESSION_HELD_WRITING].on || s->held[SESSION_HELD_OPEN].on;
+    for (int i = 0; i < SESSION_HELD_RUNS; i++)
+        if (s->held[i].on)
+            return true;
+    return false;
 }
 
 void session_hold_advance(session *s)
 {
-    session_held *w = &s->held[SESSION_HELD_WRITING], *o = &s->held[SESSION_HELD_OPEN];
-    if (!o->on)
+    unsigned n = store_batch_in_flight(s->srv->hub);
+    session_held *o = &s->held[SESSION_HELD_OPEN];
+    if (!o->on || n == 0)
         return;
-    if (!w->on) { /* the usual case: the run before was released; its ids array is reused */
+    session_held *w = &s->held[n - 1];
+    if (!w->on) { /* the usual case: that run was released; its ids array is reused */
         session_held t = *w;
         *w = *o;
         *o = t;
@@ -139,34 +155,52 @@ void session_hold_advance(session *s)
     o->n = 0;
 }
 
-/* Replaces the replies from h's mark on with errors for h's ids (and then o's, the run
- * after it, when given): none of them may be sent, their writes were not saved. */
-static void held_fail(session *s, session_held *h, session_held *o, int code,
-                      const char *message)
+/* Replaces the replies of runs from..to (the ones on) with errors for their ids: none of
+ * them may be sent, their writes were not saved. The runs lie in that order in `out`. */
+static void held_fail(session *s, int from, int to, int code, const char *message)
 {
-    sodium_memzero(s->out.data + h->mark, s->out.len - h->mark);
-    s->out.len = h->mark;
-    for (size_t i = 0; i < h->n; i++)
-        reply_error(s, h->ids[i], code, message);
-    if (o != NULL && o->on) {
-        for (size_t i = 0; i < o->n; i++)
-            reply_error(s, o->ids[i], code, message);
-        o->on = false;
-        o->n = 0;
+    bool cut = false;
+    for (int i = from; i <= to; i++) {
+        session_held *h = &s->held[i];
+        if (!h->on)
+            continue;
+        if (!cut) { /* everything from the first failed run on goes */
+            sodium_memzero(s->out.data + h->mark, s->out.len - h->mark);
+            s->out.len = h->mark;
+            cut = true;
+        }
+        for (size_t k = 0; k < h->n; k++)
+            reply_error(s, h->ids[k], code, message);
+        h->on = false;
+        h->n = 0;
     }
+}
+
+/* The oldest record in flight was settled: the next ones move up a run. */
+static void held_shift(session *s)
+{
+    session_held t = s->held[SESSION_HELD_WRITING];
+    for (int i = SESSION_HELD_WRITING; i + 1 < SESSION_HELD_OPEN; i++)
+        s->held[i] = s->held[i + 1];
+    s->held[SESSION_HELD_OPEN - 1] = t;
 }
 
 bool session_settle(session *s, int which, int code, const char *message)
 {
-    session_held *h = &s->held[which];
-    if (!h->on)
-        return false;
-    h->on = false;
-    if (code != 0 && !s->closing) /* a lost record in flight took the open batch too */
-        held_fail(s, h, which == SESSION_HELD_WRITING ? &s->held[SESSION_HELD_OPEN] : NULL,
-                  code, message);
-    h->n = 0;
-    return !s->closing;
+    /* a lost record in flight took the ones behind it and the open batch too */
+    int last = which == SESSION_HELD_WRITING && code != 0 ? SESSION_HELD_OPEN : which;
+    bool any = false;
+    for (int i = which; i <= last; i++)
+        any |= s->held[i].on;
+    if (code != 0 && !s->closing) {
+        held_fail(s, which, last, code, message);
+    } else {
+        s->held[which].on = false;
+        s->held[which].n = 0;
+    }
+    if (which == SESSION_HELD_WRITING)
+        held_shift(s);
+    return any && !s->closing;
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -402,8 +436,9 @@ static void host_batch_commit(void *arg)
 static int host_hold(void *arg, uint32_t id, size_t mark)
 {
     session *s = arg;
-    return holding(s) || s->srv->batch_open || s->srv->sync_pending ? session_hold(s, id, mark)
-                                                                     : 0;
+    return holding(s) || s->srv->batch_open || store_batch_in_flight(s->srv->hub) > 0
+               ? session_hold(s, id, mark)
+               : 0;
 }
 
 static void host_lock(void *arg)

@@ -28,8 +28,9 @@ struct server;
 typedef struct session session;
 
 /* Replies held for one batch (group commit): they acknowledge writes, or show reads of
- * them, that are not durable yet. A session has two such runs at most, one behind the
- * other in `out`: the batch whose journal record is being written, and the open one. */
+ * them, that are not durable yet. A session has a run for each batch whose journal record
+ * is in flight (up to STORE_BATCH_IN_FLIGHT_MAX, oldest first) and one for the open
+ * batch, each behind the one before in `out`. */
 typedef struct session_held {
     bool on;
     size_t mark;              /* where in `out` they start */
@@ -38,8 +39,9 @@ typedef struct session_held {
 } session_held;
 
 enum {
-    SESSION_HELD_WRITING, /* the batch whose record is in flight (server.sync_pending) */
-    SESSION_HELD_OPEN,    /* the open batch (server.batch_open) */
+    SESSION_HELD_WRITING = 0, /* the oldest batch whose record is in flight; the next
+                               * ones in flight follow (store_batch_in_flight) */
+    SESSION_HELD_OPEN = STORE_BATCH_IN_FLIGHT_MAX, /* the open batch (server.batch_open) */
     SESSION_HELD_RUNS
 };
 
@@ -83,13 +85,15 @@ void session_close(session *s);
 /* At lock: replies with a body that cannot be handed to the socket now are wiped, and
  * their connection closed. */
 void session_drop_bodies(session *s);
-/* After a batch's commit: releases the replies held for it (`which`: SESSION_HELD_*), or
- * turns them into `code` errors; a failed record in flight fails the open batch's too
- * (the store lost both). True when a run was released: the caller then pumps the session
- * (server_batch_settled settles every session first, then pumps). */
+/* After a batch's commit: releases the replies held for it (`which`: SESSION_HELD_OPEN,
+ * or SESSION_HELD_WRITING for the oldest record in flight, whose successors then move
+ * up), or turns them into `code` errors; a failed record in flight fails those behind it
+ * and the open batch's too (the store lost them all). True when a run was released: the
+ * caller then pumps the session (server_batch_settled settles every session first, then
+ * pumps). */
 bool session_settle(session *s, int which, int code, const char *message);
-/* The open batch's record went to the writer thread: its held replies now wait for that
- * (SESSION_HELD_OPEN becomes SESSION_HELD_WRITING, which was released before). */
+/* The open batch's record went to the writer thread, behind those in flight: its held
+ * replies now wait for that record (SESSION_HELD_OPEN becomes the last run in flight). */
 void session_hold_advance(session *s);
 /* References that keep a session's memory alive (its handles hold one each; a request on
  * the thread pool holds one). */

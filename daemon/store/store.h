@@ -245,22 +245,30 @@ int store_batch_commit(store *s);
  * from that thread once the write returned (the daemon: uv_async_send).
  *
  * store_batch_commit_start ends the open batch: 1 when its record is being written (a big
- * enough batch: small ones are written here, as store_batch_commit does, which is what
- * it returns then: 0 or an SKR_E* code). Until store_batch_commit_finish the batch is not
- * durable, and the caller holds its replies, and every reply given meanwhile (reads see
- * its writes), as for an open batch. One record is in flight at a time: the caller commits
- * the next batch after the finish. store_batch_commit_finish waits for the write if it
- * has not returned (store_batch_written: it has) and gives its result: 0, the batch is
- * durable; an SKR_E* code, it was lost, and so was the batch opened since (its commit
- * fails with the same code: the caller fails both batches' replies). 0 again when there
- * was nothing left to finish. Any call that needs the journal settled (a checkpoint,
- * store_batch_commit, lock, close, ...) waits for a write in flight itself and keeps its
- * result for store_batch_commit_finish.
+ * enough batch, or any batch behind a record in flight: small ones alone are written
+ * here, as store_batch_commit does, which is what it returns then: 0 or an SKR_E* code).
+ * Until its store_batch_commit_finish the batch is not durable, and the caller holds its
+ * replies, and every reply given meanwhile (reads see its writes), as for an open batch.
+ * Up to STORE_BATCH_IN_FLIGHT_MAX records are in flight, written in order: a batch ended
+ * while one is in flight queues behind it, so the thread goes straight from one write to
+ * the next. store_batch_in_flight counts them; store_batch_queueable says whether the
+ * open batch would queue now (a slot free, and a batch that can go: with none, the
+ * caller waits for a finish rather than commit here, which would wait for the writes).
+ * store_batch_commit_finish takes the oldest record's result, waiting for its write if
+ * it has not returned (store_batch_written: it has): 0, the batch is durable; an SKR_E*
+ * code, it was lost, and so were the records behind it and the batch opened since (their
+ * finishes and its commit give the same code: the caller fails all their replies). 0
+ * again when there was nothing left to finish. Any call that needs the journal settled
+ * (a checkpoint, store_batch_commit, lock, close, ...) waits for the writes in flight
+ * itself and keeps their results for store_batch_commit_finish.
  */
+#define STORE_BATCH_IN_FLIGHT_MAX 2
 void store_batch_async(store *s, void (*notify)(void *arg), void *arg);
 int store_batch_commit_start(store *s);
 bool store_batch_written(const store *s);
 int store_batch_commit_finish(store *s);
+unsigned store_batch_in_flight(const store *s);
+bool store_batch_queueable(store *s);
 int store_checkpoint(store *s);
 bool store_checkpoint_pending(const store *s);
 

@@ -44,6 +44,16 @@ int store_batch_commit_finish(store *s)
     return s != NULL ? store_kv_batch_commit_finish(&s->kv) : 0;
 }
 
+unsigned store_batch_in_flight(const store *s)
+{
+    return s != NULL ? store_kv_batch_in_flight(&s->kv) : 0;
+}
+
+bool store_batch_queueable(store *s)
+{
+    return s != NULL && store_kv_batch_queueable(&s->kv);
+}
+
 int store_checkpoint(store *s)
 {
     return store_kv_checkpoint(&s->kv);

@@ -91,7 +91,7 @@ int store_kv_checkpoint_start(store_kv *kv)
     if (kv->ckpt_running)
         return 1;
     if (kv->ckpt == NULL || kv->ckpt_notify == NULL || kv->broken || kv->batch != NULL ||
-        kv->jw_state == STORE_JW_WRITING)
+        kv->jw_settled < kv->jw.submitted)
         return store_kv_checkpoint(kv); /* nothing to commit (or refused, or a record in flight
                                     * to settle first): here, as before */
     kv->ckpt_txn = kv->ckpt;

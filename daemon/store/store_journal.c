@@ -256,9 +256,9 @@ static void j_disown(store_kv *kv)
     (void)j_pwrite(kv, zero, sizeof zero, kv->jend, "journal write");
 }
 
-/* Fills in the open batch's record head and checksum (room reserved by j_log): its
- * length. */
-static size_t j_seal(store_kv *kv)
+/* Fills in the open batch's record head and checksum (room reserved by j_log) as record
+ * number seq: its length. */
+static size_t j_seal(store_kv *kv, uint64_t seq)
 {
     uint8_t *p = kv->jbuf;
     size_t len = kv->jlen + J_SUM;
@@ -266,7 +266,7 @@ static size_t j_seal(store_kv *kv)
     j_put32(p, (uint32_t)len);
     j_put32(p + 4, 0);
     store_put_u64(p + 8, kv->jepoch);
-    store_put_u64(p + 16, kv->jseq + 1);
+    store_put_u64(p + 16, seq);
     j_sum(p, kv->jlen, p + kv->jlen);
     return len;
 }
@@ -300,7 +300,7 @@ int store_journal_sync(store_kv *kv)
         return 0;
     if (kv->jreset_owed && (r = j_reset(kv)) != 0)
         return r;
-    len = j_seal(kv);
+    len = j_seal(kv, kv->jseq + 1);
     if ((r = j_pwrite(kv, kv->jbuf, len, kv->jend, "journal write")) != 0) {
         j_disown(kv);
         return r;
@@ -318,46 +318,66 @@ int store_journal_sync(store_kv *kv)
  * (records drop a key's entries before writing it), whereas feeding it after the sync
  * would put back a value a later batch had already replaced. Gets that read those values
  * meanwhile are held by the caller until this record is durable (store.h); a lost record
- * takes them out again (batch_lost). */
+ * takes them out again (batch_lost). A record handed over while others are in flight
+ * goes right after them: its offset and number follow theirs. */
 int store_journal_write_begin(store_kv *kv)
 {
-    uint8_t *spare = kv->jw.buf;
-    size_t spare_cap = kv->jw.cap, len;
+    uint64_t off = kv->jend, seq = kv->jseq, n;
+    store_jrec *rec;
+    uint8_t *spare;
+    size_t spare_cap;
 
-    store_journal_write_join(kv);
     if (kv->jlen == 0)
         return 0;
-    if (kv->jw_state != STORE_JW_IDLE || kv->jreset_owed || store_jwrite_start(&kv->jw) != 0)
-        return store_journal_sync(kv); /* a result still owed, a reset first, no thread */
-    len = j_seal(kv);
+    if (kv->jw.submitted - kv->jw_taken >= STORE_BATCH_IN_FLIGHT_MAX || kv->jreset_owed ||
+        store_jwrite_failing(&kv->jw) || store_jwrite_start(&kv->jw) != 0)
+        return store_journal_sync(kv); /* no slot, a loss to settle, a reset first, no thread */
+    for (n = kv->jw_settled; n < kv->jw.submitted; n++) {
+        off += kv->jw.rec[n % STORE_BATCH_IN_FLIGHT_MAX].len;
+        seq++;
+    }
+    rec = &kv->jw.rec[kv->jw.submitted % STORE_BATCH_IN_FLIGHT_MAX];
+    spare = rec->buf;
+    spare_cap = rec->cap;
+    rec->len = j_seal(kv, seq + 1);
     j_batch_hook(kv, kv->batch_durable, kv->jbuf, kv->jlen);
-    kv->jw.buf = kv->jbuf;
-    kv->jw.cap = kv->jcap;
-    kv->jw.len = len;
-    kv->jw.off = kv->jend;
-    kv->jw.fd = kv->jfd;
-    kv->jw.fault = j_fault_next();
-    kv->jbuf = spare; /* the next batch logs into the other buffer */
+    rec->buf = kv->jbuf;
+    rec->cap = kv->jcap;
+    rec->off = off;
+    rec->fault = j_fault_next();
+    rec->rc = 0;
+    if (kv->jw_settled == kv->jw.submitted) /* the thread reads it while it writes */
+        kv->jw.fd = kv->jfd;
+    kv->jbuf = spare; /* the next batch logs into a free slot's buffer */
     kv->jcap = spare_cap;
     kv->jlen = 0;
-    kv->jw_state = STORE_JW_WRITING;
     store_jwrite_submit(&kv->jw);
     return 1;
 }
 
-/* A record in flight that failed: never to be replayed (j_disown), its ops out of the
- * mirror again, the open batch failed with it (it was written on top of this one in
- * kv->ckpt, and its replies are still held), and kv->ckpt rebuilt without either. */
-static int j_write_lost(store_kv *kv, int err)
+/* The record jw_settled failed: never to be replayed (j_disown: it went at kv->jend, the
+ * records before it being settled), and neither are those behind it, which the thread
+ * did not write. Every one's ops out of the mirror again (newest first), the open batch
+ * failed with them (written on top of them in kv->ckpt, its replies still held), and
+ * kv->ckpt rebuilt without any. Each record keeps the code for its finish. */
+static void j_write_lost(store_kv *kv, int err)
 {
+    uint64_t first = kv->jw_settled, end = kv->jw.submitted;
     char msg[STORE_ERRMSG_MAX];
     int r;
 
+    store_jwrite_wait(&kv->jw, end);
+    kv->jw_settled = end; /* before the hooks: a join from in there finds nothing to do */
     errno = err;
     r = j_errno(kv, "journal write");
     memcpy(msg, kv->errmsg, sizeof msg);
     j_disown(kv);
-    j_batch_hook(kv, kv->batch_lost, kv->jw.buf, kv->jw.len - J_SUM);
+    for (uint64_t n = end; n-- > first;) {
+        store_jrec *rec = &kv->jw.rec[n % STORE_BATCH_IN_FLIGHT_MAX];
+        rec->rc = r;
+        j_batch_hook(kv, kv->batch_lost, rec->buf, rec->len - J_SUM);
+    }
+    store_jwrite_recover(&kv->jw);
     if (kv->batching) {
         kv->batch_err = r;
         kv->jlen = 0;
@@ -365,22 +385,30 @@ static int j_write_lost(store_kv *kv, int err)
     kv->batch = NULL;
     (void)store_journal_reload(kv); /* a failed rebuild leaves the store broken */
     memcpy(kv->errmsg, msg, sizeof msg);
-    return r;
+}
+
+void store_journal_settle_next(store_kv *kv)
+{
+    store_jrec *rec;
+
+    if (kv->jw_settled == kv->jw.submitted)
+        return;
+    store_jwrite_wait(&kv->jw, kv->jw_settled + 1);
+    rec = &kv->jw.rec[kv->jw_settled % STORE_BATCH_IN_FLIGHT_MAX];
+    if (rec->err != 0) {
+        j_write_lost(kv, rec->err);
+        return;
+    }
+    rec->rc = 0;
+    kv->jw_settled++;
+    kv->jseq++;
+    kv->jend += rec->len;
 }
 
 void store_journal_write_join(store_kv *kv)
 {
-    if (kv->jw_state != STORE_JW_WRITING)
-        return;
-    store_jwrite_wait(&kv->jw);
-    kv->jw_state = STORE_JW_SETTLED;
-    if (kv->jw.err != 0) {
-        kv->jw_rc = j_write_lost(kv, kv->jw.err);
-        return;
-    }
-    kv->jw_rc = 0;
-    kv->jseq++;
-    kv->jend += kv->jw.len;
+    while (kv->jw_settled < kv->jw.submitted)
+        store_journal_settle_next(kv);
 }
 
 bool store_journal_next(const store_kv *kv, size_t *pos, store_jop *op)
@@ -751,7 +779,7 @@ void store_journal_close(store_kv *kv)
 {
     store_journal_write_join(kv);
     store_jwrite_stop(&kv->jw);
-    kv->jw_state = STORE_JW_IDLE; /* a result not taken: the store is closing */
+    kv->jw_settled = kv->jw_taken = 0; /* results not taken: the store is closing */
     if (kv->ckpt != NULL)
         (void)store_kv_checkpoint(kv); /* on failure the journal keeps it for the next open */
     if (kv->ckpt != NULL)
@@ -763,7 +791,9 @@ void store_journal_close(store_kv *kv)
     free(kv->jbuf);
     kv->jbuf = NULL;
     kv->jlen = kv->jcap = 0;
-    free(kv->jw.buf);
-    kv->jw.buf = NULL;
-    kv->jw.len = kv->jw.cap = 0;
+    for (unsigned i = 0; i < STORE_BATCH_IN_FLIGHT_MAX; i++) {
+        free(kv->jw.rec[i].buf);
+        kv->jw.rec[i].buf = NULL;
+        kv->jw.rec[i].len = kv->jw.rec[i].cap = 0;
+    }
 }

@@ -8,18 +8,30 @@
  * loop applies the next batch's puts to the checkpoint txn during the sync; their replies
  * wait for their own record (store.h, store_batch_commit_start).
  *
- * The thread touches no LMDB and no store state: it is handed a file descriptor, a buffer
- * and an offset, and reports an errno. One write is in flight at a time.
+ * The thread touches no LMDB and no store state: it is handed records (a buffer and an
+ * offset each, written to one file descriptor) and reports an errno for each. Up to
+ * STORE_BATCH_IN_FLIGHT_MAX are handed over at a time and written in order: a record
+ * queued behind the one being written starts as soon as that one returned, without the
+ * two thread wake-ups (the loop's to hand it over, then this thread's) between them.
+ * After a failed write the records behind it are not written (the batches they hold were
+ * built on top of the lost one): they finish with ECANCELED until store_jwrite_recover.
  */
 #include <errno.h>
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store_kv.h"
 
 int store_jwrite_all(int fd, const uint8_t *p, size_t len, uint64_t off, char fault)
 {
-    if (fault != '\0') { /* tests only (store_test_journal_faults) */
+    if (fault == 's' || fault == 'F') { /* tests only (store_test_journal_faults) */
+        struct timespec slow = { .tv_nsec = 200 * 1000 * 1000 };
+        while (nanosleep(&slow, &slow) != 0 && errno == EINTR)
+            ;
+        fault = fault == 's' ? 'o' : 'f';
+    }
+    if (fault != '\0') {
         if (fault == 'l') { /* the bytes land, and the write still reports an error */
             ssize_t n = pwrite(fd, p, len, (off_t)off);
             (void)n;
@@ -46,17 +58,20 @@ static void *jw_main(void *arg)
 
     pthread_mutex_lock(&jw->mu);
     for (;;) {
-        while (!jw->job && !jw->stop)
+        uint64_t n = atomic_load(&jw->finished);
+        while (n == jw->submitted && !jw->stop)
             pthread_cond_wait(&jw->cv, &jw->mu);
-        if (!jw->job)
+        if (n == jw->submitted)
             break; /* stop, with nothing handed over */
-        jw->job = false;
+        store_jrec *r = &jw->rec[n % STORE_BATCH_IN_FLIGHT_MAX];
+        bool skip = jw->failed;
         pthread_mutex_unlock(&jw->mu);
-        int err = store_jwrite_all(jw->fd, jw->buf, jw->len, jw->off, jw->fault);
+        int err = skip ? ECANCELED : store_jwrite_all(jw->fd, r->buf, r->len, r->off, r->fault);
         pthread_mutex_lock(&jw->mu);
-        jw->err = err;
-        jw->done = true;
-        atomic_store(&jw->written, true);
+        r->err = err;
+        if (err != 0)
+            jw->failed = true;
+        atomic_store(&jw->finished, n + 1);
         pthread_cond_broadcast(&jw->cv);
         if (jw->notify != NULL) /* uv_async_send in the daemon: safe under mu */
             jw->notify(jw->notify_arg);
@@ -79,7 +94,9 @@ int store_jwrite_start(store_jwriter *jw)
         pthread_mutex_destroy(&jw->mu);
         return e;
     }
-    jw->job = jw->stop = jw->done = false;
+    jw->stop = jw->failed = false;
+    jw->submitted = 0;
+    atomic_store(&jw->finished, 0);
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     e = pthread_create(&jw->thread, NULL, jw_main, jw);
@@ -96,19 +113,38 @@ int store_jwrite_start(store_jwriter *jw)
 void store_jwrite_submit(store_jwriter *jw)
 {
     pthread_mutex_lock(&jw->mu);
-    jw->done = false;
-    atomic_store(&jw->written, false);
-    jw->err = 0;
-    jw->job = true;
+    jw->rec[jw->submitted % STORE_BATCH_IN_FLIGHT_MAX].err = 0;
+    jw->submitted++;
     pthread_cond_broadcast(&jw->cv);
     pthread_mutex_unlock(&jw->mu);
 }
 
-void store_jwrite_wait(store_jwriter *jw)
+bool store_jwrite_failing(store_jwriter *jw)
 {
+    if (!jw->up)
+        return false;
     pthread_mutex_lock(&jw->mu);
-    while (!jw->done)
+    bool failed = jw->failed;
+    pthread_mutex_unlock(&jw->mu);
+    return failed;
+}
+
+void store_jwrite_wait(store_jwriter *jw, uint64_t n)
+{
+    if (!jw->up || atomic_load(&jw->finished) >= n)
+        return;
+    pthread_mutex_lock(&jw->mu);
+    while (atomic_load(&jw->finished) < n)
         pthread_cond_wait(&jw->cv, &jw->mu);
+    pthread_mutex_unlock(&jw->mu);
+}
+
+void store_jwrite_recover(store_jwriter *jw)
+{
+    if (!jw->up)
+        return;
+    pthread_mutex_lock(&jw->mu);
+    jw->failed = false;
     pthread_mutex_unlock(&jw->mu);
 }
 
@@ -124,4 +160,6 @@ void store_jwrite_stop(store_jwriter *jw)
     pthread_cond_destroy(&jw->cv);
     pthread_mutex_destroy(&jw->mu);
     jw->up = false;
+    jw->submitted = 0; /* every record was settled before the stop: none is owed */
+    atomic_store(&jw->finished, 0);
 }

@@ -38,28 +38,40 @@
 
 #define STORE_KV_WATCH_MAX 2
 
-/* The journal's writer thread (store_jwrite.c): writes one record with one O_DSYNC
- * pwrite while the caller's thread serves the next batch. Everything under mu but buf,
- * len, off, fd, fault and notify, which the caller sets before it hands a job over (or,
- * notify, before the thread starts or after a wait) and reads after done. */
+/* One journal record handed to the writer thread: the caller fills buf, len, off and
+ * fault before the submit and owns them again once the thread finished it; err is the
+ * thread's; rc is the caller's (the settled result store_batch_commit_finish gives). */
+typedef struct store_jrec {
+    uint8_t *buf;           /* swapped with the open batch's jbuf at the hand-over */
+    size_t len, cap;
+    uint64_t off;
+    char fault;             /* tests: the journal fault plan's step for this write */
+    int err;                /* the write's errno: 0, or ECANCELED after an earlier failure */
+    int rc;                 /* settled: 0 durable, or the SKR_E* code it was lost with */
+} store_jrec;
+
+/* The journal's writer thread (store_jwrite.c): writes the records handed over, in order,
+ * one O_DSYNC pwrite each, while the caller's thread serves the next batch. Up to
+ * STORE_BATCH_IN_FLIGHT_MAX records are handed over at once, so the thread goes from one
+ * straight to the next. Record n (a count of submits) lives in rec[n % MAX]. Under mu:
+ * submitted, stop, failed (finished too, which is also atomic for readers without mu);
+ * the records as store_jrec says; fd and notify are set before the thread starts or
+ * while nothing is in flight. */
 typedef struct store_jwriter {
     pthread_t thread;
     bool up;                /* the thread was started (joined at store_jwrite_stop) */
     pthread_mutex_t mu;
-    pthread_cond_t cv;      /* a job or stop for the thread; done for the caller */
-    bool job, stop, done;
-    atomic_bool written;    /* done, readable without mu (store_batch_written) */
-    int err;                /* the write's errno, 0 when it succeeded */
+    pthread_cond_t cv;      /* a record or stop for the thread; a finished one for the caller */
+    bool stop;
+    bool failed;            /* a write failed: later ones are not written (ECANCELED) until
+                             * the caller has settled them all (store_jwrite_recover) */
+    uint64_t submitted;     /* records handed over */
+    _Atomic uint64_t finished; /* records the thread is done with, in order */
     int fd;
-    char fault;             /* tests: the journal fault plan's step for this write */
-    uint8_t *buf;           /* the record in flight: swapped with jbuf at the start */
-    size_t len, cap;
-    uint64_t off;
-    void (*notify)(void *arg); /* from the thread once the write returned */
+    store_jrec rec[STORE_BATCH_IN_FLIGHT_MAX];
+    void (*notify)(void *arg); /* from the thread once a write returned */
     void *notify_arg;
 } store_jwriter;
-
-enum { STORE_JW_IDLE, STORE_JW_WRITING, STORE_JW_SETTLED };
 
 /* The kv layer's state (struct store's s->kv). */
 typedef struct store_kv {
@@ -95,18 +107,20 @@ typedef struct store_kv {
     MDB_txn *ckpt_txn;      /* the txn the thread commits (s->kv.ckpt is NULL meanwhile) */
     int ckpt_rc;            /* its mdb_txn_commit result */
     atomic_bool ckpt_committed; /* set by the thread once its commit returned */
-    /* The journal's writer thread (store_jwrite.c): the pipelined group commit's one
-     * record in flight. While jw_state is STORE_JW_WRITING the thread owns jw.buf; the
-     * caller's thread keeps the open batch (jbuf) and every other field. */
+    /* The journal's writer thread (store_jwrite.c): the pipelined group commit's records
+     * in flight. Records jw_taken .. jw.submitted - 1 are handed over and their results not
+     * yet taken (store_batch_commit_finish); of those, the ones below jw_settled are
+     * settled: the caller's thread has advanced jend and jseq past them, or found them
+     * lost (their rc). The thread owns a record's buffer from its submit until finished;
+     * the caller's thread keeps the open batch (jbuf) and every other field. */
     store_jwriter jw;
-    int jw_state;           /* STORE_JW_IDLE, _WRITING, or _SETTLED (jw_rc not yet taken) */
-    int jw_rc;              /* the settled write's result, for store_batch_commit_finish */
+    uint64_t jw_settled, jw_taken;
     /* Called once a batch whose ops the mirror was fed (batch_durable, at the write's
      * start) is lost after all (its record's write failed): the records layer drops
      * those ops' entries again (store_rec_batch_lost). kv iterates the lost batch's ops
      * with store_journal_next while it runs. */
     void (*batch_lost)(store *owner);
-    const uint8_t *jops;    /* the ops store_journal_next walks: jbuf, or jw.buf */
+    const uint8_t *jops;    /* the ops store_journal_next walks: jbuf, or a jw.rec buf */
     size_t jops_len;
     size_t mapsize;
     /* The hub's one error message (store_errmsg): kv's, since every layer's failure
@@ -182,20 +196,28 @@ bool store_journal_next(const store_kv *kv, size_t *pos, store_jop *op);
 /* store_jwrite.c: the writer thread. write_all writes len bytes at off (fault: a test's
  * plan step, '\0' for none, store_test_journal_faults), 0 or an errno; it touches no
  * state, so either thread may call it. start runs the thread (0 or an errno); submit
- * hands it jw's record; wait blocks until that write returned; stop joins the thread. */
+ * hands it the record jw.rec[jw.submitted % MAX] (a free slot, filled in); failing says
+ * whether a write failed since the last recover (then submit nothing: it would not be
+ * written); wait blocks until n records are finished; recover, once every record handed
+ * over is finished, lets the thread write again; stop joins the thread. */
 int store_jwrite_all(int fd, const uint8_t *p, size_t len, uint64_t off, char fault);
 int store_jwrite_start(store_jwriter *jw);
 void store_jwrite_submit(store_jwriter *jw);
-void store_jwrite_wait(store_jwriter *jw);
+bool store_jwrite_failing(store_jwriter *jw);
+void store_jwrite_wait(store_jwriter *jw, uint64_t n);
+void store_jwrite_recover(store_jwriter *jw);
 void store_jwrite_stop(store_jwriter *jw);
 /* store_journal.c: the pipelined write of the open batch's record. write_begin seals the
- * record, feeds the mirror (batch_durable), hands the record to the thread and leaves an
- * empty batch buffer: 1, or 0 when it wrote the record here instead (no thread), or an
- * SKR_E* code. write_join waits for a write in flight and settles it (the batch durable,
- * or lost: then the open batch fails too and s->kv.ckpt is rebuilt from the journal);
- * its result stays in jw_rc for store_batch_commit_finish. Every kv function that reads
- * the journal's end or rebuilds s->kv.ckpt joins first. */
+ * record, feeds the mirror (batch_durable), hands the record to the thread behind those
+ * in flight and leaves an empty batch buffer: 1, or 0 when it wrote the record here
+ * instead (no slot free, no thread), or an SKR_E* code. settle_next settles the oldest
+ * record not yet settled, waiting for its write: durable, or lost, and then so are the
+ * records behind it and the open batch (its batch_err), and s->kv.ckpt is rebuilt from
+ * the journal. write_join settles every record in flight. The results stay in their
+ * rec[].rc for store_batch_commit_finish. Every kv function that reads the journal's end
+ * or rebuilds s->kv.ckpt joins first. */
 int store_journal_write_begin(store_kv *kv);
+void store_journal_settle_next(store_kv *kv);
 void store_journal_write_join(store_kv *kv);
 
 /* store_lmdb.c: true when the open file has no name left (deleted under the daemon). */
@@ -218,6 +240,8 @@ void store_kv_batch_async(store_kv *kv, void (*notify)(void *arg), void *arg);
 int store_kv_batch_commit_start(store_kv *kv);
 bool store_kv_batch_written(const store_kv *kv);
 int store_kv_batch_commit_finish(store_kv *kv);
+unsigned store_kv_batch_in_flight(const store_kv *kv);
+bool store_kv_batch_queueable(store_kv *kv);
 int store_kv_checkpoint(store_kv *kv);
 bool store_kv_checkpoint_pending(const store_kv *kv);
 void store_kv_checkpoint_async(store_kv *kv, void (*notify)(void *arg), void *arg);

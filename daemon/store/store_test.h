@@ -33,8 +33,9 @@ void store_test_set_ckpt_delay(unsigned ms);
 
 /* Journal write faults, one character of plan per journal write from now on (until its
  * end): 'o' works, 'l' lands on disk but reports EIO (as a failed O_DSYNC flush may),
- * 'f' fails with EIO, nothing written. NULL or "" = no faults. The string must outlive
- * its use. */
+ * 'f' fails with EIO, nothing written; 's' and 'F' are 'o' and 'f' on a slow disk (200
+ * ms first), so that a test can queue records behind one in flight. NULL or "" = no
+ * faults. The string must outlive its use. */
 void store_test_journal_faults(const char *plan);
 
 /* The hub's format (meta "version": 1 until the first unlock upgrades it). */

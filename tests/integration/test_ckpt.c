@@ -156,6 +156,7 @@ START_TEST(test_pipeline_across_checkpoints)
     ck_assert(harness_log_contains(&h, "(1 connections waited for it)"));
     /* and batches' records were written on the store's writer thread, replies held */
     ck_assert(harness_log_contains(&h, "a batch's journal record is written off the loop"));
+    ck_assert(harness_log_contains(&h, "a batch's journal record is queued behind one in flight"));
     harness_kill(&h, SIGKILL); /* what the journal holds is replayed */
     ck_assert_int_eq(harness_restart(&h, HARNESS_KEYFILE, NULL), 0);
     int fd = harness_connect(&h);

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "store_fixture.h"
@@ -489,17 +490,24 @@ START_TEST(test_pipelined_commit)
 }
 END_TEST
 
+/* A new hub holding x/a = "old-a", durable. */
+static store *hub_with_old_a(void)
+{
+    store *s = new_hub();
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    post_str(s, "x", "a", "old-a");
+    ck_assert_int_eq(store_batch_commit(s), 0);
+    return s;
+}
+
 /* A record in flight that fails is lost, and so is the batch written on top of it: both
  * out of LMDB's txn and out of the mirror, which was fed the first at the write's start. */
 START_TEST(test_pipelined_commit_lost)
 {
     store_record rec;
-    store *s = new_hub();
+    store *s = hub_with_old_a();
     bool b;
 
-    ck_assert_int_eq(store_batch_begin(s), 0);
-    post_str(s, "x", "a", "old-a");
-    ck_assert_int_eq(store_batch_commit(s), 0);
     store_batch_async(s, pipe_notify, NULL);
     store_test_journal_faults("f"); /* the record in flight: EIO, nothing written */
     ck_assert_int_eq(store_batch_begin(s), 0);
@@ -558,6 +566,119 @@ START_TEST(test_pipelined_commit_lost_before_next_batch)
     post_str(s, "x", "c", "new-c");
     ck_assert_int_eq(store_batch_commit(s), 0);
     expect_body(s, "x", "c", "new-c");
+    store_close(s);
+}
+END_TEST
+
+/* A batch ended while a record is in flight queues behind it, however small: the writer
+ * goes from one record to the next, in order, and each finish gives the oldest's result.
+ * The first record's disk is slow ('s'), so the second is surely queued meanwhile. */
+START_TEST(test_pipelined_commit_queued)
+{
+    store_record rec;
+    store *s = new_hub();
+    bool b;
+
+    atomic_store(&pipe_notified, 0);
+    store_batch_async(s, pipe_notify, NULL);
+    store_test_journal_faults("s");
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    post_str(s, "x", "a", "first");
+    pipe_posts(s, "p", PIPE_POSTS);
+    ck_assert_int_eq(store_batch_commit_start(s), 1);
+    ck_assert_uint_eq(store_batch_in_flight(s), 1);
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    ck_assert_int_eq(store_put(s, "x", "a", (const uint8_t *)"second", 6, &b), 0);
+    ck_assert(store_batch_queueable(s));
+    ck_assert_int_eq(store_batch_commit_start(s), 1); /* one put: queued all the same */
+    ck_assert_uint_eq(store_batch_in_flight(s), 2);
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    post_str(s, "x", "c", "third");
+    ck_assert(!store_batch_queueable(s)); /* no slot free */
+    ck_assert(!store_batch_written(s));   /* the first is still on its slow disk */
+    ck_assert_int_eq(store_batch_commit_finish(s), 0);
+    ck_assert_uint_eq(store_batch_in_flight(s), 1);
+    ck_assert_int_eq(store_batch_commit_finish(s), 0);
+    ck_assert_uint_eq(store_batch_in_flight(s), 0);
+    ck_assert_int_eq(atomic_load(&pipe_notified), 2);
+    ck_assert_int_eq(store_batch_commit_finish(s), 0); /* nothing left to finish */
+    ck_assert_int_eq(store_batch_commit(s), 0);
+    store_test_journal_faults(NULL);
+    expect_body(s, "x", "a", "second");
+    ck_assert_uint_eq(store_test_mirror_count(s), PIPE_POSTS + 2);
+    s = reopen(s); /* replayed in order: the second record's a over the first's */
+    expect_body(s, "x", "a", "second");
+    expect_body(s, "x", "c", "third");
+    ck_assert_int_eq(store_get(s, "x", "p59", &rec), 0);
+    store_release(s);
+    store_close(s);
+}
+END_TEST
+
+/* Records queued behind one that fails are not written (their batches were built on top
+ * of it): every one is lost, and the open batch with them; out of LMDB's txn and the
+ * mirror, and never replayed. Loop 0: the first record fails ('F', slow, so the second
+ * is queued behind it). Loop 1: the first is written, the second fails: the first stays.
+ * A child runs it and ends without closing (a crash: nothing checkpointed), so the
+ * parent's open replays the journal as it was left. */
+static void queued_lost_run(int loop)
+{
+    static const char *plans[] = { "F", "sF" };
+    store_record rec;
+    store *s = open_unlocked();
+    bool b;
+
+    store_batch_async(s, pipe_notify, NULL);
+    store_test_journal_faults(plans[loop]);
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    pipe_posts(s, "p", PIPE_POSTS);
+    ck_assert_int_eq(store_batch_commit_start(s), 1);
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    ck_assert_int_eq(store_put(s, "x", "a", (const uint8_t *)"new-a", 5, &b), 0);
+    post_str(s, "x", "b", "new-b");
+    ck_assert_int_eq(store_batch_commit_start(s), 1);
+    ck_assert_uint_eq(store_batch_in_flight(s), 2);
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    post_str(s, "x", "c", "new-c");
+    ck_assert_int_eq(store_batch_commit_finish(s), loop == 0 ? SKR_EINTERNAL : 0);
+    ck_assert_int_eq(store_batch_commit_finish(s), SKR_EINTERNAL);
+    ck_assert_int_eq(store_batch_commit(s), SKR_EINTERNAL); /* lost with them */
+    store_test_journal_faults(NULL);
+    expect_body(s, "x", "a", "old-a");
+    ck_assert_int_eq(store_get(s, "x", "b", &rec), SKR_ENOT_FOUND);
+    ck_assert_int_eq(store_get(s, "x", "c", &rec), SKR_ENOT_FOUND);
+    ck_assert_int_eq(store_get(s, "x", "p0", &rec), loop == 0 ? SKR_ENOT_FOUND : 0);
+    store_release(s);
+    /* The store goes on: the next record is durable. It goes where the lost one went and,
+     * in loop 0, is as long as it (the same sizes), so a record written behind the loss
+     * would follow it in the journal, numbered next, and be replayed. */
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    pipe_posts(s, "q", PIPE_POSTS);
+    ck_assert_int_eq(store_batch_commit_start(s), 1);
+    ck_assert_int_eq(store_batch_commit_finish(s), 0);
+    _exit(0);
+}
+
+START_TEST(test_pipelined_commit_queued_lost)
+{
+    store_record rec;
+    store *s = hub_with_old_a();
+    int st;
+
+    store_close(s);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        queued_lost_run(_i);
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
+    s = open_unlocked();
+    expect_body(s, "x", "a", "old-a");
+    ck_assert_int_eq(store_get(s, "x", "b", &rec), SKR_ENOT_FOUND);
+    ck_assert_int_eq(store_get(s, "x", "c", &rec), SKR_ENOT_FOUND);
+    ck_assert_int_eq(store_get(s, "x", "p0", &rec), _i == 0 ? SKR_ENOT_FOUND : 0);
+    ck_assert_int_eq(store_get(s, "x", "q19", &rec), 0);
+    store_release(s);
     store_close(s);
 }
 END_TEST
@@ -734,6 +855,8 @@ int main(void)
     tcase_add_test(tc, test_pipelined_commit);
     tcase_add_test(tc, test_pipelined_commit_lost);
     tcase_add_test(tc, test_pipelined_commit_lost_before_next_batch);
+    tcase_add_test(tc, test_pipelined_commit_queued);
+    tcase_add_loop_test(tc, test_pipelined_commit_queued_lost, 0, 2);
     tcase_add_loop_test(tc, test_mirror_values_exact, 0, 2);
     tcase_add_loop_test(tc, test_mirror_build_serves, 0, 2);
     tcase_add_test(tc, test_mirror_build_lock);
