@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -14,6 +15,9 @@
 #include "server.h"
 #include "skr_config.h"
 #include "store.h"
+#ifdef SEKRETSD_FAULT_HOOKS
+#include "store_test.h"
+#endif
 
 #if SKR_HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -99,9 +103,23 @@ out:
     return 0;
 }
 
+/* sekretsd-faults only (daemon/meson.build): the journal's writes fail as the plan in
+ * SEKRETSD_TEST_JOURNAL_FAULTS says (store_test.h), from the hub's open on. */
+static void test_journal_faults(void)
+{
+#ifdef SEKRETSD_FAULT_HOOKS
+    const char *plan = getenv("SEKRETSD_TEST_JOURNAL_FAULTS"); /* lives as long as we do */
+    if (plan != NULL) {
+        store_test_journal_faults(plan);
+        log_info("test build: journal fault plan of %zu writes", strlen(plan));
+    }
+#endif
+}
+
 static int open_hub(const config *cfg, store **hub)
 {
     char err[STORE_ERRMSG_MAX];
+    test_journal_faults();
     int rc = store_open(cfg->hub_dir, hub, err);
     if (rc == SKR_EDENIED) {
         log_error("%s", err);

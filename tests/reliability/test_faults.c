@@ -293,6 +293,106 @@ static void case_socket_dir_removed(void)
            "restart recreates it\n");
 }
 
+/* A journal record whose write fails under a pipelined load, while another is queued
+ * behind it (sekretsd-faults takes the plan from SEKRETSD_TEST_JOURNAL_FAULTS; 'F' is a
+ * slow failing write, 's' a slow good one, 'f' a failing one: store_test.h). Each put is
+ * of a name of its own, so each reply says what the hub must hold: ok, its value, after a
+ * SIGKILL and a restart too; "write not saved", nothing. One reply per request, in order,
+ * whatever the loss. */
+enum { JL_PUTS = 8000, JL_WINDOW = 64 };
+
+static void jl_name(int i, char *name, size_t cap)
+{
+    snprintf(name, cap, "j%d", i);
+}
+
+static void jl_value(int i, char *v, size_t cap)
+{
+    snprintf(v, cap, "value-%d-of-the-journal-lost-case", i);
+}
+
+static void jl_send(int fd, proto_buf *out, int i)
+{
+    char name[32], v[64];
+    jl_name(i, name, sizeof(name));
+    jl_value(i, v, sizeof(v));
+    proto_buf_reset(out);
+    CHECK(rel_encode(out, (uint32_t)i + 1, PROTO_OP_PUT, "fault", name, v) == 0, "encode");
+    CHECK(harness_send(fd, out->data, out->len) == 0, "send put %d", i);
+}
+
+static void jl_verify(int fd, const signed char *acked, const char *when)
+{
+    char got[128], name[32], v[64];
+    for (int i = 0; i < JL_PUTS; i++) {
+        jl_name(i, name, sizeof(name));
+        int rc = rel_call(fd, 1, PROTO_OP_GET, "fault", name, NULL, got, sizeof(got));
+        if (acked[i]) {
+            jl_value(i, v, sizeof(v));
+            CHECK(rc == 0 && strcmp(got, v) == 0, "%s: acknowledged %s: %d", when, name, rc);
+        } else {
+            CHECK(rc == SKR_ENOT_FOUND, "%s: %s was not saved, yet get gives %d", when, name, rc);
+        }
+    }
+}
+
+static void case_journal_lost(void)
+{
+    static const char plan[] = "oooooooooooooooooooooooooooooo" "F"
+                               "oooooooooooooooooooooooooooooo" "sf";
+    static signed char acked[JL_PUTS];
+    const char *bin = getenv("SEKRETSD_FAULTS");
+    proto_buf out = PROTO_BUF_INIT, in = PROTO_BUF_INIT;
+    int sent = 0, ok = 0, lost = 0;
+
+    CHECK(bin != NULL, "SEKRETSD_FAULTS (the sekretsd-faults binary) not set");
+    setenv("SEKRETSD", bin, 1);
+    setenv("SEKRETSD_TEST_JOURNAL_FAULTS", plan, 1);
+    const char *const args[] = { "--log-level", "debug", NULL };
+    CHECK(harness_start(&h, HARNESS_KEYFILE, args) == 0, "start sekretsd-faults");
+    unsetenv("SEKRETSD_TEST_JOURNAL_FAULTS"); /* the restart below has none */
+    int fd = harness_connect(&h);
+    CHECK(fd >= 0, "connect");
+    while (sent < JL_WINDOW)
+        jl_send(fd, &out, sent++);
+    for (int i = 0; i < JL_PUTS; i++) {
+        proto_response r;
+        CHECK(harness_recv(fd, &in) == 0 && proto_response_decode(in.data, in.len, &r) == 0,
+              "no reply %d", i);
+        CHECK(r.id == (uint32_t)i + 1, "reply %u where %d was due", r.id, i + 1);
+        if (r.ok) {
+            acked[i] = 1;
+            ok++;
+        } else {
+            CHECK(r.code == SKR_EINTERNAL && r.message.len >= 15 &&
+                      memcmp(r.message.ptr, "write not saved", 15) == 0,
+                  "put %d: %s \"%.*s\"", i, skr_error_name(r.code), (int)r.message.len,
+                  (const char *)r.message.ptr);
+            lost++;
+        }
+        if (sent < JL_PUTS)
+            jl_send(fd, &out, sent++);
+    }
+    printf("journal lost: %d puts acknowledged, %d answered \"write not saved\"\n", ok, lost);
+    /* two losses: a record in flight with one queued behind it (both lost), then a good
+     * record with a lost one behind it; each takes one put at least */
+    CHECK(lost >= 3, "only %d puts lost: the plan's faults missed the load", lost);
+    CHECK(harness_log_contains(&h, "a batch's journal record is queued behind one in flight"),
+          "no record was queued behind another");
+    CHECK(harness_log_contains(&h, "write not saved: journal write"), "no loss in the log");
+    alive();
+    jl_verify(fd, acked, "served");
+    close(fd);
+    harness_kill(&h, SIGKILL); /* nothing checkpointed at a stop: the journal is replayed */
+    CHECK(harness_restart(&h, HARNESS_KEYFILE, NULL) == 0, "restart");
+    fd = harness_connect(&h);
+    CHECK(fd >= 0, "connect after the restart");
+    jl_verify(fd, acked, "after a restart");
+    close(fd);
+    proto_buf_free(&out);
+    proto_buf_free(&in);
+}
+
 int main(int argc, char **argv)
 {
     const char *which = argc > 1 ? argv[1] : "";
@@ -307,9 +407,11 @@ int main(int argc, char **argv)
         case_hub_deleted();
     else if (strcmp(which, "socket_dir_removed") == 0)
         case_socket_dir_removed();
+    else if (strcmp(which, "journal_lost") == 0)
+        case_journal_lost();
     else {
         fprintf(stderr, "usage: test_faults disk_full|disk_full_map_growth|readonly|"
-                        "hub_deleted|socket_dir_removed\n");
+                        "hub_deleted|socket_dir_removed|journal_lost\n");
         return 2;
     }
     return 0;
