@@ -256,9 +256,9 @@ static void j_disown(store_kv *kv)
     (void)j_pwrite(kv, zero, sizeof zero, kv->jend, "journal write");
 }
 
-/* Fills in the open batch's record head and checksum (room reserved by j_log) as record
- * number seq: its length. */
-static size_t j_seal(store_kv *kv, uint64_t seq)
+/* Fills in the open batch's record head as record number seq (room reserved by j_log):
+ * its length. The checksum is j_sum_record's. */
+static size_t j_seal_head(store_kv *kv, uint64_t seq)
 {
     uint8_t *p = kv->jbuf;
     size_t len = kv->jlen + J_SUM;
@@ -267,7 +267,20 @@ static size_t j_seal(store_kv *kv, uint64_t seq)
     j_put32(p + 4, 0);
     store_put_u64(p + 8, kv->jepoch);
     store_put_u64(p + 16, seq);
-    j_sum(p, kv->jlen, p + kv->jlen);
+    return len;
+}
+
+/* The checksum of a record of len bytes whose head is filled in. */
+static void j_sum_record(uint8_t *p, size_t len)
+{
+    j_sum(p, len - J_SUM, p + len - J_SUM);
+}
+
+static size_t j_seal(store_kv *kv, uint64_t seq)
+{
+    size_t len = j_seal_head(kv, seq);
+
+    j_sum_record(kv->jbuf, len);
     return len;
 }
 
@@ -339,7 +352,8 @@ int store_journal_write_begin(store_kv *kv)
     rec = &kv->jw.rec[kv->jw.submitted % STORE_BATCH_IN_FLIGHT_MAX];
     spare = rec->buf;
     spare_cap = rec->cap;
-    rec->len = j_seal(kv, seq + 1);
+    rec->len = j_seal_head(kv, seq + 1);
+    rec->seal = j_sum_record; /* on the thread: 11% of a put's instructions on the loop */
     j_batch_hook(kv, kv->batch_durable, kv->jbuf, kv->jlen);
     rec->buf = kv->jbuf;
     rec->cap = kv->jcap;

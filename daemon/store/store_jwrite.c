@@ -9,7 +9,9 @@
  * wait for their own record (store.h, store_batch_commit_start).
  *
  * The thread touches no LMDB and no store state: it is handed records (a buffer and an
- * offset each, written to one file descriptor) and reports an errno for each. Up to
+ * offset each, written to one file descriptor), fills in each one's checksum with the
+ * journal's function (its seal: 2,000 of a put's 17,700 instructions, off the loop) and
+ * reports an errno for each. Up to
  * STORE_BATCH_IN_FLIGHT_MAX are handed over at a time and written in order: a record
  * queued behind the one being written starts as soon as that one returned, without the
  * two thread wake-ups (the loop's to hand it over, then this thread's) between them.
@@ -66,6 +68,8 @@ static void *jw_main(void *arg)
         store_jrec *r = &jw->rec[n % STORE_BATCH_IN_FLIGHT_MAX];
         bool skip = jw->failed;
         pthread_mutex_unlock(&jw->mu);
+        if (!skip && r->seal != NULL)
+            r->seal(r->buf, r->len);
         int err = skip ? ECANCELED : store_jwrite_all(jw->fd, r->buf, r->len, r->off, r->fault);
         pthread_mutex_lock(&jw->mu);
         r->err = err;

@@ -46,6 +46,9 @@ typedef struct store_jrec {
     size_t len, cap;
     uint64_t off;
     char fault;             /* tests: the journal fault plan's step for this write */
+    /* Called on the thread right before the write: fills in the record's checksum (the
+     * journal's format, store_journal.c), off the caller's thread. */
+    void (*seal)(uint8_t *buf, size_t len);
     int err;                /* the write's errno: 0, or ECANCELED after an earlier failure */
     int rc;                 /* settled: 0 durable, or the SKR_E* code it was lost with */
 } store_jrec;
