@@ -249,8 +249,8 @@ static const char *fetch(server *srv, const creds_grant *g, proto_buf *out)
     /* A write not yet durable (the open batch, or a record in flight) may still be lost,
      * and its writer then told so: a unit must not have been handed it. Session replies
      * wait for the batch (held); this one-shot answer makes it durable first (a no-op
-     * when there is none). */
-    server_batch_commit(srv);
+     * when there is none), and the batches the commit's release of replies opened. */
+    server_batch_drain(srv);
     int rc = store_get(srv->hub, g->protocol, g->name, &rec);
     if (rc == STORE_ECHECKPOINT) {
         /* Rare (a mirror miss while a checkpoint commits): wait for it here rather than

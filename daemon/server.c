@@ -441,7 +441,14 @@ static void server_batch_settled(server *srv, int which, int rc)
  * were lost with it (store.h). */
 static void server_sync_end(server *srv)
 {
-    server_batch_settled(srv, SESSION_HELD_WRITING, store_batch_commit_finish(srv->hub));
+    int rc = store_batch_commit_finish(srv->hub);
+    server_batch_settle(srv, SESSION_HELD_WRITING, rc);
+    /* The records behind a lost one were lost with it (their finishes give its code at
+     * once): settle them before any pump, or a reply served meanwhile, which would wait
+     * for the newest of them, would fail with them though it saw nothing they wrote. */
+    while (rc != 0 && store_batch_in_flight(srv->hub) > 0)
+        server_batch_settle(srv, SESSION_HELD_WRITING, store_batch_commit_finish(srv->hub));
+    server_batch_pump(srv);
 }
 
 static void on_commit_async(uv_async_t *a)
@@ -493,6 +500,15 @@ static void server_batch_commit_start(server *srv)
         server_batch_settle(srv, SESSION_HELD_WRITING, store_batch_commit_finish(srv->hub));
     server_batch_settle(srv, SESSION_HELD_OPEN, rc);
     server_batch_pump(srv);
+}
+
+/* Commits until no batch is open and nothing is in flight: the release of one batch's
+ * replies serves the frames that waited behind them, which may open the next. Those
+ * frames are what was already read, so this ends; the bound only guards it. */
+void server_batch_drain(server *srv)
+{
+    for (int i = 0; i < 16 && (srv->batch_open || store_batch_in_flight(srv->hub) > 0); i++)
+        server_batch_commit(srv);
 }
 
 void server_batch_commit(server *srv)

@@ -87,8 +87,11 @@ void server_release(server *srv);
 int server_batch_open(server *srv);
 /* Commits the open batch (one synced journal record), then releases every held reply, or
  * replaces them with errors if the commit failed. Needed before lock/rotate/passwd/init:
- * it waits for a record in flight too, so nothing is left to be made durable. */
+ * it waits for the records in flight too, so nothing is left to be made durable. The
+ * release may serve frames that open the next batch: server_batch_drain commits until
+ * none is open (a key change, or an answer that must not show a write not yet durable). */
 void server_batch_commit(server *srv);
+void server_batch_drain(server *srv);
 /* Once the hub is open: checkpoints commit on the store's thread, and requests that need
  * LMDB meanwhile wait (parked) until server_checkpoint_end serves them again. */
 void server_checkpoints_async(server *srv);

@@ -155,11 +155,8 @@ static void kdf_done(uv_work_t *w, int status)
     srv->kdf_running = false;
     srv->kdf_last_ms = uv_now(srv->loop) - srv->kdf_started_ms;
     /* Key changes run in transactions of their own, which an open batch would refuse
-     * (SKR_EBUSY). The release of one batch's replies serves the frames that waited behind
-     * them, which may open the next: commit until none is open. The frames are what was
-     * already read, so this ends; the bound only guards it. */
-    for (int i = 0; i < 16 && (srv->batch_open || store_batch_in_flight(srv->hub) > 0); i++)
-        server_batch_commit(srv);
+     * (SKR_EBUSY). */
+    server_batch_drain(srv);
     int rc = status == 0 ? finish_on_loop(j, srv->hub) : SKR_EINTERNAL;
     if (j->op != PROTO_OP_INIT)
         note_attempt(srv, rc);

@@ -252,15 +252,19 @@ int store_batch_commit(store *s);
  * Up to STORE_BATCH_IN_FLIGHT_MAX records are in flight, written in order: a batch ended
  * while one is in flight queues behind it, so the thread goes straight from one write to
  * the next. store_batch_in_flight counts them; store_batch_queueable says whether the
- * open batch would queue now (a slot free, and a batch that can go: with none, the
- * caller waits for a finish rather than commit here, which would wait for the writes).
+ * open batch may go behind them now (a slot free, and a batch that can go; with nothing
+ * in flight, store_batch_commit_start may still write a small one here): when it may
+ * not, the caller waits for a finish rather than commit here, which would wait for the
+ * writes.
  * store_batch_commit_finish takes the oldest record's result, waiting for its write if
  * it has not returned (store_batch_written: it has): 0, the batch is durable; an SKR_E*
  * code, it was lost, and so were the records behind it and the batch opened since (their
  * finishes and its commit give the same code: the caller fails all their replies). 0
  * again when there was nothing left to finish. Any call that needs the journal settled
  * (a checkpoint, store_batch_commit, lock, close, ...) waits for the writes in flight
- * itself and keeps their results for store_batch_commit_finish.
+ * itself and keeps their results for store_batch_commit_finish. The caller finishes
+ * every record before it turns the pipelined commit off (store_batch_async with NULL:
+ * results still owed then are dropped).
  */
 #define STORE_BATCH_IN_FLIGHT_MAX 2
 void store_batch_async(store *s, void (*notify)(void *arg), void *arg);

@@ -115,10 +115,16 @@ void store_kv_batch_async(store_kv *kv, void (*notify)(void *arg), void *arg)
 {
     if (kv == NULL)
         return;
-    while (store_kv_batch_in_flight(kv) > 0)
+    while (store_kv_batch_in_flight(kv) > 0) /* the caller has taken them (store.h) */
         (void)store_kv_batch_commit_finish(kv);
+    /* Under the thread's mutex: a wait that saw a record finished may return before the
+     * thread made that record's notify call, which reads these under it. */
+    if (kv->jw.up)
+        pthread_mutex_lock(&kv->jw.mu);
     kv->jw.notify = notify;
     kv->jw.notify_arg = arg;
+    if (kv->jw.up)
+        pthread_mutex_unlock(&kv->jw.mu);
 }
 
 /* A batch whose record is shorter, with no record in flight, is written on the caller's
@@ -138,9 +144,11 @@ unsigned store_kv_batch_in_flight(const store_kv *kv)
 
 bool store_kv_batch_queueable(store_kv *kv)
 {
+    /* (no checkpoint commit runs while a batch is open: store_kv_batch_begin refuses) */
     return kv->batching && kv->jw.notify != NULL && kv->batch_err == 0 && kv->batch != NULL &&
            kv->jlen > 0 && store_kv_batch_in_flight(kv) < STORE_BATCH_IN_FLIGHT_MAX &&
-           !kv->jreset_owed && !store_checkpoint_due(kv) && !store_jwrite_failing(&kv->jw);
+           !kv->ckpt_running && !kv->jreset_owed && !store_checkpoint_due(kv) &&
+           !store_jwrite_failing(&kv->jw);
 }
 
 int store_kv_batch_commit_start(store_kv *kv)

@@ -58,8 +58,8 @@ typedef struct store_jrec {
  * STORE_BATCH_IN_FLIGHT_MAX records are handed over at once, so the thread goes from one
  * straight to the next. Record n (a count of submits) lives in rec[n % MAX]. Under mu:
  * submitted, stop, failed (finished too, which is also atomic for readers without mu);
- * the records as store_jrec says; fd and notify are set before the thread starts or
- * while nothing is in flight. */
+ * the records as store_jrec says; notify and notify_arg (which the thread calls after
+ * it stored finished) under mu too; fd is set while nothing is in flight. */
 typedef struct store_jwriter {
     pthread_t thread;
     bool up;                /* the thread was started (joined at store_jwrite_stop) */
