@@ -436,6 +436,14 @@ static void server_batch_settled(server *srv, int which, int rc)
     server_batch_pump(srv);
 }
 
+/* Settles every record still in flight, oldest first, without pumping: the store has
+ * settled them already (lost with an earlier one, or waited for by a commit here). */
+static void server_settle_in_flight(server *srv)
+{
+    while (store_batch_in_flight(srv->hub) > 0)
+        server_batch_settle(srv, SESSION_HELD_WRITING, store_batch_commit_finish(srv->hub));
+}
+
 /* The oldest record in flight was written (or is waited for here): its replies go out,
  * or fail together with those of the records behind it and of the open batch, which
  * were lost with it (store.h). */
@@ -446,8 +454,8 @@ static void server_sync_end(server *srv)
     /* The records behind a lost one were lost with it (their finishes give its code at
      * once): settle them before any pump, or a reply served meanwhile, which would wait
      * for the newest of them, would fail with them though it saw nothing they wrote. */
-    while (rc != 0 && store_batch_in_flight(srv->hub) > 0)
-        server_batch_settle(srv, SESSION_HELD_WRITING, store_batch_commit_finish(srv->hub));
+    if (rc != 0)
+        server_settle_in_flight(srv);
     server_batch_pump(srv);
 }
 
@@ -485,9 +493,10 @@ static void server_batch_commit_start(server *srv)
         if (!srv->sync_pending_seen) /* once each: the tests look for them */
             log_debug("a batch's journal record is written off the loop");
         srv->sync_pending_seen = true;
-        if (!srv->sync_queued_seen && store_batch_in_flight(srv->hub) > 1)
+        if (!srv->sync_queued_seen && store_batch_in_flight(srv->hub) > 1) {
             log_debug("a batch's journal record is queued behind one in flight");
-        srv->sync_queued_seen |= store_batch_in_flight(srv->hub) > 1;
+            srv->sync_queued_seen = true;
+        }
         for (session *s = srv->sessions; s != NULL; s = s->next)
             session_hold_advance(s);
         return;
@@ -496,8 +505,7 @@ static void server_batch_commit_start(server *srv)
      * failure just now makes it so), so their replies are settled before this batch's,
      * in the order of `out`, and only then is anyone pumped: a pump that opened the next
      * batch would have its replies join a run that is about to be settled. */
-    while (store_batch_in_flight(srv->hub) > 0)
-        server_batch_settle(srv, SESSION_HELD_WRITING, store_batch_commit_finish(srv->hub));
+    server_settle_in_flight(srv);
     server_batch_settle(srv, SESSION_HELD_OPEN, rc);
     server_batch_pump(srv);
 }

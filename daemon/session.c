@@ -99,15 +99,12 @@ static int held_add(session_held *h, uint32_t id)
     return 0;
 }
 
-/* The run of the newest record in flight, or a later one this session holds already. */
+/* The run of the newest record in flight (runs past it are all off: each finish moves
+ * them up, held_shift). */
 static int newest_writing(const session *s)
 {
     unsigned n = store_batch_in_flight(s->srv->hub);
-    int which = n > 0 ? (int)n - 1 : SESSION_HELD_WRITING;
-    for (int i = which + 1; i < SESSION_HELD_OPEN; i++)
-        if (s->held[i].on)
-            which = i;
-    return which;
+    return n > 0 ? (int)n - 1 : SESSION_HELD_WRITING;
 }
 
 /* Records that the reply just appended (starting at `mark`) waits for a batch: the open

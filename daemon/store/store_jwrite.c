@@ -11,10 +11,10 @@
  * The thread touches no LMDB and no store state: it is handed records (a buffer and an
  * offset each, written to one file descriptor), fills in each one's checksum with the
  * journal's function (its seal: 2,000 of a put's 17,700 instructions, off the loop) and
- * reports an errno for each. Up to
- * STORE_BATCH_IN_FLIGHT_MAX are handed over at a time and written in order: a record
- * queued behind the one being written starts as soon as that one returned, without the
- * two thread wake-ups (the loop's to hand it over, then this thread's) between them.
+ * reports an errno for each. Up to STORE_BATCH_IN_FLIGHT_MAX are handed over at a time
+ * and written in order: a record queued behind the one being written starts as soon as
+ * that one returned, without the two thread wake-ups (the loop's to hand it over, then
+ * this thread's) between them.
  * After a failed write the records behind it are not written (the batches they hold were
  * built on top of the lost one): they finish with ECANCELED until store_jwrite_recover.
  */
