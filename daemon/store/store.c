@@ -318,14 +318,16 @@ static int store_proto_add(store *s, MDB_txn *txn, const store_slot *sl, int del
 }
 
 /* The next number of the hub-wide write counter: the version of this write, and for a new
- * record its creation-order number too (a re-posted name goes last). */
+ * record its creation-order number too (a re-posted name goes last). Inside a batch the
+ * counter is a held put (store_kv_put_held): written once, when the batch is sealed. */
 static int store_next_seq(store *s, MDB_txn *txn, uint8_t seq_be[8])
 {
     MDB_val k = { 3, (void *)"seq" }, v;
     uint8_t next[8];
     int rc;
 
-    if ((rc = mdb_get(txn, s->kv.meta, &k, &v)) != 0)
+    if (!store_kv_held(&s->kv, s->kv.meta, &k, &v) &&
+        (rc = mdb_get(txn, s->kv.meta, &k, &v)) != 0)
         return store_mdb_err(&s->kv, rc, "read seq");
     if (v.mv_size != 8)
         return store_errf(s, SKR_EINTEGRITY, "seq counter is corrupt");
@@ -333,7 +335,7 @@ static int store_next_seq(store *s, MDB_txn *txn, uint8_t seq_be[8])
     store_put_u64(next, store_get_u64(seq_be) + 1);
     v.mv_size = 8;
     v.mv_data = next;
-    if ((rc = store_db_put(&s->kv, txn, s->kv.meta, &k, &v, 0)) != 0)
+    if ((rc = store_kv_put_held(&s->kv, txn, s->kv.meta, &k, &v)) != 0)
         return store_mdb_err(&s->kv, rc, "write seq");
     return 0;
 }

@@ -2,6 +2,8 @@
  * daemon/store/store_batch.c - group commit (kv): batches of record writes that one
  * journal record makes durable, over the checkpoint txn.
  */
+#include <string.h>
+
 #include "store_kv.h"
 
 /* A batch writes straight into the long-lived kv->ckpt (kv->batch names it while the batch
@@ -91,6 +93,7 @@ static void store_batch_close(store_kv *kv)
     kv->batching = false;
     kv->batch_err = 0;
     kv->jlen = 0;
+    kv->hold.set = false;
 }
 
 int store_kv_batch_commit(store_kv *kv)
@@ -200,6 +203,46 @@ void store_batch_abort(store_kv *kv)
     (void)store_batch_drop(kv); /* before the close's checkpoint commits kv->ckpt */
     kv->batching = false;
     kv->jlen = 0;
+    kv->hold.set = false;
+}
+
+int store_kv_put_held(store_kv *kv, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v)
+{
+    if (!kv->batching)
+        return store_db_put(kv, txn, dbi, k, v, 0);
+    if (k->mv_size > STORE_KV_HOLD_MAX || v->mv_size > STORE_KV_HOLD_MAX ||
+        (kv->hold.set && (kv->hold.dbi != dbi || kv->hold.klen != k->mv_size ||
+                          memcmp(kv->hold.k, k->mv_data, k->mv_size) != 0)))
+        return store_kv_errf(kv, SKR_EINTERNAL, "held put: another key or too long");
+    kv->hold.set = true;
+    kv->hold.dbi = dbi;
+    kv->hold.klen = (uint8_t)k->mv_size;
+    kv->hold.vlen = (uint8_t)v->mv_size;
+    memcpy(kv->hold.k, k->mv_data, k->mv_size);
+    memcpy(kv->hold.v, v->mv_data, v->mv_size);
+    return 0;
+}
+
+bool store_kv_held(const store_kv *kv, MDB_dbi dbi, const MDB_val *k, MDB_val *v)
+{
+    if (!kv->hold.set || kv->hold.dbi != dbi || kv->hold.klen != k->mv_size ||
+        memcmp(kv->hold.k, k->mv_data, k->mv_size) != 0)
+        return false;
+    v->mv_size = kv->hold.vlen;
+    v->mv_data = (void *)kv->hold.v;
+    return true;
+}
+
+int store_batch_seal_held(store_kv *kv)
+{
+    MDB_val k = { kv->hold.klen, kv->hold.k }, v = { kv->hold.vlen, kv->hold.v };
+
+    if (!kv->hold.set)
+        return 0;
+    kv->hold.set = false;
+    if (kv->jlen == 0 || kv->batch == NULL)
+        return 0; /* no write of the batch was kept (a failed first one): nothing took it */
+    return store_db_put(kv, kv->batch, kv->hold.dbi, &k, &v, 0);
 }
 
 /* Makes what the batch holds so far durable and checkpoints it, so that the map can grow

@@ -298,6 +298,20 @@ static void j_batch_hook(store_kv *kv, void (*hook)(store *owner), const uint8_t
     kv->jops_len = 0;
 }
 
+/* The open batch's held put (store_kv_put_held) joins its ops, before its record is
+ * sealed. The batch began with room for one new page an op (store_kv_batch_begin), so a
+ * full map here is not retried. */
+static int j_seal_held(store_kv *kv)
+{
+    int r = store_batch_seal_held(kv);
+
+    if (r == 0)
+        return 0;
+    r = store_mdb_err(kv, r, "write batch");
+    return r == STORE_EGROW || r == STORE_EREMAP
+               ? store_kv_errf(kv, SKR_EINTERNAL, "write batch: map full") : r;
+}
+
 /* Writes the open batch's ops as the next record and syncs it: after this the batch is
  * durable. An empty batch writes nothing. A record in flight is settled first: when it
  * was lost, so is the open batch (its batch_err). */
@@ -311,7 +325,7 @@ int store_journal_sync(store_kv *kv)
         return kv->batch_err;
     if (kv->jlen == 0)
         return 0;
-    if (kv->jreset_owed && (r = j_reset(kv)) != 0)
+    if ((r = j_seal_held(kv)) != 0 || (kv->jreset_owed && (r = j_reset(kv)) != 0))
         return r;
     len = j_seal(kv, kv->jseq + 1);
     if ((r = j_pwrite(kv, kv->jbuf, len, kv->jend, "journal write")) != 0) {
@@ -339,9 +353,12 @@ int store_journal_write_begin(store_kv *kv)
     store_jrec *rec;
     uint8_t *spare;
     size_t spare_cap;
+    int r;
 
     if (kv->jlen == 0)
         return 0;
+    if ((r = j_seal_held(kv)) != 0)
+        return r;
     if (kv->jw.submitted - kv->jw_taken >= STORE_BATCH_IN_FLIGHT_MAX || kv->jreset_owed ||
         store_jwrite_failing(&kv->jw) || store_jwrite_start(&kv->jw) != 0)
         return store_journal_sync(kv); /* no slot, a loss to settle, a reset first, no thread */

@@ -37,6 +37,7 @@
 #define STORE_MAX_MAPSIZE     ((size_t)1 << 40)
 
 #define STORE_KV_WATCH_MAX 2
+#define STORE_KV_HOLD_MAX  16 /* the longest key, and value, of a held put */
 
 /* One journal record handed to the writer thread: the caller fills buf, len, off and
  * fault before the submit and owns them again once the thread finished it; err is the
@@ -95,6 +96,13 @@ typedef struct store_kv {
     bool jreset_owed;       /* a journal reset failed: no record until one succeeds */
     uint8_t *jbuf;          /* the open batch's ops: the next record */
     size_t jlen, jcap;
+    /* The open batch's held put (store_kv_put_held): made when its record is sealed. */
+    struct {
+        bool set;
+        MDB_dbi dbi;
+        uint8_t klen, vlen;
+        uint8_t k[STORE_KV_HOLD_MAX], v[STORE_KV_HOLD_MAX];
+    } hold;
     /* Called by the journal once the open batch is durable (its record written), before
      * its ops are dropped: the records layer feeds the mirror (store_rec_batch_durable,
      * set at open by store_hub.c). kv knows nothing of what it does. */
@@ -234,6 +242,20 @@ void store_env_close(store_kv *kv);
 int store_env_reopen(store_kv *kv);
 /* store_batch.c: drops an open batch (at close: nothing of it was acknowledged). */
 void store_batch_abort(store_kv *kv);
+/* store_batch.c: a put held back until the open batch's journal record is sealed. A value
+ * that every write of a batch rewrites (the records' write counter) then costs one LMDB
+ * put and one journal op a batch, not an LMDB get, a put and an op a write (9% of a put's
+ * instructions on the loop). Outside a batch the put is made at once (store_db_put). One
+ * key is held at a time (another: SKR_EINTERNAL); key and value of at most
+ * STORE_KV_HOLD_MAX bytes. A held put outlives a failed write's redo (the txn rebuilt
+ * without the batch's held value, which stays here), not the batch: a batch that is lost
+ * or aborted drops it with its writes. put_held returns an LMDB code or SKR_E* < 0, as
+ * store_db_put. held: the value held for (dbi, k), pointing into kv until the next put;
+ * false when none is (the txn holds the latest). seal_held makes the held put in the
+ * batch txn (the journal, right before it seals the batch's record): an LMDB code. */
+int store_kv_put_held(store_kv *kv, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v);
+bool store_kv_held(const store_kv *kv, MDB_dbi dbi, const MDB_val *k, MDB_val *v);
+int store_batch_seal_held(store_kv *kv);
 
 /* The hub's calls that kv implements (store.h names them store_X; store_api.c, at the
  * top, hands them kv's state): see store.h for what each does. */

@@ -17,7 +17,8 @@
  *           in the file `keys`, below);
  *           "seq" -> u64 BE, the hub-wide write counter: every post and put takes the next
  *           number as the version of what it writes (a new record's first number is also
- *           its creation-order number).
+ *           its creation-order number). Inside a batch it is a held put, written once as
+ *           the batch's journal record is sealed (store_kv_put_held).
  *           Hubs made before the file `keys` held "kdf" -> packed store_kdf and "wrap" ->
  *           nonce || AEAD_kek(data key || index key), AD = "skr-wrap-v1" || kdf, and no
  *           "keyid": the first unlock or passwd moves them to `keys` (store_ring.c).
