@@ -106,9 +106,6 @@ void store_mirror_drop(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES])
 /* Drops the entries of the key's tag that hold record seq (its creation number: no other
  * record has it), so that the tag's other keys keep theirs. */
 void store_mirror_drop_record(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES], uint64_t seq);
-/* An entry of the key's tag is v byte for byte. When v also opens with the key's AD, it is
- * the record's latest version (the mirror holds no other): the ord check may be spared. */
-bool store_mirror_holds(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v);
 /* The build: takes v unless an entry of the key's tag holds its record (the same seq). */
 void store_mirror_fill(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v);
 /* A get that read LMDB after no entry of the tag opened with its key: takes v beside them. */

@@ -458,23 +458,6 @@ bool store_mirror_next(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES],
     return true;
 }
 
-bool store_mirror_holds(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v)
-{
-    uint32_t tag = mir_tag(key);
-    const uint8_t *p = v->mv_data;
-    mir_ent e;
-    size_t i;
-
-    if (m->nslots == 0 || v->mv_size < STORE_REC_CLEAR)
-        return false;
-    /* a record has one entry (a write drops its seq's entries before it adds its own) */
-    if (m->slots[i = mir_record_slot(m, tag, store_get_u64(p))] == 0)
-        return false;
-    mir_entry(m, mir_slot_off(m->slots[i]), &e);
-    return e.ver == store_get_u64(p + 8) && e.len == v->mv_size - STORE_REC_CLEAR &&
-           memcmp(e.sealed, p + STORE_REC_CLEAR, e.len) == 0;
-}
-
 /* An entry of tag holds a value of record seq. */
 static bool mir_has_record(const store_mirror *m, uint32_t tag, uint64_t seq)
 {

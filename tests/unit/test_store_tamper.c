@@ -302,8 +302,8 @@ START_TEST(test_rollback)
     ck_assert_int_eq(store_get(s, "x", "a", &rec), SKR_EINTEGRITY);
     ck_assert_int_eq(store_get(s, NULL, "a", &rec), SKR_EINTEGRITY);
     expect_body(s, "x", "b", "body-b");
-    /* the built mirror did not take it, so a put asks ord and is refused (a put of a value
-     * the mirror holds skips that check: store_mirror_holds) */
+    /* the built mirror did not take it, so a put reads LMDB, asks ord and is refused (a
+     * put of a record the mirror holds takes the mirror's value, which is current) */
     mirror_finish(s);
     ck_assert_int_eq(store_put(s, "x", "a", (const uint8_t *)"z", 1, &b), SKR_EINTEGRITY);
     ck_assert_int_eq(store_put(s, "x", "b", (const uint8_t *)"b2", 2, &b), 0);
