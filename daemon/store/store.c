@@ -144,43 +144,69 @@ static int store_find_protocol(store *s, MDB_txn *txn, store_slot *sl)
     return r;
 }
 
+/* Points *out at record pt (opened into the scratch) of slot sl. */
+static int store_rec_fill(store *s, const store_slot *sl, const store_pt *pt, store_record *out)
+{
+    char *str = (char *)s->recs.scratch + STORE_REC_PT_MAX;
+
+    /* The AD binds the value to Hp || Hn; the names guard against a hash collision. */
+    if (pt->nlen != sl->nlen || memcmp(pt->name, sl->name, sl->nlen) != 0 ||
+        (sl->protocol != NULL &&
+         (pt->plen != sl->plen || memcmp(pt->protocol, sl->protocol, sl->plen) != 0)))
+        return store_errf(s, SKR_EINTEGRITY, "record does not hold the name looked up");
+    memcpy(str, pt->protocol, pt->plen);
+    str[pt->plen] = '\0';
+    memcpy(str + pt->plen + 1, pt->name, pt->nlen);
+    str[pt->plen + 1 + pt->nlen] = '\0';
+    *out = (store_record){ .protocol = str, .protocol_len = pt->plen,
+                           .name = str + pt->plen + 1, .name_len = pt->nlen,
+                           .body = pt->body, .body_len = pt->blen,
+                           .created = pt->created, .modified = pt->modified };
+    return 0;
+}
+
 /* Opens rec value v of slot sl into the scratch and points *out at it. */
 static int store_rec_result(store *s, store_slot *sl, const MDB_val *v, store_record *out)
 {
     MDB_val k = { sizeof sl->key, sl->key };
-    char *str = (char *)s->recs.scratch + STORE_REC_PT_MAX;
     store_pt pt;
     int r;
 
     if ((r = store_rec_open(s, &k, v, &pt)) != 0)
         return r;
-    /* The AD binds the value to Hp || Hn; the names guard against a hash collision. */
-    if (pt.nlen != sl->nlen || memcmp(pt.name, sl->name, sl->nlen) != 0 ||
-        (sl->protocol != NULL &&
-         (pt.plen != sl->plen || memcmp(pt.protocol, sl->protocol, sl->plen) != 0)))
-        return store_errf(s, SKR_EINTEGRITY, "record does not hold the name looked up");
-    memcpy(str, pt.protocol, pt.plen);
-    str[pt.plen] = '\0';
-    memcpy(str + pt.plen + 1, pt.name, pt.nlen);
-    str[pt.plen + 1 + pt.nlen] = '\0';
-    *out = (store_record){ .protocol = str, .protocol_len = pt.plen,
-                           .name = str + pt.plen + 1, .name_len = pt.nlen,
-                           .body = pt.body, .body_len = pt.blen,
-                           .created = pt.created, .modified = pt.modified };
-    return 0;
+    return store_rec_fill(s, sl, &pt, out);
 }
 
-/* The mirror's value of the slot's key, if one of its tag's entries opens with it. */
+/* The record's value in the mirror, opened into pt (the scratch): v then points into the
+ * mirror, until its next call. A value there is LMDB's current one (store_mirror.c: the
+ * mirror holds only its records' latest durable values, and a write drops its record's
+ * entries before it writes), so neither a get nor a replace of a mirrored record reads
+ * the B-tree or asks its ord entry. */
+static bool store_mirror_open(store *s, const store_slot *sl, MDB_val *v, store_pt *pt)
+{
+    MDB_val k = { sizeof sl->key, (void *)sl->key };
+    size_t pos = 0;
+
+    while (store_mirror_next(&s->mir, sl->key, &pos, v)) {
+        if (store_rec_open(s, &k, v, pt) == 0)
+            return true;
+        store_release(s); /* another key's value under the same tag */
+    }
+    return false;
+}
+
+/* The mirror's value of the slot's key, if one of its tag's entries opens with it (a name
+ * that then differs, a hash collision, asks LMDB, which refuses it). */
 static bool store_mirror_answer(store *s, store_slot *sl, store_record *out)
 {
-    size_t pos = 0;
+    store_pt pt;
     MDB_val v;
 
-    while (store_mirror_next(&s->mir, sl->key, &pos, &v)) {
-        if (store_rec_result(s, sl, &v, out) == 0)
-            return true;
-        store_release(s);
-    }
+    if (!store_mirror_open(s, sl, &v, &pt))
+        return false;
+    if (store_rec_fill(s, sl, &pt, out) == 0)
+        return true;
+    store_release(s);
     return false;
 }
 
@@ -409,24 +435,6 @@ static bool store_time_ok(int64_t t)
 static int64_t pick_time(int64_t given, int64_t dflt)
 {
     return given == STORE_TIME_NOW ? dflt : given;
-}
-
-/* The record's value in the mirror, opened into old (the scratch): v then points into the
- * mirror, until its next call. A value there is LMDB's current one (store_mirror.c: the
- * mirror holds only its records' latest durable values, and a write drops its record's
- * entries before it writes), so a replace of a mirrored record reads no B-tree and asks
- * no ord entry: one LMDB descent a put fewer (7% of its instructions). */
-static bool store_mirror_open(store *s, const store_slot *sl, MDB_val *v, store_pt *old)
-{
-    MDB_val k = { sizeof sl->key, (void *)sl->key };
-    size_t pos = 0;
-
-    while (store_mirror_next(&s->mir, sl->key, &pos, v)) {
-        if (store_rec_open(s, &k, v, old) == 0)
-            return true;
-        store_release(s); /* another key's value under the same tag */
-    }
-    return false;
 }
 
 static int store_put_txn(store *s, MDB_txn *txn, void *ctx)

@@ -206,13 +206,19 @@ void store_batch_abort(store_kv *kv)
     kv->hold.set = false;
 }
 
+/* The held put is of key k in dbi. */
+static bool hold_is(const store_kv *kv, MDB_dbi dbi, const MDB_val *k)
+{
+    return kv->hold.dbi == dbi && kv->hold.klen == k->mv_size &&
+           memcmp(kv->hold.k, k->mv_data, k->mv_size) == 0;
+}
+
 int store_kv_put_held(store_kv *kv, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v)
 {
     if (!kv->batching)
         return store_db_put(kv, txn, dbi, k, v, 0);
     if (k->mv_size > STORE_KV_HOLD_MAX || v->mv_size > STORE_KV_HOLD_MAX ||
-        (kv->hold.set && (kv->hold.dbi != dbi || kv->hold.klen != k->mv_size ||
-                          memcmp(kv->hold.k, k->mv_data, k->mv_size) != 0)))
+        (kv->hold.set && !hold_is(kv, dbi, k)))
         return store_kv_errf(kv, SKR_EINTERNAL, "held put: another key or too long");
     kv->hold.set = true;
     kv->hold.dbi = dbi;
@@ -225,8 +231,7 @@ int store_kv_put_held(store_kv *kv, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_v
 
 bool store_kv_held(const store_kv *kv, MDB_dbi dbi, const MDB_val *k, MDB_val *v)
 {
-    if (!kv->hold.set || kv->hold.dbi != dbi || kv->hold.klen != k->mv_size ||
-        memcmp(kv->hold.k, k->mv_data, k->mv_size) != 0)
+    if (!kv->hold.set || !hold_is(kv, dbi, k))
         return false;
     v->mv_size = kv->hold.vlen;
     v->mv_data = (void *)kv->hold.v;
