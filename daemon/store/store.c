@@ -73,33 +73,70 @@ static int store_slot_make(store *s, store_slot *sl, const char *protocol, const
     return 0;
 }
 
-/* Decrypts rec value v of slot key k into the scratch. SKR_EINTEGRITY on any mismatch. */
-static int store_rec_open(store *s, const MDB_val *k, const MDB_val *v, store_pt *pt)
-{
-    uint8_t ad[STORE_AD_MAX];
-    const uint8_t *p = s->recs.scratch;
-    size_t adlen, n;
+/* The mirror keeps a record's plaintext padded with zeros to a multiple of this, not to
+ * its class (store_mirror.c says why): at most the largest record. */
+#define STORE_REC_MIRROR_PAD 16
 
-    if (v->mv_size < STORE_REC_CLEAR)
-        return store_errf(s, SKR_EINTEGRITY, "record failed authentication");
-    adlen = store_ad(ad, STORE_AD_REC, k, v->mv_data, STORE_REC_CLEAR);
-    if (store_unseal_s(s->recs.suite, s->recs.keys, ad, adlen, (const uint8_t *)v->mv_data +
-                     STORE_REC_CLEAR, v->mv_size - STORE_REC_CLEAR, s->recs.scratch,
-                     STORE_REC_PT_MAX, &n) != 0 || n < STORE_REC_HEAD)
-        return store_errf(s, SKR_EINTEGRITY, "record failed authentication");
-    if (n > s->recs.scratch_used)
-        s->recs.scratch_used = n;
+static size_t store_rec_used(const store_pt *pt)
+{
+    return STORE_REC_HEAD + pt->plen + pt->nlen + pt->blen;
+}
+
+static size_t store_rec_mirror_len(size_t used)
+{
+    size_t n = (used + STORE_REC_MIRROR_PAD - 1) / STORE_REC_MIRROR_PAD * STORE_REC_MIRROR_PAD;
+    return n < STORE_REC_PT_MAX ? n : STORE_REC_PT_MAX;
+}
+
+/* A record plaintext p of n bytes, padded as LMDB holds it (to its class) or as the mirror
+ * does, into pt (pointing into p). false: malformed. */
+static bool store_rec_parse(const uint8_t *p, size_t n, bool mirrored, store_pt *pt)
+{
+    size_t used;
+
+    if (n < STORE_REC_HEAD)
+        return false;
     pt->created = (int64_t)store_get_u64(p);
     pt->modified = (int64_t)store_get_u64(p + 8);
     pt->plen = p[16];
     pt->nlen = (size_t)p[17] << 8 | p[18];
     pt->blen = (size_t)p[19] << 24 | (size_t)p[20] << 16 | (size_t)p[21] << 8 | p[22];
-    if (!store_pad_ok(p, STORE_REC_HEAD + pt->plen + pt->nlen + pt->blen, n,
-                      STORE_REC_PAD_MIN, STORE_REC_PT_MAX))
-        return store_errf(s, SKR_EINTEGRITY, "record is malformed");
+    used = store_rec_used(pt);
+    if (mirrored ? used > n || n != store_rec_mirror_len(used) || !store_zeros(p + used, n - used)
+                 : !store_pad_ok(p, used, n, STORE_REC_PAD_MIN, STORE_REC_PT_MAX))
+        return false;
     pt->protocol = p + STORE_REC_HEAD;
     pt->name = pt->protocol + pt->plen;
     pt->body = pt->name + pt->nlen;
+    return true;
+}
+
+/* Decrypts rec value v of key k into buf (STORE_REC_PT_MAX bytes), *n of them. */
+static int store_rec_unseal(store *s, const MDB_val *k, const MDB_val *v, uint8_t *buf,
+                            size_t *n)
+{
+    uint8_t ad[STORE_AD_MAX];
+    size_t adlen;
+
+    if (v->mv_size < STORE_REC_CLEAR)
+        return SKR_EINTEGRITY;
+    adlen = store_ad(ad, STORE_AD_REC, k, v->mv_data, STORE_REC_CLEAR);
+    return store_unseal_s(s->recs.suite, s->recs.keys, ad, adlen, (const uint8_t *)v->mv_data +
+                          STORE_REC_CLEAR, v->mv_size - STORE_REC_CLEAR, buf, STORE_REC_PT_MAX, n);
+}
+
+/* Decrypts rec value v of slot key k into the scratch. SKR_EINTEGRITY on any mismatch. */
+static int store_rec_open(store *s, const MDB_val *k, const MDB_val *v, store_pt *pt)
+{
+    size_t n = 0;
+    int r = store_rec_unseal(s, k, v, s->recs.scratch, &n);
+
+    if (n > s->recs.scratch_used)
+        s->recs.scratch_used = n;
+    if (r != 0 || n < STORE_REC_HEAD)
+        return store_errf(s, SKR_EINTEGRITY, "record failed authentication");
+    if (!store_rec_parse(s->recs.scratch, n, false, pt))
+        return store_errf(s, SKR_EINTEGRITY, "record is malformed");
     return 0;
 }
 
@@ -165,44 +202,53 @@ static int store_rec_fill(store *s, const store_slot *sl, const store_pt *pt, st
     return 0;
 }
 
-/* Opens rec value v of slot sl into the scratch and points *out at it. */
-static int store_rec_result(store *s, store_slot *sl, const MDB_val *v, store_record *out)
+/* The record of slot sl in the mirror, opened into pt (the scratch), its clear prefix
+ * into clear. A record there is LMDB's current one (store_mirror.c: the mirror holds only
+ * its records' latest durable values, and a write drops its record's entries before it
+ * writes), so neither a get nor a replace of a mirrored record reads the B-tree or asks
+ * its ord entry. */
+static bool store_mirror_open(store *s, const store_slot *sl, uint8_t clear[STORE_REC_CLEAR],
+                              store_pt *pt)
 {
-    MDB_val k = { sizeof sl->key, sl->key };
-    store_pt pt;
-    int r;
+    size_t pos = 0, n;
 
-    if ((r = store_rec_open(s, &k, v, &pt)) != 0)
-        return r;
-    return store_rec_fill(s, sl, &pt, out);
-}
-
-/* The record's value in the mirror, opened into pt (the scratch): v then points into the
- * mirror, until its next call. A value there is LMDB's current one (store_mirror.c: the
- * mirror holds only its records' latest durable values, and a write drops its record's
- * entries before it writes), so neither a get nor a replace of a mirrored record reads
- * the B-tree or asks its ord entry. */
-static bool store_mirror_open(store *s, const store_slot *sl, MDB_val *v, store_pt *pt)
-{
-    MDB_val k = { sizeof sl->key, (void *)sl->key };
-    size_t pos = 0;
-
-    while (store_mirror_next(&s->mir, sl->key, &pos, v)) {
-        if (store_rec_open(s, &k, v, pt) == 0)
+    while (store_mirror_next(&s->mir, sl->key, &pos, clear, s->recs.scratch, STORE_REC_PT_MAX,
+                             &n)) {
+        if (n > s->recs.scratch_used)
+            s->recs.scratch_used = n;
+        if (store_rec_parse(s->recs.scratch, n, true, pt))
             return true;
-        store_release(s); /* another key's value under the same tag */
+        store_release(s); /* (never: the mirror seals only what parses) */
     }
     return false;
+}
+
+/* How a record goes into the mirror: store_mirror_put, _add or _fill (store_cache.h). */
+typedef enum { STORE_TAKE_PUT, STORE_TAKE_ADD, STORE_TAKE_FILL } store_take_how;
+
+/* Hands the mirror record pt (in buf, padded as LMDB holds it) of rec key k with clear
+ * prefix clear, padded as the mirror keeps it. */
+static void store_mirror_take(store *s, const uint8_t *k, const uint8_t *clear,
+                              const uint8_t *buf, const store_pt *pt, store_take_how how)
+{
+    size_t n = store_rec_mirror_len(store_rec_used(pt));
+
+    if (how == STORE_TAKE_PUT)
+        store_mirror_put(&s->mir, k, clear, buf, n);
+    else if (how == STORE_TAKE_ADD)
+        store_mirror_add(&s->mir, k, clear, buf, n);
+    else
+        store_mirror_fill(&s->mir, k, clear, buf, n);
 }
 
 /* The mirror's value of the slot's key, if one of its tag's entries opens with it (a name
  * that then differs, a hash collision, asks LMDB, which refuses it). */
 static bool store_mirror_answer(store *s, store_slot *sl, store_record *out)
 {
+    uint8_t clear[STORE_REC_CLEAR];
     store_pt pt;
-    MDB_val v;
 
-    if (!store_mirror_open(s, sl, &v, &pt))
+    if (!store_mirror_open(s, sl, clear, &pt))
         return false;
     if (store_rec_fill(s, sl, &pt, out) == 0)
         return true;
@@ -213,6 +259,7 @@ static bool store_mirror_answer(store *s, store_slot *sl, store_record *out)
 static int store_get_txn(store *s, MDB_txn *txn, store_slot *sl, store_record *out)
 {
     MDB_val k = { sizeof sl->key, sl->key }, v;
+    store_pt pt;
     int rc, r;
 
     if (sl->protocol == NULL) {
@@ -229,11 +276,13 @@ static int store_get_txn(store *s, MDB_txn *txn, store_slot *sl, store_record *o
             return store_errf(s, SKR_EINTEGRITY, "names index points to no record");
         return store_mdb_err(&s->kv, rc, "get");
     }
-    if ((r = store_rec_result(s, sl, &v, out)) != 0 ||
+    if ((r = store_rec_open(s, &k, &v, &pt)) != 0 || (r = store_rec_fill(s, sl, &pt, out)) != 0 ||
         (r = store_rec_current(s, txn, &k, &v)) != 0)
         return r;
-    if (txn != s->kv.batch) /* durable: the mirror may serve it from now on */
-        store_mirror_add(&s->mir, sl->key, &v);
+    if (txn != s->kv.batch) { /* durable: the mirror may serve it from now on */
+        store_mirror_take(s, sl->key, v.mv_data, s->recs.scratch, &pt, STORE_TAKE_ADD);
+        store_stack_wipe(); /* (a miss: rare) */
+    }
     return 0;
 }
 
@@ -273,8 +322,25 @@ int store_get(store *s, const char *protocol, const char *name, store_record *ou
 
 /* ---- writes ---- */
 
+/* Opens rec value v of key k into s->recs.mirbuf and hands it to the mirror; a put of a
+ * value that does not open (never: the store wrote it) drops the tag's entries instead.
+ * The plaintext is wiped. */
+static void store_mirror_reseal(store *s, const MDB_val *k, const MDB_val *v, store_take_how how)
+{
+    size_t n = 0;
+    store_pt pt;
+
+    if (store_rec_unseal(s, k, v, s->recs.mirbuf, &n) == 0 &&
+        store_rec_parse(s->recs.mirbuf, n, false, &pt))
+        store_mirror_take(s, k->mv_data, v->mv_data, s->recs.mirbuf, &pt, how);
+    else if (how == STORE_TAKE_PUT)
+        store_mirror_drop(&s->mir, k->mv_data);
+    sodium_memzero(s->recs.mirbuf, n);
+}
+
 /* The records layer feeds the mirror: each rec write drops its key's entries first (below),
- * and a batch's values go in once the journal made them durable. */
+ * and a batch's values go in once the journal made them durable, opened and sealed again
+ * under the mirror's key (store_mirror.c says why). */
 void store_rec_batch_durable(store *s)
 {
     size_t pos = 0;
@@ -286,10 +352,37 @@ void store_rec_batch_durable(store *s)
         if (op.dbi != s->kv.rec || op.k.mv_size != 2 * STORE_HASH_BYTES)
             continue;
         if (op.put)
-            store_mirror_put(&s->mir, op.k.mv_data, op.v.mv_data, op.v.mv_size);
+            store_mirror_reseal(s, &op.k, &op.v, STORE_TAKE_PUT);
         else
             store_mirror_drop(&s->mir, op.k.mv_data);
     }
+    store_stack_wipe();
+}
+
+/* The build's store_mirror_take_fn: a rec value that carries its ord version. */
+static void store_rec_mirror_fill(store *s, const MDB_val *k, const MDB_val *v)
+{
+    store_mirror_reseal(s, k, v, STORE_TAKE_FILL);
+}
+
+static store_mirror_feed store_rec_feed(const store *s)
+{
+    return (store_mirror_feed){ .ord_version = store_ord_version,
+                                .take = store_rec_mirror_fill, .suite = s->recs.suite };
+}
+
+void store_rec_mirror_start(store *s)
+{
+    store_mirror_feed feed = store_rec_feed(s);
+
+    store_mirror_start(&s->mir, &s->kv, &feed);
+}
+
+void store_rec_mirror_build(store *s)
+{
+    store_mirror_feed feed = store_rec_feed(s);
+
+    store_mirror_build(&s->mir, &s->kv, &feed);
 }
 
 /* A batch the mirror was fed was lost after all (s->kv.batch_lost: its record's write
@@ -442,9 +535,9 @@ static int store_put_txn(store *s, MDB_txn *txn, void *ctx)
     store_wr *w = ctx;
     MDB_val k = { sizeof w->sl.key, w->sl.key }, v;
     int64_t now = store_now();
-    uint8_t seq[8], ver[8];
+    uint8_t seq[8], ver[8], clear[STORE_REC_CLEAR];
     store_pt old;
-    bool mirrored = store_mirror_open(s, &w->sl, &v, &old);
+    bool mirrored = store_mirror_open(s, &w->sl, clear, &old);
     int rc = mirrored ? 0 : mdb_get(txn, s->kv.rec, &k, &v), r;
 
     if (rc == 0) {
@@ -457,7 +550,7 @@ static int store_put_txn(store *s, MDB_txn *txn, void *ctx)
         if (!mirrored && ((r = store_rec_open(s, &k, &v, &old)) != 0 ||
                           (r = store_rec_current(s, txn, &k, &v)) != 0))
             return r;
-        memcpy(seq, v.mv_data, 8);
+        memcpy(seq, mirrored ? clear : (const uint8_t *)v.mv_data, 8);
         w->done = false;
         if ((r = store_next_seq(s, txn, ver)) != 0)
             return r;

@@ -24,9 +24,10 @@
 #include "store_crypto.h"
 #include "store_kv.h"
 
-/* A rec value as the cache holds it (its layout is the records layer's, store_records.h):
- * STORE_REC_CLEAR bytes in clear (seq BE || ver BE), then the sealed plaintext, of at
- * most STORE_REC_PT_MAX bytes. The limits that size it: */
+/* A record as the cache holds it (its layout is the records layer's, store_records.h):
+ * the two numbers of a rec value's clear prefix (seq BE || ver BE, STORE_REC_CLEAR bytes)
+ * and a plaintext of at most STORE_REC_PT_MAX bytes, which the mirror seals under a key
+ * of its own (store_mirror.c). The limits that size it: */
 #define STORE_MAX_PROTOCOL 64
 #define STORE_MAX_NAME     256
 #define STORE_MAX_BODY     (64u * 1024u)
@@ -55,9 +56,19 @@ _Static_assert(STORE_MAX_BODY == PROTO_MAX_BODY, "store and wire body limits");
  * knows no ord format. */
 typedef bool (*store_mirror_ord_fn)(store *owner, const MDB_val *k, const MDB_val *v,
                                     uint64_t *seq, uint64_t *ver);
+/* What the build hands the layer above for each rec value v (key k) that carries the
+ * version ord named: it opens the value and gives its plaintext to store_mirror_fill
+ * (the records layer's store_rec_mirror_take). The cache cannot open a value. */
+typedef void (*store_mirror_take_fn)(store *owner, const MDB_val *k, const MDB_val *v);
+/* The layer above's part in a build, and the suite the mirror seals with (the hub's). */
+typedef struct store_mirror_feed {
+    store_mirror_ord_fn ord_version;
+    store_mirror_take_fn take;
+    int suite;
+} store_mirror_feed;
 typedef struct store_mirror_job {
     int pass;           /* STORE_MIR_* */
-    store_mirror_ord_fn ord_version; /* the ord pass's question (above) */
+    store_mirror_feed feed; /* the passes' questions (above) */
     uint64_t *vers;     /* (seq + 1, ver) pairs, open addressing; 0 = empty */
     size_t vmask, vcount; /* slots - 1 (a power of two); pairs held */
     uint8_t last[2 * STORE_HASH_BYTES]; /* the key the pass stopped at (taken) */
@@ -69,7 +80,9 @@ typedef struct store_mirror {
     uint64_t *slots;    /* tag << 32 | arena offset of the entry; 0 = empty */
     size_t nslots, count;
     uint8_t *arena;     /* the entries back to back (store_mirror.c); offset 0 unused */
-    uint8_t *vbuf;      /* a get's value rebuilt as LMDB holds it (sealed: not secret) */
+    uint8_t *keys;      /* STORE_K_TOTAL, guarded: a random data key made at alloc */
+    int suite;          /* STORE_SUITE_*: how entries are sealed under it */
+    uint64_t nonces;    /* nonces used under keys: the next entry's is one more */
     size_t used, cap;   /* bytes written / mapped */
     size_t dead;        /* bytes of entries since replaced or dropped */
     uint64_t misses;    /* gets with a protocol that had to read LMDB */
@@ -80,12 +93,14 @@ typedef struct store_mirror {
  * (store_mirror_build.c: store_mirror_start, then store_mirror_step; store_mirror_build
  * runs the whole build at once; once built, LMDB's map pages are dropped; best effort:
  * without it gets read LMDB), freed at lock; keys are rec keys Hp || Hn. */
-void store_mirror_start(store_mirror *m, store_kv *kv, store_mirror_ord_fn ord_version);
-void store_mirror_build(store_mirror *m, store_kv *kv, store_mirror_ord_fn ord_version);
+void store_mirror_start(store_mirror *m, store_kv *kv, const store_mirror_feed *feed);
+void store_mirror_build(store_mirror *m, store_kv *kv, const store_mirror_feed *feed);
+/* Frees everything, the key wiped, and zeroes *m. */
 void store_mirror_free(store_mirror *m);
-/* An empty mirror sized for entries values in about arena_bytes (the old one freed):
- * 0, or SKR_ENOMEM (the build says so in the hub's message). */
-int store_mirror_alloc(store_mirror *m, size_t entries, size_t arena_bytes);
+/* An empty mirror sized for entries values in about arena_bytes, with a new key sealing
+ * with suite (the old one freed): 0, or SKR_ENOMEM (the build says so in the hub's
+ * message). */
+int store_mirror_alloc(store_mirror *m, size_t entries, size_t arena_bytes, int suite);
 /* store.h's store_mirror_step and store_mirror_building, store_test.h's
  * store_test_mirror_wiped (store_api.c hands them the state). */
 bool store_cache_step(store_mirror *m, store_kv *kv, unsigned budget_us);
@@ -93,22 +108,27 @@ bool store_cache_building(const store_mirror *m);
 bool store_cache_wiped(const store_mirror *m);
 void *store_map_anon(size_t bytes);
 void store_unmap_anon(void *p, size_t bytes);
-/* The values that may be the key's, one a call: *pos 0 for the first; false when no more.
- * v points into the mirror until its next call (a value of another key of the same tag
- * fails to open with this key's AD). */
+/* The records the mirror may hold for the key, one a call: *pos 0 for the first; false
+ * when no more. Only an entry sealed with this key's AD opens (another key of the same
+ * tag fails), into pt (cap bytes: STORE_REC_PT_MAX holds any), *n bytes, and its clear
+ * prefix into clear (seq BE || ver BE). The caller wipes pt. */
 bool store_mirror_next(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES], size_t *pos,
-                       MDB_val *v);
-/* A durable write: drops the entries of val's record (its seq), then takes val. */
-void store_mirror_put(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES], const uint8_t *val,
-                      size_t len);
+                       uint8_t clear[STORE_REC_CLEAR], uint8_t *pt, size_t cap, size_t *n);
+/* In each of these, clear is the record's clear prefix and pt its n bytes of plaintext
+ * (at most STORE_REC_PT_MAX; the mirror seals a copy, the caller keeps and wipes pt).
+ * A durable write: drops the entries of the record (its seq), then takes it. */
+void store_mirror_put(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES],
+                      const uint8_t clear[STORE_REC_CLEAR], const uint8_t *pt, size_t n);
 /* Drops every entry of the key's tag (none says whose it is). */
 void store_mirror_drop(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES]);
 /* Drops the entries of the key's tag that hold record seq (its creation number: no other
  * record has it), so that the tag's other keys keep theirs. */
 void store_mirror_drop_record(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES], uint64_t seq);
-/* The build: takes v unless an entry of the key's tag holds its record (the same seq). */
-void store_mirror_fill(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v);
-/* A get that read LMDB after no entry of the tag opened with its key: takes v beside them. */
-void store_mirror_add(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v);
+/* The build: takes the record unless an entry of the key's tag holds it (the same seq). */
+void store_mirror_fill(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES],
+                       const uint8_t clear[STORE_REC_CLEAR], const uint8_t *pt, size_t n);
+/* A get that read LMDB after no entry of the tag opened with its key: takes it beside them. */
+void store_mirror_add(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES],
+                      const uint8_t clear[STORE_REC_CLEAR], const uint8_t *pt, size_t n);
 
 #endif

@@ -214,9 +214,12 @@ size_t store_pad_class(size_t used, size_t min, size_t cap)
  * it runs after authentication, on what the key holder wrote. */
 bool store_pad_ok(const uint8_t *p, size_t used, size_t n, size_t min, size_t cap)
 {
-    if (used > n || n != store_pad_class(used, min, cap))
-        return false;
-    return used == n || (p[used] == 0 && memcmp(p + used, p + used + 1, n - used - 1) == 0);
+    return used <= n && n == store_pad_class(used, min, cap) && store_zeros(p + used, n - used);
+}
+
+bool store_zeros(const uint8_t *p, size_t n)
+{
+    return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
 }
 
 /* ---- suites ---- */
@@ -289,4 +292,133 @@ int store_unseal_s(int suite, const uint8_t *keys, const uint8_t *ad, size_t adl
         return SKR_EINTEGRITY;
     *ptlen = (size_t)n;
     return 0;
+}
+
+_Static_assert(crypto_aead_aes256gcm_ABYTES == STORE_MAC_BYTES &&
+               crypto_aead_xchacha20poly1305_ietf_ABYTES == STORE_MAC_BYTES, "one tag size");
+
+/* The counter, little-endian, then zeros: the nonce of either suite. */
+static void store_ctr_nonce(uint64_t ctr, uint8_t nonce[STORE_NONCE_BYTES])
+{
+    uint8_t le[8] = { (uint8_t)ctr, (uint8_t)(ctr >> 8), (uint8_t)(ctr >> 16),
+                      (uint8_t)(ctr >> 24), (uint8_t)(ctr >> 32), (uint8_t)(ctr >> 40),
+                      (uint8_t)(ctr >> 48), (uint8_t)(ctr >> 56) };
+
+    memcpy(nonce, le, sizeof le);
+    memset(nonce + sizeof le, 0, STORE_NONCE_BYTES - sizeof le);
+}
+
+/*
+ * AES-GCM over a whole stride. libsodium's AES-GCM runs 8 blocks (128 bytes) at a time and
+ * the rest one block at a time, at about three times the cost a byte: opening 112 bytes
+ * took 253 ns on this VM, 128 bytes 158 ns. A short value is therefore sealed as the
+ * message of the next multiple of 128 bytes whose ciphertext ends in zeros: the zeros are
+ * not stored, and an open puts them back and opens the whole message on the fast path.
+ * The plaintext's tail is whatever encrypts to zeros (the keystream there): the seal
+ * encrypts once with a zero tail to learn it, then again with it. Nothing is weakened:
+ * the message is an ordinary GCM message whose ciphertext tail everyone knows, and the
+ * tag covers it. Only for values up to STORE_GCM_WHOLE_MAX, which the stack holds.
+ */
+#define STORE_GCM_STRIDE    128u
+#define STORE_GCM_WHOLE_MAX 512u
+
+static size_t store_gcm_whole(size_t len)
+{
+    return len <= STORE_GCM_WHOLE_MAX ? (len + STORE_GCM_STRIDE - 1) / STORE_GCM_STRIDE *
+                                            STORE_GCM_STRIDE
+                                      : len;
+}
+
+static void store_gcm_seal_whole(const uint8_t *keys, const uint8_t *nonce, const uint8_t *ad,
+                                 size_t adlen, const uint8_t *pt, size_t len, uint8_t *out)
+{
+    uint8_t m[STORE_GCM_WHOLE_MAX], c[STORE_GCM_WHOLE_MAX], tag[STORE_MAC_BYTES];
+    size_t whole = store_gcm_whole(len);
+
+    memcpy(m, pt, len);
+    memset(m + len, 0, whole - len);
+    crypto_aead_aes256gcm_encrypt_detached_afternm(c, tag, NULL, m, whole, ad, adlen, NULL,
+                                                   nonce, store_gcm(keys));
+    memcpy(m + len, c + len, whole - len); /* the keystream of the tail */
+    crypto_aead_aes256gcm_encrypt_detached_afternm(c, out + len, NULL, m, whole, ad, adlen,
+                                                   NULL, nonce, store_gcm(keys));
+    memcpy(out, c, len); /* c + len .. whole is zeros now */
+    /* the first pass's tag and keystream never leave here: the one message out is the
+     * second (two tags under one nonce would give away the GHASH key) */
+    sodium_memzero(m, sizeof m);
+    sodium_memzero(c, sizeof c);
+    sodium_memzero(tag, sizeof tag);
+}
+
+/* pt has room for the whole message (cap): it is opened there, and its tail wiped. */
+static int store_gcm_open_whole(const uint8_t *keys, const uint8_t *nonce, const uint8_t *ad,
+                                size_t adlen, const uint8_t *in, size_t len, uint8_t *pt,
+                                size_t cap)
+{
+    uint8_t c[STORE_GCM_WHOLE_MAX], m[STORE_GCM_WHOLE_MAX];
+    size_t whole = store_gcm_whole(len);
+    uint8_t *out = cap >= whole ? pt : m;
+    int rc;
+
+    memcpy(c, in, len);
+    memset(c + len, 0, whole - len);
+    rc = crypto_aead_aes256gcm_decrypt_detached_afternm(out, NULL, c, whole, in + len, ad, adlen,
+                                                        nonce, store_gcm(keys));
+    if (rc == 0 && out == m)
+        memcpy(pt, m, len);
+    sodium_memzero(out == m ? m : pt + len, out == m ? whole : whole - len);
+    return rc;
+}
+
+void store_seal_ctr(int suite, const uint8_t *keys, uint64_t ctr, const uint8_t *ad,
+                    size_t adlen, const uint8_t *pt, size_t len, uint8_t *out)
+{
+    uint8_t nonce[STORE_NONCE_BYTES];
+
+    store_ctr_nonce(ctr, nonce);
+    if (suite == STORE_SUITE_AESGCM && len <= STORE_GCM_WHOLE_MAX)
+        store_gcm_seal_whole(keys, nonce, ad, adlen, pt, len, out);
+    else if (suite == STORE_SUITE_AESGCM)
+        crypto_aead_aes256gcm_encrypt_detached_afternm(out, out + len, NULL, pt, len, ad, adlen,
+                                                       NULL, nonce, store_gcm(keys));
+    else
+        crypto_aead_xchacha20poly1305_ietf_encrypt(out, NULL, pt, len, ad, adlen, NULL, nonce,
+                                                   keys + STORE_K_DATA);
+}
+
+int store_unseal_ctr(int suite, const uint8_t *keys, uint64_t ctr, const uint8_t *ad,
+                     size_t adlen, const uint8_t *in, size_t inlen, uint8_t *pt, size_t cap,
+                     size_t *ptlen)
+{
+    uint8_t nonce[STORE_NONCE_BYTES];
+    size_t len = inlen - STORE_MAC_BYTES;
+    int rc;
+
+    if (inlen < STORE_MAC_BYTES || len > cap)
+        return SKR_EINTEGRITY;
+    store_ctr_nonce(ctr, nonce);
+    if (suite == STORE_SUITE_AESGCM && len <= STORE_GCM_WHOLE_MAX)
+        rc = store_gcm_open_whole(keys, nonce, ad, adlen, in, len, pt, cap);
+    else if (suite == STORE_SUITE_AESGCM)
+        rc = crypto_aead_aes256gcm_decrypt_detached_afternm(pt, NULL, in, len, in + len, ad,
+                                                            adlen, nonce, store_gcm(keys));
+    else
+        rc = crypto_aead_xchacha20poly1305_ietf_decrypt(pt, NULL, NULL, in, inlen, ad, adlen,
+                                                        nonce, keys + STORE_K_DATA);
+    if (rc != 0)
+        return SKR_EINTEGRITY;
+    *ptlen = len;
+    return 0;
+}
+
+/* Found by the memscan test: a record opened and sealed again for the mirror in a batch's
+ * durable walk stayed readable in the stack below the walk (the callees' frames, libsodium's
+ * spilled SIMD registers among them), where the next requests did not reach. noinline: the
+ * frame is its own, below the caller's; the empty asm keeps the zeros from being dropped. */
+__attribute__((noinline)) void store_stack_wipe(void)
+{
+    uint8_t frame[STORE_STACK_WIPE];
+
+    sodium_memzero(frame, sizeof frame);
+    __asm__ __volatile__("" : : "r"(frame) : "memory");
 }

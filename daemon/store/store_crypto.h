@@ -58,6 +58,7 @@ void store_keys_derive(uint8_t *keys, int suite);
 #define STORE_AD_REC   "skr-rec-v2"
 #define STORE_AD_ORD   "skr-ord-v2"
 #define STORE_AD_PROTO "skr-proto-v2"
+#define STORE_AD_MIRROR "skr-mir-v1" /* the mirror's own sealing (store_mirror.c) */
 #define STORE_AD_REC_V1   "skr-rec-v1"
 #define STORE_AD_ORD_V1   "skr-ord-v1"
 #define STORE_AD_PROTO_V1 "skr-proto-v1"
@@ -85,6 +86,20 @@ void store_seal_s(int suite, const uint8_t *keys, const uint8_t *ad, size_t adle
                   const uint8_t *pt, size_t len, uint8_t *out);
 int store_unseal_s(int suite, const uint8_t *keys, const uint8_t *ad, size_t adlen,
                    const uint8_t *in, size_t inlen, uint8_t *pt, size_t cap, size_t *ptlen);
+/* Sealing under a key that lives only in this process's memory (the record mirror's,
+ * store_mirror.c): the nonce is a counter that the caller never uses twice with one key,
+ * so it is not stored with the value. out = ciphertext || tag, STORE_MAC_BYTES more than
+ * the plaintext, for both suites. unseal: SKR_EINTEGRITY as store_unseal_s. */
+#define STORE_MAC_BYTES 16
+void store_seal_ctr(int suite, const uint8_t *keys, uint64_t ctr, const uint8_t *ad,
+                    size_t adlen, const uint8_t *pt, size_t len, uint8_t *out);
+int store_unseal_ctr(int suite, const uint8_t *keys, uint64_t ctr, const uint8_t *ad,
+                     size_t adlen, const uint8_t *in, size_t inlen, uint8_t *pt, size_t cap,
+                     size_t *ptlen);
+/* Zeros the STORE_STACK_WIPE bytes of stack below the caller's frame: after work that
+ * decrypts and seals in callees (the mirror's walks), whose frames keep plaintext. */
+#define STORE_STACK_WIPE 8192
+void store_stack_wipe(void);
 /* The suite a new hub gets on this machine ($SEKRETS_HUB_SUITE=1 forces suite 1). */
 int store_suite_default(void);
 /* BLAKE2b-128 keyed with the 32-byte index key, personal at most 16 bytes (suite 1). */
@@ -101,6 +116,8 @@ int store_unseal(const uint8_t *key, const uint8_t *ad, size_t adlen, const uint
  * content then zeros up to exactly that class. */
 size_t store_pad_class(size_t used, size_t min, size_t cap);
 bool store_pad_ok(const uint8_t *p, size_t used, size_t n, size_t min, size_t cap);
+/* The n bytes at p are all zero (n 0: true). */
+bool store_zeros(const uint8_t *p, size_t n);
 
 /* Big-endian u64 into and out of 8 bytes; inline: a get reads several (a call each cost
  * about 30 instructions, more than the load). */

@@ -26,8 +26,8 @@ static int store_hub_load(store *s, MDB_txn *txn, void *ctx)
     return store_meta_load(s, txn);
 }
 
-/* The store's own buffers: the record plaintext scratch (guarded: it holds secrets) and
- * the sealed value on its way to LMDB. */
+/* The store's own buffers: the record plaintext scratch and the mirror's (guarded: they
+ * hold secrets) and the sealed value on its way to LMDB. */
 static store *store_hub_alloc(const char *dir)
 {
     store *s = calloc(1, sizeof *s);
@@ -41,6 +41,7 @@ static store *store_hub_alloc(const char *dir)
     s->kv.batch_lost = store_rec_batch_lost;       /* and take a lost batch out */
     if ((s->kv.dir = strdup(dir)) == NULL ||
         (s->recs.scratch = sodium_malloc(STORE_SCRATCH_BYTES)) == NULL ||
+        (s->recs.mirbuf = sodium_malloc(STORE_REC_PT_MAX)) == NULL ||
         (s->recs.sealbuf = malloc(STORE_REC_CLEAR + STORE_SEAL_OVERHEAD + STORE_REC_PT_MAX)) == NULL) {
         store_close(s);
         return NULL;
@@ -102,6 +103,8 @@ void store_close(store *s)
     free(s->kv.dir);
     if (s->recs.scratch != NULL)
         sodium_free(s->recs.scratch); /* sodium_free wipes the region */
+    if (s->recs.mirbuf != NULL)
+        sodium_free(s->recs.mirbuf);
     free(s);
 }
 

@@ -304,7 +304,7 @@ static int store_init_as(store *s, const store_kdf *kdf, const uint8_t *kek, boo
     s->hk.keyid = legacy ? 0 : c.id;
     s->hk.legacy = legacy;
     s->recs.initialized = true;
-    store_mirror_build(&s->mir, &s->kv, store_ord_version); /* empty; without it gets read LMDB */
+    store_rec_mirror_build(s); /* empty; without it gets read LMDB */
 out:
     store_keys_free(keys);
     return r;
@@ -348,7 +348,7 @@ int store_unlock(store *s, const uint8_t kek[STORE_KEY_BYTES])
     }
     /* Gets read LMDB until the mirror is built (store_mirror_step) or when there is none
      * (no memory): slower, still right. */
-    store_mirror_start(&s->mir, &s->kv, store_ord_version);
+    store_rec_mirror_start(s);
 out:
     store_keys_free(keys);
     return r;

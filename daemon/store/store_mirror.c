@@ -5,26 +5,39 @@
  * in the daemon's resident memory, and the kernel maps up to 16 cached neighbours with
  * each fault (fault-around; MADV_RANDOM does not stop it). Gets spread over a hub of
  * 1,000,000 credentials kept about 400 MiB resident that way: the record B-tree at about
- * 70% page fill plus the order and name indexes beside it. The mirror holds each `rec`
- * value as LMDB stores it (seq || ver || nonce || ciphertext: nothing in clear but the two
- * numbers) back to back in one arena, found through an open-addressing table: two memory
- * accesses per get instead of a B-tree descent. The numbers are kept in LEB128, seq then
- * ver - seq (a record never replaced has ver == seq): 4 bytes instead of 16 at a million
- * credentials; a get rebuilds the value byte for byte. With a 64-byte body (AES-GCM, the
- * 128-byte class) an entry is 162 bytes and its slot 10 at the table's 0.8 load after a
- * build: 172 bytes per credential, against 189 (178 + 11) with the clear prefix, a tag in
- * each entry and a table at 2/3 (measured at 1,000,000: the Rss of the two mappings in
- * /proc/PID/smaps). Of the 162, 156 are the sealed value itself (nonce, MAC, the padded
- * plaintext), a floor the padding classes set (SECURITY.md).
+ * 70% page fill plus the order and name indexes beside it. The mirror holds each record
+ * (its seq and version, and its plaintext sealed under a key of its own) back to back in
+ * one arena, found through an open-addressing table: two memory accesses per get instead
+ * of a B-tree descent. The numbers are kept in LEB128, seq then ver - seq (a record never
+ * replaced has ver == seq): 4 bytes instead of 16 at a million credentials.
+ *
+ * Why a key of its own: the mirror used to hold each value as LMDB does, padded to its
+ * size class (SECURITY.md "Lengths in the hub file") with a random 12-byte nonce: with a
+ * 64-byte body, 156 of the 172 bytes a credential took, and at a million credentials
+ * more memory than Redis's whole process holding the same values (168,000 against
+ * 164,496 KiB). The file's classes are for someone who reads the file; the mirror is
+ * only ever in this process's memory, so it pads to 16 bytes instead (a swapped-out page
+ * tells a length within 16 bytes), and its key, made at random when the mirror is
+ * allocated (unlock, rotate) and freed with it, lives only in guarded memory: its nonce
+ * can be a counter (never used twice with one key, as no key outlives its mirror), kept
+ * in LEB128 (3 bytes at a million) instead of 12. So a durable write, the build and a get
+ * that read LMDB open the value and seal its plaintext again here (store.c); a get opens
+ * the entry alone. A 64-byte body's entry is 136 bytes and its slot 10: 146 bytes a
+ * credential (VmRSS at 1,000,000: 150,752 KiB, against 176,960 before and Redis's
+ * 168,000 in the same run). AES-GCM seals short values over a whole 128-byte stride
+ * (store_crypto.c: store_seal_ctr), so a get's open costs what the file's 128-byte class
+ * did (callgrind, 10k hub: 2,540 store instructions a get, against 2,483).
+ *
  * Once it is built, the store drops its mapping of the data file's pages (they stay in
  * the page cache, which the kernel may reclaim); only gets without a protocol, listings
  * and writes map some again.
  *
  * Identity: a slot holds a 32-bit tag (from Hp XOR Hn) and the arena offset of the entry
- * (LEB128 sealed length || LEB128 seq || LEB128 ver - seq || nonce || ciphertext).
- * Keys that share a tag may each have an entry, in slots of that tag along one probe run;
- * a get tries each and opens the value with its own Hp || Hn as associated data, so
- * another key's value fails authentication (a try costs one failed open). An entry says
+ * (LEB128 plaintext length || LEB128 seq || LEB128 ver - seq || LEB128 nonce ||
+ * ciphertext || tag). Keys that share a tag may each have an entry, in slots of that tag
+ * along one probe run; a get tries each and opens it with its own Hp || Hn and the
+ * entry's numbers as associated data, so another key's entry fails authentication (a try
+ * costs one failed open). An entry says
  * whose it is only through its seq, the record's creation number, which no other record
  * has: a write drops the entries of its record's seq before it puts its own (the tag's
  * other keys keep theirs: dropping the whole tag sent each of them to LMDB once after a
@@ -79,9 +92,8 @@
 #define MIR_MAX_ARENA   ((size_t)UINT32_MAX) /* offsets are 32-bit */
 #define MIR_LEN_MAX     3u                   /* LEB128 bytes of a length < 2^21 */
 #define MIR_U64_MAX     10u                  /* LEB128 bytes of a u64 */
-#define MIR_HEAD_MAX    (MIR_LEN_MAX + 2 * MIR_U64_MAX)
-#define MIR_VALUE_MAX   (STORE_REC_CLEAR + STORE_SEAL_OVERHEAD + STORE_REC_PT_MAX)
-_Static_assert(MIR_VALUE_MAX < (1u << 21), "a rec value's length fits three LEB128 bytes");
+#define MIR_HEAD_MAX    (MIR_LEN_MAX + 3 * MIR_U64_MAX) /* length, seq, ver - seq, nonce */
+_Static_assert(STORE_REC_PT_MAX < (1u << 21), "a plaintext's length fits three LEB128 bytes");
 
 static uint32_t mir_tag_mask = UINT32_MAX;
 
@@ -171,8 +183,9 @@ static size_t mir_uleb_get(const uint8_t *p, uint64_t *v)
 /* An entry as the arena holds it. */
 typedef struct mir_ent {
     uint64_t seq, ver;     /* the clear prefix, decoded */
-    const uint8_t *sealed; /* nonce || ciphertext */
-    size_t len;            /* of sealed */
+    uint64_t nonce;        /* the counter it was sealed with */
+    const uint8_t *sealed; /* ciphertext || tag */
+    size_t len;            /* of the plaintext (sealed is STORE_MAC_BYTES more) */
     size_t bytes;          /* of the whole entry */
 } mir_ent;
 
@@ -184,10 +197,19 @@ static void mir_entry(const store_mirror *m, size_t off, mir_ent *e)
     p += mir_uleb_get(p, &len);
     p += mir_uleb_get(p, &e->seq);
     p += mir_uleb_get(p, &d);
+    p += mir_uleb_get(p, &e->nonce);
     e->ver = e->seq + d;
     e->sealed = p;
     e->len = (size_t)len;
-    e->bytes = (size_t)(p - start) + e->len;
+    e->bytes = (size_t)(p - start) + e->len + STORE_MAC_BYTES;
+}
+
+/* The AD of key's record with this clear prefix: an entry opens only for its own key and
+ * numbers. */
+static size_t mir_ad(uint8_t ad[STORE_AD_MAX], const uint8_t key[2 * STORE_HASH_BYTES],
+                     const uint8_t clear[STORE_REC_CLEAR])
+{
+    return store_ad_build(ad, STORE_AD_MIRROR, key, 2 * STORE_HASH_BYTES, clear, STORE_REC_CLEAR);
 }
 
 static size_t mir_entry_bytes(const store_mirror *m, size_t off)
@@ -385,64 +407,65 @@ void store_mirror_drop_record(store_mirror *m, const uint8_t key[2 * STORE_HASH_
         mir_drop_record(m, mir_tag(key), seq);
 }
 
-/* Appends rec value val as an entry of tag in slot i (empty); room was made. */
-static void mir_append(store_mirror *m, size_t i, uint32_t tag, const uint8_t *val, size_t len)
+/* Seals the record (clear, pt of n bytes) of key as an entry of tag in slot i (empty),
+ * under the next nonce; room was made. */
+static void mir_append(store_mirror *m, size_t i, const uint8_t key[2 * STORE_HASH_BYTES],
+                       const uint8_t clear[STORE_REC_CLEAR], const uint8_t *pt, size_t n)
 {
-    uint64_t seq = store_get_u64(val), ver = store_get_u64(val + 8);
-    uint8_t *p = m->arena + m->used;
+    uint64_t seq = store_get_u64(clear), ver = store_get_u64(clear + 8);
+    uint8_t *p = m->arena + m->used, ad[STORE_AD_MAX];
+    size_t adlen = mir_ad(ad, key, clear);
 
-    m->slots[i] = (uint64_t)tag << 32 | m->used;
+    m->slots[i] = (uint64_t)mir_tag(key) << 32 | m->used;
     m->count++;
-    p += mir_uleb_put(p, len - STORE_REC_CLEAR);
+    p += mir_uleb_put(p, n);
     p += mir_uleb_put(p, seq);
     p += mir_uleb_put(p, ver - seq); /* mod 2^64: any pair decodes back */
-    memcpy(p, val + STORE_REC_CLEAR, len - STORE_REC_CLEAR);
-    p += len - STORE_REC_CLEAR;
+    p += mir_uleb_put(p, ++m->nonces);
+    store_seal_ctr(m->suite, m->keys, m->nonces, ad, adlen, pt, n, p);
+    p += n + STORE_MAC_BYTES;
     m->used = (size_t)(p - m->arena);
 }
 
-/* Room for one more entry of a value of len bytes; false: the mirror cannot take it. */
-static bool mir_room(store_mirror *m, size_t len)
+/* Room for one more entry of a plaintext of n bytes; false: the mirror cannot take it. */
+static bool mir_room(store_mirror *m, size_t n)
 {
-    if (len < STORE_REC_CLEAR || len > MIR_VALUE_MAX) /* not a value the store writes */
+    if (n > STORE_REC_PT_MAX) /* not a record the store writes */
         return false;
     if (m->dead > MIR_COMPACT_MIN && m->dead > m->used / 4)
         mir_compact(m);
-    return mir_make_room(m) == 0 && mir_arena_reserve(m, MIR_HEAD_MAX + len) == 0;
+    return mir_make_room(m) == 0 && mir_arena_reserve(m, MIR_HEAD_MAX + n + STORE_MAC_BYTES) == 0;
 }
 
-void store_mirror_put(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES], const uint8_t *val,
-                      size_t len)
+void store_mirror_put(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES],
+                      const uint8_t clear[STORE_REC_CLEAR], const uint8_t *pt, size_t n)
 {
     uint32_t tag = mir_tag(key);
 
     if (m->nslots == 0)
         return;
-    /* the record's old value must not stay, even when this fails; a value without a seq
-     * (not one the store writes) cannot say which entry is its record's: all of the tag go */
-    if (len >= STORE_REC_CLEAR)
-        mir_drop_record(m, tag, store_get_u64(val));
-    else
-        mir_drop_tag(m, tag);
-    if (mir_room(m, len)) /* after the tag's other keys' entries, which stay */
-        mir_append(m, mir_free_slot(m, tag), tag, val, len);
+    /* the record's old value must not stay, even when this fails */
+    mir_drop_record(m, tag, store_get_u64(clear));
+    if (mir_room(m, n)) /* after the tag's other keys' entries, which stay */
+        mir_append(m, mir_free_slot(m, tag), key, clear, pt, n);
 }
 
-/* The entry at slot i rebuilt as LMDB holds it, in m->vbuf. */
-static void mir_value(store_mirror *m, size_t i, MDB_val *v)
+/* Opens the entry at slot i for key into pt, or fails as another key's entry does. */
+static bool mir_open(store_mirror *m, size_t i, const uint8_t key[2 * STORE_HASH_BYTES],
+                     uint8_t clear[STORE_REC_CLEAR], uint8_t *pt, size_t cap, size_t *n)
 {
+    uint8_t ad[STORE_AD_MAX];
     mir_ent e;
 
     mir_entry(m, mir_slot_off(m->slots[i]), &e);
-    store_put_u64(m->vbuf, e.seq);
-    store_put_u64(m->vbuf + 8, e.ver);
-    memcpy(m->vbuf + STORE_REC_CLEAR, e.sealed, e.len);
-    v->mv_data = m->vbuf;
-    v->mv_size = STORE_REC_CLEAR + e.len;
+    store_put_u64(clear, e.seq);
+    store_put_u64(clear + 8, e.ver);
+    return store_unseal_ctr(m->suite, m->keys, e.nonce, ad, mir_ad(ad, key, clear), e.sealed,
+                            e.len + STORE_MAC_BYTES, pt, cap, n) == 0;
 }
 
 bool store_mirror_next(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES], size_t *pos,
-                       MDB_val *v)
+                       uint8_t clear[STORE_REC_CLEAR], uint8_t *pt, size_t cap, size_t *n)
 {
     uint32_t tag = mir_tag(key);
     size_t i;
@@ -451,11 +474,13 @@ bool store_mirror_next(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES],
         return false;
     /* *pos: 0 before the first, else one more than the slot last given */
     i = *pos == 0 ? mir_find(m, tag) : mir_scan(m, tag, mir_after(m, *pos - 1));
-    if (m->slots[i] == 0) /* the run's end: the walk never wraps back, a run has a hole */
-        return false;
-    mir_value(m, i, v);
-    *pos = i + 1;
-    return true;
+    /* the run's end (an empty slot) stops it: the walk never wraps back, a run has a hole */
+    for (; m->slots[i] != 0; i = mir_scan(m, tag, mir_after(m, i)))
+        if (mir_open(m, i, key, clear, pt, cap, n)) {
+            *pos = i + 1;
+            return true;
+        }
+    return false;
 }
 
 /* An entry of tag holds a value of record seq. */
@@ -464,28 +489,27 @@ static bool mir_has_record(const store_mirror *m, uint32_t tag, uint64_t seq)
     return m->slots[mir_record_slot(m, tag, seq)] != 0;
 }
 
-void store_mirror_fill(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v)
+void store_mirror_fill(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES],
+                       const uint8_t clear[STORE_REC_CLEAR], const uint8_t *pt, size_t n)
 {
     uint32_t tag = mir_tag(key);
 
-    if (m->nslots != 0 && v->mv_size >= STORE_REC_CLEAR &&
-        !mir_has_record(m, tag, store_get_u64(v->mv_data)) && mir_room(m, v->mv_size))
-        mir_append(m, mir_free_slot(m, tag), tag, v->mv_data, v->mv_size);
+    if (m->nslots != 0 && !mir_has_record(m, tag, store_get_u64(clear)) && mir_room(m, n))
+        mir_append(m, mir_free_slot(m, tag), key, clear, pt, n);
 }
 
-void store_mirror_add(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES], const MDB_val *v)
+void store_mirror_add(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES],
+                      const uint8_t clear[STORE_REC_CLEAR], const uint8_t *pt, size_t n)
 {
-    uint32_t tag = mir_tag(key);
-
-    if (m->nslots != 0 && mir_room(m, v->mv_size))
-        mir_append(m, mir_free_slot(m, tag), tag, v->mv_data, v->mv_size);
+    if (m->nslots != 0 && mir_room(m, n))
+        mir_append(m, mir_free_slot(m, mir_tag(key)), key, clear, pt, n);
 }
 
 void store_mirror_free(store_mirror *m)
 {
     mir_unmap(m->slots, m->nslots * sizeof *m->slots);
     mir_unmap(m->arena, m->cap);
-    mir_unmap(m->vbuf, MIR_VALUE_MAX);
+    store_keys_free(m->keys); /* wiped */
     if (m->job.vers != NULL)
         mir_unmap(m->job.vers, (m->job.vmask + 1) * 2 * sizeof *m->job.vers);
     /* the build's last key is an Hp || Hn, wiped with the keys it came from */
@@ -502,14 +526,28 @@ void store_unmap_anon(void *p, size_t bytes)
     mir_unmap(p, bytes);
 }
 
-int store_mirror_alloc(store_mirror *m, size_t entries, size_t arena_bytes)
+/* A new random key: no entry of an earlier mirror opens with it, and the nonces start
+ * again at 1 with it. */
+static int mir_new_key(store_mirror *m, int suite)
+{
+    if ((m->keys = store_keys_alloc()) == NULL)
+        return -1;
+    randombytes_buf(m->keys + STORE_K_DATA, STORE_KEY_BYTES);
+    store_keys_derive(m->keys, suite);
+    sodium_mprotect_readonly(m->keys);
+    m->suite = suite;
+    m->nonces = 0;
+    return 0;
+}
+
+int store_mirror_alloc(store_mirror *m, size_t entries, size_t arena_bytes, int suite)
 {
     store_mirror_free(m);
     /* 4/5 full once built: the count is known, and the table grows past 7/8 */
     m->nslots = entries * 5 / 4 + MIR_MIN_SLOTS;
     m->used = 1; /* offset 0 is never a value: a slot of 0 is empty */
     if ((m->slots = mir_map(m->nslots * sizeof *m->slots)) == NULL ||
-        (m->vbuf = mir_map(MIR_VALUE_MAX)) == NULL ||
+        mir_new_key(m, suite) != 0 ||
         mir_arena_reserve(m, arena_bytes < MIR_MAX_ARENA / 2 ? arena_bytes
                                                               : MIR_MAX_ARENA / 2) != 0) {
         store_mirror_free(m);

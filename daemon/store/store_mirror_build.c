@@ -113,10 +113,10 @@ static void mir_take(store_mirror *m, store_kv *kv, const MDB_val *k, const MDB_
     uint64_t seq, ver;
 
     if (j->pass == STORE_MIR_ORD) {
-        if (j->ord_version(kv->owner, k, v, &seq, &ver))
+        if (j->feed.ord_version(kv->owner, k, v, &seq, &ver))
             mir_vers_add(j, seq, ver);
     } else if (k->mv_size == MIR_REC_KEY && mir_vers_current(j, v)) {
-        store_mirror_fill(m, k->mv_data, v);
+        j->feed.take(kv->owner, k, v); /* opened above, then store_mirror_fill */
     }
 }
 
@@ -178,7 +178,7 @@ out:
     return rc != 0 ? store_mdb_err(kv, rc, "mirror read") : 0;
 }
 
-static int mir_start(store_mirror *m, store_kv *kv, store_mirror_ord_fn ord_version)
+static int mir_start(store_mirror *m, store_kv *kv, const store_mirror_feed *feed)
 {
     store_mirror_job *j = &m->job;
     MDB_stat ord, rec;
@@ -197,7 +197,8 @@ static int mir_start(store_mirror *m, store_kv *kv, store_mirror_ord_fn ord_vers
         return store_mdb_err(kv, rc, "mirror");
     /* The tree's leaf bytes bound what the values take; the arena grows past a guess. */
     if ((r = store_mirror_alloc(m, rec.ms_entries, (size_t)rec.ms_psize *
-                                (rec.ms_leaf_pages + rec.ms_overflow_pages))) != 0)
+                                (rec.ms_leaf_pages + rec.ms_overflow_pages),
+                                feed->suite)) != 0)
         return store_kv_errf(kv, r, "no memory for the record mirror");
     /* room for the entries of today plus writes during the build, under 3/4 full */
     while (slots < ord.ms_entries * 2 + 64)
@@ -207,7 +208,7 @@ static int mir_start(store_mirror *m, store_kv *kv, store_mirror_ord_fn ord_vers
         return store_kv_errf(kv, SKR_ENOMEM, "no memory for the record mirror");
     }
     j->vmask = slots - 1;
-    j->ord_version = ord_version;
+    j->feed = *feed;
     j->pass = STORE_MIR_ORD;
     return 0;
 }
@@ -224,12 +225,12 @@ static void mir_finish(store_mirror *m, store_kv *kv)
 
 /* Best effort: without a mirror gets read LMDB; the caller's own call succeeded, so the
  * build's failure does not replace its error message. */
-void store_mirror_start(store_mirror *m, store_kv *kv, store_mirror_ord_fn ord_version)
+void store_mirror_start(store_mirror *m, store_kv *kv, const store_mirror_feed *feed)
 {
     char msg[STORE_ERRMSG_MAX];
 
     memcpy(msg, kv->errmsg, sizeof msg);
-    (void)mir_start(m, kv, ord_version);
+    (void)mir_start(m, kv, feed);
     memcpy(kv->errmsg, msg, sizeof msg);
 }
 
@@ -250,6 +251,7 @@ bool store_cache_step(store_mirror *m, store_kv *kv, unsigned budget_us)
         r = mir_slice(m, kv, deadline);
     while (r == 0 && m->job.pass != STORE_MIR_NONE && mir_now_ns() < deadline);
     memcpy(kv->errmsg, msg, sizeof msg);
+    store_stack_wipe(); /* the slice's values were opened and sealed below this frame */
     if (r != 0) {
         store_mirror_free(m);
         return false;
@@ -260,10 +262,10 @@ bool store_cache_step(store_mirror *m, store_kv *kv, unsigned budget_us)
     return false;
 }
 
-void store_mirror_build(store_mirror *m, store_kv *kv, store_mirror_ord_fn ord_version)
+void store_mirror_build(store_mirror *m, store_kv *kv, const store_mirror_feed *feed)
 {
     (void)store_kv_checkpoint_finish(kv); /* the steps below read LMDB */
-    store_mirror_start(m, kv, ord_version);
+    store_mirror_start(m, kv, feed);
     /* an open batch (never, from rotate and init, which refuse one) leaves it to steps */
     while (!kv->batching && store_cache_step(m, kv, 1000000u))
         ;

@@ -84,6 +84,7 @@ typedef struct store_pcache {
 typedef struct store_records {
     uint8_t *sealbuf;       /* a sealed record value on its way to LMDB (not secret) */
     uint8_t *scratch;       /* STORE_SCRATCH_BYTES, holds the last decrypted record */
+    uint8_t *mirbuf;        /* STORE_REC_PT_MAX, guarded: a record on its way to the mirror */
     size_t scratch_used;    /* bytes of plaintext to wipe on release */
     uint8_t format;         /* meta "version": 1 until store_upgrade ran */
     /* What the records seal with, which the keys layer sets (store_keys.c): */
@@ -138,6 +139,10 @@ int64_t store_now(void);
 void store_rec_batch_durable(store *s);
 /* That batch was lost after all (s->kv.batch_lost): its rec keys' entries go again. */
 void store_rec_batch_lost(store *s);
+/* The mirror's build over the hub's records (store_mirror_start, store_mirror_build,
+ * with the records layer's part: ord versions, each value opened for the mirror). */
+void store_rec_mirror_start(store *s);
+void store_rec_mirror_build(store *s);
 void store_proto_hash(store *s, const char *protocol, size_t plen,
                       uint8_t hp[STORE_HASH_BYTES]);
 

@@ -130,7 +130,7 @@ int store_rotate_keys(store *s, const uint8_t *old, const store_kdf *kdf, const 
         sodium_mprotect_readonly(rot.keys);
         s->recs.keys = rot.keys;
         rot.keys = NULL;
-        store_mirror_build(&s->mir, &s->kv, store_ord_version); /* every value was sealed again */
+        store_rec_mirror_build(s); /* every value was sealed again */
     }
     if (r == 0 && records != NULL)
         *records = rot.records;
