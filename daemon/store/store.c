@@ -224,21 +224,16 @@ static bool store_mirror_open(store *s, const store_slot *sl, uint8_t clear[STOR
 }
 
 /* How a record goes into the mirror: store_mirror_put, _add or _fill (store_cache.h). */
-typedef enum { STORE_TAKE_PUT, STORE_TAKE_ADD, STORE_TAKE_FILL } store_take_how;
+typedef void store_mirror_into_fn(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES],
+                                  const uint8_t clear[STORE_REC_CLEAR], const uint8_t *pt,
+                                  size_t n);
 
 /* Hands the mirror record pt (in buf, padded as LMDB holds it) of rec key k with clear
  * prefix clear, padded as the mirror keeps it. */
 static void store_mirror_take(store *s, const uint8_t *k, const uint8_t *clear,
-                              const uint8_t *buf, const store_pt *pt, store_take_how how)
+                              const uint8_t *buf, const store_pt *pt, store_mirror_into_fn *into)
 {
-    size_t n = store_rec_mirror_len(store_rec_used(pt));
-
-    if (how == STORE_TAKE_PUT)
-        store_mirror_put(&s->mir, k, clear, buf, n);
-    else if (how == STORE_TAKE_ADD)
-        store_mirror_add(&s->mir, k, clear, buf, n);
-    else
-        store_mirror_fill(&s->mir, k, clear, buf, n);
+    into(&s->mir, k, clear, buf, store_rec_mirror_len(store_rec_used(pt)));
 }
 
 /* The mirror's value of the slot's key, if one of its tag's entries opens with it (a name
@@ -280,7 +275,7 @@ static int store_get_txn(store *s, MDB_txn *txn, store_slot *sl, store_record *o
         (r = store_rec_current(s, txn, &k, &v)) != 0)
         return r;
     if (txn != s->kv.batch) { /* durable: the mirror may serve it from now on */
-        store_mirror_take(s, sl->key, v.mv_data, s->recs.scratch, &pt, STORE_TAKE_ADD);
+        store_mirror_take(s, sl->key, v.mv_data, s->recs.scratch, &pt, store_mirror_add);
         store_stack_wipe(); /* (a miss: rare) */
     }
     return 0;
@@ -322,20 +317,20 @@ int store_get(store *s, const char *protocol, const char *name, store_record *ou
 
 /* ---- writes ---- */
 
-/* Opens rec value v of key k into s->recs.mirbuf and hands it to the mirror; a put of a
- * value that does not open (never: the store wrote it) drops the tag's entries instead.
- * The plaintext is wiped. */
-static void store_mirror_reseal(store *s, const MDB_val *k, const MDB_val *v, store_take_how how)
+/* Opens rec value v of key k into s->recs.mirbuf and hands it to the mirror; false: it
+ * does not open. The plaintext is wiped. */
+static bool store_mirror_reseal(store *s, const MDB_val *k, const MDB_val *v,
+                                store_mirror_into_fn *into)
 {
     size_t n = 0;
     store_pt pt;
+    bool ok = store_rec_unseal(s, k, v, s->recs.mirbuf, &n) == 0 &&
+              store_rec_parse(s->recs.mirbuf, n, false, &pt);
 
-    if (store_rec_unseal(s, k, v, s->recs.mirbuf, &n) == 0 &&
-        store_rec_parse(s->recs.mirbuf, n, false, &pt))
-        store_mirror_take(s, k->mv_data, v->mv_data, s->recs.mirbuf, &pt, how);
-    else if (how == STORE_TAKE_PUT)
-        store_mirror_drop(&s->mir, k->mv_data);
+    if (ok)
+        store_mirror_take(s, k->mv_data, v->mv_data, s->recs.mirbuf, &pt, into);
     sodium_memzero(s->recs.mirbuf, n);
+    return ok;
 }
 
 /* The records layer feeds the mirror: each rec write drops its key's entries first (below),
@@ -351,9 +346,8 @@ void store_rec_batch_durable(store *s)
     while (store_journal_next(&s->kv, &pos, &op)) {
         if (op.dbi != s->kv.rec || op.k.mv_size != 2 * STORE_HASH_BYTES)
             continue;
-        if (op.put)
-            store_mirror_reseal(s, &op.k, &op.v, STORE_TAKE_PUT);
-        else
+        /* a put that does not open (never: the store wrote it) drops the tag's entries */
+        if (!op.put || !store_mirror_reseal(s, &op.k, &op.v, store_mirror_put))
             store_mirror_drop(&s->mir, op.k.mv_data);
     }
     store_stack_wipe();
@@ -362,7 +356,7 @@ void store_rec_batch_durable(store *s)
 /* The build's store_mirror_take_fn: a rec value that carries its ord version. */
 static void store_rec_mirror_fill(store *s, const MDB_val *k, const MDB_val *v)
 {
-    store_mirror_reseal(s, k, v, STORE_TAKE_FILL);
+    (void)store_mirror_reseal(s, k, v, store_mirror_fill);
 }
 
 static store_mirror_feed store_rec_feed(const store *s)

@@ -391,10 +391,10 @@ int store_unseal_ctr(int suite, const uint8_t *keys, uint64_t ctr, const uint8_t
                      size_t *ptlen)
 {
     uint8_t nonce[STORE_NONCE_BYTES];
-    size_t len = inlen - STORE_MAC_BYTES;
+    size_t len;
     int rc;
 
-    if (inlen < STORE_MAC_BYTES || len > cap)
+    if (inlen < STORE_MAC_BYTES || (len = inlen - STORE_MAC_BYTES) > cap)
         return SKR_EINTEGRITY;
     store_ctr_nonce(ctr, nonce);
     if (suite == STORE_SUITE_AESGCM && len <= STORE_GCM_WHOLE_MAX)

@@ -119,7 +119,7 @@ static void mir_take(store_mirror *m, store_kv *kv, const MDB_val *k, const MDB_
         if (j->feed.ord_version(kv->owner, k, v, &seq, &ver))
             mir_vers_add(j, seq, ver);
     } else if (k->mv_size == MIR_REC_KEY && mir_vers_current(j, v)) {
-        j->feed.take(kv->owner, k, v); /* opened above, then store_mirror_fill */
+        j->feed.take(kv->owner, k, v); /* records open it, then store_mirror_fill */
     }
 }
 

@@ -264,11 +264,13 @@ START_TEST(test_mirror_values_exact)
 END_TEST
 
 /* The mirror's sealing (store_seal_ctr, store_crypto.c), in both suites: every length
- * from 0 to past the whole-stride bound, and the largest record, opens back byte for byte
- * at exactly STORE_MAC_BYTES more; a flipped byte (first, last of the ciphertext, the
- * tag), another counter or another AD fails. An AES-GCM value up to 512 bytes is an
- * ordinary GCM message of the next multiple of 128 bytes whose ciphertext tail is zeros:
- * libsodium's own open of that message gives the plaintext. */
+ * from 0 to past the whole-stride bound, and the largest record, opens back byte for
+ * byte at exactly STORE_MAC_BYTES more, also into room for the plaintext alone (not for
+ * one byte less); a flipped byte (first, last of the ciphertext, the tag), another
+ * counter or another AD fails. An AES-GCM value up to 512 bytes is an ordinary GCM
+ * message of the next multiple of 128 bytes whose ciphertext tail is zeros: libsodium's
+ * own open of that message gives the plaintext.
+ */
 START_TEST(test_mirror_seal_ctr)
 {
     enum { MAX = STORE_REC_PT_MAX };
@@ -292,6 +294,14 @@ START_TEST(test_mirror_seal_ctr)
                                           len + STORE_MAC_BYTES, out, sizeof out, &n), 0);
         ck_assert_uint_eq(n, len);
         ck_assert_int_eq(memcmp(out, pt, len), 0);
+        /* room for the plaintext alone (not the whole stride): opened beside, then copied */
+        memset(out, 0, len);
+        ck_assert_int_eq(store_unseal_ctr(suite, keys, ctr, ad, 20, sealed,
+                                          len + STORE_MAC_BYTES, out, len, &n), 0);
+        ck_assert_int_eq(memcmp(out, pt, len), 0);
+        if (len > 0)
+            ck_assert_int_ne(store_unseal_ctr(suite, keys, ctr, ad, 20, sealed,
+                                              len + STORE_MAC_BYTES, out, len - 1, &n), 0);
         if (len >= 16)
             ck_assert_int_ne(memcmp(sealed, pt, 16), 0);
         ck_assert_int_ne(store_unseal_ctr(suite, keys, ctr + 1, ad, 20, sealed,
