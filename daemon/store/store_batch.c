@@ -2,9 +2,16 @@
  * daemon/store/store_batch.c - group commit (kv): batches of record writes that one
  * journal record makes durable, over the checkpoint txn.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "store_kv.h"
+
+void store_batch_fail(store_kv *kv, int r)
+{
+    kv->batch_err = r;
+    memcpy(kv->batch_why, kv->errmsg, sizeof kv->batch_why);
+}
 
 /* A batch writes straight into the long-lived kv->ckpt (kv->batch names it while the batch
  * has written something); store_batch_commit makes the batch durable with one journal
@@ -47,6 +54,8 @@ int store_kv_batch_begin(store_kv *kv)
     kv->batch_err = 0;
     for (uint64_t n = kv->jw_taken; n < kv->jw_settled && kv->batch_err == 0; n++)
         kv->batch_err = kv->jw.rec[n % STORE_BATCH_IN_FLIGHT_MAX].rc;
+    if (kv->batch_err != 0)
+        snprintf(kv->batch_why, sizeof kv->batch_why, "a journal record before it was lost");
     kv->jlen = 0;
     return 0; /* the txns themselves are begun by the first write */
 }
@@ -257,7 +266,7 @@ static int store_batch_flush(store_kv *kv)
     int r;
 
     if ((r = store_batch_settle(kv)) != 0) {
-        kv->batch_err = r; /* the batch so far is lost: none of its replies may go out */
+        store_batch_fail(kv, r); /* the batch so far is lost: none of its replies may go out */
         return r;
     }
     /* The batch so far is durable: a failure from here on fails this write only. */
@@ -295,7 +304,7 @@ static int store_batch_redo(store_kv *kv)
         (r = store_journal_apply_batch(kv)) != 0) {
         if (r == STORE_EGROW || r == STORE_EREMAP)
             r = store_kv_errf(kv, SKR_EINTERNAL, "write batch: map full");
-        kv->batch_err = r;
+        store_batch_fail(kv, r);
         return r;
     }
     return 0;
@@ -312,7 +321,8 @@ int store_write_rec_txn(store_kv *kv, store_txn_fn fn, void *ctx)
         return store_write(kv, fn, ctx);
     for (;;) {
         if (kv->batch_err != 0)
-            return store_kv_errf(kv, kv->batch_err, "this write batch already failed");
+            return store_kv_errf(kv, kv->batch_err, "this write batch already failed: %s",
+                                 kv->batch_why);
         if (kv->batch == NULL && (r = store_batch_txn(kv)) != 0)
             return r;
         mark = kv->jlen;

@@ -410,7 +410,8 @@ static void j_write_lost(store_kv *kv, int err)
     }
     store_jwrite_recover(&kv->jw);
     if (kv->batching) {
-        kv->batch_err = r;
+        memcpy(kv->errmsg, msg, sizeof msg);
+        store_batch_fail(kv, r);
         kv->jlen = 0;
     }
     kv->batch = NULL;

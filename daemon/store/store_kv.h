@@ -88,6 +88,7 @@ typedef struct store_kv {
     MDB_txn *batch;         /* s->kv.ckpt while the open batch has written to it, or NULL */
     bool batching;          /* between store_batch_begin and store_batch_commit */
     int batch_err;          /* the batch already failed: its writes are lost */
+    char batch_why[STORE_ERRMSG_MAX]; /* what that failure said (the later writes say it too) */
     bool broken;            /* the journal could not be applied: every call fails */
     bool trim_owed;         /* written since the last store_trim (store_trim.c) */
     int jfd;                /* the journal (store_journal.c), flock'ed while open */
@@ -254,6 +255,9 @@ void store_batch_abort(store_kv *kv);
  * false when none is (the txn holds the latest). seal_held makes the held put in the
  * batch txn (the journal, right before it seals the batch's record): an LMDB code. */
 int store_kv_put_held(store_kv *kv, MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v);
+/* store_batch.c: the open batch failed with r (its writes are lost); the hub's message
+ * now is why, and every later write of the batch says it again. */
+void store_batch_fail(store_kv *kv, int r);
 bool store_kv_held(const store_kv *kv, MDB_dbi dbi, const MDB_val *k, MDB_val *v);
 int store_batch_seal_held(store_kv *kv);
 

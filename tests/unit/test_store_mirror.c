@@ -606,6 +606,9 @@ START_TEST(test_pipelined_commit_lost)
     ck_assert_int_eq(store_batch_begin(s), 0);
     post_str(s, "x", "c", "new-c");
     ck_assert_int_eq(store_batch_commit_finish(s), SKR_EINTERNAL);
+    /* a later write of the lost batch says why it was lost */
+    ck_assert_int_eq(store_post(s, "x", "d", (const uint8_t *)"new-d", 5), SKR_EINTERNAL);
+    ck_assert_ptr_nonnull(strstr(store_errmsg(s), "this write batch already failed: journal write"));
     ck_assert_int_eq(store_batch_commit(s), SKR_EINTERNAL); /* lost with it */
     store_test_journal_faults(NULL);
     expect_body(s, "x", "a", "old-a");
@@ -646,6 +649,8 @@ START_TEST(test_pipelined_commit_lost_before_next_batch)
     store_test_journal_faults(NULL);
     ck_assert_uint_gt(store_test_mapsize(s), map0);
     ck_assert_int_eq(store_post(s, "x", "c", (const uint8_t *)"new-c", 5), SKR_EINTERNAL);
+    ck_assert_str_eq(store_errmsg(s),
+                     "this write batch already failed: a journal record before it was lost");
     ck_assert_int_eq(store_batch_commit_finish(s), SKR_EINTERNAL);
     ck_assert_int_eq(store_batch_commit(s), SKR_EINTERNAL);
     s = reopen(s);
