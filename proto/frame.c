@@ -157,6 +157,21 @@ int proto_reader_next(proto_reader *r, const uint8_t **payload, size_t *len)
     return 1;
 }
 
+int proto_reader_peek(const proto_reader *r, size_t *pos, const uint8_t **payload,
+                      size_t *len)
+{
+    size_t at = *pos > r->start ? *pos : r->start;
+    if (r->failed || at > r->end || r->end - at < PROTO_HEADER_LEN)
+        return 0;
+    uint32_t l = proto_be32(r->buf + at);
+    if (l == 0 || l > r->max_frame || r->end - at - PROTO_HEADER_LEN < l)
+        return 0;
+    *payload = r->buf + at + PROTO_HEADER_LEN;
+    *len = l;
+    *pos = at + PROTO_HEADER_LEN + l;
+    return 1;
+}
+
 void proto_reader_unread(proto_reader *r, size_t len)
 {
     if (PROTO_HEADER_LEN + len <= r->start)

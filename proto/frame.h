@@ -58,6 +58,16 @@ int proto_reader_feed(proto_reader *r, const void *data, size_t n);
  */
 int proto_reader_next(proto_reader *r, const uint8_t **payload, size_t *len);
 
+/*
+ * Looks at the complete frame at *pos (an offset into the reader's buffer; anything
+ * before its first unconsumed byte means that byte) without taking it: 1 with *payload
+ * and *len as proto_reader_next gives them and *pos past the frame, 0 when no complete
+ * frame with a good length is there (proto_reader_next then tells which). The frames it
+ * gives are the ones proto_reader_next gives next, in order, valid as long as theirs.
+ */
+int proto_reader_peek(const proto_reader *r, size_t *pos, const uint8_t **payload,
+                      size_t *len);
+
 /* Gives back the frame proto_reader_next just returned (len: its payload length), so that
  * the next call returns it again: for a request that must wait before it is served. Only
  * right after that call, with no space/feed/compact in between. */

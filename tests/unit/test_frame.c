@@ -255,6 +255,45 @@ START_TEST(bad_length_is_sticky)
 }
 END_TEST
 
+/* peek gives the frames next gives, in order, without taking them; it stops at a partial
+ * frame and at a bad length (which next then reports) */
+START_TEST(peek_ahead)
+{
+    proto_reader rd;
+    proto_reader_init(&rd, 64);
+    static const uint8_t stream[] = { 0, 0, 0, 1, 0xc0, 0, 0, 0, 2, 0x91, 0xc3,
+                                      0, 0, 0, 0, 0, 0, 0, 1, 0xc0 };
+    const uint8_t *p, *q;
+    size_t n, m, pos = 0;
+    ck_assert_int_eq(proto_reader_feed(&rd, stream, 9), 0); /* frame 1, half of frame 2 */
+    ck_assert_int_eq(proto_reader_peek(&rd, &pos, &p, &n), 1);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(pos, 5);
+    ck_assert_int_eq(proto_reader_peek(&rd, &pos, &q, &m), 0);
+    ck_assert_uint_eq(pos, 5);
+    ck_assert_uint_eq(proto_reader_pending(&rd), 9); /* nothing taken */
+    ck_assert_int_eq(proto_reader_feed(&rd, stream + 9, sizeof(stream) - 9), 0);
+    ck_assert_int_eq(proto_reader_peek(&rd, &pos, &q, &m), 1);
+    ck_assert_uint_eq(m, 2);
+    ck_assert_int_eq(memcmp(q, "\x91\xc3", 2), 0);
+    ck_assert_int_eq(proto_reader_peek(&rd, &pos, &q, &m), 0); /* L = 0 after it */
+    ck_assert_uint_eq(pos, 11);
+    /* next gives the same frames at the same places; a position behind start means start */
+    const uint8_t *a;
+    size_t an;
+    ck_assert_int_eq(proto_reader_next(&rd, &a, &an), 1);
+    ck_assert_ptr_eq(a, p);
+    size_t from = 0;
+    ck_assert_int_eq(proto_reader_peek(&rd, &from, &p, &n), 1);
+    ck_assert_int_eq(proto_reader_next(&rd, &a, &an), 1);
+    ck_assert_ptr_eq(a, p);
+    ck_assert_uint_eq(an, n);
+    ck_assert_int_eq(proto_reader_next(&rd, &a, &an), SKR_EBAD_FRAME);
+    ck_assert_int_eq(proto_reader_peek(&rd, &from, &p, &n), 0);
+    proto_reader_free(&rd);
+}
+END_TEST
+
 START_TEST(shrinks_after_large_frame)
 {
     /* a 1 MiB frame grows the buffer; once taken and compacted it is one chunk again, while
@@ -541,6 +580,7 @@ static Suite *frame_suite(void)
     tcase_add_test(tc, feed_all_at_once);
     tcase_add_test(tc, length_bounds);
     tcase_add_test(tc, bad_length_is_sticky);
+    tcase_add_test(tc, peek_ahead);
     tcase_add_test(tc, no_growth_after_bad_length);
     tcase_add_test(tc, buffer_sized_to_the_frame);
     suite_add_tcase(s, tc);
