@@ -294,6 +294,12 @@ static int get_granted(dispatch_ctx *c, const proto_request *req, store_record *
     return store_get(c->hub, g->protocols[hit], req->name, out);
 }
 
+void dispatch_ahead(dispatch_ctx *c, const proto_request *req)
+{
+    if (req->op == PROTO_OP_GET && (req->fields & PROTO_F_PROTOCOL))
+        store_get_ahead(c->hub, req->protocol, req->name);
+}
+
 static int op_get(dispatch_ctx *c, const proto_request *req)
 {
     store_record rec;

@@ -74,6 +74,11 @@ typedef struct dispatch_ctx {
 #define DISPATCH_PARKED 2
 int dispatch(dispatch_ctx *c, const proto_request *req);
 
+/* A request read and not served yet (the host serves it after a frame or two): lets the
+ * store start reading what its get will read (store_get_ahead). Answers, audits and
+ * changes nothing, whoever the peer is. */
+void dispatch_ahead(dispatch_ctx *c, const proto_request *req);
+
 /* One audit line for a served request (never a body or passphrase). */
 void dispatch_audit(pid_t pid, uid_t uid, const proto_request *req, int code);
 

@@ -503,32 +503,83 @@ static void reply_error_held(session *s, uint32_t id, int code, const char *mess
         s->close_after_flush = true; /* cannot be answered again if the batch is lost */
 }
 
+/* The frame next gave, decoded: the one read ahead, or decoded now. It stays first in
+ * s->decoded until it has been served. */
+static session_decoded *frame_decoded(session *s, const uint8_t *frame, size_t len)
+{
+    session_decoded *d = &s->decoded[s->decoded_first];
+
+    if (s->decoded_count > 0 && d->frame == frame)
+        return d;
+    /* none read ahead (the pump's first frame), or (never) not this one */
+    d->frame = frame;
+    d->rc = proto_request_decode(frame, len, &d->req, d->msg);
+    s->decoded_count = 1;
+    s->ahead_pos = 0; /* from the reader's start: the frame after this one */
+    return d;
+}
+
+/* Decodes the frames after the one being served (up to SESSION_AHEAD, those already
+ * received whole) and tells dispatch of each, so that the store can start fetching a
+ * get's record from memory while the frames before it are served (store_get_ahead: on
+ * a big hub those reads wait for memory). Each frame is still decoded once. */
+static void read_ahead(session *s)
+{
+    while (s->decoded_count <= SESSION_AHEAD) {
+        const uint8_t *frame;
+        size_t len;
+        if (!proto_reader_peek(&s->reader, &s->ahead_pos, &frame, &len))
+            return;
+        session_decoded *d =
+            &s->decoded[(s->decoded_first + s->decoded_count) % (SESSION_AHEAD + 1)];
+        d->frame = frame;
+        d->rc = proto_request_decode(frame, len, &d->req, d->msg);
+        s->decoded_count++;
+        if (d->rc == 0) {
+            s->dctx.hub = s->srv->hub;
+            dispatch_ahead(&s->dctx, &d->req);
+        }
+    }
+}
+
+static void frame_served(session *s)
+{
+    s->decoded_first = (s->decoded_first + 1) % (SESSION_AHEAD + 1);
+    s->decoded_count--;
+}
+
 static void serve_frame(session *s, const uint8_t *frame, size_t len)
 {
-    proto_request req;
-    char msg[PROTO_ERRMSG_MAX];
-    int rc = proto_request_decode(frame, len, &req, msg);
+    session_decoded *d = frame_decoded(s, frame, len);
+    const proto_request *req = &d->req;
+    int rc = d->rc;
+
+    read_ahead(s);
     if (rc == SKR_EBAD_FRAME) {
         /* the decoder's message may quote peer bytes: one quoted field, like the audit's */
         char shown[LOG_QUOTED_SIZE(PROTO_ERRMSG_MAX)];
         log_warn("bad frame from pid=%d uid=%u: reason=%s", (int)s->pid, (unsigned)s->uid,
-                 log_quote(shown, sizeof(shown), msg, strlen(msg)));
-        reply_error_held(s, req.id, rc, msg);
+                 log_quote(shown, sizeof(shown), d->msg, strlen(d->msg)));
+        reply_error_held(s, req->id, rc, d->msg);
         s->close_after_flush = true;
+        frame_served(s);
         return;
     }
     if (rc != 0) {
-        dispatch_audit(s->pid, s->uid, &req, rc);
-        reply_error_held(s, req.id, rc, msg);
+        dispatch_audit(s->pid, s->uid, req, rc);
+        reply_error_held(s, req->id, rc, d->msg);
+        frame_served(s);
         return;
     }
     size_t before = s->out.len;
-    if (session_dispatch(s, &req) == DISPATCH_PARKED) {
+    if (session_dispatch(s, req) == DISPATCH_PARKED) {
         proto_reader_unread(&s->reader, len);
+        s->decoded_count = 0; /* the pump stops here; this frame comes again */
         return;
     }
-    if (req.op == PROTO_OP_GET && s->out.len != before)
+    if (req->op == PROTO_OP_GET && s->out.len != before)
         s->body_queued = true;
+    frame_served(s);
 }
 
 void session_pump(session *s)
@@ -560,6 +611,7 @@ void session_pump(session *s)
         }
         serve_frame(s, frame, len);
     }
+    s->decoded_count = 0; /* frames read ahead are read again next time */
     if (s->closing)
         goto out;
     /* Frames just served may have held a passphrase or body: wipe them now. */

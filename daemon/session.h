@@ -45,6 +45,15 @@ enum {
     SESSION_HELD_RUNS
 };
 
+/* A frame decoded once, served now or after the one being served (session_pump). */
+#define SESSION_AHEAD 2 /* frames looked at ahead of the one served */
+typedef struct session_decoded {
+    const uint8_t *frame;     /* its payload in the reader */
+    int rc;                   /* proto_request_decode's */
+    proto_request req;
+    char msg[PROTO_ERRMSG_MAX];
+} session_decoded;
+
 struct session {
     uv_pipe_t pipe;           /* first member: handles cast back to the session */
     uv_timer_t timer;         /* closes a connection stalled mid-frame, idle, or not reading */
@@ -52,6 +61,11 @@ struct session {
     struct server *srv;
     session *next, *prev;
     proto_reader reader;
+    session_decoded decoded[SESSION_AHEAD + 1]; /* the frame being served and those read
+                               * ahead of it, in order: only while a pump runs (it empties
+                               * them, as the frames may move once it ends) */
+    unsigned decoded_first, decoded_count;
+    size_t ahead_pos;         /* the reader's offset after the last of them */
     proto_buf out;            /* replies being gathered */
     proto_buf writing;        /* replies handed to uv_write */
     pid_t pid;

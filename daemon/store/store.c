@@ -54,6 +54,9 @@ typedef struct store_pt {
     size_t plen, nlen, blen;
 } store_pt;
 
+static bool store_ahead_take(store *s, const char *name, size_t nlen,
+                             uint8_t hn[STORE_HASH_BYTES]);
+
 static int store_slot_make(store *s, store_slot *sl, const char *protocol, const char *name)
 {
     sl->protocol = protocol;
@@ -69,8 +72,58 @@ static int store_slot_make(store *s, store_slot *sl, const char *protocol, const
                                                          : "hub not initialised");
     if (protocol != NULL)
         store_proto_hash(s, protocol, sl->plen, sl->key);
-    store_hash_s(s->recs.suite, s->recs.keys + STORE_K_INDEX, "skr-name", name, sl->nlen, sl->key + STORE_HASH_BYTES);
+    if (!store_ahead_take(s, name, sl->nlen, sl->key + STORE_HASH_BYTES))
+        store_hash_s(s->recs.suite, s->recs.keys + STORE_K_INDEX, "skr-name", name, sl->nlen,
+                     sl->key + STORE_HASH_BYTES);
     return 0;
+}
+
+/* ---- gets announced ahead ---- */
+
+/* The name's Hn from an announcement still waiting for its get (which it ends). */
+static bool store_ahead_take(store *s, const char *name, size_t nlen,
+                             uint8_t hn[STORE_HASH_BYTES])
+{
+    if (s->recs.ahead_live == 0)
+        return false;
+    for (unsigned i = 0; i < STORE_AHEAD; i++) {
+        store_ahead *a = &s->recs.ahead[i];
+        if (a->nlen == nlen && memcmp(a->name, name, nlen) == 0) {
+            memcpy(hn, a->key + STORE_HASH_BYTES, STORE_HASH_BYTES);
+            a->nlen = 0;
+            s->recs.ahead_live--;
+            return true;
+        }
+    }
+    return false;
+}
+
+unsigned store_test_ahead_live(const store *s)
+{
+    return s->recs.ahead_live;
+}
+
+void store_get_ahead(store *s, const char *protocol, const char *name)
+{
+    store_records *r = &s->recs;
+    store_slot sl;
+
+    if (protocol == NULL || r->keys == NULL || !store_mirror_ahead(&s->mir) ||
+        store_slot_make(s, &sl, protocol, name) != 0)
+        return;
+    /* the one announced before this has had a get's time for its slot to arrive */
+    store_ahead *prev = &r->ahead[(r->ahead_next + STORE_AHEAD - 1) % STORE_AHEAD];
+    if (prev->nlen != 0)
+        store_mirror_prefetch_entry(&s->mir, prev->key);
+    store_mirror_prefetch_slot(&s->mir, sl.key);
+
+    store_ahead *a = &r->ahead[r->ahead_next];
+    r->ahead_next = (r->ahead_next + 1) % STORE_AHEAD;
+    if (a->nlen == 0)
+        r->ahead_live++;
+    a->nlen = (uint16_t)sl.nlen;
+    memcpy(a->name, name, sl.nlen);
+    memcpy(a->key, sl.key, sizeof a->key);
 }
 
 /* The mirror keeps a record's plaintext padded with zeros to a multiple of this, not to

@@ -178,6 +178,14 @@ typedef struct store_record {
  */
 int store_get(store *s, const char *protocol, const char *name, store_record *out);
 void store_release(store *s);
+/*
+ * A hint, answering nothing: store_get(s, protocol, name) comes soon, after a get or two
+ * (the daemon announces the frames it has read and not served yet). On a hub too big for
+ * the caches it starts reading that record's place in memory, and keeps the name's hash
+ * for its get (the last STORE_AHEAD announced, found by the name's bytes). It does
+ * nothing for a small hub, a locked one, a NULL protocol or a bad name.
+ */
+void store_get_ahead(store *s, const char *protocol, const char *name);
 
 /*
  * Listing: `begin` is called once with the number of items, then `item` once per item.

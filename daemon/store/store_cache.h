@@ -114,6 +114,13 @@ void store_unmap_anon(void *p, size_t bytes);
  * prefix into clear (seq BE || ver BE). The caller wipes pt. */
 bool store_mirror_next(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES], size_t *pos,
                        uint8_t clear[STORE_REC_CLEAR], uint8_t *pt, size_t cap, size_t *n);
+/* A get of the key comes soon (store_get_ahead): store_mirror_ahead tells whether the
+ * mirror is big enough for its reads to miss the caches; _prefetch_slot starts reading
+ * the key's slot into them, _prefetch_entry (once that slot had time to arrive) the
+ * entry it points at. Neither waits for memory or changes anything. */
+bool store_mirror_ahead(const store_mirror *m);
+void store_mirror_prefetch_slot(const store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES]);
+void store_mirror_prefetch_entry(const store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES]);
 /* In each of these, clear is the record's clear prefix and pt its n bytes of plaintext
  * (at most STORE_REC_PT_MAX; the mirror seals a copy, the caller keeps and wipes pt).
  * A durable write: drops the entries of the record (its seq), then takes it. */

@@ -366,6 +366,8 @@ void store_lock(store *s)
     store_keys_free(s->recs.keys); /* read-write, wipe, free */
     s->recs.keys = NULL;
     sodium_memzero(s->recs.pcache, sizeof s->recs.pcache);
+    sodium_memzero(s->recs.ahead, sizeof s->recs.ahead);
+    s->recs.ahead_live = 0;
     store_mirror_free(&s->mir); /* derived from the index key: gone with it */
 }
 

@@ -483,6 +483,42 @@ bool store_mirror_next(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES],
     return false;
 }
 
+/* Beyond L2 (1 MiB a core on these machines), a get's two reads, its slot and then its
+ * entry, each wait for memory: about a third of a get's time at 1,000,000 credentials
+ * (bench_store: 717 against 443 ns). Told of the gets coming next, the store starts both
+ * reads a get or two ahead, so that they overlap the gets before them. Below this the
+ * mirror stays in the caches and the hints would only cost. */
+static size_t mir_ahead_min = (size_t)2 << 20;
+
+void store_test_set_mirror_ahead_min(size_t bytes)
+{
+    mir_ahead_min = bytes;
+}
+
+bool store_mirror_ahead(const store_mirror *m)
+{
+    return m->nslots * sizeof m->slots[0] + m->used >= mir_ahead_min;
+}
+
+void store_mirror_prefetch_slot(const store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES])
+{
+    if (m->nslots != 0)
+        __builtin_prefetch(&m->slots[mir_home(m, mir_tag(key))]);
+}
+
+void store_mirror_prefetch_entry(const store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES])
+{
+    if (m->nslots == 0)
+        return;
+    uint64_t e = m->slots[mir_find(m, mir_tag(key))];
+    if (e == 0)
+        return;
+    /* the head and a short record's ciphertext and tag: up to 3 lines past the first */
+    const uint8_t *p = m->arena + mir_slot_off(e);
+    for (size_t at = 0; at < 192 && mir_slot_off(e) + at < m->used; at += 64)
+        __builtin_prefetch(p + at);
+}
+
 /* An entry of tag holds a value of record seq. */
 static bool mir_has_record(const store_mirror *m, uint32_t tag, uint64_t seq)
 {

@@ -80,6 +80,16 @@ typedef struct store_pcache {
     uint8_t hp[STORE_HASH_BYTES];
 } store_pcache;
 
+/* Gets announced by store_get_ahead, newest last: each name's Hn, so that its get does
+ * not hash the name again, and its Hp || Hn for the mirror's prefetch. Found by the
+ * name's bytes, never by where they are. Not key material; wiped on lock with pcache. */
+#define STORE_AHEAD 4
+typedef struct store_ahead {
+    uint16_t nlen;                      /* 0 = empty */
+    char name[STORE_MAX_NAME];
+    uint8_t key[2 * STORE_HASH_BYTES];  /* Hp || Hn */
+} store_ahead;
+
 /* The records layer's state (struct store's s->recs). */
 typedef struct store_records {
     uint8_t *sealbuf;       /* a sealed record value on its way to LMDB (not secret) */
@@ -92,6 +102,9 @@ typedef struct store_records {
     uint8_t suite;          /* STORE_SUITE_*: how records and look-up keys are made */
     bool initialized;       /* the hub has keys: a locked get says "hub locked" */
     store_pcache pcache[STORE_PCACHE];
+    store_ahead ahead[STORE_AHEAD];
+    unsigned ahead_next;    /* the ring's slot the next announcement takes */
+    unsigned ahead_live;    /* entries not yet taken by their get */
 } store_records;
 
 /* The AD of a value (store_crypto.h) whose key is an LMDB key. */

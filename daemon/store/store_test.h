@@ -51,6 +51,10 @@ size_t store_test_mirror_count(const store *s);
 /* Gets with a protocol that the mirror could not answer (they read LMDB), since unlock. */
 uint64_t store_test_mirror_misses(const store *s);
 void store_test_set_mirror_tag_mask(uint32_t mask);
+/* The mirror's size from which store_get_ahead prefetches (default 2 MiB; 0: always),
+ * and how many announcements wait for their get. */
+void store_test_set_mirror_ahead_min(size_t bytes);
+unsigned store_test_ahead_live(const store *s);
 /* Every byte of the mirror and its build state is zero (after lock). */
 bool store_test_mirror_wiped(const store *s);
 

@@ -195,6 +195,68 @@ START_TEST(test_mirror_write_keeps_neighbours)
 }
 END_TEST
 
+/* store_get_ahead: nothing on a small hub or a locked one; on a big one (the threshold
+ * lowered) each get finds its own name's announcement by its bytes, and a get of another
+ * name of the same length (or the same name under another protocol) still gets its own
+ * record. */
+START_TEST(test_get_ahead)
+{
+    char p[8], n[16];
+    store *s = new_hub();
+    store_record rec;
+
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    for (int i = 0; i < 12; i++) {
+        mir_name(i, p, n);
+        char body[24];
+        snprintf(body, sizeof body, "body-%d", i);
+        post_str(s, p, n, body);
+    }
+    post_str(s, "p1", "n0", "n0-in-p1");
+    ck_assert_int_eq(store_batch_commit(s), 0);
+    store_get_ahead(s, "p0", "n0"); /* the mirror is below 2 MiB */
+    ck_assert_uint_eq(store_test_ahead_live(s), 0);
+
+    store_test_set_mirror_ahead_min(0);
+    store_get_ahead(s, "p1", "n1");
+    store_get_ahead(s, "p2", "n2");
+    store_get_ahead(s, NULL, "n3"); /* no protocol: no mirror to read */
+    store_get_ahead(s, "p0", "");   /* a bad name */
+    ck_assert_uint_eq(store_test_ahead_live(s), 2);
+    expect_body(s, "p2", "n5", "body-5");
+    ck_assert_uint_eq(store_test_ahead_live(s), 2);
+    expect_body(s, "p2", "n2", "body-2");
+    ck_assert_uint_eq(store_test_ahead_live(s), 1);
+    expect_body(s, "p1", "n1", "body-1");
+    ck_assert_uint_eq(store_test_ahead_live(s), 0);
+    store_get_ahead(s, "p0", "n0");
+    expect_body(s, "p1", "n0", "n0-in-p1");
+    ck_assert_uint_eq(store_test_ahead_live(s), 0);
+    expect_body(s, "p0", "n0", "body-0");
+    /* more announcements than the ring holds: the oldest go, every get is still right */
+    for (int i = 0; i < 12; i++) {
+        mir_name(i, p, n);
+        store_get_ahead(s, p, n);
+    }
+    ck_assert_uint_eq(store_test_ahead_live(s), 4);
+    for (int i = 0; i < 12; i++) {
+        char body[24];
+        mir_name(i, p, n);
+        snprintf(body, sizeof body, "body-%d", i);
+        expect_body(s, p, n, body);
+    }
+    ck_assert_uint_eq(store_test_ahead_live(s), 0);
+    store_get_ahead(s, "p1", "n1");
+    store_lock(s);
+    ck_assert_uint_eq(store_test_ahead_live(s), 0);
+    store_get_ahead(s, "p1", "n1");
+    ck_assert_uint_eq(store_test_ahead_live(s), 0);
+    ck_assert_int_eq(store_get(s, "p1", "n1", &rec), SKR_ELOCKED);
+    store_test_set_mirror_ahead_min((size_t)2 << 20);
+    store_close(s);
+}
+END_TEST
+
 static size_t uleb_bytes(uint64_t v)
 {
     size_t n = 1;
@@ -978,6 +1040,7 @@ int main(void)
     tcase_add_loop_test(tc, test_mirror_model, 0, 3);
     tcase_add_test(tc, test_mirror_failed_batch);
     tcase_add_test(tc, test_mirror_write_keeps_neighbours);
+    tcase_add_test(tc, test_get_ahead);
     tcase_add_test(tc, test_pipelined_commit);
     tcase_add_test(tc, test_pipelined_commit_lost);
     tcase_add_test(tc, test_pipelined_commit_lost_before_next_batch);
