@@ -480,14 +480,21 @@ static void report(const opts *o, const char *label, lats *l, double secs, doubl
         free(all);
 }
 
-static void usage(void)
+/* --help: the usage on stdout, exit 0; a wrong command line: on stderr, exit 2. */
+static void usage_to(FILE *f, int status)
 {
     fputs("usage: bench_wire (--socket PATH [--redis] | --echo) [--op get|getdb|put|ping]\n"
           "       [--clients N] [--depth D] [--seconds S] [--protocols P] [--names N]\n"
-          "       [--server-pid PID] [--label TEXT] [--csv FILE]\n"
+          "       [--server-pid PID] [--beside-puts D] [--reply-bytes B] [--label TEXT]\n"
+          "       [--csv FILE]\n"
           "       | --socket PATH [--redis] --populate N [--protocols P] [--body-bytes B]\n",
-          stderr);
-    exit(2);
+          f);
+    exit(status);
+}
+
+static void usage(void)
+{
+    usage_to(stderr, 2);
 }
 
 static kv_op parse_op(const char *s)
@@ -513,7 +520,7 @@ static void parse(int argc, char **argv, opts *o)
         { "label", 1, NULL, 'l' }, { "csv", 1, NULL, 'C' }, { "body-bytes", 1, NULL, 'b' },
         { "reply-bytes", 1, NULL, 'r' }, { "redis", 0, NULL, 'R' },
         { "server-pid", 1, NULL, 'S' }, { "beside-puts", 1, NULL, 'B' },
-        { NULL, 0, NULL, 0 },
+        { "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 },
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -534,6 +541,7 @@ static void parse(int argc, char **argv, opts *o)
         case 'R': o->kv.redis = true; break;
         case 'S': o->server_pid = atol(optarg); break;
         case 'B': o->beside_puts = atoi(optarg); break;
+        case 'h': usage_to(stdout, 0); break;
         default: usage();
         }
     }
