@@ -137,38 +137,42 @@ int proto_reader_feed(proto_reader *r, const void *data, size_t n)
     return 0;
 }
 
+/* The frame whose header starts at offset at: 1 with it, 0 when it is not all there yet,
+ * SKR_EBAD_FRAME when its length is 0 or above max_frame. */
+static int frame_at(const proto_reader *r, size_t at, const uint8_t **payload, size_t *len)
+{
+    size_t have = r->end - at;
+    if (have < PROTO_HEADER_LEN)
+        return 0;
+    uint32_t l = proto_be32(r->buf + at);
+    if (l == 0 || l > r->max_frame)
+        return SKR_EBAD_FRAME;
+    if (have - PROTO_HEADER_LEN < l)
+        return 0;
+    *payload = r->buf + at + PROTO_HEADER_LEN;
+    *len = l;
+    return 1;
+}
+
 int proto_reader_next(proto_reader *r, const uint8_t **payload, size_t *len)
 {
     if (r->failed)
         return SKR_EBAD_FRAME;
-    size_t have = r->end - r->start;
-    if (have < PROTO_HEADER_LEN)
-        return 0;
-    uint32_t l = proto_be32(r->buf + r->start);
-    if (l == 0 || l > r->max_frame) {
+    int rc = frame_at(r, r->start, payload, len);
+    if (rc == SKR_EBAD_FRAME)
         r->failed = 1;
-        return SKR_EBAD_FRAME;
-    }
-    if (have - PROTO_HEADER_LEN < l)
-        return 0;
-    *payload = r->buf + r->start + PROTO_HEADER_LEN;
-    *len = l;
-    r->start += PROTO_HEADER_LEN + l;
-    return 1;
+    else if (rc == 1)
+        r->start += PROTO_HEADER_LEN + *len;
+    return rc;
 }
 
 int proto_reader_peek(const proto_reader *r, size_t *pos, const uint8_t **payload,
                       size_t *len)
 {
     size_t at = *pos > r->start ? *pos : r->start;
-    if (r->failed || at > r->end || r->end - at < PROTO_HEADER_LEN)
+    if (r->failed || at > r->end || frame_at(r, at, payload, len) != 1)
         return 0;
-    uint32_t l = proto_be32(r->buf + at);
-    if (l == 0 || l > r->max_frame || r->end - at - PROTO_HEADER_LEN < l)
-        return 0;
-    *payload = r->buf + at + PROTO_HEADER_LEN;
-    *len = l;
-    *pos = at + PROTO_HEADER_LEN + l;
+    *pos = at + PROTO_HEADER_LEN + *len;
     return 1;
 }
 
