@@ -386,6 +386,116 @@ static bool store_mirror_reseal(store *s, const MDB_val *k, const MDB_val *v,
     return ok;
 }
 
+/* ---- the mirror entries of a batch's puts, sealed at the put (store_stage) ---- */
+
+typedef struct store_staged {
+    uint8_t key[2 * STORE_HASH_BYTES];
+    uint8_t clear[STORE_REC_CLEAR];     /* the LMDB value's seq and ver */
+    uint8_t mac[STORE_MAC_BYTES];       /* and its last bytes: its seal's tag */
+    uint32_t vlen;                      /* its length */
+    uint32_t n;                         /* the mirror plaintext's */
+    uint32_t bytes;                     /* the entry's, which follows */
+} store_staged;
+
+/* How many entries the durable walk looks past one that is not its op's: those left by
+ * writes that failed (or ran again) in between. */
+#define STORE_STAGE_SCAN 8
+
+void store_rec_stage_reset(store *s)
+{
+    s->recs.stage.used = s->recs.stage.next = 0;
+}
+
+void store_rec_stage_free(store *s)
+{
+    store_stage *st = &s->recs.stage;
+
+    if (st->buf != NULL)
+        sodium_memzero(st->buf, st->cap);
+    free(st->buf);
+    *st = (store_stage){ 0 };
+}
+
+static bool store_stage_room(store_stage *st, size_t more)
+{
+    size_t cap = st->cap != 0 ? st->cap : (size_t)64 << 10;
+    uint8_t *p;
+
+    if (more > STORE_STAGE_MAX - st->used)
+        return false;
+    while (cap - st->used < more)
+        cap *= 2;
+    if (cap == st->cap)
+        return true;
+    if (cap > STORE_STAGE_MAX)
+        cap = STORE_STAGE_MAX;
+    if ((p = realloc(st->buf, cap)) == NULL)
+        return false;
+    st->buf = p;
+    st->cap = cap;
+    return true;
+}
+
+/* A batched rec put (key k, LMDB value v) of plaintext pt (n bytes as the mirror pads
+ * it): its mirror entry, sealed now. Best effort: without it, the walk opens v. */
+static void store_stage_put(store *s, const MDB_val *k, const MDB_val *v, const uint8_t *pt,
+                            size_t n)
+{
+    store_stage *st = &s->recs.stage;
+    store_staged h;
+
+    if (!s->kv.batching || s->mir.nslots == 0 || v->mv_size < STORE_REC_CLEAR + STORE_MAC_BYTES)
+        return;
+    if (st->gen != s->mir.gen) { /* another mirror's: none of it can go in this one */
+        store_rec_stage_reset(s);
+        st->gen = s->mir.gen;
+    }
+    if (!store_stage_room(st, sizeof h + STORE_MIRROR_ENTRY_MAX(n)))
+        return;
+    memcpy(h.key, k->mv_data, sizeof h.key);
+    memcpy(h.clear, v->mv_data, sizeof h.clear);
+    memcpy(h.mac, (const uint8_t *)v->mv_data + v->mv_size - STORE_MAC_BYTES, sizeof h.mac);
+    h.vlen = (uint32_t)v->mv_size;
+    h.n = (uint32_t)n;
+    h.bytes = (uint32_t)store_mirror_seal(&s->mir, h.key, h.clear, pt, n,
+                                          st->buf + st->used + sizeof h);
+    if (h.bytes == 0)
+        return;
+    memcpy(st->buf + st->used, &h, sizeof h);
+    st->used += sizeof h + h.bytes;
+}
+
+static bool store_staged_is(const store_staged *h, const MDB_val *k, const MDB_val *v)
+{
+    return h->vlen == v->mv_size && memcmp(h->key, k->mv_data, sizeof h->key) == 0 &&
+           memcmp(h->clear, v->mv_data, sizeof h->clear) == 0 &&
+           memcmp(h->mac, (const uint8_t *)v->mv_data + v->mv_size - STORE_MAC_BYTES,
+                  sizeof h->mac) == 0;
+}
+
+/* The durable walk's rec put (k, v): true when its staged entry went into the mirror. */
+static bool store_stage_take(store *s, const MDB_val *k, const MDB_val *v)
+{
+    store_stage *st = &s->recs.stage;
+    size_t at = st->next;
+    store_staged h;
+
+    if (st->gen != s->mir.gen || v->mv_size < STORE_REC_CLEAR + STORE_MAC_BYTES)
+        return false;
+    for (unsigned tries = 0; tries < STORE_STAGE_SCAN && at < st->used; tries++) {
+        memcpy(&h, st->buf + at, sizeof h);
+        if (store_staged_is(&h, k, v)) {
+            store_mirror_put_sealed(&s->mir, h.key, store_get_u64(h.clear),
+                                    st->buf + at + sizeof h, h.bytes, h.n);
+            st->next = at + sizeof h + h.bytes;
+            st->taken++;
+            return true;
+        }
+        at += sizeof h + h.bytes;
+    }
+    return false;
+}
+
 /* The records layer feeds the mirror: each rec write drops its key's entries first (below),
  * and a batch's values go in once the journal made them durable, opened and sealed again
  * under the mirror's key (store_mirror.c says why). */
@@ -399,10 +509,13 @@ void store_rec_batch_durable(store *s)
     while (store_journal_next(&s->kv, &pos, &op)) {
         if (op.dbi != s->kv.rec || op.k.mv_size != 2 * STORE_HASH_BYTES)
             continue;
+        if (op.put && store_stage_take(s, &op.k, &op.v))
+            continue; /* sealed at the put: nothing to open */
         /* a put that does not open (never: the store wrote it) drops the tag's entries */
         if (!op.put || !store_mirror_reseal(s, &op.k, &op.v, store_mirror_put))
             store_mirror_drop(&s->mir, op.k.mv_data);
     }
+    store_rec_stage_reset(s);
     store_stack_wipe();
 }
 
@@ -544,6 +657,7 @@ static int store_rec_write(store *s, MDB_txn *txn, const store_wr *w, const uint
     store_mirror_drop_record(&s->mir, sl->key, store_get_u64(seq_be));
     if ((rc = store_db_put(&s->kv, txn, s->kv.rec, &k, &v, 0)) != 0)
         return store_mdb_err(&s->kv, rc, "write record");
+    store_stage_put(s, &k, &v, p, store_rec_mirror_len(used));
     memcpy(ok, sl->key, STORE_HASH_BYTES);
     memcpy(ok + STORE_HASH_BYTES, seq_be, 8);
     ov.mv_size = store_ord_seal(s, &okv, ver, sl->name, sl->nlen, osealed);

@@ -15,6 +15,7 @@ const char *store_errmsg(const store *s)
 
 int store_batch_begin(store *s)
 {
+    store_rec_stage_reset(s);
     return store_kv_batch_begin(&s->kv);
 }
 
@@ -128,4 +129,9 @@ size_t store_test_mirror_count(const store *s)
 uint64_t store_test_mirror_misses(const store *s)
 {
     return s->mir.misses;
+}
+
+uint64_t store_test_stage_taken(const store *s)
+{
+    return s->recs.stage.taken;
 }

@@ -86,6 +86,8 @@ typedef struct store_mirror {
     size_t used, cap;   /* bytes written / mapped */
     size_t dead;        /* bytes of entries since replaced or dropped */
     uint64_t misses;    /* gets with a protocol that had to read LMDB */
+    uint64_t gen;       /* which alloc this is (its key): 0 none; entries sealed ahead
+                         * (store_mirror_seal) go only into the mirror that sealed them */
     store_mirror_job job;
 } store_mirror;
 
@@ -106,6 +108,21 @@ int store_mirror_alloc(store_mirror *m, size_t entries, size_t arena_bytes, int 
 bool store_cache_step(store_mirror *m, store_kv *kv, unsigned budget_us);
 bool store_cache_building(const store_mirror *m);
 bool store_cache_wiped(const store_mirror *m);
+/* An entry sealed ahead, before its write is durable, and put once it is: what
+ * store_mirror_put does in two steps, so that the put's plaintext, at hand when it is
+ * written, need not be opened again from LMDB later (store.c). store_mirror_seal writes
+ * the entry of key's record (clear, pt of n bytes) into out, which holds
+ * STORE_MIRROR_ENTRY_MAX(n) bytes, under the next nonce: its length, or 0 (no mirror, or
+ * n too long). store_mirror_put_sealed puts it for key's record seq (its n given again),
+ * dropping that record's old entries, as store_mirror_put: only with the generation
+ * (m->gen) that sealed it, which the caller checks. */
+#define STORE_MIRROR_HEAD_MAX (3u + 3u * 10u) /* LEB128: a length < 2^21, three u64 */
+#define STORE_MIRROR_ENTRY_MAX(n) (STORE_MIRROR_HEAD_MAX + (n) + STORE_MAC_BYTES)
+size_t store_mirror_seal(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES],
+                         const uint8_t clear[STORE_REC_CLEAR], const uint8_t *pt, size_t n,
+                         uint8_t *out);
+void store_mirror_put_sealed(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES],
+                             uint64_t seq, const uint8_t *entry, size_t bytes, size_t n);
 void *store_map_anon(size_t bytes);
 void store_unmap_anon(void *p, size_t bytes);
 /* The records the mirror may hold for the key, one a call: *pos 0 for the first; false

@@ -368,6 +368,7 @@ void store_lock(store *s)
     sodium_memzero(s->recs.pcache, sizeof s->recs.pcache);
     sodium_memzero(s->recs.ahead, sizeof s->recs.ahead);
     s->recs.ahead_live = 0;
+    store_rec_stage_free(s); /* sealed under the mirror's key, which goes now */
     store_mirror_free(&s->mir); /* derived from the index key: gone with it */
 }
 

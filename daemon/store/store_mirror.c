@@ -93,6 +93,7 @@
 #define MIR_LEN_MAX     3u                   /* LEB128 bytes of a length < 2^21 */
 #define MIR_U64_MAX     10u                  /* LEB128 bytes of a u64 */
 #define MIR_HEAD_MAX    (MIR_LEN_MAX + 3 * MIR_U64_MAX) /* length, seq, ver - seq, nonce */
+_Static_assert(MIR_HEAD_MAX == STORE_MIRROR_HEAD_MAX, "store_cache.h's bound is this one");
 _Static_assert(STORE_REC_PT_MAX < (1u << 21), "a plaintext's length fits three LEB128 bytes");
 
 static uint32_t mir_tag_mask = UINT32_MAX;
@@ -407,24 +408,38 @@ void store_mirror_drop_record(store_mirror *m, const uint8_t key[2 * STORE_HASH_
         mir_drop_record(m, mir_tag(key), seq);
 }
 
-/* Seals the record (clear, pt of n bytes) of key as an entry of tag in slot i (empty),
- * under the next nonce; room was made. */
-static void mir_append(store_mirror *m, size_t i, const uint8_t key[2 * STORE_HASH_BYTES],
+/* Seals the record (clear, pt of n bytes) of key as an entry at out, under the next nonce:
+ * the entry's bytes. */
+static size_t mir_seal(store_mirror *m, uint8_t *out, const uint8_t key[2 * STORE_HASH_BYTES],
                        const uint8_t clear[STORE_REC_CLEAR], const uint8_t *pt, size_t n)
 {
     uint64_t seq = store_get_u64(clear), ver = store_get_u64(clear + 8);
-    uint8_t *p = m->arena + m->used, ad[STORE_AD_MAX];
+    uint8_t *p = out, ad[STORE_AD_MAX];
     size_t adlen = mir_ad(ad, key, clear);
 
-    m->slots[i] = (uint64_t)mir_tag(key) << 32 | m->used;
-    m->count++;
     p += mir_uleb_put(p, n);
     p += mir_uleb_put(p, seq);
     p += mir_uleb_put(p, ver - seq); /* mod 2^64: any pair decodes back */
     p += mir_uleb_put(p, ++m->nonces);
     store_seal_ctr(m->suite, m->keys, m->nonces, ad, adlen, pt, n, p);
-    p += n + STORE_MAC_BYTES;
-    m->used = (size_t)(p - m->arena);
+    return (size_t)(p - out) + n + STORE_MAC_BYTES;
+}
+
+/* The entry of bytes at the arena's end becomes key's, in slot i (empty). */
+static void mir_link(store_mirror *m, size_t i, const uint8_t key[2 * STORE_HASH_BYTES],
+                     size_t bytes)
+{
+    m->slots[i] = (uint64_t)mir_tag(key) << 32 | m->used;
+    m->count++;
+    m->used += bytes;
+}
+
+/* Seals the record (clear, pt of n bytes) of key as an entry of tag in slot i (empty);
+ * room was made. */
+static void mir_append(store_mirror *m, size_t i, const uint8_t key[2 * STORE_HASH_BYTES],
+                       const uint8_t clear[STORE_REC_CLEAR], const uint8_t *pt, size_t n)
+{
+    mir_link(m, i, key, mir_seal(m, m->arena + m->used, key, clear, pt, n));
 }
 
 /* Room for one more entry of a plaintext of n bytes; false: the mirror cannot take it. */
@@ -448,6 +463,29 @@ void store_mirror_put(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES],
     mir_drop_record(m, tag, store_get_u64(clear));
     if (mir_room(m, n)) /* after the tag's other keys' entries, which stay */
         mir_append(m, mir_free_slot(m, tag), key, clear, pt, n);
+}
+
+size_t store_mirror_seal(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES],
+                         const uint8_t clear[STORE_REC_CLEAR], const uint8_t *pt, size_t n,
+                         uint8_t *out)
+{
+    if (m->nslots == 0 || n > STORE_REC_PT_MAX)
+        return 0;
+    return mir_seal(m, out, key, clear, pt, n);
+}
+
+void store_mirror_put_sealed(store_mirror *m, const uint8_t key[2 * STORE_HASH_BYTES],
+                             uint64_t seq, const uint8_t *entry, size_t bytes, size_t n)
+{
+    uint32_t tag = mir_tag(key);
+
+    if (m->nslots == 0)
+        return;
+    mir_drop_record(m, tag, seq); /* as store_mirror_put: the old value goes first */
+    if (bytes <= STORE_MIRROR_ENTRY_MAX(n) && mir_room(m, n)) {
+        memcpy(m->arena + m->used, entry, bytes);
+        mir_link(m, mir_free_slot(m, tag), key, bytes);
+    }
 }
 
 /* Opens the entry at slot i for key into pt, or fails as another key's entry does. */
@@ -578,7 +616,10 @@ static int mir_new_key(store_mirror *m, int suite)
 
 int store_mirror_alloc(store_mirror *m, size_t entries, size_t arena_bytes, int suite)
 {
+    static uint64_t gens;
+
     store_mirror_free(m);
+    m->gen = ++gens;
     /* 4/5 full once built: the count is known, and the table grows past 7/8 */
     m->nslots = entries * 5 / 4 + MIR_MIN_SLOTS;
     m->used = 1; /* offset 0 is never a value: a slot of 0 is empty */

@@ -90,6 +90,20 @@ typedef struct store_ahead {
     uint8_t key[2 * STORE_HASH_BYTES];  /* Hp || Hn */
 } store_ahead;
 
+/* The open batch's rec puts, each sealed for the mirror while its plaintext was at hand
+ * (store_rec_write), taken by store_rec_batch_durable instead of opening the value from
+ * LMDB again. Each is found by its key and its LMDB value's clear numbers and tag, which
+ * no other seal gives, so one left by a write that failed or was done again is never
+ * taken for another. Not secret: ciphertext under the mirror's key, and keyed hashes. */
+#define STORE_STAGE_MAX ((size_t)4 << 20) /* a bigger batch's other puts are opened again */
+typedef struct store_stage {
+    uint8_t *buf;       /* store_staged heads, each followed by its entry */
+    size_t used, cap;
+    size_t next;        /* where the durable walk looks first */
+    uint64_t gen;       /* the mirror's (store_mirror.gen) that sealed them */
+    uint64_t taken;     /* entries that went into the mirror (store_test_stage_taken) */
+} store_stage;
+
 /* The records layer's state (struct store's s->recs). */
 typedef struct store_records {
     uint8_t *sealbuf;       /* a sealed record value on its way to LMDB (not secret) */
@@ -105,6 +119,7 @@ typedef struct store_records {
     store_ahead ahead[STORE_AHEAD];
     unsigned ahead_next;    /* the ring's slot the next announcement takes */
     unsigned ahead_live;    /* entries not yet taken by their get */
+    store_stage stage;
 } store_records;
 
 /* The AD of a value (store_crypto.h) whose key is an LMDB key. */
@@ -152,6 +167,10 @@ int64_t store_now(void);
 void store_rec_batch_durable(store *s);
 /* That batch was lost after all (s->kv.batch_lost): its rec keys' entries go again. */
 void store_rec_batch_lost(store *s);
+/* A batch begins: nothing staged for the mirror is left from an earlier one (dropped
+ * without its walk, or written without a batch). store_rec_stage_free at lock and close. */
+void store_rec_stage_reset(store *s);
+void store_rec_stage_free(store *s);
 /* The mirror's build over the hub's records (store_mirror_start, store_mirror_build,
  * with the records layer's part: ord versions, each value opened for the mirror). */
 void store_rec_mirror_start(store *s);

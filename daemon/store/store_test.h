@@ -50,6 +50,8 @@ int store_test_suite(const store *s);
 size_t store_test_mirror_count(const store *s);
 /* Gets with a protocol that the mirror could not answer (they read LMDB), since unlock. */
 uint64_t store_test_mirror_misses(const store *s);
+/* Mirror entries a batch's walk took as sealed at the put, instead of opening the value. */
+uint64_t store_test_stage_taken(const store *s);
 void store_test_set_mirror_tag_mask(uint32_t mask);
 /* The mirror's size from which store_get_ahead prefetches (default 2 MiB; 0: always),
  * and how many announcements wait for their get. */
