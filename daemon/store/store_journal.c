@@ -383,7 +383,7 @@ int store_journal_write_begin(store_kv *kv)
     kv->jlen = 0;
     store_jwrite_submit(&kv->jw);
     /* The mirror is fed while the thread writes: its replies wait for the write, not for
-     * the feed too (the sync starts a batch's feed sooner, about 1 us a put). Both only
+     * the feed too (it starts sooner by the feed's time, about 1 us a put). Both only
      * read the ops; the thread writes the checksum after them, and the buffer is not
      * reused before this record is settled here, on this thread. */
     j_batch_hook(kv, kv->batch_durable, rec->buf, rec->len - J_SUM);
