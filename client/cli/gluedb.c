@@ -273,10 +273,18 @@ int gluedb_parse(const char *text, size_t len, gluedb_rec **out, size_t *out_n, 
             goto out;
         }
         /* {"$bin": ...} or {"$ext": [...]} packs as bin/ext: the body would not be a map. */
-        if (!as_is && strcmp(gluedb_model(recs[i].body.data, recs[i].body.len),
-                             "builtins.dict") != 0) {
+        const char *packed = gluedb_model(recs[i].body.data, recs[i].body.len);
+        if (!as_is && strcmp(packed, "builtins.dict") != 0) {
             snprintf(err, errlen, "record %zu: body.contents is a $bin/$ext value, not an "
                                   "object", i + 1);
+            goto out;
+        }
+        /* An as-is model names the type export saw: contents of another type are a
+         * damaged or hand-made file, and importing them would store a different value. */
+        const char *declared = json_string_value(json_object_get(body, "model"));
+        if (as_is && strcmp(packed, declared) != 0) {
+            snprintf(err, errlen, "record %zu: body.model is %s but body.contents is a %s",
+                     i + 1, declared, packed);
             goto out;
         }
         if (recs[i].body.len > PROTO_MAX_BODY) {

@@ -389,6 +389,11 @@ sed 's/"date_modified": "2024-05-01T12:30:00.5Z"/"date_modified": "2024-02-30T00
 expect 2 "" -- CLI import "$T/tzbad.gluedb" -p tzbad
 grep -q "record 1 (tz): info.date_modified is not a date" "$T/err" || fail "bad date message: $(cat "$T/err")"
 expect 3 "" -- CLI db tzbad
+# an as-is model whose contents are of another type refuses the file, naming both
+sed 's/"builtins.dict", "contents": {"k": "v"}/"builtins.int", "contents": "{not json"/' "$T/tz.gluedb" > "$T/tzmodel.gluedb"
+expect 2 "" -- CLI import "$T/tzmodel.gluedb" -p tzmodel
+grep -qx "sekrets-cli: import: $T/tzmodel.gluedb: record 1: body.model is builtins.int but body.contents is a builtins.str; nothing imported" "$T/err" || fail "model mismatch message: $(cat "$T/err")"
+expect 3 "" -- CLI db tzmodel
 expect 7 "" -- CLI import "$T/in.gluedb" -p gdrive2              # clash: nothing written
 HUB=$(CLI hub --json)
 # Malformed: the third record's contents is a list. Nothing of it is written.
