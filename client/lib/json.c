@@ -19,11 +19,13 @@
 #define OUT(s, n) do { if (proto_buf_append(out, (s), (n)) != 0) return SKR_ENOMEM; } while (0)
 #define OUTS(lit) OUT(lit, sizeof(lit) - 1)
 
+/* \uXXXX for a code unit (every caller's is below 0x10000: surrogates for the rest). */
 static int put_u(proto_buf *out, uint32_t u)
 {
-    char tmp[8];
-    snprintf(tmp, sizeof(tmp), "\\u%04x", (unsigned)u);
-    OUT(tmp, 6);
+    static const char hex[] = "0123456789abcdef";
+    const char tmp[6] = { '\\', 'u', hex[(u >> 12) & 15], hex[(u >> 8) & 15], hex[(u >> 4) & 15],
+                          hex[u & 15] };
+    OUT(tmp, sizeof(tmp));
     return 0;
 }
 

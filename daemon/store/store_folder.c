@@ -49,21 +49,21 @@ static int store_check_path(const char *path, bool dir, char err[STORE_ERRMSG_MA
     if (stat(path, &st) != 0) {
         if (!dir && errno == ENOENT)
             return 0;
-        snprintf(err, STORE_ERRMSG_MAX, "%s: %s", path, strerror(errno));
+        snprintf(err, STORE_ERRMSG_MAX, "%.*s: %s", STORE_ERRMSG_PATH, path, strerror(errno));
         return SKR_EDENIED;
     }
     if (dir && !S_ISDIR(st.st_mode)) {
-        snprintf(err, STORE_ERRMSG_MAX, "hub folder %s: not a folder", path);
+        snprintf(err, STORE_ERRMSG_MAX, "hub folder %.*s: not a folder", STORE_ERRMSG_PATH, path);
         return SKR_EDENIED; /* refused, like a folder of the wrong owner (exit 3) */
     }
     if (st.st_uid != geteuid()) {
-        snprintf(err, STORE_ERRMSG_MAX, "%s: owned by uid %u, not by uid %u", path,
+        snprintf(err, STORE_ERRMSG_MAX, "%.*s: owned by uid %u, not by uid %u", STORE_ERRMSG_PATH, path,
                  (unsigned)st.st_uid, (unsigned)geteuid());
         return SKR_EDENIED;
     }
     if ((st.st_mode & 077) != 0) {
-        snprintf(err, STORE_ERRMSG_MAX, "%s: mode %04o is open to group or others (want %s)",
-                 path, (unsigned)(st.st_mode & 0777), dir ? "0700" : "0600");
+        snprintf(err, STORE_ERRMSG_MAX, "%.*s: mode %04o is open to group or others (want %s)",
+                 STORE_ERRMSG_PATH, path, (unsigned)(st.st_mode & 0777), dir ? "0700" : "0600");
         return SKR_EDENIED;
     }
     return 0;

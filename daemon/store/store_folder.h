@@ -13,6 +13,9 @@
 
 #include "store.h"
 
+/* The most of a path a message quotes: the reason after it still fits STORE_ERRMSG_MAX. */
+#define STORE_ERRMSG_PATH 180
+
 /* Makes the hub folder when absent (0700, parents too), then checks it and each hub file
  * already there (data.mdb, lock.mdb, journal, keys): owned by this uid, nothing for group
  * or others. Files that are absent are fine (the store makes them 0600). */

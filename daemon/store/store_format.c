@@ -67,7 +67,7 @@ int store_ord_open(store *s, const MDB_val *k, const MDB_val *v, uint8_t name[ST
                    size_t *nlen)
 {
     uint8_t pt[STORE_ORD_PT_MAX];
-    size_t len;
+    size_t len = 0; /* set when the open succeeds (gcc -O2 cannot see it) */
     int r;
 
     if ((r = store_small_open(s, &store_ord_form, k, v, pt, &len)) == 0) {
@@ -115,7 +115,7 @@ int store_proto_open(store *s, const MDB_val *k, const MDB_val *v, uint64_t *cou
                      uint8_t protocol[STORE_MAX_PROTOCOL], size_t *plen)
 {
     uint8_t pt[STORE_PROTO_PT_MAX];
-    size_t len;
+    size_t len = 0; /* set when the open succeeds (gcc -O2 cannot see it) */
     int r;
 
     if ((r = store_small_open(s, &store_proto_form, k, v, pt, &len)) == 0) {

@@ -5,6 +5,8 @@
 #
 #   tests/fuzz/run-fuzzers.sh SECONDS [BUILD_DIR]
 #
+# FUZZ_JOBS (default 1) targets run at a time, each for SECONDS (CI runs one per core);
+# the lines come out in the targets' order all the same.
 # BUILD_DIR (default build-fuzz) is a clang build with -Dfuzzing=enabled; it is set up
 # when missing:
 #   CC=clang meson setup build-fuzz -Dfuzzing=enabled -Db_sanitize=address,undefined -Db_lundef=false
@@ -18,6 +20,8 @@ usage() { echo "usage: $0 SECONDS [BUILD_DIR]" >&2; exit 2; }
 secs=$1
 case $secs in '' | *[!0-9]*) usage ;; esac
 [ "$secs" -ge 1 ] || usage
+jobs=${FUZZ_JOBS:-1}
+case $jobs in '' | *[!0-9]* | 0) echo "$0: FUZZ_JOBS must be a count >= 1" >&2; exit 2 ;; esac
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -34,14 +38,16 @@ ninja -C "$build" >&2
 
 out=${FUZZ_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/sekrets-fuzz.XXXXXX")}
 mkdir -p "$out"
-failed=0
-for corpus in "$here"/corpus/*/; do
+# One target: its line into $out/<target>/line, and 1 into .../failed when it crashed.
+fuzz_one() {
+    corpus=$1
     t=$(basename "$corpus")
     exe=$build/tests/fuzz/fuzz_$t
+    mkdir -p "$out/$t"
     if [ ! -x "$exe" ]; then
-        echo "fuzz_$t: not built in $build" >&2
-        failed=1
-        continue
+        echo "fuzz_$t: not built in $build" >"$out/$t/line"
+        echo 1 >"$out/$t/failed"
+        return
     fi
     work=$out/$t/corpus
     art=$out/$t/crashes
@@ -64,10 +70,29 @@ for corpus in "$here"/corpus/*/; do
         crashes="(no artifact; see $out/$t/log)"
     fi
     line="fuzz_$t execs=${execs:-0} exec/s=${speed:-0} crashes=$ncrash"
+    echo 0 >"$out/$t/failed"
     if [ "$ncrash" -gt 0 ]; then
-        failed=1
+        echo 1 >"$out/$t/failed"
         line="$line $(echo $crashes) log=$out/$t/log"
     fi
-    echo "$line"
+    echo "$line" >"$out/$t/line"
+}
+
+running=0
+for corpus in "$here"/corpus/*/; do
+    rm -f "$out/$(basename "$corpus")/line" "$out/$(basename "$corpus")/failed"
+    fuzz_one "$corpus" &
+    running=$((running + 1))
+    if [ "$running" -ge "$jobs" ]; then
+        wait
+        running=0
+    fi
+done
+wait
+failed=0
+for corpus in "$here"/corpus/*/; do
+    t=$(basename "$corpus")
+    if [ -f "$out/$t/line" ]; then cat "$out/$t/line"; else echo "fuzz_$t: did not report"; fi
+    [ "$(cat "$out/$t/failed" 2>/dev/null)" = 0 ] || failed=1
 done
 exit $failed

@@ -392,7 +392,8 @@ static int decode_protocol(const char *p, size_t n, char *msg)
     if (rc == 0) {
         ck_assert_uint_eq(m.req.protocol_len, n);
         ck_assert_mem_eq(m.req.protocol, p, n);
-        ck_assert_int_eq(m.req.protocol[n], '\0');
+        ck_assert_uint_lt(n, sizeof m.req.protocol); /* room for the NUL: the bound holds */
+        ck_assert_int_eq(m.req.protocol[n < sizeof m.req.protocol ? n : 0], '\0');
     }
     strcpy(msg, m.msg);
     mb_free(&m);
@@ -442,7 +443,8 @@ static int decode_name(const char *p, size_t n, char *msg)
     if (rc == 0) {
         ck_assert_uint_eq(m.req.name_len, n);
         ck_assert_mem_eq(m.req.name, p, n);
-        ck_assert_int_eq(m.req.name[n], '\0');
+        ck_assert_uint_lt(n, sizeof m.req.name);
+        ck_assert_int_eq(m.req.name[n < sizeof m.req.name ? n : 0], '\0');
         ck_assert_uint_eq(m.req.fields, PROTO_F_NAME);
     }
     strcpy(msg, m.msg);

@@ -181,7 +181,7 @@ static int count_markers(const char *dir, const char *const *markers, size_t nm)
     int hits = 0;
 
     for (size_t f = 0; f < 2; f++) {
-        snprintf(path, sizeof path, "%s/%s", dir, files[f]);
+        ck_assert_int_lt(snprintf(path, sizeof path, "%s/%s", dir, files[f]), (int)sizeof path);
         int fd = open(path, O_RDONLY);
         ck_assert_int_ge(fd, 0);
         ssize_t n = read(fd, buf, sizeof buf);
