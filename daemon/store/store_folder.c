@@ -57,8 +57,8 @@ static int store_check_path(const char *path, bool dir, char err[STORE_ERRMSG_MA
         return SKR_EDENIED; /* refused, like a folder of the wrong owner (exit 3) */
     }
     if (st.st_uid != geteuid()) {
-        snprintf(err, STORE_ERRMSG_MAX, "%.*s: owned by uid %u, not by uid %u", STORE_ERRMSG_PATH, path,
-                 (unsigned)st.st_uid, (unsigned)geteuid());
+        snprintf(err, STORE_ERRMSG_MAX, "%.*s: owned by uid %u, not by uid %u",
+                 STORE_ERRMSG_PATH, path, (unsigned)st.st_uid, (unsigned)geteuid());
         return SKR_EDENIED;
     }
     if ((st.st_mode & 077) != 0) {
