@@ -359,7 +359,11 @@ int store_get(store *s, const char *protocol, const char *name, store_record *ou
         return r;
     if (store_get_mirrored(s, &sl, out))
         return 0;
-    if ((r = store_read_begin(&s->kv, &txn)) != 0)
+    /* With its protocol a get reads its rec key and that record's ord entry alone, so
+     * while a checkpoint commits it may read the commit before (store_kv.h). */
+    MDB_val k = { sizeof sl.key, sl.key };
+    if ((r = sl.protocol != NULL ? store_read_begin_rec(&s->kv, &k, &txn)
+                                 : store_read_begin(&s->kv, &txn)) != 0)
         return r;
     r = store_get_txn(s, txn, &sl, out);
     store_read_end(&s->kv);

@@ -294,8 +294,11 @@ bool store_checkpoint_pending(const store *s);
  *
  * While the commit runs (store_checkpoint_running), the caller's thread must not touch
  * LMDB, so a call that needs it and can simply be repeated does nothing and returns
- * STORE_ECHECKPOINT: store_get when the mirror cannot answer it (a get with a protocol
- * that the mirror holds is served), store_get_db, store_get_hub, store_stats,
+ * STORE_ECHECKPOINT: store_get when neither the mirror nor the commit before can answer
+ * it (a get with a protocol is served from the mirror, or else, when no journaled write
+ * named its credential, from the data file's last commit, which holds its latest value;
+ * a get without a protocol and one of a credential written since are refused),
+ * store_get_db, store_get_hub, store_stats,
  * store_batch_begin (so every write in a batch). Call it again after
  * store_checkpoint_finish. store_mirror_step does nothing (returns true); store_trim does
  * nothing. Every other call that needs LMDB (lock, close, init, unlock, passwd, rotate,

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -85,6 +86,116 @@ static int j_db_index(const store_kv *kv, MDB_dbi dbi)
     return -1;
 }
 
+/* ---- the rec keys the journal's ops wrote ---- */
+
+/* The set of every rec key that an op written to the journal (or replayed from it) put or
+ * deleted since the journal's last reset, a superset of the rec keys s->kv.ckpt changed:
+ * a key not in it reads the same in the data file's last commit as in s->kv.ckpt, which
+ * lets a get be served from that commit while a checkpoint commits
+ * (store_read_begin_rec). It holds a 64-bit hash of each key, in an open-addressing table
+ * kept at most half full (a 1M hub under 64 puts in flight: about 16k keys a checkpoint,
+ * a table of 256 KiB, kept for the next one). A key another one's hash matches counts as
+ * written (odds of about 16k in 2^64): it waits for the commit, as every read once did.
+ * Why not a Bloom filter: at 128 KiB one get in a thousand was taken for written, and
+ * each of those waited the whole commit (~200 ms). Not secret: rec keys are keyed hashes,
+ * which the data file holds in clear. */
+#define J_KEYS_MIN 1024u /* slots of a new table */
+
+/* FNV-1a over the key, then murmur3's finaliser; never 0, which marks a free slot. */
+static uint64_t j_key_hash(const MDB_val *k)
+{
+    const uint8_t *p = k->mv_data;
+    uint64_t h = 0xcbf29ce484222325u;
+
+    for (size_t i = 0; i < k->mv_size; i++)
+        h = (h ^ p[i]) * 0x100000001b3u;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdu;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53u;
+    h ^= h >> 33;
+    return h != 0 ? h : 1;
+}
+
+/* The slot that holds h, or the free one where it would go. */
+static size_t j_keys_slot(const uint64_t *t, size_t cap, uint64_t h)
+{
+    size_t i = (size_t)h & (cap - 1);
+
+    while (t[i] != 0 && t[i] != h)
+        i = (i + 1) & (cap - 1);
+    return i;
+}
+
+/* Anonymous mappings, not the heap: a table of 256 KiB freed to glibc would raise its
+ * mmap threshold, and large buffers would then stay on the heap. */
+static bool j_keys_grow(store_kv *kv)
+{
+    size_t cap = kv->jkeys_cap ? 2 * kv->jkeys_cap : J_KEYS_MIN;
+    uint64_t *t = mmap(NULL, cap * sizeof *t, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    if (t == MAP_FAILED)
+        return false;
+    for (size_t i = 0; i < kv->jkeys_cap; i++)
+        if (kv->jkeys[i] != 0)
+            t[j_keys_slot(t, cap, kv->jkeys[i])] = kv->jkeys[i];
+    if (kv->jkeys != NULL)
+        munmap(kv->jkeys, kv->jkeys_cap * sizeof *kv->jkeys);
+    kv->jkeys = t;
+    kv->jkeys_cap = cap;
+    return true;
+}
+
+/* A table that cannot grow takes every key for written (jkeys_all) until the journal's
+ * next reset: reads then wait for the commit, as before. */
+static void j_mark_key(store_kv *kv, MDB_dbi dbi, const MDB_val *k)
+{
+    uint64_t h;
+    size_t i;
+
+    if (dbi != kv->rec || kv->jkeys_all)
+        return;
+    if (2 * (kv->jkeys_n + 1) > kv->jkeys_cap && !j_keys_grow(kv)) {
+        kv->jkeys_all = true;
+        return;
+    }
+    h = j_key_hash(k);
+    i = j_keys_slot(kv->jkeys, kv->jkeys_cap, h);
+    if (kv->jkeys[i] == 0) {
+        kv->jkeys[i] = h;
+        kv->jkeys_n++;
+    }
+}
+
+bool store_journal_wrote(const store_kv *kv, const MDB_val *k)
+{
+    if (kv->jkeys_all)
+        return true;
+    if (kv->jkeys_n == 0)
+        return false;
+    uint64_t h = j_key_hash(k);
+    return kv->jkeys[j_keys_slot(kv->jkeys, kv->jkeys_cap, h)] == h;
+}
+
+/* Once the journal is empty again (j_reset). */
+static void j_keys_clear(store_kv *kv)
+{
+    if (kv->jkeys_n > 0)
+        memset(kv->jkeys, 0, kv->jkeys_cap * sizeof *kv->jkeys);
+    kv->jkeys_n = 0;
+    kv->jkeys_all = false;
+}
+
+static void j_keys_free(store_kv *kv)
+{
+    if (kv->jkeys != NULL)
+        munmap(kv->jkeys, kv->jkeys_cap * sizeof *kv->jkeys);
+    kv->jkeys = NULL;
+    kv->jkeys_cap = kv->jkeys_n = 0;
+    kv->jkeys_all = false;
+}
+
 /* ---- logging the batch's ops ---- */
 
 static int j_reserve(store_kv *kv, size_t more)
@@ -129,6 +240,7 @@ static int j_log(store_kv *kv, int kind, MDB_dbi dbi, const MDB_val *k, const MD
         memcpy(p + J_OP_HEAD + k->mv_size, v->mv_data, vlen);
     kv->jlen += J_OP_HEAD + k->mv_size + vlen;
     kv->ckpt_ops++;
+    j_mark_key(kv, dbi, k);
     return 0;
 }
 
@@ -494,6 +606,7 @@ static int j_apply_ops(store_kv *kv, MDB_txn *txn, const uint8_t *p, size_t len)
         if (rc != 0)
             return store_mdb_err(kv, rc, "journal replay");
         kv->ckpt_ops++;
+        j_mark_key(kv, dbi, &k);
         p += J_OP_HEAD + klen + vlen;
         len -= J_OP_HEAD + klen + vlen;
     }
@@ -630,6 +743,7 @@ static int j_reset(store_kv *kv)
     kv->jseq = 0;
     kv->jend = J_HEAD_BYTES;
     kv->jreset_owed = false;
+    j_keys_clear(kv);
     return 0;
 }
 
@@ -827,6 +941,7 @@ void store_journal_close(store_kv *kv)
     free(kv->jbuf);
     kv->jbuf = NULL;
     kv->jlen = kv->jcap = 0;
+    j_keys_free(kv);
     for (unsigned i = 0; i < STORE_BATCH_IN_FLIGHT_MAX; i++) {
         free(kv->jw.rec[i].buf);
         kv->jw.rec[i].buf = NULL;

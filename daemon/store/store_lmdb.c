@@ -91,6 +91,7 @@ int store_mdb_err(store_kv *kv, int rc, const char *what)
 
 static void store_rtxn_drop(store_kv *kv)
 {
+    kv->snap = false;
     if (kv->rtxn != NULL) {
         mdb_txn_abort(kv->rtxn);
         kv->rtxn = NULL;
@@ -156,8 +157,51 @@ int store_read_begin(store_kv *kv, MDB_txn **txn)
     return store_kv_errf(kv, SKR_EINTERNAL, "begin read: the map keeps changing size");
 }
 
+/* Why the snapshot is safe to read while another thread commits the checkpoint txn
+ * (store_ckpt.c): it is the data file's last commit, T - 1, which the checkpoint txn T
+ * began on. Without a lock file LMDB takes T - 1 for the oldest snapshot any reader holds,
+ * so T reuses only pages that commits up to T - 2 freed, none of which T - 1 reaches; its
+ * meta page is the other one of the two (the txn copied T - 1's at its begin and reads no
+ * meta page after that); and the map keeps its size while a commit runs. The snapshot is
+ * reset once the commit returned (store_snap_end), before any write txn begins. */
+int store_read_begin_rec(store_kv *kv, const MDB_val *k, MDB_txn **txn)
+{
+    if (kv->ckpt_running && kv->snap && !kv->broken && !store_journal_wrote(kv, k)) {
+        *txn = kv->rtxn;
+        return 0;
+    }
+    return store_read_begin(kv, txn);
+}
+
+bool store_snap_begin(store_kv *kv)
+{
+    int rc;
+
+    kv->snap = false;
+    if (kv->broken || kv->batch != NULL)
+        return false;
+    /* (rtxn is reset here: every read resets it when no write txn is open, and none
+     * renews it while one is) */
+    rc = kv->rtxn == NULL ? mdb_txn_begin(kv->env, NULL, MDB_RDONLY, &kv->rtxn)
+                         : mdb_txn_renew(kv->rtxn);
+    if (rc != 0) {
+        store_rtxn_drop(kv);
+        return false;
+    }
+    return kv->snap = true;
+}
+
+void store_snap_end(store_kv *kv)
+{
+    if (kv->snap && kv->rtxn != NULL)
+        mdb_txn_reset(kv->rtxn);
+    kv->snap = false;
+}
+
 void store_read_end(store_kv *kv)
 {
+    if (kv->snap)
+        return; /* the snapshot lives until the commit has returned */
     if (kv->batch != NULL || kv->ckpt != NULL)
         return; /* write txns live on until the commit or checkpoint */
     if (kv->rtxn != NULL)

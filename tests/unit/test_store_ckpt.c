@@ -161,9 +161,10 @@ static int count_item(void *ctx, const char *str, size_t len, uint64_t count)
 }
 
 /* During the commit: gets of mirrored records are served (the commit still runs after
- * them); a get the mirror cannot answer, getDb, getHub, stats and a batch are refused
- * with STORE_ECHECKPOINT; after the notify and finish, each gives the right answer and
- * the journal is empty. */
+ * them), and so is a get of a name that no journaled write named (from the commit
+ * before: no such record); a get without a protocol, getDb, getHub, stats and a batch
+ * are refused with STORE_ECHECKPOINT; after the notify and finish, each gives the right
+ * answer and the journal is empty. */
 START_TEST(test_mirror_get_during_commit)
 {
     store *s = unlocked();
@@ -176,7 +177,7 @@ START_TEST(test_mirror_get_during_commit)
     for (int i = 0; i < NREC; i++)
         expect_rec(s, i, 1);
     ck_assert(store_checkpoint_running(s)); /* served while the commit still ran */
-    ck_assert_int_eq(store_get(s, "web", "no-such-name", &rec), STORE_ECHECKPOINT);
+    ck_assert_int_eq(store_get(s, "web", "no-such-name", &rec), SKR_ENOT_FOUND);
     ck_assert_int_eq(store_get(s, NULL, "name-1", &rec), STORE_ECHECKPOINT);
     ck_assert_int_eq(store_get_db(s, "web", &l), STORE_ECHECKPOINT);
     ck_assert_int_eq(store_get_hub(s, &l), STORE_ECHECKPOINT);
@@ -196,6 +197,86 @@ START_TEST(test_mirror_get_during_commit)
     ck_assert_uint_eq(n, NREC);
     expect_all(s, NREC, 1);
     ck_assert_int_eq(store_checkpoint_finish(s), 0); /* none running: nothing to do */
+    store_close(s);
+}
+END_TEST
+
+/* Records from..to deleted in one batch, committed. */
+static void delete_batch(store *s, int from, int to)
+{
+    char name[32], body[48];
+    bool deleted = false;
+
+    ck_assert_int_eq(store_batch_begin(s), 0);
+    for (int i = from; i < to; i++) {
+        name_of(i, name, body, 0);
+        ck_assert_int_eq(store_delete(s, "web", name, &deleted), 0);
+        ck_assert(deleted);
+    }
+    ck_assert_int_eq(store_batch_commit(s), 0);
+}
+
+static int get_status(store *s, int i)
+{
+    char name[32], body[48];
+    store_record rec;
+    int r;
+
+    name_of(i, name, body, 0);
+    r = store_get(s, "web", name, &rec);
+    store_release(s);
+    return r;
+}
+
+/* During the commit, with the mirror not built (as right after an unlock), so that gets
+ * miss it: a record no journaled write named is served from the commit before (and its
+ * value then goes into the mirror); one deleted since is refused with STORE_ECHECKPOINT,
+ * never answered with the value it had there; one replaced since is served its new value
+ * by the mirror. After the commit each gives its latest, also once the journal is reset. */
+START_TEST(test_snapshot_get_during_commit)
+{
+    store *s = unlocked();
+    uint64_t misses;
+
+    put_batch(s, 0, NREC, 1);
+    ck_assert_int_eq(store_checkpoint(s), 0); /* generation 1 in data.mdb */
+    store_close(s);
+    s = open_hub();
+    ck_assert_int_eq(store_unlock(s, g_kek), 0);
+    ck_assert(store_mirror_building(s));
+    ck_assert_uint_eq(store_test_mirror_count(s), 0);
+    put_batch(s, 0, 10, 2);   /* replaced: in the journal and the mirror */
+    delete_batch(s, 10, 20);  /* deleted: in the journal alone */
+    start_slow(s);
+    misses = store_test_mirror_misses(s);
+    for (int i = 20; i < NREC; i++)
+        expect_rec(s, i, 1);
+    ck_assert_uint_eq(store_test_mirror_misses(s), misses + (NREC - 20)); /* read LMDB */
+    ck_assert_uint_eq(store_test_mirror_count(s), 10 + (NREC - 20));
+    for (int i = 20; i < NREC; i++) /* and the mirror answers them now */
+        expect_rec(s, i, 1);
+    ck_assert_uint_eq(store_test_mirror_misses(s), misses + (NREC - 20));
+    for (int i = 10; i < 20; i++)
+        ck_assert_int_eq(get_status(s, i), STORE_ECHECKPOINT);
+    for (int i = 0; i < 10; i++)
+        expect_rec(s, i, 2);
+    ck_assert(store_checkpoint_running(s)); /* all of it while the commit still ran */
+    wait_notified();
+    ck_assert_int_eq(store_checkpoint_finish(s), 0);
+    ck_assert(!store_checkpoint_pending(s));
+    for (int i = 10; i < 20; i++)
+        ck_assert_int_eq(get_status(s, i), SKR_ENOT_FOUND);
+    for (int i = 0; i < 10; i++)
+        expect_rec(s, i, 2);
+    for (int i = 20; i < NREC; i++)
+        expect_rec(s, i, 1);
+    /* the next commit's journal holds only what came after the reset */
+    put_batch(s, 20, 21, 3);
+    start_slow(s);
+    ck_assert_int_eq(get_status(s, 10), SKR_ENOT_FOUND); /* from the commit before */
+    expect_rec(s, 20, 3);
+    wait_notified();
+    ck_assert_int_eq(store_checkpoint_finish(s), 0);
     store_close(s);
 }
 END_TEST
@@ -340,6 +421,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_mirror_get_during_commit);
+    tcase_add_test(tc, test_snapshot_get_during_commit);
     tcase_add_test(tc, test_write_during_commit);
     tcase_add_test(tc, test_lock_close_during_commit);
     tcase_add_loop_test(tc, test_crash_during_commit, 0, 2);
