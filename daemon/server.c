@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -337,6 +338,16 @@ void server_checkpoint_end(server *srv)
  * load): the loop serves whatever arrived between two slices. */
 #define MIRROR_SLICE_US 1000u
 
+/* Ends a slice early once the loop has an event waiting (its epoll fd is readable): a
+ * request, or the journal writer's word that a batch is durable, whose replies wait for
+ * it. Without it a get beside 64 puts during the build waited one to three whole slices
+ * (1.0 and 3.6 ms in turn, 2.2 ms on average, measured in the build's first second). */
+static bool loop_has_events(void *arg)
+{
+    struct pollfd p = { .fd = uv_backend_fd(arg), .events = POLLIN };
+    return poll(&p, 1, 0) > 0;
+}
+
 static void on_mirror_idle(uv_idle_t *idle)
 {
     server *srv = idle->data;
@@ -345,7 +356,7 @@ static void on_mirror_idle(uv_idle_t *idle)
         srv->mirror_paused = true;
         return;
     }
-    if (store_mirror_step(srv->hub, MIRROR_SLICE_US))
+    if (store_mirror_step_until(srv->hub, MIRROR_SLICE_US, loop_has_events, srv->loop))
         return;
     uv_idle_stop(idle);
     if (store_is_unlocked(srv->hub)) /* lock stops a build: nothing to report then */

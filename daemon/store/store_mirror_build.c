@@ -146,8 +146,20 @@ static int mir_resume(store_mirror_job *j, MDB_cursor *c, MDB_val *k, MDB_val *v
     return rc;
 }
 
-/* One slice of the current pass, until the deadline or the pass's end. */
-static int mir_slice(store_mirror *m, store_kv *kv, uint64_t deadline)
+/* When a step ends: its deadline, or earlier once its caller's stop says so. */
+typedef struct mir_until {
+    uint64_t deadline;
+    bool (*stop)(void *arg);
+    void *arg;
+} mir_until;
+
+static bool mir_due(const mir_until *u)
+{
+    return mir_now_ns() >= u->deadline || (u->stop != NULL && u->stop(u->arg));
+}
+
+/* One slice of the current pass, until the step is due (mir_due) or the pass's end. */
+static int mir_slice(store_mirror *m, store_kv *kv, const mir_until *until)
 {
     store_mirror_job *j = &m->job;
     MDB_cursor *c = NULL;
@@ -162,8 +174,7 @@ static int mir_slice(store_mirror *m, store_kv *kv, uint64_t deadline)
         goto out;
     for (rc = mir_resume(j, c, &k, &v); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         mir_take(m, kv, &k, &v);
-        if (++n % MIR_CLOCK_EVERY == 0 && k.mv_size <= sizeof j->last &&
-            mir_now_ns() >= deadline) {
+        if (++n % MIR_CLOCK_EVERY == 0 && k.mv_size <= sizeof j->last && mir_due(until)) {
             memcpy(j->last, k.mv_data, k.mv_size);
             j->last_len = k.mv_size;
             break;
@@ -237,9 +248,10 @@ void store_mirror_start(store_mirror *m, store_kv *kv, const store_mirror_feed *
     memcpy(kv->errmsg, msg, sizeof msg);
 }
 
-bool store_cache_step(store_mirror *m, store_kv *kv, unsigned budget_us)
+bool store_cache_step(store_mirror *m, store_kv *kv, unsigned budget_us,
+                      bool (*stop)(void *arg), void *arg)
 {
-    uint64_t deadline = mir_now_ns() + (uint64_t)budget_us * 1000u;
+    mir_until until = { mir_now_ns() + (uint64_t)budget_us * 1000u, stop, arg };
     char msg[STORE_ERRMSG_MAX];
     int r = 0;
 
@@ -251,8 +263,8 @@ bool store_cache_step(store_mirror *m, store_kv *kv, unsigned budget_us)
         return true;
     memcpy(msg, kv->errmsg, sizeof msg);
     do /* at least one slice (at least MIR_CLOCK_EVERY entries): a step always advances */
-        r = mir_slice(m, kv, deadline);
-    while (r == 0 && m->job.pass != STORE_MIR_NONE && mir_now_ns() < deadline);
+        r = mir_slice(m, kv, &until);
+    while (r == 0 && m->job.pass != STORE_MIR_NONE && !mir_due(&until));
     memcpy(kv->errmsg, msg, sizeof msg);
     store_stack_wipe(); /* the slice's values were opened and sealed below this frame */
     if (r != 0) {
@@ -270,7 +282,7 @@ void store_mirror_build(store_mirror *m, store_kv *kv, const store_mirror_feed *
     (void)store_kv_checkpoint_finish(kv); /* the steps below read LMDB */
     store_mirror_start(m, kv, feed);
     /* an open batch (never, from rotate and init, which refuse one) leaves it to steps */
-    while (!kv->batching && store_cache_step(m, kv, 1000000u))
+    while (!kv->batching && store_cache_step(m, kv, 1000000u, NULL, NULL))
         ;
 }
 

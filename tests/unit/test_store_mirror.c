@@ -509,6 +509,51 @@ START_TEST(test_mirror_build_serves)
 }
 END_TEST
 
+static bool stop_now(void *arg)
+{
+    (*(unsigned *)arg)++;
+    return true;
+}
+
+static bool stop_never(void *arg)
+{
+    (*(unsigned *)arg)++;
+    return false;
+}
+
+/* store_mirror_step_until: a step whose stop says so at once ends after its first few
+ * dozen entries however long its budget (32 of each pass's 300: about 20 steps), and the
+ * build it finishes that way holds every value; one whose stop never says so builds it all
+ * in one step of a long budget, asking stop as it goes. */
+START_TEST(test_mirror_build_stops_early)
+{
+    static char body[BUILD_N][24];
+    unsigned steps = 0, asked = 0;
+    store *s;
+
+    memset(body, 0, sizeof body);
+    s = build_hub(body);
+    while (store_mirror_step_until(s, 10000000u, stop_now, &asked)) {
+        steps++;
+        ck_assert_uint_lt(steps, 1000);
+    }
+    ck_assert_uint_ge(steps, 2 * (BUILD_N / 32));
+    ck_assert_uint_le(steps, 2 * (BUILD_N / 32 + 1));
+    ck_assert_uint_ge(asked, steps);
+    ck_assert_uint_eq(store_test_mirror_count(s), BUILD_N);
+    for (int i = 0; i < BUILD_N; i++)
+        build_expect(s, body, i);
+    s = reopen(s); /* unlocked again: the build starts over */
+    ck_assert(store_mirror_building(s));
+    ck_assert_uint_eq(store_test_mirror_count(s), 0);
+    asked = 0;
+    ck_assert(!store_mirror_step_until(s, 10000000u, stop_never, &asked));
+    ck_assert_uint_ge(asked, 2 * (BUILD_N / 32) - 2);
+    ck_assert_uint_eq(store_test_mirror_count(s), BUILD_N);
+    store_close(s);
+}
+END_TEST
+
 /* A lock during the build, in either pass, stops it and wipes every byte of the mirror
  * and of the build's state (version table, where it stopped); the next unlock builds it
  * whole again. */
@@ -1099,6 +1144,7 @@ int main(void)
     tcase_add_loop_test(tc, test_mirror_seal_ctr, 0, 2);
     tcase_add_test(tc, test_mirror_entry_size);
     tcase_add_loop_test(tc, test_mirror_build_serves, 0, 2);
+    tcase_add_test(tc, test_mirror_build_stops_early);
     tcase_add_test(tc, test_mirror_build_lock);
     tcase_add_test(tc, test_mirror_memory);
     tcase_add_test(tc, test_mirror_huge_pages);
