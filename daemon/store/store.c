@@ -317,6 +317,8 @@ static int store_get_txn(store *s, MDB_txn *txn, store_slot *sl, store_record *o
          * (its values are current; another key's value fails and LMDB answers). */
         if (store_mirror_answer(s, sl, out))
             return 0;
+        if (!store_read_sees(&s->kv, txn, s->kv.rec, &k)) /* the snapshot's is old */
+            return store_errf(s, STORE_ECHECKPOINT, "a checkpoint is being written");
     }
     if ((rc = mdb_get(txn, s->kv.rec, &k, &v)) != 0) {
         /* A name the index knows must have its record. */
@@ -359,11 +361,12 @@ int store_get(store *s, const char *protocol, const char *name, store_record *ou
         return r;
     if (store_get_mirrored(s, &sl, out))
         return 0;
-    /* With its protocol a get reads its rec key and that record's ord entry alone, so
-     * while a checkpoint commits it may read the commit before (store_kv.h). */
-    MDB_val k = { sizeof sl.key, sl.key };
-    if ((r = sl.protocol != NULL ? store_read_begin_rec(&s->kv, &k, &txn)
-                                 : store_read_begin(&s->kv, &txn)) != 0)
+    /* A get starts at its rec key (with a protocol) or its name's names entry, and while
+     * a checkpoint commits it may read the commit before (store_kv.h). */
+    MDB_val k = sl.protocol != NULL ? (MDB_val){ sizeof sl.key, sl.key }
+                                    : (MDB_val){ STORE_HASH_BYTES, sl.key + STORE_HASH_BYTES };
+    if ((r = store_read_begin_key(&s->kv, sl.protocol != NULL ? s->kv.rec : s->kv.names, &k,
+                                  &txn)) != 0)
         return r;
     r = store_get_txn(s, txn, &sl, out);
     store_read_end(&s->kv);

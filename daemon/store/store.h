@@ -299,9 +299,9 @@ bool store_checkpoint_pending(const store *s);
  * While the commit runs (store_checkpoint_running), the caller's thread must not touch
  * LMDB, so a call that needs it and can simply be repeated does nothing and returns
  * STORE_ECHECKPOINT: store_get when neither the mirror nor the commit before can answer
- * it (a get with a protocol is served from the mirror, or else, when no journaled write
- * named its credential, from the data file's last commit, which holds its latest value;
- * a get without a protocol and one of a credential written since are refused),
+ * it (a get is served from the mirror, or else, when no journaled write named its
+ * credential (nor, without a protocol, its name), from the data file's last commit,
+ * which holds its latest value; one written since is refused),
  * store_get_db, store_get_hub, store_stats,
  * store_batch_begin (so every write in a batch). Call it again after
  * store_checkpoint_finish. store_mirror_step does nothing (returns true); store_trim does

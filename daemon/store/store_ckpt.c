@@ -13,7 +13,7 @@
  * a commit runs, the caller's thread makes one kind of mdb_* call only: reads in the
  * snapshot, a read txn begun on the data file's last commit right before the commit
  * started (store_snap_begin; store_lmdb.c says why the commit writes no page it reads),
- * of rec keys that no journaled op wrote (store_read_begin_rec): a get the mirror cannot
+ * of keys that no journaled op wrote (store_read_begin_key): a get the mirror cannot
  * answer, during the mirror's build, say, is then served instead of waiting for the
  * commit, which took ~230 ms on a 1M hub under 64 puts in flight. Otherwise no read txn
  * is live while a write txn is open: the reused read txn is reset after each call

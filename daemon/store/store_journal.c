@@ -88,11 +88,12 @@ static int j_db_index(const store_kv *kv, MDB_dbi dbi)
 
 /* ---- the rec keys the journal's ops wrote ---- */
 
-/* The set of every rec key that an op written to the journal (or replayed from it) put or
- * deleted since the journal's last reset, a superset of the rec keys s->kv.ckpt changed:
- * a key not in it reads the same in the data file's last commit as in s->kv.ckpt, which
- * lets a get be served from that commit while a checkpoint commits
- * (store_read_begin_rec). It holds a 64-bit hash of each key, in an open-addressing table
+/* The set of every rec and names key that an op written to the journal (or replayed from
+ * it) put or deleted since the journal's last reset, a superset of those keys s->kv.ckpt
+ * changed: a key not in it reads the same in the data file's last commit as in
+ * s->kv.ckpt, which lets a get be served from that commit while a checkpoint commits
+ * (store_read_begin_key). It holds a 64-bit hash of each key and its database, in an
+ * open-addressing table
  * kept at most half full (a 1M hub under 64 puts in flight: about 16k keys a checkpoint,
  * a table of 256 KiB, kept for the next one). A key another one's hash matches counts as
  * written (odds of about 16k in 2^64): it waits for the commit, as every read once did.
@@ -101,11 +102,12 @@ static int j_db_index(const store_kv *kv, MDB_dbi dbi)
  * which the data file holds in clear. */
 #define J_KEYS_MIN 1024u /* slots of a new table */
 
-/* FNV-1a over the key, then murmur3's finaliser; never 0, which marks a free slot. */
-static uint64_t j_key_hash(const MDB_val *k)
+/* FNV-1a over the database and the key, then murmur3's finaliser; never 0, which marks
+ * a free slot. */
+static uint64_t j_key_hash(MDB_dbi dbi, const MDB_val *k)
 {
     const uint8_t *p = k->mv_data;
-    uint64_t h = 0xcbf29ce484222325u;
+    uint64_t h = (0xcbf29ce484222325u ^ dbi) * 0x100000001b3u;
 
     for (size_t i = 0; i < k->mv_size; i++)
         h = (h ^ p[i]) * 0x100000001b3u;
@@ -154,13 +156,13 @@ static void j_mark_key(store_kv *kv, MDB_dbi dbi, const MDB_val *k)
     uint64_t h;
     size_t i;
 
-    if (dbi != kv->rec || kv->jkeys_all)
+    if ((dbi != kv->rec && dbi != kv->names) || kv->jkeys_all)
         return;
     if (2 * (kv->jkeys_n + 1) > kv->jkeys_cap && !j_keys_grow(kv)) {
         kv->jkeys_all = true;
         return;
     }
-    h = j_key_hash(k);
+    h = j_key_hash(dbi, k);
     i = j_keys_slot(kv->jkeys, kv->jkeys_cap, h);
     if (kv->jkeys[i] == 0) {
         kv->jkeys[i] = h;
@@ -168,13 +170,13 @@ static void j_mark_key(store_kv *kv, MDB_dbi dbi, const MDB_val *k)
     }
 }
 
-bool store_journal_wrote(const store_kv *kv, const MDB_val *k)
+bool store_journal_wrote(const store_kv *kv, MDB_dbi dbi, const MDB_val *k)
 {
     if (kv->jkeys_all)
         return true;
     if (kv->jkeys_n == 0)
         return false;
-    uint64_t h = j_key_hash(k);
+    uint64_t h = j_key_hash(dbi, k);
     return kv->jkeys[j_keys_slot(kv->jkeys, kv->jkeys_cap, h)] == h;
 }
 

@@ -97,7 +97,7 @@ typedef struct store_kv {
     bool jreset_owed;       /* a journal reset failed: no record until one succeeds */
     uint8_t *jbuf;          /* the open batch's ops: the next record */
     size_t jlen, jcap;
-    /* The rec keys the journal's ops wrote since its reset: a table of jkeys_cap slots
+    /* The rec and names keys the journal's ops wrote since its reset: a table of jkeys_cap slots
      * holding jkeys_n hashes (store_journal.c: store_journal_wrote), NULL before the
      * first; jkeys_all: it could not grow, so every key counts as written. */
     uint64_t *jkeys;
@@ -126,7 +126,7 @@ typedef struct store_kv {
     int ckpt_rc;            /* its mdb_txn_commit result */
     atomic_bool ckpt_committed; /* set by the thread once its commit returned */
     /* rtxn was begun on the data file's last commit right before the running one started:
-     * store_read_begin_rec reads the keys no journaled op wrote from it meanwhile. */
+     * store_read_begin_key reads the keys no journaled op wrote from it meanwhile. */
     bool snap;
     /* The journal's writer thread (store_jwrite.c): the pipelined group commit's records
      * in flight. Records jw_taken .. jw.submitted - 1 are handed over and their results not
@@ -162,11 +162,16 @@ int store_remap(store_kv *kv, size_t new_size);
 /* Doubles the map (up to STORE_MAX_MAPSIZE); no write txn may be open. */
 int store_grow(store_kv *kv);
 int store_read_begin(store_kv *kv, MDB_txn **txn);
-/* As store_read_begin, for reads of rec key k and of what belongs to that key alone (its
- * ord entry): while a checkpoint commits, a key that no op of the journal wrote is read
- * from the commit before (the snapshot, kv->snap) instead of refused with
- * STORE_ECHECKPOINT; such a key reads the same there as in the txn being committed. */
-int store_read_begin_rec(store_kv *kv, const MDB_val *k, MDB_txn **txn);
+/* As store_read_begin, for a read that starts at key k of dbi (rec or names): while a
+ * checkpoint commits, a key that no op of the journal wrote is read from the commit
+ * before (the snapshot, kv->snap) instead of refused with STORE_ECHECKPOINT; such a key
+ * reads the same there as in the txn being committed. A read that goes on from there to
+ * another key asks store_read_sees first (a rec key's ord entry needs no asking: only
+ * writes of that rec key write it). */
+int store_read_begin_key(store_kv *kv, MDB_dbi dbi, const MDB_val *k, MDB_txn **txn);
+/* false when txn is the snapshot and a journaled op may have written key k of dbi since
+ * it was taken: the read must then wait for the commit (STORE_ECHECKPOINT). */
+bool store_read_sees(const store_kv *kv, const MDB_txn *txn, MDB_dbi dbi, const MDB_val *k);
 void store_read_end(store_kv *kv);
 /* store_lmdb.c: begins rtxn as the snapshot (store_ckpt.c, right before a commit starts
  * on the thread): false when it cannot (reads then wait for the commit); snap_end resets
@@ -199,9 +204,9 @@ int store_journal_sync(store_kv *kv);
 int store_journal_reload(store_kv *kv);
 int store_journal_apply_batch(store_kv *kv);
 bool store_checkpoint_due(store_kv *kv);
-/* May an op of the journal since its last reset have put or deleted rec key k? (false:
- * surely not; true: maybe) */
-bool store_journal_wrote(const store_kv *kv, const MDB_val *k);
+/* May an op of the journal since its last reset have put or deleted key k of dbi (rec or
+ * names; any other: false)? false: surely not; true: maybe. */
+bool store_journal_wrote(const store_kv *kv, MDB_dbi dbi, const MDB_val *k);
 /* After the commit of the checkpoint txn returned rc (the txn is gone either way), on the
  * caller's thread: the journal reset, or the txn rebuilt from the journal (a full map:
  * grown, and the checkpoint run again here, synchronously). */
