@@ -374,9 +374,13 @@ static void case_journal_lost(void)
             jl_send(fd, &out, sent++);
     }
     printf("journal lost: %d puts acknowledged, %d answered \"write not saved\"\n", ok, lost);
-    /* two losses: a record in flight with one queued behind it (both lost), then a good
-     * record with a lost one behind it; each takes one put at least */
-    CHECK(lost >= 3, "only %d puts lost: the plan's faults missed the load", lost);
+    /* two losses, each of one put at least: the slow failed write takes the records
+     * queued behind it when there are any (then at least 3 puts in all). Whether one is
+     * queued when the loop reaches it is timing (a batch under 8 KiB with none in flight is
+     * written on the loop, and nothing queues): 2 came once in about 5 runs of the whole
+     * suite, so this asks for 2; test_pipelined_commit_queued_lost (unit) loses a queued
+     * record every time. */
+    CHECK(lost >= 2, "only %d puts lost: the plan's faults missed the load", lost);
     CHECK(harness_log_contains(&h, "a batch's journal record is queued behind one in flight"),
           "no record was queued behind another");
     CHECK(harness_log_contains(&h, "write not saved: journal write"), "no loss in the log");
