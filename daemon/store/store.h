@@ -134,10 +134,11 @@ int store_unlock(store *s, const uint8_t kek[STORE_KEY_BYTES]);
  * writes meanwhile are seen by every later get. A step while a batch is open does
  * nothing (true); lock stops the build and wipes it. store_mirror_building: one is owed. */
 bool store_mirror_step(store *s, unsigned budget_us);
-/* The same, and the step also ends once stop(arg) returns true, which it asks every few
- * dozen entries (after the first few dozen: a step always advances). The daemon's loop
- * ends a step as soon as a request or a finished write waits for it. */
-bool store_mirror_step_until(store *s, unsigned budget_us, bool (*stop)(void *arg), void *arg);
+/* The same, and once the step has run least_us it also ends as soon as stop(arg) returns
+ * true, which it asks every few dozen entries (after the first few dozen: a step always
+ * advances). The daemon's loop ends a step once a request or a finished write waits. */
+bool store_mirror_step_until(store *s, unsigned budget_us, unsigned least_us,
+                             bool (*stop)(void *arg), void *arg);
 bool store_mirror_building(const store *s);
 
 /* Wipes and frees every key. Idempotent. */

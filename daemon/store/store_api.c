@@ -108,12 +108,13 @@ size_t store_test_mapsize(const store *s)
 
 bool store_mirror_step(store *s, unsigned budget_us)
 {
-    return s != NULL && store_cache_step(&s->mir, &s->kv, budget_us, NULL, NULL);
+    return s != NULL && store_cache_step(&s->mir, &s->kv, budget_us, 0, NULL, NULL);
 }
 
-bool store_mirror_step_until(store *s, unsigned budget_us, bool (*stop)(void *arg), void *arg)
+bool store_mirror_step_until(store *s, unsigned budget_us, unsigned least_us,
+                             bool (*stop)(void *arg), void *arg)
 {
-    return s != NULL && store_cache_step(&s->mir, &s->kv, budget_us, stop, arg);
+    return s != NULL && store_cache_step(&s->mir, &s->kv, budget_us, least_us, stop, arg);
 }
 
 bool store_mirror_building(const store *s)

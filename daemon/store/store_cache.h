@@ -105,7 +105,7 @@ void store_mirror_free(store_mirror *m);
 int store_mirror_alloc(store_mirror *m, size_t entries, size_t arena_bytes, int suite);
 /* store.h's store_mirror_step and store_mirror_building, store_test.h's
  * store_test_mirror_wiped (store_api.c hands them the state). */
-bool store_cache_step(store_mirror *m, store_kv *kv, unsigned budget_us,
+bool store_cache_step(store_mirror *m, store_kv *kv, unsigned budget_us, unsigned least_us,
                       bool (*stop)(void *arg), void *arg);
 bool store_cache_building(const store_mirror *m);
 bool store_cache_wiped(const store_mirror *m);

@@ -146,16 +146,19 @@ static int mir_resume(store_mirror_job *j, MDB_cursor *c, MDB_val *k, MDB_val *v
     return rc;
 }
 
-/* When a step ends: its deadline, or earlier once its caller's stop says so. */
+/* When a step ends: its deadline, or, once it has run until `least`, as soon as its
+ * caller's stop says so. */
 typedef struct mir_until {
-    uint64_t deadline;
+    uint64_t least, deadline;
     bool (*stop)(void *arg);
     void *arg;
 } mir_until;
 
 static bool mir_due(const mir_until *u)
 {
-    return mir_now_ns() >= u->deadline || (u->stop != NULL && u->stop(u->arg));
+    uint64_t now = mir_now_ns();
+
+    return now >= u->deadline || (u->stop != NULL && now >= u->least && u->stop(u->arg));
 }
 
 /* One slice of the current pass, until the step is due (mir_due) or the pass's end. */
@@ -248,10 +251,12 @@ void store_mirror_start(store_mirror *m, store_kv *kv, const store_mirror_feed *
     memcpy(kv->errmsg, msg, sizeof msg);
 }
 
-bool store_cache_step(store_mirror *m, store_kv *kv, unsigned budget_us,
+bool store_cache_step(store_mirror *m, store_kv *kv, unsigned budget_us, unsigned least_us,
                       bool (*stop)(void *arg), void *arg)
 {
-    mir_until until = { mir_now_ns() + (uint64_t)budget_us * 1000u, stop, arg };
+    uint64_t t0 = mir_now_ns();
+    mir_until until = { t0 + (uint64_t)least_us * 1000u, t0 + (uint64_t)budget_us * 1000u,
+                        stop, arg };
     char msg[STORE_ERRMSG_MAX];
     int r = 0;
 
@@ -282,7 +287,7 @@ void store_mirror_build(store_mirror *m, store_kv *kv, const store_mirror_feed *
     (void)store_kv_checkpoint_finish(kv); /* the steps below read LMDB */
     store_mirror_start(m, kv, feed);
     /* an open batch (never, from rotate and init, which refuse one) leaves it to steps */
-    while (!kv->batching && store_cache_step(m, kv, 1000000u, NULL, NULL))
+    while (!kv->batching && store_cache_step(m, kv, 1000000u, 0, NULL, NULL))
         ;
 }
 

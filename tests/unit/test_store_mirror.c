@@ -524,7 +524,8 @@ static bool stop_never(void *arg)
 /* store_mirror_step_until: a step whose stop says so at once ends after its first few
  * dozen entries however long its budget (32 of each pass's 300: about 20 steps), and the
  * build it finishes that way holds every value; one whose stop never says so builds it all
- * in one step of a long budget, asking stop as it goes. */
+ * in one step of a long budget, asking stop as it goes; and stop is not asked before the
+ * step has run least_us (the whole build, here). */
 START_TEST(test_mirror_build_stops_early)
 {
     static char body[BUILD_N][24];
@@ -533,7 +534,7 @@ START_TEST(test_mirror_build_stops_early)
 
     memset(body, 0, sizeof body);
     s = build_hub(body);
-    while (store_mirror_step_until(s, 10000000u, stop_now, &asked)) {
+    while (store_mirror_step_until(s, 10000000u, 0, stop_now, &asked)) {
         steps++;
         ck_assert_uint_lt(steps, 1000);
     }
@@ -547,8 +548,13 @@ START_TEST(test_mirror_build_stops_early)
     ck_assert(store_mirror_building(s));
     ck_assert_uint_eq(store_test_mirror_count(s), 0);
     asked = 0;
-    ck_assert(!store_mirror_step_until(s, 10000000u, stop_never, &asked));
+    ck_assert(!store_mirror_step_until(s, 10000000u, 0, stop_never, &asked));
     ck_assert_uint_ge(asked, 2 * (BUILD_N / 32) - 2);
+    ck_assert_uint_eq(store_test_mirror_count(s), BUILD_N);
+    s = reopen(s);
+    asked = 0;
+    ck_assert(!store_mirror_step_until(s, 10000000u, 10000000u, stop_now, &asked));
+    ck_assert_uint_eq(asked, 0);
     ck_assert_uint_eq(store_test_mirror_count(s), BUILD_N);
     store_close(s);
 }
