@@ -93,7 +93,8 @@ int server_batch_open(server *srv);
 void server_batch_commit(server *srv);
 void server_batch_drain(server *srv);
 /* Once the hub is open: checkpoints commit on the store's thread, and requests that need
- * LMDB meanwhile wait (parked) until server_checkpoint_end serves them again. */
+ * the txn being committed meanwhile (store.h: STORE_ECHECKPOINT) wait (parked) until
+ * server_checkpoint_end serves them again. */
 void server_checkpoints_async(server *srv);
 /* Once the hub is open: a batch's journal record is written on the store's writer thread
  * while the loop serves the next batch (store_batch_commit_start). */
