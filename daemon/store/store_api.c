@@ -108,7 +108,7 @@ size_t store_test_mapsize(const store *s)
 
 bool store_mirror_step(store *s, unsigned budget_us)
 {
-    return s != NULL && store_cache_step(&s->mir, &s->kv, budget_us, 0, NULL, NULL);
+    return store_mirror_step_until(s, budget_us, 0, NULL, NULL);
 }
 
 bool store_mirror_step_until(store *s, unsigned budget_us, unsigned least_us,

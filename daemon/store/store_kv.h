@@ -97,9 +97,9 @@ typedef struct store_kv {
     bool jreset_owed;       /* a journal reset failed: no record until one succeeds */
     uint8_t *jbuf;          /* the open batch's ops: the next record */
     size_t jlen, jcap;
-    /* The rec and names keys the journal's ops wrote since its reset: a table of jkeys_cap slots
-     * holding jkeys_n hashes (store_journal.c: store_journal_wrote), NULL before the
-     * first; jkeys_all: it could not grow, so every key counts as written. */
+    /* The rec and names keys the journal's ops wrote since its reset: a table of jkeys_cap
+     * slots holding jkeys_n hashes (store_journal.c: store_journal_wrote), NULL before
+     * the first; jkeys_all: it could not grow, so every key counts as written. */
     uint64_t *jkeys;
     size_t jkeys_cap, jkeys_n;
     bool jkeys_all;

@@ -164,18 +164,19 @@ int store_read_begin(store_kv *kv, MDB_txn **txn)
  * meta page is the other one of the two (the txn copied T - 1's at its begin and reads no
  * meta page after that); and the map keeps its size while a commit runs. The snapshot is
  * reset once the commit returned (store_snap_end), before any write txn begins. */
+bool store_read_sees(const store_kv *kv, const MDB_txn *txn, MDB_dbi dbi, const MDB_val *k)
+{
+    return !(kv->snap && txn == kv->rtxn && store_journal_wrote(kv, dbi, k));
+}
+
+/* (kv->snap is set only while a commit runs: store_snap_begin, store_snap_end) */
 int store_read_begin_key(store_kv *kv, MDB_dbi dbi, const MDB_val *k, MDB_txn **txn)
 {
-    if (kv->ckpt_running && kv->snap && !kv->broken && !store_journal_wrote(kv, dbi, k)) {
+    if (kv->snap && !kv->broken && store_read_sees(kv, kv->rtxn, dbi, k)) {
         *txn = kv->rtxn;
         return 0;
     }
     return store_read_begin(kv, txn);
-}
-
-bool store_read_sees(const store_kv *kv, const MDB_txn *txn, MDB_dbi dbi, const MDB_val *k)
-{
-    return !(kv->snap && txn == kv->rtxn && store_journal_wrote(kv, dbi, k));
 }
 
 bool store_snap_begin(store_kv *kv)
