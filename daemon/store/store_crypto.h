@@ -58,7 +58,7 @@ void store_keys_derive(uint8_t *keys, int suite);
 #define STORE_AD_REC   "skr-rec-v2"
 #define STORE_AD_ORD   "skr-ord-v2"
 #define STORE_AD_PROTO "skr-proto-v2"
-#define STORE_AD_MIRROR "skr-mir-v1" /* the mirror's own sealing (store_mirror.c) */
+#define STORE_AD_MIRROR "skr-mir-v2" /* the mirror's own sealing (store_mirror.c) */
 #define STORE_AD_REC_V1   "skr-rec-v1"
 #define STORE_AD_ORD_V1   "skr-ord-v1"
 #define STORE_AD_PROTO_V1 "skr-proto-v1"
