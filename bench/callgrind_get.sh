@@ -6,6 +6,7 @@
 # counted (serve_frame and below; not libuv's reads and writes).
 #
 # Usage: bench/callgrind_get.sh [BUILD_DIR] [N (10000)] [S (6)]     needs valgrind
+# Env:   CG_KEEP=FILE  keeps callgrind's output there, for callgrind_annotate
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$top/build}" && pwd)
@@ -18,7 +19,8 @@ tmp=$(mktemp -d /tmp/sekrets-callgrind.XXXXXX)
 chmod 700 "$tmp"
 pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$tmp"; }
-trap cleanup EXIT
+keep() { [ -n "${CG_KEEP:-}" ] && cp "$tmp/cg.out" "$CG_KEEP" 2>/dev/null; cleanup; }
+trap keep EXIT
 head -c 32 /dev/urandom > "$tmp/keyfile"
 chmod 600 "$tmp/keyfile"
 sock=$tmp/s.sock
