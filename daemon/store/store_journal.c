@@ -94,8 +94,9 @@ static int j_db_index(const store_kv *kv, MDB_dbi dbi)
  * s->kv.ckpt, which lets a get be served from that commit while a checkpoint commits
  * (store_read_begin_key). It holds a 64-bit hash of each key and its database, in an
  * open-addressing table kept at most half full (a 1M hub under 64 puts in flight: about
- * 16k keys a checkpoint, a table of 256 KiB, kept for the next one). A key another one's hash matches counts as
- * written (odds of about 16k in 2^64): it waits for the commit, as every read once did.
+ * 16k keys a checkpoint, a table of 256 KiB, kept for the next one). A key another one's
+ * hash matches counts as written (odds of about 16k in 2^64): it waits for the commit, as
+ * every read once did.
  * Why not a Bloom filter: at 128 KiB one get in a thousand was taken for written, and
  * each of those waited the whole commit (~200 ms). Not secret: rec keys are keyed hashes,
  * which the data file holds in clear. */
