@@ -52,7 +52,8 @@ static void fill(const char *dir, unsigned long n)
     kv_spec k = { .op = KV_PUT, .protocols = PROTOCOLS, .body_bytes = 100 };
     proto_buf body = PROTO_BUF_INIT;
     uint8_t kek[STORE_KEY_BYTES];
-    char err[STORE_ERRMSG_MAX], p[16], name[32];
+    /* store.c may read a name up to its bound: strnlen(s, STORE_MAX_NAME + 1) */
+    char err[STORE_ERRMSG_MAX], p[SKR_MAX_PROTOCOL + 1], name[SKR_MAX_NAME + 1];
     store_kdf kdf;
     store *s;
     int r;

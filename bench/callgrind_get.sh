@@ -47,7 +47,12 @@ stop
 # inclusive instructions of a function (0 if it never ran), and the number of frames served
 incl() { callgrind_annotate --inclusive=yes "$tmp/cg.out" 2>/dev/null |
          awk -v f=":$1 " '!v && index($0, f) { gsub(",", "", $1); v = $1 } END { print v + 0 }'; }
-gets=$(awk '/^cfn=.* serve_frame$/ { getline; split($1, a, "="); s += a[2] } END { print s }' "$tmp/cg.out")
+# calls of serve_frame: callgrind names a function once, "(ID) serve_frame" on an fn= or
+# a cfn= line, and by "(ID)" alone after that; each call site is a cfn= line, then calls=
+gets=$(awk '!id && / serve_frame$/ { id = $1; sub(/^c?fn=/, "", id) }
+            id && /^cfn=/ && index($1, "cfn=" id) == 1 { getline; split($1, a, "="); s += a[2] }
+            END { print s + 0 }' "$tmp/cg.out")
+[ "$gets" -gt 0 ] || { echo "callgrind counted no frames served" >&2; exit 1; }
 total=$(incl serve_frame); decode=$(incl proto_request_decode)
 store=$(( $(incl store_get) + $(incl store_release) ))
 op_get=$(incl op_get)

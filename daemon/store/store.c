@@ -20,24 +20,46 @@ int64_t store_now(void)
     return store_fixed_now != 0 ? store_fixed_now : (int64_t)time(NULL);
 }
 
-void store_proto_hash(store *s, const char *protocol, size_t plen,
-                      uint8_t hp[STORE_HASH_BYTES])
+/* The protocol's set in the cache, from every byte (FNV-1a): from the length and the
+ * first and last bytes alone, the 100 protocols p0..p99 of bench/run.sh shared 20 of 64
+ * slots. */
+static unsigned store_pcache_set(const char *protocol, size_t plen)
 {
-    /* Not a hash table worth the name: a protocol lands in one slot and evicts it. The
-     * slot comes from every byte (FNV-1a): from the length and the first and last bytes
-     * alone, the 100 protocols p0..p99 of bench/run.sh shared 20 of the slots, and most
-     * gets paid a SipHash (300 of the 4,900 instructions a get costs the daemon). */
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < plen; i++)
         h = (h ^ (uint8_t)protocol[i]) * 16777619u;
-    store_pcache *c = &s->recs.pcache[h % STORE_PCACHE];
+    return h % STORE_PCACHE_SETS;
+}
 
-    if (c->len != plen || memcmp(c->name, protocol, plen) != 0) {
-        store_hash_s(s->recs.suite, s->recs.keys + STORE_K_INDEX, "skr-proto", protocol, plen, c->hp);
-        memcpy(c->name, protocol, plen);
-        c->len = (uint8_t)plen;
+void store_proto_hash(store *s, const char *protocol, size_t plen,
+                      uint8_t hp[STORE_HASH_BYTES])
+{
+    unsigned set = store_pcache_set(protocol, plen);
+    store_pcache *ways = s->recs.pcache[set];
+    unsigned w = 0;
+
+    while (w < 2 && (ways[w].len != plen || memcmp(ways[w].name, protocol, plen) != 0))
+        w++;
+    if (w == 2) { /* not cached: the way used less recently takes it */
+        w = 1u - s->recs.pcache_last[set];
+        store_hash_s(s->recs.suite, s->recs.keys + STORE_K_INDEX, "skr-proto", protocol, plen,
+                     ways[w].hp);
+        memcpy(ways[w].name, protocol, plen);
+        ways[w].len = (uint8_t)plen;
+        s->recs.pcache_misses++;
     }
-    memcpy(hp, c->hp, STORE_HASH_BYTES);
+    s->recs.pcache_last[set] = (uint8_t)w;
+    memcpy(hp, ways[w].hp, STORE_HASH_BYTES);
+}
+
+unsigned store_test_pcache_set(const char *protocol)
+{
+    return store_pcache_set(protocol, strlen(protocol));
+}
+
+uint64_t store_test_pcache_misses(const store *s)
+{
+    return s->recs.pcache_misses;
 }
 
 /* One (protocol, name) pair, its look-up hashes and the rec key Hp || Hn. */

@@ -366,6 +366,7 @@ void store_lock(store *s)
     store_keys_free(s->recs.keys); /* read-write, wipe, free */
     s->recs.keys = NULL;
     sodium_memzero(s->recs.pcache, sizeof s->recs.pcache);
+    memset(s->recs.pcache_last, 0, sizeof s->recs.pcache_last);
     sodium_memzero(s->recs.ahead, sizeof s->recs.ahead);
     s->recs.ahead_live = 0;
     store_rec_stage_free(s); /* sealed under the mirror's key, which goes now */

@@ -57,6 +57,10 @@ void store_test_set_mirror_tag_mask(uint32_t mask);
  * and how many announcements wait for their get. */
 void store_test_set_mirror_ahead_min(size_t bytes);
 unsigned store_test_ahead_live(const store *s);
+/* The protocol cache (store.c, store_proto_hash): the set a protocol lands in, and how
+ * many protocols were hashed because they were not cached, since the store was opened. */
+unsigned store_test_pcache_set(const char *protocol);
+uint64_t store_test_pcache_misses(const store *s);
 /* Every byte of the mirror and its build state is zero (after lock). */
 bool store_test_mirror_wiped(const store *s);
 

@@ -5,6 +5,7 @@
  *
  * Shared fixture and helpers: store_fixture.h.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "store_fixture.h"
@@ -198,6 +199,57 @@ START_TEST(test_order)
 }
 END_TEST
 
+/* The protocol cache (store_proto_hash): two ways a set, the way used less recently
+ * evicted. Three protocols of one set: two stay cached however often each is used, a
+ * third evicts the one not used last, and every get still finds its own record. */
+static void get_counting(store *s, const char *p, const char *body, uint64_t *misses,
+                         bool miss)
+{
+    expect_body(s, p, "alice", body);
+    *misses += miss;
+    ck_assert_uint_eq(store_test_pcache_misses(s), *misses);
+}
+
+START_TEST(test_protocol_cache)
+{
+    char p[3][8];
+    unsigned found = 0, set = store_test_pcache_set("q0");
+    store *s = new_hub();
+
+    for (unsigned i = 0; found < 3 && i < 100000; i++) {
+        char q[8];
+        snprintf(q, sizeof q, "q%u", i);
+        if (store_test_pcache_set(q) == set)
+            memcpy(p[found++], q, sizeof q);
+    }
+    ck_assert_uint_eq(found, 3);
+    ck_assert_str_eq(p[0], "q0");
+    for (unsigned i = 0; i < 3; i++)
+        post_str(s, p[i], "alice", p[i]);
+    s = reopen(s); /* an empty cache */
+    mirror_finish(s);
+    uint64_t m = store_test_pcache_misses(s);
+    get_counting(s, p[0], p[0], &m, true);
+    get_counting(s, p[1], p[1], &m, true);
+    for (int round = 0; round < 3; round++) {
+        get_counting(s, p[0], p[0], &m, false);
+        get_counting(s, p[1], p[1], &m, false);
+    }
+    get_counting(s, p[2], p[2], &m, true);  /* evicts p[0], the one not used last */
+    get_counting(s, p[1], p[1], &m, false);
+    get_counting(s, p[0], p[0], &m, true);  /* evicts p[2] */
+    get_counting(s, p[1], p[1], &m, false);
+    get_counting(s, p[2], p[2], &m, true);  /* evicts p[0] */
+    get_counting(s, p[2], p[2], &m, false);
+    store_lock(s);                          /* wiped with the keys */
+    ck_assert_int_eq(store_unlock(s, g_kek), 0);
+    mirror_finish(s);
+    m = store_test_pcache_misses(s);
+    get_counting(s, p[2], p[2], &m, true);
+    store_close(s);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("store_records");
@@ -207,6 +259,7 @@ int main(void)
     tcase_add_test(tc, test_ops);
     tcase_add_test(tc, test_times_given);
     tcase_add_test(tc, test_order);
+    tcase_add_test(tc, test_protocol_cache);
     suite_add_tcase(su, tc);
     return fixture_run(su);
 }
