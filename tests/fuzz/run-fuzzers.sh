@@ -9,7 +9,7 @@
 # the lines come out in the targets' order all the same.
 # BUILD_DIR (default build-fuzz) is a clang build with -Dfuzzing=enabled; it is set up
 # when missing:
-#   CC=clang meson setup build-fuzz -Dfuzzing=enabled -Db_sanitize=address,undefined -Db_lundef=false
+#   CC=clang meson setup build-fuzz -Dfuzzing=enabled -Db_sanitize=address,undefined -Db_lundef=false -Db_lto=false
 # Each target works on a temporary copy of its committed corpus, so the committed corpus
 # only changes on purpose: copy a crash file there (as regress_<what>) once it is fixed.
 # Crash files are kept in $FUZZ_OUT (default: a new folder under ${TMPDIR:-/tmp}).
@@ -30,7 +30,7 @@ case $build in /*) ;; *) build=$(pwd)/$build ;; esac
 
 if [ ! -f "$build/build.ninja" ]; then
     CC=clang meson setup "$build" "$root" -Dfuzzing=enabled \
-        -Db_sanitize=address,undefined -Db_lundef=false >&2
+        -Db_sanitize=address,undefined -Db_lundef=false -Db_lto=false >&2 # clang's LTO needs its own linker plugin
 fi
 grep -q 'fuzzing=enabled\|-fsanitize=fuzzer' "$build/build.ninja" ||
     { echo "$0: $build is not a -Dfuzzing=enabled build" >&2; exit 2; }
