@@ -196,11 +196,15 @@ int proto_response_error_ex(proto_buf *out, uint32_t id, int code, const char *m
     }
     if (message == NULL)
         message = skr_strerror(code);
-    size_t mlen = strnlen(message, PROTO_MAX_MESSAGE);
+    /* strlen, not strnlen: the message is a C string, and gcc -flto flags a strnlen bound
+     * above the size of a caller's buffer (the daemon's 160-byte decode messages). */
+    size_t mlen = strlen(message);
     /* A cut message must stay valid UTF-8: do not end inside a multi-byte sequence. */
-    if (mlen == PROTO_MAX_MESSAGE && message[mlen] != '\0')
+    if (mlen > PROTO_MAX_MESSAGE) {
+        mlen = PROTO_MAX_MESSAGE;
         while (mlen > 0 && ((unsigned char)message[mlen] & 0xc0) == 0x80)
             mlen--;
+    }
     int rc = proto_buf_reserve(out, 64 + mlen + more);
     if (rc != 0)
         return rc;
