@@ -95,8 +95,12 @@ int store_kv_checkpoint_start(store_kv *kv)
 {
     if (kv->ckpt_running)
         return 1;
-    if (kv->ckpt == NULL || kv->ckpt_notify == NULL || kv->broken || kv->batch != NULL ||
-        kv->jw_settled < kv->jw.submitted)
+    /* An open batch refuses it even before its first write (kv->batch still NULL): that
+     * write would begin a write txn of the env while the thread commits, with no writer
+     * mutex (MDB_NOLOCK) to stop it (found in review: test_checkpoint_start_with_batch_open).
+     * Here it commits at once, before the batch's first write. */
+    if (kv->ckpt == NULL || kv->ckpt_notify == NULL || kv->broken || kv->batching ||
+        kv->batch != NULL || kv->jw_settled < kv->jw.submitted)
         return store_kv_checkpoint(kv); /* nothing to commit (or refused, or a record in flight
                                     * to settle first): here, as before */
     (void)store_snap_begin(kv); /* before the commit: no mdb_* call once it runs */
